@@ -1,0 +1,55 @@
+# patchnet — build and test. `make test` is the one command CI runs
+# (.ci/run): it installs what the tests need, checks formatting and vet, and
+# runs every test.
+
+GO       ?= go
+# Debian packages the tests drive for real: openssl (X.509 interop), rpm and
+# rpmbuild (rpm databases and installs), dpkg-dev (dpkg-deb builds test .debs).
+APT_DEPS ?= openssl rpm dpkg-dev
+# Packages whose tests run under the race detector too.
+RACE_PKGS ?= ./trust/...
+
+.PHONY: all build test deps fmt-check vet unit race bench quickstart clean
+
+all: build
+
+build:
+	$(GO) build -o bin/patchnet ./cmd/patchnet
+
+# deps installs the Debian packages the tests need, only where missing, so a
+# developer's machine with them already is left alone.
+deps:
+	@missing=""; for p in $(APT_DEPS); do \
+		dpkg-query -W -f '$${db:Status-Status}' $$p 2>/dev/null | grep -qx installed || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 15m ./...
+
+race:
+	$(GO) test -count=1 -race -timeout 10m $(RACE_PKGS)
+
+test: deps fmt-check vet unit race
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# quickstart is README's main job: it runs patchnet end to end on embedded
+# defaults in a temporary directory.
+quickstart: build
+	./scripts/quickstart.sh bin/patchnet
+
+clean:
+	rm -rf bin
