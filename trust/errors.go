@@ -39,3 +39,13 @@ var (
 	ErrEquivocation        = untrusted("conflicting co-signed versions")
 	ErrDigestMismatch      = untrusted("digest mismatch")
 )
+
+// Verification failures added with the verifier (trust helper).
+var (
+	// ErrUnknownIssuer: a CRL or certificate names a CA this verifier has
+	// not verified (no such zone CA under a pinned root).
+	ErrUnknownIssuer = untrusted("issued by an unknown CA")
+	// ErrUnknownSigner: a signature names its signer by fingerprint only,
+	// and this verifier has not verified that certificate yet.
+	ErrUnknownSigner = untrusted("unknown signer")
+)
