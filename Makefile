@@ -4,8 +4,10 @@
 
 GO       ?= go
 # Debian packages the tests drive for real: openssl (X.509 interop), rpm and
-# rpmbuild (rpm databases and installs), dpkg-dev (dpkg-deb builds test .debs).
-APT_DEPS ?= openssl rpm dpkg-dev
+# rpmbuild (rpm databases and installs), dpkg-dev (dpkg-deb builds test .debs),
+# dpkg-repack (before-states of packages patchnet did not install), curl
+# (the fetch benchmark's baseline).
+APT_DEPS ?= openssl rpm dpkg-dev dpkg-repack curl
 # Packages whose tests run under the race detector too.
 RACE_PKGS ?= ./trust/...
 

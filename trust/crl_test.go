@@ -231,3 +231,41 @@ func TestIssuanceWithinIssuerValidity(t *testing.T) {
 		t.Fatalf("NewLeaf beyond the zone CA = %v", err)
 	}
 }
+
+// An offline host gets an envelope and its zone's CRL together, never having
+// seen the zone CA: learning the zone CA from the envelope's chains lets the
+// CRL in, and a revoked co-signer is then refused.
+func TestLearnZoneCAsAdmitsTheirCRL(t *testing.T) {
+	pki := trusttest.NewPKI(t, "acme")
+	other := trusttest.NewPKI(t, "acme")
+	pub := pki.Issue(t, "acme", trust.RolePublisher)
+	sn := pki.Issue(t, "acme", trust.RoleSupernode)
+	foreign := other.Issue(t, "acme", trust.RoleSupernode)
+	raw := trusttest.Envelope(t, "text/plain", []byte("fix"), pub, sn, foreign)
+	crl := pki.Revoke(t, "acme", sn)
+
+	v, err := trust.NewVerifier(pki.VerifierConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.AddCRL(crl); err == nil {
+		t.Fatal("CRL from a zone CA never seen was accepted")
+	}
+	env, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := v.LearnZoneCAs(env); got != 2 {
+		t.Errorf("learnt %d zone CA certificates, want 2 (pub's and sn's; not the unpinned PKI's)", got)
+	}
+	if changed, err := v.AddCRL(crl); err != nil || !changed {
+		t.Fatalf("AddCRL after learning = %v, %v; want true, nil", changed, err)
+	}
+	ve, err := v.VerifyEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ve.SignersWith(trust.RoleSupernode, "acme"); len(got) != 0 {
+		t.Errorf("supernodes counted = %d, want 0 (one revoked, one under an unpinned root)", len(got))
+	}
+}

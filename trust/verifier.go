@@ -238,3 +238,22 @@ func parseChainDER(chainDER [][]byte) ([]*x509.Certificate, error) {
 	}
 	return certs, nil
 }
+
+// LearnZoneCAs adds, as intermediates, the zone CA certificates that travel
+// in env's signature chains, so that CRLs from those zone CAs can be
+// checked before the envelope itself is verified (an offline host may get
+// the envelope and the zone's CRL together, having never seen the zone CA).
+// A certificate that does not chain to a pinned root is skipped: the
+// envelope's own verification reports it. It returns how many were learnt.
+func (v *Verifier) LearnZoneCAs(env *Envelope) int {
+	learnt := 0
+	for _, s := range env.Signatures {
+		for _, der := range s.Certificates[min(1, len(s.Certificates)):] {
+			c, err := ParseCertificateDER(der)
+			if err == nil && c.IsCA && v.AddIntermediates(c) == nil {
+				learnt++
+			}
+		}
+	}
+	return learnt
+}
