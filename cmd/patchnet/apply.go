@@ -1,0 +1,464 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+	"github.com/spf13/cobra"
+
+	"github.com/patchnet/patchnet/sysinfo"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
+	"github.com/patchnet/patchnet/updates/install"
+)
+
+func init() { rootCmd.AddCommand(newApplyCmd()) }
+
+// applyConfig is the TOML file --config reads; each key has a flag of the
+// same name (state, sysroot, roots, crl, zone, threshold, publishers), and
+// a flag given on the command line wins.
+type applyConfig struct {
+	State           string                `toml:"state"`
+	Sysroot         string                `toml:"sysroot"`
+	Roots           []string              `toml:"roots"`
+	CRL             []string              `toml:"crl"`
+	Zone            string                `toml:"zone"`
+	Threshold       int                   `toml:"threshold"`
+	Publishers      int                   `toml:"publishers"`
+	RequireToolPins bool                  `toml:"require_tool_pins"`
+	ScriptTimeout   string                `toml:"script_timeout"`
+	Tools           install.Tools         `toml:"tools"`
+	ToolPins        map[string]string     `toml:"tool_pins"`
+	Respond         updates.RespondConfig `toml:"respond"`
+}
+
+// defaultStateDir is where an agent keeps its state.
+const defaultStateDir = "/var/lib/patchnet"
+
+// defaultApplyConfig is used for every key the file and flags leave out.
+func defaultApplyConfig() applyConfig {
+	p := updates.DefaultPolicy("")
+	return applyConfig{
+		State:         defaultStateDir,
+		Sysroot:       "/",
+		Threshold:     p.Threshold,
+		Publishers:    p.Publishers,
+		ScriptTimeout: install.DefaultScriptTimeout.String(),
+		Respond:       updates.DefaultRespondConfig(),
+	}
+}
+
+// loadApplyConfig reads path (if any) over the defaults; unknown keys are
+// errors, so a typo is not silently ignored.
+func loadApplyConfig(path string) (applyConfig, error) {
+	cfg := defaultApplyConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config: %w", err)
+	}
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			return cfg, fmt.Errorf("reading config %s: %s", path, strict.String())
+		}
+		return cfg, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// installConfig is the install.Config of cfg.
+func (cfg applyConfig) installConfig() (install.Config, error) {
+	ic := install.DefaultConfig(cfg.State)
+	ic.Root = cfg.Sysroot
+	ic.Tools = cfg.Tools
+	ic.ToolPins = cfg.ToolPins
+	ic.RequireToolPins = cfg.RequireToolPins
+	d, err := time.ParseDuration(cfg.ScriptTimeout)
+	if err != nil {
+		return ic, fmt.Errorf("script_timeout %q: %w", cfg.ScriptTimeout, err)
+	}
+	ic.ScriptTimeout = d
+	return ic, ic.Validate()
+}
+
+// applyOptions are apply's inputs besides the config.
+type applyOptions struct {
+	envelope, artifact, prefix, mode string
+	ignoreWindow                     bool
+	// now overrides the clock (tests); nil is the system clock.
+	clock trust.Clock
+}
+
+func newApplyCmd() *cobra.Command {
+	var configPath string
+	var opts applyOptions
+	var pinTools bool
+	flagCfg := defaultApplyConfig()
+	cmd := &cobra.Command{
+		Use:   "apply ENVELOPE --artifact FILE",
+		Short: "Verify a signed announcement and install its artifact, offline",
+		Long: `apply is the offline path for air-gapped hosts. It verifies the signed
+announcement ENVELOPE exactly as an agent would (signatures and chains to the
+pinned --roots, publisher and supernode roles, revocation per --crl, expiry,
+a version never lower than one already accepted, at least --threshold
+distinct supernode co-signatures of --zone), matches it against this host's
+inventory (or --sysroot's), decides per the respond mode (apply, notify,
+log), checks the artifact's size and SHA-256 while copying it into the state
+directory, and installs it through dpkg, rpm, apk, a script or an archive
+swap, as one journalled transaction that 'patchnet history' lists and
+'patchnet rollback' undoes.
+
+Installer binaries are hashed before every run; pin them with --pin-tools
+(prints a [tool_pins] table for the config) and require_tool_pins = true.`,
+		Example: `  patchnet apply update.dsse --artifact openssl_3.0.13-1~deb12u1_amd64.deb \
+      --roots /etc/patchnet/root.crt --zone acme --state /var/lib/patchnet
+  patchnet apply update.dsse --artifact app.tar.gz --prefix /opt/app --config /etc/patchnet/apply.toml
+  patchnet apply update.dsse --artifact pkg.deb --sysroot /srv/sandbox --state /tmp/pn --roots root.crt --zone lab
+  patchnet apply --pin-tools >> /etc/patchnet/apply.toml`,
+		Args: cobra.RangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := mergedConfig(cmd, configPath, flagCfg)
+			if err != nil {
+				return err
+			}
+			if pinTools {
+				return printToolPins(cmd.OutOrStdout(), cfg.Tools)
+			}
+			if len(args) != 1 {
+				return errors.New("apply needs the envelope file (see --help)")
+			}
+			opts.envelope = args[0]
+			return runApply(cmd.Context(), cmd.OutOrStdout(), cfg, opts)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "TOML config file (flags override its keys)")
+	addStateFlags(cmd, &flagCfg)
+	f.StringVar(&opts.artifact, "artifact", "", "the artifact file the announcement describes")
+	f.StringSliceVar(&flagCfg.Roots, "roots", nil, "pinned root CA certificates (PEM files, comma separated)")
+	f.StringSliceVar(&flagCfg.CRL, "crl", nil, "zone CRLs (PEM or DER files, comma separated)")
+	f.StringVar(&flagCfg.Zone, "zone", "", "the zone whose publishers and supernodes must sign")
+	f.IntVar(&flagCfg.Threshold, "threshold", flagCfg.Threshold, "distinct supernode co-signatures required (k)")
+	f.IntVar(&flagCfg.Publishers, "publishers", flagCfg.Publishers, "distinct publisher signatures required")
+	f.StringVar(&opts.prefix, "prefix", "", "target directory of an archive update, inside the sysroot")
+	f.StringVar(&opts.mode, "mode", "", "override the respond mode: apply, notify or log")
+	f.BoolVar(&opts.ignoreWindow, "ignore-window", false, "install now even outside the maintenance window or before the rollout's time")
+	f.BoolVar(&pinTools, "pin-tools", false, "print the SHA-256 of each installer binary as a [tool_pins] table and exit")
+	return cmd
+}
+
+// addStateFlags adds --state and --sysroot, shared by apply, history and
+// rollback.
+func addStateFlags(cmd *cobra.Command, cfg *applyConfig) {
+	cmd.Flags().StringVar(&cfg.State, "state", cfg.State, "state directory: journal, kept before-states, seen versions")
+	cmd.Flags().StringVar(&cfg.Sysroot, "sysroot", cfg.Sysroot, "filesystem root to install into (a sandbox or image); / is this host")
+}
+
+// mergedConfig is the file's config with every flag the user set on top.
+func mergedConfig(cmd *cobra.Command, path string, flagCfg applyConfig) (applyConfig, error) {
+	cfg, err := loadApplyConfig(path)
+	if err != nil {
+		return cfg, err
+	}
+	set := func(name string, apply func()) {
+		if cmd.Flags().Changed(name) {
+			apply()
+		}
+	}
+	set("state", func() { cfg.State = flagCfg.State })
+	set("sysroot", func() { cfg.Sysroot = flagCfg.Sysroot })
+	set("roots", func() { cfg.Roots = flagCfg.Roots })
+	set("crl", func() { cfg.CRL = flagCfg.CRL })
+	set("zone", func() { cfg.Zone = flagCfg.Zone })
+	set("threshold", func() { cfg.Threshold = flagCfg.Threshold })
+	set("publishers", func() { cfg.Publishers = flagCfg.Publishers })
+	if abs, err := filepath.Abs(cfg.Sysroot); err == nil {
+		cfg.Sysroot = abs
+	}
+	return cfg, nil
+}
+
+// printToolPins writes a [tool_pins] table for this machine's binaries.
+func printToolPins(w io.Writer, tools install.Tools) error {
+	pins, err := install.PinTools(tools)
+	if err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(pins))
+	for p := range pins {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	fmt.Fprintln(w, "require_tool_pins = true\n\n[tool_pins]")
+	for _, p := range paths {
+		fmt.Fprintf(w, "%q = %q\n", p, pins[p])
+	}
+	return nil
+}
+
+// runApply is the whole offline path; each stage prints one progress line.
+func runApply(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions) error {
+	raw, err := readEnvelope(opts.envelope)
+	if err != nil {
+		return err
+	}
+	verifier, err := newApplyVerifier(cfg, raw, opts.clock)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "verifying %s ...\n", opts.envelope)
+	acc, err := acceptEnvelope(cfg, verifier, raw)
+	if err != nil {
+		return err
+	}
+	a := acc.Announcement
+	fmt.Fprintf(w, "  accepted %s version %d: %s\n  signed by %s\n", a.ID, a.Patchnet.Version, orNone(a.Summary), signersText(acc))
+	if ok, err := matchHost(ctx, w, cfg, a); err != nil || !ok {
+		return err
+	}
+	if ok, err := decideApply(w, cfg, opts, a, verifier.Now()); err != nil || !ok {
+		return err
+	}
+	return installArtifact(ctx, w, cfg, opts, a)
+}
+
+// readEnvelope reads the envelope file, bounded like any envelope.
+func readEnvelope(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading envelope: %w", err)
+	}
+	defer f.Close()
+	raw, err := io.ReadAll(io.LimitReader(f, trust.MaxEnvelopeBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading envelope %s: %w", path, err)
+	}
+	if len(raw) > trust.MaxEnvelopeBytes {
+		return nil, fmt.Errorf("reading envelope %s: %w: more than %d bytes", path, trust.ErrOversized, trust.MaxEnvelopeBytes)
+	}
+	return raw, nil
+}
+
+// newApplyVerifier pins cfg.Roots and loads cfg.CRL. The zone CAs in raw's
+// signature chains are learnt first: an air-gapped host may never have seen
+// its zone CA, and a CRL is only taken from a CA that chains to a pinned root.
+func newApplyVerifier(cfg applyConfig, raw []byte, clock trust.Clock) (*trust.Verifier, error) {
+	if len(cfg.Roots) == 0 {
+		return nil, errors.New("no pinned roots: pass --roots root.crt (or roots = [...] in the config)")
+	}
+	vc := trust.DefaultVerifierConfig()
+	if clock != nil {
+		vc.Clock = clock
+	}
+	for _, path := range cfg.Roots {
+		certs, err := trust.ReadCertificatesFile(path)
+		if err != nil {
+			return nil, err
+		}
+		vc.Roots = append(vc.Roots, certs...)
+	}
+	v, err := trust.NewVerifier(vc)
+	if err != nil {
+		return nil, fmt.Errorf("pinning roots: %w", err)
+	}
+	if env, err := trust.ParseEnvelope(raw); err == nil {
+		v.LearnZoneCAs(env)
+	}
+	for _, path := range cfg.CRL {
+		der, err := trust.ReadCRLFile(path)
+		if err == nil {
+			_, err = v.AddCRL(der)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("loading CRL %s: %w", path, err)
+		}
+	}
+	return v, nil
+}
+
+// acceptEnvelope runs the acceptance pipeline with the seen versions kept
+// in STATE/seen. An envelope accepted before (same id, version and payload)
+// is accepted again, so a failed install can be retried.
+func acceptEnvelope(cfg applyConfig, v *trust.Verifier, raw []byte) (*updates.Accepted, error) {
+	policy := updates.Policy{Zone: cfg.Zone, Threshold: cfg.Threshold, Publishers: cfg.Publishers}
+	if cfg.Zone == "" {
+		return nil, errors.New("no zone: pass --zone NAME (or zone = \"...\" in the config)")
+	}
+	db, err := install.OpenBadger(filepath.Join(cfg.State, "seen"))
+	if err != nil {
+		return nil, fmt.Errorf("opening seen versions: %w", err)
+	}
+	defer db.Close()
+	ac, err := updates.NewAcceptor(v, policy, updates.NewBadgerSeenStore(db))
+	if err != nil {
+		return nil, err
+	}
+	acc, err := ac.Accept(raw)
+	if errors.Is(err, updates.ErrDuplicate) {
+		return reverifyDuplicate(v, raw, policy)
+	}
+	return acc, err
+}
+
+// reverifyDuplicate re-runs the stateless checks and the co-signer quorum
+// on an envelope whose payload was accepted before: the payload was vetted,
+// but this copy must still carry enough signatures on its own.
+func reverifyDuplicate(v *trust.Verifier, raw []byte, policy updates.Policy) (*updates.Accepted, error) {
+	acc, err := updates.VerifyAnnouncement(v, raw, policy.Zone, policy.Publishers)
+	if err != nil {
+		return nil, err
+	}
+	if err := acc.Envelope.RequireSigners(trust.RoleSupernode, policy.Zone, policy.Threshold); err != nil {
+		return nil, fmt.Errorf("accepting announcement %s again: %w", acc.Announcement.ID, err)
+	}
+	return acc, nil
+}
+
+// signersText names the publishers and supernodes that signed.
+func signersText(acc *updates.Accepted) string {
+	name := func(ids []trust.Identity) string {
+		var out []string
+		for _, id := range ids {
+			out = append(out, id.Subject)
+		}
+		return strings.Join(out, ", ")
+	}
+	return fmt.Sprintf("publisher %s; %d supernode(s): %s", name(acc.Publishers), len(acc.Supernodes), name(acc.Supernodes))
+}
+
+// matchHost collects the sysroot's inventory and reports whether a applies.
+func matchHost(ctx context.Context, w io.Writer, cfg applyConfig, a *updates.Announcement) (bool, error) {
+	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: cfg.Sysroot, AgentVersion: buildVersion()})
+	if err != nil {
+		return false, fmt.Errorf("collecting the inventory of %s: %w", cfg.Sysroot, err)
+	}
+	res := updates.Match(updates.HostFromInventory(inv), a)
+	fmt.Fprintf(w, "matching against %s (%s) ...\n", cfg.Sysroot, orNone(inv.OS.Ecosystem))
+	for _, r := range res.Reasons {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+	if !res.Applies {
+		fmt.Fprintln(w, "does not apply to this host: nothing installed")
+	}
+	return res.Applies, nil
+}
+
+// decideApply reports the respond decision; only "apply" (now) installs.
+func decideApply(w io.Writer, cfg applyConfig, opts applyOptions, a *updates.Announcement, now time.Time) (bool, error) {
+	policy, err := updates.NewRespondPolicy(cfg.Respond)
+	if err != nil {
+		return false, err
+	}
+	d := policy.DecideInZone(cfg.Zone, a, now)
+	if opts.mode != "" {
+		d.Mode, d.Reason = updates.Mode(opts.mode), "--mode "+opts.mode
+	}
+	fmt.Fprintf(w, "respond: %s (%s)\n", d.Mode, d.Reason)
+	switch d.Mode {
+	case updates.ModeApply:
+	case updates.ModeNotify, updates.ModeLog:
+		fmt.Fprintf(w, "not installing: the respond mode is %s (the agent sends notifications; pass --mode apply to install)\n", d.Mode)
+		return false, nil
+	default:
+		return false, fmt.Errorf("--mode %q: want apply, notify or log", opts.mode)
+	}
+	if d.NotBefore.After(now) && !opts.ignoreWindow {
+		fmt.Fprintf(w, "not installing before %s (maintenance window or rollout); pass --ignore-window to install now\n",
+			d.NotBefore.UTC().Format(time.RFC3339))
+		return false, nil
+	}
+	if a.Patchnet.Artifact == nil {
+		fmt.Fprintln(w, "the announcement has no artifact: nothing to install")
+		return false, nil
+	}
+	return true, nil
+}
+
+// installArtifact verifies the artifact into the state directory and
+// installs it as one journalled transaction.
+func installArtifact(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions, a *updates.Announcement) error {
+	art := a.Patchnet.Artifact
+	if opts.artifact == "" {
+		return fmt.Errorf("the announcement installs %s: pass it with --artifact FILE", art.Name)
+	}
+	ic, err := cfg.installConfig()
+	if err != nil {
+		return err
+	}
+	ic.OnStep = func(tx *install.Transaction) { printStep(w, tx) }
+	ic.OnAlert = func(al install.Alert) { fmt.Fprintf(w, "ALERT %s: %s\n", al.Kind, al.Message) }
+	m, recovered, err := install.Open(ctx, ic)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	for _, tx := range recovered {
+		fmt.Fprintf(w, "recovered interrupted transaction %s: %s\n", tx.ID, tx.Outcome())
+	}
+	if prior := alreadyInstalled(m, a); prior != nil {
+		fmt.Fprintf(w, "already installed by transaction %s (%s): nothing to do\n", prior.ID, prior.Outcome())
+		return nil
+	}
+	fmt.Fprintf(w, "verifying artifact %s (%d bytes, sha256 %s) ...\n", opts.artifact, art.Size, art.SHA256)
+	verified, err := m.VerifyArtifact(opts.artifact, install.Expect{Name: art.Name, Size: art.Size, SHA256: art.SHA256})
+	if err != nil {
+		return fmt.Errorf("refusing to install: %w", err)
+	}
+	fmt.Fprintf(w, "installing with %s into %s\n", art.Method, cfg.Sysroot)
+	tx, err := m.InstallVerified(ctx, verified, install.Plan{
+		AnnouncementID: a.ID, AnnouncementVersion: a.Patchnet.Version, Summary: a.Summary,
+		Method: string(art.Method), Instructions: art.Instructions, Prefix: opts.prefix,
+	})
+	if err != nil {
+		if tx != nil {
+			return fmt.Errorf("transaction %s %s: %w", tx.ID, tx.State, err)
+		}
+		return err
+	}
+	fmt.Fprintf(w, "installed %s (transaction %s); undo with: patchnet rollback %s --state %s\n", tx.Goal, tx.ID, tx.ID, cfg.State)
+	if a.Patchnet.RebootRequired {
+		fmt.Fprintln(w, "a reboot is required to finish this update: patchnet never reboots by itself")
+	}
+	return nil
+}
+
+// alreadyInstalled finds a committed, not rolled back install of the same
+// announcement id and version.
+func alreadyInstalled(m *install.Manager, a *updates.Announcement) *install.Transaction {
+	txs, err := m.History()
+	if err != nil {
+		return nil
+	}
+	for i := len(txs) - 1; i >= 0; i-- {
+		tx := txs[i]
+		if tx.Kind == install.KindInstall && tx.State == install.StateCommitted && tx.RolledBackBy == "" &&
+			tx.Plan.AnnouncementID == a.ID && tx.Plan.AnnouncementVersion == a.Patchnet.Version {
+			return tx
+		}
+	}
+	return nil
+}
+
+// printStep prints one journalled step as a progress line.
+func printStep(w io.Writer, tx *install.Transaction) {
+	st := tx.Steps[len(tx.Steps)-1]
+	line := fmt.Sprintf("  [%s] %s", tx.ID, st.State)
+	if st.Note != "" {
+		line += ": " + st.Note
+	}
+	fmt.Fprintln(w, line)
+}

@@ -1,0 +1,66 @@
+package content
+
+import (
+	"fmt"
+	"time"
+)
+
+// Config tunes a Service. Keys mirror the agent's TOML [content] table.
+type Config struct {
+	// Provide announces held artifacts in the DHT so other nodes fetch from
+	// here (TOML provide). Operators who must not serve content set false.
+	Provide bool
+	// ReprovideInterval is how often held roots are provided again (TOML
+	// reprovide_interval); it must stay below the DHT's 48 h record validity.
+	ReprovideInterval time.Duration
+	// ProviderSearchTimeout bounds the DHT search before the vendor URL is
+	// tried (TOML provider_search_timeout).
+	ProviderSearchTimeout time.Duration
+	// MaxProviders is how many providers one fetch pulls from at once
+	// (TOML max_providers).
+	MaxProviders int
+	// StreamsPerProvider is how many requests are kept in flight to each
+	// provider (TOML streams_per_provider).
+	StreamsPerProvider int
+	// ServeStreamsPerPeer bounds one peer's concurrent requests to this
+	// node (TOML serve_streams_per_peer).
+	ServeStreamsPerPeer int
+	// VendorFetcher fetches vendor URLs; nil uses HTTPFetcher. The node
+	// plugs in the updates package's resumable fetcher here. Not a TOML key.
+	VendorFetcher URLFetcher
+
+	// sendRate caps this node's serving rate in bytes per second (0: no
+	// cap). Only tests set it, to model providers on slow links.
+	sendRate float64
+}
+
+// DefaultConfig returns the configuration an agent runs with.
+func DefaultConfig() Config {
+	return Config{
+		Provide:               true,                  // origin egress stays flat only if fetchers serve
+		ReprovideInterval:     ReprovideInterval,     // kad-dht's own default
+		ProviderSearchTimeout: ProviderSearchTimeout, // then the vendor URL
+		MaxProviders:          4,                     // 4 measured ≥3× one capped provider
+		StreamsPerProvider:    StreamsPerProvider,    // overlap request turnarounds
+		ServeStreamsPerPeer:   ServeStreamsPerPeer,   // ≥ StreamsPerProvider of an honest peer
+	}
+}
+
+// Validate reports the first field out of range, naming it and its value.
+func (c Config) Validate() error {
+	switch {
+	case c.ReprovideInterval < time.Millisecond || c.ReprovideInterval >= 48*time.Hour:
+		return fmt.Errorf("content: reprovide_interval %v must be between 1ms and 48h", c.ReprovideInterval)
+	case c.ProviderSearchTimeout <= 0:
+		return fmt.Errorf("content: provider_search_timeout %v must be positive", c.ProviderSearchTimeout)
+	case c.MaxProviders < 1 || c.MaxProviders > MaxProviders:
+		return fmt.Errorf("content: max_providers %d must be 1..%d", c.MaxProviders, MaxProviders)
+	case c.StreamsPerProvider < 1 || c.StreamsPerProvider > ServeStreamsPerPeer:
+		return fmt.Errorf("content: streams_per_provider %d must be 1..%d", c.StreamsPerProvider, ServeStreamsPerPeer)
+	case c.ServeStreamsPerPeer < 1 || c.ServeStreamsPerPeer > 64:
+		return fmt.Errorf("content: serve_streams_per_peer %d must be 1..64", c.ServeStreamsPerPeer)
+	case c.sendRate < 0:
+		return fmt.Errorf("content: send rate %v must not be negative", c.sendRate)
+	}
+	return nil
+}

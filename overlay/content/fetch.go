@@ -1,0 +1,338 @@
+package content
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+)
+
+// Want names the artifact to fetch, as a verified announcement gives it.
+type Want struct {
+	// CID is the artifact's root; cid.Undef means vendor URLs only.
+	CID cid.Cid
+	// Size is the announced size in bytes: every byte is counted against it.
+	Size int64
+	// SHA256 is the announced digest, checked over the whole artifact.
+	SHA256 [sha256.Size]byte
+	// VendorURLs are tried in order when peers cannot deliver.
+	VendorURLs []string
+}
+
+func (w Want) validate() error {
+	switch {
+	case w.Size < 0 || w.Size > MaxArtifactSize:
+		return fmt.Errorf("artifact size %d outside 0..%d: %w", w.Size, int64(MaxArtifactSize), ErrOversized)
+	case !w.CID.Defined() && len(w.VendorURLs) == 0:
+		return fmt.Errorf("artifact has neither a content id nor a vendor URL: %w", ErrNoSource)
+	case w.CID.Defined():
+		if err := checkCIDShape(w.CID); err != nil {
+			return fmt.Errorf("content id: %w", err)
+		}
+	}
+	return nil
+}
+
+// Source says where an artifact's bytes came from.
+type Source string
+
+// Sources of an artifact's bytes.
+const (
+	SourceLocal  Source = "local" // this node's block store already held it
+	SourcePeers  Source = "peers"
+	SourceVendor Source = "vendor"
+)
+
+// Result describes a fetch.
+type Result struct {
+	// Bytes written to the caller's writer.
+	Bytes int64
+	// SHA256 of those bytes (equal to Want.SHA256 on success).
+	SHA256 [sha256.Size]byte
+	// Sources in the order they contributed bytes.
+	Sources []Source
+	// Providers used for the peer part, with their share and fate.
+	Providers []ProviderStat
+	// Provided: the artifact's blocks were kept and its root is being
+	// provided (in the background; see Provider.OnError for failures).
+	Provided bool
+	// Failures explain the sources that were tried and failed.
+	Failures []error
+}
+
+// ProviderStat is one provider's part in a fetch.
+type ProviderStat struct {
+	Peer   peer.ID
+	Bytes  int64 // leaf bytes it delivered first
+	Blocks int
+	Bad    bool  // it sent data failing verification (errors.Is trust.ErrUntrusted)
+	Err    error // why it was dropped, nil if it served to the end
+}
+
+// Progress is reported after each write to the caller's writer.
+type Progress struct {
+	Done, Total int64
+	Source      Source
+	// PerProvider maps providers to the bytes they delivered so far.
+	PerProvider map[peer.ID]int64
+}
+
+// FetchOption adjusts one Fetch.
+type FetchOption func(*fetchOptions)
+
+type fetchOptions struct {
+	progress func(Progress)
+}
+
+// WithProgress calls fn after each write (about once per MiB), from the
+// fetching goroutine; fn must return quickly.
+func WithProgress(fn func(Progress)) FetchOption {
+	return func(o *fetchOptions) { o.progress = fn }
+}
+
+// Fetch writes the artifact want names to w: from the providers the DHT
+// knows (several at once, every block checked against its CID), falling back
+// to the vendor URLs when no peer has it or the peers fail (resuming where
+// the peers stopped), and using peers when the vendor is down. Every byte is
+// counted against want.Size and the SHA-256 of all bytes must equal
+// want.SHA256. On error, whatever reached w must be discarded.
+//
+// On success the blocks are kept in the Service's store and the root is
+// provided, unless the operator opted out.
+func (s *Service) Fetch(ctx context.Context, want Want, w io.Writer, opts ...FetchOption) (Result, error) {
+	var o fetchOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if err := want.validate(); err != nil {
+		return Result{}, fmt.Errorf("fetching artifact: %w", err)
+	}
+	f := &fetch{s: s, want: want, opts: o, out: &artifactWriter{w: w, size: want.Size, h: sha256.New()}}
+	if s.store != nil {
+		f.kept = &recordingStore{Blockstore: s.store}
+	}
+	return f.run(ctx)
+}
+
+// fetch is the state of one Fetch.
+type fetch struct {
+	s    *Service
+	want Want
+	opts fetchOptions
+	out  *artifactWriter
+	kept *recordingStore // nil: blocks are not kept
+	res  Result
+	t    *transfer
+}
+
+func (f *fetch) run(ctx context.Context) (Result, error) {
+	if done, err := f.fromLocal(ctx); done || err != nil {
+		if err != nil {
+			return f.fail(err)
+		}
+		return f.finish(false)
+	}
+	fromPeers := false
+	if f.want.CID.Defined() && f.s.router != nil {
+		err := f.fromPeers(ctx)
+		if err == nil {
+			fromPeers = true
+		} else {
+			f.res.Failures = append(f.res.Failures, fmt.Errorf("fetching from peers: %w", err))
+		}
+	}
+	if ctx.Err() != nil {
+		return f.fail(ctx.Err())
+	}
+	complete := fromPeers
+	if !fromPeers {
+		var err error
+		if complete, err = f.fromVendors(ctx); err != nil {
+			return f.fail(err)
+		}
+	}
+	return f.finish(complete)
+}
+
+// fail cleans up and returns err with every source's failure attached.
+func (f *fetch) fail(err error) (Result, error) {
+	f.forget()
+	f.res.Bytes, f.res.SHA256 = f.out.n, f.out.sum()
+	name := "(no content id)"
+	if f.want.CID.Defined() {
+		name = f.want.CID.String()
+	}
+	return f.res, fmt.Errorf("fetching artifact %s: %w", name, errors.Join(append([]error{err}, f.res.Failures...)...))
+}
+
+// finish checks size and digest and provides the artifact when every block
+// was kept.
+func (f *fetch) finish(complete bool) (Result, error) {
+	f.res.Bytes, f.res.SHA256 = f.out.n, f.out.sum()
+	if f.out.n != f.want.Size {
+		return f.fail(fmt.Errorf("got %d of %d bytes: %w", f.out.n, f.want.Size, ErrSizeMismatch))
+	}
+	if f.res.SHA256 != f.want.SHA256 {
+		return f.fail(fmt.Errorf("got SHA-256 %x, announced %x: %w", f.res.SHA256, f.want.SHA256, ErrDigestMismatch))
+	}
+	if !complete || f.kept == nil {
+		f.forget()
+		return f.res, nil
+	}
+	f.s.prov.ProvideLater(f.want.CID)
+	f.res.Provided = f.s.cfg.Provide && f.s.router != nil
+	return f.res, nil
+}
+
+// forget deletes blocks this fetch added: they are incomplete or belong to
+// an artifact that failed its digest, and must not be provided.
+func (f *fetch) forget() {
+	if f.kept != nil {
+		f.kept.undo(context.Background())
+	}
+}
+
+// report sends a progress update.
+func (f *fetch) report(src Source) {
+	if f.opts.progress == nil {
+		return
+	}
+	p := Progress{Done: f.out.n, Total: f.want.Size, Source: src, PerProvider: map[peer.ID]int64{}}
+	if f.t != nil {
+		for _, st := range f.t.stats() {
+			p.PerProvider[st.Peer] = st.Bytes
+		}
+	}
+	f.opts.progress(p)
+}
+
+// fromPeers fetches the whole artifact from DHT providers.
+func (f *fetch) fromPeers(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var store Blockstore
+	if f.kept != nil {
+		store = f.kept
+	}
+	t := newTransfer(f.s.h, f.s.cfg.MaxProviders, f.s.cfg.StreamsPerProvider, store)
+	f.t = t
+	go f.search(ctx, t)
+	defer func() { t.stop(errTransferDone); f.res.Providers = t.stats() }()
+	leaves, internal, err := resolveDAG(ctx, f.want.CID, f.want.Size, t.fetchNodes)
+	if err != nil {
+		return err
+	}
+	for c, d := range internal {
+		if store != nil {
+			if err := store.PutVerified(ctx, c, d); err != nil {
+				return fmt.Errorf("storing DAG node: %w", err)
+			}
+		}
+	}
+	f.res.Sources = append(f.res.Sources, SourcePeers)
+	t.start(leaves)
+	for range leaves {
+		d, err := t.nextLeaf(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = f.out.Write(d)
+		t.bufs.put(d)
+		if err != nil {
+			return err
+		}
+		f.report(SourcePeers)
+	}
+	return nil
+}
+
+var errTransferDone = errors.New("transfer finished")
+
+// search feeds providers of the root to t as the DHT finds them.
+func (f *fetch) search(ctx context.Context, t *transfer) {
+	defer t.searchDone()
+	sctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
+	defer cancel()
+	self := f.s.h.ID()
+	for ai := range f.s.router.FindProvidersAsync(sctx, f.want.CID, f.s.cfg.MaxProviders+1) {
+		if ai.ID == self || ai.ID == "" {
+			continue
+		}
+		if len(ai.Addrs) > 0 {
+			f.s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
+		}
+		t.addProvider(ctx, ai.ID)
+	}
+}
+
+// fromVendors tries each vendor URL in turn, each resuming where the last
+// source stopped. complete reports that every block was kept as well.
+func (f *fetch) fromVendors(ctx context.Context) (complete bool, err error) {
+	if len(f.want.VendorURLs) == 0 {
+		return false, ErrNoSource
+	}
+	imp := f.startImport(ctx)
+	f.res.Sources = append(f.res.Sources, SourceVendor)
+	for _, u := range f.want.VendorURLs {
+		err := f.s.urls.FetchURL(ctx, u, f.out.n, f.want, progressWriter{f})
+		if err == nil {
+			return imp.finish(f.want.CID), nil
+		}
+		f.res.Failures = append(f.res.Failures, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	imp.abort()
+	return false, ErrNoSource
+}
+
+// progressWriter writes to the artifact and reports progress.
+type progressWriter struct{ f *fetch }
+
+func (p progressWriter) Write(b []byte) (int, error) {
+	n, err := p.f.out.Write(b)
+	if err == nil {
+		p.f.report(SourceVendor)
+	}
+	return n, err
+}
+
+// artifactWriter is the only path to the caller's writer: it counts every
+// byte against the announced size (ErrEndlessData past it), hashes it, and
+// tees it to the importer when the vendor's bytes are being kept.
+type artifactWriter struct {
+	w    io.Writer
+	tee  io.WriteCloser
+	h    hash.Hash
+	n    int64
+	size int64
+}
+
+func (a *artifactWriter) Write(p []byte) (int, error) {
+	if a.n+int64(len(p)) > a.size {
+		return 0, fmt.Errorf("%d bytes past the announced %d: %w", a.n+int64(len(p))-a.size, a.size, ErrEndlessData)
+	}
+	if _, err := a.w.Write(p); err != nil {
+		return 0, fmt.Errorf("writing artifact: %w", err)
+	}
+	a.h.Write(p)
+	a.n += int64(len(p))
+	if a.tee != nil {
+		if _, err := a.tee.Write(p); err != nil {
+			a.tee = nil // keeping failed; the fetch itself goes on
+		}
+	}
+	return len(p), nil
+}
+
+func (a *artifactWriter) sum() (s [sha256.Size]byte) {
+	copy(s[:], a.h.Sum(nil))
+	return s
+}

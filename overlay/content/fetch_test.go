@@ -1,0 +1,518 @@
+package content
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// vendor serves data like an origin web server (Range supported) and
+// counts the bytes it sent.
+type vendor struct {
+	srv    *httptest.Server
+	sent   atomic.Int64
+	ranges []string
+	mu     sync.Mutex
+}
+
+func newVendor(t *testing.T, data []byte) *vendor {
+	v := &vendor{}
+	v.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v.mu.Lock()
+		v.ranges = append(v.ranges, r.Header.Get("Range"))
+		v.mu.Unlock()
+		http.ServeContent(&countingResponse{ResponseWriter: w, n: &v.sent}, r, "a.deb", time.Time{}, bytes.NewReader(data))
+	}))
+	t.Cleanup(v.srv.Close)
+	return v
+}
+
+type countingResponse struct {
+	http.ResponseWriter
+	n *atomic.Int64
+}
+
+func (c *countingResponse) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.n.Add(int64(n))
+	return n, err
+}
+
+// deadURL returns the URL of a server that is no longer listening.
+func deadURL() string {
+	s := httptest.NewServer(http.NotFoundHandler())
+	u := s.URL + "/a.deb"
+	s.Close()
+	return u
+}
+
+func notFoundURL(t *testing.T) string {
+	s := httptest.NewServer(http.NotFoundHandler())
+	t.Cleanup(s.Close)
+	return s.URL + "/a.deb"
+}
+
+func fetchTo(t *testing.T, n *node, want Want, opts ...FetchOption) ([]byte, Result, error) {
+	t.Helper()
+	var buf bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := n.svc.Fetch(ctx, want, &buf, opts...)
+	return buf.Bytes(), res, err
+}
+
+func checkArtifact(t *testing.T, got, want []byte) {
+	t.Helper()
+	if !bytes.Equal(got, want) {
+		t.Fatalf("fetched %d bytes (sha %x), want %d bytes (sha %x)", len(got), sha256.Sum256(got), len(want), sha256.Sum256(want))
+	}
+}
+
+func TestFetchFromThreeProvidersOriginDown(t *testing.T) {
+	nodes := newNet(t, 4, defaultCfg)
+	data, sum := artifact(9<<20+12345, 1)
+	root := seed(t, data, nodes[0], nodes[1:]...)
+
+	var last Progress
+	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum,
+		VendorURLs: []string{deadURL(), notFoundURL(t)}}, WithProgress(func(p Progress) { last = p }))
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if diff := cmp.Diff([]Source{SourcePeers}, res.Sources); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+	var total int64
+	for _, p := range res.Providers {
+		total += p.Bytes
+		if p.Err != nil {
+			t.Errorf("provider %s dropped: %v", p.Peer, p.Err)
+		}
+	}
+	if total != int64(len(data)) || last.Done != int64(len(data)) || last.Total != int64(len(data)) {
+		t.Errorf("providers delivered %d bytes, progress ended at %d/%d; want %d", total, last.Done, last.Total, len(data))
+	}
+	if !res.Provided {
+		t.Errorf("fetched artifact not provided")
+	}
+}
+
+// corruptingHandler serves like the real server but flips a byte of every
+// raw leaf: a malicious peer.
+func corruptingHandler(store Blockstore) network.StreamHandler {
+	return func(st network.Stream) {
+		defer st.Close()
+		cids, err := decodeRequest(bufio.NewReader(st))
+		if err != nil {
+			st.Reset()
+			return
+		}
+		for _, c := range cids {
+			data, err := store.Get(context.Background(), c)
+			if err != nil {
+				writeMissingFrame(st)
+				continue
+			}
+			if c.Prefix().Codec == cid.Raw && len(data) > 0 {
+				data[0] ^= 1
+			}
+			if writeBlockFrame(st, data) != nil {
+				return
+			}
+		}
+	}
+}
+
+func TestCorruptBlocksRefused(t *testing.T) {
+	nodes := newNet(t, 4, defaultCfg)
+	data, sum := artifact(16<<20, 2)
+	root := seed(t, data, nodes[0], nodes[1:]...)
+	bad := nodes[1]
+	bad.h.SetStreamHandler(ProtocolID, corruptingHandler(bad.store))
+
+	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum})
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	for _, p := range res.Providers {
+		isBad := p.Peer == bad.h.ID()
+		if p.Bad != isBad || isBad != errors.Is(p.Err, ErrCorruptBlock) {
+			t.Errorf("provider %s (malicious: %v): Bad=%v Err=%v", p.Peer, isBad, p.Bad, p.Err)
+		}
+		if isBad && (p.Bytes != 0 || !errors.Is(p.Err, trust.ErrUntrusted)) {
+			t.Errorf("malicious provider credited with %d bytes, err %v", p.Bytes, p.Err)
+		}
+	}
+}
+
+// endlessHandler serves DAG nodes honestly but answers a request for
+// leaves with a block frame claiming 1 GiB, then streams bytes until the
+// peer gives up.
+func endlessHandler(store Blockstore) network.StreamHandler {
+	return func(st network.Stream) {
+		defer st.Reset()
+		cids, err := decodeRequest(bufio.NewReader(st))
+		if err != nil {
+			return
+		}
+		if cids[0].Prefix().Codec != cid.Raw {
+			for _, c := range cids {
+				data, _ := store.Get(context.Background(), c)
+				writeBlockFrame(st, data)
+			}
+			st.Close()
+			return
+		}
+		endless(st)
+	}
+}
+
+func endless(st network.Stream) {
+	st.Write([]byte{statusBlock, 0x80, 0x80, 0x80, 0x80, 0x04}) // uvarint 1 GiB
+	junk := make([]byte, 64<<10)
+	for {
+		if _, err := st.Write(junk); err != nil {
+			return
+		}
+	}
+}
+
+func TestEndlessDataAborted(t *testing.T) {
+	data, sum := artifact(3<<20+7, 3)
+
+	t.Run("peer", func(t *testing.T) {
+		nodes := newNet(t, 2, defaultCfg)
+		root := seed(t, data, nodes[0], nodes[1])
+		nodes[1].h.SetStreamHandler(ProtocolID, endlessHandler(nodes[1].store))
+		got, _, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum})
+		if !errors.Is(err, ErrEndlessData) || !errors.Is(err, trust.ErrUntrusted) || len(got) != 0 {
+			t.Fatalf("Fetch from endless peer: wrote %d bytes, err %v; want ErrEndlessData", len(got), err)
+		}
+	})
+	t.Run("vendor", func(t *testing.T) {
+		nodes := newNet(t, 1, defaultCfg)
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			for {
+				if _, err := w.Write(data); err != nil {
+					return
+				}
+			}
+		}))
+		defer srv.Close()
+		got, _, err := fetchTo(t, nodes[0], Want{Size: int64(len(data)), SHA256: sum, VendorURLs: []string{srv.URL}})
+		if !errors.Is(err, ErrEndlessData) || len(got) > len(data) {
+			t.Fatalf("Fetch from endless vendor: wrote %d bytes, err %v; want ErrEndlessData after at most %d", len(got), err, len(data))
+		}
+	})
+	t.Run("DAG larger than announced", func(t *testing.T) {
+		nodes := newNet(t, 2, defaultCfg)
+		root := seed(t, data, nodes[0], nodes[1])
+		got, _, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)) - 1, SHA256: sum})
+		if !errors.Is(err, ErrSizeMismatch) || len(got) != 0 {
+			t.Fatalf("Fetch of a DAG larger than announced: wrote %d bytes, err %v; want ErrSizeMismatch", len(got), err)
+		}
+	})
+}
+
+func TestWrongSoftwareDigestRejected(t *testing.T) {
+	nodes := newNet(t, 2, defaultCfg)
+	data, sum := artifact(2<<20+1, 4)
+	root := seed(t, data, nodes[0], nodes[1])
+	sum[0] ^= 0xff // a compromised publisher announced another digest
+
+	_, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum})
+	if !errors.Is(err, ErrDigestMismatch) || !errors.Is(err, trust.ErrUntrusted) {
+		t.Fatalf("Fetch with wrong digest: err %v, want ErrDigestMismatch", err)
+	}
+	if res.Provided {
+		t.Errorf("artifact with wrong digest was provided")
+	}
+	if keys, _ := nodes[0].store.AllKeys(context.Background()); len(keys) != 0 {
+		t.Errorf("fetcher kept %d blocks of a rejected artifact", len(keys))
+	}
+	if roots := nodes[0].svc.Provider().Roots(); len(roots) != 0 {
+		t.Errorf("fetcher holds roots %v after a rejected fetch", roots)
+	}
+}
+
+func TestFallbackToVendorURL(t *testing.T) {
+	nodes := newNet(t, 2, func(i int) Config {
+		c := DefaultConfig()
+		c.ProviderSearchTimeout = 2 * time.Second // the search finds nobody
+		return c
+	})
+	data, sum := artifact(4<<20+99, 5)
+	root, err := ContentID(bytes.NewReader(data)) // announced, but nobody holds it yet
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := newVendor(t, data)
+	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum,
+		VendorURLs: []string{deadURL(), v.srv.URL + "/a.deb"}})
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if diff := cmp.Diff([]Source{SourceVendor}, res.Sources); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+	if !res.Provided {
+		t.Fatalf("artifact fetched from the vendor was not kept and provided")
+	}
+	// The next node fetches from the first, not the origin: egress stays flat.
+	sent := v.sent.Load()
+	waitFor(t, "fetcher's provider record", func() bool {
+		ais, _ := nodes[1].dht.FindProviders(context.Background(), root)
+		return slices.ContainsFunc(ais, func(ai peer.AddrInfo) bool { return ai.ID == nodes[0].h.ID() })
+	})
+	got, res, err = fetchTo(t, nodes[1], Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL}})
+	if err != nil {
+		t.Fatalf("second Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if v.sent.Load() != sent || !slices.Equal(res.Sources, []Source{SourcePeers}) {
+		t.Errorf("second fetch used %v and the vendor sent %d more bytes", res.Sources, v.sent.Load()-sent)
+	}
+}
+
+func TestPeersWhenVendorDown(t *testing.T) {
+	nodes := newNet(t, 2, defaultCfg)
+	data, sum := artifact(5<<20, 6)
+	root := seed(t, data, nodes[0], nodes[1])
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{down.URL}})
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if !slices.Equal(res.Sources, []Source{SourcePeers}) {
+		t.Errorf("sources %v, want peers only", res.Sources)
+	}
+}
+
+// partialHandler serves the DAG and only the leaves in keep, answering
+// "missing" for the others.
+func partialHandler(store Blockstore, keep []leaf) network.StreamHandler {
+	return func(st network.Stream) {
+		defer st.Close()
+		cids, err := decodeRequest(bufio.NewReader(st))
+		if err != nil {
+			return
+		}
+		for _, c := range cids {
+			data, err := store.Get(context.Background(), c)
+			kept := slices.ContainsFunc(keep, func(l leaf) bool { return l.c.Equals(c) })
+			if err != nil || c.Prefix().Codec == cid.Raw && !kept {
+				writeMissingFrame(st)
+				continue
+			}
+			writeBlockFrame(st, data)
+		}
+	}
+}
+
+// leavesOf resolves root's DAG from a local store.
+func leavesOf(t *testing.T, store Blockstore, root cid.Cid, size int64) []leaf {
+	t.Helper()
+	leaves, _, err := resolveDAG(context.Background(), root, size, storeNodes(store))
+	if err != nil {
+		t.Fatalf("resolving DAG: %v", err)
+	}
+	return leaves
+}
+
+func TestPeersFailMidwayVendorResumes(t *testing.T) {
+	nodes := newNet(t, 2, func(int) Config {
+		c := DefaultConfig()
+		c.StreamsPerProvider = 1 // leaves are asked for in order, so the cut is known
+		return c
+	})
+	data, sum := artifact(6<<20+5, 7)
+	root := seed(t, data, nodes[0], nodes[1])
+	leaves := leavesOf(t, nodes[1].store, root, int64(len(data)))
+	nodes[1].h.SetStreamHandler(ProtocolID, partialHandler(nodes[1].store, leaves[:2]))
+	v := newVendor(t, data)
+	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL}})
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if diff := cmp.Diff([]Source{SourcePeers, SourceVendor}, res.Sources); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+	resumeAt := "bytes=" + strconv.Itoa(leaves[0].size+leaves[1].size) + "-"
+	if v.sent.Load() >= int64(len(data)) || !slices.Equal(v.ranges, []string{resumeAt}) {
+		t.Errorf("vendor sent %d of %d bytes for ranges %q; want one resumed range", v.sent.Load(), len(data), v.ranges)
+	}
+	if res.Provided {
+		t.Errorf("artifact assembled from peers and vendor was provided without all blocks")
+	}
+}
+
+func TestProviderOptOut(t *testing.T) {
+	for _, optOut := range []bool{true, false} {
+		nodes := newNet(t, 2, defaultCfg)
+		data, sum := artifact(1<<20+3, 8)
+		root := seed(t, data, nodes[0], nodes[1])
+		// The fetcher's provides are counted on their way to the real DHT.
+		r := &countingRouter{node: nodes[0], count: map[cid.Cid]int{}}
+		cfg := DefaultConfig()
+		cfg.Provide = !optOut
+		svc, err := New(nodes[0].h, r, nodes[0].store, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		res, err := svc.Fetch(context.Background(), Want{CID: root, Size: int64(len(data)), SHA256: sum}, &buf)
+		if err != nil {
+			t.Fatalf("Fetch (opted out: %v): %v", optOut, err)
+		}
+		svc.Provider().wait()
+		r.mu.Lock()
+		provides := r.count[root]
+		r.mu.Unlock()
+		if res.Provided == optOut || (provides == 0) != optOut {
+			t.Errorf("opted out: %v; Provided=%v and %d provides reached the DHT", optOut, res.Provided, provides)
+		}
+	}
+}
+
+// countingRouter counts Provide calls reaching the real DHT.
+type countingRouter struct {
+	*node
+	mu    sync.Mutex
+	count map[cid.Cid]int
+}
+
+func (c *countingRouter) Provide(ctx context.Context, k cid.Cid, b bool) error {
+	c.mu.Lock()
+	c.count[k]++
+	c.mu.Unlock()
+	return c.dht.Provide(ctx, k, b)
+}
+
+func (c *countingRouter) FindProvidersAsync(ctx context.Context, k cid.Cid, n int) <-chan peer.AddrInfo {
+	return c.dht.FindProvidersAsync(ctx, k, n)
+}
+
+func TestReprovideBeforeExpiry(t *testing.T) {
+	if ReprovideInterval >= 48*time.Hour {
+		t.Fatalf("ReprovideInterval %v does not beat the 48h record validity", ReprovideInterval)
+	}
+	nodes := newNet(t, 2, defaultCfg)
+	r := &countingRouter{node: nodes[1], count: map[cid.Cid]int{}}
+	p := NewProvider(r, 20*time.Millisecond, true)
+	data, _ := artifact(100, 9)
+	root, _ := ContentID(bytes.NewReader(data))
+	if err := p.Provide(context.Background(), root); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.Run(ctx)
+	waitFor(t, "three re-provides", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.count[root] >= 4
+	})
+	ais, _ := nodes[0].dht.FindProviders(context.Background(), root)
+	if !slices.ContainsFunc(ais, func(ai peer.AddrInfo) bool { return ai.ID == nodes[1].h.ID() }) {
+		t.Errorf("re-provided root not found through the DHT")
+	}
+}
+
+func TestDeepDAGFetched(t *testing.T) {
+	nodes := newNet(t, 3, defaultCfg)
+	data, sum := artifact(64<<10+100, 10)
+	var root cid.Cid
+	for _, p := range nodes[1:] {
+		// 1 KiB chunks, 4 links a node: 65 leaves under 4 levels.
+		c, err := buildWith(context.Background(), bytes.NewReader(data), &storeDAG{ctx: context.Background(), store: p.store}, 1024, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		root = c
+		if err := p.svc.Provider().Provide(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum})
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if !res.Provided {
+		t.Errorf("deep DAG fetched but not provided")
+	}
+}
+
+func TestSlowProviderWorkStolen(t *testing.T) {
+	nodes := newNet(t, 3, func(i int) Config {
+		c := DefaultConfig()
+		if i == 1 {
+			c.sendRate = 256 << 10 // 256 KiB/s: a 1 MiB block takes 4 s
+		}
+		return c
+	})
+	data, sum := artifact(8<<20, 12)
+	root := seed(t, data, nodes[0], nodes[1:]...)
+	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum})
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	by := map[peer.ID]int64{}
+	for _, p := range res.Providers {
+		by[p.Peer] = p.Bytes
+	}
+	if slow, fast := by[nodes[1].h.ID()], by[nodes[2].h.ID()]; slow >= fast {
+		t.Errorf("slow provider delivered %d bytes, fast one %d: slow work was not taken over", slow, fast)
+	}
+}
+
+func TestFetchFromLocalStore(t *testing.T) {
+	nodes := newNet(t, 3, defaultCfg)
+	data, sum := artifact(3<<20+1, 13)
+	root := seed(t, data, nodes[0], nodes[1], nodes[2])
+	want := Want{CID: root, Size: int64(len(data)), SHA256: sum}
+
+	got, res, err := fetchTo(t, nodes[1], want)
+	if err != nil || !slices.Equal(res.Sources, []Source{SourceLocal}) {
+		t.Fatalf("Fetch of a held artifact: sources %v, err %v; want local", res.Sources, err)
+	}
+	checkArtifact(t, got, data)
+
+	// Rot in a held block: this fetch fails, the block is dropped, and the
+	// next fetch goes to the network.
+	leaves := leavesOf(t, nodes[1].store, root, want.Size)
+	nodes[1].store.(*MemStore).corrupt(leaves[1].c)
+	if _, _, err := fetchTo(t, nodes[1], want); !errors.Is(err, ErrCorruptBlock) {
+		t.Fatalf("Fetch over a rotten held block: %v, want ErrCorruptBlock", err)
+	}
+	got, res, err = fetchTo(t, nodes[1], want)
+	if err != nil || !slices.Equal(res.Sources, []Source{SourcePeers}) {
+		t.Fatalf("Fetch after dropping the rotten block: sources %v, err %v; want peers", res.Sources, err)
+	}
+	checkArtifact(t, got, data)
+}

@@ -1,0 +1,86 @@
+package content
+
+import "time"
+
+// Bounds on what this package builds, stores, accepts off the wire and keeps
+// in memory. Each one names the attack or cost it limits.
+const (
+	// ChunkSize is the leaf size Import cuts artifacts into. 1 MiB measured
+	// best on loopback: fewer blocks mean fewer hashes to look up, fewer
+	// frames and a shorter DAG, while staying under MaxBlockSize.
+	ChunkSize = 1 << 20
+
+	// LinksPerNode is the fan-out of the balanced layout (boxo's default,
+	// which keeps an internal node of CIDv1 links well under 8 KiB).
+	LinksPerNode = 174
+
+	// MaxBlockSize is the largest block stored or accepted from a peer: the
+	// bitswap limit of 2 MiB, so DAGs other IPFS tools build stay usable.
+	MaxBlockSize = 2 << 20
+
+	// MaxArtifactSize bounds an artifact's announced size (16 GiB).
+	MaxArtifactSize = 16 << 30
+
+	// MaxDAGNodes bounds the blocks one artifact's DAG may have, so a
+	// hostile DAG cannot make the fetcher track millions of CIDs.
+	MaxDAGNodes = 1 << 18
+
+	// MaxDAGDepth bounds the internal levels walked before the leaves.
+	MaxDAGDepth = 8
+
+	// MaxCIDLen bounds one CID's encoding on the wire (a CIDv1 sha2-256 is
+	// 36 bytes).
+	MaxCIDLen = 128
+
+	// MaxBlocksPerRequest bounds the CIDs in one transfer request.
+	MaxBlocksPerRequest = 64
+
+	// MaxRequestSize bounds one request's encoding.
+	MaxRequestSize = 10 + MaxBlocksPerRequest*(10+MaxCIDLen)
+
+	// MaxErrorMessage bounds the text of an error frame.
+	MaxErrorMessage = 256
+
+	// ServeStreamsPerPeer is the default bound on concurrent requests one
+	// peer may have open against this node's server.
+	ServeStreamsPerPeer = 4
+
+	// StreamsPerProvider is the default number of requests the client keeps
+	// in flight to one provider: two overlap one request's tail with the
+	// next one's head.
+	StreamsPerProvider = 2
+
+	// SpanBlocks is the most leaves one request asks for.
+	SpanBlocks = 8
+
+	// ReorderWindow bounds how many leaves past the write cursor may be
+	// requested or buffered, so memory stays at about ReorderWindow ×
+	// ChunkSize whatever the providers do.
+	ReorderWindow = 64
+
+	// MaxProviders bounds the providers one fetch uses at once.
+	MaxProviders = 8
+
+	// ProviderSearchTimeout bounds the DHT provider search before falling
+	// back to the vendor URL.
+	ProviderSearchTimeout = 10 * time.Second
+
+	// StallTimeout is how long a provider may send nothing on a request
+	// before its blocks go to others.
+	StallTimeout = 20 * time.Second
+
+	// ReprovideInterval is how often held roots are provided again: the
+	// kad-dht default (22 h), well inside the 48 h record validity.
+	ReprovideInterval = 22 * time.Hour
+
+	// ProvideTimeout bounds one Provide call to the DHT.
+	ProvideTimeout = 2 * time.Minute
+
+	// MaxVerifiedStamps bounds the DiskStore's memory of blocks already
+	// verified (about 100 bytes each; 1 Mi entries cover 1 TiB of 1 MiB
+	// blocks).
+	MaxVerifiedStamps = 1 << 20
+
+	// HTTPHeaderTimeout bounds the wait for a vendor's response headers.
+	HTTPHeaderTimeout = 30 * time.Second
+)

@@ -1,0 +1,83 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/routing"
+)
+
+// Service is a node's content layer: it serves blocks from its store over
+// ProtocolID, provides held roots through the router (normally the zone's
+// kad-dht), and fetches artifacts (Fetch).
+type Service struct {
+	h      host.Host
+	router routing.ContentRouting
+	store  Blockstore
+	cfg    Config
+	srv    *server
+	prov   *Provider
+	urls   URLFetcher
+}
+
+// New starts serving store's blocks on h. router may be nil (no DHT: vendor
+// URLs only, nothing provided); store may be nil for a fetch-only client
+// that keeps nothing and serves nothing.
+func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if h == nil {
+		return nil, errors.New("content: host is nil")
+	}
+	s := &Service{h: h, router: router, store: store, cfg: cfg,
+		prov: NewProvider(router, cfg.ReprovideInterval, cfg.Provide && router != nil),
+		urls: cfg.VendorFetcher}
+	if s.urls == nil {
+		s.urls = &HTTPFetcher{}
+	}
+	if store != nil {
+		s.srv = newServer(store, cfg.ServeStreamsPerPeer, cfg.sendRate)
+		h.SetStreamHandler(ProtocolID, s.srv.handle)
+	}
+	return s, nil
+}
+
+// Close stops serving. Fetches in progress carry on.
+func (s *Service) Close() error {
+	if s.srv != nil {
+		s.h.RemoveStreamHandler(ProtocolID)
+	}
+	return nil
+}
+
+// Run re-provides held roots every ReprovideInterval until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	return s.prov.Run(ctx)
+}
+
+// Provider returns the service's provider, to add roots held from a previous
+// run or see which are held.
+func (s *Service) Provider() *Provider {
+	return s.prov
+}
+
+// Add imports an artifact into the store and provides it: how a publisher or
+// an air-gapped import seeds the zone.
+func (s *Service) Add(ctx context.Context, r io.Reader) (cid.Cid, error) {
+	if s.store == nil {
+		return cid.Undef, errors.New("adding artifact: service has no block store")
+	}
+	c, err := Import(ctx, r, s.store)
+	if err != nil {
+		return cid.Undef, err
+	}
+	if err := s.prov.Provide(ctx, c); err != nil {
+		return c, fmt.Errorf("adding artifact: %w", err)
+	}
+	return c, nil
+}

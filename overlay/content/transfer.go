@@ -1,0 +1,374 @@
+package content
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// transfer pulls an artifact's leaves from several providers at once and
+// hands them to a writer in file order.
+//
+// Work is claimed in runs of up to span leaves within ReorderWindow of the
+// write cursor. A provider's workers claim fresh runs first; when none is
+// left and the provider has nothing else in flight, one of them steals a run
+// another provider still has in flight (the lowest first, which is the one
+// holding the writer up), so a slow provider's work is redone by fast ones
+// and the first verified copy wins. A provider whose
+// request fails is dropped and its unfinished leaves go back to the pool; one
+// that sends a block not matching its CID is also marked bad.
+type transfer struct {
+	h            host.Host
+	leaves       []leaf
+	span         int
+	per          int // workers per provider
+	maxProviders int
+	bufs         *bufferPool
+	store        Blockstore // nil: do not keep blocks
+
+	mu        sync.Mutex
+	cond      *sync.Cond
+	data      [][]byte  // verified leaves not yet written
+	inflight  []int8    // requests currently covering each leaf
+	owner     []*source // first claimant of each in-flight leaf
+	stolen    []bool    // a second provider already covers the leaf
+	next      int       // write cursor
+	providers []*source
+	live      int  // running workers
+	searching bool // providers may still be added
+	stopped   error
+}
+
+// source is one provider's state within a transfer.
+type source struct {
+	id     peer.ID
+	ctx    context.Context
+	cancel context.CancelFunc
+	bytes  int64 // leaf bytes delivered first (counted once)
+	active int   // requests in flight
+	blocks int
+	err    error // why the provider was dropped
+}
+
+// newTransfer prepares a transfer using up to maxProviders providers with
+// per requests in flight to each.
+func newTransfer(h host.Host, maxProviders, per int, store Blockstore) *transfer {
+	t := &transfer{h: h, per: per, maxProviders: maxProviders, store: store, searching: true}
+	t.cond = sync.NewCond(&t.mu)
+	return t
+}
+
+// addProvider adds p; once leaves are known it gets per workers.
+func (t *transfer) addProvider(ctx context.Context, p peer.ID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped != nil || len(t.providers) >= t.maxProviders {
+		return
+	}
+	for _, s := range t.providers {
+		if s.id == p {
+			return
+		}
+	}
+	s := &source{id: p}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	t.providers = append(t.providers, s)
+	if t.leaves != nil {
+		t.spawn(s)
+	}
+	t.cond.Broadcast()
+}
+
+// searchDone records that no more providers will be added.
+func (t *transfer) searchDone() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.searching = false
+	t.cond.Broadcast()
+}
+
+// start sets the leaves to fetch and sets every provider's workers going.
+func (t *transfer) start(leaves []leaf) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.leaves = leaves
+	// Runs small enough that every worker of every provider the fetch may
+	// use gets a share (providers found late still find work), large enough
+	// that a request's turnaround is small beside its transfer.
+	t.span = max(1, min(SpanBlocks, len(leaves)/(2*t.maxProviders*t.per)))
+	t.bufs = newBufferPool(ReorderWindow + 2*MaxProviders*StreamsPerProvider)
+	t.data = make([][]byte, len(leaves))
+	t.inflight = make([]int8, len(leaves))
+	t.owner = make([]*source, len(leaves))
+	t.stolen = make([]bool, len(leaves))
+	for _, s := range t.providers {
+		if s.err == nil {
+			t.spawn(s)
+		}
+	}
+}
+
+// spawn starts s's workers; t.mu is held.
+func (t *transfer) spawn(s *source) {
+	t.live += t.per
+	for range t.per {
+		go t.work(s)
+	}
+}
+
+// fetchNodes gets DAG nodes from the first good provider that can serve
+// them all, dropping those that fail.
+func (t *transfer) fetchNodes(ctx context.Context, cids []cid.Cid) ([][]byte, error) {
+	sizes := make([]int, len(cids))
+	for i := range sizes {
+		sizes[i] = -1
+	}
+	for {
+		s, err := t.firstGood(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]byte, len(cids))
+		err = requestBlocks(s.ctx, t.h, s.id, cids, sizes, nil, func(i int, d []byte) error {
+			out[i] = d
+			return nil
+		})
+		if err == nil {
+			return out, nil
+		}
+		t.drop(s, err)
+	}
+}
+
+// firstGood waits for a provider not yet dropped, while the search runs.
+func (t *transfer) firstGood(ctx context.Context) (*source, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for {
+		for _, s := range t.providers {
+			if s.err == nil {
+				return s, nil
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !t.searching {
+			return nil, t.failure()
+		}
+		t.cond.Wait()
+	}
+}
+
+// work is one worker's loop: claim a run, request it, release it.
+func (t *transfer) work(s *source) {
+	defer t.exit()
+	for {
+		run := t.claim(s)
+		if run == nil {
+			return
+		}
+		err := t.fetchRun(s, run)
+		t.release(s, run)
+		if err != nil {
+			t.drop(s, err)
+			return
+		}
+	}
+}
+
+func (t *transfer) exit() {
+	t.mu.Lock()
+	t.live--
+	t.cond.Broadcast()
+	t.mu.Unlock()
+}
+
+// fetchRun requests the leaves of run from s and delivers them.
+func (t *transfer) fetchRun(s *source, run []int) error {
+	cids := make([]cid.Cid, len(run))
+	sizes := make([]int, len(run))
+	for i, j := range run {
+		cids[i], sizes[i] = t.leaves[j].c, t.leaves[j].size
+	}
+	return requestBlocks(s.ctx, t.h, s.id, cids, sizes, t.bufs, func(i int, data []byte) error {
+		if t.store != nil {
+			if err := t.store.PutVerified(s.ctx, cids[i], data); err != nil {
+				return fmt.Errorf("storing fetched block: %w", err)
+			}
+		}
+		t.deliver(run[i], data, s)
+		return nil
+	})
+}
+
+// claim returns the next run of leaves for s to request, waiting while
+// there is none; nil means s should stop.
+func (t *transfer) claim(s *source) []int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for {
+		if t.stopped != nil || s.err != nil || t.next >= len(t.leaves) {
+			return nil
+		}
+		hi := min(len(t.leaves), t.next+ReorderWindow)
+		if run := t.freshRun(hi); run != nil {
+			t.mark(run, s, false)
+			return run
+		}
+		// Steal only when none of s's own requests is running: on a capped
+		// link a duplicate would slow s's own work as much as it helps.
+		if run := t.stealRun(s, hi); run != nil && s.active == 0 {
+			t.mark(run, s, true)
+			return run
+		}
+		t.cond.Wait()
+	}
+}
+
+// freshRun finds the first run of unclaimed, undelivered leaves below hi.
+func (t *transfer) freshRun(hi int) []int {
+	var run []int
+	for i := t.next; i < hi && len(run) < t.span; i++ {
+		free := t.data[i] == nil && t.inflight[i] == 0
+		if free {
+			run = append(run, i)
+		} else if len(run) > 0 {
+			break
+		}
+	}
+	return run
+}
+
+// stealRun finds the first run another single provider has in flight.
+func (t *transfer) stealRun(s *source, hi int) []int {
+	var run []int
+	var victim *source
+	for i := t.next; i < hi && len(run) < t.span; i++ {
+		ok := t.data[i] == nil && t.inflight[i] > 0 && !t.stolen[i] && t.owner[i] != s
+		if ok && (victim == nil || t.owner[i] == victim) {
+			victim = t.owner[i]
+			run = append(run, i)
+		} else if len(run) > 0 {
+			break
+		}
+	}
+	return run
+}
+
+func (t *transfer) mark(run []int, s *source, steal bool) {
+	s.active++
+	for _, i := range run {
+		t.inflight[i]++
+		if steal {
+			t.stolen[i] = true
+		} else {
+			t.owner[i] = s
+		}
+	}
+}
+
+// release ends a request's claim on its leaves; undelivered ones become
+// claimable again once no request covers them.
+func (t *transfer) release(s *source, run []int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s.active--
+	for _, i := range run {
+		if t.inflight[i]--; t.inflight[i] == 0 {
+			t.owner[i], t.stolen[i] = nil, false
+		}
+	}
+	t.cond.Broadcast()
+}
+
+// deliver files a verified leaf; a duplicate (stolen run finished second)
+// is recycled.
+func (t *transfer) deliver(i int, data []byte, s *source) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if i < t.next || t.data[i] != nil {
+		t.bufs.put(data)
+		return
+	}
+	t.data[i] = data
+	s.bytes += int64(len(data))
+	s.blocks++
+	t.cond.Broadcast()
+}
+
+// drop stops using s after err.
+func (t *transfer) drop(s *source, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.cancel()
+	t.cond.Broadcast()
+}
+
+// stop ends the transfer; workers exit at their next claim.
+func (t *transfer) stop(err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped == nil {
+		t.stopped = err
+	}
+	for _, s := range t.providers {
+		s.cancel()
+	}
+	t.cond.Broadcast()
+}
+
+// nextLeaf waits for the leaf at the write cursor and advances past it. It
+// fails once no worker is left to deliver it.
+func (t *transfer) nextLeaf(ctx context.Context) ([]byte, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for t.data[t.next] == nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case t.stopped != nil:
+			return nil, t.stopped
+		case t.live == 0 && !t.searching:
+			return nil, t.failure()
+		}
+		t.cond.Wait()
+	}
+	d := t.data[t.next]
+	t.data[t.next] = nil
+	t.next++
+	t.cond.Broadcast()
+	return d, nil
+}
+
+// failure explains why every provider was dropped.
+func (t *transfer) failure() error {
+	errs := []error{ErrNoSource}
+	for _, s := range t.providers {
+		if s.err != nil {
+			errs = append(errs, fmt.Errorf("provider %s: %w", s.id, s.err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// stats reports each provider's share and fate.
+func (t *transfer) stats() []ProviderStat {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make([]ProviderStat, len(t.providers))
+	for i, s := range t.providers {
+		out[i] = ProviderStat{Peer: s.id, Bytes: s.bytes, Blocks: s.blocks, Err: s.err,
+			Bad: errors.Is(s.err, trust.ErrUntrusted)}
+	}
+	return out
+}
