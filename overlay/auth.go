@@ -1,0 +1,351 @@
+package overlay
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/patchnet/patchnet/trust"
+)
+
+// AuthProtocol is the zone admission exchange: the dialling side opens a
+// stream and sends its certificate chain, the listening side answers with
+// its own, and each verifies the other's through the node's Authenticator.
+const AuthProtocol = protocol.ID("/patchnet/auth/1.0.0")
+
+// ErrNotAdmitted is the reason a private zone dropped a peer.
+var ErrNotAdmitted = errors.New("peer not admitted to private zone")
+
+// errAuthDeadline is recorded for a peer that never completed the exchange.
+var errAuthDeadline = fmt.Errorf("no certificate chain within the auth deadline: %w", trust.ErrUntrusted)
+
+// PeerInfo is what admission knows about a connected peer.
+type PeerInfo struct {
+	ID peer.ID
+	// Verified is true once the peer presented a chain the Authenticator
+	// accepted (for this zone, in a private zone).
+	Verified bool
+	// Identity is the verified certificate identity; zero unless Verified.
+	Identity trust.Identity
+	// Pending is true while the exchange has not finished.
+	Pending bool
+	// Err says why the peer is unverified.
+	Err error
+}
+
+// Role is the peer's role for display and metrics: its certificate roles,
+// or "unverified".
+func (pi PeerInfo) Role() string {
+	if !pi.Verified {
+		return "unverified"
+	}
+	return rolesString(pi.Identity.Roles)
+}
+
+func rolesString(roles []trust.Role) string {
+	s := ""
+	for i, r := range roles {
+		if i > 0 {
+			s += ","
+		}
+		s += string(r)
+	}
+	return s
+}
+
+// admission runs the auth exchange and keeps each connected peer's result.
+type admission struct {
+	host     host.Host
+	cfg      Config
+	deps     Deps
+	gater    *gater
+	stats    *counters
+	log      *slog.Logger
+	ctx      context.Context
+	wg       *sync.WaitGroup
+	sem      chan struct{}
+	admitted func(peer.ID) // called once per connection episode, after settling
+
+	mu       sync.Mutex
+	peers    map[peer.ID]*peerAuth
+	failures *lru.Cache[peer.ID, error] // why recent peers failed, for operators
+}
+
+type peerAuth struct {
+	info      PeerInfo
+	chain     [][]byte
+	done      chan struct{}
+	initiated bool // an outbound exchange was started
+}
+
+func newAdmission(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, g *gater, stats *counters) *admission {
+	a := &admission{
+		host: h, cfg: cfg, deps: deps, gater: g, stats: stats, log: deps.Logger,
+		ctx: ctx, wg: wg, sem: make(chan struct{}, MaxConcurrentAuth),
+		admitted: func(peer.ID) {}, peers: map[peer.ID]*peerAuth{},
+	}
+	a.failures, _ = lru.New[peer.ID, error](RecentFailures) // size is a positive constant
+	h.SetStreamHandler(AuthProtocol, a.handle)
+	h.Network().Notify(&network.NotifyBundle{ConnectedF: a.connected, DisconnectedF: a.disconnected})
+	return a
+}
+
+// entry returns p's record, creating a pending one.
+func (a *admission) entry(p peer.ID) *peerAuth {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.peers[p]
+	if !ok {
+		e = &peerAuth{info: PeerInfo{ID: p, Pending: true}, done: make(chan struct{})}
+		a.peers[p] = e
+	}
+	return e
+}
+
+func (a *admission) connected(_ network.Network, c network.Conn) {
+	if a.ctx.Err() != nil {
+		return // closing: start nothing new
+	}
+	p := c.RemotePeer()
+	e := a.entry(p)
+	a.mu.Lock()
+	outbound := c.Stat().Direction == network.DirOutbound && !e.initiated
+	e.initiated = e.initiated || outbound
+	a.mu.Unlock()
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if outbound {
+			a.initiate(p)
+		}
+		a.await(p, e)
+	}()
+}
+
+// disconnected forgets a peer once its last connection closes, so the next
+// connection authenticates afresh.
+func (a *admission) disconnected(n network.Network, c network.Conn) {
+	p := c.RemotePeer()
+	if n.Connectedness(p) == network.Connected {
+		return
+	}
+	a.mu.Lock()
+	delete(a.peers, p)
+	a.mu.Unlock()
+}
+
+// await waits for p's exchange to settle or the deadline to pass.
+func (a *admission) await(p peer.ID, e *peerAuth) {
+	t := time.NewTimer(a.cfg.AuthDeadline)
+	defer t.Stop()
+	select {
+	case <-e.done:
+	case <-t.C:
+		a.settle(p, e, nil, trust.Identity{}, errAuthDeadline)
+	case <-a.ctx.Done():
+		return
+	}
+	a.admitted(p)
+}
+
+// initiate opens the exchange on an outbound connection.
+func (a *admission) initiate(p peer.ID) {
+	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.AuthDeadline)
+	defer cancel()
+	e := a.entry(p)
+	s, err := a.host.NewStream(network.WithAllowLimitedConn(ctx, "auth"), p, AuthProtocol)
+	if err != nil {
+		a.settle(p, e, nil, trust.Identity{}, fmt.Errorf("opening auth stream: %w", err))
+		return
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(a.cfg.AuthDeadline))
+	if err := writeFrame(s, encodeChain(a.deps.Chain)); err != nil {
+		s.Reset()
+		a.settle(p, e, nil, trust.Identity{}, fmt.Errorf("sending chain: %w", err))
+		return
+	}
+	a.receive(p, e, s)
+}
+
+// handle answers an exchange the peer opened.
+func (a *admission) handle(s network.Stream) {
+	select {
+	case a.sem <- struct{}{}:
+		defer func() { <-a.sem }()
+	default:
+		s.Reset()
+		return
+	}
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(a.cfg.AuthDeadline))
+	p := s.Conn().RemotePeer()
+	e := a.entry(p)
+	chain, err := a.read(s)
+	if err == nil {
+		err = writeFrame(s, encodeChain(a.deps.Chain))
+	}
+	if err != nil {
+		s.Reset()
+		a.settle(p, e, nil, trust.Identity{}, err)
+		return
+	}
+	a.verify(p, e, chain)
+}
+
+func (a *admission) receive(p peer.ID, e *peerAuth, s network.Stream) {
+	chain, err := a.read(s)
+	if err != nil {
+		s.Reset()
+		a.settle(p, e, nil, trust.Identity{}, err)
+		return
+	}
+	a.verify(p, e, chain)
+}
+
+func (a *admission) read(s network.Stream) ([][]byte, error) {
+	body, err := readFrame(bufio.NewReaderSize(s, 4096), MaxAuthFrameBytes)
+	if err != nil {
+		return nil, fmt.Errorf("receiving chain: %w", err)
+	}
+	return decodeChain(body)
+}
+
+// verify asks the node's Authenticator and applies the zone rule.
+func (a *admission) verify(p peer.ID, e *peerAuth, chain [][]byte) {
+	id, err := a.check(p, chain)
+	a.settle(p, e, chain, id, err)
+}
+
+func (a *admission) check(p peer.ID, chain [][]byte) (trust.Identity, error) {
+	if a.deps.Authenticator == nil {
+		return trust.Identity{}, errors.New("no authenticator configured")
+	}
+	if len(chain) == 0 {
+		return trust.Identity{}, fmt.Errorf("peer presented no certificate: %w", trust.ErrUntrusted)
+	}
+	id, err := a.deps.Authenticator.AuthenticatePeer(p, chain)
+	if err != nil {
+		return trust.Identity{}, fmt.Errorf("verifying chain of %s: %w", p, err)
+	}
+	if id.PeerID != "" && id.PeerID != p {
+		return trust.Identity{}, fmt.Errorf("verifying chain of %s: %w", p, trust.ErrPeerIDMismatch)
+	}
+	if a.cfg.PrivateZone.Enabled() && id.Zone != a.cfg.Zone {
+		return trust.Identity{}, fmt.Errorf("verifying chain of %s: certificate of zone %q in private zone %q: %w", p, id.Zone, a.cfg.Zone, trust.ErrWrongZone)
+	}
+	return id, nil
+}
+
+// settle records the outcome once; in a private zone a failure drops and
+// blocks the peer.
+func (a *admission) settle(p peer.ID, e *peerAuth, chain [][]byte, id trust.Identity, err error) {
+	a.mu.Lock()
+	first := e.info.Pending
+	if first {
+		e.info = PeerInfo{ID: p, Verified: err == nil, Identity: id, Err: err}
+		e.chain = chain
+		close(e.done)
+	}
+	// A peer that left before its exchange ended is not judged: it may
+	// just have been trimmed by the connection manager.
+	current := a.peers[p] == e
+	a.mu.Unlock()
+	if !first || !current {
+		return
+	}
+	if err == nil {
+		a.stats.authVerified.Add(1)
+		a.log.Debug("peer verified", "peer", p, "zone", id.Zone, "roles", rolesString(id.Roles))
+		return
+	}
+	a.stats.authFailed.Add(1)
+	a.reject(p, err)
+}
+
+func (a *admission) reject(p peer.ID, err error) {
+	a.failures.Add(p, err)
+	if !a.cfg.PrivateZone.Enabled() {
+		a.log.Debug("peer unverified", "peer", p, "err", err)
+		return
+	}
+	a.log.Info("dropping peer from private zone", "peer", p, "zone", a.cfg.Zone, "err", err)
+	a.gater.block(p)
+	_ = a.host.Network().ClosePeer(p)
+}
+
+// info returns p's admission record.
+func (a *admission) info(p peer.ID) (PeerInfo, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e, ok := a.peers[p]
+	if !ok {
+		return PeerInfo{}, false
+	}
+	return e.info, true
+}
+
+// failure is why p last failed admission, or nil.
+func (a *admission) failure(p peer.ID) error {
+	err, _ := a.failures.Get(p)
+	return err
+}
+
+// settled reports whether p's exchange has finished, either way.
+func (a *admission) settled(p peer.ID) bool {
+	info, ok := a.info(p)
+	return ok && !info.Pending
+}
+
+// verified reports whether p passed admission (used by peer scoring).
+func (a *admission) verified(p peer.ID) bool {
+	info, _ := a.info(p)
+	return info.Verified
+}
+
+// all returns every connected peer's record.
+func (a *admission) all() []PeerInfo {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]PeerInfo, 0, len(a.peers))
+	for _, e := range a.peers {
+		out = append(out, e.info)
+	}
+	return out
+}
+
+// reauthenticate re-verifies every verified peer's stored chain, after the
+// node learned a new CRL; in a private zone newly revoked peers are dropped.
+// It returns how many peers lost their verified status.
+func (a *admission) reauthenticate() int {
+	a.mu.Lock()
+	var recheck []*peerAuth
+	for _, e := range a.peers {
+		if e.info.Verified {
+			recheck = append(recheck, e)
+		}
+	}
+	a.mu.Unlock()
+	failed := 0
+	for _, e := range recheck {
+		if _, err := a.check(e.info.ID, e.chain); err != nil {
+			a.mu.Lock()
+			e.info = PeerInfo{ID: e.info.ID, Err: err}
+			a.mu.Unlock()
+			a.stats.authFailed.Add(1)
+			a.reject(e.info.ID, err)
+			failed++
+		}
+	}
+	return failed
+}

@@ -1,0 +1,363 @@
+package overlay
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Message is one validated message handed to a subscriber.
+type Message struct {
+	// Topic it arrived on (catch-up items arrive on the announce topic).
+	Topic string
+	// Data is the signed bytes, accepted by the node's MessageValidator.
+	Data []byte
+	// Hash is the SHA-256 of Data, also its gossip message ID.
+	Hash [32]byte
+	// ReceivedFrom is the peer that delivered it: a relay or the catch-up
+	// server, not necessarily its author.
+	ReceivedFrom peer.ID
+	// Author is the gossip message's signer (pubsub StrictSign); empty for
+	// catch-up items.
+	Author peer.ID
+	// CatchUp is true for items fetched by /patchnet/sync/1.0.0.
+	CatchUp bool
+	// Kind is the serving peer's claim for a catch-up item (unverified).
+	Kind Kind
+}
+
+// ErrForeignTopic is returned for a topic outside this node's zone.
+var ErrForeignTopic = errors.New("topic outside this zone")
+
+// ErrOversized is returned when publishing more than the message limit.
+var ErrOversized = errors.New("message too large")
+
+// gossip owns the pubsub router, joined topics and local subscribers.
+type gossip struct {
+	cfg       Config
+	ps        *pubsub.PubSub
+	validator MessageValidator
+	stats     *counters
+	mesh      *meshView
+	zoneRE    func(string) bool
+
+	mu        sync.Mutex
+	topics    map[string]*joinedTopic
+	scores    map[peer.ID]float64
+	snapshots int // score snapshots taken
+
+	delivered *lru.Cache[[32]byte, struct{}]
+	// onSubscribe is called after each new local subscription.
+	onSubscribe func(topic string)
+	ctx         context.Context
+	wg          *sync.WaitGroup
+}
+
+type joinedTopic struct {
+	topic       *pubsub.Topic
+	sub         *pubsub.Subscription
+	subscribers []*Subscription
+}
+
+// messageID is the SHA-256 of the data, so identical bytes published by
+// different nodes (a co-signed announcement relayed by two supernodes, or
+// an item re-fetched by catch-up) are one message.
+func messageID(m *pb.Message) string {
+	sum := sha256.Sum256(m.GetData())
+	return string(sum[:])
+}
+
+func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, stats *counters, verified func(peer.ID) bool) (*gossip, error) {
+	delivered, err := lru.New[[32]byte, struct{}](DeliveredCacheSize)
+	if err != nil {
+		return nil, err
+	}
+	g := &gossip{
+		cfg: cfg, validator: deps.Validator, stats: stats, mesh: newMeshView(), zoneRE: zoneTopicsRE(cfg.Zone).MatchString,
+		topics: map[string]*joinedTopic{}, delivered: delivered, ctx: ctx, wg: wg,
+	}
+	known := []string{AnnounceTopic(cfg.Zone), SupernodesTopic(cfg.Zone)}
+	for _, c := range cfg.Collectives {
+		known = append(known, CollectiveTopic(cfg.Zone, c))
+	}
+	opts := []pubsub.Option{
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithMessageIdFn(messageID),
+		pubsub.WithSubscriptionFilter(newSubscriptionFilter(cfg.Zone)),
+		pubsub.WithMaxMessageSize(cfg.Gossip.MaxMessageBytes + RPCOverheadBytes),
+		pubsub.WithValidateQueueSize(cfg.Gossip.ValidateQueueSize),
+		pubsub.WithPeerOutboundQueueSize(cfg.Gossip.PeerOutboundQueueSize),
+		pubsub.WithSeenMessagesTTL(cfg.Gossip.SeenMessagesTTL),
+		pubsub.WithDefaultValidator(pubsub.ValidatorEx(g.validate),
+			pubsub.WithValidatorConcurrency(cfg.Gossip.ValidateConcurrency),
+			pubsub.WithValidatorTimeout(ValidateTimeout)),
+		pubsub.WithRawTracer(tracer{c: stats, mesh: g.mesh}),
+		pubsub.WithFloodPublish(cfg.Supernode),
+		pubsub.WithPeerScore(peerScoreParams(cfg.Score, verified, known), peerScoreThresholds(cfg.Score)),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(g.inspectScores), ScoreInspectInterval),
+	}
+	if cfg.Gossip.ValidateWorkers > 0 {
+		opts = append(opts, pubsub.WithValidateWorkers(cfg.Gossip.ValidateWorkers))
+	}
+	ps, err := pubsub.NewGossipSub(ctx, h, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("starting gossipsub: %w", err)
+	}
+	g.ps = ps
+	return g, nil
+}
+
+// validate runs every gossip message through the node's validator after
+// the overlay's own cheap checks.
+func (g *gossip) validate(ctx context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	if len(m.Data) > g.cfg.Gossip.MaxMessageBytes || len(m.Data) == 0 || !g.zoneRE(m.GetTopic()) {
+		return pubsub.ValidationReject
+	}
+	return g.validator.ValidateMessage(ctx, m.GetTopic(), from, m.Data).pubsubResult()
+}
+
+func (g *gossip) inspectScores(scores map[peer.ID]float64) {
+	g.mu.Lock()
+	g.scores = scores
+	g.snapshots++
+	g.mu.Unlock()
+}
+
+func (g *gossip) scoreSnapshots() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.snapshots
+}
+
+// peerScores returns the latest score snapshot.
+func (g *gossip) peerScores() map[peer.ID]float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make(map[peer.ID]float64, len(g.scores))
+	for p, s := range g.scores {
+		out[p] = s
+	}
+	return out
+}
+
+func (g *gossip) checkTopic(topic string) error {
+	if !g.zoneRE(topic) {
+		return fmt.Errorf("topic %q: %w %q", topic, ErrForeignTopic, g.cfg.Zone)
+	}
+	return nil
+}
+
+// join returns the topic handle, joining once. Caller holds g.mu.
+func (g *gossip) join(topic string) (*joinedTopic, error) {
+	if jt, ok := g.topics[topic]; ok {
+		return jt, nil
+	}
+	t, err := g.ps.Join(topic)
+	if err != nil {
+		return nil, fmt.Errorf("joining %q: %w", topic, err)
+	}
+	if err := t.SetScoreParams(topicScoreParams(g.cfg.Score)); err != nil {
+		t.Close()
+		return nil, fmt.Errorf("scoring %q: %w", topic, err)
+	}
+	jt := &joinedTopic{topic: t}
+	g.topics[topic] = jt
+	return jt, nil
+}
+
+func (g *gossip) publish(ctx context.Context, topic string, data []byte) error {
+	if err := g.checkTopic(topic); err != nil {
+		return err
+	}
+	if len(data) == 0 || len(data) > g.cfg.Gossip.MaxMessageBytes {
+		return fmt.Errorf("publishing %d bytes on %q: %w (limit %d)", len(data), topic, ErrOversized, g.cfg.Gossip.MaxMessageBytes)
+	}
+	g.mu.Lock()
+	jt, err := g.join(topic)
+	g.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := jt.topic.Publish(ctx, data); err != nil {
+		return fmt.Errorf("publishing on %q: %w", topic, err)
+	}
+	return nil
+}
+
+func (g *gossip) subscribe(topic string) (*Subscription, error) {
+	if err := g.checkTopic(topic); err != nil {
+		return nil, err
+	}
+	s, err := g.addSubscriber(topic)
+	if err == nil && g.onSubscribe != nil {
+		g.onSubscribe(topic)
+	}
+	return s, err
+}
+
+func (g *gossip) addSubscriber(topic string) (*Subscription, error) {
+	if g.ctx.Err() != nil {
+		return nil, errors.New("subscribing: overlay closed")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	jt, err := g.join(topic)
+	if err != nil {
+		return nil, err
+	}
+	if jt.sub == nil {
+		sub, err := jt.topic.Subscribe(pubsub.WithBufferSize(g.cfg.Gossip.SubscriptionBuffer))
+		if err != nil {
+			return nil, fmt.Errorf("subscribing to %q: %w", topic, err)
+		}
+		jt.sub = sub
+		g.wg.Add(1)
+		go g.pump(topic, sub)
+	}
+	s := newSubscription(topic, g.cfg.Gossip.SubscriptionBuffer, g.unsubscribe)
+	jt.subscribers = append(jt.subscribers, s)
+	return s, nil
+}
+
+// pump hands a pubsub subscription's messages to local subscribers.
+func (g *gossip) pump(topic string, sub *pubsub.Subscription) {
+	defer g.wg.Done()
+	for {
+		m, err := sub.Next(g.ctx)
+		if err != nil {
+			return
+		}
+		g.deliver(Message{
+			Topic: topic, Data: m.Data, Hash: sha256.Sum256(m.Data),
+			ReceivedFrom: m.ReceivedFrom, Author: m.GetFrom(),
+		})
+	}
+}
+
+// seen reports whether bytes with this hash were delivered already.
+func (g *gossip) seen(hash [32]byte) bool { return g.delivered.Contains(hash) }
+
+// deliver hands m to the topic's subscribers once per content hash, so an
+// item that arrives by gossip and by catch-up is delivered once.
+func (g *gossip) deliver(m Message) {
+	if present, _ := g.delivered.ContainsOrAdd(m.Hash, struct{}{}); present {
+		return
+	}
+	g.mu.Lock()
+	var subs []*Subscription
+	if jt, ok := g.topics[m.Topic]; ok {
+		subs = append(subs, jt.subscribers...)
+	}
+	g.mu.Unlock()
+	g.stats.delivered.Add(1)
+	for _, s := range subs {
+		s.deliver(g.ctx, m)
+	}
+}
+
+func (g *gossip) unsubscribe(s *Subscription) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	jt, ok := g.topics[s.topic]
+	if !ok {
+		return
+	}
+	for i, x := range jt.subscribers {
+		if x == s {
+			jt.subscribers = append(jt.subscribers[:i], jt.subscribers[i+1:]...)
+			break
+		}
+	}
+}
+
+// close cancels pubsub subscriptions and closes local subscribers.
+func (g *gossip) close() {
+	g.mu.Lock()
+	var subs []*Subscription
+	for _, jt := range g.topics {
+		if jt.sub != nil {
+			jt.sub.Cancel()
+		}
+		subs = append(subs, jt.subscribers...)
+	}
+	g.mu.Unlock()
+	for _, s := range subs {
+		s.Close()
+	}
+}
+
+// Subscription delivers one topic's validated messages to the node.
+type Subscription struct {
+	topic    string
+	ch       chan Message
+	done     chan struct{}
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
+	once     sync.Once
+	onClose  func(*Subscription)
+}
+
+func newSubscription(topic string, buffer int, onClose func(*Subscription)) *Subscription {
+	return &Subscription{topic: topic, ch: make(chan Message, buffer), done: make(chan struct{}), onClose: onClose}
+}
+
+// Topic is the subscribed topic.
+func (s *Subscription) Topic() string { return s.topic }
+
+// Messages delivers validated messages; it is closed by Close or when the
+// overlay closes.
+func (s *Subscription) Messages() <-chan Message { return s.ch }
+
+// Next waits for the next message.
+func (s *Subscription) Next(ctx context.Context) (Message, error) {
+	select {
+	case m, ok := <-s.ch:
+		if !ok {
+			return Message{}, errors.New("subscription closed")
+		}
+		return m, nil
+	case <-ctx.Done():
+		return Message{}, ctx.Err()
+	}
+}
+
+// Close stops delivery and closes Messages.
+func (s *Subscription) Close() {
+	s.once.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		close(s.done)
+		s.mu.Unlock()
+		s.inflight.Wait()
+		close(s.ch)
+		s.onClose(s)
+	})
+}
+
+// deliver blocks until the subscriber takes m, the subscription closes or
+// the overlay stops: a slow subscriber backs up into pubsub's buffer
+// (SubscriptionBuffer) rather than losing messages silently here.
+func (s *Subscription) deliver(ctx context.Context, m Message) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.inflight.Add(1)
+	s.mu.Unlock()
+	defer s.inflight.Done()
+	select {
+	case s.ch <- m:
+	case <-s.done:
+	case <-ctx.Done():
+	}
+}

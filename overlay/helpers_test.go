@@ -1,0 +1,178 @@
+package overlay
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/trust/trusttest"
+)
+
+const testZone = "acme"
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testConfig listens on loopback TCP only, without the DHT (tests that need
+// it turn it on) and with a short auth deadline.
+func testConfig() Config {
+	cfg := withZone(DefaultConfig(), testZone)
+	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.DHT.Mode = DHTModeOff
+	cfg.AuthDeadline = 3 * time.Second
+	cfg.BootstrapInterval = time.Second
+	return cfg
+}
+
+// trustValidator accepts envelopes the verifier accepts and rejects the
+// rest: the shape of the node's validator, with trust deciding.
+func trustValidator(v *trust.Verifier) ValidatorFunc {
+	return func(_ context.Context, _ string, _ peer.ID, data []byte) Verdict {
+		if _, err := v.VerifyEnvelope(data); err != nil {
+			return Reject
+		}
+		return Accept
+	}
+}
+
+// testNode is one overlay with the member whose key and chain it uses.
+type testNode struct {
+	*Overlay
+	member *trusttest.Member
+	t      testing.TB
+}
+
+type nodeOpts struct {
+	cfg       Config
+	member    *trusttest.Member
+	verifier  *trust.Verifier
+	validator MessageValidator
+	store     ItemStore
+	noChain   bool
+}
+
+// startNode starts an overlay for member (issued by pki in testZone if nil).
+func startNode(t testing.TB, pki *trusttest.PKI, o nodeOpts) *testNode {
+	t.Helper()
+	if o.cfg.Zone == "" {
+		o.cfg = testConfig()
+	}
+	if o.member == nil {
+		o.member = pki.Issue(t, testZone)
+	}
+	if o.verifier == nil {
+		o.verifier = pki.Verifier(t)
+	}
+	if o.validator == nil {
+		o.validator = trustValidator(o.verifier)
+	}
+	deps := Deps{
+		Validator:     o.validator,
+		Authenticator: AuthenticatorFunc(o.verifier.VerifyPeer),
+		Chain:         o.member.ChainDER(),
+		Store:         o.store,
+	}
+	if o.noChain {
+		deps.Chain = nil
+	}
+	ov, err := New(context.Background(), o.member.Key, o.cfg, deps)
+	if err != nil {
+		t.Fatalf("starting node: %v", err)
+	}
+	t.Cleanup(func() { ov.Close() })
+	return &testNode{Overlay: ov, member: o.member, t: t}
+}
+
+func connect(t testing.TB, a, b *Overlay) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := a.Connect(ctx, b.AddrInfo()); err != nil {
+		t.Fatalf("connecting %s to %s: %v", a.ID(), b.ID(), err)
+	}
+}
+
+func connected(a, b *Overlay) bool {
+	return a.Host().Network().Connectedness(b.ID()) == network.Connected
+}
+
+// waitTopicPeers waits until o's router knows n peers in topic.
+func waitTopicPeers(t testing.TB, o *Overlay, topic string, n int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("%d peers in %s", n, topic), func() bool {
+		return len(o.TopicPeers(topic)) >= n
+	})
+}
+
+// waitMesh waits until o has grafted n peers in topic: a message published
+// before the mesh forms reaches only flood or fanout peers.
+func waitMesh(t testing.TB, o *Overlay, topic string, n int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, fmt.Sprintf("%d mesh peers in %s", n, topic), func() bool {
+		return len(o.MeshPeers(topic)) >= n
+	})
+}
+
+// collector gathers one subscription's messages by payload.
+type collector struct {
+	mu   sync.Mutex
+	msgs map[string]Message
+}
+
+func collect(t testing.TB, o *Overlay, topic string) *collector {
+	t.Helper()
+	sub, err := o.Subscribe(topic)
+	if err != nil {
+		t.Fatalf("subscribing: %v", err)
+	}
+	c := &collector{msgs: map[string]Message{}}
+	go func() {
+		for m := range sub.Messages() {
+			c.mu.Lock()
+			c.msgs[string(m.Data)] = m
+			c.mu.Unlock()
+		}
+	}()
+	return c
+}
+
+func (c *collector) has(data []byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.msgs[string(data)]
+	return ok
+}
+
+func (c *collector) get(data []byte) (Message, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.msgs[string(data)]
+	return m, ok
+}
+
+func (c *collector) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
+}
+
+// announcement is a real signed envelope with a distinguishable payload.
+func announcement(t testing.TB, signer *trusttest.Member, text string) []byte {
+	t.Helper()
+	return trusttest.Envelope(t, "application/vnd.patchnet.announcement+json", []byte(`{"id":"`+text+`"}`), signer)
+}

@@ -1,0 +1,331 @@
+package overlay
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/patchnet/patchnet/trust"
+)
+
+// Overlay is one node's presence in a zone: its libp2p host, the zone's
+// gossip topics, admission of peers, catch-up and the DHT.
+type Overlay struct {
+	cfg    Config
+	deps   Deps
+	log    *slog.Logger
+	host   host.Host
+	dht    *dht.IpfsDHT
+	gater  *gater
+	stats  *counters
+	gossip *gossip
+	auth   *admission
+	sync   *syncer
+
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New starts a node's overlay with key as its libp2p identity, so its peer
+// ID is the one its certificate names. The host listens on cfg.ListenAddrs
+// over TCP and (in public zones) QUIC, secured by Noise and multiplexed by
+// yamux, with the resource manager on; a private zone adds the pre-shared
+// key and admits only peers with a certificate of the zone.
+func New(ctx context.Context, key crypto.Signer, cfg Config, deps Deps) (*Overlay, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := deps.check(cfg); err != nil {
+		return nil, err
+	}
+	g := newGater()
+	h, err := newHost(key, cfg, g)
+	if err != nil {
+		return nil, err
+	}
+	o, err := start(ctx, h, cfg, deps, g)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	return o, nil
+}
+
+// newHost builds the libp2p host.
+func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
+	priv, err := trust.LibP2PKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("converting node key: %w", err)
+	}
+	rm, err := newResourceManager(cfg.Resources)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := connmgr.NewConnManager(cfg.Resources.ConnLow, cfg.Resources.ConnHigh)
+	if err != nil {
+		return nil, fmt.Errorf("starting connection manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(priv),
+		libp2p.ListenAddrStrings(cfg.ListenAddrs...),
+		// TLS first: with AES-NI it moved artifacts about 2x faster than
+		// Noise here (BENCHMARKS.md, overlay/content); Noise stays offered
+		// for peers that prefer it.
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.ConnectionGater(g),
+		libp2p.DisableMetrics(),
+	}
+	if cfg.PrivateZone.Enabled() {
+		psk, err := cfg.PrivateZone.Key()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, libp2p.PrivateNetwork(psk))
+	} else {
+		opts = append(opts, libp2p.Transport(quic.NewTransport))
+	}
+	if len(cfg.AnnounceAddrs) > 0 {
+		announce := make([]ma.Multiaddr, 0, len(cfg.AnnounceAddrs))
+		for _, s := range cfg.AnnounceAddrs {
+			announce = append(announce, ma.StringCast(s))
+		}
+		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, fmt.Errorf("starting libp2p host: %w", err)
+	}
+	return h, nil
+}
+
+// start wires gossip, admission, catch-up and the DHT onto a host. Tests
+// use it directly on mocknet hosts.
+func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater) (*Overlay, error) {
+	ctx, cancel := context.WithCancel(parent)
+	o := &Overlay{cfg: cfg, deps: deps, log: deps.Logger, host: h, gater: g, stats: &counters{}, ctx: ctx, cancel: cancel}
+	o.auth = newAdmission(ctx, &o.wg, h, cfg, deps, g, o.stats)
+	gs, err := newGossip(ctx, &o.wg, h, cfg, deps, o.stats, o.auth.verified)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	o.gossip = gs
+	o.sync = newSyncer(ctx, &o.wg, h, cfg, deps, gs, o.stats)
+	o.auth.admitted = o.sync.admitted
+	gs.onSubscribe = func(topic string) {
+		if topic == AnnounceTopic(cfg.Zone) {
+			o.sync.announceSubscribed(o.auth.settled)
+		}
+	}
+	if err := o.startDHT(); err != nil {
+		o.shutdown()
+		return nil, err
+	}
+	o.wg.Add(1)
+	go o.bootstrapLoop()
+	return o, nil
+}
+
+func (o *Overlay) startDHT() error {
+	if o.cfg.DHT.Mode == DHTModeOff {
+		return nil
+	}
+	mode := dht.ModeServer
+	if o.cfg.DHT.Mode == DHTModeClient {
+		mode = dht.ModeClient
+	}
+	prefix := o.cfg.DHT.ProtocolPrefix
+	if prefix == "" {
+		prefix = TopicPrefix + o.cfg.Zone
+	}
+	var boot []peer.AddrInfo
+	for _, s := range o.cfg.BootstrapPeers {
+		ai, _ := peer.AddrInfoFromString(s) // checked by Validate
+		boot = append(boot, *ai)
+	}
+	d, err := dht.New(o.host, dht.Mode(mode), dht.ProtocolPrefix(protocol.ID(prefix)), dht.BootstrapPeers(boot...))
+	if err != nil {
+		return fmt.Errorf("starting DHT: %w", err)
+	}
+	o.dht = d
+	return nil
+}
+
+// bootstrapLoop dials the bootstrap peers at start and whenever this node
+// has fewer than MinPeers connections (after an outage, say).
+func (o *Overlay) bootstrapLoop() {
+	defer o.wg.Done()
+	if len(o.cfg.BootstrapPeers) == 0 {
+		return
+	}
+	t := time.NewTicker(o.cfg.BootstrapInterval)
+	defer t.Stop()
+	for {
+		if len(o.host.Network().Peers()) < MinPeers {
+			o.dialBootstrap()
+		}
+		select {
+		case <-o.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (o *Overlay) dialBootstrap() {
+	var wg sync.WaitGroup
+	for _, s := range o.cfg.BootstrapPeers {
+		ai, _ := peer.AddrInfoFromString(s)
+		if ai.ID == o.host.ID() || o.host.Network().Connectedness(ai.ID) == network.Connected {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(o.ctx, DialTimeout)
+			defer cancel()
+			if err := o.host.Connect(ctx, *ai); err != nil {
+				o.log.Debug("dialling bootstrap peer", "peer", ai.ID, "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// ID is this node's peer ID.
+func (o *Overlay) ID() peer.ID { return o.host.ID() }
+
+// Host is the libp2p host, for protocols built beside the overlay (content
+// transfer).
+func (o *Overlay) Host() host.Host { return o.host }
+
+// DHT is the zone's DHT, or nil when Config.DHT.Mode is "off".
+func (o *Overlay) DHT() *dht.IpfsDHT { return o.dht }
+
+// Addrs are this node's dialable addresses, each ending in /p2p/<ID>.
+func (o *Overlay) Addrs() []ma.Multiaddr {
+	addrs, _ := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: o.host.ID(), Addrs: o.host.Addrs()})
+	return addrs
+}
+
+// AddrInfo is this node's ID and addresses.
+func (o *Overlay) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: o.host.ID(), Addrs: o.host.Addrs()}
+}
+
+// Connect dials a peer.
+func (o *Overlay) Connect(ctx context.Context, ai peer.AddrInfo) error {
+	if err := o.host.Connect(ctx, ai); err != nil {
+		return fmt.Errorf("connecting to %s: %w", ai.ID, err)
+	}
+	return nil
+}
+
+// Publish signs (gossipsub StrictSign) and sends data on topic, after the
+// node's own validator accepted it.
+func (o *Overlay) Publish(ctx context.Context, topic string, data []byte) error {
+	return o.gossip.publish(ctx, topic, data)
+}
+
+// Subscribe delivers topic's validated messages. The announce topic also
+// gets catch-up items: catch-up starts once it has a subscriber.
+func (o *Overlay) Subscribe(topic string) (*Subscription, error) {
+	return o.gossip.subscribe(topic)
+}
+
+// AnnounceTopic is this zone's announce topic.
+func (o *Overlay) AnnounceTopic() string { return AnnounceTopic(o.cfg.Zone) }
+
+// SupernodesTopic is this zone's supernode topic.
+func (o *Overlay) SupernodesTopic() string { return SupernodesTopic(o.cfg.Zone) }
+
+// CollectiveTopic is one of this zone's collective topics.
+func (o *Overlay) CollectiveTopic(name string) string { return CollectiveTopic(o.cfg.Zone, name) }
+
+// Keep stores a verified item for peers catching up from this node. Items
+// in the store are also never delivered again by catch-up.
+func (o *Overlay) Keep(kind Kind, verifiedData []byte) (uint64, error) {
+	return o.deps.Store.Append(kind, verifiedData)
+}
+
+// SyncWith catches up from p now.
+func (o *Overlay) SyncWith(ctx context.Context, p peer.ID) (SyncResult, error) {
+	return o.sync.syncWith(ctx, p)
+}
+
+// PeerInfo is the admission record of a connected peer.
+func (o *Overlay) PeerInfo(p peer.ID) (PeerInfo, bool) { return o.auth.info(p) }
+
+// AdmissionFailure is why p last failed the admission exchange (nil if it
+// has not failed recently), even after it was disconnected.
+func (o *Overlay) AdmissionFailure(p peer.ID) error { return o.auth.failure(p) }
+
+// Peers lists the admission records of connected peers.
+func (o *Overlay) Peers() []PeerInfo { return o.auth.all() }
+
+// Reauthenticate re-verifies connected peers' chains (after a new CRL); in a
+// private zone peers that fail are dropped. It returns how many failed.
+func (o *Overlay) Reauthenticate() int { return o.auth.reauthenticate() }
+
+// PeerScores is the latest gossipsub score of each peer (refreshed every
+// ScoreInspectInterval).
+func (o *Overlay) PeerScores() map[peer.ID]float64 { return o.gossip.peerScores() }
+
+// MeshPeers are the peers this node exchanges full messages with on topic
+// (the rest of the topic's peers get only gossip about them).
+func (o *Overlay) MeshPeers(topic string) []peer.ID { return o.gossip.mesh.list(topic) }
+
+// TopicPeers are the connected peers subscribed to topic.
+func (o *Overlay) TopicPeers(topic string) []peer.ID { return o.gossip.ps.ListPeers(topic) }
+
+// Stats counts messages and admissions since start.
+func (o *Overlay) Stats() Stats { return o.stats.snapshot() }
+
+// Close stops everything the overlay started and closes the host.
+func (o *Overlay) Close() error {
+	o.closeOnce.Do(func() { o.closeErr = o.shutdown() })
+	return o.closeErr
+}
+
+func (o *Overlay) shutdown() error {
+	o.cancel()
+	o.gossip.close()
+	var errs []error
+	if o.dht != nil {
+		errs = append(errs, o.dht.Close())
+	}
+	errs = append(errs, o.host.Close())
+	o.wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("closing overlay: %w", err)
+	}
+	return nil
+}

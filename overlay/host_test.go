@@ -1,0 +1,114 @@
+package overlay
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/multiformats/go-multihash"
+
+	"github.com/patchnet/patchnet/trust/trusttest"
+)
+
+func TestPeerIDIsCertificates(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	n := startNode(t, pki, nodeOpts{})
+	if n.ID() != n.member.PeerID() {
+		t.Errorf("host peer ID %s, certificate names %s", n.ID(), n.member.PeerID())
+	}
+	for _, a := range n.Addrs() {
+		if !strings.HasSuffix(a.String(), "/p2p/"+n.ID().String()) || !strings.HasPrefix(a.String(), "/ip4/127.0.0.1/tcp/") {
+			t.Errorf("address %s, want loopback TCP ending in /p2p/<id>", a)
+		}
+	}
+}
+
+func TestDHTServerModeWithZonePrefix(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.DHT.Mode = DHTModeServer
+	a := startNode(t, pki, nodeOpts{cfg: cfg})
+	b := startNode(t, pki, nodeOpts{cfg: withBootstrap(cfg, a)})
+	c := startNode(t, pki, nodeOpts{cfg: withBootstrap(cfg, a)})
+	// Server mode on a closed network: every node's routing table fills from
+	// its bootstrap peer alone (auto mode would leave them empty).
+	for _, n := range []*testNode{a, b, c} {
+		waitFor(t, 15*time.Second, "routing table", func() bool { return n.DHT().RoutingTable().Size() >= 1 })
+	}
+	protos, _ := a.Host().Peerstore().GetProtocols(b.ID())
+	want := "/patchnet/" + testZone + "/kad/1.0.0"
+	found := false
+	for _, p := range protos {
+		found = found || string(p) == want
+	}
+	if !found {
+		t.Errorf("b speaks %v, want the zone's DHT protocol %s", protos, want)
+	}
+	// c provides a key; b, which never talked to c, finds it through a.
+	h, _ := multihash.Sum([]byte("artifact"), multihash.SHA2_256, -1)
+	key := cid.NewCidV1(cid.Raw, h)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := c.DHT().Provide(ctx, key, true); err != nil {
+		t.Fatalf("providing: %v", err)
+	}
+	waitFor(t, 15*time.Second, "b finds c as provider", func() bool {
+		for p := range b.DHT().FindProvidersAsync(ctx, key, 1) {
+			if p.ID == c.ID() {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func TestCloseReleasesGoroutines(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	// Warm up libp2p's process-wide goroutines before counting.
+	warm := startNode(t, pki, nodeOpts{})
+	warm.Close()
+	before := settledGoroutines()
+	a := startNode(t, pki, nodeOpts{})
+	b := startNode(t, pki, nodeOpts{cfg: withBootstrap(testConfig(), a)})
+	collect(t, a.Overlay, a.AnnounceTopic())
+	collect(t, b.Overlay, b.AnnounceTopic())
+	waitMesh(t, a.Overlay, a.AnnounceTopic(), 1)
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	waitFor(t, 10*time.Second, "goroutines to wind down", func() bool { return runtime.NumGoroutine() <= before+2 })
+}
+
+// settledGoroutines waits until the goroutine count stops changing.
+func settledGoroutines() int {
+	last := runtime.NumGoroutine()
+	for range 50 {
+		time.Sleep(100 * time.Millisecond)
+		now := runtime.NumGoroutine()
+		if now == last {
+			return now
+		}
+		last = now
+	}
+	return last
+}
+
+func TestAnnounceAddrsReplaceListenAddrs(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.AnnounceAddrs = []string{"/ip4/127.0.0.9/tcp/4001"}
+	n := startNode(t, pki, nodeOpts{cfg: cfg})
+	addrs := n.Host().Addrs()
+	if len(addrs) != 1 || addrs[0].String() != cfg.AnnounceAddrs[0] {
+		t.Errorf("announced %v, want %v", addrs, cfg.AnnounceAddrs)
+	}
+}

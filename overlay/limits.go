@@ -1,0 +1,141 @@
+package overlay
+
+import (
+	"time"
+
+	"github.com/patchnet/patchnet/trust"
+)
+
+// Bounds on everything the overlay reads from peers, keeps in memory, or waits
+// for. Each caps what a remote peer can make this process allocate or wait on
+// before a signature has been checked.
+const (
+	// DefaultMaxMessageBytes caps one gossip message: a signed envelope
+	// (trust.MaxEnvelopeBytes). Artifacts never travel by gossip.
+	DefaultMaxMessageBytes = trust.MaxEnvelopeBytes
+	// MaxMessageBytesLimit bounds Config.Gossip.MaxMessageBytes.
+	MaxMessageBytesLimit = 16 << 20
+	// RPCOverheadBytes is added to the message limit to size a whole
+	// gossipsub RPC frame: protobuf framing, signature, key, control data.
+	RPCOverheadBytes = 64 << 10
+
+	// DefaultValidateQueueSize replaces pubsub's default of 32, which drops
+	// messages during a burst: BenchmarkValidateQueueBurst (4 publishers ×
+	// 500 signed announcements at once into one verifying node) lost 81–100
+	// of 2000 with 32 and none with 4096 (2 cores, loaded machine).
+	DefaultValidateQueueSize = 4096
+	// MaxValidateQueueSize bounds Config.Gossip.ValidateQueueSize.
+	MaxValidateQueueSize = 1 << 20
+	// DefaultValidateWorkers is 0: pubsub's default, one worker per CPU.
+	DefaultValidateWorkers = 0
+	// DefaultValidateConcurrency caps validations in flight at once; each
+	// costs one signature check when the chain is cached.
+	DefaultValidateConcurrency = 1024
+	// DefaultPeerOutboundQueueSize replaces pubsub's 32 messages per peer, so
+	// a burst of announcements is not dropped on its way to a slow peer.
+	DefaultPeerOutboundQueueSize = 1024
+	// DefaultSubscriptionBuffer replaces pubsub's 32 delivered messages per
+	// subscription waiting for the node to read them.
+	DefaultSubscriptionBuffer = 1024
+	// MaxQueueSize bounds the outbound queue and subscription buffer.
+	MaxQueueSize = 1 << 20
+	// ValidateTimeout bounds one call to the node's MessageValidator.
+	ValidateTimeout = 10 * time.Second
+	// DefaultSeenMessagesTTL is how long gossip remembers a message ID, so a
+	// message relayed late is not delivered twice.
+	DefaultSeenMessagesTTL = 10 * time.Minute
+	// MaxTopicsPerRPC caps subscriptions a peer may announce in one RPC.
+	MaxTopicsPerRPC = 64
+	// MaxCollectives caps the collectives one node joins.
+	MaxCollectives = 32
+	// MaxCollectiveNameLength caps a collective name (part of a topic).
+	MaxCollectiveNameLength = 63
+	// DeliveredCacheSize is how many content hashes the overlay remembers as
+	// delivered to subscribers, so gossip and catch-up dedupe each other.
+	DeliveredCacheSize = 1 << 16
+	// ScoreInspectInterval is how often peer scores are snapshotted for
+	// PeerScores.
+	ScoreInspectInterval = time.Second
+
+	// DefaultAuthDeadline is how long a new peer has to complete the
+	// /patchnet/auth/1.0.0 exchange before a private zone drops it.
+	DefaultAuthDeadline = 10 * time.Second
+	// MaxAuthDeadline bounds Config.AuthDeadline.
+	MaxAuthDeadline = 5 * time.Minute
+	// MaxAuthChainCerts caps certificates in one presented chain: leaf, zone
+	// CA, and the root if a peer sends it.
+	MaxAuthChainCerts = trust.MaxChainLength
+	// maxCertBytes caps one presented DER certificate.
+	maxCertBytes = trust.MaxCertificateBytes
+	// MaxAuthFrameBytes caps one auth message.
+	MaxAuthFrameBytes = MaxAuthChainCerts*(trust.MaxCertificateBytes+8) + 16
+	// BlockDuration is how long the gater keeps out a peer that failed
+	// admission to a private zone; after it, the peer may try again (its
+	// certificate may have been renewed).
+	BlockDuration = 10 * time.Minute
+	// MaxBlockedPeers caps the gater's memory; the oldest block is forgotten
+	// first.
+	MaxBlockedPeers = 16384
+	// RecentFailures is how many peers' admission failures are remembered
+	// for AdmissionFailure.
+	RecentFailures = 1024
+	// MaxConcurrentAuth caps auth exchanges served at once.
+	MaxConcurrentAuth = 64
+
+	// DefaultSyncMaxItems is how many items one catch-up request asks for.
+	DefaultSyncMaxItems = 256
+	// MaxSyncItems caps the items in one catch-up response.
+	MaxSyncItems = 1024
+	// DefaultSyncMaxBytes is how many bytes one catch-up request asks for.
+	DefaultSyncMaxBytes = 8 << 20
+	// MaxSyncBytes caps the item bytes in one catch-up response.
+	MaxSyncBytes = 32 << 20
+	// MaxItemBytes caps one stored or synced item: one signed envelope or CRL.
+	MaxItemBytes = max(trust.MaxEnvelopeBytes, trust.MaxCRLBytes)
+	// MaxSyncRounds caps the request/response rounds of one catch-up with
+	// one peer, so a peer that always claims "more" cannot hold us forever.
+	MaxSyncRounds = 64
+	// SyncTimeout bounds one catch-up round (request and whole response).
+	SyncTimeout = 30 * time.Second
+	// DefaultSyncPeers is how many distinct peers a node catches up from
+	// after start-up or isolation: one peer could omit items, it cannot forge.
+	DefaultSyncPeers = 2
+	// MaxConcurrentSyncServes caps catch-up requests served at once.
+	MaxConcurrentSyncServes = 8
+	// MaxSyncCursors caps the per-peer cursors kept in memory.
+	MaxSyncCursors = 4096
+
+	// DefaultKeepPerKind caps stored items of one kind in an ItemStore; the
+	// oldest are dropped first. Announcements need more history than the
+	// newest CRL or heartbeat.
+	DefaultKeepAnnouncements = 4096
+	// DefaultKeepCRLs keeps enough CRLs for every zone CA a node follows.
+	DefaultKeepCRLs = 256
+	// DefaultKeepHeartbeats keeps the newest heartbeats of a zone's supernodes.
+	DefaultKeepHeartbeats = 64
+	// DefaultKeepPolicies keeps the newest zone policies.
+	DefaultKeepPolicies = 16
+
+	// DefaultConnLow and DefaultConnHigh are the connection manager's water
+	// marks: an agent keeps a few dozen peers, enough for gossip meshes (D=6
+	// per topic) and the DHT, trimming past the high mark.
+	DefaultConnLow  = 64
+	DefaultConnHigh = 128
+	// DefaultBootstrapInterval is how often a node with fewer than
+	// MinPeers connections redials its bootstrap peers.
+	DefaultBootstrapInterval = 15 * time.Second
+	// MinPeers is the connection count below which bootstrap peers are
+	// redialled.
+	MinPeers = 3
+	// DialTimeout bounds one dial to a bootstrap peer.
+	DialTimeout = 10 * time.Second
+
+	// DefaultResourceMemory is the memory the resource manager lets libp2p
+	// use on an agent: enough for gossip, DHT and one content transfer.
+	DefaultResourceMemory = 512 << 20
+	// DefaultResourceFDs is the file descriptors libp2p may use.
+	DefaultResourceFDs = 1024
+	// MinResourceMemory and MinResourceFDs bound the resource config below.
+	MinResourceMemory = 64 << 20
+	MinResourceFDs    = 64
+)

@@ -1,0 +1,139 @@
+package overlay
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// Stats counts what the overlay did with messages since start.
+type Stats struct {
+	// Delivered counts messages handed to subscribers (gossip and catch-up).
+	Delivered uint64
+	// Rejected counts gossip messages the validator rejected.
+	Rejected uint64
+	// Ignored counts gossip messages the validator ignored.
+	Ignored uint64
+	// QueueFull counts gossip messages dropped unvalidated because the
+	// validation queue was full.
+	QueueFull uint64
+	// Throttled counts gossip messages dropped because too many validations
+	// were in flight.
+	Throttled uint64
+	// BadSignature counts gossip messages whose pubsub signature was
+	// missing or invalid (dropped before the validator).
+	BadSignature uint64
+	// Undeliverable counts messages pubsub dropped because a subscription's
+	// buffer was full.
+	Undeliverable uint64
+	// CatchUpAccepted and CatchUpDropped count catch-up items the validator
+	// accepted or refused (or that were malformed or duplicates).
+	CatchUpAccepted uint64
+	CatchUpDropped  uint64
+	// AuthVerified and AuthFailed count admission exchanges.
+	AuthVerified uint64
+	AuthFailed   uint64
+}
+
+// counters is the live form of Stats.
+type counters struct {
+	delivered, rejected, ignored, queueFull, throttled, badSig, undeliverable atomic.Uint64
+	catchUpAccepted, catchUpDropped, authVerified, authFailed                 atomic.Uint64
+}
+
+func (c *counters) snapshot() Stats {
+	return Stats{
+		Delivered: c.delivered.Load(), Rejected: c.rejected.Load(), Ignored: c.ignored.Load(),
+		QueueFull: c.queueFull.Load(), Throttled: c.throttled.Load(), BadSignature: c.badSig.Load(),
+		Undeliverable:   c.undeliverable.Load(),
+		CatchUpAccepted: c.catchUpAccepted.Load(), CatchUpDropped: c.catchUpDropped.Load(),
+		AuthVerified: c.authVerified.Load(), AuthFailed: c.authFailed.Load(),
+	}
+}
+
+// tracer feeds counters and the mesh view from pubsub's raw trace events.
+// Pubsub calls it synchronously from its event loop: it must not block.
+type tracer struct {
+	c    *counters
+	mesh *meshView
+}
+
+// meshView mirrors the router's mesh per topic.
+type meshView struct {
+	mu    sync.Mutex
+	peers map[string]map[peer.ID]bool
+}
+
+func newMeshView() *meshView { return &meshView{peers: map[string]map[peer.ID]bool{}} }
+
+func (m *meshView) list(topic string) []peer.ID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]peer.ID, 0, len(m.peers[topic]))
+	for p := range m.peers[topic] {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (t tracer) Graft(p peer.ID, topic string) {
+	t.mesh.mu.Lock()
+	defer t.mesh.mu.Unlock()
+	if t.mesh.peers[topic] == nil {
+		t.mesh.peers[topic] = map[peer.ID]bool{}
+	}
+	t.mesh.peers[topic][p] = true
+}
+
+func (t tracer) Prune(p peer.ID, topic string) {
+	t.mesh.mu.Lock()
+	defer t.mesh.mu.Unlock()
+	delete(t.mesh.peers[topic], p)
+}
+
+func (t tracer) OnClosedOutboundStream(p peer.ID) {
+	t.mesh.mu.Lock()
+	defer t.mesh.mu.Unlock()
+	for _, peers := range t.mesh.peers {
+		delete(peers, p)
+	}
+}
+
+func (t tracer) Leave(topic string) {
+	t.mesh.mu.Lock()
+	defer t.mesh.mu.Unlock()
+	delete(t.mesh.peers, topic)
+}
+
+var _ pubsub.RawTracer = tracer{}
+
+func (t tracer) RejectMessage(_ *pubsub.Message, reason string) {
+	switch reason {
+	case pubsub.RejectValidationFailed:
+		t.c.rejected.Add(1)
+	case pubsub.RejectValidationIgnored:
+		t.c.ignored.Add(1)
+	case pubsub.RejectValidationQueueFull:
+		t.c.queueFull.Add(1)
+	case pubsub.RejectValidationThrottled:
+		t.c.throttled.Add(1)
+	case pubsub.RejectMissingSignature, pubsub.RejectInvalidSignature, pubsub.RejectUnexpectedSignature:
+		t.c.badSig.Add(1)
+	}
+}
+
+func (t tracer) UndeliverableMessage(*pubsub.Message)               { t.c.undeliverable.Add(1) }
+func (tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (tracer) Join(string)                                          {}
+func (tracer) ValidateMessage(*pubsub.Message)                      {}
+func (tracer) DeliverMessage(*pubsub.Message)                       {}
+func (tracer) DuplicateMessage(*pubsub.Message)                     {}
+func (tracer) ThrottlePeer(peer.ID)                                 {}
+func (tracer) RecvRPC(*pubsub.RPC)                                  {}
+func (tracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (tracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (tracer) DropRPC(*pubsub.RPC, peer.ID)                         {}

@@ -1,0 +1,298 @@
+package overlay
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+)
+
+// SyncProtocol is catch-up: a node asks a peer for the signed items it
+// missed since its cursor into that peer's store. Gossip has no history;
+// this is how a node that was offline learns what it missed. The serving
+// peer need not be trusted: every item passes the same MessageValidator as
+// gossip before delivery, so a peer can omit items but cannot forge them.
+const SyncProtocol = protocol.ID("/patchnet/sync/1.0.0")
+
+// SyncResult counts one catch-up with one peer.
+type SyncResult struct {
+	Peer     peer.ID
+	Rounds   int
+	Received int // items the peer sent
+	Known    int // already delivered or stored: skipped unvalidated
+	Accepted int // validated and delivered
+	Dropped  int // refused by the validator
+}
+
+// cursor is our position in one peer's store.
+type cursor struct {
+	epoch, seq uint64
+}
+
+// syncer serves and runs catch-up and decides when to run it.
+type syncer struct {
+	host      host.Host
+	cfg       Config
+	store     ItemStore
+	validator MessageValidator
+	gossip    *gossip
+	stats     *counters
+	log       *slog.Logger
+	ctx       context.Context
+	wg        *sync.WaitGroup
+	sem       chan struct{}
+
+	mu       sync.Mutex
+	cursors  map[peer.ID]cursor
+	needed   int              // peers still to catch up from in this episode
+	episode  map[peer.ID]bool // peers tried in this episode
+	inflight int
+	ready    bool // the node subscribed to the announce topic
+}
+
+func newSyncer(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, g *gossip, stats *counters) *syncer {
+	s := &syncer{
+		host: h, cfg: cfg, store: deps.Store, validator: deps.Validator, gossip: g, stats: stats,
+		log: deps.Logger, ctx: ctx, wg: wg, sem: make(chan struct{}, MaxConcurrentSyncServes),
+		cursors: map[peer.ID]cursor{}, needed: cfg.Sync.Peers, episode: map[peer.ID]bool{},
+	}
+	h.SetStreamHandler(SyncProtocol, s.serve)
+	h.Network().Notify(&network.NotifyBundle{DisconnectedF: s.disconnected})
+	return s
+}
+
+// serve answers one catch-up request from the store.
+func (s *syncer) serve(st network.Stream) {
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	default:
+		st.Reset()
+		return
+	}
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(SyncTimeout))
+	body, err := readFrame(bufio.NewReaderSize(st, 128), maxSyncRequestBytes)
+	var req syncRequest
+	if err == nil {
+		req, err = decodeSyncRequest(body)
+	}
+	if err != nil {
+		s.log.Debug("refusing sync request", "peer", st.Conn().RemotePeer(), "err", err)
+		st.Reset()
+		return
+	}
+	resp, err := s.answer(req)
+	if err != nil {
+		s.log.Warn("serving sync request", "peer", st.Conn().RemotePeer(), "err", err)
+		st.Reset()
+		return
+	}
+	if err := writeFrame(st, encodeSyncResponse(resp)); err != nil {
+		st.Reset()
+	}
+}
+
+func (s *syncer) answer(req syncRequest) (syncResponse, error) {
+	epoch := s.store.Epoch()
+	from := req.Cursor
+	if req.Epoch != epoch {
+		from = 0 // the asker's cursor points into another store
+	}
+	head, err := s.store.Head()
+	if err != nil {
+		return syncResponse{}, err
+	}
+	items, err := s.store.Since(from, req.MaxItems, req.MaxBytes)
+	if err != nil {
+		return syncResponse{}, err
+	}
+	size := 0
+	for i, it := range items { // never send more bytes than asked for
+		if size += len(it.Data); size > req.MaxBytes {
+			items = items[:i]
+			break
+		}
+	}
+	return syncResponse{Epoch: epoch, Head: head, Items: items}, nil
+}
+
+// syncWith catches up from p until its store has nothing newer for us.
+func (s *syncer) syncWith(ctx context.Context, p peer.ID) (SyncResult, error) {
+	res := SyncResult{Peer: p}
+	for res.Rounds < MaxSyncRounds {
+		res.Rounds++
+		more, err := s.round(ctx, p, &res)
+		if err != nil {
+			return res, fmt.Errorf("catching up from %s (round %d): %w", p, res.Rounds, err)
+		}
+		if !more {
+			return res, nil
+		}
+	}
+	return res, nil
+}
+
+// round runs one request/response and delivers what validates.
+func (s *syncer) round(ctx context.Context, p peer.ID, res *SyncResult) (more bool, err error) {
+	s.mu.Lock()
+	c := s.cursors[p]
+	s.mu.Unlock()
+	req := syncRequest{Epoch: c.epoch, Cursor: c.seq, MaxItems: s.cfg.Sync.MaxItems, MaxBytes: s.cfg.Sync.MaxBytes}
+	resp, err := s.fetch(ctx, p, req)
+	if err != nil {
+		return false, err
+	}
+	res.Received += len(resp.Items)
+	for _, it := range resp.Items {
+		s.consider(ctx, p, it, res)
+	}
+	if len(resp.Items) == 0 {
+		s.setCursor(p, cursor{epoch: resp.Epoch, seq: max(resp.Head, cursorFor(c, resp.Epoch))})
+		return false, nil
+	}
+	last := resp.Items[len(resp.Items)-1].Seq
+	s.setCursor(p, cursor{epoch: resp.Epoch, seq: last})
+	return last < resp.Head, nil
+}
+
+// cursorFor is c's sequence if it belongs to epoch, else 0.
+func cursorFor(c cursor, epoch uint64) uint64 {
+	if c.epoch == epoch {
+		return c.seq
+	}
+	return 0
+}
+
+func (s *syncer) fetch(ctx context.Context, p peer.ID, req syncRequest) (syncResponse, error) {
+	ctx, cancel := context.WithTimeout(ctx, SyncTimeout)
+	defer cancel()
+	st, err := s.host.NewStream(ctx, p, SyncProtocol)
+	if err != nil {
+		return syncResponse{}, fmt.Errorf("opening sync stream: %w", err)
+	}
+	defer st.Close()
+	_ = st.SetDeadline(time.Now().Add(SyncTimeout))
+	if err := writeFrame(st, encodeSyncRequest(req)); err != nil {
+		st.Reset()
+		return syncResponse{}, fmt.Errorf("sending sync request: %w", err)
+	}
+	_ = st.CloseWrite()
+	body, err := readFrame(bufio.NewReaderSize(st, 64<<10), syncResponseLimit(req))
+	if err != nil {
+		st.Reset()
+		return syncResponse{}, err
+	}
+	return decodeSyncResponse(body, req)
+}
+
+// consider validates one item as if it came by gossip on the announce topic
+// and delivers it if accepted.
+func (s *syncer) consider(ctx context.Context, p peer.ID, it Item, res *SyncResult) {
+	h := sha256.Sum256(it.Data)
+	if s.gossip.seen(h) {
+		res.Known++
+		return
+	}
+	if stored, err := s.store.Has(h); err == nil && stored {
+		res.Known++
+		return
+	}
+	topic := AnnounceTopic(s.cfg.Zone)
+	vctx, cancel := context.WithTimeout(ctx, ValidateTimeout)
+	v := s.validator.ValidateMessage(vctx, topic, p, it.Data)
+	cancel()
+	if v != Accept {
+		res.Dropped++
+		s.stats.catchUpDropped.Add(1)
+		s.log.Debug("catch-up item refused", "peer", p, "kind", it.Kind, "seq", it.Seq, "verdict", v)
+		return
+	}
+	res.Accepted++
+	s.stats.catchUpAccepted.Add(1)
+	s.gossip.deliver(Message{Topic: topic, Data: it.Data, Hash: h, ReceivedFrom: p, CatchUp: true, Kind: it.Kind})
+}
+
+func (s *syncer) setCursor(p peer.ID, c cursor) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.cursors[p]; !ok && len(s.cursors) >= MaxSyncCursors {
+		for victim := range s.cursors { // forget an arbitrary peer's cursor
+			delete(s.cursors, victim)
+			break
+		}
+	}
+	s.cursors[p] = c
+}
+
+// admitted is called when a peer's admission settles: while this node is
+// catching up (start-up, or after being cut off from every peer), it
+// catches up from the first Sync.Peers peers that answer.
+func (s *syncer) admitted(p peer.ID) {
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.mu.Lock()
+	start := s.ready && s.needed > s.inflight && !s.episode[p]
+	if start {
+		s.episode[p] = true
+		s.inflight++
+	}
+	s.mu.Unlock()
+	if !start {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		res, err := s.syncWith(s.ctx, p)
+		s.mu.Lock()
+		s.inflight--
+		if err == nil && s.needed > 0 {
+			s.needed--
+		}
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Debug("catch-up failed", "peer", p, "err", err)
+			return
+		}
+		s.log.Debug("caught up", "peer", p, "accepted", res.Accepted, "dropped", res.Dropped, "known", res.Known)
+	}()
+}
+
+// announceSubscribed starts catch-up once the node listens on the announce
+// topic: items fetched earlier would have had nobody to go to.
+func (s *syncer) announceSubscribed(settled func(peer.ID) bool) {
+	s.mu.Lock()
+	first := !s.ready
+	s.ready = true
+	s.mu.Unlock()
+	if !first {
+		return
+	}
+	for _, p := range s.host.Network().Peers() {
+		if settled(p) {
+			s.admitted(p)
+		}
+	}
+}
+
+// disconnected starts a new catch-up episode when the last peer is gone:
+// whatever was published meanwhile will not come by gossip.
+func (s *syncer) disconnected(n network.Network, _ network.Conn) {
+	if len(n.Peers()) > 0 {
+		return
+	}
+	s.mu.Lock()
+	s.needed = s.cfg.Sync.Peers
+	s.episode = map[peer.ID]bool{}
+	s.mu.Unlock()
+}

@@ -1,0 +1,32 @@
+package overlay
+
+import (
+	"regexp"
+
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+)
+
+// TopicPrefix starts every patchnet topic: /patchnet/<zone>/...
+const TopicPrefix = "/patchnet/"
+
+// AnnounceTopic carries a zone's announcements, CRLs, heartbeats and policy.
+func AnnounceTopic(zone string) string { return TopicPrefix + zone + "/announce" }
+
+// SupernodesTopic is where a zone's supernodes co-sign.
+func SupernodesTopic(zone string) string { return TopicPrefix + zone + "/supernodes" }
+
+// CollectiveTopic carries a collective's member state and opt-in reports.
+func CollectiveTopic(zone, name string) string { return TopicPrefix + zone + "/collective/" + name }
+
+// zoneTopicsRE matches exactly this zone's topics: announce, supernodes and
+// any well-formed collective (a node relays collectives it does not join).
+func zoneTopicsRE(zone string) *regexp.Regexp {
+	return regexp.MustCompile(`^` + regexp.QuoteMeta(TopicPrefix+zone) +
+		`/(announce|supernodes|collective/[a-z0-9][a-z0-9._-]{0,62})$`)
+}
+
+// newSubscriptionFilter admits only this zone's topics, locally and from
+// peers, and caps the subscriptions one RPC may announce.
+func newSubscriptionFilter(zone string) pubsub.SubscriptionFilter {
+	return pubsub.WrapLimitSubscriptionFilter(pubsub.NewRegexpSubscriptionFilter(zoneTopicsRE(zone)), MaxTopicsPerRPC)
+}
