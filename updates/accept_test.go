@@ -302,3 +302,43 @@ func TestPolicyValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// Arbitrary installation: an attacker who can put bytes in front of an agent
+// but holds no key of the zone gets nothing accepted — not an envelope with
+// no signatures, not one signed by a look-alike PKI with the same zone and
+// roles, not a bare announcement where an envelope belongs — and nothing is
+// recorded as seen.
+func TestRejectsArbitraryInstallation(t *testing.T) {
+	z := newZone(t, 2, 2)
+	a := z.announcement("DSA-9100-1", 1, "payload")
+	rogue := trusttest.NewPKI(t, "acme")
+	rogueSigners := []*trusttest.Member{
+		rogue.Issue(t, "acme", trust.RolePublisher),
+		rogue.Issue(t, "acme", trust.RoleSupernode),
+		rogue.Issue(t, "acme", trust.RoleSupernode),
+	}
+	unsigned, _ := trust.NewEnvelope(PayloadType, payload(t, a)).Marshal()
+	cases := []struct {
+		name string
+		raw  []byte
+		want error
+	}{
+		{"no signatures", unsigned, trust.ErrUntrusted},
+		{"look-alike PKI", signed(t, a, rogueSigners...), trust.ErrUnknownRoot},
+		{"bare announcement", payload(t, a), trust.ErrMalformed},
+		{"garbage", []byte("#!/bin/sh\nrm -rf /\n"), trust.ErrMalformed},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := z.acceptor.Accept(tc.raw)
+			if !errors.Is(err, tc.want) || !errors.Is(err, trust.ErrUntrusted) {
+				t.Fatalf("Accept = %v, want %v (and ErrUntrusted)", err, tc.want)
+			}
+		})
+	}
+	// The genuine envelope is still accepted afterwards: the refusals left
+	// no seen version behind that would block it.
+	if _, err := z.acceptor.Accept(signed(t, a, z.quorum(2)...)); err != nil {
+		t.Fatalf("genuine envelope after the refusals: %v", err)
+	}
+}
