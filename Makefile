@@ -9,7 +9,7 @@ GO       ?= go
 # (the fetch benchmark's baseline).
 APT_DEPS ?= openssl rpm dpkg-dev dpkg-repack curl
 # Packages whose tests run under the race detector too.
-RACE_PKGS ?= ./trust/...
+RACE_PKGS ?= ./trust/... ./updates/... ./overlay/...
 
 .PHONY: all build test deps fmt-check vet unit race bench quickstart clean
 
