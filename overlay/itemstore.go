@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -185,7 +186,7 @@ func (m *MemoryStore) Since(cursor uint64, maxItems, maxBytes int) ([]Item, erro
 		return nil, ErrStoreClosed
 	}
 	start, _ := slices.BinarySearchFunc(m.items, cursor+1, func(it Item, seq uint64) int {
-		return cmpUint64(it.Seq, seq)
+		return cmp.Compare(it.Seq, seq)
 	})
 	var out []Item
 	size := 0
@@ -220,14 +221,4 @@ func (m *MemoryStore) Close() error {
 	defer m.mu.Unlock()
 	m.closed = true
 	return nil
-}
-
-func cmpUint64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

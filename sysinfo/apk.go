@@ -15,25 +15,7 @@ const apkInstalledPath = "lib/apk/db/installed"
 // m (maintainer). PURL is left empty. A malformed stanza is an error naming
 // its line; no partial list is returned.
 func ParseApkInstalled(r io.Reader) ([]Package, error) {
-	lr := newLineReader(r, "apk installed")
-	var out []Package
-	var st apkStanza
-	for {
-		line, ok := lr.next()
-		if !ok {
-			break
-		}
-		if err := st.add(lr, line, &out); err != nil {
-			return nil, err
-		}
-	}
-	if err := lr.Err(); err != nil {
-		return nil, err
-	}
-	if err := st.finish(lr, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return parseStanzas(r, "apk installed", &apkStanza{})
 }
 
 // apkStanza accumulates one package's kept fields.

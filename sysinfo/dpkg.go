@@ -23,25 +23,7 @@ const (
 // it needs the distribution, which Collect knows. A malformed stanza is an
 // error naming its line; no partial list is returned.
 func ParseDpkgStatus(r io.Reader) ([]Package, error) {
-	lr := newLineReader(r, "dpkg status")
-	var out []Package
-	var st dpkgStanza
-	for {
-		line, ok := lr.next()
-		if !ok {
-			break
-		}
-		if err := st.add(lr, line, &out); err != nil {
-			return nil, err
-		}
-	}
-	if err := lr.Err(); err != nil {
-		return nil, err
-	}
-	if err := st.finish(lr, &out); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return parseStanzas(r, "dpkg status", &dpkgStanza{})
 }
 
 // dpkgStanza accumulates the fields of one stanza that the inventory keeps.

@@ -85,3 +85,33 @@ func (l *lineReader) fieldValue(name string, v []byte) (string, error) {
 	}
 	return string(v), nil
 }
+
+// stanzaParser accumulates the packages of a stanza-per-package database
+// (dpkg status, apk installed), one line at a time.
+type stanzaParser interface {
+	add(lr *lineReader, line []byte, out *[]Package) error
+	finish(lr *lineReader, out *[]Package) error
+}
+
+// parseStanzas feeds every line of r to st and returns all its packages, or
+// the first error (naming its line) and no partial list.
+func parseStanzas(r io.Reader, format string, st stanzaParser) ([]Package, error) {
+	lr := newLineReader(r, format)
+	var out []Package
+	for {
+		line, ok := lr.next()
+		if !ok {
+			break
+		}
+		if err := st.add(lr, line, &out); err != nil {
+			return nil, err
+		}
+	}
+	if err := lr.Err(); err != nil {
+		return nil, err
+	}
+	if err := st.finish(lr, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

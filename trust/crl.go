@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"cmp"
 	"crypto/x509"
 	"fmt"
 	"math/big"
@@ -130,18 +131,8 @@ func (v *Verifier) CRLStatuses() []CRLStatus {
 			ThisUpdate: c.thisUpdate, NextUpdate: c.nextUpdate, Revoked: len(c.revoked),
 		})
 	}
-	slices.SortFunc(out, func(a, b CRLStatus) int { return cmpString(a.Issuer, b.Issuer) })
+	slices.SortFunc(out, func(a, b CRLStatus) int { return cmp.Compare(a.Issuer, b.Issuer) })
 	return out
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // checkRevocation checks cert (issued by issuer) against issuer's CRL at now.

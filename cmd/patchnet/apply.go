@@ -395,20 +395,11 @@ func installArtifact(ctx context.Context, w io.Writer, cfg applyConfig, opts app
 	if opts.artifact == "" {
 		return fmt.Errorf("the announcement installs %s: pass it with --artifact FILE", art.Name)
 	}
-	ic, err := cfg.installConfig()
-	if err != nil {
-		return err
-	}
-	ic.OnStep = func(tx *install.Transaction) { printStep(w, tx) }
-	ic.OnAlert = func(al install.Alert) { fmt.Fprintf(w, "ALERT %s: %s\n", al.Kind, al.Message) }
-	m, recovered, err := install.Open(ctx, ic)
+	m, err := openInstaller(ctx, w, cfg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	for _, tx := range recovered {
-		fmt.Fprintf(w, "recovered interrupted transaction %s: %s\n", tx.ID, tx.Outcome())
-	}
 	if prior := alreadyInstalled(m, a); prior != nil {
 		fmt.Fprintf(w, "already installed by transaction %s (%s): nothing to do\n", prior.ID, prior.Outcome())
 		return nil
@@ -451,6 +442,25 @@ func alreadyInstalled(m *install.Manager, a *updates.Announcement) *install.Tran
 		}
 	}
 	return nil
+}
+
+// openInstaller opens the journal in cfg.State, reporting each step and
+// alert on w and any interrupted transaction that opening recovered.
+func openInstaller(ctx context.Context, w io.Writer, cfg applyConfig) (*install.Manager, error) {
+	ic, err := cfg.installConfig()
+	if err != nil {
+		return nil, err
+	}
+	ic.OnStep = func(tx *install.Transaction) { printStep(w, tx) }
+	ic.OnAlert = func(al install.Alert) { fmt.Fprintf(w, "ALERT %s: %s\n", al.Kind, al.Message) }
+	m, recovered, err := install.Open(ctx, ic)
+	if err != nil {
+		return nil, err
+	}
+	for _, tx := range recovered {
+		fmt.Fprintf(w, "recovered interrupted transaction %s: %s\n", tx.ID, tx.Outcome())
+	}
+	return m, nil
 }
 
 // printStep prints one journalled step as a progress line.

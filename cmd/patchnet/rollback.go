@@ -57,20 +57,11 @@ func runRollback(ctx context.Context, w io.Writer, cfg applyConfig, id string) e
 		return err
 	}
 	cfg.Sysroot = root
-	ic, err := cfg.installConfig()
-	if err != nil {
-		return err
-	}
-	ic.OnStep = func(tx *install.Transaction) { printStep(w, tx) }
-	ic.OnAlert = func(al install.Alert) { fmt.Fprintf(w, "ALERT %s: %s\n", al.Kind, al.Message) }
-	m, recovered, err := install.Open(ctx, ic)
+	m, err := openInstaller(ctx, w, cfg)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	for _, tx := range recovered {
-		fmt.Fprintf(w, "recovered interrupted transaction %s: %s\n", tx.ID, tx.Outcome())
-	}
 	fmt.Fprintf(w, "rolling back %s in %s\n", id, root)
 	tx, err := m.Rollback(ctx, id)
 	if err != nil {

@@ -1,6 +1,7 @@
 package content
 
 import (
+	stdcmp "cmp"
 	"context"
 	"errors"
 	"os"
@@ -150,17 +151,7 @@ func testBlockstore(t *testing.T, k storeKind) {
 func second[T any](_ T, err error) error { return err }
 
 func sortCIDs(cs []cid.Cid) {
-	slices.SortFunc(cs, func(a, b cid.Cid) int { return cmpStrings(a.KeyString(), b.KeyString()) })
-}
-
-func cmpStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	slices.SortFunc(cs, func(a, b cid.Cid) int { return stdcmp.Compare(a.KeyString(), b.KeyString()) })
 }
 
 func TestDiskStorePersistsAndCleansTemp(t *testing.T) {
