@@ -109,8 +109,8 @@ func newApplyCmd() *cobra.Command {
 	var pinTools bool
 	flagCfg := defaultApplyConfig()
 	cmd := &cobra.Command{
-		Use:   "apply ENVELOPE --artifact FILE",
-		Short: "Verify a signed announcement and install its artifact, offline",
+		Use:   "apply ENVELOPE [--artifact FILE]",
+		Short: "Verify a signed announcement and install its artifact, offline or from its URLs",
 		Long: `apply is the offline path for air-gapped hosts. It verifies the signed
 announcement ENVELOPE exactly as an agent would (signatures and chains to the
 pinned --roots, publisher and supernode roles, revocation per --crl, expiry,
@@ -118,7 +118,8 @@ a version never lower than one already accepted, at least --threshold
 distinct supernode co-signatures of --zone), matches it against this host's
 inventory (or --sysroot's), decides per the respond mode (apply, notify,
 log), checks the artifact's size and SHA-256 while copying it into the state
-directory, and installs it through dpkg, rpm, apk, a script or an archive
+directory (without --artifact it is first downloaded from the announcement's
+vendor URLs, resumably, with progress), and installs it through dpkg, rpm, apk, a script or an archive
 swap, as one journalled transaction that 'patchnet history' lists and
 'patchnet rollback' undoes.
 
@@ -126,6 +127,7 @@ Installer binaries are hashed before every run; pin them with --pin-tools
 (prints a [tool_pins] table for the config) and require_tool_pins = true.`,
 		Example: `  patchnet apply update.dsse --artifact openssl_3.0.13-1~deb12u1_amd64.deb \
       --roots /etc/patchnet/root.crt --zone acme --state /var/lib/patchnet
+  patchnet apply update.dsse --roots /etc/patchnet/root.crt --zone acme    # fetches from the announced URLs
   patchnet apply update.dsse --artifact app.tar.gz --prefix /opt/app --config /etc/patchnet/apply.toml
   patchnet apply update.dsse --artifact pkg.deb --sysroot /srv/sandbox --state /tmp/pn --roots root.crt --zone lab
   patchnet apply --pin-tools >> /etc/patchnet/apply.toml`,
@@ -148,7 +150,7 @@ Installer binaries are hashed before every run; pin them with --pin-tools
 	f := cmd.Flags()
 	f.StringVar(&configPath, "config", "", "TOML config file (flags override its keys)")
 	addStateFlags(cmd, &flagCfg)
-	f.StringVar(&opts.artifact, "artifact", "", "the artifact file the announcement describes")
+	f.StringVar(&opts.artifact, "artifact", "", "the artifact file the announcement describes (default: download it from the announcement's URLs)")
 	f.StringSliceVar(&flagCfg.Roots, "roots", nil, "pinned root CA certificates (PEM files, comma separated)")
 	f.StringSliceVar(&flagCfg.CRL, "crl", nil, "zone CRLs (PEM or DER files, comma separated)")
 	f.StringVar(&flagCfg.Zone, "zone", "", "the zone whose publishers and supernodes must sign")
@@ -393,7 +395,11 @@ func decideApply(w io.Writer, cfg applyConfig, opts applyOptions, a *updates.Ann
 func installArtifact(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions, a *updates.Announcement) error {
 	art := a.Patchnet.Artifact
 	if opts.artifact == "" {
-		return fmt.Errorf("the announcement installs %s: pass it with --artifact FILE", art.Name)
+		path, err := downloadArtifact(ctx, w, cfg.State, art)
+		if err != nil {
+			return err
+		}
+		opts.artifact = path
 	}
 	m, err := openInstaller(ctx, w, cfg)
 	if err != nil {
@@ -442,6 +448,26 @@ func alreadyInstalled(m *install.Manager, a *updates.Announcement) *install.Tran
 		}
 	}
 	return nil
+}
+
+// downloadArtifact fetches art from its vendor URLs into STATE/downloads,
+// resuming a partial download, with a progress line on w. The fetch checks
+// size and SHA-256 itself; the installer checks them again as it copies.
+func downloadArtifact(ctx context.Context, w io.Writer, state string, art *updates.Artifact) (string, error) {
+	if len(art.URLs) == 0 {
+		return "", fmt.Errorf("the announcement installs %s and names no URL: pass it with --artifact FILE", art.Name)
+	}
+	dir := filepath.Join(state, "downloads")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("downloading %s: %w", art.Name, err)
+	}
+	dst := filepath.Join(dir, art.SHA256.String()+"-"+filepath.Base(art.Name))
+	fmt.Fprintf(w, "downloading %s from %d URL(s) ...\n", art.Name, len(art.URLs))
+	opts := updates.FetchOptions{Progress: updates.TextProgress(w, "  "+art.Name)}
+	if err := updates.FetchAny(ctx, art.URLs, updates.WantArtifact(art), dst, opts); err != nil {
+		return "", fmt.Errorf("refusing to install: %w", err)
+	}
+	return dst, nil
 }
 
 // openInstaller opens the journal in cfg.State, reporting each step and

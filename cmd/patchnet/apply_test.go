@@ -7,10 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -365,5 +368,55 @@ func TestApplyRefusesTamperedInstaller(t *testing.T) {
 	}
 	if got := w.version(t); got != "1.0/hello 1.0" {
 		t.Errorf("host changed: %s", got)
+	}
+}
+
+// Without --artifact, apply downloads the artifact from the announcement's
+// URLs with a progress line, and still refuses bytes that are not the
+// announced ones (a malicious mirror listed first is skipped for the next).
+func TestApplyFetchesFromAnnouncedURLs(t *testing.T) {
+	w := newApplyWorld(t)
+	good, err := os.ReadFile(w.debs["2.0"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evilHits, goodHits atomic.Int32
+	evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		evilHits.Add(1)
+		rw.Write(bytes.Repeat([]byte{'x'}, len(good)))
+	}))
+	defer evil.Close()
+	vendor := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		goodHits.Add(1)
+		http.ServeContent(rw, r, "pkg.deb", time.Time{}, bytes.NewReader(good))
+	}))
+	defer vendor.Close()
+
+	onlyEvil := w.announcement(t, 1)
+	onlyEvil.Patchnet.Artifact.URLs = []string{evil.URL + "/pkg.deb"}
+	out, err := runCommand(t, newApplyCmd(), w.envelope(t, onlyEvil), "--roots", w.rootsFile, "--zone", applyZone,
+		"--threshold", "2", "--sysroot", w.root, "--state", w.state)
+	if !errors.Is(err, trust.ErrDigestMismatch) {
+		t.Fatalf("apply from a malicious mirror: %v\n%s", err, out)
+	}
+	if got := w.version(t); got != "1.0/hello 1.0" {
+		t.Fatalf("host changed by a malicious mirror: %s", got)
+	}
+
+	both := w.announcement(t, 2)
+	both.Patchnet.Artifact.URLs = []string{evil.URL + "/pkg.deb", vendor.URL + "/pkg.deb"}
+	out, err = runCommand(t, newApplyCmd(), w.envelope(t, both), "--roots", w.rootsFile, "--zone", applyZone,
+		"--threshold", "2", "--sysroot", w.root, "--state", w.state)
+	if err != nil {
+		t.Fatalf("apply from URLs: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "100%") {
+		t.Errorf("no progress line in the output:\n%s", out)
+	}
+	if got := w.version(t); got != "2.0/hello 2.0" {
+		t.Errorf("after apply from URLs: %s", got)
+	}
+	if evilHits.Load() < 2 || goodHits.Load() == 0 {
+		t.Errorf("requests: %d to the malicious mirror, %d to the vendor", evilHits.Load(), goodHits.Load())
 	}
 }
