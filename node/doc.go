@@ -1,6 +1,39 @@
-// Package node is the patchnet agent: it wires trust, sysinfo, updates and
-// overlay together, holds roles (agent, supernode, publisher), enforces the
-// co-signature quorum, keeps state in badger and serves the local API.
+// Package node is the patchnet node: it wires trust, sysinfo, updates,
+// updates/install, overlay and overlay/content together according to the
+// roles its certificate carries.
 //
-// It must not be imported by trust, sysinfo, updates or overlay.
+// It owns:
+//   - Config (TOML) and New/Run/Close: credentials, the pinned roots and the
+//     trust.Verifier, the badger state (seen versions, catch-up items,
+//     co-signing records), the overlay with this node's MessageValidator and
+//     Authenticator, and the content service;
+//   - the gossip validator: forged or malformed → Reject, expired or older
+//     than a version already accepted → Ignore; CRLs on the announce topic
+//     are verified against their CA, applied and relayed (PublishCRL), and
+//     connected peers are re-verified;
+//   - publishers: AddArtifact and Publish (sign, send to the supernodes);
+//   - supernodes: verify each proposal on their own, fetch the artifact and
+//     check its size and SHA-256, and only then co-sign and republish it on
+//     the announce topic; never co-sign a lower version or a second payload
+//     for one id and version;
+//   - the merge buffer: envelopes with the same payload have their
+//     signatures merged (bounded: MaxPendingPayloads, MergeTTL), so k
+//     co-signatures published separately add up;
+//   - agents: updates.Acceptor on each merged envelope (k distinct supernode
+//     co-signatures, rollback and equivocation with the SeenStore in badger;
+//     equivocation is quarantined and alerted, naming the signers), then
+//     local matching against sysinfo, the respond decision, the fetch through
+//     content (peers first, vendor URLs after), the journalled install
+//     through updates/install, and providing the artifact to peers unless the
+//     operator opted out; notify mode and equivocation alerts go out through
+//     the [notify] channels (SMTP, webhook);
+//   - catch-up: every node keeps the merged envelopes it saw, so a node that
+//     was offline gets every co-signature from one peer;
+//   - Status and Events: what each node did and when.
+//
+// The nodelab subpackage runs a whole zone in one process (`patchnet demo`
+// and this package's tests).
+//
+// It must not be imported by trust, sysinfo, updates or overlay. It does not
+// decide trust itself (trust and updates do), and it never reboots a host.
 package node

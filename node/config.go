@@ -1,0 +1,214 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/overlay/content"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
+)
+
+// Config is one node's configuration file (TOML). The node's role is not a
+// key: it comes from the roles its certificate carries.
+type Config struct {
+	// State is the directory for the node's badger database, the install
+	// journal, kept before-states and fetched artifacts. Required.
+	State string `toml:"state"`
+	// InMemory keeps seen versions and catch-up items in memory instead of
+	// State/node (tests, the demo, the testnet). The install journal is
+	// always on disk. Default: false.
+	InMemory bool `toml:"in_memory"`
+	// Key and Cert are the node's key and certificate chain (leaf, zone CA),
+	// as `patchnet cert request` and `patchnet ca sign` write them.
+	// Defaults: State/node.key and State/node.crt.
+	Key  string `toml:"key"`
+	Cert string `toml:"cert"`
+	// Roots are the pinned root CA certificates (PEM files). Required.
+	Roots []string `toml:"roots"`
+	// CRL are CRL files (PEM or DER) loaded at start. Default: none.
+	CRL []string `toml:"crl"`
+	// Zone is the zone this node joins; it must be the zone its certificate
+	// names. Required.
+	Zone string `toml:"zone"`
+	// Threshold is k, the distinct supernode co-signatures an agent requires.
+	// Default: 2.
+	Threshold int `toml:"threshold"`
+	// Publishers is how many distinct publisher signatures are required.
+	// Default: 1.
+	Publishers int `toml:"publishers"`
+	// Sysroot is the filesystem root an agent inventories and installs into.
+	// Default: "/".
+	Sysroot string `toml:"sysroot"`
+	// Overlay is the libp2p side: listen addresses, bootstrap peers, DHT.
+	// Its zone is taken from Zone.
+	Overlay overlay.Config `toml:"overlay"`
+	// Content tunes artifact transfer.
+	Content ContentConfig `toml:"content"`
+	// Respond decides, per category and zone, whether an agent installs,
+	// notifies or only logs. Default: apply security fixes, notify bugfixes
+	// and enhancements, log announcements.
+	Respond updates.RespondConfig `toml:"respond"`
+	// Notify are the channels (SMTP, webhook) that tell people about
+	// announcements in notify mode and about alerts. Default: none.
+	Notify updates.NotifyConfig `toml:"notify"`
+	// FetchTimeout bounds fetching one artifact. Default: 10m.
+	FetchTimeout Duration `toml:"fetch_timeout"`
+
+	// OnEvent, when set, is called with every event as it happens (the demo
+	// counts them). It must return quickly. Not a TOML key.
+	OnEvent func(Event) `toml:"-"`
+}
+
+// ContentConfig is the [content] table.
+type ContentConfig struct {
+	// Provide makes this node announce artifacts it fetched in the DHT and
+	// serve them, so origin egress stays flat as the zone grows. Set false
+	// to opt out. Default: true.
+	Provide bool `toml:"provide"`
+	// ProviderSearchTimeout bounds the DHT search before vendor URLs are
+	// tried. Default: 10s.
+	ProviderSearchTimeout Duration `toml:"provider_search_timeout"`
+	// MaxProviders is how many peers one fetch pulls from at once.
+	// Default: 4.
+	MaxProviders int `toml:"max_providers"`
+}
+
+// Duration is a time.Duration written as Go duration text ("90s") in TOML.
+type Duration time.Duration
+
+// MarshalText writes d as Go duration text.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText parses Go duration text.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("parsing duration %q: %w", b, err)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// DefaultConfig is an agent's configuration with every default filled in;
+// the caller sets State, Roots and Zone.
+func DefaultConfig() Config {
+	p := updates.DefaultPolicy("")
+	cc := content.DefaultConfig()
+	return Config{
+		Threshold:  p.Threshold, // two supernodes: one compromised cannot push an update
+		Publishers: p.Publishers,
+		Sysroot:    "/",
+		Overlay:    overlay.DefaultConfig(),
+		Content: ContentConfig{
+			Provide:               true,                                   // serve what we fetched
+			ProviderSearchTimeout: Duration(DefaultProviderSearchTimeout), // then the vendor URL
+			MaxProviders:          cc.MaxProviders,
+		},
+		Respond:      updates.DefaultRespondConfig(),
+		FetchTimeout: Duration(DefaultFetchTimeout),
+	}
+}
+
+// LoadConfig reads a TOML file over DefaultConfig; unknown keys are errors,
+// so a typo is not silently ignored.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return DefaultConfig(), fmt.Errorf("reading config: %w", err)
+	}
+	if len(data) > MaxConfigBytes {
+		return DefaultConfig(), fmt.Errorf("reading config %s: %d bytes, more than %d", path, len(data), MaxConfigBytes)
+	}
+	cfg, err := DecodeConfig(data)
+	if err != nil {
+		return cfg, fmt.Errorf("reading config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// DecodeConfig decodes TOML over DefaultConfig; unknown keys are errors.
+// It does not validate: call Validate.
+func DecodeConfig(data []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := toml.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		var strict *toml.StrictMissingError
+		if errors.As(err, &strict) {
+			return DefaultConfig(), fmt.Errorf("decoding config: %s", strict.String())
+		}
+		return DefaultConfig(), fmt.Errorf("decoding config: %w", err)
+	}
+	return cfg, nil
+}
+
+// MarshalTOML encodes c as a config file.
+func (c Config) MarshalTOML() ([]byte, error) { return toml.Marshal(c) }
+
+// withDefaults fills the paths derived from State.
+func (c Config) withDefaults() Config {
+	if c.Key == "" && c.State != "" {
+		c.Key = c.State + "/node.key"
+	}
+	if c.Cert == "" && c.State != "" {
+		c.Cert = c.State + "/node.crt"
+	}
+	c.Overlay.Zone = c.Zone
+	return c
+}
+
+// Validate names the first bad field and its value.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	switch {
+	case c.State == "":
+		return errors.New("config: state is required (the node's state directory)")
+	case len(c.Roots) == 0:
+		return errors.New("config: roots is required (pinned root CA certificates)")
+	case c.Sysroot == "":
+		return errors.New("config: sysroot \"\" must name a directory (\"/\" is this host)")
+	case c.FetchTimeout <= 0 || time.Duration(c.FetchTimeout) > MaxFetchTimeout:
+		return fmt.Errorf("config: fetch_timeout %v must be in (0, %v]", time.Duration(c.FetchTimeout), MaxFetchTimeout)
+	}
+	if err := trust.ValidateZoneName(c.Zone); err != nil {
+		return fmt.Errorf("config: zone %q: %w", c.Zone, err)
+	}
+	policy := updates.Policy{Zone: c.Zone, Threshold: c.Threshold, Publishers: c.Publishers}
+	if err := policy.Validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Overlay.Validate(); err != nil {
+		return fmt.Errorf("config: overlay: %w", err)
+	}
+	if _, err := c.contentConfig(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Respond.Validate(); err != nil {
+		return fmt.Errorf("config: respond: %w", err)
+	}
+	if _, err := c.Notify.Notifier(); err != nil {
+		return fmt.Errorf("config: notify: %w", err)
+	}
+	return nil
+}
+
+// contentConfig is the content.Config of c.
+func (c Config) contentConfig() (content.Config, error) {
+	cc := content.DefaultConfig()
+	cc.Provide = c.Content.Provide
+	cc.ProviderSearchTimeout = time.Duration(c.Content.ProviderSearchTimeout)
+	cc.MaxProviders = c.Content.MaxProviders
+	return cc, cc.Validate()
+}
+
+// policy is the acceptance policy of c.
+func (c Config) policy() updates.Policy {
+	return updates.Policy{Zone: c.Zone, Threshold: c.Threshold, Publishers: c.Publishers}
+}

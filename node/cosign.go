@@ -1,0 +1,111 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/patchnet/patchnet/updates"
+)
+
+// cosignPrefix keys a supernode's record of what it co-signed, per id.
+const cosignPrefix = "node/cosigned/"
+
+// cosignRecord is the highest version of one id a supernode co-signed and
+// its payload digest: a supernode never co-signs a lower version (rollback)
+// nor a second payload for the same version (equivocation).
+type cosignRecord struct {
+	Version uint64         `json:"version"`
+	Digest  updates.Digest `json:"digest"`
+	Done    bool           `json:"done"`
+	// Prev is the record this reservation replaced, restored if co-signing
+	// fails, so a failed fetch does not erase what was co-signed before.
+	Prev *cosignRecord `json:"prev,omitempty"`
+}
+
+// cosignStore keeps cosignRecords in the node's database.
+type cosignStore struct {
+	mu sync.Mutex
+	db *badger.DB
+}
+
+func (s *cosignStore) get(id string) (cosignRecord, bool, error) {
+	var rec cosignRecord
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(cosignPrefix + id))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
+	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return rec, false, nil
+	}
+	if err != nil {
+		return rec, false, fmt.Errorf("reading co-signed record of %s: %w", id, err)
+	}
+	return rec, true, nil
+}
+
+func (s *cosignStore) put(id string, rec cosignRecord) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(cosignPrefix+id), v) })
+}
+
+// errAlreadyCoSigned means this exact payload was co-signed (or is being).
+var errAlreadyCoSigned = errors.New("already co-signed")
+
+// reserve claims (id, version, digest) for co-signing, or says why not:
+// a lower version than one co-signed is a rollback, another payload for the
+// same version an equivocation by its publishers.
+func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok, err := s.get(id)
+	switch {
+	case err != nil:
+		return err
+	case ok && version < rec.Version:
+		return fmt.Errorf("refusing version %d of %s: version %d was co-signed already (rollback)", version, id, rec.Version)
+	case ok && version == rec.Version && digest != rec.Digest:
+		return fmt.Errorf("refusing version %d of %s: another payload (%s) was co-signed for this version (equivocating publisher)",
+			version, id, rec.Digest.String()[:16])
+	case ok && version == rec.Version:
+		return errAlreadyCoSigned
+	}
+	next := cosignRecord{Version: version, Digest: digest}
+	if ok {
+		rec.Prev = nil
+		next.Prev = &rec
+	}
+	return s.put(id, next)
+}
+
+// release forgets a reservation whose co-signing failed (the artifact could
+// not be fetched), so a later copy of the proposal can try again.
+func (s *cosignStore) release(id string, version uint64, digest updates.Digest) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec, ok, err := s.get(id)
+	if err != nil || !ok || rec.Version != version || rec.Digest != digest || rec.Done {
+		return
+	}
+	if rec.Prev != nil {
+		s.put(id, *rec.Prev)
+		return
+	}
+	s.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(cosignPrefix + id)) })
+}
+
+// done marks a reservation as co-signed.
+func (s *cosignStore) done(id string, version uint64, digest updates.Digest) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.put(id, cosignRecord{Version: version, Digest: digest, Done: true})
+}

@@ -1,0 +1,75 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/overlay/content"
+	"github.com/patchnet/patchnet/updates"
+)
+
+// fetched says where an artifact came from.
+type fetched struct {
+	source string // "peers", "vendor", "local" or a "+" join
+	detail string // providers and their shares
+	from   []peer.ID
+}
+
+// fetch writes a verified announcement's artifact to w: from peers that
+// provide its content id, else from its vendor URLs. content.Service counts
+// every byte against the size and checks the SHA-256; on error whatever
+// reached w must be discarded.
+func (n *Node) fetch(ctx context.Context, art *updates.Artifact, w io.Writer) (fetched, error) {
+	want := content.Want{Size: art.Size, SHA256: art.SHA256, VendorURLs: art.URLs}
+	if art.ContentID != "" {
+		c, err := cid.Decode(art.ContentID)
+		if err != nil {
+			return fetched{}, fmt.Errorf("decoding content id %q: %w", art.ContentID, err)
+		}
+		want.CID = c
+	}
+	res, err := n.content.Fetch(ctx, want, w)
+	if err != nil {
+		return fetched{}, err
+	}
+	return describeFetch(res), nil
+}
+
+func describeFetch(res content.Result) fetched {
+	var f fetched
+	var srcs []string
+	for _, s := range res.Sources {
+		if !slices.Contains(srcs, string(s)) {
+			srcs = append(srcs, string(s))
+		}
+	}
+	f.source = strings.Join(srcs, "+")
+	var parts []string
+	provs := slices.Clone(res.Providers)
+	slices.SortStableFunc(provs, func(a, b content.ProviderStat) int { return int(b.Bytes - a.Bytes) })
+	for _, p := range provs {
+		if p.Bytes > 0 {
+			f.from = append(f.from, p.Peer)
+			parts = append(parts, fmt.Sprintf("%s %d B", shortID(p.Peer.String()), p.Bytes))
+		}
+	}
+	f.detail = fmt.Sprintf("%d bytes from %s", res.Bytes, f.source)
+	if len(parts) > 0 {
+		f.detail += ": " + strings.Join(parts, ", ")
+	}
+	return f
+}
+
+// shortID is the last 6 characters of a peer ID, as people compare them.
+func shortID(id string) string {
+	if len(id) <= 6 {
+		return id
+	}
+	return "…" + id[len(id)-6:]
+}

@@ -1,0 +1,339 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/routing"
+
+	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/overlay/content"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
+	"github.com/patchnet/patchnet/updates/install"
+)
+
+// Node is one patchnet node: an agent, a supernode, a publisher, or several
+// of these at once, as its certificate says.
+type Node struct {
+	cfg      Config
+	creds    *trust.Credentials
+	self     trust.Identity
+	verifier *trust.Verifier
+	db       *badger.DB
+	seen     *updates.BadgerSeenStore
+	acceptor *updates.Acceptor
+	respond  *updates.RespondPolicy
+	notifier updates.Notifier // nil: no channels configured
+	cosigned *cosignStore
+	ov       *overlay.Overlay
+	content  *content.Service
+	blocks   *content.DiskStore
+	installs *install.Manager // agents only
+	merge    *mergeBuffer
+	events   *events
+	log      *slog.Logger
+
+	installQ  chan *updates.Accepted
+	installMu sync.Mutex      // one install transaction at a time
+	runCtx    context.Context // Run's context, for work started by handlers
+	subs      []*overlay.Subscription
+	wg        sync.WaitGroup
+	closeMu   sync.Mutex
+	closed    bool
+}
+
+// New loads the node's credentials, pins its roots, opens its state and
+// starts its overlay and content service, subscribed to the zone's announce
+// topic (and, on supernodes, the supernodes' topic). Messages are processed
+// once Run is called.
+func New(ctx context.Context, cfg Config) (_ *Node, err error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, merge: newMergeBuffer(nil), events: newEvents(cfg.OnEvent),
+		log: slog.New(slog.DiscardHandler), installQ: make(chan *updates.Accepted, InstallQueue)}
+	defer func() {
+		if err != nil {
+			n.Close()
+		}
+	}()
+	if err := n.loadTrust(); err != nil {
+		return nil, err
+	}
+	n.merge.now = n.verifier.Now
+	if err := n.openState(ctx); err != nil {
+		return nil, err
+	}
+	if err := n.startOverlay(ctx); err != nil {
+		return nil, err
+	}
+	return n, n.subscribe()
+}
+
+// loadTrust reads the credentials and pins the roots, learns the node's own
+// zone CA from its chain, loads CRLs and verifies the node's own chain, so a
+// misissued or expired certificate stops the node at start.
+func (n *Node) loadTrust() error {
+	creds, err := trust.LoadCredentials(n.cfg.Key, n.cfg.Cert)
+	if err != nil {
+		return fmt.Errorf("loading credentials: %w", err)
+	}
+	n.creds = creds
+	vc := trust.DefaultVerifierConfig()
+	for _, path := range n.cfg.Roots {
+		certs, err := trust.ReadCertificatesFile(path)
+		if err != nil {
+			return fmt.Errorf("reading roots: %w", err)
+		}
+		vc.Roots = append(vc.Roots, certs...)
+	}
+	if n.verifier, err = trust.NewVerifier(vc); err != nil {
+		return fmt.Errorf("pinning roots: %w", err)
+	}
+	if err := n.verifier.AddIntermediates(creds.Chain[1:]...); err != nil {
+		return fmt.Errorf("verifying own zone CA: %w", err)
+	}
+	for _, path := range n.cfg.CRL {
+		der, err := trust.ReadCRLFile(path)
+		if err == nil {
+			_, err = n.verifier.AddCRL(der)
+		}
+		if err != nil {
+			return fmt.Errorf("loading CRL %s: %w", path, err)
+		}
+	}
+	if n.self, err = n.verifier.VerifyChain(creds.Chain[0], creds.Chain[1:]); err != nil {
+		return fmt.Errorf("verifying own certificate %s: %w", n.cfg.Cert, err)
+	}
+	if n.self.Zone != n.cfg.Zone {
+		return fmt.Errorf("config: zone %q: the certificate %s is for zone %q", n.cfg.Zone, n.cfg.Cert, n.self.Zone)
+	}
+	return nil
+}
+
+// openState opens the badger database, the acceptance pipeline and, on
+// agents, the install journal.
+func (n *Node) openState(ctx context.Context) error {
+	db, err := openDB(n.cfg)
+	if err != nil {
+		return err
+	}
+	n.db = db
+	n.seen = updates.NewBadgerSeenStore(db)
+	n.cosigned = &cosignStore{db: db}
+	if n.acceptor, err = updates.NewAcceptor(n.verifier, n.cfg.policy(), n.seen); err != nil {
+		return err
+	}
+	if n.respond, err = updates.NewRespondPolicy(n.cfg.Respond); err != nil {
+		return err
+	}
+	if n.notifier, err = n.cfg.Notify.Notifier(); err != nil {
+		return err
+	}
+	if n.blocks, err = content.OpenDiskStore(filepath.Join(n.cfg.State, "blocks")); err != nil {
+		return fmt.Errorf("opening block store: %w", err)
+	}
+	if !n.IsAgent() {
+		return nil
+	}
+	ic := install.DefaultConfig(n.cfg.State)
+	ic.Root = n.cfg.Sysroot
+	ic.OnAlert = func(a install.Alert) { n.log.Warn("install alert", "kind", a.Kind, "message", a.Message) }
+	m, recovered, err := install.Open(ctx, ic)
+	if err != nil {
+		return fmt.Errorf("opening install journal: %w", err)
+	}
+	n.installs = m
+	for _, tx := range recovered {
+		n.log.Warn("recovered interrupted transaction", "tx", tx.ID, "outcome", tx.Outcome())
+	}
+	return nil
+}
+
+// openDB opens the node's database: in memory or in State/node.
+func openDB(cfg Config) (*badger.DB, error) {
+	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
+	if cfg.InMemory {
+		opts = badger.DefaultOptions("").WithInMemory(true)
+	}
+	opts = opts.WithLogger(nil).WithMemTableSize(StateDBMemTable).WithBlockCacheSize(StateDBMemTable).
+		WithValueLogFileSize(16 << 20).WithNumVersionsToKeep(1).WithValueThreshold(64 << 10)
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, fmt.Errorf("opening node database: %w", err)
+	}
+	return db, nil
+}
+
+// startOverlay starts libp2p with this node's validator and authenticator,
+// and the content service on its host and DHT.
+func (n *Node) startOverlay(ctx context.Context) error {
+	store, err := overlay.NewBadgerStore(n.db, []byte("o/"), overlay.DefaultKeep())
+	if err != nil {
+		return fmt.Errorf("opening catch-up store: %w", err)
+	}
+	ocfg := n.cfg.Overlay
+	// Supernodes and publishers flood-publish: what they send must reach
+	// every peer at once, not only a mesh that may still be forming.
+	ocfg.Supernode = n.IsSupernode() || n.IsPublisher()
+	deps := overlay.Deps{Validator: n, Authenticator: overlay.AuthenticatorFunc(n.verifier.VerifyPeer),
+		Chain: n.creds.ChainDER(), Store: store, Logger: n.log}
+	if n.ov, err = overlay.New(ctx, n.creds.Key, ocfg, deps); err != nil {
+		return fmt.Errorf("starting overlay: %w", err)
+	}
+	cc, err := n.cfg.contentConfig()
+	if err != nil {
+		return err
+	}
+	var router routing.ContentRouting
+	if d := n.ov.DHT(); d != nil {
+		router = d
+	}
+	if n.content, err = content.New(n.ov.Host(), router, n.blocks, cc); err != nil {
+		return fmt.Errorf("starting content service: %w", err)
+	}
+	return nil
+}
+
+// subscribe joins the announce topic (which starts catch-up) and, on
+// supernodes, the supernodes' topic.
+func (n *Node) subscribe() error {
+	s, err := n.ov.Subscribe(n.ov.AnnounceTopic())
+	if err != nil {
+		return fmt.Errorf("subscribing to announcements: %w", err)
+	}
+	n.subs = append(n.subs, s)
+	if n.IsSupernode() {
+		if s, err = n.ov.Subscribe(n.ov.SupernodesTopic()); err != nil {
+			return fmt.Errorf("subscribing to the supernodes' topic: %w", err)
+		}
+		n.subs = append(n.subs, s)
+	}
+	return nil
+}
+
+// Run processes announcements until ctx ends or the node is closed.
+func (n *Node) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	n.runCtx = ctx
+	var wg sync.WaitGroup
+	for _, s := range n.subs {
+		wg.Go(func() { n.readLoop(ctx, s) })
+	}
+	if n.IsAgent() {
+		wg.Go(func() { n.installLoop(ctx) })
+	}
+	wg.Go(func() { n.content.Run(ctx) })
+	<-ctx.Done()
+	for _, s := range n.subs {
+		s.Close()
+	}
+	wg.Wait()
+	n.wg.Wait()
+	return nil
+}
+
+// readLoop hands each validated message of one subscription to its handler.
+func (n *Node) readLoop(ctx context.Context, s *overlay.Subscription) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m, ok := <-s.Messages():
+			if !ok {
+				return
+			}
+			switch {
+			case s.Topic() == n.ov.SupernodesTopic():
+				n.onProposal(ctx, m)
+			case isCRL(m.Data):
+				n.onCRL(m)
+			default:
+				n.onAnnouncement(ctx, m)
+			}
+		}
+	}
+}
+
+// Close stops the node and releases its state. Stop Run first (cancel its
+// context) so no install is cut short.
+func (n *Node) Close() error {
+	n.closeMu.Lock()
+	defer n.closeMu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.closed = true
+	var errs []error
+	if n.content != nil {
+		errs = append(errs, n.content.Close())
+	}
+	if n.ov != nil {
+		errs = append(errs, n.ov.Close())
+	}
+	n.wg.Wait()
+	if n.installs != nil {
+		errs = append(errs, n.installs.Close())
+	}
+	if n.db != nil {
+		errs = append(errs, n.db.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// ID is the node's peer ID.
+func (n *Node) ID() peer.ID { return n.creds.PeerID }
+
+// Identity is the node's own verified certificate identity.
+func (n *Node) Identity() trust.Identity { return n.self }
+
+// IsAgent reports whether the node installs updates (agent role).
+func (n *Node) IsAgent() bool { return n.self.HasRole(trust.RoleAgent) }
+
+// IsSupernode reports whether the node co-signs (supernode role).
+func (n *Node) IsSupernode() bool { return n.self.HasRole(trust.RoleSupernode) }
+
+// IsPublisher reports whether the node may author announcements.
+func (n *Node) IsPublisher() bool { return n.self.HasRole(trust.RolePublisher) }
+
+// Overlay is the node's overlay, for addresses and peers.
+func (n *Node) Overlay() *overlay.Overlay { return n.ov }
+
+// Installs is the agent's install manager (history, rollback); nil on nodes
+// without the agent role.
+func (n *Node) Installs() *install.Manager { return n.installs }
+
+// Alerts lists the equivocations this node quarantined.
+func (n *Node) Alerts() ([]updates.Alert, error) { return n.seen.Alerts() }
+
+// Status is a snapshot of what the node did.
+func (n *Node) Status() Status {
+	first, count, evs := n.events.snapshot()
+	var roles []string
+	for _, r := range n.self.Roles {
+		roles = append(roles, string(r))
+	}
+	return Status{ID: n.ID(), Roles: roles, First: first, Count: count, Events: evs}
+}
+
+// RoleText is the node's roles joined for display ("agent", "supernode").
+func (n *Node) RoleText() string { return strings.Join(n.Status().Roles, "+") }
+
+// emit records an event of this node.
+func (n *Node) emit(e Event) {
+	e.Node = n.ID()
+	if e.At.IsZero() {
+		e.At = n.verifier.Now()
+	}
+	n.events.add(e)
+}

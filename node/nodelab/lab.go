@@ -1,0 +1,378 @@
+package nodelab
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
+)
+
+// Options shape a lab zone.
+type Options struct {
+	// Dir holds everything (PKI, packages, node states, sandbox roots).
+	// Required; the caller removes it.
+	Dir string
+	// Zone names the zone. Default "demo".
+	Zone string
+	// Agents, Supernodes and Threshold (k) size the zone. Defaults 8, 3, 2.
+	Agents, Supernodes, Threshold int
+	// OnEvent receives every node's events (must return quickly).
+	OnEvent func(node.Event)
+	// Configure, when set, adjusts each node's config before it starts.
+	Configure func(name string, cfg *node.Config)
+	// ReadyTimeout bounds the wait for the zone's gossip meshes. Default 30s.
+	ReadyTimeout time.Duration
+}
+
+func (o *Options) defaults() {
+	if o.Zone == "" {
+		o.Zone = "demo"
+	}
+	if o.Agents == 0 {
+		o.Agents = 8
+	}
+	if o.Supernodes == 0 {
+		o.Supernodes = 3
+	}
+	if o.Threshold == 0 {
+		o.Threshold = 2
+	}
+	if o.ReadyTimeout == 0 {
+		o.ReadyTimeout = 30 * time.Second
+	}
+}
+
+// Member is one node of the lab with its files.
+type Member struct {
+	*node.Node
+	Name             string
+	Dir              string
+	KeyPath, CrtPath string
+	Sysroot          string // agents only
+}
+
+// Credentials loads the member's key and chain from its files (tests use
+// them to play a compromised node).
+func (m *Member) Credentials() (*trust.Credentials, error) {
+	return trust.LoadCredentials(m.KeyPath, m.CrtPath)
+}
+
+// Lab is a running zone.
+type Lab struct {
+	Options
+	RootCert   string
+	Debs       map[string]string // version → .deb path
+	Publisher  *Member
+	Supernodes []*Member
+	Agents     []*Member
+	vendor     *vendor
+	pki        *pki
+	runCtx     context.Context
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+}
+
+// New builds the zone's files, starts every node and waits until the
+// gossip meshes connect them.
+func New(ctx context.Context, o Options) (_ *Lab, err error) {
+	o.defaults()
+	if o.Dir == "" {
+		return nil, errors.New("nodelab: Options.Dir is required")
+	}
+	l := &Lab{Options: o, Debs: map[string]string{}}
+	defer func() {
+		if err != nil {
+			l.Close()
+		}
+	}()
+	if l.pki, err = newPKI(o.Dir, o.Zone); err != nil {
+		return nil, err
+	}
+	l.RootCert = l.pki.rootCert()
+	for _, v := range []string{OldVersion, NewVersion} {
+		if l.Debs[v], err = buildDeb(ctx, filepath.Join(o.Dir, "packages"), v); err != nil {
+			return nil, err
+		}
+	}
+	if l.vendor, err = startVendor(l.Debs[NewVersion]); err != nil {
+		return nil, fmt.Errorf("starting the vendor server: %w", err)
+	}
+	if err := l.prepareAgents(ctx); err != nil {
+		return nil, err
+	}
+	l.runCtx, l.cancel = context.WithCancel(context.Background())
+	if err := l.startAll(ctx, l.runCtx); err != nil {
+		return nil, err
+	}
+	return l, l.waitReady(ctx)
+}
+
+// prepareAgents issues every certificate and gives each agent a sandbox
+// root with OldVersion installed by dpkg (several at once).
+func (l *Lab) prepareAgents(ctx context.Context) error {
+	l.Publisher = &Member{Name: "publisher"}
+	for i := range l.Options.Supernodes {
+		l.Supernodes = append(l.Supernodes, &Member{Name: fmt.Sprintf("supernode-%d", i+1)})
+	}
+	for i := range l.Options.Agents {
+		l.Agents = append(l.Agents, &Member{Name: fmt.Sprintf("agent-%02d", i+1)})
+	}
+	issue := func(m *Member, role trust.Role) error {
+		m.Dir = filepath.Join(l.Dir, "nodes", m.Name)
+		var err error
+		m.KeyPath, m.CrtPath, err = l.pki.issue(m.Dir, l.Zone, role)
+		return err
+	}
+	if err := issue(l.Publisher, trust.RolePublisher); err != nil {
+		return err
+	}
+	for _, m := range l.Supernodes {
+		if err := issue(m, trust.RoleSupernode); err != nil {
+			return err
+		}
+	}
+	for _, m := range l.Agents {
+		if err := issue(m, trust.RoleAgent); err != nil {
+			return err
+		}
+	}
+	return l.sandboxes(ctx)
+}
+
+// sandboxes installs OldVersion into each agent's root, a few at a time.
+func (l *Lab) sandboxes(ctx context.Context) error {
+	sem := make(chan struct{}, 4)
+	errs := make([]error, len(l.Agents))
+	var wg sync.WaitGroup
+	for i, m := range l.Agents {
+		m.Sysroot = filepath.Join(m.Dir, "root")
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := makeSandbox(m.Sysroot); err != nil {
+				errs[i] = err
+				return
+			}
+			if err := installOld(ctx, filepath.Join(m.Dir, "state"), m.Sysroot, l.Debs[OldVersion]); err != nil {
+				errs[i] = fmt.Errorf("installing %s %s into %s: %w", PackageName, OldVersion, m.Name, err)
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// AddAgent issues a certificate for one more agent, gives it a sandbox root
+// with OldVersion, and starts it bootstrapping to the publisher: an agent
+// that was offline while updates went out, and must catch up.
+func (l *Lab) AddAgent(ctx context.Context) (*Member, error) {
+	m := &Member{Name: fmt.Sprintf("agent-%02d", len(l.Agents)+1)}
+	if err := l.add(ctx, m, trust.RoleAgent); err != nil {
+		return nil, err
+	}
+	l.Agents = append(l.Agents, m)
+	return m, nil
+}
+
+// AddSupernode starts one more supernode bootstrapping to the publisher:
+// one that was offline when an announcement was proposed.
+func (l *Lab) AddSupernode(ctx context.Context) (*Member, error) {
+	m := &Member{Name: fmt.Sprintf("supernode-%d", len(l.Supernodes)+1)}
+	if err := l.add(ctx, m, trust.RoleSupernode); err != nil {
+		return nil, err
+	}
+	l.Supernodes = append(l.Supernodes, m)
+	return m, nil
+}
+
+func (l *Lab) add(ctx context.Context, m *Member, role trust.Role) error {
+	m.Dir = filepath.Join(l.Dir, "nodes", m.Name)
+	var err error
+	if m.KeyPath, m.CrtPath, err = l.pki.issue(m.Dir, l.Zone, role); err != nil {
+		return err
+	}
+	if role == trust.RoleAgent {
+		m.Sysroot = filepath.Join(m.Dir, "root")
+		if err := makeSandbox(m.Sysroot); err != nil {
+			return err
+		}
+		if err := installOld(ctx, filepath.Join(m.Dir, "state"), m.Sysroot, l.Debs[OldVersion]); err != nil {
+			return err
+		}
+	}
+	return l.start(ctx, l.runCtx, m, addrs(l.Publisher))
+}
+
+// config is the node config of m.
+func (l *Lab) config(m *Member, bootstrap []string) node.Config {
+	cfg := node.DefaultConfig()
+	cfg.State = filepath.Join(m.Dir, "state")
+	cfg.InMemory = true
+	cfg.Key, cfg.Cert = m.KeyPath, m.CrtPath
+	cfg.Roots = []string{l.RootCert}
+	cfg.Zone = l.Zone
+	cfg.Threshold = l.Threshold
+	if m.Sysroot != "" {
+		cfg.Sysroot = m.Sysroot
+	}
+	cfg.Overlay.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	cfg.Overlay.BootstrapPeers = bootstrap
+	cfg.Overlay.BootstrapInterval = time.Second
+	cfg.Overlay.Resources.MaxMemory = overlay.MinResourceMemory * 2
+	cfg.Content.ProviderSearchTimeout = node.Duration(5 * time.Second)
+	cfg.OnEvent = l.OnEvent
+	if l.Configure != nil {
+		l.Configure(m.Name, &cfg)
+	}
+	return cfg
+}
+
+// startAll starts the publisher, then the supernodes bootstrapping to it,
+// then the agents bootstrapping to it and the first supernode.
+func (l *Lab) startAll(ctx, runCtx context.Context) error {
+	if err := l.start(ctx, runCtx, l.Publisher, nil); err != nil {
+		return err
+	}
+	boot := addrs(l.Publisher)
+	for _, m := range l.Supernodes {
+		if err := l.start(ctx, runCtx, m, boot); err != nil {
+			return err
+		}
+	}
+	if len(l.Supernodes) > 0 {
+		boot = append(boot, addrs(l.Supernodes[0])...)
+	}
+	for _, m := range l.Agents {
+		if err := l.start(ctx, runCtx, m, boot); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func addrs(m *Member) []string {
+	var out []string
+	for _, a := range m.Overlay().Addrs() {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+func (l *Lab) start(ctx, runCtx context.Context, m *Member, bootstrap []string) error {
+	n, err := node.New(ctx, l.config(m, bootstrap))
+	if err != nil {
+		return fmt.Errorf("starting %s: %w", m.Name, err)
+	}
+	m.Node = n
+	l.wg.Go(func() { n.Run(runCtx) })
+	return nil
+}
+
+// Members lists every running node: publisher, supernodes, agents.
+func (l *Lab) Members() []*Member {
+	out := []*Member{l.Publisher}
+	out = append(out, l.Supernodes...)
+	return append(out, l.Agents...)
+}
+
+// waitReady waits until the publisher sees every supernode on the
+// supernodes' topic and every node has a gossip mesh on the announce topic.
+func (l *Lab) waitReady(ctx context.Context) error {
+	deadline := time.Now().Add(l.ReadyTimeout)
+	for {
+		lag := l.notReady()
+		if lag == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("zone not connected after %v: %s", l.ReadyTimeout, lag)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func (l *Lab) notReady() string {
+	pub := l.Publisher.Overlay()
+	if got := len(pub.TopicPeers(pub.SupernodesTopic())); got < len(l.Supernodes) {
+		return fmt.Sprintf("publisher sees %d of %d supernodes", got, len(l.Supernodes))
+	}
+	for _, m := range l.Members() {
+		if len(m.Overlay().MeshPeers(m.Overlay().AnnounceTopic())) == 0 {
+			return m.Name + " has no gossip mesh on the announce topic"
+		}
+	}
+	return ""
+}
+
+// Fix is the announcement of NewVersion, with its artifact provided by the
+// publisher and served by the vendor.
+func (l *Lab) Fix(ctx context.Context, id string, version uint64) (*updates.Announcement, error) {
+	deb := l.Debs[NewVersion]
+	b, err := os.ReadFile(deb)
+	if err != nil {
+		return nil, err
+	}
+	cid, err := l.Publisher.AddArtifact(ctx, deb)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	return &updates.Announcement{
+		SchemaVersion: updates.OSVSchemaVersion, ID: id, Modified: now, Published: now,
+		Summary: PackageName + ": fix the greeting", Upstream: []string{"CVE-2026-0001"},
+		Affected: []updates.Affected{{
+			Package: updates.Package{Ecosystem: "Debian:12", Name: PackageName},
+			Ranges:  []updates.Range{{Type: updates.RangeEcosystem, Events: []updates.Event{{Introduced: "0"}, {Fixed: NewVersion}}}},
+		}},
+		Patchnet: updates.Patchnet{Version: version, Categories: []updates.Category{updates.CategorySecurity},
+			Expires: now.Add(24 * time.Hour),
+			Artifact: &updates.Artifact{Name: filepath.Base(deb), Size: int64(len(b)), SHA256: sha256.Sum256(b),
+				ContentID: cid, URLs: []string{l.vendor.url}, Method: updates.MethodDpkg}},
+	}, nil
+}
+
+// VendorBytes is how many bytes the vendor server sent, and in how many
+// requests.
+func (l *Lab) VendorBytes() (bytes, requests int64) {
+	return l.vendor.sent.Load(), l.vendor.hits.Load()
+}
+
+// ArtifactSize is the size of the fix's artifact (the NewVersion .deb).
+func (l *Lab) ArtifactSize() int64 {
+	fi, err := os.Stat(l.Debs[NewVersion])
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// Close stops every node and the vendor server.
+func (l *Lab) Close() error {
+	if l.cancel != nil {
+		l.cancel()
+	}
+	l.wg.Wait()
+	var errs []error
+	for _, m := range l.Members() {
+		if m != nil && m.Node != nil {
+			errs = append(errs, m.Node.Close())
+		}
+	}
+	if l.vendor != nil {
+		errs = append(errs, l.vendor.close())
+	}
+	return errors.Join(errs...)
+}

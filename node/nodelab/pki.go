@@ -1,0 +1,57 @@
+package nodelab
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/trust/ca"
+)
+
+// pki is the zone's certificate files.
+type pki struct {
+	rootDir, zoneDir string
+}
+
+// newPKI creates a root CA and a zone CA under dir, as `patchnet ca
+// init-root` and `ca init-zone` would.
+func newPKI(dir, zone string) (*pki, error) {
+	p := &pki{rootDir: filepath.Join(dir, "pki", "root"), zoneDir: filepath.Join(dir, "pki", "zone")}
+	if _, err := ca.InitRoot(p.rootDir, ca.DefaultRootOptions()); err != nil {
+		return nil, fmt.Errorf("creating root CA: %w", err)
+	}
+	if _, err := ca.InitZone(p.rootDir, zone, p.zoneDir, ca.DefaultZoneOptions()); err != nil {
+		return nil, fmt.Errorf("creating zone CA: %w", err)
+	}
+	return p, nil
+}
+
+// rootCert is the path of the root certificate every node pins.
+func (p *pki) rootCert() string { return filepath.Join(p.rootDir, ca.RootCertFile) }
+
+// issue writes node.key and node.crt for role into dir, as `patchnet cert
+// request` and `patchnet ca sign` would.
+func (p *pki) issue(dir, zone string, role trust.Role) (keyPath, certPath string, err error) {
+	keyPath, csrPath, err := ca.Request(dir, ca.RequestOptions{Role: role, Zone: zone})
+	if err != nil {
+		return "", "", fmt.Errorf("requesting a %s certificate: %w", role, err)
+	}
+	certPath, _, err = ca.SignFile(p.zoneDir, csrPath, ca.SignOptions{})
+	if err != nil {
+		return "", "", fmt.Errorf("signing a %s certificate: %w", role, err)
+	}
+	return keyPath, certPath, nil
+}
+
+// Revoke revokes m's certificate with the zone CA, as `patchnet ca revoke`
+// and `patchnet ca crl` would, and returns the new CRL (DER).
+func (l *Lab) Revoke(m *Member) ([]byte, error) {
+	if _, err := ca.RevokeFile(l.pki.zoneDir, m.CrtPath, ca.ReasonUnspecified); err != nil {
+		return nil, fmt.Errorf("revoking %s: %w", m.Name, err)
+	}
+	path, _, err := ca.CRLFile(l.pki.zoneDir, 0)
+	if err != nil {
+		return nil, err
+	}
+	return trust.ReadCRLFile(path)
+}

@@ -1,0 +1,117 @@
+package node
+
+import (
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// EventKind names what happened on a node.
+type EventKind string
+
+// Event kinds, in the order an update normally goes through them.
+const (
+	EventPublished   EventKind = "published"   // a publisher sent an announcement to its supernodes
+	EventCoSigned    EventKind = "co-signed"   // a supernode verified, fetched and co-signed
+	EventRefused     EventKind = "refused"     // a supernode refused to co-sign (the reason says why)
+	EventPending     EventKind = "pending"     // fewer than k co-signatures so far: waiting for more
+	EventAccepted    EventKind = "accepted"    // the acceptance pipeline passed
+	EventRejected    EventKind = "rejected"    // the acceptance pipeline failed (not for lack of co-signers)
+	EventQuarantined EventKind = "quarantined" // equivocation: a conflicting co-signed payload
+	EventNotApplied  EventKind = "not-applied" // accepted but not installed (no match, notify or log mode)
+	EventScheduled   EventKind = "scheduled"   // waiting for a maintenance window or rollout slot
+	EventFetched     EventKind = "fetched"     // the artifact was fetched and verified
+	EventInstalled   EventKind = "installed"   // the install transaction committed
+	EventFailed      EventKind = "install-failed"
+)
+
+// Event is one step of one announcement on one node.
+type Event struct {
+	Kind    EventKind
+	At      time.Time
+	Node    peer.ID
+	ID      string // announcement id
+	Version uint64 // announcement version
+	// Detail is a sentence for people: the reason, the source, the signers.
+	Detail string
+	// Source is where an artifact came from (fetched events): local, peers
+	// or vendor.
+	Source string
+	// From are the peers that delivered an artifact's bytes (fetched
+	// events), most bytes first.
+	From []peer.ID
+	// Signers are the co-signers counted (pending, accepted) or the signers
+	// of the quarantined side (quarantined).
+	Signers []string
+}
+
+// events is a node's bounded log of events and the first time of each kind.
+type events struct {
+	mu    sync.Mutex
+	log   []Event
+	first map[EventKind]time.Time
+	count map[EventKind]int
+	on    func(Event)
+}
+
+func newEvents(on func(Event)) *events {
+	return &events{first: map[EventKind]time.Time{}, count: map[EventKind]int{}, on: on}
+}
+
+// add records e and passes it to the callback.
+func (s *events) add(e Event) {
+	s.mu.Lock()
+	if len(s.log) == MaxEvents {
+		s.log = append(s.log[:0], s.log[1:]...)
+	}
+	s.log = append(s.log, e)
+	if _, ok := s.first[e.Kind]; !ok {
+		s.first[e.Kind] = e.At
+	}
+	s.count[e.Kind]++
+	on := s.on
+	s.mu.Unlock()
+	if on != nil {
+		on(e)
+	}
+}
+
+// Status is a snapshot of what a node did.
+type Status struct {
+	ID    peer.ID
+	Roles []string
+	// First is when each kind of event first happened.
+	First map[EventKind]time.Time
+	// Count is how many events of each kind happened.
+	Count map[EventKind]int
+	// Events are the most recent events, oldest first (at most MaxEvents).
+	Events []Event
+}
+
+// Has reports whether an event of kind happened.
+func (s Status) Has(kind EventKind) bool { return s.Count[kind] > 0 }
+
+// Last returns the most recent event of kind.
+func (s Status) Last(kind EventKind) (Event, bool) {
+	for i := len(s.Events) - 1; i >= 0; i-- {
+		if s.Events[i].Kind == kind {
+			return s.Events[i], true
+		}
+	}
+	return Event{}, false
+}
+
+func (s *events) snapshot() (map[EventKind]time.Time, map[EventKind]int, []Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := make(map[EventKind]time.Time, len(s.first))
+	for k, v := range s.first {
+		first[k] = v
+	}
+	count := make(map[EventKind]int, len(s.count))
+	for k, v := range s.count {
+		count[k] = v
+	}
+	return first, count, append([]Event(nil), s.log...)
+}

@@ -1,0 +1,270 @@
+package node_test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/updates"
+)
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// newLab starts a lab zone, skipping when dpkg is missing.
+func newLab(t testing.TB, o nodelab.Options) *nodelab.Lab {
+	t.Helper()
+	for _, tool := range []string{"dpkg", "dpkg-deb", "dpkg-query"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	o.Dir = t.TempDir()
+	l, err := nodelab.New(context.Background(), o)
+	if err != nil {
+		t.Fatalf("starting the lab: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// agentsWith lists agents whose status satisfies cond.
+func agentsWith(l *nodelab.Lab, cond func(node.Status) bool) (yes, no []string) {
+	for _, a := range l.Agents {
+		if cond(a.Status()) {
+			yes = append(yes, a.Name)
+		} else {
+			no = append(no, a.Name)
+		}
+	}
+	return yes, no
+}
+
+func installedVersion(t *testing.T, m *nodelab.Member) string {
+	t.Helper()
+	v, err := nodelab.InstalledVersion(context.Background(), m.Sysroot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// describe dumps every node's events, for failure messages.
+func describe(l *nodelab.Lab) string {
+	var b strings.Builder
+	for _, m := range l.Members() {
+		for _, e := range m.Status().Events {
+			fmt.Fprintf(&b, "%s %s %s v%d: %s\n", m.Name, e.Kind, e.ID, e.Version, e.Detail)
+		}
+	}
+	return b.String()
+}
+
+func TestZoneInstallsCoSignedUpdate(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 4, Supernodes: 3, Threshold: 2})
+	for _, a := range l.Agents {
+		if v := installedVersion(t, a); v != nodelab.OldVersion {
+			t.Fatalf("%s starts with %q, want %s", a.Name, v, nodelab.OldVersion)
+		}
+	}
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0001", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every agent to install", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) || s.Has(node.EventFailed) })
+		return len(no) == 0
+	})
+	for _, a := range l.Agents {
+		if v := installedVersion(t, a); v != nodelab.NewVersion {
+			t.Errorf("%s has %s %q after the update, want %s\n%s", a.Name, nodelab.PackageName, v, nodelab.NewVersion, describe(l))
+		}
+		acc, _ := a.Status().Last(node.EventAccepted)
+		if len(acc.Signers) < 2 {
+			t.Errorf("%s accepted with co-signers %v, want at least 2", a.Name, acc.Signers)
+		}
+	}
+	for _, s := range l.Supernodes {
+		if !s.Status().Has(node.EventCoSigned) {
+			t.Errorf("%s did not co-sign\n%s", s.Name, describe(l))
+		}
+	}
+}
+
+// An agent that was offline while an update went out joins afterwards:
+// catch-up (/patchnet/sync) brings it the co-signed envelopes its peers
+// kept, it verifies and merges them like gossip, and installs.
+func TestOfflineAgentCatchesUp(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0009", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the online agents to install", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
+		return len(no) == 0
+	})
+	late, err := l.AddAgent(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the late agent to install", func() bool { return late.Status().Has(node.EventInstalled) })
+	if v := installedVersion(t, late); v != nodelab.NewVersion {
+		t.Errorf("late agent has %q, want %s\n%s", v, nodelab.NewVersion, describe(l))
+	}
+	if late.Overlay().Stats().CatchUpAccepted == 0 {
+		t.Errorf("late agent got the update without catch-up: %+v", late.Overlay().Stats())
+	}
+}
+
+// Agents provide what they fetched, so later fetchers find them in the DHT
+// and origin egress stays flat; an agent whose operator opted out
+// (content.provide = false) installs too but is never listed.
+func TestProvidingAndOptOut(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 3, Supernodes: 2, Threshold: 2,
+		Configure: func(name string, cfg *node.Config) {
+			if name == "agent-01" {
+				cfg.Content.Provide = false
+			}
+		}})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0010", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every agent to install", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
+		return len(no) == 0
+	})
+	root, err := cid.Decode(fix.Patchnet.Artifact.ContentID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	providers := func() map[peer.ID]bool {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		ais, _ := l.Publisher.Overlay().DHT().FindProviders(ctx, root)
+		got := map[peer.ID]bool{}
+		for _, ai := range ais {
+			got[ai.ID] = true
+		}
+		return got
+	}
+	waitFor(t, 30*time.Second, "agents 2 and 3 and the supernodes to provide", func() bool {
+		got := providers()
+		for _, m := range append(l.Agents[1:], l.Supernodes...) {
+			if !got[m.ID()] {
+				return false
+			}
+		}
+		return true
+	})
+	if providers()[l.Agents[0].ID()] {
+		t.Error("agent-01 opted out of providing but is listed as a provider")
+	}
+	if sent, _ := l.VendorBytes(); sent != 0 {
+		t.Errorf("the vendor served %d bytes; every fetch should have come from peers", sent)
+	}
+}
+
+// Only one of the k=2 supernodes is up when the fix is published, so agents
+// wait. A second supernode starts later: it catches up, finds the proposal,
+// verifies and co-signs it on its own, and the agents install.
+func TestLateSupernodeCatchesUpAndCoSigns(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 1, Threshold: 2})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0012", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "agents to wait with one co-signature", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventPending) })
+		return len(no) == 0
+	})
+	late, err := l.AddSupernode(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every agent to install after the late co-signature", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
+		return len(no) == 0
+	})
+	if !late.Status().Has(node.EventCoSigned) {
+		t.Errorf("the late supernode did not co-sign:\n%s", describe(l))
+	}
+	for _, a := range l.Agents {
+		if v := installedVersion(t, a); v != nodelab.NewVersion {
+			t.Errorf("%s has %q, want %s", a.Name, v, nodelab.NewVersion)
+		}
+	}
+}
+
+// An announcement with a rollout spread is installed by each agent at its
+// own stable slot within the spread, not at once: with an hour's spread the
+// agents schedule their installs and install nothing yet.
+func TestRolloutSpreadSchedulesInstalls(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 3, Supernodes: 2, Threshold: 2})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0013", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix.Patchnet.Rollout = &updates.Rollout{Spread: updates.Duration(time.Hour)}
+	start := time.Now()
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "every agent to schedule its install", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventScheduled) })
+		return len(no) == 0
+	})
+	slots := map[string]bool{}
+	for _, a := range l.Agents {
+		e, _ := a.Status().Last(node.EventScheduled)
+		at, err := time.Parse(time.RFC3339, strings.Fields(strings.TrimPrefix(e.Detail, "installing at "))[0])
+		if err != nil {
+			t.Fatalf("%s: %q: %v", a.Name, e.Detail, err)
+		}
+		if at.Before(start.Add(-time.Second)) || at.After(start.Add(time.Hour+time.Second)) {
+			t.Errorf("%s scheduled at %v, outside the hour after %v", a.Name, at, start)
+		}
+		slots[at.Format(time.RFC3339)] = true
+		if a.Status().Has(node.EventInstalled) || installedVersion(t, a) != nodelab.OldVersion {
+			t.Errorf("%s installed before its rollout slot", a.Name)
+		}
+	}
+	if len(slots) < 2 {
+		t.Errorf("all agents picked the same slot %v: no spread", slots)
+	}
+}
