@@ -9,9 +9,9 @@ GO       ?= go
 # (the fetch benchmark's baseline).
 APT_DEPS ?= openssl rpm dpkg-dev dpkg-repack curl
 # Packages whose tests run under the race detector too.
-RACE_PKGS ?= ./trust/... ./updates/... ./overlay/...
+RACE_PKGS ?= ./trust/... ./updates/... ./overlay/... ./node/...
 
-.PHONY: all build test deps fmt-check vet unit race bench quickstart clean
+.PHONY: all build test deps fmt-check vet unit race bench demo quickstart clean
 
 all: build
 
@@ -48,9 +48,16 @@ test: deps fmt-check vet unit race
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# quickstart is README's main job: it runs patchnet end to end on embedded
-# defaults in a temporary directory.
-quickstart: build
+# demo is README's main job: a whole zone (publisher, supernodes, agents
+# with sandbox Debian roots) in one process on embedded defaults, publishing
+# a fix that every agent must install. The test dependencies it needs
+# (dpkg-deb) come with `make deps`.
+demo: deps build
+	./bin/patchnet demo
+
+# quickstart walks the offline path command by command (PKI, sign, co-sign,
+# apply, history, rollback, refusals) in a temporary directory.
+quickstart: deps build
 	./scripts/quickstart.sh bin/patchnet
 
 clean:

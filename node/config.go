@@ -81,20 +81,7 @@ type ContentConfig struct {
 }
 
 // Duration is a time.Duration written as Go duration text ("90s") in TOML.
-type Duration time.Duration
-
-// MarshalText writes d as Go duration text.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText parses Go duration text.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("parsing duration %q: %w", b, err)
-	}
-	*d = Duration(v)
-	return nil
-}
+type Duration = updates.Duration
 
 // DefaultConfig is an agent's configuration with every default filled in;
 // the caller sets State, Roots and Zone.

@@ -49,6 +49,9 @@ func TestLoadConfig(t *testing.T) {
 	want.Threshold, want.FetchTimeout = 3, Duration(90*time.Second)
 	want.Overlay.ListenAddrs = []string{"/ip4/0.0.0.0/tcp/4001", "/ip4/0.0.0.0/udp/4001/quic-v1"}
 	want.Overlay.BootstrapPeers = []string{"/ip4/192.0.2.10/tcp/4001/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN"}
+	// Durations of every layer read as Go duration text, as operators write them.
+	want.Overlay.AuthDeadline = Duration(5 * time.Second)
+	want.Overlay.Gossip.SeenMessagesTTL = Duration(30 * time.Minute)
 	want.Content = ContentConfig{Provide: false, ProviderSearchTimeout: Duration(5 * time.Second), MaxProviders: 4}
 	want.Respond.Default = "notify"
 	want.Respond.MaintenanceWindows = []string{"Mon-Fri 22:00-23:30"}

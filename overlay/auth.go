@@ -146,7 +146,7 @@ func (a *admission) disconnected(n network.Network, c network.Conn) {
 
 // await waits for p's exchange to settle or the deadline to pass.
 func (a *admission) await(p peer.ID, e *peerAuth) {
-	t := time.NewTimer(a.cfg.AuthDeadline)
+	t := time.NewTimer(time.Duration(a.cfg.AuthDeadline))
 	defer t.Stop()
 	select {
 	case <-e.done:
@@ -160,7 +160,7 @@ func (a *admission) await(p peer.ID, e *peerAuth) {
 
 // initiate opens the exchange on an outbound connection.
 func (a *admission) initiate(p peer.ID) {
-	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.AuthDeadline)
+	ctx, cancel := context.WithTimeout(a.ctx, time.Duration(a.cfg.AuthDeadline))
 	defer cancel()
 	e := a.entry(p)
 	s, err := a.host.NewStream(network.WithAllowLimitedConn(ctx, "auth"), p, AuthProtocol)
@@ -169,7 +169,7 @@ func (a *admission) initiate(p peer.ID) {
 		return
 	}
 	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(a.cfg.AuthDeadline))
+	_ = s.SetDeadline(time.Now().Add(time.Duration(a.cfg.AuthDeadline)))
 	if err := writeFrame(s, encodeChain(a.deps.Chain)); err != nil {
 		s.Reset()
 		a.settle(p, e, nil, trust.Identity{}, fmt.Errorf("sending chain: %w", err))
@@ -188,7 +188,7 @@ func (a *admission) handle(s network.Stream) {
 		return
 	}
 	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(a.cfg.AuthDeadline))
+	_ = s.SetDeadline(time.Now().Add(time.Duration(a.cfg.AuthDeadline)))
 	p := s.Conn().RemotePeer()
 	e := a.entry(p)
 	chain, err := a.read(s)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/patchnet/patchnet/updates"
 	"io"
 	"os"
 	"regexp"
@@ -56,14 +57,14 @@ type Config struct {
 	Score ScoreConfig `toml:"score"`
 	// AuthDeadline is how long a new peer has to present its certificate
 	// chain. Default: DefaultAuthDeadline (10s).
-	AuthDeadline time.Duration `toml:"auth_deadline"`
+	AuthDeadline updates.Duration `toml:"auth_deadline"`
 	// Sync bounds catch-up after start-up and isolation.
 	Sync SyncConfig `toml:"sync"`
 	// Resources sizes libp2p's resource and connection managers.
 	Resources ResourceConfig `toml:"resources"`
 	// BootstrapInterval is how often bootstrap peers are redialled while
 	// this node has fewer than MinPeers connections. Default: 15s.
-	BootstrapInterval time.Duration `toml:"bootstrap_interval"`
+	BootstrapInterval updates.Duration `toml:"bootstrap_interval"`
 }
 
 // PrivateZone holds a zone's pre-shared key. Either field sets the key; PSK
@@ -105,7 +106,7 @@ type GossipConfig struct {
 	// Default: 1024.
 	SubscriptionBuffer int `toml:"subscription_buffer"`
 	// SeenMessagesTTL is how long message IDs are remembered. Default: 10m.
-	SeenMessagesTTL time.Duration `toml:"seen_messages_ttl"`
+	SeenMessagesTTL updates.Duration `toml:"seen_messages_ttl"`
 }
 
 // ScoreConfig tunes peer scoring: how fast a peer that delivers messages the
@@ -162,10 +163,10 @@ func DefaultConfig() Config {
 			ValidateConcurrency:   DefaultValidateConcurrency,
 			PeerOutboundQueueSize: DefaultPeerOutboundQueueSize,
 			SubscriptionBuffer:    DefaultSubscriptionBuffer,
-			SeenMessagesTTL:       DefaultSeenMessagesTTL,
+			SeenMessagesTTL:       updates.Duration(DefaultSeenMessagesTTL),
 		},
 		Score:        DefaultScoreConfig(),
-		AuthDeadline: DefaultAuthDeadline,
+		AuthDeadline: updates.Duration(DefaultAuthDeadline),
 		Sync: SyncConfig{
 			Peers:    DefaultSyncPeers,
 			MaxItems: DefaultSyncMaxItems,
@@ -177,7 +178,7 @@ func DefaultConfig() Config {
 			ConnLow:            DefaultConnLow,
 			ConnHigh:           DefaultConnHigh,
 		},
-		BootstrapInterval: DefaultBootstrapInterval,
+		BootstrapInterval: updates.Duration(DefaultBootstrapInterval),
 	}
 }
 
@@ -285,10 +286,10 @@ func (c Config) validateCollectives() error {
 }
 
 func (c Config) validateTimes() error {
-	if c.AuthDeadline <= 0 || c.AuthDeadline > MaxAuthDeadline {
+	if d := time.Duration(c.AuthDeadline); d <= 0 || d > MaxAuthDeadline {
 		return fmt.Errorf("auth_deadline: %v: want more than 0 and at most %v", c.AuthDeadline, MaxAuthDeadline)
 	}
-	if c.BootstrapInterval < time.Second || c.BootstrapInterval > time.Hour {
+	if d := time.Duration(c.BootstrapInterval); d < time.Second || d > time.Hour {
 		return fmt.Errorf("bootstrap_interval: %v: want 1s to 1h", c.BootstrapInterval)
 	}
 	return nil
@@ -317,7 +318,7 @@ func (g GossipConfig) validate() error {
 		return fmt.Errorf("gossip.peer_outbound_queue_size: %d: want 1 to %d", g.PeerOutboundQueueSize, MaxQueueSize)
 	case g.SubscriptionBuffer < 1 || g.SubscriptionBuffer > MaxQueueSize:
 		return fmt.Errorf("gossip.subscription_buffer: %d: want 1 to %d", g.SubscriptionBuffer, MaxQueueSize)
-	case g.SeenMessagesTTL < time.Second || g.SeenMessagesTTL > 24*time.Hour:
+	case time.Duration(g.SeenMessagesTTL) < time.Second || time.Duration(g.SeenMessagesTTL) > 24*time.Hour:
 		return fmt.Errorf("gossip.seen_messages_ttl: %v: want 1s to 24h", g.SeenMessagesTTL)
 	}
 	return nil

@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"github.com/patchnet/patchnet/updates"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,8 +67,8 @@ func TestConfigValidate(t *testing.T) {
 		{"publish threshold", func(c *Config) { c.Score.PublishThreshold = -1 }, "score.publish_threshold: -1"},
 		{"gossip threshold", func(c *Config) { c.Score.GossipThreshold = 0 }, "score.gossip_threshold: 0"},
 		{"auth deadline", func(c *Config) { c.AuthDeadline = 0 }, "auth_deadline: 0s"},
-		{"long auth deadline", func(c *Config) { c.AuthDeadline = time.Hour }, "auth_deadline: 1h0m0s"},
-		{"bootstrap interval", func(c *Config) { c.BootstrapInterval = time.Millisecond }, "bootstrap_interval: 1ms"},
+		{"long auth deadline", func(c *Config) { c.AuthDeadline = updates.Duration(time.Hour) }, "auth_deadline: 1h0m0s"},
+		{"bootstrap interval", func(c *Config) { c.BootstrapInterval = updates.Duration(time.Millisecond) }, "bootstrap_interval: 1ms"},
 		{"sync peers", func(c *Config) { c.Sync.Peers = 0 }, "sync.peers: 0"},
 		{"sync items", func(c *Config) { c.Sync.MaxItems = MaxSyncItems + 1 }, "sync.max_items: 1025"},
 		{"sync bytes", func(c *Config) { c.Sync.MaxBytes = 100 }, "sync.max_bytes: 100"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -95,7 +96,7 @@ func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 		pubsub.WithMaxMessageSize(cfg.Gossip.MaxMessageBytes + RPCOverheadBytes),
 		pubsub.WithValidateQueueSize(cfg.Gossip.ValidateQueueSize),
 		pubsub.WithPeerOutboundQueueSize(cfg.Gossip.PeerOutboundQueueSize),
-		pubsub.WithSeenMessagesTTL(cfg.Gossip.SeenMessagesTTL),
+		pubsub.WithSeenMessagesTTL(time.Duration(cfg.Gossip.SeenMessagesTTL)),
 		pubsub.WithDefaultValidator(pubsub.ValidatorEx(g.validate),
 			pubsub.WithValidatorConcurrency(cfg.Gossip.ValidateConcurrency),
 			pubsub.WithValidatorTimeout(ValidateTimeout)),

@@ -3,6 +3,7 @@ package overlay
 import (
 	"context"
 	"fmt"
+	"github.com/patchnet/patchnet/updates"
 	"sync"
 	"testing"
 	"time"
@@ -34,8 +35,8 @@ func testConfig() Config {
 	cfg := withZone(DefaultConfig(), testZone)
 	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	cfg.DHT.Mode = DHTModeOff
-	cfg.AuthDeadline = 3 * time.Second
-	cfg.BootstrapInterval = time.Second
+	cfg.AuthDeadline = updates.Duration(3 * time.Second)
+	cfg.BootstrapInterval = updates.Duration(time.Second)
 	return cfg
 }
 

@@ -186,7 +186,7 @@ func (o *Overlay) bootstrapLoop() {
 	if len(o.cfg.BootstrapPeers) == 0 {
 		return
 	}
-	t := time.NewTicker(o.cfg.BootstrapInterval)
+	t := time.NewTicker(time.Duration(o.cfg.BootstrapInterval))
 	defer t.Stop()
 	for {
 		if len(o.host.Network().Peers()) < MinPeers {

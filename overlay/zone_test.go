@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/patchnet/patchnet/updates"
 	"os"
 	"path/filepath"
 	"testing"
@@ -169,7 +170,7 @@ func TestPrivateZoneDropsSilentPeer(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	psk := newPSK(t)
 	cfg := privateConfig(psk)
-	cfg.AuthDeadline = time.Second
+	cfg.AuthDeadline = updates.Duration(time.Second)
 	a := startNode(t, pki, nodeOpts{cfg: cfg})
 	// A plain libp2p host with the key but no admission protocol at all.
 	silent, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.PrivateNetwork(psk), libp2p.Transport(tcp.NewTCPTransport))

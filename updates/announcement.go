@@ -216,8 +216,12 @@ func ParseDigest(s string) (Digest, error) {
 	return d, nil
 }
 
-// Duration is a time.Duration written as Go duration text ("6h30m") in JSON.
+// Duration is a time.Duration written as Go duration text ("6h30m") in JSON
+// and TOML (announcements, and every configuration file of patchnet).
 type Duration time.Duration
+
+// String is Go duration text, so errors and logs show "10s", not nanoseconds.
+func (d Duration) String() string { return time.Duration(d).String() }
 
 // MarshalText writes d as Go duration text.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }

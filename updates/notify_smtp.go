@@ -39,7 +39,7 @@ type SMTPConfig struct {
 	Username string `toml:"username"`
 	Password string `toml:"password"`
 	// Timeout bounds one whole SMTP session.
-	Timeout time.Duration `toml:"timeout"`
+	Timeout Duration `toml:"timeout"`
 	// TLS, when set, replaces the default TLS configuration (tests, private
 	// CAs); not read from TOML.
 	TLS *tls.Config `toml:"-"`
@@ -48,10 +48,10 @@ type SMTPConfig struct {
 // DefaultSMTPConfig is a submission-port setup with STARTTLS.
 func DefaultSMTPConfig() SMTPConfig {
 	return SMTPConfig{
-		Addr:     "localhost:587",      // the local MTA's submission port
-		From:     "patchnet@localhost", // replace with a real sender
-		Security: SMTPStartTLS,         // never send update news in the clear by default
-		Timeout:  DefaultNotifyTimeout, // one session
+		Addr:     "localhost:587",                // the local MTA's submission port
+		From:     "patchnet@localhost",           // replace with a real sender
+		Security: SMTPStartTLS,                   // never send update news in the clear by default
+		Timeout:  Duration(DefaultNotifyTimeout), // one session
 	}
 }
 
@@ -125,7 +125,7 @@ func (s *SMTPNotifier) Notify(ctx context.Context, n Notification) error {
 }
 
 func (s *SMTPNotifier) dial(ctx context.Context) (*smtp.Client, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(s.cfg.Timeout))
 	defer cancel()
 	host, _, _ := net.SplitHostPort(s.cfg.Addr)
 	tlsCfg := s.cfg.TLS
@@ -137,7 +137,7 @@ func (s *SMTPNotifier) dial(ctx context.Context) (*smtp.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting: %w", err)
 	}
-	conn.SetDeadline(time.Now().Add(s.cfg.Timeout))
+	conn.SetDeadline(time.Now().Add(time.Duration(s.cfg.Timeout)))
 	switch s.cfg.Security {
 	case SMTPTLS:
 		return smtp.NewClient(tls.Client(conn, tlsCfg)), nil

@@ -272,7 +272,7 @@ func TestWebhookNotifier(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg := DefaultWebhookConfig()
-	cfg.URL, cfg.Secret, cfg.Backoff = srv.URL, "hush", time.Millisecond
+	cfg.URL, cfg.Secret, cfg.Backoff = srv.URL, "hush", Duration(time.Millisecond)
 	cfg.Headers = map[string]string{"Authorization": "Bearer t0ken"}
 	n, err := NewWebhookNotifier(cfg)
 	if err != nil {
@@ -299,7 +299,7 @@ func TestWebhookNotifierErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	cfg := DefaultWebhookConfig()
-	cfg.URL, cfg.Backoff, cfg.Attempts = srv.URL, time.Millisecond, 3
+	cfg.URL, cfg.Backoff, cfg.Attempts = srv.URL, Duration(time.Millisecond), 3
 	n, _ := NewWebhookNotifier(cfg)
 	err := n.Notify(context.Background(), testNotification())
 	if err == nil || !strings.Contains(err.Error(), "attempt 3: server answered 500 Internal Server Error") || attempts.Load() != 3 {
@@ -320,7 +320,7 @@ func TestWebhookConfigValidate(t *testing.T) {
 	}{
 		{func(c *WebhookConfig) { c.URL = "" }, "notify.webhook.url"},
 		{func(c *WebhookConfig) { c.Attempts = 0 }, "notify.webhook.attempts: 0"},
-		{func(c *WebhookConfig) { c.Backoff = time.Hour }, "notify.webhook.backoff: 1h0m0s"},
+		{func(c *WebhookConfig) { c.Backoff = Duration(time.Hour) }, "notify.webhook.backoff: 1h0m0s"},
 		{func(c *WebhookConfig) { c.Timeout = -1 }, "notify.webhook.timeout"},
 	}
 	for _, tt := range tests {

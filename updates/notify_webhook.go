@@ -27,17 +27,17 @@ type WebhookConfig struct {
 	Attempts int `toml:"attempts"`
 	// Backoff is the wait after the first failure; it doubles after each
 	// further one, up to MaxWebhookBackoff.
-	Backoff time.Duration `toml:"backoff"`
+	Backoff Duration `toml:"backoff"`
 	// Timeout bounds one request.
-	Timeout time.Duration `toml:"timeout"`
+	Timeout Duration `toml:"timeout"`
 }
 
 // DefaultWebhookConfig tries three times, one second apart at first.
 func DefaultWebhookConfig() WebhookConfig {
 	return WebhookConfig{
-		Attempts: 3,                    // ride out a receiver restart
-		Backoff:  time.Second,          // then 2s
-		Timeout:  DefaultNotifyTimeout, // per request
+		Attempts: 3,                              // ride out a receiver restart
+		Backoff:  Duration(time.Second),          // then 2s
+		Timeout:  Duration(DefaultNotifyTimeout), // per request
 	}
 }
 
@@ -49,7 +49,7 @@ func (c WebhookConfig) Validate() error {
 	if c.Attempts < 1 || c.Attempts > MaxWebhookAttempts {
 		return fmt.Errorf("notify.webhook.attempts: %d is not in 1..%d", c.Attempts, MaxWebhookAttempts)
 	}
-	if c.Backoff < 0 || c.Backoff > MaxWebhookBackoff {
+	if c.Backoff < 0 || time.Duration(c.Backoff) > MaxWebhookBackoff {
 		return fmt.Errorf("notify.webhook.backoff: %s is not in 0..%s", c.Backoff, MaxWebhookBackoff)
 	}
 	if c.Timeout <= 0 {
@@ -69,7 +69,7 @@ func NewWebhookNotifier(cfg WebhookConfig) (*WebhookNotifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &WebhookNotifier{cfg: cfg, client: &http.Client{Timeout: cfg.Timeout}}, nil
+	return &WebhookNotifier{cfg: cfg, client: &http.Client{Timeout: time.Duration(cfg.Timeout)}}, nil
 }
 
 // WebhookPayload is the JSON body a webhook receives.
@@ -135,7 +135,7 @@ func (w *WebhookNotifier) Notify(ctx context.Context, n Notification) error {
 	if err != nil {
 		return fmt.Errorf("notifying webhook: encoding: %w", err)
 	}
-	wait := w.cfg.Backoff
+	wait := time.Duration(w.cfg.Backoff)
 	var errs []error
 	for attempt := 1; attempt <= w.cfg.Attempts; attempt++ {
 		err := w.post(ctx, body)
