@@ -31,6 +31,14 @@
 //     was offline gets every co-signature from one peer;
 //   - Status and Events: what each node did and when.
 //
+// Privacy: every node of a zone receives, verifies and relays every
+// announcement (broadcast delivery), and matching is local, so gossip tells
+// an observer nothing about which hosts are affected, and inventory never
+// leaves the host. What an affected agent does reveal is its fetch: the
+// peers (or the vendor) it fetches the artifact from learn that it wanted
+// that artifact. Fetching from peers spreads that knowledge across the zone
+// rather than concentrating it at one origin; it does not remove it.
+//
 // The nodelab subpackage runs a whole zone in one process (`patchnet demo`
 // and this package's tests).
 //
