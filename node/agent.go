@@ -125,7 +125,7 @@ func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 	}
 	n.installMu.Lock()
 	defer n.installMu.Unlock()
-	if prior := n.alreadyInstalled(a); prior != nil {
+	if prior := n.installs.InstalledBy(a.ID, a.Patchnet.Version); prior != nil {
 		ev(EventNotApplied, "already installed by transaction %s", prior.ID)
 		return
 	}
@@ -237,20 +237,4 @@ func (n *Node) fetchFile(ctx context.Context, art *updates.Artifact, path string
 		return fetched{}, fmt.Errorf("fetching %s: %w", art.Name, err)
 	}
 	return res, nil
-}
-
-// alreadyInstalled finds a committed, not rolled back install of a.
-func (n *Node) alreadyInstalled(a *updates.Announcement) *install.Transaction {
-	txs, err := n.installs.History()
-	if err != nil {
-		return nil
-	}
-	for i := len(txs) - 1; i >= 0; i-- {
-		tx := txs[i]
-		if tx.Kind == install.KindInstall && tx.State == install.StateCommitted && tx.RolledBackBy == "" &&
-			tx.Plan.AnnouncementID == a.ID && tx.Plan.AnnouncementVersion == a.Patchnet.Version {
-			return tx
-		}
-	}
-	return nil
 }

@@ -406,7 +406,7 @@ func installArtifact(ctx context.Context, w io.Writer, cfg applyConfig, opts app
 		return err
 	}
 	defer m.Close()
-	if prior := alreadyInstalled(m, a); prior != nil {
+	if prior := m.InstalledBy(a.ID, a.Patchnet.Version); prior != nil {
 		fmt.Fprintf(w, "already installed by transaction %s (%s): nothing to do\n", prior.ID, prior.Outcome())
 		return nil
 	}
@@ -429,23 +429,6 @@ func installArtifact(ctx context.Context, w io.Writer, cfg applyConfig, opts app
 	fmt.Fprintf(w, "installed %s (transaction %s); undo with: patchnet rollback %s --state %s\n", tx.Goal, tx.ID, tx.ID, cfg.State)
 	if a.Patchnet.RebootRequired {
 		fmt.Fprintln(w, "a reboot is required to finish this update: patchnet never reboots by itself")
-	}
-	return nil
-}
-
-// alreadyInstalled finds a committed, not rolled back install of the same
-// announcement id and version.
-func alreadyInstalled(m *install.Manager, a *updates.Announcement) *install.Transaction {
-	txs, err := m.History()
-	if err != nil {
-		return nil
-	}
-	for i := len(txs) - 1; i >= 0; i-- {
-		tx := txs[i]
-		if tx.Kind == install.KindInstall && tx.State == install.StateCommitted && tx.RolledBackBy == "" &&
-			tx.Plan.AnnouncementID == a.ID && tx.Plan.AnnouncementVersion == a.Patchnet.Version {
-			return tx
-		}
 	}
 	return nil
 }

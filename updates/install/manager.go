@@ -93,6 +93,24 @@ func (m *Manager) Close() error { return m.store.Close() }
 // History lists transactions, oldest first.
 func (m *Manager) History() ([]*Transaction, error) { return m.store.List() }
 
+// InstalledBy finds the newest committed, not rolled back install of
+// announcement id at version, so a caller does not install it twice; nil if
+// there is none (or the journal cannot be read, which installing will report).
+func (m *Manager) InstalledBy(id string, version uint64) *Transaction {
+	txs, err := m.History()
+	if err != nil {
+		return nil
+	}
+	for i := len(txs) - 1; i >= 0; i-- {
+		tx := txs[i]
+		if tx.Kind == KindInstall && tx.State == StateCommitted && tx.RolledBackBy == "" &&
+			tx.Plan.AnnouncementID == id && tx.Plan.AnnouncementVersion == version {
+			return tx
+		}
+	}
+	return nil
+}
+
 // Get returns one transaction.
 func (m *Manager) Get(id string) (*Transaction, error) {
 	if err := CheckTxID(id); err != nil {
