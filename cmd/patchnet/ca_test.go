@@ -11,12 +11,13 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// runPKI runs one patchnet command line on a fresh command tree (so flag
-// values never leak between runs) and returns its output.
+// runPKI runs one patchnet command line on a fresh tree of the ca, cert and
+// update commands (so flag values never leak between runs) and returns its
+// output.
 func runPKI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	root := &cobra.Command{Use: "patchnet", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newCACmd(), newCertCmd())
+	root.AddCommand(newCACmd(), newCertCmd(), newUpdateCmd())
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)

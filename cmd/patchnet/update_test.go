@@ -10,45 +10,20 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/spf13/cobra"
-
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
-
-// runUpdate runs one command line on a fresh tree with the update, ca and
-// cert commands.
-func runUpdate(t *testing.T, args ...string) (string, error) {
-	t.Helper()
-	root := &cobra.Command{Use: "patchnet", SilenceUsage: true, SilenceErrors: true}
-	root.AddCommand(newUpdateCmd(), newCACmd(), newCertCmd())
-	var out bytes.Buffer
-	root.SetOut(&out)
-	root.SetErr(&out)
-	root.SetArgs(args)
-	err := root.Execute()
-	return out.String(), err
-}
-
-func mustUpdate(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := runUpdate(t, args...)
-	if err != nil {
-		t.Fatalf("patchnet %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return out
-}
 
 // cliZone makes a root, zone acme, a publisher and two supernodes with the
 // real ca and cert commands.
 func cliZone(t *testing.T) func(parts ...string) string {
 	dir := t.TempDir()
 	p := func(parts ...string) string { return filepath.Join(append([]string{dir}, parts...)...) }
-	mustUpdate(t, "ca", "init-root", "--out", p("root"))
-	mustUpdate(t, "ca", "init-zone", "--root", p("root"), "--zone", "acme", "--out", p("zone"))
+	mustRun(t, "ca", "init-root", "--out", p("root"))
+	mustRun(t, "ca", "init-zone", "--root", p("root"), "--zone", "acme", "--out", p("zone"))
 	for _, m := range []struct{ name, role string }{{"pub", "publisher"}, {"sn1", "supernode"}, {"sn2", "supernode"}, {"agent", "agent"}} {
-		mustUpdate(t, "cert", "request", "--role", m.role, "--zone", "acme", "--out", p(m.name))
-		mustUpdate(t, "ca", "sign", "--ca", p("zone"), p(m.name, "node.csr"))
+		mustRun(t, "cert", "request", "--role", m.role, "--zone", "acme", "--out", p(m.name))
+		mustRun(t, "ca", "sign", "--ca", p("zone"), p(m.name, "node.csr"))
 	}
 	return p
 }
@@ -62,7 +37,7 @@ func TestUpdateAuthorSignCosignAccept(t *testing.T) {
 	if err := os.WriteFile(artifact, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustUpdate(t, "update", "new", "--id", "DSA-9001-1", "--version", "3", "--artifact", artifact, "--method", "dpkg",
+	mustRun(t, "update", "new", "--id", "DSA-9001-1", "--version", "3", "--artifact", artifact, "--method", "dpkg",
 		"--ecosystem", "Debian:12", "--package", "openssl", "--fixed", "3.0.23-1~deb12u1", "--cve", "CVE-2026-0001",
 		"--summary", "openssl - security update", "--url", "https://deb.example.org/openssl.deb", "--reboot-required", "--out", p("ann.json"))
 	raw, _ := os.ReadFile(p("ann.json"))
@@ -77,11 +52,11 @@ func TestUpdateAuthorSignCosignAccept(t *testing.T) {
 	}
 	env := p("envelope.json")
 	root := p("root", "root.crt")
-	mustUpdate(t, "update", "sign", "--key", p("pub", "node.key"), "--cert", p("pub", "node.crt"), p("ann.json"), "--out", env)
+	mustRun(t, "update", "sign", "--key", p("pub", "node.key"), "--cert", p("pub", "node.crt"), p("ann.json"), "--out", env)
 	for _, sn := range []string{"sn1", "sn2"} {
-		mustUpdate(t, "update", "sign", "--key", p(sn, "node.key"), "--cert", p(sn, "node.crt"), "--root", root, env, "--out", env)
+		mustRun(t, "update", "sign", "--key", p(sn, "node.key"), "--cert", p(sn, "node.crt"), "--root", root, env, "--out", env)
 	}
-	show := mustUpdate(t, "update", "show", "--root", root, env)
+	show := mustRun(t, "update", "show", "--root", root, env)
 	for _, want := range []string{"Announcement DSA-9001-1, version 3", "Signatures: 3", "zone acme, publisher", "zone acme, supernode",
 		"Debian:12 openssl [ECOSYSTEM: introduced 0, fixed 3.0.23-1~deb12u1]", "Reboot:", "CVE-2026-0001"} {
 		if !strings.Contains(show, want) {
@@ -113,7 +88,7 @@ func TestUpdateSignRefusals(t *testing.T) {
 	p := cliZone(t)
 	artifact := p("a.sh")
 	os.WriteFile(artifact, []byte("#!/bin/sh\necho hi\n"), 0o644)
-	mustUpdate(t, "update", "new", "--id", "PN-1", "--version", "1", "--artifact", artifact, "--method", "script", "--out", p("ann.json"))
+	mustRun(t, "update", "new", "--id", "PN-1", "--version", "1", "--artifact", artifact, "--method", "script", "--out", p("ann.json"))
 	root := p("root", "root.crt")
 
 	// An invalid announcement is never signed.
@@ -123,13 +98,13 @@ func TestUpdateSignRefusals(t *testing.T) {
 	a["patchnet"].(map[string]any)["categories"] = []string{"urgent"}
 	bad, _ := json.Marshal(a)
 	os.WriteFile(p("bad.json"), bad, 0o644)
-	out, err := runUpdate(t, "update", "sign", "--key", p("pub", "node.key"), "--cert", p("pub", "node.crt"), p("bad.json"), "--out", p("x.json"))
+	out, err := runPKI(t, "update", "sign", "--key", p("pub", "node.key"), "--cert", p("pub", "node.crt"), p("bad.json"), "--out", p("x.json"))
 	if err == nil || !strings.Contains(err.Error(), `patchnet.categories[0]: "urgent" is not one of`) {
 		t.Fatalf("sign invalid = %v\n%s", err, out)
 	}
 	// A supernode with --root refuses an envelope no publisher signed.
-	mustUpdate(t, "update", "sign", "--key", p("agent", "node.key"), "--cert", p("agent", "node.crt"), p("ann.json"), "--out", p("agent.json"))
-	_, err = runUpdate(t, "update", "sign", "--key", p("sn1", "node.key"), "--cert", p("sn1", "node.crt"), "--root", root, p("agent.json"), "--out", p("y.json"))
+	mustRun(t, "update", "sign", "--key", p("agent", "node.key"), "--cert", p("agent", "node.crt"), p("ann.json"), "--out", p("agent.json"))
+	_, err = runPKI(t, "update", "sign", "--key", p("sn1", "node.key"), "--cert", p("sn1", "node.crt"), "--root", root, p("agent.json"), "--out", p("y.json"))
 	if !errors.Is(err, trust.ErrInsufficientSigners) || !strings.Contains(err.Error(), "refusing to co-sign") {
 		t.Fatalf("co-sign without publisher = %v", err)
 	}
@@ -137,7 +112,7 @@ func TestUpdateSignRefusals(t *testing.T) {
 		t.Error("refused co-signature still wrote its output")
 	}
 	// A tampered envelope is refused before co-signing.
-	mustUpdate(t, "update", "sign", "--key", p("pub", "node.key"), "--cert", p("pub", "node.crt"), p("ann.json"), "--out", p("env.json"))
+	mustRun(t, "update", "sign", "--key", p("pub", "node.key"), "--cert", p("pub", "node.crt"), p("ann.json"), "--out", p("env.json"))
 	envRaw, _ := os.ReadFile(p("env.json"))
 	env, _ := trust.ParseEnvelope(envRaw)
 	ann, _ := updates.DecodeAnnouncement(env.Payload)
@@ -145,11 +120,11 @@ func TestUpdateSignRefusals(t *testing.T) {
 	env.Payload, _ = ann.Marshal()
 	tampered, _ := env.Marshal()
 	os.WriteFile(p("tampered.json"), tampered, 0o644)
-	_, err = runUpdate(t, "update", "sign", "--key", p("sn1", "node.key"), "--cert", p("sn1", "node.crt"), "--root", root, p("tampered.json"), "--out", p("z.json"))
+	_, err = runPKI(t, "update", "sign", "--key", p("sn1", "node.key"), "--cert", p("sn1", "node.crt"), "--root", root, p("tampered.json"), "--out", p("z.json"))
 	if !errors.Is(err, trust.ErrBadSignature) {
 		t.Fatalf("co-sign tampered = %v", err)
 	}
-	show, err := runUpdate(t, "update", "show", "--root", root, p("tampered.json"))
+	show, err := runPKI(t, "update", "show", "--root", root, p("tampered.json"))
 	if err == nil || !strings.Contains(show, "NONE VALID") {
 		t.Fatalf("show tampered = %v\n%s", err, show)
 	}
@@ -160,7 +135,7 @@ func TestUpdateFromOSV(t *testing.T) {
 	artifact := filepath.Join(dir, "libcrypto3-3.3.2-r1.apk")
 	os.WriteFile(artifact, []byte("apk bytes"), 0o644)
 	out := filepath.Join(dir, "ann.json")
-	mustUpdate(t, "update", "from-osv", "../../updates/testdata/advisories/alpine-cve-2024-9143.json", "--version", "2",
+	mustRun(t, "update", "from-osv", "../../updates/testdata/advisories/alpine-cve-2024-9143.json", "--version", "2",
 		"--artifact", artifact, "--method", "apk", "--category", "security", "--category", "bugfix", "--out", out)
 	raw, _ := os.ReadFile(out)
 	a, err := updates.DecodeAnnouncement(raw)
@@ -170,11 +145,11 @@ func TestUpdateFromOSV(t *testing.T) {
 	if a.ID != "ALPINE-CVE-2024-9143" || a.Patchnet.Version != 2 || len(a.Patchnet.Categories) != 2 || a.Affected[0].Package.Ecosystem != "Alpine:v3.20" {
 		t.Fatalf("from-osv = %+v", a)
 	}
-	show := mustUpdate(t, "update", "show", out)
+	show := mustRun(t, "update", "show", out)
 	if !strings.Contains(show, "Signatures: none") || !strings.Contains(show, "Alpine:v3.20 openssl") {
 		t.Errorf("show:\n%s", show)
 	}
-	if _, err := runUpdate(t, "update", "from-osv", out, "--version", "3", "--artifact", artifact, "--method", "apk"); err == nil ||
+	if _, err := runPKI(t, "update", "from-osv", out, "--version", "3", "--artifact", artifact, "--method", "apk"); err == nil ||
 		!strings.Contains(err.Error(), `already has a "patchnet" key`) {
 		t.Fatalf("from-osv of an announcement = %v", err)
 	}
@@ -198,7 +173,7 @@ func TestUpdateNewRefusals(t *testing.T) {
 		{[]string{"--id", "X-1", "--version", "1", "--artifact", artifact, "--method", "dpkg", "--expires", "9000h"}, "patchnet.expires"},
 	}
 	for _, tt := range tests {
-		_, err := runUpdate(t, append([]string{"update", "new"}, tt.args...)...)
+		_, err := runPKI(t, append([]string{"update", "new"}, tt.args...)...)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("update new %v = %v, want %q", tt.args, err, tt.want)
 		}
