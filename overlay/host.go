@@ -95,7 +95,12 @@ func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
-		libp2p.Transport(tcp.NewTCPTransport),
+		// No SO_REUSEPORT: two nodes dialling each other at once from their
+		// listen ports make one TCP connection by simultaneous open, where
+		// both sides act as the TLS/Noise client and the handshake fails
+		// (seen in this project's tests). patchnet does no hole punching,
+		// which is what reusing the listen port is for.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),

@@ -46,7 +46,10 @@ func newHost(tb testing.TB, sec security) host.Host {
 	tb.Helper()
 	opts := []libp2p.Option{
 		libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"),
-		libp2p.Transport(tcp.NewTCPTransport),
+		// As overlay's host: no SO_REUSEPORT, so two hosts dialling each
+		// other at once cannot meet in one simultaneously opened connection
+		// where both sides are the TLS client.
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 	}
 	if sec == secNoise {
 		opts = append(opts, libp2p.Security(noise.ID, noise.New))
