@@ -5,9 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/patchnet/patchnet/updates"
-	"io"
-	"os"
 	"regexp"
 	"time"
 
@@ -15,7 +12,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/pnet"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // Config is one node's overlay: which zone it joins, where it listens, whom it
@@ -373,7 +372,7 @@ func (p PrivateZone) Key() (pnet.PSK, error) {
 		}
 		return pnet.PSK(p.PSK), nil
 	}
-	data, err := readBoundedFile(p.PSKFile, 4096)
+	data, err := fsutil.ReadFile(p.PSKFile, MaxPSKFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("private_zone.psk_file: %w", err)
 	}
@@ -390,22 +389,6 @@ func (p PrivateZone) Key() (pnet.PSK, error) {
 // EncodePSK renders a key in the pnet file format PSKFile reads.
 func EncodePSK(key []byte) []byte {
 	return []byte("/key/swarm/psk/1.0.0/\n/base16/\n" + hex.EncodeToString(key) + "\n")
-}
-
-func readBoundedFile(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %q: %w", path, err)
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%q: larger than %d bytes", path, limit)
-	}
-	return data, nil
 }
 
 // isQUIC reports whether a multiaddr string uses QUIC.

@@ -1,12 +1,13 @@
 package overlay
 
 import (
-	"github.com/patchnet/patchnet/updates"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/patchnet/patchnet/updates"
 )
 
 func TestDefaultConfigValid(t *testing.T) {

@@ -3,16 +3,18 @@ package overlay
 import (
 	"context"
 	"fmt"
-	"github.com/patchnet/patchnet/updates"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
+	"github.com/patchnet/patchnet/updates"
 )
 
 const testZone = "acme"
@@ -176,4 +178,22 @@ func (c *collector) count() int {
 func announcement(t testing.TB, signer *trusttest.Member, text string) []byte {
 	t.Helper()
 	return trusttest.Envelope(t, "application/vnd.patchnet.announcement+json", []byte(`{"id":"`+text+`"}`), signer)
+}
+
+// rawPeer is a bare libp2p host, with none of patchnet's protocols or
+// checks, connected to o: a peer speaking patchnet's wire formats by hand.
+// The context bounds the test's exchanges with o.
+func rawPeer(t testing.TB, o *Overlay) (host.Host, context.Context) {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	if err := h.Connect(ctx, o.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	return h, ctx
 }

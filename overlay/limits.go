@@ -104,6 +104,9 @@ const (
 	MaxConcurrentSyncServes = 8
 	// MaxSyncCursors caps the per-peer cursors kept in memory.
 	MaxSyncCursors = 4096
+	// MaxPSKFileBytes bounds a private zone's swarm.key file (the key is
+	// 32 bytes; the file is its hex form with two header lines).
+	MaxPSKFileBytes = 4096
 
 	// DefaultKeepPerKind caps stored items of one kind in an ItemStore; the
 	// oldest are dropped first. Announcements need more history than the

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/trust"
@@ -223,16 +222,7 @@ func TestSyncServerRefusesMalformedRequests(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.Connect(ctx, a.AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
+	h, ctx := rawPeer(t, a.Overlay)
 	ask := func(frame []byte) ([]byte, error) {
 		s, err := h.NewStream(ctx, a.ID(), SyncProtocol)
 		if err != nil {

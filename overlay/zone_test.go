@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/patchnet/patchnet/updates"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
+	"github.com/patchnet/patchnet/updates"
 )
 
 func newPSK(t testing.TB) []byte {
@@ -222,16 +222,7 @@ func TestGaterBlocksForBlockDuration(t *testing.T) {
 func TestAuthRefusesMalformedChain(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	a := startNode(t, pki, nodeOpts{})
-	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.Connect(ctx, a.AddrInfo()); err != nil {
-		t.Fatal(err)
-	}
+	h, ctx := rawPeer(t, a.Overlay)
 	s, err := h.NewStream(ctx, a.ID(), AuthProtocol)
 	if err != nil {
 		t.Fatal(err)

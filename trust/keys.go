@@ -15,7 +15,7 @@ import (
 	libp2pcrypto "github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"github.com/patchnet/patchnet/trust/internal/fsutil"
+	"github.com/patchnet/patchnet/internal/fsutil"
 )
 
 // KeyAlgorithm names a key type patchnet issues and accepts.

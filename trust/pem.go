@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
-	"io"
-	"os"
+
+	"github.com/patchnet/patchnet/internal/fsutil"
 )
 
 // ParseCertificatesPEM decodes every "CERTIFICATE" block in data, in order.
@@ -115,17 +116,9 @@ func ReadCRLFile(path string) ([]byte, error) {
 // readBounded reads at most limit bytes of path, failing with ErrOversized
 // beyond that rather than truncating.
 func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
+	data, err := fsutil.ReadFile(path, limit)
+	if errors.Is(err, fsutil.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrOversized, err)
 	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%w: %s exceeds %d bytes", ErrOversized, path, limit)
-	}
-	return data, nil
+	return data, err
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
 
+	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/sysinfo"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
@@ -240,17 +241,12 @@ func runApply(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptio
 
 // readEnvelope reads the envelope file, bounded like any envelope.
 func readEnvelope(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	raw, err := fsutil.ReadFile(path, trust.MaxEnvelopeBytes)
+	if errors.Is(err, fsutil.ErrTooLarge) {
+		return nil, fmt.Errorf("reading envelope: %w: %w", trust.ErrOversized, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("reading envelope: %w", err)
-	}
-	defer f.Close()
-	raw, err := io.ReadAll(io.LimitReader(f, trust.MaxEnvelopeBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading envelope %s: %w", path, err)
-	}
-	if len(raw) > trust.MaxEnvelopeBytes {
-		return nil, fmt.Errorf("reading envelope %s: %w: more than %d bytes", path, trust.ErrOversized, trust.MaxEnvelopeBytes)
 	}
 	return raw, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/updates"
 )
@@ -299,7 +300,7 @@ record that already has a "patchnet" key is refused.`,
     --artifact openssl_3.0.11-1~deb12u2_amd64.deb --method dpkg --out ann.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := readBounded(args[0], updates.MaxAnnouncementBytes)
+			raw, err := fsutil.ReadFile(args[0], updates.MaxAnnouncementBytes)
 			if err != nil {
 				return err
 			}
@@ -319,23 +320,6 @@ record that already has a "patchnet" key is refused.`,
 	cmd.Flags().StringVar(&out, "out", "-", "output file, - for standard output")
 	_ = cmd.MarkFlagRequired("version")
 	return cmd
-}
-
-// readBounded reads a file of at most limit bytes.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", path, limit)
-	}
-	return b, nil
 }
 
 // isEnvelope tells a DSSE envelope from a bare announcement by its keys.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
@@ -78,7 +79,7 @@ CERT is the signer's chain as 'ca sign' writes it (leaf, then zone CA).`,
 // readForSigning returns the envelope to sign (new for a bare announcement)
 // and its announcement, refusing one that is invalid or expired.
 func readForSigning(path string) (*trust.Envelope, *updates.Announcement, error) {
-	raw, err := readBounded(path, maxEnvelopeFile)
+	raw, err := fsutil.ReadFile(path, maxEnvelopeFile)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -167,7 +168,7 @@ the announcement itself.`,
   patchnet update show --root root/root.crt --crl zone-acme/zone.crl envelope.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := readBounded(args[0], maxEnvelopeFile)
+			raw, err := fsutil.ReadFile(args[0], maxEnvelopeFile)
 			if err != nil {
 				return err
 			}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
+
 	"github.com/patchnet/patchnet/trust"
 )
 

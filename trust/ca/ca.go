@@ -11,8 +11,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/trust"
-	"github.com/patchnet/patchnet/trust/internal/fsutil"
 )
 
 // File names inside CA directories.

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/trust"
-	"github.com/patchnet/patchnet/trust/internal/fsutil"
 )
 
 // File names a node's request writes.

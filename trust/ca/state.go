@@ -4,13 +4,11 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
-	"io"
-	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/trust"
-	"github.com/patchnet/patchnet/trust/internal/fsutil"
 )
 
 // Kind says whether a CA directory holds a root or a zone CA.
@@ -80,23 +78,16 @@ const stateFile = "state.json"
 // loadState reads dir/state.json.
 func loadState(dir string) (State, error) {
 	var s State
-	f, err := os.Open(filepath.Join(dir, stateFile))
+	path := filepath.Join(dir, stateFile)
+	data, err := fsutil.ReadFile(path, MaxStateBytes)
 	if err != nil {
 		return s, fmt.Errorf("reading CA state: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxStateBytes+1))
-	if err != nil {
-		return s, fmt.Errorf("reading CA state: %w", err)
-	}
-	if len(data) > MaxStateBytes {
-		return s, fmt.Errorf("reading CA state: %s exceeds %d bytes", f.Name(), MaxStateBytes)
 	}
 	if err := json.Unmarshal(data, &s); err != nil {
-		return s, fmt.Errorf("reading CA state %s: %w", f.Name(), err)
+		return s, fmt.Errorf("reading CA state %s: %w", path, err)
 	}
 	if s.Kind != KindRoot && s.Kind != KindZone {
-		return s, fmt.Errorf("reading CA state %s: unknown kind %q", f.Name(), s.Kind)
+		return s, fmt.Errorf("reading CA state %s: unknown kind %q", path, s.Kind)
 	}
 	return s, nil
 }

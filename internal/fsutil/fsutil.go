@@ -1,9 +1,12 @@
-// Package fsutil writes files so that a crash leaves the old or the new
-// content, never a torn one.
+// Package fsutil holds patchnet's two file primitives: writing a file so
+// that a crash leaves the old or the new content, never a torn one, and
+// reading a file whole without letting its size be unbounded.
 package fsutil
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -41,4 +44,26 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
+}
+
+// ErrTooLarge is returned by ReadFile for a file longer than its bound.
+var ErrTooLarge = errors.New("file too large")
+
+// ReadFile reads all of path if it holds at most limit bytes. A longer file
+// is an error (matching ErrTooLarge) rather than silently truncated, and
+// never more than limit+1 bytes are read, whatever the file's size.
+func ReadFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("reading %s: %w: more than %d bytes", path, ErrTooLarge, limit)
+	}
+	return data, nil
 }

@@ -1,8 +1,10 @@
 package fsutil
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -28,5 +30,21 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 	if err := WriteFileAtomic(filepath.Join(dir, "missing", "f"), nil, 0o600); err == nil {
 		t.Fatal("wrote into a missing directory")
+	}
+}
+
+func TestReadFileBounded(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("12345"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadFile(path, 5); err != nil || string(got) != "12345" {
+		t.Errorf("ReadFile at the bound = %q, %v; want the whole file", got, err)
+	}
+	if got, err := ReadFile(path, 4); !errors.Is(err, ErrTooLarge) || got != nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("ReadFile past the bound = %q, %v; want nil and ErrTooLarge naming the file", got, err)
+	}
+	if _, err := ReadFile(filepath.Join(t.TempDir(), "missing"), 4); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("ReadFile of a missing file: %v, want ErrNotExist", err)
 	}
 }
