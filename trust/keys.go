@@ -157,6 +157,9 @@ func ReadKeyFile(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading key file: %w", err)
 	}
+	if len(data) > MaxKeyFileBytes {
+		return nil, fmt.Errorf("reading key file %s: %w: more than %d bytes", path, ErrOversized, MaxKeyFileBytes)
+	}
 	key, err := ParsePrivateKeyPEM(data)
 	if err != nil {
 		return nil, fmt.Errorf("reading key file %s: %w", path, err)
