@@ -219,16 +219,22 @@ type iwantTracer struct {
 	want       []byte
 	mu         sync.Mutex
 	sentIWANT  bool
+	sentPrune  bool // refused someone's graft
 	pushed     bool // received without asking first
 	receivedIt bool
 }
 
 func (r *iwantTracer) SendRPC(rpc *pubsub.RPC, _ peer.ID) {
-	if len(rpc.GetControl().GetIwant()) > 0 {
-		r.mu.Lock()
-		r.sentIWANT = true
-		r.mu.Unlock()
-	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sentIWANT = r.sentIWANT || len(rpc.GetControl().GetIwant()) > 0
+	r.sentPrune = r.sentPrune || len(rpc.GetControl().GetPrune()) > 0
+}
+
+func (r *iwantTracer) prunedSomeone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sentPrune
 }
 
 func (r *iwantTracer) RecvRPC(rpc *pubsub.RPC) {
@@ -287,6 +293,12 @@ func TestSupernodeFloodPublishes(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitTopicPeers(t, s.Overlay, s.AnnounceTopic(), 1)
+			// s grafts h at a heartbeat and h answers with a PRUNE; until s has
+			// processed it, h is in s's mesh and gets the message pushed anyway.
+			// s traced the graft before sending it, so once h has pruned, an
+			// empty mesh at s means the prune arrived.
+			waitFor(t, 15*time.Second, "h refusing s's graft", tr.prunedSomeone)
+			waitFor(t, 15*time.Second, "s processing the prune", func() bool { return len(s.MeshPeers(s.AnnounceTopic())) == 0 })
 			publish(t, s, msg)
 			waitFor(t, 15*time.Second, "the message at the peer outside the mesh", func() bool { got, _ := tr.result(); return got })
 			if _, pushed := tr.result(); pushed != supernode {
