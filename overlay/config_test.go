@@ -73,6 +73,7 @@ func TestConfigValidate(t *testing.T) {
 		{"sync peers", func(c *Config) { c.Sync.Peers = 0 }, "sync.peers: 0"},
 		{"sync items", func(c *Config) { c.Sync.MaxItems = MaxSyncItems + 1 }, "sync.max_items: 1025"},
 		{"sync bytes", func(c *Config) { c.Sync.MaxBytes = 100 }, "sync.max_bytes: 100"},
+		{"sync interval", func(c *Config) { c.Sync.Interval = updates.Duration(time.Millisecond) }, "sync.interval: 1ms"},
 		{"memory", func(c *Config) { c.Resources.MaxMemory = 1 }, "resources.max_memory: 1"},
 		{"fds", func(c *Config) { c.Resources.MaxFileDescriptors = 1 }, "resources.max_file_descriptors: 1"},
 		{"conn marks", func(c *Config) { c.Resources.ConnLow, c.Resources.ConnHigh = 10, 5 }, "resources.conn_low/conn_high: 10/5"},

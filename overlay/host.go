@@ -156,6 +156,10 @@ func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater)
 	}
 	o.wg.Add(1)
 	go o.bootstrapLoop()
+	if cfg.Sync.Interval > 0 {
+		o.wg.Add(1)
+		go o.sync.antiEntropy(o.auth.settled)
+	}
 	return o, nil
 }
 

@@ -100,6 +100,12 @@ const (
 	// DefaultSyncPeers is how many distinct peers a node catches up from
 	// after start-up or isolation: one peer could omit items, it cannot forge.
 	DefaultSyncPeers = 2
+	// DefaultSyncInterval is how often a node catches up from one peer
+	// while connected: a missed announcement is repaired within it.
+	DefaultSyncInterval = 2 * time.Minute
+	// MinSyncInterval and MaxSyncInterval bound Sync.Interval when on.
+	MinSyncInterval = time.Second
+	MaxSyncInterval = 24 * time.Hour
 	// MaxConcurrentSyncServes caps catch-up requests served at once.
 	MaxConcurrentSyncServes = 8
 	// MaxSyncCursors caps the per-peer cursors kept in memory.

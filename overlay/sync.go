@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -32,9 +33,10 @@ type SyncResult struct {
 	Dropped  int // refused by the validator
 }
 
-// cursor is our position in one peer's store.
+// cursor is our position in one peer's store, and when we last moved it.
 type cursor struct {
 	epoch, seq uint64
+	at         time.Time
 }
 
 // syncer serves and runs catch-up and decides when to run it.
@@ -230,6 +232,7 @@ func (s *syncer) setCursor(p peer.ID, c cursor) {
 			break
 		}
 	}
+	c.at = time.Now()
 	s.cursors[p] = c
 }
 
@@ -295,4 +298,66 @@ func (s *syncer) disconnected(n network.Network, _ network.Conn) {
 	s.needed = s.cfg.Sync.Peers
 	s.episode = map[peer.ID]bool{}
 	s.mu.Unlock()
+}
+
+// antiEntropy catches up from one peer every Sync.Interval while the node
+// runs. Episodes cover start-up and isolation; this covers what gossip lost
+// while the node stayed connected (published before its mesh formed, or
+// behind a partition that healed).
+func (s *syncer) antiEntropy(settled func(peer.ID) bool) {
+	defer s.wg.Done()
+	for {
+		t := time.NewTimer(jittered(time.Duration(s.cfg.Sync.Interval)))
+		select {
+		case <-s.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		p, ok := s.stalest(settled)
+		if !ok {
+			continue
+		}
+		res, err := s.syncWith(s.ctx, p)
+		if err != nil {
+			s.log.Debug("periodic catch-up failed", "peer", p, "err", err)
+			continue
+		}
+		if res.Accepted > 0 {
+			s.log.Info("periodic catch-up found missed items", "peer", p, "accepted", res.Accepted)
+		}
+	}
+}
+
+// jittered is d ±25%, so a zone's nodes started together do not ask in step.
+func jittered(d time.Duration) time.Duration {
+	return d - d/4 + rand.N(d/2+1)
+}
+
+// stalest is the admitted peer this node caught up from longest ago (never
+// counts as longest), so successive rounds walk through all neighbours.
+func (s *syncer) stalest(settled func(peer.ID) bool) (peer.ID, bool) {
+	s.mu.Lock()
+	ready := s.ready
+	s.mu.Unlock()
+	if !ready {
+		return "", false
+	}
+	var peers []peer.ID
+	for _, p := range s.host.Network().Peers() {
+		if settled(p) { // before s.mu: admission calls into the syncer
+			peers = append(peers, p)
+		}
+	}
+	rand.Shuffle(len(peers), func(i, j int) { peers[i], peers[j] = peers[j], peers[i] })
+	var best peer.ID
+	var bestAt time.Time
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range peers {
+		if at := s.cursors[p].at; best == "" || at.Before(bestAt) {
+			best, bestAt = p, at
+		}
+	}
+	return best, best != ""
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // keeper emulates the node: it keeps every delivered announcement in the
@@ -260,4 +261,45 @@ func appendFrame(body []byte) []byte {
 	var buf bytes.Buffer
 	_ = writeFrame(&buf, body)
 	return buf.Bytes()
+}
+
+// TestPeriodicCatchUpWhileConnected: x finished its start-up catch-up and
+// was never cut off, so no episode starts, and b's item never travels by
+// gossip; only the periodic catch-up brings it.
+func TestPeriodicCatchUpWhileConnected(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	publisher := pki.Issue(t, testZone, trust.RoleSupernode)
+	b := startNode(t, pki, nodeOpts{})
+	c := startNode(t, pki, nodeOpts{})
+	cfg := withBootstrap(testConfig(), c)
+	cfg.Sync.Peers = 1
+	cfg.Sync.Interval = updates.Duration(time.Second)
+	x := startNode(t, pki, nodeOpts{cfg: cfg})
+	gotX := keeper(t, x)
+	waitFor(t, 10*time.Second, "x's start-up catch-up from c", func() bool { return x.sync.lastSynced(c.ID()) })
+
+	missed := announcement(t, publisher, "kept by b alone")
+	if _, err := b.Keep(KindAnnouncement, missed); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, x.Overlay, b.Overlay)
+	waitFor(t, 20*time.Second, "x catching up from b on its own", func() bool { return gotX.has(missed) })
+	if msg, _ := gotX.get(missed); !msg.CatchUp || msg.ReceivedFrom != b.ID() {
+		t.Errorf("arrived as %+v, want a catch-up item from b", msg)
+	}
+}
+
+func TestJitteredStaysWithinAQuarter(t *testing.T) {
+	for range 1000 {
+		if d := jittered(time.Minute); d < 45*time.Second || d > 75*time.Second {
+			t.Fatalf("jittered(1m) = %v, want 45s to 75s", d)
+		}
+	}
+}
+
+// lastSynced reports whether a catch-up round with p has completed.
+func (s *syncer) lastSynced(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.cursors[p].at.IsZero()
 }
