@@ -58,14 +58,14 @@ step "announce the fix, sign (publisher) and co-sign (two supernodes)"
 
 step "apply offline: verify, match, check the artifact, install, journal"
 "$pn" apply update.dsse --artifact hello-patchnet_2.0-1_all.deb \
-  --roots root/root.crt --crl zone-demo/zone.crl --zone demo --threshold 2 \
+  --root root/root.crt --crl zone-demo/zone.crl --zone demo --threshold 2 \
   --sysroot "$work/sys" --state state
 cat sys/usr/share/hello-patchnet/greeting
 "$pn" history --state state
 
 step "applying it again changes nothing: the host is already fixed"
 "$pn" apply update.dsse --artifact hello-patchnet_2.0-1_all.deb \
-  --roots root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state
+  --root root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state
 
 step "roll back to 1.0"
 tx=$("$pn" history --state state --format json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -n 1)
@@ -75,7 +75,7 @@ cat sys/usr/share/hello-patchnet/greeting
 
 step "wrong software: the 1.0 package passed off as the fix is refused"
 if "$pn" apply update.dsse --artifact hello-patchnet_1.0-1_all.deb \
-  --roots root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state; then
+  --root root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state; then
   echo "quickstart: a wrong artifact was installed" >&2; exit 1
 fi
 
@@ -86,7 +86,7 @@ if "$pn" cert verify --root root/root.crt --crl zone-demo/zone.crl sn2/node.crt;
   echo "quickstart: revoked certificate verified" >&2; exit 1
 fi
 if "$pn" apply update.dsse --artifact hello-patchnet_2.0-1_all.deb --crl zone-demo/zone.crl \
-  --roots root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state; then
+  --root root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state; then
   echo "quickstart: an update co-signed by a revoked supernode was installed" >&2; exit 1
 fi
 cat sys/usr/share/hello-patchnet/greeting

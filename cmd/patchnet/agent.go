@@ -32,7 +32,7 @@ fallback), installs it as a journalled transaction ('patchnet history',
 The node's certificate (node.crt beside node.key, in --state by default) must
 carry the agent role. Flags override the config file's keys of the same name.`,
 		Example: `  patchnet agent --config /etc/patchnet/agent.toml
-  patchnet agent --state /var/lib/patchnet --roots /etc/patchnet/root.crt --zone acme \
+  patchnet agent --state /var/lib/patchnet --root /etc/patchnet/root.crt --zone acme \
       --listen /ip4/0.0.0.0/tcp/4001 --bootstrap /dns4/sn1.acme.example/tcp/4001/p2p/12D3KooW...`,
 	})
 }
@@ -58,9 +58,10 @@ func newNodeCmd(role trust.Role, cmd *cobra.Command) *cobra.Command {
 		return runNode(ctx, cmd.OutOrStdout(), role, cfg)
 	}
 	f := cmd.Flags()
+	f.SetNormalizeFunc(normalizeFlag)
 	f.StringVar(&fl.config, "config", "", "TOML config file (flags override its keys)")
 	f.StringVar(&fl.state, "state", "", "state directory (node.key, node.crt, journal, blocks)")
-	f.StringSliceVar(&fl.roots, "roots", nil, "pinned root CA certificates (PEM files, comma separated)")
+	f.StringSliceVar(&fl.roots, "root", nil, "pinned root CA certificate (PEM file; repeat or comma-separate for several)")
 	f.StringSliceVar(&fl.crl, "crl", nil, "zone CRLs (PEM or DER files, comma separated)")
 	f.StringVar(&fl.zone, "zone", "", "the zone to join")
 	f.IntVar(&fl.threshold, "threshold", 0, "distinct supernode co-signatures required (k; default 2)")
@@ -85,7 +86,7 @@ func (fl nodeFlags) load(cmd *cobra.Command) (node.Config, error) {
 		}
 	}
 	set("state", func() { cfg.State = fl.state })
-	set("roots", func() { cfg.Roots = fl.roots })
+	set("root", func() { cfg.Roots = fl.roots })
 	set("crl", func() { cfg.CRL = fl.crl })
 	set("zone", func() { cfg.Zone = fl.zone })
 	set("threshold", func() { cfg.Threshold = fl.threshold })

@@ -88,7 +88,7 @@ func runNodeCmdUntilListening(t *testing.T, role trust.Role, args ...string) (st
 func TestAgentCommandRunsUntilStopped(t *testing.T) {
 	state := t.TempDir()
 	root := nodeFiles(t, state, trust.RoleAgent)
-	out, err := runNodeCmdUntilListening(t, trust.RoleAgent, "--state", state, "--roots", root, "--zone", "lab",
+	out, err := runNodeCmdUntilListening(t, trust.RoleAgent, "--state", state, "--root", root, "--zone", "lab",
 		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
 	if err != nil {
 		t.Fatalf("agent: %v\n%s", err, out)
@@ -101,7 +101,7 @@ func TestAgentCommandRunsUntilStopped(t *testing.T) {
 func TestSupernodeCommandRefusesAgentCertificate(t *testing.T) {
 	state := t.TempDir()
 	root := nodeFiles(t, state, trust.RoleAgent)
-	out, err := runNodeCmdUntilListening(t, trust.RoleSupernode, "--state", state, "--roots", root, "--zone", "lab",
+	out, err := runNodeCmdUntilListening(t, trust.RoleSupernode, "--state", state, "--root", root, "--zone", "lab",
 		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
 	if err == nil || !strings.Contains(err.Error(), "not supernode") {
 		t.Errorf("supernode with an agent certificate: %v, want an error naming the role\n%s", err, out)
@@ -114,7 +114,7 @@ func TestNodeCommandNamesBadConfig(t *testing.T) {
 		want string
 	}{
 		{[]string{"--zone", "lab"}, "state"},
-		{[]string{"--state", "/tmp/x", "--roots", "r.crt", "--zone", "no spaces"}, `zone "no spaces"`},
+		{[]string{"--state", "/tmp/x", "--root", "r.crt", "--zone", "no spaces"}, `zone "no spaces"`},
 		{[]string{"--config", "/nonexistent/agent.toml"}, "/nonexistent/agent.toml"},
 	} {
 		_, err := runCommand(t, newAgentCmd(), tc.args...)
@@ -127,7 +127,7 @@ func TestNodeCommandNamesBadConfig(t *testing.T) {
 func TestAgentCommandRefusesForeignZone(t *testing.T) {
 	state := t.TempDir()
 	root := nodeFiles(t, state, trust.RoleAgent)
-	out, err := runNodeCmdUntilListening(t, trust.RoleAgent, "--state", state, "--roots", root, "--zone", "other",
+	out, err := runNodeCmdUntilListening(t, trust.RoleAgent, "--state", state, "--root", root, "--zone", "other",
 		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
 	if err == nil || !strings.Contains(err.Error(), `is for zone "lab"`) {
 		t.Errorf("agent of zone other with a lab certificate: %v, want an error naming both zones\n%s", err, out)

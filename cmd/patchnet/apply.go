@@ -114,7 +114,7 @@ func newApplyCmd() *cobra.Command {
 		Short: "Verify a signed announcement and install its artifact, offline or from its URLs",
 		Long: `apply is the offline path for air-gapped hosts. It verifies the signed
 announcement ENVELOPE exactly as an agent would (signatures and chains to the
-pinned --roots, publisher and supernode roles, revocation per --crl, expiry,
+pinned --root, publisher and supernode roles, revocation per --crl, expiry,
 a version never lower than one already accepted, at least --threshold
 distinct supernode co-signatures of --zone), matches it against this host's
 inventory (or --sysroot's), decides per the respond mode (apply, notify,
@@ -127,10 +127,10 @@ swap, as one journalled transaction that 'patchnet history' lists and
 Installer binaries are hashed before every run; pin them with --pin-tools
 (prints a [tool_pins] table for the config) and require_tool_pins = true.`,
 		Example: `  patchnet apply update.dsse --artifact openssl_3.0.13-1~deb12u1_amd64.deb \
-      --roots /etc/patchnet/root.crt --zone acme --state /var/lib/patchnet
-  patchnet apply update.dsse --roots /etc/patchnet/root.crt --zone acme    # fetches from the announced URLs
+      --root /etc/patchnet/root.crt --zone acme --state /var/lib/patchnet
+  patchnet apply update.dsse --root /etc/patchnet/root.crt --zone acme    # fetches from the announced URLs
   patchnet apply update.dsse --artifact app.tar.gz --prefix /opt/app --config /etc/patchnet/apply.toml
-  patchnet apply update.dsse --artifact pkg.deb --sysroot /srv/sandbox --state /tmp/pn --roots root.crt --zone lab
+  patchnet apply update.dsse --artifact pkg.deb --sysroot /srv/sandbox --state /tmp/pn --root root.crt --zone lab
   patchnet apply --pin-tools >> /etc/patchnet/apply.toml`,
 		Args: cobra.RangeArgs(0, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -149,10 +149,11 @@ Installer binaries are hashed before every run; pin them with --pin-tools
 		},
 	}
 	f := cmd.Flags()
+	f.SetNormalizeFunc(normalizeFlag)
 	f.StringVar(&configPath, "config", "", "TOML config file (flags override its keys)")
 	addStateFlags(cmd, &flagCfg)
 	f.StringVar(&opts.artifact, "artifact", "", "the artifact file the announcement describes (default: download it from the announcement's URLs)")
-	f.StringSliceVar(&flagCfg.Roots, "roots", nil, "pinned root CA certificates (PEM files, comma separated)")
+	f.StringSliceVar(&flagCfg.Roots, "root", nil, "pinned root CA certificate (PEM file; repeat or comma-separate for several)")
 	f.StringSliceVar(&flagCfg.CRL, "crl", nil, "zone CRLs (PEM or DER files, comma separated)")
 	f.StringVar(&flagCfg.Zone, "zone", "", "the zone whose publishers and supernodes must sign")
 	f.IntVar(&flagCfg.Threshold, "threshold", flagCfg.Threshold, "distinct supernode co-signatures required (k)")
@@ -184,7 +185,7 @@ func mergedConfig(cmd *cobra.Command, path string, flagCfg applyConfig) (applyCo
 	}
 	set("state", func() { cfg.State = flagCfg.State })
 	set("sysroot", func() { cfg.Sysroot = flagCfg.Sysroot })
-	set("roots", func() { cfg.Roots = flagCfg.Roots })
+	set("root", func() { cfg.Roots = flagCfg.Roots })
 	set("crl", func() { cfg.CRL = flagCfg.CRL })
 	set("zone", func() { cfg.Zone = flagCfg.Zone })
 	set("threshold", func() { cfg.Threshold = flagCfg.Threshold })
@@ -256,7 +257,7 @@ func readEnvelope(path string) ([]byte, error) {
 // its zone CA, and a CRL is only taken from a CA that chains to a pinned root.
 func newApplyVerifier(cfg applyConfig, raw []byte, clock trust.Clock) (*trust.Verifier, error) {
 	if len(cfg.Roots) == 0 {
-		return nil, errors.New("no pinned roots: pass --roots root.crt (or roots = [...] in the config)")
+		return nil, errors.New("no pinned roots: pass --root root.crt (or roots = [...] in the config)")
 	}
 	vc := trust.DefaultVerifierConfig()
 	if clock != nil {

@@ -125,7 +125,7 @@ func (w *applyWorld) envelope(t *testing.T, a *updates.Announcement, signers ...
 // apply runs the apply command with the world's flags plus extra.
 func (w *applyWorld) apply(t *testing.T, envelope string, extra ...string) (string, error) {
 	t.Helper()
-	args := append([]string{envelope, "--roots", w.rootsFile, "--zone", applyZone, "--threshold", "2",
+	args := append([]string{envelope, "--root", w.rootsFile, "--zone", applyZone, "--threshold", "2",
 		"--sysroot", w.root, "--state", w.state, "--artifact", w.debs["2.0"]}, extra...)
 	return runCommand(t, newApplyCmd(), args...)
 }
@@ -394,7 +394,7 @@ func TestApplyFetchesFromAnnouncedURLs(t *testing.T) {
 
 	onlyEvil := w.announcement(t, 1)
 	onlyEvil.Patchnet.Artifact.URLs = []string{evil.URL + "/pkg.deb"}
-	out, err := runCommand(t, newApplyCmd(), w.envelope(t, onlyEvil), "--roots", w.rootsFile, "--zone", applyZone,
+	out, err := runCommand(t, newApplyCmd(), w.envelope(t, onlyEvil), "--root", w.rootsFile, "--zone", applyZone,
 		"--threshold", "2", "--sysroot", w.root, "--state", w.state)
 	if !errors.Is(err, trust.ErrDigestMismatch) {
 		t.Fatalf("apply from a malicious mirror: %v\n%s", err, out)
@@ -405,7 +405,7 @@ func TestApplyFetchesFromAnnouncedURLs(t *testing.T) {
 
 	both := w.announcement(t, 2)
 	both.Patchnet.Artifact.URLs = []string{evil.URL + "/pkg.deb", vendor.URL + "/pkg.deb"}
-	out, err = runCommand(t, newApplyCmd(), w.envelope(t, both), "--roots", w.rootsFile, "--zone", applyZone,
+	out, err = runCommand(t, newApplyCmd(), w.envelope(t, both), "--root", w.rootsFile, "--zone", applyZone,
 		"--threshold", "2", "--sysroot", w.root, "--state", w.state)
 	if err != nil {
 		t.Fatalf("apply from URLs: %v\n%s", err, out)

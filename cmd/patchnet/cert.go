@@ -87,6 +87,7 @@ exits non-zero naming the reason (e.g. "revoked by zone CA acme at …").`,
 		},
 	}
 	f := cmd.Flags()
+	f.SetNormalizeFunc(normalizeFlag)
 	f.StringArrayVar(&o.Roots, "root", nil, "pinned root CA certificate file (repeatable, at least one)")
 	f.StringArrayVar(&o.CRLs, "crl", nil, "CRL file, PEM or DER (repeatable)")
 	f.BoolVar(&o.RequireCRL, "require-crl", false, "fail if the zone CA's CRL is not among --crl")

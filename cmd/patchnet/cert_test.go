@@ -4,6 +4,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
 )
 
 // cert verify --require-crl refuses a zone whose CRL was not given (fail
@@ -37,6 +40,27 @@ func TestCertShowKinds(t *testing.T) {
 	for _, want := range []string{"root CA certificate", "CN=Lab root", "ecdsa-p256", "fingerprint:"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("cert show root lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestRootsSpellingAccepted: earlier versions spelt the pinned-roots flag
+// --roots on some commands; every command now takes --root and still
+// understands --roots.
+func TestRootsSpellingAccepted(t *testing.T) {
+	for name, cmd := range map[string]*cobra.Command{
+		"apply": newApplyCmd(), "agent": newAgentCmd(), "supernode": newSupernodeCmd(), "cert verify": newCertVerifyCmd(),
+	} {
+		if err := cmd.Flags().Parse([]string{"--roots", "a.crt", "--root", "b.crt"}); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		got, _ := cmd.Flags().GetStringSlice("root")
+		if arr, err := cmd.Flags().GetStringArray("root"); err == nil {
+			got = arr
+		}
+		if diff := cmp.Diff([]string{"a.crt", "b.crt"}, got); diff != "" {
+			t.Errorf("%s: --root after --roots and --root (-want +got):\n%s", name, diff)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // rootCmd is the top of the command tree. Each subcommand lives in its own
@@ -17,4 +18,14 @@ Agents form collectives over libp2p gossip; supernodes verify every update
 independently and co-sign it; zones sit under zone CAs below pinned root CAs.`,
 	SilenceUsage:  true,
 	SilenceErrors: true,
+}
+
+// normalizeFlag accepts --roots, the spelling of earlier versions, as
+// --root: every command names pinned roots with one repeatable --root.
+// Commands that take pinned roots install it on their flag set.
+func normalizeFlag(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	if name == "roots" {
+		name = "root"
+	}
+	return pflag.NormalizedName(name)
 }

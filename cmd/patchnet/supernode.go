@@ -25,7 +25,7 @@ The node's certificate (node.crt beside node.key, in --state by default) must
 carry the supernode role. Flags override the config file's keys of the same
 name.`,
 		Example: `  patchnet supernode --config /etc/patchnet/supernode.toml
-  patchnet supernode --state /var/lib/patchnet --roots /etc/patchnet/root.crt --zone acme \
+  patchnet supernode --state /var/lib/patchnet --root /etc/patchnet/root.crt --zone acme \
       --listen /ip4/0.0.0.0/tcp/4001`,
 	})
 }
