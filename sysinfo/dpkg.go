@@ -132,9 +132,11 @@ func dpkgSource(field, name, version string) (string, string) {
 	}
 	rest = strings.TrimSpace(rest)
 	if strings.HasPrefix(rest, "(") && strings.HasSuffix(rest, ")") {
-		return srcName, strings.TrimSpace(rest[1 : len(rest)-1])
+		if v := strings.TrimSpace(rest[1 : len(rest)-1]); v != "" {
+			return srcName, v
+		}
 	}
-	return srcName, version
+	return srcName, version // "name ()" names no version: dpkg's default applies
 }
 
 // clip shortens a line quoted in an error message.

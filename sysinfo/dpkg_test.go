@@ -193,3 +193,19 @@ func TestParseDpkgStatusMalformed(t *testing.T) {
 		})
 	}
 }
+
+func TestDpkgSource(t *testing.T) {
+	for _, tc := range []struct{ field, wantName, wantVersion string }{
+		{"", "bin", "1.0-1"},
+		{"src", "src", "1.0-1"},
+		{"src (2.0-3)", "src", "2.0-3"},
+		{"src ( 2.0-3 )", "src", "2.0-3"},
+		{"src ()", "src", "1.0-1"}, // found by FuzzParseDpkgStatus: an empty version is none
+		{"src junk", "src", "1.0-1"},
+	} {
+		name, version := dpkgSource(tc.field, "bin", "1.0-1")
+		if name != tc.wantName || version != tc.wantVersion {
+			t.Errorf("dpkgSource(%q) = %q, %q; want %q, %q", tc.field, name, version, tc.wantName, tc.wantVersion)
+		}
+	}
+}
