@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -86,6 +87,7 @@ type peerAuth struct {
 	chain     [][]byte
 	done      chan struct{}
 	initiated bool // an outbound exchange was started
+	answering bool // a stream the peer opened is being answered
 }
 
 func newAdmission(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, g *gater, stats *counters) *admission {
@@ -158,40 +160,107 @@ func (a *admission) await(p peer.ID, e *peerAuth) {
 	a.admitted(p)
 }
 
-// initiate opens the exchange on an outbound connection.
+// initiate opens the exchange on an outbound connection. A remote that
+// refuses the stream as busy (its slots are full, or it is still answering
+// another stream of ours) is asked again after a pause, until AuthDeadline:
+// only the deadline, not a busy peer, makes the exchange fail.
 func (a *admission) initiate(p peer.ID) {
 	ctx, cancel := context.WithTimeout(a.ctx, time.Duration(a.cfg.AuthDeadline))
 	defer cancel()
 	e := a.entry(p)
+	pause := BusyRetry
+	for {
+		chain, err := a.exchange(ctx, p)
+		if err == nil {
+			a.verify(p, e, chain)
+			return
+		}
+		if !remoteBusy(err) {
+			a.settle(p, e, nil, trust.Identity{}, err)
+			return
+		}
+		a.stats.authBusy.Add(1)
+		if !waitRetry(ctx, e.done, pause) {
+			return // settled meanwhile, or await settles at the deadline
+		}
+		pause = min(2*pause, BusyRetryMax)
+	}
+}
+
+// exchange sends this node's chain on a new auth stream and reads p's.
+func (a *admission) exchange(ctx context.Context, p peer.ID) ([][]byte, error) {
 	s, err := a.host.NewStream(network.WithAllowLimitedConn(ctx, "auth"), p, AuthProtocol)
 	if err != nil {
-		a.settle(p, e, nil, trust.Identity{}, fmt.Errorf("opening auth stream: %w", err))
-		return
+		return nil, fmt.Errorf("opening auth stream: %w", err)
 	}
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(time.Duration(a.cfg.AuthDeadline)))
 	if err := writeFrame(s, encodeChain(a.deps.Chain)); err != nil {
 		s.Reset()
-		a.settle(p, e, nil, trust.Identity{}, fmt.Errorf("sending chain: %w", err))
-		return
+		return nil, fmt.Errorf("sending chain: %w", err)
 	}
-	a.receive(p, e, s)
+	chain, err := a.read(s)
+	if err != nil {
+		s.Reset()
+	}
+	return chain, err
 }
 
-// handle answers an exchange the peer opened.
+// busyCode is the reset code of an auth or catch-up stream refused for
+// lack of a slot, which the opener answers by asking again later. libp2p's
+// resource manager refuses streams with the same code.
+const busyCode = network.StreamResourceLimitExceeded
+
+// remoteBusy reports whether err is the remote refusing a stream as busy.
+func remoteBusy(err error) bool {
+	var se *network.StreamError
+	return errors.As(err, &se) && se.Remote && se.ErrorCode == busyCode
+}
+
+// waitRetry pauses before a retry; false means do not retry.
+func waitRetry(ctx context.Context, settled <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-settled:
+	case <-ctx.Done():
+	}
+	return false
+}
+
+// handle answers an exchange the peer opened. Each peer gets one stream
+// answered at a time, and a verdict already reached stands: a peer that
+// failed is refused, so neither can tie up the shared slots. A chain that
+// does not arrive within AuthFirstFrameTimeout frees the slot.
 func (a *admission) handle(s network.Stream) {
+	p := s.Conn().RemotePeer()
+	e, code, ok := a.claim(p)
+	if !ok {
+		_ = s.ResetWithError(code)
+		return
+	}
+	defer a.unclaim(e)
 	select {
 	case a.sem <- struct{}{}:
 		defer func() { <-a.sem }()
 	default:
-		s.Reset()
+		_ = s.ResetWithError(busyCode)
 		return
 	}
 	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(time.Duration(a.cfg.AuthDeadline)))
-	p := s.Conn().RemotePeer()
-	e := a.entry(p)
+	now := time.Now()
+	deadline := time.Duration(a.cfg.AuthDeadline)
+	_ = s.SetDeadline(now.Add(deadline))
+	_ = s.SetReadDeadline(now.Add(min(deadline, AuthFirstFrameTimeout)))
 	chain, err := a.read(s)
+	if timedOut(err) {
+		// Not a verdict: the stream is refused as busy, so a peer that was
+		// merely slow asks again; AuthDeadline judges the peer.
+		_ = s.ResetWithError(busyCode)
+		return
+	}
 	if err == nil {
 		err = writeFrame(s, encodeChain(a.deps.Chain))
 	}
@@ -203,14 +272,34 @@ func (a *admission) handle(s network.Stream) {
 	a.verify(p, e, chain)
 }
 
-func (a *admission) receive(p peer.ID, e *peerAuth, s network.Stream) {
-	chain, err := a.read(s)
-	if err != nil {
-		s.Reset()
-		a.settle(p, e, nil, trust.Identity{}, err)
-		return
+// timedOut reports whether err is a stream deadline passing.
+func timedOut(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// claim reserves p's one answering slot. A peer already being answered is
+// told to retry (busyCode); one that failed admission is refused for good.
+// A verified peer is answered again: after a reconnect its side may have
+// started afresh while this side still holds the old verdict.
+func (a *admission) claim(p peer.ID) (*peerAuth, network.StreamErrorCode, bool) {
+	e := a.entry(p)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	switch {
+	case e.answering:
+		return nil, busyCode, false
+	case !e.info.Pending && !e.info.Verified:
+		return nil, network.StreamGated, false
 	}
-	a.verify(p, e, chain)
+	e.answering = true
+	return e, 0, true
+}
+
+func (a *admission) unclaim(e *peerAuth) {
+	a.mu.Lock()
+	e.answering = false
+	a.mu.Unlock()
 }
 
 func (a *admission) read(s network.Stream) ([][]byte, error) {
@@ -348,4 +437,26 @@ func (a *admission) reauthenticate() int {
 		}
 	}
 	return failed
+}
+
+// waitVerified waits for p's exchange to settle, at most AuthDeadline, and
+// reports whether p was verified. A peer with no record (not connected) is
+// not.
+func (a *admission) waitVerified(ctx context.Context, p peer.ID) bool {
+	a.mu.Lock()
+	e, ok := a.peers[p]
+	a.mu.Unlock()
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(a.cfg.AuthDeadline))
+	defer cancel()
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return e.info.Verified
 }

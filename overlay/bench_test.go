@@ -367,3 +367,48 @@ func drain(o *Overlay) {
 		}()
 	}
 }
+
+// BenchmarkCatchUp48MiB measures one full catch-up of 48 items of 1 MiB
+// asking for MaxSyncBytes per round, from a server capping each response at
+// MaxSyncServeBytes (capped) and from one serving all that is asked
+// (uncapped, the baseline: the cap's cost is the extra rounds). Both run in
+// the same loop, alternating.
+func BenchmarkCatchUp48MiB(b *testing.B) {
+	pki := trusttest.NewPKI(b, testZone)
+	cfg := testConfig()
+	cfg.Sync.MaxBytes = MaxSyncBytes
+	x := startNode(b, pki, nodeOpts{validator: acceptAll, cfg: cfg})
+	var servers [2]*testNode
+	for i := range servers {
+		servers[i] = startNode(b, pki, nodeOpts{validator: acceptAll})
+		for j := range 48 {
+			data := make([]byte, MaxItemBytes-16)
+			data[0], data[1] = byte(i), byte(j)
+			if _, err := servers[i].Keep(KindAnnouncement, data); err != nil {
+				b.Fatal(err)
+			}
+		}
+		connect(b, x.Overlay, servers[i].Overlay)
+	}
+	servers[1].sync.serveMax = MaxSyncBytes
+	var took [2]time.Duration
+	var rounds [2]int
+	ctx := context.Background()
+	b.ResetTimer()
+	for range b.N {
+		for i, s := range servers {
+			x.sync.setCursor(s.ID(), cursor{})
+			start := time.Now()
+			res, err := x.SyncWith(ctx, s.ID())
+			took[i] += time.Since(start)
+			if err != nil || res.Received != 48 {
+				b.Fatalf("catch-up: %+v, %v", res, err)
+			}
+			rounds[i] = res.Rounds
+		}
+	}
+	b.ReportMetric(float64(took[0].Milliseconds())/float64(b.N), "capped-ms/op")
+	b.ReportMetric(float64(took[1].Milliseconds())/float64(b.N), "uncapped-ms/op")
+	b.ReportMetric(float64(rounds[0]), "capped-rounds")
+	b.ReportMetric(float64(rounds[1]), "uncapped-rounds")
+}

@@ -129,7 +129,8 @@ type SyncConfig struct {
 	Peers int `toml:"peers"`
 	// MaxItems per request. Default: 256.
 	MaxItems int `toml:"max_items"`
-	// MaxBytes per request. Default: 8 MiB.
+	// MaxBytes per request. Default: 8 MiB. Peers answer at most
+	// MaxSyncServeBytes (8 MiB) whatever is asked; more takes more rounds.
 	MaxBytes int `toml:"max_bytes"`
 	// Interval is how often a node also catches up from one connected peer
 	// (the one it caught up from longest ago) while all seems well: gossip

@@ -12,6 +12,12 @@
 // goes through the node's MessageValidator, and every peer's certificate
 // chain through the node's Authenticator. It must not import node.
 //
+// In a private zone nothing is served to a peer before admission verified
+// it: catch-up waits for the exchange and refuses unverified peers, and
+// WaitAdmitted lets protocols built beside the overlay (content) do the
+// same. Auth and catch-up streams are served one per peer at a time, under
+// short first-frame deadlines, so one peer cannot hold the shared slots.
+//
 // Lifecycle: New starts the host and joins nothing; the node subscribes to
 // the announce topic (which also starts catch-up), its collectives, and, on
 // supernodes, the supernodes' topic. Close releases everything.

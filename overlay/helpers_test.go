@@ -1,9 +1,11 @@
 package overlay
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
@@ -196,4 +200,67 @@ func rawPeer(t testing.TB, o *Overlay) (host.Host, context.Context) {
 		t.Fatal(err)
 	}
 	return h, ctx
+}
+
+// pskPeer is a bare libp2p host holding a private zone's key but none of
+// patchnet's protocols, connected to o: an outsider who got the key.
+func pskPeer(t testing.TB, psk []byte, o *Overlay) (host.Host, context.Context) {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.PrivateNetwork(psk), libp2p.Transport(tcp.NewTCPTransport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := h.Connect(ctx, o.AddrInfo()); err != nil {
+		t.Fatalf("the key should let the handshake through: %v", err)
+	}
+	return h, ctx
+}
+
+// holdStreams opens n streams of proto from h to target, each carrying one
+// byte of a frame length that never completes, and returns how many of them
+// the target has ended so far. A stream neither ended nor counted by the
+// target's slots has not reached its handler yet.
+func holdStreams(t testing.TB, ctx context.Context, h host.Host, target peer.ID, proto protocol.ID, n int) func() int {
+	t.Helper()
+	var ended atomic.Int32
+	for range n {
+		s, err := h.NewStream(ctx, target, proto)
+		if err != nil {
+			t.Fatalf("opening stream: %v", err)
+		}
+		t.Cleanup(func() { s.Reset() })
+		if _, err := s.Write([]byte{0x80}); err != nil {
+			t.Fatalf("writing: %v", err)
+		}
+		go func() {
+			var b [1]byte
+			if _, err := s.Read(b[:]); err != nil {
+				ended.Add(1)
+			}
+		}()
+	}
+	return func() int { return int(ended.Load()) }
+}
+
+var acceptAll = ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
+
+// askSync sends one catch-up request by hand and decodes the answer.
+func askSync(ctx context.Context, h host.Host, p peer.ID, req syncRequest) (syncResponse, error) {
+	s, err := h.NewStream(ctx, p, SyncProtocol)
+	if err != nil {
+		return syncResponse{}, err
+	}
+	defer s.Close()
+	if err := writeFrame(s, encodeSyncRequest(req)); err != nil {
+		return syncResponse{}, err
+	}
+	_ = s.CloseWrite()
+	body, err := readFrame(bufio.NewReader(s), syncResponseLimit(req))
+	if err != nil {
+		return syncResponse{}, err
+	}
+	return decodeSyncResponse(body, req)
 }

@@ -143,7 +143,7 @@ func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater)
 		return nil, err
 	}
 	o.gossip = gs
-	o.sync = newSyncer(ctx, &o.wg, h, cfg, deps, gs, o.stats)
+	o.sync = newSyncer(ctx, &o.wg, h, cfg, deps, gs, o.stats, o.WaitAdmitted)
 	o.auth.admitted = o.sync.admitted
 	gs.onSubscribe = func(topic string) {
 		if topic == AnnounceTopic(cfg.Zone) {
@@ -292,6 +292,19 @@ func (o *Overlay) SyncWith(ctx context.Context, p peer.ID) (SyncResult, error) {
 
 // PeerInfo is the admission record of a connected peer.
 func (o *Overlay) PeerInfo(p peer.ID) (PeerInfo, bool) { return o.auth.info(p) }
+
+// WaitAdmitted reports whether p may be served this node's data. In a
+// public zone every peer may. In a private zone only a peer the admission
+// exchange verified may: WaitAdmitted waits for the exchange to settle (at
+// most Config.AuthDeadline, or until ctx ends), so a peer holding the zone's
+// key but no certificate gets nothing in the window before it is dropped.
+// Protocols served beside the overlay (content transfer) call it per stream.
+func (o *Overlay) WaitAdmitted(ctx context.Context, p peer.ID) bool {
+	if !o.cfg.PrivateZone.Enabled() {
+		return true
+	}
+	return o.auth.waitVerified(ctx, p)
+}
 
 // AdmissionFailure is why p last failed the admission exchange (nil if it
 // has not failed recently), even after it was disconnected.

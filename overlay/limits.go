@@ -79,8 +79,21 @@ const (
 	// RecentFailures is how many peers' admission failures are remembered
 	// for AdmissionFailure.
 	RecentFailures = 1024
-	// MaxConcurrentAuth caps auth exchanges served at once.
+	// MaxConcurrentAuth caps auth exchanges served at once, across all
+	// peers; each peer may hold only one of them at a time.
 	MaxConcurrentAuth = 64
+	// AuthFirstFrameTimeout bounds the wait for the dialling peer's chain on
+	// an auth stream this node answers (or AuthDeadline if shorter): an
+	// honest peer sends it at once, and a silent stream would otherwise hold
+	// a slot for the whole deadline. The stream is then refused as busy (the
+	// peer may ask again); only AuthDeadline rejects the peer.
+	AuthFirstFrameTimeout = 2 * time.Second
+	// BusyRetry is the first pause before reopening an auth or catch-up
+	// stream the remote refused as busy (its slots full, or still serving
+	// another stream of ours); it doubles up to BusyRetryMax, and the
+	// retries end at AuthDeadline or SyncTimeout.
+	BusyRetry    = 100 * time.Millisecond
+	BusyRetryMax = time.Second
 
 	// DefaultSyncMaxItems is how many items one catch-up request asks for.
 	DefaultSyncMaxItems = 256
@@ -88,8 +101,12 @@ const (
 	MaxSyncItems = 1024
 	// DefaultSyncMaxBytes is how many bytes one catch-up request asks for.
 	DefaultSyncMaxBytes = 8 << 20
-	// MaxSyncBytes caps the item bytes in one catch-up response.
+	// MaxSyncBytes caps the bytes a catch-up request may ask for.
 	MaxSyncBytes = 32 << 20
+	// MaxSyncServeBytes caps the item bytes this node puts in one catch-up
+	// response, whatever was asked: MaxConcurrentSyncServes responses then
+	// hold at most 64 MiB. An asker wanting more takes more rounds.
+	MaxSyncServeBytes = 8 << 20
 	// MaxItemBytes caps one stored or synced item: one signed envelope or CRL.
 	MaxItemBytes = max(trust.MaxEnvelopeBytes, trust.MaxCRLBytes)
 	// MaxSyncRounds caps the request/response rounds of one catch-up with
@@ -106,8 +123,13 @@ const (
 	// MinSyncInterval and MaxSyncInterval bound Sync.Interval when on.
 	MinSyncInterval = time.Second
 	MaxSyncInterval = 24 * time.Hour
-	// MaxConcurrentSyncServes caps catch-up requests served at once.
+	// MaxConcurrentSyncServes caps catch-up requests served at once, across
+	// all peers; each peer may have only one served at a time.
 	MaxConcurrentSyncServes = 8
+	// SyncRequestTimeout bounds the wait for a catch-up request (under 64
+	// bytes, sent at once by an honest asker), so a silent stream cannot
+	// hold a serve slot for SyncTimeout.
+	SyncRequestTimeout = 2 * time.Second
 	// MaxSyncCursors caps the per-peer cursors kept in memory.
 	MaxSyncCursors = 4096
 	// MaxPSKFileBytes bounds a private zone's swarm.key file (the key is

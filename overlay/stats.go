@@ -37,12 +37,19 @@ type Stats struct {
 	// AuthVerified and AuthFailed count admission exchanges.
 	AuthVerified uint64
 	AuthFailed   uint64
+	// AuthBusyRetries counts auth streams a peer refused as busy and that
+	// this node opened again.
+	AuthBusyRetries uint64
+	// SyncRefused counts catch-up requests refused unserved: a second one
+	// from the same peer, all slots busy, or (private zone) a peer not
+	// admitted.
+	SyncRefused uint64
 }
 
 // counters is the live form of Stats.
 type counters struct {
-	delivered, rejected, ignored, queueFull, throttled, badSig, undeliverable atomic.Uint64
-	catchUpAccepted, catchUpDropped, authVerified, authFailed                 atomic.Uint64
+	delivered, rejected, ignored, queueFull, throttled, badSig, undeliverable        atomic.Uint64
+	catchUpAccepted, catchUpDropped, authVerified, authFailed, authBusy, syncRefused atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -52,6 +59,7 @@ func (c *counters) snapshot() Stats {
 		Undeliverable:   c.undeliverable.Load(),
 		CatchUpAccepted: c.catchUpAccepted.Load(), CatchUpDropped: c.catchUpDropped.Load(),
 		AuthVerified: c.authVerified.Load(), AuthFailed: c.authFailed.Load(),
+		AuthBusyRetries: c.authBusy.Load(), SyncRefused: c.syncRefused.Load(),
 	}
 }
 

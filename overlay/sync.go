@@ -51,8 +51,12 @@ type syncer struct {
 	ctx       context.Context
 	wg        *sync.WaitGroup
 	sem       chan struct{}
+	mayServe  func(context.Context, peer.ID) bool // admission, in a private zone
+	serveMax  int                                 // MaxSyncServeBytes; benchmarks vary it
 
 	mu       sync.Mutex
+	serving  map[peer.ID]bool // peers with a request being served
+	asking   map[peer.ID]chan struct{}
 	cursors  map[peer.ID]cursor
 	needed   int              // peers still to catch up from in this episode
 	episode  map[peer.ID]bool // peers tried in this episode
@@ -60,10 +64,13 @@ type syncer struct {
 	ready    bool // the node subscribed to the announce topic
 }
 
-func newSyncer(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, g *gossip, stats *counters) *syncer {
+// newSyncer serves catch-up on h to the peers mayServe allows.
+func newSyncer(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, g *gossip, stats *counters,
+	mayServe func(context.Context, peer.ID) bool) *syncer {
 	s := &syncer{
 		host: h, cfg: cfg, store: deps.Store, validator: deps.Validator, gossip: g, stats: stats,
-		log: deps.Logger, ctx: ctx, wg: wg, sem: make(chan struct{}, MaxConcurrentSyncServes),
+		log: deps.Logger, ctx: ctx, wg: wg, sem: make(chan struct{}, MaxConcurrentSyncServes), mayServe: mayServe, serveMax: MaxSyncServeBytes,
+		serving: map[peer.ID]bool{}, asking: map[peer.ID]chan struct{}{},
 		cursors: map[peer.ID]cursor{}, needed: cfg.Sync.Peers, episode: map[peer.ID]bool{},
 	}
 	h.SetStreamHandler(SyncProtocol, s.serve)
@@ -71,36 +78,78 @@ func newSyncer(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 	return s
 }
 
-// serve answers one catch-up request from the store.
+// serve answers one catch-up request from the store. A peer gets one
+// request served at a time; its request must arrive within
+// SyncRequestTimeout; in a private zone only an admitted peer is served.
+// Busy refusals carry busyCode so an honest asker retries.
 func (s *syncer) serve(st network.Stream) {
+	p := st.Conn().RemotePeer()
+	if !s.claim(p) {
+		s.refuse(st, busyCode, "another request from this peer is being served")
+		return
+	}
+	defer s.unclaim(p)
+	if !s.mayServe(s.ctx, p) {
+		s.refuse(st, network.StreamGated, "peer not admitted to the private zone")
+		return
+	}
 	select {
 	case s.sem <- struct{}{}:
 		defer func() { <-s.sem }()
 	default:
-		st.Reset()
+		s.refuse(st, busyCode, "all serve slots busy")
 		return
 	}
 	defer st.Close()
-	_ = st.SetDeadline(time.Now().Add(SyncTimeout))
+	now := time.Now()
+	_ = st.SetDeadline(now.Add(SyncTimeout))
+	_ = st.SetReadDeadline(now.Add(SyncRequestTimeout))
 	body, err := readFrame(bufio.NewReaderSize(st, 128), maxSyncRequestBytes)
 	var req syncRequest
 	if err == nil {
 		req, err = decodeSyncRequest(body)
 	}
-	if err != nil {
-		s.log.Debug("refusing sync request", "peer", st.Conn().RemotePeer(), "err", err)
+	switch {
+	case timedOut(err):
+		s.refuse(st, busyCode, "no request within the request timeout")
+		return
+	case err != nil:
+		s.log.Debug("refusing sync request", "peer", p, "err", err)
 		st.Reset()
 		return
 	}
 	resp, err := s.answer(req)
 	if err != nil {
-		s.log.Warn("serving sync request", "peer", st.Conn().RemotePeer(), "err", err)
+		s.log.Warn("serving sync request", "peer", p, "err", err)
 		st.Reset()
 		return
 	}
 	if err := writeFrame(st, encodeSyncResponse(resp)); err != nil {
 		st.Reset()
 	}
+}
+
+// claim marks p as being served, unless it already is.
+func (s *syncer) claim(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.serving[p] {
+		return false
+	}
+	s.serving[p] = true
+	return true
+}
+
+func (s *syncer) unclaim(p peer.ID) {
+	s.mu.Lock()
+	delete(s.serving, p)
+	s.mu.Unlock()
+}
+
+func (s *syncer) refuse(st network.Stream, code network.StreamErrorCode, why string) {
+	s.stats.syncRefused.Add(1)
+	s.log.Debug("refusing sync request", "peer", st.Conn().RemotePeer(), "reason", why)
+	_ = st.ResetWithError(code)
 }
 
 func (s *syncer) answer(req syncRequest) (syncResponse, error) {
@@ -113,13 +162,14 @@ func (s *syncer) answer(req syncRequest) (syncResponse, error) {
 	if err != nil {
 		return syncResponse{}, err
 	}
-	items, err := s.store.Since(from, req.MaxItems, req.MaxBytes)
+	limit := min(req.MaxBytes, s.serveMax)
+	items, err := s.store.Since(from, req.MaxItems, limit)
 	if err != nil {
 		return syncResponse{}, err
 	}
 	size := 0
-	for i, it := range items { // never send more bytes than asked for
-		if size += len(it.Data); size > req.MaxBytes {
+	for i, it := range items { // never more than asked for, nor the serve cap
+		if size += len(it.Data); size > limit {
 			items = items[:i]
 			break
 		}
@@ -130,6 +180,11 @@ func (s *syncer) answer(req syncRequest) (syncResponse, error) {
 // syncWith catches up from p until its store has nothing newer for us.
 func (s *syncer) syncWith(ctx context.Context, p peer.ID) (SyncResult, error) {
 	res := SyncResult{Peer: p}
+	unlock, err := s.lockPeer(ctx, p)
+	if err != nil {
+		return res, fmt.Errorf("catching up from %s: %w", p, err)
+	}
+	defer unlock()
 	for res.Rounds < MaxSyncRounds {
 		res.Rounds++
 		more, err := s.round(ctx, p, &res)
@@ -141,6 +196,33 @@ func (s *syncer) syncWith(ctx context.Context, p peer.ID) (SyncResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// lockPeer waits until no other catch-up from p runs here (start-up,
+// periodic and explicit ones may pick the same peer), since p serves one
+// request of ours at a time.
+func (s *syncer) lockPeer(ctx context.Context, p peer.ID) (unlock func(), err error) {
+	for {
+		s.mu.Lock()
+		busy, ok := s.asking[p]
+		if !ok {
+			done := make(chan struct{})
+			s.asking[p] = done
+			s.mu.Unlock()
+			return func() {
+				s.mu.Lock()
+				delete(s.asking, p)
+				s.mu.Unlock()
+				close(done)
+			}, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // round runs one request/response and delivers what validates.
@@ -174,15 +256,33 @@ func cursorFor(c cursor, epoch uint64) uint64 {
 	return 0
 }
 
+// fetch runs one request/response with p. A peer that refuses the stream
+// as busy (serving another request of ours, or all its slots taken) is
+// asked again after a pause, within SyncTimeout.
 func (s *syncer) fetch(ctx context.Context, p peer.ID, req syncRequest) (syncResponse, error) {
 	ctx, cancel := context.WithTimeout(ctx, SyncTimeout)
 	defer cancel()
+	pause := BusyRetry
+	for {
+		resp, err := s.ask(ctx, p, req)
+		if !remoteBusy(err) {
+			return resp, err
+		}
+		if !waitRetry(ctx, nil, pause) {
+			return syncResponse{}, fmt.Errorf("peer stayed busy: %w", err)
+		}
+		pause = min(2*pause, BusyRetryMax)
+	}
+}
+
+func (s *syncer) ask(ctx context.Context, p peer.ID, req syncRequest) (syncResponse, error) {
 	st, err := s.host.NewStream(ctx, p, SyncProtocol)
 	if err != nil {
 		return syncResponse{}, fmt.Errorf("opening sync stream: %w", err)
 	}
 	defer st.Close()
-	_ = st.SetDeadline(time.Now().Add(SyncTimeout))
+	deadline, _ := ctx.Deadline()
+	_ = st.SetDeadline(deadline)
 	if err := writeFrame(st, encodeSyncRequest(req)); err != nil {
 		st.Reset()
 		return syncResponse{}, fmt.Errorf("sending sync request: %w", err)

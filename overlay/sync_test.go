@@ -303,3 +303,45 @@ func (s *syncer) lastSynced(p peer.ID) bool {
 	defer s.mu.Unlock()
 	return !s.cursors[p].at.IsZero()
 }
+
+// TestSyncServeSlotsNotHeldByOnePeer: one peer asks for the largest
+// response and holds more silent catch-up streams than there are serve
+// slots; its answer stays under MaxSyncServeBytes, and another node still
+// catches up (in several rounds).
+func TestSyncServeSlotsNotHeldByOnePeer(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	a := startNode(t, pki, nodeOpts{validator: acceptAll})
+	const items = 12
+	for i := range items {
+		data := make([]byte, MaxItemBytes-16)
+		data[0] = byte(i)
+		if _, err := a.Keep(KindAnnouncement, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, ctx := rawPeer(t, a.Overlay)
+	greedy := syncRequest{MaxItems: MaxSyncItems, MaxBytes: MaxSyncBytes}
+	resp, err := askSync(ctx, h, a.ID(), greedy)
+	if err != nil {
+		t.Fatalf("asking for %d bytes: %v", greedy.MaxBytes, err)
+	}
+	size := 0
+	for _, it := range resp.Items {
+		size += len(it.Data)
+	}
+	if size == 0 || size > MaxSyncServeBytes || resp.Head != items {
+		t.Errorf("a request for %d bytes got %d bytes (head %d); want 1 to %d bytes", greedy.MaxBytes, size, resp.Head, MaxSyncServeBytes)
+	}
+
+	n := MaxConcurrentSyncServes + 2
+	ended := holdStreams(t, ctx, h, a.ID(), SyncProtocol, n)
+	waitFor(t, 10*time.Second, "every silent stream held or refused", func() bool { return len(a.sync.sem)+ended() >= n })
+	cfg := testConfig()
+	cfg.Sync.MaxBytes = MaxSyncBytes
+	x := startNode(t, pki, nodeOpts{validator: acceptAll, cfg: cfg})
+	connect(t, x.Overlay, a.Overlay)
+	res, err := x.SyncWith(ctx, a.ID())
+	if err != nil || res.Accepted != items || res.Rounds < 2 {
+		t.Errorf("catching up during the attack: %+v, %v; want %d items in several rounds", res, err, items)
+	}
+}

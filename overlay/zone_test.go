@@ -242,3 +242,142 @@ func TestAuthRefusesMalformedChain(t *testing.T) {
 		t.Errorf("public zone: %+v; want the peer kept, unverified", info)
 	}
 }
+
+// TestAuthSlotsExhaustionByOnePeer: a peer with the zone's key opens more
+// silent auth streams than there are slots; a member that arrives during
+// the attack is still admitted, and neither side blocks the other.
+func TestAuthSlotsExhaustionByOnePeer(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	psk := newPSK(t)
+	cfg := privateConfig(psk)
+	cfg.AuthDeadline = updates.Duration(15 * time.Second) // the attack outlasts the member's exchange
+	a := startNode(t, pki, nodeOpts{cfg: cfg})
+	attacker, ctx := pskPeer(t, psk, a.Overlay)
+	n := MaxConcurrentAuth + 8
+	ended := holdStreams(t, ctx, attacker, a.ID(), AuthProtocol, n)
+	waitFor(t, 10*time.Second, "every attacking stream held or refused", func() bool { return len(a.auth.sem)+ended() >= n })
+
+	member := startNode(t, pki, nodeOpts{cfg: cfg})
+	connect(t, member.Overlay, a.Overlay)
+	waitFor(t, 10*time.Second, "the member and a verify each other", func() bool {
+		im, _ := a.PeerInfo(member.ID())
+		ia, _ := member.PeerInfo(a.ID())
+		return im.Verified && ia.Verified
+	})
+	if a.gater.isBlocked(member.ID()) || member.gater.isBlocked(a.ID()) {
+		t.Errorf("blocked: a blocks the member %v, the member blocks a %v", a.gater.isBlocked(member.ID()), member.gater.isBlocked(a.ID()))
+	}
+}
+
+// TestAuthBusyPeerIsRetried: a node whose auth slots are all taken (by many
+// peers at once) refuses a new exchange as busy; the dialling member asks
+// again instead of rejecting and blocking it, and is admitted once a slot
+// frees.
+func TestAuthBusyPeerIsRetried(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	psk := newPSK(t)
+	cfg := privateConfig(psk)
+	cfg.AuthDeadline = updates.Duration(15 * time.Second)
+	a := startNode(t, pki, nodeOpts{cfg: cfg})
+	for range MaxConcurrentAuth {
+		a.auth.sem <- struct{}{}
+	}
+	member := startNode(t, pki, nodeOpts{cfg: cfg})
+	connect(t, member.Overlay, a.Overlay)
+	waitFor(t, 10*time.Second, "a refusing the member as busy", func() bool { return member.Stats().AuthBusyRetries > 0 })
+	for range MaxConcurrentAuth {
+		<-a.auth.sem
+	}
+	waitFor(t, 10*time.Second, "the member admitted", func() bool {
+		im, _ := a.PeerInfo(member.ID())
+		ia, _ := member.PeerInfo(a.ID())
+		return im.Verified && ia.Verified
+	})
+	if err := member.AdmissionFailure(a.ID()); err != nil {
+		t.Errorf("the member recorded a failure for a: %v", err)
+	}
+}
+
+// TestPrivateZoneSyncRefusesUnadmittedPeer: a peer with the zone's key but
+// no certificate asks for the catch-up store at once, before the auth
+// deadline drops it; it gets nothing, while a member is served.
+func TestPrivateZoneSyncRefusesUnadmittedPeer(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	psk := newPSK(t)
+	a := startNode(t, pki, nodeOpts{cfg: privateConfig(psk)})
+	for i := range 3 {
+		if _, err := a.Keep(KindAnnouncement, []byte{byte(i + 1)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outsider, ctx := pskPeer(t, psk, a.Overlay)
+	if resp, err := askSync(ctx, outsider, a.ID(), syncRequest{MaxItems: 10, MaxBytes: 1 << 20}); err == nil {
+		t.Errorf("served %d items to a peer that never passed admission", len(resp.Items))
+	}
+	waitFor(t, 10*time.Second, "the refusal counted", func() bool { return a.Stats().SyncRefused > 0 })
+	if a.WaitAdmitted(ctx, outsider.ID()) {
+		t.Error("WaitAdmitted(outsider) = true")
+	}
+
+	mcfg := privateConfig(psk)
+	member := startNode(t, pki, nodeOpts{cfg: mcfg, validator: acceptAll})
+	connect(t, member.Overlay, a.Overlay)
+	if !a.WaitAdmitted(ctx, member.ID()) {
+		t.Fatal("WaitAdmitted(member) = false")
+	}
+	res, err := member.SyncWith(ctx, a.ID())
+	if err != nil || res.Accepted != 3 {
+		t.Errorf("member catching up: %+v, %v; want 3 items", res, err)
+	}
+}
+
+// TestAuthSlowFirstFrameIsNotAVerdict: a member whose chain does not arrive
+// within AuthFirstFrameTimeout has its stream refused as busy, not its
+// admission failed; asking again on a new stream admits it.
+func TestAuthSlowFirstFrameIsNotAVerdict(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	psk := newPSK(t)
+	cfg := privateConfig(psk)
+	cfg.AuthDeadline = updates.Duration(15 * time.Second)
+	a := startNode(t, pki, nodeOpts{cfg: cfg})
+	m := pki.Issue(t, testZone)
+	priv, err := trust.LibP2PKey(m.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := libp2p.New(libp2p.Identity(priv), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.PrivateNetwork(psk), libp2p.Transport(tcp.NewTCPTransport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := h.Connect(ctx, a.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
+	slow, err := h.NewStream(ctx, a.ID(), AuthProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := slow.Write([]byte{0x80}); err != nil { // the chain's length, unfinished
+		t.Fatal(err)
+	}
+	_, err = readFrame(bufio.NewReader(slow), MaxAuthFrameBytes)
+	if !remoteBusy(err) {
+		t.Fatalf("slow first frame: %v, want the stream refused as busy", err)
+	}
+	if info, _ := a.PeerInfo(h.ID()); !info.Pending || a.gater.isBlocked(h.ID()) {
+		t.Fatalf("after a slow first frame: %+v, blocked %v; want still pending", info, a.gater.isBlocked(h.ID()))
+	}
+	s, err := h.NewStream(ctx, a.ID(), AuthProtocol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFrame(s, encodeChain(m.ChainDER())); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readFrame(bufio.NewReader(s), MaxAuthFrameBytes); err != nil {
+		t.Fatalf("asking again: %v", err)
+	}
+	waitFor(t, 10*time.Second, "the member verified", func() bool { info, _ := a.PeerInfo(h.ID()); return info.Verified })
+}

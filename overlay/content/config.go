@@ -1,8 +1,11 @@
 package content
 
 import (
+	"context"
 	"fmt"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // Config tunes a Service. Keys mirror the agent's TOML [content] table.
@@ -28,6 +31,11 @@ type Config struct {
 	// VendorFetcher fetches vendor URLs; nil uses HTTPFetcher. The node
 	// plugs in the updates package's resumable fetcher here. Not a TOML key.
 	VendorFetcher URLFetcher
+	// Admitted, when set, is asked before each request is served: false
+	// refuses the peer. The node passes (*overlay.Overlay).WaitAdmitted, so
+	// a private zone serves only peers that passed admission. nil serves
+	// every peer. Not a TOML key.
+	Admitted func(ctx context.Context, p peer.ID) bool
 
 	// sendRate caps this node's serving rate in bytes per second (0: no
 	// cap). Only tests set it, to model providers on slow links.

@@ -28,6 +28,10 @@
 // per-peer bound (ServeStreamsPerPeer) sits far below rcmgr's default of 64
 // inbound streams per protocol and peer.
 //
+// Serving asks Config.Admitted (if set) before each request: the node
+// passes the overlay's admission check, so a private zone serves blocks only
+// to peers that presented a certificate of the zone.
+//
 // It must not import package overlay or node, and it never decides whether
 // an update is trusted.
 package content

@@ -254,20 +254,28 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 
 var errTransferDone = errors.New("transfer finished")
 
-// search feeds providers of the root to t as the DHT finds them.
+// search feeds providers of the root to t as the DHT finds them. It asks
+// for every record (count 0) and takes the next one whenever fewer than
+// MaxProviders usable providers are in use, until the search timeout: bad
+// records are skipped past rather than filling the provider slots.
 func (f *fetch) search(ctx context.Context, t *transfer) {
 	defer t.searchDone()
 	sctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
 	defer cancel()
 	self := f.s.h.ID()
-	for ai := range f.s.router.FindProvidersAsync(sctx, f.want.CID, f.s.cfg.MaxProviders+1) {
+	for ai := range f.s.router.FindProvidersAsync(sctx, f.want.CID, 0) {
 		if ai.ID == self || ai.ID == "" {
 			continue
+		}
+		if !t.waitRoom(sctx) {
+			return
 		}
 		if len(ai.Addrs) > 0 {
 			f.s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 		}
-		t.addProvider(ctx, ai.ID)
+		if !t.addProvider(ctx, ai.ID) {
+			return
+		}
 	}
 }
 

@@ -81,6 +81,15 @@ const (
 	// blocks).
 	MaxVerifiedStamps = 1 << 20
 
+	// AdmissionTimeout backstops the wait for Config.Admitted on one
+	// request; the overlay's own auth deadline normally ends it sooner.
+	AdmissionTimeout = 5 * time.Minute
+
+	// MaxProviderCandidates bounds the provider records one fetch takes
+	// from the DHT search, good or bad, so a flood of bogus records costs
+	// a bounded number of failed requests.
+	MaxProviderCandidates = 256
+
 	// HTTPHeaderTimeout bounds the wait for a vendor's response headers.
 	HTTPHeaderTimeout = 30 * time.Second
 )

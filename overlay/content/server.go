@@ -16,9 +16,10 @@ import (
 
 // server answers /patchnet/content/1.0.0 requests from a Blockstore.
 type server struct {
-	store   Blockstore
-	perPeer int
-	limiter *rate.Limiter // nil: unthrottled; tests cap a provider's link with it
+	store    Blockstore
+	perPeer  int
+	admitted func(context.Context, peer.ID) bool // nil: serve every peer
+	limiter  *rate.Limiter                       // nil: unthrottled; tests cap a provider's link with it
 
 	mu     sync.Mutex
 	active map[peer.ID]int
@@ -49,8 +50,8 @@ func (s *server) get(ctx context.Context, c cid.Cid) (data []byte, done func(), 
 	return data, func() { s.bufs.Put(bp) }, err
 }
 
-func newServer(store Blockstore, perPeer int, sendRate float64) *server {
-	s := &server{store: store, perPeer: perPeer, active: make(map[peer.ID]int)}
+func newServer(store Blockstore, perPeer int, sendRate float64, admitted func(context.Context, peer.ID) bool) *server {
+	s := &server{store: store, perPeer: perPeer, admitted: admitted, active: make(map[peer.ID]int)}
 	if sendRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(sendRate), rateBurst)
 	}
@@ -95,6 +96,10 @@ func (s *server) handle(st network.Stream) {
 		return
 	}
 	defer s.release(p)
+	if !s.admit(p) {
+		refuse(st, "peer not admitted to this zone")
+		return
+	}
 	_ = st.SetReadDeadline(time.Now().Add(StallTimeout))
 	br := bufio.NewReaderSize(io.LimitReader(st, MaxRequestSize), 4096)
 	cids, err := decodeRequest(br)
@@ -107,6 +112,16 @@ func (s *server) handle(st network.Stream) {
 		return
 	}
 	_ = st.Close()
+}
+
+// admit asks the admission check, if any, whether p may be served.
+func (s *server) admit(p peer.ID) bool {
+	if s.admitted == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), AdmissionTimeout)
+	defer cancel()
+	return s.admitted(ctx, p)
 }
 
 // serve writes one frame per requested CID.

@@ -41,7 +41,7 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 		s.urls = &HTTPFetcher{}
 	}
 	if store != nil {
-		s.srv = newServer(store, cfg.ServeStreamsPerPeer, cfg.sendRate)
+		s.srv = newServer(store, cfg.ServeStreamsPerPeer, cfg.sendRate, cfg.Admitted)
 		h.SetStreamHandler(ProtocolID, s.srv.handle)
 	}
 	return s, nil

@@ -64,16 +64,23 @@ func newTransfer(h host.Host, maxProviders, per int, store Blockstore) *transfer
 	return t
 }
 
-// addProvider adds p; once leaves are known it gets per workers.
-func (t *transfer) addProvider(ctx context.Context, p peer.ID) {
+// addProvider adds p; once leaves are known it gets per workers. Only
+// providers still usable count against maxProviders: records of peers that
+// fail (anyone may add a provider record to the DHT) must not crowd out the
+// honest ones found later. It reports false once the transfer has ended or
+// MaxProviderCandidates were tried, when the search should stop.
+func (t *transfer) addProvider(ctx context.Context, p peer.ID) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.stopped != nil || len(t.providers) >= t.maxProviders {
-		return
+	if t.stopped != nil || len(t.providers) >= MaxProviderCandidates {
+		return false
+	}
+	if t.usable() >= t.maxProviders {
+		return true
 	}
 	for _, s := range t.providers {
 		if s.id == p {
-			return
+			return true
 		}
 	}
 	s := &source{id: p}
@@ -83,6 +90,36 @@ func (t *transfer) addProvider(ctx context.Context, p peer.ID) {
 		t.spawn(s)
 	}
 	t.cond.Broadcast()
+	return true
+}
+
+// usable counts providers not dropped; t.mu is held.
+func (t *transfer) usable() int {
+	n := 0
+	for _, s := range t.providers {
+		if s.err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// waitRoom waits while maxProviders usable providers are in use, so the
+// search takes the next record only when one was dropped. It reports false
+// when the transfer or ctx ended.
+func (t *transfer) waitRoom(ctx context.Context) bool {
+	stop := context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		t.cond.Broadcast()
+		t.mu.Unlock()
+	})
+	defer stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for t.stopped == nil && ctx.Err() == nil && t.usable() >= t.maxProviders {
+		t.cond.Wait()
+	}
+	return t.stopped == nil && ctx.Err() == nil
 }
 
 // searchDone records that no more providers will be added.
