@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
-	apkversion "github.com/knqyf263/go-apk-version"
 	debversion "github.com/knqyf263/go-deb-version"
 	rpmversion "github.com/knqyf263/go-rpm-version"
 )
@@ -57,7 +56,7 @@ func EcosystemFamily(ecosystem string) Family {
 
 // CompareVersions orders two versions by the rules of ecosystem's package
 // manager: dpkg for Debian and Ubuntu, rpm for the Red Hat family and SUSE,
-// apk for Alpine. It returns -1, 0 or +1, or an error naming the version that
+// apk for Alpine (our own implementation of apk's rules, version_apk.go). It returns -1, 0 or +1, or an error naming the version that
 // does not parse. For rpm, epochs are compared only when both versions carry
 // one: an advisory that writes "3.0.7-18.el9" without the installed
 // package's "1:" means that version, not epoch 0.
@@ -135,18 +134,6 @@ func compareDeb(a, b string) (int, error) {
 	vb, err := debversion.NewVersion(b)
 	if err != nil {
 		return 0, fmt.Errorf("parsing Debian version %q: %w", b, err)
-	}
-	return sign(va.Compare(vb)), nil
-}
-
-func compareApk(a, b string) (int, error) {
-	va, err := apkversion.NewVersion(a)
-	if err != nil {
-		return 0, fmt.Errorf("parsing Alpine version %q: %w", a, err)
-	}
-	vb, err := apkversion.NewVersion(b)
-	if err != nil {
-		return 0, fmt.Errorf("parsing Alpine version %q: %w", b, err)
 	}
 	return sign(va.Compare(vb)), nil
 }

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	apkversion "github.com/knqyf263/go-apk-version"
 )
 
 func TestCompareVersions(t *testing.T) {
@@ -149,6 +151,8 @@ func FuzzCompareVersions(f *testing.F) {
 		{"Debian:12", "3.0.11-1~deb12u1", "1:3.0.13-1"},
 		{"Rocky Linux:9", "2:1.2.3-4.el9", "1.2.4^git1-1.el9"},
 		{"Alpine:v3.20", "1.0_rc1-r0", "1.0_p1-r3"},
+		{"Alpine:v3.20", "1.0_alpha_pre2", "1.0.0~c0ffee-r1"},
+		{"Alpine:v3.20", "2.10.1", "02.08.01b"},
 		{"Ubuntu:22.04:LTS", "1:1.2.11.dfsg-2ubuntu9.2", "1.2.11"},
 		{"SEMVER", "1.0.0-alpha.1", "v1.0.0+build"},
 		{"Red Hat", "~~^~", "0::1"},
@@ -173,4 +177,122 @@ func FuzzCompareVersions(f *testing.F) {
 			t.Fatalf("compare(%q,%q)=%d but compare(%q,%q)=%d", a, b, ab, b, a, ba)
 		}
 	})
+}
+
+// TestCompareApkVersions checks apk's order: the reviewer's pre-release
+// cases (which go-apk-version got backwards after a "0" component) and a
+// selection of apk-tools' own test/version.data lines.
+func TestCompareApkVersions(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want int
+	}{
+		// Pre-release after a zero component.
+		{"1.0_rc1", "1.0", -1},
+		{"1.0_alpha1", "1.0", -1},
+		{"1.0_beta2", "1.0", -1},
+		{"1.0_pre1", "1.0", -1},
+		{"2.0_rc1-r0", "2.0", -1},
+		{"1.0_rc1-r0", "1.0-r0", -1},
+		{"1.10_rc1-r0", "1.10", -1},
+		{"3.0_beta-r0", "3.0_beta2", -1},
+		{"1.0_rc1-r0", "1.0_p0-r0", -1},
+		{"1.0_rc1", "1.0.1", -1},
+		{"1.0_rc1", "1.0_rc1-r1", -1},
+		{"2.4.58_rc1-r0", "2.4.57-r0", 1},
+		// Suffix order and numbers.
+		{"1.0_alpha", "1.0_beta", -1},
+		{"1.0_beta9", "1.0_pre1", -1},
+		{"1.0_pre", "1.0_rc", -1},
+		{"1.0_cvs", "1.0_svn", -1},
+		{"1.0_git", "1.0_hg", -1},
+		{"1.0_hg", "1.0_p", -1},
+		{"1.0_p", "1.0_p1", -1},
+		{"1.0_p9-r0", "1.0_p10-r0", -1},
+		{"0.1.0_alpha_pre2", "0.1.0_alpha", -1},
+		{"1.0.0_pre20191002222144-r0", "1.0.0_pre20210530193627-r0", -1},
+		// Letters, leading zeros, revisions, length.
+		{"1.0", "1.0a", -1},
+		{"2.3.0b-r1", "2.3.0b-r2", -1},
+		{"1.02", "1.1", -1},
+		{"1.2.07.8", "1.2.12.04", -1},
+		{"2.10.1", "02.08.01b", 1},
+		{"1.06-r6", "006", -1},
+		{"3.0.20060720", "20060720", -1},
+		{"1.2.12.1", "1.2.13", -1},
+		{"22.7", "22.7.3-r1", -1},
+		{"0.9.28", "0.9.28.1", -1},
+		{"4.5_p1", "4.5_p1-r1", -1},
+		{"1.0-r10", "1.0-r9", 1},
+		{"1.0", "1.0-r0", -1},
+		{"1.0.0", "1.0.0", 0},
+		{"18446744073709551617", "18446744073709551616", 1},
+		// Commit hash: after the suffixes, before the revision.
+		{"1.0~abc1", "1.0~abc2", -1},
+		{"1.0~abc1-r1", "1.0~abc1-r2", -1},
+	}
+	for _, tt := range tests {
+		got, err := CompareVersions("Alpine:v3.20", tt.a, tt.b)
+		if err != nil || got != tt.want {
+			t.Errorf("CompareVersions(Alpine, %q, %q) = %d, %v; want %d", tt.a, tt.b, got, err, tt.want)
+		}
+		back, err := CompareVersions("Alpine:v3.20", tt.b, tt.a)
+		if err != nil || back != -tt.want {
+			t.Errorf("CompareVersions(Alpine, %q, %q) = %d, %v; want %d", tt.b, tt.a, back, err, -tt.want)
+		}
+	}
+}
+
+func TestCompareApkVersionsRefuses(t *testing.T) {
+	for v, want := range map[string]string{
+		"r1":       "must start with a number",
+		"1.0.x.!":  "dot not followed by a number",
+		"1.":       "dot not followed by a number",
+		"1.0_foo":  "unknown suffix",
+		"1.0ab":    "unexpected character",
+		"1.0-r":    `"-r" not followed by a number`,
+		"1.0-1":    "unexpected character",
+		"1.0~":     "hex commit hash",
+		"1.0-r1.1": "unexpected character",
+		"1.0_rc1a": "unexpected character",
+	} {
+		_, err := CompareVersions("Alpine:v3.20", v, "1.0")
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "parsing Alpine version") {
+			t.Errorf("%q: error %v, want one saying %q", v, err, want)
+		}
+	}
+}
+
+// apkBenchPairs are typical Alpine advisory comparisons.
+var apkBenchPairs = [][2]string{
+	{"3.3.2-r0", "3.3.2-r1"}, {"1.36.1-r29", "1.36.1-r30"}, {"2.4.58_rc1-r0", "2.4.57-r0"},
+	{"6.5_p20250503-r0", "6.5_p20240101-r3"}, {"1.0.0_pre20191002222144-r0", "1.0.0-r0"},
+}
+
+// BenchmarkCompareApk measures our apk comparator; BenchmarkCompareApkLibrary
+// is go-apk-version, which it replaced, on the same pairs: the baseline.
+func BenchmarkCompareApk(b *testing.B) {
+	for b.Loop() {
+		for _, p := range apkBenchPairs {
+			if _, err := compareApk(p[0], p[1]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func BenchmarkCompareApkLibrary(b *testing.B) {
+	for b.Loop() {
+		for _, p := range apkBenchPairs {
+			va, err := apkversion.NewVersion(p[0])
+			if err != nil {
+				b.Fatal(err)
+			}
+			vb, err := apkversion.NewVersion(p[1])
+			if err != nil {
+				b.Fatal(err)
+			}
+			va.Compare(vb)
+		}
+	}
 }

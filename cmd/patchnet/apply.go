@@ -291,7 +291,8 @@ func newApplyVerifier(cfg applyConfig, raw []byte, clock trust.Clock) (*trust.Ve
 
 // acceptEnvelope runs the acceptance pipeline with the seen versions kept
 // in STATE/seen. An envelope accepted before (same id, version and payload)
-// is accepted again, so a failed install can be retried.
+// is accepted again while its version is the highest accepted, so a failed
+// install can be retried; an older one is a rollback.
 func acceptEnvelope(cfg applyConfig, v *trust.Verifier, raw []byte) (*updates.Accepted, error) {
 	policy := updates.Policy{Zone: cfg.Zone, Threshold: cfg.Threshold, Publishers: cfg.Publishers}
 	if cfg.Zone == "" {
@@ -302,15 +303,35 @@ func acceptEnvelope(cfg applyConfig, v *trust.Verifier, raw []byte) (*updates.Ac
 		return nil, fmt.Errorf("opening seen versions: %w", err)
 	}
 	defer db.Close()
-	ac, err := updates.NewAcceptor(v, policy, updates.NewBadgerSeenStore(db))
+	seen := updates.NewBadgerSeenStore(db)
+	ac, err := updates.NewAcceptor(v, policy, seen)
 	if err != nil {
 		return nil, err
 	}
 	acc, err := ac.Accept(raw)
 	if errors.Is(err, updates.ErrDuplicate) {
-		return reverifyDuplicate(v, raw, policy)
+		if acc, err = reverifyDuplicate(v, raw, policy); err != nil {
+			return nil, err
+		}
+		return acc, requireHighest(seen, acc)
 	}
 	return acc, err
+}
+
+// requireHighest lets an envelope accepted before through again only if
+// its version is still the highest accepted for its id: re-accepting an
+// older one would bypass the rollback protection.
+func requireHighest(seen updates.SeenStore, acc *updates.Accepted) error {
+	id, version := acc.Announcement.ID, acc.Announcement.Patchnet.Version
+	highest, ok, err := seen.Highest(id)
+	if err != nil {
+		return fmt.Errorf("reading seen versions: %w", err)
+	}
+	if ok && version != highest {
+		return fmt.Errorf("accepting announcement %s again: %w: version %d was accepted before, but version %d has been accepted since",
+			id, trust.ErrRollback, version, highest)
+	}
+	return nil
 }
 
 // reverifyDuplicate re-runs the stateless checks and the co-signer quorum

@@ -420,3 +420,29 @@ func TestApplyFetchesFromAnnouncedURLs(t *testing.T) {
 		t.Errorf("requests: %d to the malicious mirror, %d to the vendor", evilHits.Load(), goodHits.Load())
 	}
 }
+
+// TestApplyRejectsRollbackOfSeenVersion: an envelope accepted before is
+// accepted again only while it is the highest version, so an attacker who
+// kept an old signed announcement cannot replay it after a newer one.
+func TestApplyRejectsRollbackOfSeenVersion(t *testing.T) {
+	w := newApplyWorld(t)
+	v1, v2 := w.envelope(t, w.announcement(t, 1)), w.envelope(t, w.announcement(t, 2))
+	for _, env := range []string{v1, v2} {
+		if out, err := w.apply(t, env, "--mode", "log"); err != nil {
+			t.Fatalf("accepting: %v\n%s", err, out)
+		}
+	}
+	out, err := w.apply(t, v1)
+	if !errors.Is(err, trust.ErrRollback) {
+		t.Fatalf("replaying version 1 after version 2: %v, want ErrRollback\n%s", err, out)
+	}
+	if !strings.Contains(err.Error(), "version 1") || !strings.Contains(err.Error(), "version 2") {
+		t.Errorf("error %q does not name both versions", err)
+	}
+	if got := w.version(t); got != "1.0/hello 1.0" {
+		t.Errorf("host changed by the replay: %s", got)
+	}
+	if out, err := w.apply(t, v2); err != nil || w.version(t) != "2.0/hello 2.0" {
+		t.Errorf("re-applying the highest version: %v\n%s", err, out)
+	}
+}

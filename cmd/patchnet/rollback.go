@@ -30,7 +30,10 @@ the digests the journal recorded first. It needs no network.
 The rollback is itself a journalled transaction linked to TX. It works on
 the root TX was installed into. An irreversible transaction (a script
 without a rollback action, a previous package version patchnet did not keep
-and could not rebuild) is refused with the reason.`,
+and could not rebuild) is refused with the reason. So is a transaction that
+a later one on the same package or archive prefix still stands on: the
+error names the later transaction, to be rolled back first, since restoring
+TX's before-state would silently undo it too.`,
 		Example: `  patchnet history --state /var/lib/patchnet
   patchnet rollback 20261126-071500.123456-ab12cd --state /var/lib/patchnet`,
 		Args: cobra.ExactArgs(1),

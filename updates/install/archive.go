@@ -17,8 +17,14 @@ import (
 // Archive unpacks a tar.gz or zip into a prefix directory with an atomic
 // swap: the archive is unpacked and synced into PREFIX.new-TX, then
 // renameat2(RENAME_EXCHANGE) swaps it with PREFIX in one step, so PREFIX is
-// at every instant either the whole old tree or the whole new one. The old
-// tree is kept under the transaction's keep directory for rollback.
+// at every instant either the whole old tree or the whole new one.
+//
+// The replaced tree is kept beside the prefix, at PARENT/.NAME.patchnet-old-TX
+// (NAME being the prefix's base name), and only ever renamed, never copied:
+// a rename within one directory cannot fail half-way, so the only full copy
+// of a tree is never at risk, whatever filesystem the state directory is on.
+// Trees are told apart by inode, so recovery finds a kept tree wherever a
+// crash left it among those names.
 type Archive struct{}
 
 // Method is "archive".
@@ -27,8 +33,19 @@ func (Archive) Method() string { return "archive" }
 // Tools is empty: unpacking is done in-process.
 func (Archive) Tools() []string { return nil }
 
-// beforeTreeName is where a transaction keeps the tree it replaced.
-const beforeTreeName = "before-tree"
+// stagedTree is where transaction tx unpacks before the swap.
+func stagedTree(prefix, tx string) string { return prefix + ".new-" + tx }
+
+// keptTree is where transaction tx keeps the tree it replaced.
+func keptTree(prefix, tx string) string { return siblingTree(prefix, "old", tx) }
+
+// undoneTree is where undoing transaction tx puts the tree tx had brought.
+func undoneTree(prefix, tx string) string { return siblingTree(prefix, "undone", tx) }
+
+// siblingTree names a hidden directory beside prefix.
+func siblingTree(prefix, what, tx string) string {
+	return filepath.Join(filepath.Dir(prefix), "."+filepath.Base(prefix)+".patchnet-"+what+"-"+tx)
+}
 
 // prefixPath is the prefix inside env.Root.
 func prefixPath(env *Env) (string, error) {
@@ -60,7 +77,7 @@ func (Archive) Describe(_ context.Context, env *Env, art VerifiedArtifact) (Goal
 }
 
 // Snapshot records which tree is at the prefix now; the tree itself is
-// kept by the swap, which moves it rather than copying it.
+// kept by the swap, which renames it aside rather than copying it.
 func (Archive) Snapshot(_ context.Context, env *Env, goal Goal) (Before, error) {
 	ino, err := inodeOf(goal.Prefix)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -71,7 +88,7 @@ func (Archive) Snapshot(_ context.Context, env *Env, goal Goal) (Before, error) 
 		return Before{}, fmt.Errorf("saving before-state: %w", err)
 	}
 	return Before{Kind: BeforeTree, Package: goal.Package, Prefix: goal.Prefix, Inode: ino,
-		Path: filepath.Join(env.KeepDir, beforeTreeName), Source: "the replaced tree, moved aside by the swap"}, nil
+		Path: keptTree(goal.Prefix, env.TxID), Source: "the replaced tree, renamed aside next to the prefix by the swap"}, nil
 }
 
 // Install unpacks next to the prefix and swaps the tree in.
@@ -79,7 +96,7 @@ func (a Archive) Install(_ context.Context, env *Env, art VerifiedArtifact, goal
 	if art.IsZero() {
 		return errNotVerified
 	}
-	staged := goal.Prefix + ".new-" + env.TxID
+	staged := stagedTree(goal.Prefix, env.TxID)
 	if err := os.RemoveAll(staged); err != nil {
 		return fmt.Errorf("installing archive: %w", err)
 	}
@@ -90,75 +107,143 @@ func (a Archive) Install(_ context.Context, env *Env, art VerifiedArtifact, goal
 		os.RemoveAll(staged)
 		return fmt.Errorf("installing %s: %w", art.Name(), err)
 	}
-	return a.swapIn(env, staged, goal.Prefix, filepath.Join(env.KeepDir, beforeTreeName))
+	if err := swapIn(staged, goal.Prefix); err != nil {
+		return err
+	}
+	return renameAside(staged, keptTree(goal.Prefix, env.TxID))
 }
 
-// swapIn puts the staged tree at prefix and moves what was there to keep.
-func (Archive) swapIn(env *Env, staged, prefix, keep string) error {
+// swapIn puts the tree at src in place of prefix in one step; src then
+// holds what was at prefix (or nothing, if prefix did not exist).
+func swapIn(src, prefix string) error {
 	if _, err := os.Lstat(prefix); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Rename(staged, prefix); err != nil {
+		if err := os.Rename(src, prefix); err != nil {
 			return fmt.Errorf("swapping in %s: %w", prefix, err)
 		}
 		return syncDir(filepath.Dir(prefix))
 	}
-	if err := unix.Renameat2(unix.AT_FDCWD, staged, unix.AT_FDCWD, prefix, unix.RENAME_EXCHANGE); err != nil {
+	if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, prefix, unix.RENAME_EXCHANGE); err != nil {
 		return fmt.Errorf("swapping in %s (renameat2 RENAME_EXCHANGE): %w", prefix, err)
 	}
-	if err := syncDir(filepath.Dir(prefix)); err != nil {
-		return err
-	}
-	return moveTree(staged, keep)
+	return syncDir(filepath.Dir(prefix))
 }
 
-// Finish moves the replaced tree into the keep directory if a crash came
-// between the swap and the move. Called when a transaction commits.
-func (Archive) Finish(env *Env, goal Goal) error {
-	staged := goal.Prefix + ".new-" + env.TxID
-	if _, err := os.Lstat(staged); err != nil {
+// renameAside renames a tree to dst (beside it, so on the same
+// filesystem); nothing to do when src is gone (a prefix that did not
+// exist) or already is dst.
+func renameAside(src, dst string) error {
+	if src == dst {
 		return nil
 	}
-	return moveTree(staged, filepath.Join(env.KeepDir, beforeTreeName))
+	if _, err := os.Lstat(src); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err := os.Rename(src, dst); err != nil {
+		return fmt.Errorf("keeping the replaced tree: %w", err)
+	}
+	return syncDir(filepath.Dir(dst))
+}
+
+// Finish puts the tree a transaction replaced under its kept name, if a
+// crash came between the swap and that rename. Called when a transaction
+// commits, including at recovery.
+func (Archive) Finish(env *Env, goal Goal) error {
+	if goal.Replaces == 0 || goal.Prefix == "" {
+		return nil
+	}
+	src, err := locateTree(goal.Prefix, goal.Replaces, stagedTree(goal.Prefix, env.TxID))
+	if err != nil || src == "" {
+		return err
+	}
+	return renameAside(src, keptTree(goal.Prefix, env.TxID))
 }
 
 // Restore brings the before-state's tree back to the prefix (or removes the
-// prefix if it did not exist), keeping the tree it displaces.
+// prefix if it did not exist). The tree it displaces is renamed aside, never
+// deleted: for a rollback it becomes the rollback's own kept tree.
 func (a Archive) Restore(_ context.Context, env *Env, before Before) error {
 	if before.Kind != BeforeTree && before.Kind != BeforeAbsent {
 		return fmt.Errorf("restoring: %w", errNoBeforeState(before))
 	}
-	staged := before.Prefix + ".new-" + env.TxID
-	displaced := filepath.Join(env.KeepDir, beforeTreeName)
-	if displaced == before.Path {
-		// Undoing this transaction's own install: the failed tree is not
-		// worth keeping under the name a rollback would look for.
-		displaced = filepath.Join(env.KeepDir, "failed-tree")
-	}
-	cur, err := inodeOf(before.Prefix)
+	prefix := before.Prefix
+	cur, err := inodeOf(prefix)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return wrapRestore(before, err)
 	}
 	if (before.Kind == BeforeAbsent && !exists) || (before.Kind == BeforeTree && exists && cur == before.Inode) {
-		return wrapRestore(before, os.RemoveAll(staged)) // never swapped: drop the staged tree
+		return wrapRestore(before, dropStaged(env, before)) // never swapped
 	}
+	dest := displacedTo(env, prefix)
 	if before.Kind == BeforeAbsent {
-		return wrapRestore(before, moveTree(before.Prefix, displaced))
+		return wrapRestore(before, renameAside(prefix, dest))
 	}
-	return wrapRestore(before, a.restoreTree(env, before, staged, displaced))
+	src, err := locateTree(prefix, before.Inode, before.Path, stagedTree(prefix, env.TxID))
+	if err == nil && src == "" {
+		err = fmt.Errorf("the kept tree (inode %d) is neither at %s nor anywhere beside %s; nothing was changed", before.Inode, before.Path, prefix)
+	}
+	if err == nil {
+		err = swapIn(src, prefix)
+	}
+	if err == nil && exists {
+		err = renameAside(src, dest)
+	}
+	return wrapRestore(before, err)
 }
 
-// restoreTree copies the kept tree next to the prefix and swaps it in.
-func (a Archive) restoreTree(env *Env, before Before, staged, displaced string) error {
-	if err := os.RemoveAll(staged); err != nil {
-		return err
+// dropStaged removes what an install unpacked but never swapped in. It is
+// the artifact's content, which stays kept, and is never the tree a
+// before-state names.
+func dropStaged(env *Env, before Before) error {
+	staged := stagedTree(before.Prefix, env.TxID)
+	ino, err := inodeOf(staged)
+	if err != nil || (before.Kind == BeforeTree && ino == before.Inode) {
+		return nil
 	}
-	if err := copyTree(before.Path, staged); err != nil {
-		return fmt.Errorf("copying kept tree: %w", err)
+	return os.RemoveAll(staged)
+}
+
+// displacedTo names where restoring puts the tree it displaces: a rollback
+// keeps it as its own before-state; undoing a rollback returns it to the
+// transaction the rollback was undoing; undoing an install keeps it under
+// an "undone" name for an operator to look at.
+func displacedTo(env *Env, prefix string) string {
+	switch {
+	case !env.undoing:
+		return keptTree(prefix, env.TxID)
+	case env.returnTo != "" && filepath.Dir(env.returnTo) == filepath.Dir(prefix):
+		return env.returnTo
+	default:
+		return undoneTree(prefix, env.TxID)
 	}
-	if err := syncTree(staged); err != nil {
-		return err
+}
+
+// locateTree finds the directory with inode ino among the candidates, then
+// among the names patchnet gives trees beside prefix; "" if none has it.
+// The prefix itself is never returned.
+func locateTree(prefix string, ino uint64, candidates ...string) (string, error) {
+	for _, c := range candidates {
+		if c != "" && c != prefix {
+			if got, err := inodeOf(c); err == nil && got == ino {
+				return c, nil
+			}
+		}
 	}
-	return a.swapIn(env, staged, before.Prefix, displaced)
+	dir, base := filepath.Split(prefix)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", fmt.Errorf("looking for the kept tree beside %s: %w", prefix, err)
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() || !(strings.HasPrefix(n, base+".new-") || strings.HasPrefix(n, "."+base+".patchnet-")) {
+			continue
+		}
+		if got, err := inodeOf(filepath.Join(dir, n)); err == nil && got == ino {
+			return filepath.Join(dir, n), nil
+		}
+	}
+	return "", nil
 }
 
 // Reached tells the trees apart by inode: the goal is reached when the
@@ -186,53 +271,6 @@ func inodeOf(path string) (uint64, error) {
 		return 0, fmt.Errorf("no inode for %s", path)
 	}
 	return st.Ino, nil
-}
-
-// moveTree renames src to dst, copying across filesystems.
-func moveTree(src, dst string) error {
-	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-		return err
-	}
-	err := os.Rename(src, dst)
-	if errors.Is(err, syscall.EXDEV) {
-		if err := copyTree(src, dst); err != nil {
-			return err
-		}
-		return os.RemoveAll(src)
-	}
-	return err
-}
-
-// copyTree copies directories, regular files and symlinks.
-func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, info.Mode().Perm()|0o700)
-		case info.Mode()&fs.ModeSymlink != 0:
-			link, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(link, target)
-		case info.Mode().IsRegular():
-			if err := copyFile(p, target); err != nil {
-				return err
-			}
-			return os.Chmod(target, info.Mode().Perm())
-		default:
-			return fmt.Errorf("copying %s: not a file, directory or symlink", strings.TrimPrefix(p, src))
-		}
-	})
 }
 
 // syncDir syncs a directory so a rename in it is durable.

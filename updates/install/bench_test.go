@@ -1,11 +1,15 @@
 package install
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -88,6 +92,50 @@ func BenchmarkPlainDpkgInstall(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		run(b, "dpkg", "--root="+root, "--log=/dev/null", "--install", debs[i%2])
+		i++
+	}
+}
+
+// benchTree is a tar.gz of 2000 small files in 20 directories, with a few
+// symlinks, for the extraction benchmarks.
+func benchTree(b *testing.B) string {
+	b.Helper()
+	var entries []entry
+	for i := range 2000 {
+		entries = append(entries, entry{name: fmt.Sprintf("d%02d/f%04d.txt", i%20, i), body: strings.Repeat("x", 512)})
+	}
+	for i := range 20 {
+		entries = append(entries, entry{name: fmt.Sprintf("l%02d", i), link: fmt.Sprintf("d%02d/f%04d.txt", i, i), typ: tar.TypeSymlink})
+	}
+	return writeTarGz(b, "tree.tar.gz", entries)
+}
+
+// BenchmarkExtract measures unpacking through os.Root with the symlink
+// checks; BenchmarkTarExtract is GNU tar unpacking the same archive, the
+// baseline.
+func BenchmarkExtract(b *testing.B) {
+	src, dir := benchTree(b), b.TempDir()
+	i := 0
+	for b.Loop() {
+		if err := Extract(src, filepath.Join(dir, strconv.Itoa(i)), 1<<30); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkTarExtract(b *testing.B) {
+	if _, err := exec.LookPath("tar"); err != nil {
+		b.Skip("tar not installed")
+	}
+	src, dir := benchTree(b), b.TempDir()
+	i := 0
+	for b.Loop() {
+		out := filepath.Join(dir, strconv.Itoa(i))
+		os.Mkdir(out, 0o755)
+		if o, err := exec.Command("sh", "-c", `tar -xzf "$1" -C "$2" && sync -f "$2"`, "sh", src, out).CombinedOutput(); err != nil {
+			b.Fatalf("%v: %s", err, o)
+		}
 		i++
 	}
 }

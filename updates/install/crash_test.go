@@ -143,11 +143,12 @@ func TestCrashRecoveryArchive(t *testing.T) {
 			plan := Plan{Method: "archive", Prefix: "/opt/app"}
 			tm.mustInstall(t, writeTarGz(t, "v1.tar.gz", []entry{{name: "v", body: "1"}}), plan)
 			tm.crashHook = func(p string) bool { return p == point }
-			if _, err := tm.install(t, writeTarGz(t, "v2.tar.gz", []entry{{name: "v", body: "2"}}), plan); !errors.Is(err, errCrashed) {
+			tx, err := tm.install(t, writeTarGz(t, "v2.tar.gz", []entry{{name: "v", body: "2"}}), plan)
+			if !errors.Is(err, errCrashed) {
 				t.Fatalf("install: %v", err)
 			}
 			tm.Close()
-			openTestManager(t, state, root, nil)
+			after := openTestManager(t, state, root, nil)
 			want := "1"
 			if point == pointToolRan || point == pointInstalled || point == pointCommitted {
 				want = "2"
@@ -157,6 +158,19 @@ func TestCrashRecoveryArchive(t *testing.T) {
 			}
 			if left, _ := filepath.Glob(filepath.Join(root, "opt/app.*")); len(left) > 0 {
 				t.Errorf("recovery left %v", left)
+			}
+			if want == "2" {
+				// The replaced tree is where the journal says, and a
+				// rollback after the recovery brings it back.
+				if got := readFile(t, filepath.Join(keptTree(filepath.Join(root, "opt/app"), tx.ID), "v")); got != "1" {
+					t.Errorf("the kept tree holds %q, want v1", got)
+				}
+				if _, err := after.Rollback(context.Background(), tx.ID); err != nil {
+					t.Fatal(err)
+				}
+				if got := readFile(t, filepath.Join(root, "opt/app/v")); got != "1" {
+					t.Errorf("rollback after recovery left version %q", got)
+				}
 			}
 		})
 	}
@@ -253,7 +267,7 @@ func TestCrashRecoveryScript(t *testing.T) {
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
-			root, state := t.TempDir(), t.TempDir()
+			root, state := newShellRoot(t), t.TempDir()
 			tm := openTestManager(t, state, root, nil)
 			tm.crashHook = func(p string) bool { return p == pointToolRan }
 			tx, err := tm.install(t, writeScript(t, c.script), Plan{Method: "script"})
@@ -274,5 +288,45 @@ func TestCrashRecoveryScript(t *testing.T) {
 				t.Errorf("script left %q, want %q", f, c.wantFile)
 			}
 		})
+	}
+}
+
+// TestCrashRecoveryArchiveRollbackMidSwap crashes a rollback between the
+// swap and the rename that keeps the displaced tree: recovery must find
+// that tree by its inode and keep it under the rollback's name, so the
+// rollback can itself be rolled back.
+func TestCrashRecoveryArchiveRollbackMidSwap(t *testing.T) {
+	root, state := t.TempDir(), t.TempDir()
+	prefix := filepath.Join(root, "opt/app")
+	tm := openTestManager(t, state, root, nil)
+	plan := Plan{Method: "archive", Prefix: "/opt/app"}
+	tm.mustInstall(t, writeTarGz(t, "v1.tar.gz", []entry{{name: "v", body: "1"}}), plan)
+	tx2 := tm.mustInstall(t, writeTarGz(t, "v2.tar.gz", []entry{{name: "v", body: "2"}}), plan)
+	tm.crashHook = func(p string) bool { return p == pointInstalling }
+	rb, err := tm.Rollback(context.Background(), tx2.ID)
+	if !errors.Is(err, errCrashed) {
+		t.Fatalf("rollback: %v", err)
+	}
+	// What the rollback's first step does, then the process dies.
+	if err := swapIn(tx2.Before.Path, prefix); err != nil {
+		t.Fatal(err)
+	}
+	tm.Close()
+	after := openTestManager(t, state, root, nil)
+	got, err := after.Get(rb.ID)
+	if err != nil || got.State != StateCommitted {
+		t.Fatalf("rollback after recovery: %v %+v", err, got)
+	}
+	if v := readFile(t, filepath.Join(prefix, "v")); v != "1" {
+		t.Errorf("prefix holds %q after the recovered rollback, want 1", v)
+	}
+	if v := readFile(t, filepath.Join(got.Before.Path, "v")); v != "2" {
+		t.Errorf("the rollback's kept tree %s holds %q, want 2", got.Before.Path, v)
+	}
+	if _, err := after.Rollback(context.Background(), rb.ID); err != nil {
+		t.Fatalf("rolling back the recovered rollback: %v", err)
+	}
+	if v := readFile(t, filepath.Join(prefix, "v")); v != "2" {
+		t.Errorf("prefix holds %q after undoing the rollback, want 2", v)
 	}
 }

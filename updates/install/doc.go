@@ -23,8 +23,18 @@
 //	packages/METHOD/NAME_VER  every package file patchnet installed, kept as
 //	                          the next upgrade's before-state (+ .sha256)
 //	keep/TX/                  one transaction's before-state: the previous
-//	                          package file, a replaced archive tree, the
-//	                          tools' logs, a script's working directory
+//	                          package file, the tools' logs, a script's
+//	                          working directory
+//
+// An archive's replaced tree is not under the state directory: it is kept
+// beside its prefix, as PARENT/.NAME.patchnet-old-TX, so it is only ever
+// renamed (one step, same filesystem) and never copied; a tree an undone
+// install had brought is kept as .NAME.patchnet-undone-TX. Nothing prunes
+// these yet.
+//
+// A rollback is refused while a later transaction on the same package or
+// prefix still stands (committed, and not rolled back): it names the one to
+// roll back first.
 //
 // A transaction moves prepared → before-saved → installing → installed →
 // committed, each step synced to the journal before the next begins. A

@@ -84,8 +84,11 @@ func (d Dpkg) Snapshot(ctx context.Context, env *Env, goal Goal) (Before, error)
 		return Before{}, err
 	}
 	switch status {
-	case "not-installed", "config-files":
+	case "not-installed":
 		return Before{Kind: BeforeAbsent, Package: goal.Package, Note: "not installed before"}, nil
+	case "config-files":
+		return Before{Kind: BeforeAbsent, Package: goal.Package, ConfigFiles: true,
+			Note: "removed before, its configuration files kept"}, nil
 	case "installed":
 	default:
 		return Before{}, fmt.Errorf("saving before-state: dpkg says %s is %q; repair it (dpkg --configure -a) before installing", goal.Package, status)
@@ -162,12 +165,17 @@ func (d Dpkg) Install(ctx context.Context, env *Env, art VerifiedArtifact, _ Goa
 	return nil
 }
 
-// Restore reinstalls the kept .deb, or purges the package when it was not
-// installed before.
+// Restore reinstalls the kept .deb, or removes the package when it was not
+// installed before: purged if it had never been, removed keeping its
+// configuration files if only they were left.
 func (d Dpkg) Restore(ctx context.Context, env *Env, before Before) error {
 	switch before.Kind {
 	case BeforeAbsent:
-		args := append(d.rootArgs(env), "--purge", "--", before.Package)
+		action := "--purge"
+		if before.ConfigFiles {
+			action = "--remove"
+		}
+		args := append(d.rootArgs(env), action, "--", before.Package)
 		_, err := env.run.run(ctx, runSpec{tool: "dpkg", args: args})
 		return wrapRestore(before, err)
 	case BeforePackage:

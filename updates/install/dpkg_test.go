@@ -111,3 +111,44 @@ func TestDebBeforeStateRebuiltWithDpkgRepack(t *testing.T) {
 		t.Errorf("after rollback msg is %q", got)
 	}
 }
+
+// TestDebRollbackKeepsConffilesOfRemovedPackage: a package removed with
+// its configuration files left (config-files) is restored to exactly that,
+// not purged: the host's (edited) conffile survives the rollback.
+func TestDebRollbackKeepsConffilesOfRemovedPackage(t *testing.T) {
+	t.Parallel()
+	root := newDpkgRoot(t)
+	conf := filepath.Join(root, "etc/pn-conf.conf")
+	deb := func(version string) string {
+		return buildDeb(t, pkgSpec{name: "pn-conf", version: version, files: map[string]string{
+			"etc/pn-conf.conf": "setting=default\n", "DEBIAN/conffiles": "/etc/pn-conf.conf\n",
+			"opt/pn-conf/msg": version}})
+	}
+	run(t, "dpkg", "--root="+root, "--log=/dev/null", "--install", deb("1.0"))
+	writeFile(t, conf, "setting=edited by the admin\n")
+	run(t, "dpkg", "--root="+root, "--log=/dev/null", "--remove", "pn-conf")
+	status := func() string {
+		out := run(t, "dpkg-query", "--admindir="+filepath.Join(root, "var/lib/dpkg"), "--show", "--showformat=${db:Status-Status}", "pn-conf")
+		return strings.TrimSpace(out)
+	}
+	if got := status(); got != "config-files" {
+		t.Fatalf("setup: dpkg says %q, want config-files", got)
+	}
+	tm := newTestManager(t, root, nil)
+	tx := tm.mustInstall(t, deb("2.0"), Plan{Method: "dpkg"})
+	if !tx.Before.ConfigFiles || tx.Before.Kind != BeforeAbsent {
+		t.Fatalf("before-state %+v, want absent with configuration files", tx.Before)
+	}
+	if _, err := tm.Rollback(context.Background(), tx.ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(); got != "config-files" {
+		t.Errorf("after rollback dpkg says %q, want config-files", got)
+	}
+	if got := readFile(t, conf); got != "setting=edited by the admin\n" {
+		t.Errorf("after rollback the conffile is %q, want the admin's edit", got)
+	}
+	if got := readFile(t, filepath.Join(root, "opt/pn-conf/msg")); got != "<missing>" {
+		t.Errorf("the package's files survived the rollback")
+	}
+}

@@ -14,15 +14,21 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrUnsafeArchive marks an archive refused for what it would do to the
 // filesystem: a path or link leaving the target, or a size past the bounds.
 var ErrUnsafeArchive = errors.New("unsafe archive")
 
-// extractor unpacks into dir, counting entries and bytes.
+// extractor unpacks into dir, counting entries and bytes. Every write goes
+// through root (os.Root), which refuses any path that would resolve
+// outside dir, whatever symlinks earlier entries made.
 type extractor struct {
 	dir      string
+	root     *os.Root
+	buf      []byte // copy buffer shared by all files
 	maxBytes int64
 	written  int64
 	entries  int
@@ -32,7 +38,8 @@ type extractor struct {
 // into dir, which must not exist yet. Entries that would land outside dir
 // (absolute names, "..", links pointing out), device files, and archives
 // past maxBytes uncompressed or MaxArchiveEntries entries are refused with
-// an error matching ErrUnsafeArchive. Files are synced before it returns.
+// an error matching ErrUnsafeArchive, and dir is removed again. Files are
+// synced before it returns.
 func Extract(archivePath, dir string, maxBytes int64) error {
 	f, err := os.Open(archivePath)
 	if err != nil {
@@ -46,7 +53,12 @@ func Extract(archivePath, dir string, maxBytes int64) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("unpacking archive: %w", err)
 	}
-	x := &extractor{dir: dir, maxBytes: maxBytes}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("unpacking archive: %w", err)
+	}
+	defer root.Close()
+	x := &extractor{dir: dir, root: root, maxBytes: maxBytes, buf: make([]byte, 64<<10)}
 	switch {
 	case magic[0] == 0x1f && magic[1] == 0x8b:
 		_, err = f.Seek(0, io.SeekStart)
@@ -59,10 +71,15 @@ func Extract(archivePath, dir string, maxBytes int64) error {
 		err = fmt.Errorf("%s is neither tar.gz nor zip (first bytes %x)", filepath.Base(archivePath), magic)
 	}
 	if err == nil {
-		err = syncTree(dir)
+		err = x.checkAllLinks()
+	}
+	if err == nil {
+		err = syncFS(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("unpacking archive: %w", err)
+		// A refused archive leaves nothing: a half-made tree may hold a
+		// link that only the rest of the check would have refused.
+		return errors.Join(fmt.Errorf("unpacking archive: %w", err), os.RemoveAll(dir))
 	}
 	return nil
 }
@@ -96,13 +113,13 @@ func (x *extractor) tarEntry(hdr *tar.Header, r io.Reader) error {
 	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
-		return os.MkdirAll(target, dirMode(hdr.FileInfo().Mode()))
+		return x.root.MkdirAll(target, dirMode(hdr.FileInfo().Mode()))
 	case tar.TypeReg:
 		return x.file(target, hdr.FileInfo().Mode(), r)
 	case tar.TypeSymlink:
 		return x.symlink(hdr.Name, hdr.Linkname, target)
 	case tar.TypeLink:
-		return x.hardlink(hdr.Linkname, target)
+		return x.hardlink(hdr.Name, hdr.Linkname, target)
 	case tar.TypeXGlobalHeader:
 		return nil
 	default:
@@ -150,7 +167,7 @@ func (x *extractor) zipEntry(zf *zip.File) error {
 	defer rc.Close()
 	switch {
 	case mode.IsDir():
-		return os.MkdirAll(target, dirMode(mode))
+		return x.root.MkdirAll(target, dirMode(mode))
 	case mode&fs.ModeSymlink != 0:
 		link, err := io.ReadAll(io.LimitReader(rc, MaxPathLength+1))
 		if err != nil {
@@ -164,8 +181,8 @@ func (x *extractor) zipEntry(zf *zip.File) error {
 	}
 }
 
-// entryPath checks an entry name and returns where it goes; "" for the
-// archive's own top directory ("./").
+// entryPath checks an entry name and returns where it goes, relative to
+// the root; "" for the archive's own top directory ("./").
 func (x *extractor) entryPath(name string) (string, error) {
 	x.entries++
 	if x.entries > MaxArchiveEntries {
@@ -178,25 +195,26 @@ func (x *extractor) entryPath(name string) (string, error) {
 	if err := x.noSymlinkParents(name, rel); err != nil {
 		return "", err
 	}
-	target := filepath.Join(x.dir, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-		return "", err
+	if parent := path.Dir(rel); parent != "." {
+		if err := x.root.MkdirAll(parent, 0o755); err != nil {
+			return "", fmt.Errorf("entry %q: %w", clipText(name), err)
+		}
 	}
-	return target, nil
+	return rel, nil
 }
 
 // noSymlinkParents refuses an entry whose parent directories include a
 // symlink made by an earlier entry: a link's target is checked where the
 // link is named, so writing through one could still land outside the tree.
 func (x *extractor) noSymlinkParents(name, rel string) error {
-	cur := x.dir
+	cur := ""
 	parts := strings.Split(path.Dir(rel), "/")
 	for _, part := range parts {
 		if part == "." {
 			continue
 		}
-		cur = filepath.Join(cur, part)
-		fi, err := os.Lstat(cur)
+		cur = path.Join(cur, part)
+		fi, err := x.root.Lstat(cur)
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
@@ -213,6 +231,10 @@ func (x *extractor) noSymlinkParents(name, rel string) error {
 // syscallNoFollow keeps a file entry from being written through a symlink
 // an earlier entry put at the same name.
 const syscallNoFollow = syscall.O_NOFOLLOW
+
+// maxLinkHops bounds the symlinks followed resolving one link, as the
+// kernel's ELOOP does.
+const maxLinkHops = 40
 
 // safeRelPath cleans an archive entry name and refuses one that is
 // absolute, climbs with "..", holds a NUL or a backslash, or is too long.
@@ -237,48 +259,112 @@ func safeRelPath(name string) (string, error) {
 
 // file writes one regular file, counting its bytes against the bound.
 func (x *extractor) file(target string, mode fs.FileMode, r io.Reader) error {
-	out, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, fileMode(mode))
+	out, err := x.root.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscallNoFollow, fileMode(mode))
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", target, err)
 	}
 	room := x.maxBytes - x.written
-	n, err := io.Copy(out, io.LimitReader(r, room+1))
+	// Wrapped so os.File's ReadFrom, which brings its own buffer per
+	// file, does not bypass the shared one.
+	n, err := io.CopyBuffer(struct{ io.Writer }{out}, io.LimitReader(r, room+1), x.buf)
 	x.written += n
 	if err == nil && n > room {
 		err = fmt.Errorf("more than %d bytes uncompressed: %w", x.maxBytes, ErrUnsafeArchive)
-	}
-	if err == nil {
-		err = out.Sync()
 	}
 	return errors.Join(err, out.Close())
 }
 
 // symlink creates a link whose target, resolved from the link's own
-// directory, stays inside the tree.
+// directory through the links already in the tree, stays inside the tree.
 func (x *extractor) symlink(name, linkname, target string) error {
 	if linkname == "" || path.IsAbs(linkname) || strings.ContainsRune(linkname, 0) {
 		return fmt.Errorf("entry %q: symlink to %q leaves the tree: %w", clipText(name), clipText(linkname), ErrUnsafeArchive)
 	}
-	rel, _ := safeRelPath(name)
-	resolved := path.Join(path.Dir(rel), linkname)
+	resolved := path.Join(path.Dir(target), linkname)
 	if resolved == ".." || strings.HasPrefix(resolved, "../") {
 		return fmt.Errorf("entry %q: symlink to %q leaves the tree: %w", clipText(name), clipText(linkname), ErrUnsafeArchive)
 	}
-	return os.Symlink(linkname, target)
+	if err := x.staysInside(name, target, linkname); err != nil {
+		return err
+	}
+	return x.root.Symlink(linkname, target)
 }
 
-// hardlink links to an earlier entry of the same tree.
-func (x *extractor) hardlink(linkname, target string) error {
+// staysInside resolves linkname from rel's directory the way the kernel
+// will, following the symlinks the tree holds so far, and refuses it if it
+// climbs above the tree. A path through a name that does not exist yet is
+// taken lexically; checkAllLinks repeats the check once the tree is whole.
+func (x *extractor) staysInside(name, rel, linkname string) error {
+	escape := func(why string) error {
+		return fmt.Errorf("entry %q: symlink to %q %s: %w", clipText(name), clipText(linkname), why, ErrUnsafeArchive)
+	}
+	var stack []string
+	if dir := path.Dir(rel); dir != "." {
+		stack = strings.Split(dir, "/")
+	}
+	queue := strings.Split(linkname, "/")
+	for hops := 0; len(queue) > 0; {
+		part := queue[0]
+		queue = queue[1:]
+		switch part {
+		case "", ".":
+			continue
+		case "..":
+			if len(stack) == 0 {
+				return escape("leaves the tree through the links it holds")
+			}
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		stack = append(stack, part)
+		cur := strings.Join(stack, "/")
+		fi, err := x.root.Lstat(cur)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			continue
+		}
+		if hops++; hops > maxLinkHops {
+			return escape("goes through more than 40 links")
+		}
+		next, err := x.root.Readlink(cur)
+		if err != nil || path.IsAbs(next) {
+			return escape("goes through a link out of the tree")
+		}
+		stack = stack[:len(stack)-1]
+		queue = append(strings.Split(next, "/"), queue...)
+	}
+	return nil
+}
+
+// checkAllLinks re-checks every symlink of the finished tree: a link made
+// early may only leave the tree through a link made after it.
+func (x *extractor) checkAllLinks() error {
+	return fs.WalkDir(x.root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink == 0 {
+			return err
+		}
+		link, err := x.root.Readlink(p)
+		if err != nil {
+			return err
+		}
+		return x.staysInside(p, p, link)
+	})
+}
+
+// hardlink links to an earlier regular file of the same tree, found
+// without following any symlink.
+func (x *extractor) hardlink(name, linkname, target string) error {
 	rel, err := safeRelPath(linkname)
 	if err != nil {
 		return fmt.Errorf("hard link target: %w", err)
 	}
-	src := filepath.Join(x.dir, filepath.FromSlash(rel))
-	fi, err := os.Lstat(src)
+	if err := x.noSymlinkParents(name, rel); err != nil {
+		return fmt.Errorf("hard link target: %w", err)
+	}
+	fi, err := x.root.Lstat(rel)
 	if err != nil || !fi.Mode().IsRegular() {
 		return fmt.Errorf("hard link to %q: not an earlier regular file of the archive: %w", clipText(linkname), ErrUnsafeArchive)
 	}
-	return os.Link(src, target)
+	return x.root.Link(rel, target)
 }
 
 // fileMode keeps permission bits only: no setuid, setgid or sticky bits
@@ -288,17 +374,18 @@ func fileMode(m fs.FileMode) fs.FileMode { return m.Perm() | 0o600 }
 // dirMode keeps permission bits and makes sure the owner can enter.
 func dirMode(m fs.FileMode) fs.FileMode { return m.Perm() | 0o700 }
 
-// syncTree syncs every directory of a freshly unpacked tree so the renames
-// that follow publish complete content.
-func syncTree(dir string) error {
-	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.IsDir() {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		return errors.Join(f.Sync(), f.Close())
-	})
+// syncFS makes a freshly unpacked tree durable, files and directories, in
+// one syncfs(2) of its filesystem, so the renames that follow publish
+// complete content; one call instead of an fsync per file keeps unpacking
+// many small files fast.
+func syncFS(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.Syncfs(int(f.Fd())); err != nil {
+		return fmt.Errorf("syncing %s: %w", dir, err)
+	}
+	return nil
 }

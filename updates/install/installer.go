@@ -66,6 +66,13 @@ type Env struct {
 	Artifact VerifiedArtifact
 
 	run *runner
+	// undoing is set while Restore undoes this transaction's own change
+	// (after a failure or at recovery), not while a rollback restores
+	// another transaction's before-state.
+	undoing bool
+	// returnTo is, for a rollback, the kept tree path of the transaction it
+	// rolls back: undoing the rollback puts that tree back there.
+	returnTo string
 }
 
 // Goal is the state a transaction drives the host to.
@@ -140,6 +147,10 @@ type Before struct {
 	Source string `json:"source,omitempty"`
 	// Note explains the before-state to a person, honestly.
 	Note string `json:"note,omitempty"`
+	// ConfigFiles marks an absent package whose configuration files were
+	// left behind when it was removed (dpkg's config-files state):
+	// restoring removes the package again but keeps them.
+	ConfigFiles bool `json:"config_files,omitempty"`
 }
 
 // Goal is the host state restoring b leads to.
@@ -156,6 +167,9 @@ func (b Before) Describe() string {
 	case BeforePackage:
 		return fmt.Sprintf("%s %s (%s)", b.Package, b.Version, b.Source)
 	case BeforeAbsent:
+		if b.ConfigFiles {
+			return b.Package + " removed, configuration files kept: rollback removes it and keeps them"
+		}
 		return b.Package + " not installed: rollback removes it"
 	case BeforeTree:
 		return "previous tree of " + b.Prefix + " kept at " + b.Path

@@ -93,17 +93,19 @@ func (m *Manager) Close() error { return m.store.Close() }
 // History lists transactions, oldest first.
 func (m *Manager) History() ([]*Transaction, error) { return m.store.List() }
 
-// InstalledBy finds the newest committed, not rolled back install of
-// announcement id at version, so a caller does not install it twice; nil if
+// InstalledBy finds the newest committed install of
+// announcement id at version that stands (not rolled back, or its rollback
+// rolled back), so a caller does not install it twice; nil if
 // there is none (or the journal cannot be read, which installing will report).
 func (m *Manager) InstalledBy(id string, version uint64) *Transaction {
 	txs, err := m.History()
 	if err != nil {
 		return nil
 	}
+	j := newJournalView(txs)
 	for i := len(txs) - 1; i >= 0; i-- {
 		tx := txs[i]
-		if tx.Kind == KindInstall && tx.State == StateCommitted && tx.RolledBackBy == "" &&
+		if tx.Kind == KindInstall && j.stands(tx) &&
 			tx.Plan.AnnouncementID == id && tx.Plan.AnnouncementVersion == version {
 			return tx
 		}
@@ -131,7 +133,7 @@ func (m *Manager) VerifyArtifact(src string, want Expect) (VerifiedArtifact, err
 // transaction recorded, so recovery and rollback work on the root an
 // install went to, whatever this Manager's default is.
 func (m *Manager) env(tx *Transaction, art VerifiedArtifact) *Env {
-	return &Env{
+	env := &Env{
 		Root: tx.Root, TxID: tx.ID, StateDir: m.cfg.StateDir,
 		KeepDir: filepath.Join(m.cfg.StateDir, "keep", tx.ID), Plan: tx.Plan,
 		RPMDBPath: m.cfg.RPMDBPath, ScriptTimeout: m.cfg.ScriptTimeout,
@@ -139,6 +141,12 @@ func (m *Manager) env(tx *Transaction, art VerifiedArtifact) *Env {
 		run: &runner{tools: m.cfg.Tools, pins: m.cfg.ToolPins, require: m.cfg.RequireToolPins,
 			timeout: m.cfg.ToolTimeout, log: &boundedLog{}, now: m.cfg.Now},
 	}
+	if tx.Kind == KindRollback {
+		if orig, err := m.store.Get(tx.RollbackOf); err == nil && orig.Before.Kind == BeforeTree {
+			env.returnTo = orig.Before.Path
+		}
+	}
+	return env
 }
 
 // installer returns the installer of a method.
@@ -341,6 +349,8 @@ func (m *Manager) restore(ctx context.Context, env *Env, inst Installer, before 
 	if !before.Restorable() {
 		return errNoBeforeState(before)
 	}
+	env.undoing = true
+	defer func() { env.undoing = false }()
 	if err := inst.Restore(ctx, env, before); err != nil {
 		return err
 	}

@@ -3,13 +3,18 @@ package install
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
 // runner runs installer binaries for one transaction: each run first checks
@@ -34,6 +39,9 @@ type runSpec struct {
 	dir     string   // working directory; "" = inherit
 	env     []string // added to the clean environment
 	timeout time.Duration
+	// chroot, when set, runs the command chrooted into this directory;
+	// tool is then an absolute path inside it, and dir too.
+	chroot string
 }
 
 // errToolMissing marks a tool that is not installed.
@@ -55,6 +63,46 @@ func (r *runner) path(tool string) (string, error) {
 	}
 	r.recordUse(use)
 	return path, nil
+}
+
+// pathFor is the path to execute for spec: the checked host tool, or,
+// chrooted, the binary inside the root after checking it there.
+func (r *runner) pathFor(spec runSpec) (string, error) {
+	if spec.chroot == "" {
+		return r.path(spec.tool)
+	}
+	use, err := checkToolInRoot(spec.chroot, spec.tool, r.pins, r.require)
+	if err != nil {
+		r.alert(err)
+		return "", err
+	}
+	r.recordUse(use)
+	return spec.tool, nil
+}
+
+// checkToolInRoot checks the binary at tool inside root (symlinks followed
+// only within root) against the pin of its host path ROOT/TOOL.
+func checkToolInRoot(root, tool string, pins map[string]string, require bool) (ToolUse, error) {
+	rt, err := os.OpenRoot(root)
+	if err != nil {
+		return ToolUse{}, fmt.Errorf("checking installer binary: %w", err)
+	}
+	defer rt.Close()
+	host := filepath.Join(root, tool)
+	f, err := rt.Open(strings.TrimPrefix(tool, "/"))
+	if err != nil {
+		return ToolUse{}, fmt.Errorf("checking installer binary %s: %w", host, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return ToolUse{}, fmt.Errorf("checking installer binary: %s is not an executable file", host)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ToolUse{}, fmt.Errorf("hashing %s: %w", host, err)
+	}
+	return checkPin(host, hex.EncodeToString(h.Sum(nil)), pins, require)
 }
 
 // alert turns a pin failure into an Alert.
@@ -83,7 +131,7 @@ func (r *runner) recordUse(use ToolUse) {
 // exit is an error that quotes the output's last lines, since that is where
 // dpkg and rpm say why.
 func (r *runner) run(ctx context.Context, spec runSpec) (string, error) {
-	path, err := r.path(spec.tool)
+	path, err := r.pathFor(spec)
 	if err != nil {
 		return "", err
 	}
@@ -102,7 +150,7 @@ func (r *runner) run(ctx context.Context, spec runSpec) (string, error) {
 	// goroutines write the buffer.
 	w := &capWriter{buf: &out, max: MaxToolOutput}
 	cmd.Stdout, cmd.Stderr = w, w
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Chroot: spec.chroot}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = ToolWaitDelay
 	r.log.printf("$ %s %s", path, strings.Join(spec.args, " "))
@@ -180,6 +228,7 @@ type boundedLog struct {
 }
 
 func (l *boundedLog) write(p []byte) {
+	p = sanitizeLog(p)
 	room := MaxTransactionLog - l.buf.Len()
 	if len(p) > room {
 		l.dropped += len(p) - max(room, 0)
@@ -189,6 +238,24 @@ func (l *boundedLog) write(p []byte) {
 	if len(p) > 0 && p[len(p)-1] != '\n' {
 		l.buf.WriteByte('\n')
 	}
+}
+
+// sanitizeLog replaces what JSON would escape into six bytes (invalid
+// UTF-8, control characters but newline and tab, U+2028 and U+2029) with
+// '?', so a log encodes to at most twice its size in the journal.
+func sanitizeLog(p []byte) []byte {
+	out := make([]byte, 0, len(p))
+	for len(p) > 0 {
+		r, size := utf8.DecodeRune(p)
+		switch {
+		case r == utf8.RuneError && size <= 1, r < 0x20 && r != '\n' && r != '\t', r == 0x7f, r == '\u2028', r == '\u2029':
+			out = append(out, '?')
+		default:
+			out = append(out, p[:size]...)
+		}
+		p = p[size:]
+	}
+	return out
 }
 
 func (l *boundedLog) printf(format string, args ...any) {

@@ -3,6 +3,7 @@ package install
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -20,6 +21,11 @@ import (
 // script is the signed artifact, so the declaration is as trusted as the
 // script. Otherwise the install is recorded as irreversible and rollback
 // refuses it.
+//
+// With a sysroot other than "/", the script runs chrooted into the sysroot
+// with the sysroot's own /bin/sh (checked against its pin like any tool),
+// so it changes the image it was meant for; a sysroot without /bin/sh is
+// refused rather than the script run on this host.
 type Script struct{}
 
 // Method is "script".
@@ -32,7 +38,13 @@ func (Script) Tools() []string { return []string{"sh"} }
 var rollbackMarker = []byte("patchnet: rollback")
 
 // Describe names the goal after the announcement: a script has no package.
+// A sysroot without a shell is refused here, before anything changes.
 func (Script) Describe(_ context.Context, env *Env, art VerifiedArtifact) (Goal, error) {
+	if !isSystemRoot(env.Root) {
+		if err := sysrootShell(env.Root); err != nil {
+			return Goal{}, err
+		}
+	}
 	name := env.Plan.AnnouncementID
 	if name == "" {
 		name = art.Name()
@@ -93,30 +105,98 @@ func (s Script) Restore(ctx context.Context, env *Env, before Before) error {
 	return wrapRestore(before, s.run(ctx, env, art, "rollback"))
 }
 
-// run executes the script in a fresh working directory under KeepDir.
-func (Script) run(ctx context.Context, env *Env, art VerifiedArtifact, action string) error {
+// run executes the script in a fresh working directory: under KeepDir on
+// this host, or, for a sysroot, chrooted into it (see runChrooted).
+func (s Script) run(ctx context.Context, env *Env, art VerifiedArtifact, action string) error {
+	if !isSystemRoot(env.Root) {
+		return s.runChrooted(ctx, env, art, action)
+	}
 	dir := filepath.Join(env.KeepDir, "work-"+action)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("running script: %w", err)
 	}
-	root := env.Root
-	if root == "" {
-		root = "/"
+	spec := runSpec{tool: "sh", args: []string{"--", art.Path()}, dir: dir,
+		env: scriptVars(env, action, "/", art.Path()), timeout: env.ScriptTimeout}
+	if _, err := env.run.run(ctx, spec); err != nil {
+		return fmt.Errorf("running update script %s (%s): %w", art.Name(), action, err)
 	}
-	vars := []string{
+	return nil
+}
+
+// runChrooted runs the script with the sysroot's own /bin/sh, chrooted
+// into the sysroot, as dpkg and rpm run maintainer scripts with --root: a
+// script for an image or sandbox must change that tree, never this host.
+// A sysroot without /bin/sh is refused. The script is copied to
+// /tmp/patchnet-TX-ACTION inside the root, which is also its working
+// directory, and removed afterwards; PATCHNET_ROOT is "/".
+func (Script) runChrooted(ctx context.Context, env *Env, art VerifiedArtifact, action string) error {
+	rt, err := os.OpenRoot(env.Root)
+	if err != nil {
+		return fmt.Errorf("running script in %s: %w", env.Root, err)
+	}
+	defer rt.Close()
+	if err := sysrootShell(env.Root); err != nil {
+		return err
+	}
+	dir := "tmp/patchnet-" + env.TxID + "-" + action
+	if err := rt.RemoveAll(dir); err != nil {
+		return fmt.Errorf("running script in %s: %w", env.Root, err)
+	}
+	if err := rt.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("running script in %s: %w", env.Root, err)
+	}
+	defer rt.RemoveAll(dir)
+	script := dir + "/" + filepath.Base(art.Path())
+	if err := copyIntoRoot(rt, art.Path(), script); err != nil {
+		return fmt.Errorf("running script in %s: %w", env.Root, err)
+	}
+	spec := runSpec{tool: "/bin/sh", chroot: env.Root, args: []string{"--", "/" + script}, dir: "/" + dir,
+		env: scriptVars(env, action, "/", "/"+script), timeout: env.ScriptTimeout}
+	if _, err := env.run.run(ctx, spec); err != nil {
+		return fmt.Errorf("running update script %s (%s) chrooted into %s: %w", art.Name(), action, env.Root, err)
+	}
+	return nil
+}
+
+// sysrootShell refuses a sysroot that has no /bin/sh of its own.
+func sysrootShell(root string) error {
+	rt, err := os.OpenRoot(root)
+	if err == nil {
+		_, err = rt.Stat("bin/sh")
+		rt.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("running a script in sysroot %s: it has no usable /bin/sh (%w); scripts for a sysroot run chrooted into it with its own shell, never on this host", root, err)
+	}
+	return nil
+}
+
+// copyIntoRoot copies the host file src to name inside rt.
+func copyIntoRoot(rt *os.Root, src, name string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := rt.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o500)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	return errors.Join(err, out.Close())
+}
+
+// scriptVars describes the update to the script.
+func scriptVars(env *Env, action, root, artifact string) []string {
+	return []string{
 		"PATCHNET_ACTION=" + action,
 		"PATCHNET_ROOT=" + root,
 		"PATCHNET_TX=" + env.TxID,
 		"PATCHNET_ANNOUNCEMENT_ID=" + env.Plan.AnnouncementID,
 		"PATCHNET_ANNOUNCEMENT_VERSION=" + strconv.FormatUint(env.Plan.AnnouncementVersion, 10),
 		"PATCHNET_INSTRUCTIONS=" + env.Plan.Instructions,
-		"PATCHNET_ARTIFACT=" + art.Path(),
+		"PATCHNET_ARTIFACT=" + artifact,
 	}
-	spec := runSpec{tool: "sh", args: []string{"--", art.Path()}, dir: dir, env: vars, timeout: env.ScriptTimeout}
-	if _, err := env.run.run(ctx, spec); err != nil {
-		return fmt.Errorf("running update script %s (%s): %w", art.Name(), action, err)
-	}
-	return nil
 }
 
 // Reached cannot be answered for a script.

@@ -1,12 +1,14 @@
 package install
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -151,4 +153,54 @@ func TestJournalLockedByAnotherManager(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(state, "journal")) {
 		t.Errorf("second Open: %v, want an error naming the journal", err)
 	}
+}
+
+// TestJournalRecordFitsHostileLog: tool output that JSON escaping blows up
+// (invalid UTF-8, control bytes, '<') must not push a record past
+// MaxTransactionBytes: the step is journalled, the log's tail kept.
+func TestJournalRecordFitsHostileLog(t *testing.T) {
+	const last = "LAST LINE OF THE LOG"
+	cases := map[string][]byte{
+		"invalid UTF-8":   bytes.Repeat([]byte{0xff}, MaxTransactionLog),
+		"control bytes":   bytes.Repeat([]byte{0x01}, MaxTransactionLog),
+		"HTML characters": bytes.Repeat([]byte("<&>"), MaxTransactionLog/3),
+		"line separators": bytes.Repeat([]byte("\u2028"), MaxTransactionLog/3),
+	}
+	for name, raw := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, s := range []Store{NewMemoryStore(), openBadgerForTest(t)} {
+				// Straight into the record, as an old journal could hold it.
+				tx := sampleTx(timeZero(), StateInstalling)
+				tx.Log = string(raw) + string(raw) + last
+				if err := s.Put(tx); err != nil {
+					t.Fatalf("%T.Put: %v", s, err)
+				}
+				got, err := s.Get(tx.ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.HasSuffix(got.Log, last) || !utf8.ValidString(got.Log) {
+					t.Errorf("%T kept a log of %d bytes ending %q", s, len(got.Log), got.Log[max(0, len(got.Log)-40):])
+				}
+				// Through the runner's log, as tool output arrives.
+				var l boundedLog
+				l.write(raw)
+				tx.Log = l.String()
+				if b, err := encodeTransaction(tx); err != nil || len(b) > MaxTransactionBytes {
+					t.Fatalf("encoding a bounded log: %d bytes, %v", len(b), err)
+				}
+			}
+		})
+	}
+}
+
+// openBadgerForTest opens a badger journal in a temp directory.
+func openBadgerForTest(t *testing.T) Store {
+	t.Helper()
+	s, err := OpenBadgerStore(filepath.Join(t.TempDir(), "journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

@@ -136,6 +136,11 @@ func checkTool(path string, pins map[string]string, require bool) (ToolUse, erro
 	if err != nil {
 		return ToolUse{}, fmt.Errorf("checking installer binary: %w", err)
 	}
+	return checkPin(path, sum, pins, require)
+}
+
+// checkPin compares the digest of the binary at path with its pin.
+func checkPin(path, sum string, pins map[string]string, require bool) (ToolUse, error) {
 	use := ToolUse{Path: path, SHA256: sum}
 	want, ok := pins[path]
 	if !ok {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+	"unicode/utf8"
 )
 
 // State is where a transaction is. The order of the non-terminal states is
@@ -141,16 +142,83 @@ func CheckTxID(id string) error {
 	return nil
 }
 
-// encodeTransaction is the journal's record format.
+// encodeTransaction is the journal's record format. A record that would
+// pass MaxTransactionBytes keeps the tail of its log (sanitised, with a
+// note of what was dropped) so the step is still journalled.
 func encodeTransaction(tx *Transaction) ([]byte, error) {
-	b, err := json.Marshal(tx)
+	b, err := marshalTransaction(tx)
 	if err != nil {
-		return nil, fmt.Errorf("encoding transaction %s: %w", tx.ID, err)
+		return nil, err
+	}
+	if len(b) > MaxTransactionBytes && tx.Log != "" {
+		c := *tx
+		c.Log = string(sanitizeLog([]byte(c.Log)))
+		if b, err = marshalTransaction(&c); err != nil {
+			return nil, err
+		}
+		if len(b) > MaxTransactionBytes {
+			c.Log = logTail(c.Log, MaxTransactionBytes-(len(b)-jsonTextLen(c.Log)))
+			if b, err = marshalTransaction(&c); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if len(b) > MaxTransactionBytes {
 		return nil, fmt.Errorf("encoding transaction %s: %d bytes, more than %d", tx.ID, len(b), MaxTransactionBytes)
 	}
 	return b, nil
+}
+
+// marshalTransaction encodes tx without HTML escaping, which would make
+// every '<', '>' and '&' of a log six bytes.
+func marshalTransaction(tx *Transaction) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(tx); err != nil {
+		return nil, fmt.Errorf("encoding transaction %s: %w", tx.ID, err)
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// logTail keeps the longest tail of a sanitised log that, with a note of
+// what was dropped, encodes to at most budget bytes of JSON text.
+func logTail(log string, budget int) string {
+	const note, noteRoom = "[%d bytes of log dropped to fit the journal]\n", 64
+	i, used := len(log), 0
+	for i > 0 {
+		r, size := utf8.DecodeLastRuneInString(log[:i])
+		n := jsonRuneLen(r, size)
+		if used+n > budget-noteRoom {
+			break
+		}
+		used += n
+		i -= size
+	}
+	return fmt.Sprintf(note, i) + log[i:]
+}
+
+// jsonTextLen is how many bytes s takes inside a JSON string, as
+// marshalTransaction writes it.
+func jsonTextLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += jsonRuneLen(r, utf8.RuneLen(r))
+	}
+	return n
+}
+
+// jsonRuneLen is the encoded size of one character of size bytes: six for
+// what encoding/json writes as \uXXXX, two for the short escapes.
+func jsonRuneLen(r rune, size int) int {
+	switch {
+	case r == '"' || r == '\\' || r == '\n' || r == '\r' || r == '\t' || r == '\b' || r == '\f':
+		return 2
+	case r < 0x20 || r == utf8.RuneError || r == '\u2028' || r == '\u2029':
+		return 6
+	default:
+		return size
+	}
 }
 
 // decodeTransaction reads a journal record strictly: an unknown field or a
