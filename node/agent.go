@@ -54,15 +54,15 @@ func (n *Node) accept(raw []byte) {
 	var eq *updates.EquivocationError
 	switch {
 	case err == nil:
-		n.emit(Event{Kind: EventAccepted, ID: acc.Announcement.ID, Version: acc.Announcement.Patchnet.Version,
+		a := acc.Announcement
+		n.emit(Event{Kind: EventAccepted, ID: a.ID, Version: a.Patchnet.Version,
 			Signers: subjects(acc.Supernodes), Detail: fmt.Sprintf("%d supernode co-signatures", len(acc.Supernodes))})
-		select {
-		case n.installQ <- acc:
-		default:
-			n.emit(Event{Kind: EventFailed, ID: acc.Announcement.ID, Version: acc.Announcement.Patchnet.Version,
-				Detail: "install queue full: dropped"})
+		if err := n.toInstall.put(a.ID, pendingInstall{Version: a.Patchnet.Version, Digest: acc.Digest, Envelope: raw}); err != nil {
+			n.log.Warn("recording pending install", "id", a.ID, "err", err)
 		}
+		n.queueInstall(acc)
 	case errors.Is(err, updates.ErrDuplicate):
+		n.retryDuplicate(raw)
 	case errors.As(err, &eq):
 		n.log.Warn("equivocation quarantined", "alert", eq.Alert.String())
 		n.emit(Event{Kind: EventQuarantined, ID: eq.Alert.ID, Version: eq.Alert.Version,
@@ -108,43 +108,140 @@ func (n *Node) installLoop(ctx context.Context) {
 	}
 }
 
-// handleAccepted matches an accepted announcement against this host,
-// decides per the respond policy, fetches and installs.
+// retryableError is a failure worth trying again later: the artifact could
+// not be fetched, or the inventory not collected.
+type retryableError struct{ err error }
+
+func (e *retryableError) Error() string { return e.err.Error() }
+func (e *retryableError) Unwrap() error { return e.err }
+
+// handleAccepted installs an accepted announcement, retrying failed fetches
+// with backoff (MaxFetchAttempts). Its pending record is forgotten on a
+// final outcome (installed, not applicable, superseded, install failed) and
+// kept otherwise, so a restart or the next copy tries again.
 func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
+	a := acc.Announcement
+	defer n.toInstall.unclaim(a.ID, a.Patchnet.Version)
+	for attempt := 1; ; attempt++ {
+		err := n.installOnce(ctx, acc)
+		var retry *retryableError
+		switch {
+		case ctx.Err() != nil:
+			return
+		case !errors.As(err, &retry):
+			if err := n.toInstall.finish(a.ID, a.Patchnet.Version); err != nil {
+				n.log.Warn("forgetting pending install", "id", a.ID, "err", err)
+			}
+			return
+		case attempt >= MaxFetchAttempts:
+			n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version, Detail: fmt.Sprintf(
+				"%v: gave up after %d attempts; kept pending for a restart or the next copy", err, attempt)})
+			return
+		}
+		wait := n.retryDelay(attempt)
+		n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version, Detail: fmt.Sprintf(
+			"%v: retrying in %v (attempt %d of %d)", err, wait, attempt, MaxFetchAttempts)})
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// retryDelay is the wait after a failed attempt: Config.FetchRetry,
+// doubling per attempt, at most MaxFetchRetryBackoff.
+func (n *Node) retryDelay(attempt int) time.Duration {
+	d := time.Duration(n.cfg.FetchRetry)
+	for i := 1; i < attempt && d < MaxFetchRetryBackoff; i++ {
+		d *= 2
+	}
+	return min(d, MaxFetchRetryBackoff)
+}
+
+// installOnce matches an accepted announcement against this host, decides
+// per the respond policy, then, one install at a time, skips it if it was
+// superseded or no longer applies, fetches and installs. It emits the event
+// of a final outcome and returns nil, or returns a retryableError.
+func (n *Node) installOnce(ctx context.Context, acc *updates.Accepted) error {
 	a := acc.Announcement
 	ev := func(kind EventKind, format string, args ...any) {
 		n.emit(Event{Kind: kind, ID: a.ID, Version: a.Patchnet.Version, Detail: fmt.Sprintf(format, args...)})
 	}
 	ok, why, err := n.shouldInstall(ctx, a)
-	if err != nil || !ok {
-		if err != nil {
-			why = err.Error()
-		}
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return &retryableError{err}
+	case !ok:
 		ev(EventNotApplied, "%s", why)
-		return
+		return nil
 	}
 	n.installMu.Lock()
 	defer n.installMu.Unlock()
-	if prior := n.installs.InstalledBy(a.ID, a.Patchnet.Version); prior != nil {
-		ev(EventNotApplied, "already installed by transaction %s", prior.ID)
-		return
+	kind, why, err := n.obsolete(ctx, a)
+	switch {
+	case err != nil:
+		return &retryableError{err}
+	case why != "":
+		ev(kind, "%s", why)
+		return nil
 	}
 	tx, err := n.fetchAndInstall(ctx, a)
-	if err != nil {
+	var retry *retryableError
+	switch {
+	case errors.As(err, &retry):
+		return err
+	case err != nil:
 		ev(EventFailed, "%v", err)
-		return
+		return nil
 	}
 	ev(EventInstalled, "installed %s (transaction %s)", tx.Goal, tx.ID)
+	return nil
+}
+
+// obsolete says why a, after its wait, must not be installed now: a higher
+// version of its id was accepted since (installing a would downgrade), it
+// was installed already, or it no longer applies to the host as it is now.
+// Callers hold installMu.
+func (n *Node) obsolete(ctx context.Context, a *updates.Announcement) (EventKind, string, error) {
+	high, ok, err := n.seen.Highest(a.ID)
+	if err != nil {
+		return "", "", fmt.Errorf("reading seen versions of %s: %w", a.ID, err)
+	}
+	if ok && high > a.Patchnet.Version {
+		return EventSuperseded, fmt.Sprintf("superseded by version %d: not installing version %d", high, a.Patchnet.Version), nil
+	}
+	if prior := n.installs.InstalledBy(a.ID, a.Patchnet.Version); prior != nil {
+		return EventNotApplied, fmt.Sprintf("already installed by transaction %s", prior.ID), nil
+	}
+	res, err := n.match(ctx, a)
+	if err != nil {
+		return "", "", err
+	}
+	if !res.Applies {
+		return EventNotApplied, fmt.Sprintf("no longer applies to this host: %v", res.Reasons), nil
+	}
+	return "", "", nil
+}
+
+// match matches a against a fresh inventory of the sysroot.
+func (n *Node) match(ctx context.Context, a *updates.Announcement) (updates.MatchResult, error) {
+	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: n.cfg.Sysroot})
+	if err != nil {
+		return updates.MatchResult{}, fmt.Errorf("collecting the inventory of %s: %w", n.cfg.Sysroot, err)
+	}
+	return updates.Match(updates.HostFromInventory(inv), a), nil
 }
 
 // shouldInstall matches a against the sysroot's inventory and applies the
 // respond policy, waiting for a maintenance window or rollout slot.
 func (n *Node) shouldInstall(ctx context.Context, a *updates.Announcement) (bool, string, error) {
-	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: n.cfg.Sysroot})
+	res, err := n.match(ctx, a)
 	if err != nil {
-		return false, "", fmt.Errorf("collecting the inventory of %s: %w", n.cfg.Sysroot, err)
+		return false, "", err
 	}
-	res := updates.Match(updates.HostFromInventory(inv), a)
 	if !res.Applies {
 		return false, fmt.Sprintf("does not apply to this host: %v", res.Reasons), nil
 	}
@@ -202,7 +299,7 @@ func (n *Node) fetchAndInstall(ctx context.Context, a *updates.Announcement) (*i
 	path := filepath.Join(dir, art.SHA256.String())
 	res, err := n.fetchFile(ctx, art, path)
 	if err != nil {
-		return nil, err
+		return nil, &retryableError{err}
 	}
 	defer os.Remove(path)
 	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: res.source, From: res.from, Detail: res.detail})

@@ -60,6 +60,10 @@ type Config struct {
 	Notify updates.NotifyConfig `toml:"notify"`
 	// FetchTimeout bounds fetching one artifact. Default: 10m.
 	FetchTimeout Duration `toml:"fetch_timeout"`
+	// FetchRetry is the wait before an agent fetches an accepted artifact
+	// again after a failed fetch; it doubles per attempt, up to
+	// MaxFetchRetryBackoff, for MaxFetchAttempts attempts. Default: 1m.
+	FetchRetry Duration `toml:"fetch_retry"`
 
 	// OnEvent, when set, is called with every event as it happens (the demo
 	// counts them). It must return quickly. Not a TOML key.
@@ -100,6 +104,7 @@ func DefaultConfig() Config {
 		},
 		Respond:      updates.DefaultRespondConfig(),
 		FetchTimeout: Duration(DefaultFetchTimeout),
+		FetchRetry:   Duration(DefaultFetchRetry), // vendor or peers back soon, or the next window
 	}
 }
 
@@ -163,6 +168,8 @@ func (c Config) Validate() error {
 		return errors.New("config: sysroot \"\" must name a directory (\"/\" is this host)")
 	case c.FetchTimeout <= 0 || time.Duration(c.FetchTimeout) > MaxFetchTimeout:
 		return fmt.Errorf("config: fetch_timeout %v must be in (0, %v]", time.Duration(c.FetchTimeout), MaxFetchTimeout)
+	case c.FetchRetry <= 0 || time.Duration(c.FetchRetry) > MaxFetchRetryBackoff:
+		return fmt.Errorf("config: fetch_retry %v must be in (0, %v]", time.Duration(c.FetchRetry), MaxFetchRetryBackoff)
 	}
 	if err := trust.ValidateZoneName(c.Zone); err != nil {
 		return fmt.Errorf("config: zone %q: %w", c.Zone, err)

@@ -26,10 +26,23 @@ type cosignRecord struct {
 	Prev *cosignRecord `json:"prev,omitempty"`
 }
 
-// cosignStore keeps cosignRecords in the node's database.
+// cosignStore keeps cosignRecords in the node's database, and in memory
+// the ids this process is co-signing: a reservation left !Done by a crash is
+// not in flight after the restart, so the version can be co-signed again.
 type cosignStore struct {
-	mu sync.Mutex
-	db *badger.DB
+	mu       sync.Mutex
+	db       *badger.DB
+	inflight map[cosignKey]bool
+}
+
+// cosignKey is one version of one id.
+type cosignKey struct {
+	id      string
+	version uint64
+}
+
+func newCosignStore(db *badger.DB) *cosignStore {
+	return &cosignStore{db: db, inflight: map[cosignKey]bool{}}
 }
 
 func (s *cosignStore) get(id string) (cosignRecord, bool, error) {
@@ -63,7 +76,9 @@ var errAlreadyCoSigned = errors.New("already co-signed")
 
 // reserve claims (id, version, digest) for co-signing, or says why not:
 // a lower version than one co-signed is a rollback, another payload for the
-// same version an equivocation by its publishers.
+// same version an equivocation by its publishers. The same payload is
+// errAlreadyCoSigned once done or while in flight here; a reservation left
+// by a crashed run is claimed again.
 func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -76,15 +91,22 @@ func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest) 
 	case ok && version == rec.Version && digest != rec.Digest:
 		return fmt.Errorf("refusing version %d of %s: another payload (%s) was co-signed for this version (equivocating publisher)",
 			version, id, rec.Digest.String()[:16])
-	case ok && version == rec.Version:
+	case ok && version == rec.Version && (rec.Done || s.inflight[cosignKey{id, version}]):
 		return errAlreadyCoSigned
+	case ok && version == rec.Version:
+		s.inflight[cosignKey{id, version}] = true // a crashed run's reservation: retry it
+		return nil
 	}
 	next := cosignRecord{Version: version, Digest: digest}
 	if ok {
 		rec.Prev = nil
 		next.Prev = &rec
 	}
-	return s.put(id, next)
+	if err := s.put(id, next); err != nil {
+		return err
+	}
+	s.inflight[cosignKey{id, version}] = true
+	return nil
 }
 
 // release forgets a reservation whose co-signing failed (the artifact could
@@ -92,6 +114,7 @@ func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest) 
 func (s *cosignStore) release(id string, version uint64, digest updates.Digest) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	delete(s.inflight, cosignKey{id, version})
 	rec, ok, err := s.get(id)
 	if err != nil || !ok || rec.Version != version || rec.Digest != digest || rec.Done {
 		return
@@ -103,9 +126,21 @@ func (s *cosignStore) release(id string, version uint64, digest updates.Digest) 
 	s.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(cosignPrefix + id)) })
 }
 
-// done marks a reservation as co-signed.
+// done marks the reservation of (id, version, digest) as co-signed. A
+// record that moved on meanwhile (a higher version reserved while this one
+// was fetched) stays as it is: the record never moves backwards, or a
+// second payload for that higher version would look new and be co-signed.
 func (s *cosignStore) done(id string, version uint64, digest updates.Digest) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.put(id, cosignRecord{Version: version, Digest: digest, Done: true})
+	delete(s.inflight, cosignKey{id, version})
+	rec, ok, err := s.get(id)
+	switch {
+	case err != nil:
+		return err
+	case !ok || rec.Version != version || rec.Digest != digest:
+		return nil
+	}
+	rec.Done, rec.Prev = true, nil
+	return s.put(id, rec)
 }

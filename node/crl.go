@@ -66,3 +66,44 @@ func (n *Node) PublishCRL(ctx context.Context, crl []byte) error {
 	}
 	return nil
 }
+
+// replayCRLs applies every CRL kept in the catch-up store. They were
+// verified when they arrived by gossip, but the verifier starts with only
+// the configured CRL files and catch-up skips items already stored, so
+// without this a revoked certificate would count again after a restart.
+// A kept CRL that no longer applies (older than one held, unknown issuer)
+// is logged and skipped: it never stops the node.
+func (n *Node) replayCRLs(store overlay.ItemStore) error {
+	var cursor uint64
+	applied := 0
+	for {
+		items, err := store.Since(cursor, CRLReplayBatch, CRLReplayBatchBytes)
+		if err != nil {
+			return fmt.Errorf("replaying kept CRLs: %w", err)
+		}
+		if len(items) == 0 {
+			break
+		}
+		for _, it := range items {
+			cursor = it.Seq
+			if it.Kind != overlay.KindCRL {
+				continue
+			}
+			der, err := trust.DecodeCRL(it.Data)
+			changed := false
+			if err == nil {
+				changed, err = n.verifier.AddCRL(der)
+			}
+			if err != nil {
+				n.log.Warn("replaying kept CRL", "seq", it.Seq, "err", err)
+			}
+			if changed {
+				applied++
+			}
+		}
+	}
+	if applied > 0 {
+		n.emit(Event{Kind: EventCRL, Detail: fmt.Sprintf("applied %d kept CRL(s) at start", applied)})
+	}
+	return nil
+}

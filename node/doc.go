@@ -18,7 +18,9 @@
 //     for one id and version;
 //   - the merge buffer: envelopes with the same payload have their
 //     signatures merged (bounded: MaxPendingPayloads, MergeTTL), so k
-//     co-signatures published separately add up;
+//     co-signatures published separately add up; only verified signatures
+//     of the zone's publishers and supernodes are merged, one per signer
+//     (by certificate fingerprint, whatever the key id's spelling);
 //   - agents: updates.Acceptor on each merged envelope (k distinct supernode
 //     co-signatures, rollback and equivocation with the SeenStore in badger;
 //     equivocation is quarantined and alerted, naming the signers), then
@@ -26,9 +28,14 @@
 //     content (peers first, vendor URLs after), the journalled install
 //     through updates/install, and providing the artifact to peers unless the
 //     operator opted out; notify mode and equivocation alerts go out through
-//     the [notify] channels (SMTP, webhook);
+//     the [notify] channels (SMTP, webhook); an accepted update stays
+//     recorded as pending in badger until it is installed, does not apply
+//     or is superseded, so a full queue, failed fetches (retried with
+//     backoff) or a restart do not lose it; only the highest accepted
+//     version of an id is ever installed;
 //   - catch-up: every node keeps the merged envelopes it saw, so a node that
-//     was offline gets every co-signature from one peer;
+//     was offline gets every co-signature from one peer; CRLs kept there
+//     are applied again at start;
 //   - Status and Events: what each node did and when.
 //
 // Privacy: every node of a zone receives, verifies and relays every

@@ -20,6 +20,16 @@ const (
 	// installer; more are dropped with an event (they stay accepted and the
 	// next co-signature retries them).
 	InstallQueue = 64
+	// MaxFetchAttempts is how often an agent tries to fetch one accepted
+	// artifact in a row before giving up until a restart or the next copy
+	// of the announcement (its pending record is kept).
+	MaxFetchAttempts = 6
+	// DefaultFetchRetry is the wait after a first failed fetch; it doubles
+	// per attempt (1m, 2m, 4m, ...: half an hour over MaxFetchAttempts).
+	DefaultFetchRetry = time.Minute
+	// MaxFetchRetryBackoff caps the wait between fetch attempts and bounds
+	// Config.FetchRetry.
+	MaxFetchRetryBackoff = time.Hour
 	// DefaultFetchTimeout bounds fetching one artifact (peers, then vendor).
 	DefaultFetchTimeout = 10 * time.Minute
 	// MaxFetchTimeout bounds Config.FetchTimeout.
@@ -30,6 +40,10 @@ const (
 	// NotifyTimeout bounds delivering one notification through every
 	// channel, retries included.
 	NotifyTimeout = 2 * time.Minute
+	// CRLReplayBatch and CRLReplayBatchBytes bound each read of the
+	// catch-up store while its CRLs are replayed at start.
+	CRLReplayBatch      = 256
+	CRLReplayBatchBytes = 4 << 20
 	// MaxConfigBytes caps a config file: real ones are a few KiB.
 	MaxConfigBytes = 1 << 20
 	// StateDBMemTable is the memtable of the node's badger database: it holds

@@ -19,8 +19,9 @@ func keyOf(env *trust.Envelope) payloadKey {
 // payload: each supernode publishes the publisher's envelope plus its own
 // co-signature, and a node needs them together to count k. It holds at most
 // MaxPendingPayloads payloads, each for at most MergeTTL; the oldest is
-// dropped first. Only signatures that verified may be added (callers strip
-// the rest with verifiedSignatures): key ids are deduplicated, so an
+// dropped first. Only signatures that verified, one per signer with its key
+// id in canonical form, may be added (callers pass envelopes through
+// verifiedSignatures): signers are deduplicated by fingerprint, so an
 // unverified signature would otherwise take a genuine signer's place.
 type mergeBuffer struct {
 	mu      sync.Mutex
@@ -31,7 +32,7 @@ type mergeBuffer struct {
 
 type mergeEntry struct {
 	env   *trust.Envelope
-	keys  map[string]bool
+	keys  map[trust.Fingerprint]int // signer → index in env.Signatures
 	added time.Time
 }
 
@@ -40,7 +41,9 @@ func newMergeBuffer(now func() time.Time) *mergeBuffer {
 }
 
 // add merges env's signatures into its payload's entry and returns a copy of
-// the merged envelope and how many signatures were new.
+// the merged envelope and how many signatures were new or now carry the
+// certificates an earlier copy lacked (peers catching up may need them). A
+// signature whose key id is not a canonical fingerprint is skipped.
 func (b *mergeBuffer) add(env *trust.Envelope) (*trust.Envelope, int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -51,20 +54,39 @@ func (b *mergeBuffer) add(env *trust.Envelope) (*trust.Envelope, int) {
 		if len(b.order) >= MaxPendingPayloads {
 			b.drop(b.order[0])
 		}
-		e = &mergeEntry{env: trust.NewEnvelope(env.PayloadType, env.Payload), keys: map[string]bool{}, added: b.now()}
+		e = &mergeEntry{env: trust.NewEnvelope(env.PayloadType, env.Payload), keys: map[trust.Fingerprint]int{}, added: b.now()}
 		b.entries[k] = e
 		b.order = append(b.order, k)
 	}
 	added := 0
 	for _, s := range env.Signatures {
-		if e.keys[s.KeyID] || len(e.env.Signatures) >= trust.MaxSignatures {
-			continue
+		if e.merge(s) {
+			added++
 		}
-		e.keys[s.KeyID] = true
-		e.env.Signatures = append(e.env.Signatures, s)
-		added++
 	}
 	return e.copy(), added
+}
+
+// merge adds s unless its signer is there already or the envelope is full;
+// a copy with certificates replaces one without.
+func (e *mergeEntry) merge(s trust.Signature) bool {
+	fp, err := trust.ParseFingerprint(s.KeyID)
+	if err != nil || fp.String() != s.KeyID {
+		return false
+	}
+	if i, ok := e.keys[fp]; ok {
+		if len(e.env.Signatures[i].Certificates) > 0 || len(s.Certificates) == 0 {
+			return false
+		}
+		e.env.Signatures[i] = s
+		return true
+	}
+	if len(e.env.Signatures) >= trust.MaxSignatures {
+		return false
+	}
+	e.keys[fp] = len(e.env.Signatures)
+	e.env.Signatures = append(e.env.Signatures, s)
+	return true
 }
 
 func (e *mergeEntry) copy() *trust.Envelope {

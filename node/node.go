@@ -23,23 +23,24 @@ import (
 // Node is one patchnet node: an agent, a supernode, a publisher, or several
 // of these at once, as its certificate says.
 type Node struct {
-	cfg      Config
-	creds    *trust.Credentials
-	self     trust.Identity
-	verifier *trust.Verifier
-	db       *badger.DB
-	seen     *updates.BadgerSeenStore
-	acceptor *updates.Acceptor
-	respond  *updates.RespondPolicy
-	notifier updates.Notifier // nil: no channels configured
-	cosigned *cosignStore
-	ov       *overlay.Overlay
-	content  *content.Service
-	blocks   *content.DiskStore
-	installs *install.Manager // agents only
-	merge    *mergeBuffer
-	events   *events
-	log      *slog.Logger
+	cfg       Config
+	creds     *trust.Credentials
+	self      trust.Identity
+	verifier  *trust.Verifier
+	db        *badger.DB
+	seen      *updates.BadgerSeenStore
+	acceptor  *updates.Acceptor
+	respond   *updates.RespondPolicy
+	notifier  updates.Notifier // nil: no channels configured
+	cosigned  *cosignStore
+	toInstall *pendingStore // agents: accepted, not yet installed
+	ov        *overlay.Overlay
+	content   *content.Service
+	blocks    *content.DiskStore
+	installs  *install.Manager // agents only
+	merge     *mergeBuffer
+	events    *events
+	log       *slog.Logger
 
 	installQ  chan *updates.Accepted
 	installMu sync.Mutex      // one install transaction at a time
@@ -129,7 +130,8 @@ func (n *Node) openState(ctx context.Context) error {
 	}
 	n.db = db
 	n.seen = updates.NewBadgerSeenStore(db)
-	n.cosigned = &cosignStore{db: db}
+	n.cosigned = newCosignStore(db)
+	n.toInstall = newPendingStore(db)
 	if n.acceptor, err = updates.NewAcceptor(n.verifier, n.cfg.policy(), n.seen); err != nil {
 		return err
 	}
@@ -174,12 +176,16 @@ func openDB(cfg Config) (*badger.DB, error) {
 	return db, nil
 }
 
-// startOverlay starts libp2p with this node's validator and authenticator,
-// and the content service on its host and DHT.
+// startOverlay replays the CRLs kept for catch-up into the verifier, then
+// starts libp2p with this node's validator and authenticator, and the
+// content service on its host and DHT.
 func (n *Node) startOverlay(ctx context.Context) error {
 	store, err := overlay.NewBadgerStore(n.db, []byte("o/"), overlay.DefaultKeep())
 	if err != nil {
 		return fmt.Errorf("opening catch-up store: %w", err)
+	}
+	if err := n.replayCRLs(store); err != nil {
+		return err
 	}
 	ocfg := n.cfg.Overlay
 	// Supernodes and publishers flood-publish: what they send must reach
@@ -194,6 +200,9 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A private zone serves artifact blocks only to peers that passed
+	// admission; a public zone's artifacts are public anyway.
+	cc.Admitted = n.ov.WaitAdmitted
 	var router routing.ContentRouting
 	if d := n.ov.DHT(); d != nil {
 		router = d
@@ -232,6 +241,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	if n.IsAgent() {
 		wg.Go(func() { n.installLoop(ctx) })
+		n.requeuePending()
 	}
 	wg.Go(func() { n.content.Run(ctx) })
 	<-ctx.Done()

@@ -20,6 +20,7 @@ const (
 	EventRejected    EventKind = "rejected"    // the acceptance pipeline failed (not for lack of co-signers)
 	EventQuarantined EventKind = "quarantined" // equivocation: a conflicting co-signed payload
 	EventNotApplied  EventKind = "not-applied" // accepted but not installed (no match, notify or log mode)
+	EventSuperseded  EventKind = "superseded"  // not installed: a higher version of its id was accepted meanwhile
 	EventScheduled   EventKind = "scheduled"   // waiting for a maintenance window or rollout slot
 	EventFetched     EventKind = "fetched"     // the artifact was fetched and verified
 	EventInstalled   EventKind = "installed"   // the install transaction committed

@@ -13,14 +13,16 @@ import (
 
 // considerCoSigning treats an announcement seen on the announce topic (by
 // gossip or catch-up) as a proposal when this supernode has not co-signed its
-// id at this version or later: a supernode that was offline when the
-// publisher sent it catches up and still vouches for it.
+// id at this version or later (a reservation not done, left by a crash,
+// does not count): a supernode that was offline when the publisher sent it
+// catches up and still vouches for it.
 func (n *Node) considerCoSigning(raw []byte) {
 	acc, err := updates.VerifyAnnouncement(n.verifier, raw, n.cfg.Zone, n.cfg.Publishers)
 	if err != nil {
 		return
 	}
-	if rec, ok, err := n.cosigned.get(acc.Announcement.ID); err != nil || (ok && rec.Version >= acc.Announcement.Patchnet.Version) {
+	if rec, ok, err := n.cosigned.get(acc.Announcement.ID); err != nil || (ok && rec.Version > acc.Announcement.Patchnet.Version) ||
+		(ok && rec.Version == acc.Announcement.Patchnet.Version && rec.Done) {
 		return
 	}
 	n.onProposal(n.runCtx, overlay.Message{Data: raw})

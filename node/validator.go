@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -65,32 +66,61 @@ func (n *Node) stale(a *updates.Announcement) bool {
 	return false
 }
 
-// verifiedSignatures parses raw and keeps only the signatures that verified:
-// the merge buffer dedupes by key id, so an unverified signature naming a
-// supernode's key id must never take that supernode's place. It returns the
+// verifiedSignatures parses raw and keeps one signature per verified
+// signer that counts here (a publisher or supernode of this zone), its KeyID
+// rewritten to the canonical fingerprint, preferring a copy that carries its
+// certificates. The merge buffer dedupes by signer: an unverified signature
+// naming a supernode must never take that supernode's place, and copies of
+// one genuine signature under other spellings of its key id ("AB…", "ab:…")
+// must never fill the envelope up to trust.MaxSignatures. It returns the
 // reasons the other signatures did not count.
 func (n *Node) verifiedSignatures(raw []byte) (*trust.Envelope, []trust.SignatureError, error) {
-	ve, err := n.verifier.VerifyEnvelope(raw)
-	if err != nil {
-		return nil, nil, err
-	}
 	env, err := trust.ParseEnvelope(raw)
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(ve.Rejected) == 0 {
-		return env, nil, nil
-	}
-	bad := map[int]bool{}
-	for _, r := range ve.Rejected {
-		bad[r.Index] = true
-	}
-	kept := env.Signatures[:0]
+	out := trust.NewEnvelope(env.PayloadType, env.Payload)
+	at := map[trust.Fingerprint]int{} // signer → index in out.Signatures
+	var rejected []trust.SignatureError
 	for i, s := range env.Signatures {
-		if !bad[i] {
-			kept = append(kept, s)
+		id, err := n.signerOf(env, s)
+		if err != nil {
+			rejected = append(rejected, trust.SignatureError{Index: i, KeyID: s.KeyID, Err: err})
+			continue
 		}
+		s.KeyID = id.Fingerprint.String()
+		if j, ok := at[id.Fingerprint]; ok {
+			if len(out.Signatures[j].Certificates) == 0 && len(s.Certificates) > 0 {
+				out.Signatures[j] = s
+			}
+			continue
+		}
+		at[id.Fingerprint] = len(out.Signatures)
+		out.Signatures = append(out.Signatures, s)
 	}
-	env.Signatures = kept
-	return env, ve.Rejected, nil
+	if len(out.Signatures) == 0 {
+		return nil, rejected, fmt.Errorf("verifying envelope: none of its %d signatures is by a publisher or supernode of zone %q: %w",
+			len(env.Signatures), n.cfg.Zone, trust.ErrUntrusted)
+	}
+	return out, rejected, nil
+}
+
+// signerOf verifies one signature of env alone and returns its signer, who
+// must be a publisher or supernode of this zone to count in a merge.
+func (n *Node) signerOf(env *trust.Envelope, s trust.Signature) (trust.Identity, error) {
+	one := trust.NewEnvelope(env.PayloadType, env.Payload)
+	one.Signatures = []trust.Signature{s}
+	ve, err := n.verifier.VerifyParsedEnvelope(one)
+	if err != nil {
+		var se trust.SignatureError
+		if errors.As(err, &se) {
+			return trust.Identity{}, se.Err
+		}
+		return trust.Identity{}, err
+	}
+	id := ve.Signers[0]
+	if id.Check(trust.RolePublisher, n.cfg.Zone) != nil && id.Check(trust.RoleSupernode, n.cfg.Zone) != nil {
+		return trust.Identity{}, fmt.Errorf("%w: %s is neither a publisher nor a supernode of zone %q", trust.ErrWrongRole, id, n.cfg.Zone)
+	}
+	return id, nil
 }

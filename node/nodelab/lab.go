@@ -58,6 +58,8 @@ type Member struct {
 	Dir              string
 	KeyPath, CrtPath string
 	Sysroot          string // agents only
+	stop             context.CancelFunc
+	done             chan struct{} // closed when Run returned
 }
 
 // Credentials loads the member's key and chain from its files (tests use
@@ -273,9 +275,45 @@ func (l *Lab) start(ctx, runCtx context.Context, m *Member, bootstrap []string) 
 		return fmt.Errorf("starting %s: %w", m.Name, err)
 	}
 	m.Node = n
-	l.wg.Go(func() { n.Run(runCtx) })
+	mctx, stop := context.WithCancel(runCtx)
+	m.stop, m.done = stop, make(chan struct{})
+	l.wg.Go(func() {
+		defer close(m.done)
+		n.Run(mctx)
+	})
 	return nil
 }
+
+// Restart stops m (as a host shutting down: Run ends, then Close) and starts
+// it again from the same state directory, bootstrapping to the publisher,
+// and waits for its gossip mesh. Only state kept on disk survives: set
+// cfg.InMemory = false for m in Options.Configure.
+func (l *Lab) Restart(ctx context.Context, m *Member) error {
+	m.stop()
+	<-m.done
+	if err := m.Node.Close(); err != nil {
+		return fmt.Errorf("stopping %s: %w", m.Name, err)
+	}
+	if err := l.start(ctx, l.runCtx, m, addrs(l.Publisher)); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(l.ReadyTimeout)
+	for len(m.Overlay().MeshPeers(m.Overlay().AnnounceTopic())) == 0 {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s has no gossip mesh %v after its restart", m.Name, l.ReadyTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// SetVendorDown makes the vendor server answer 503 to every request (down)
+// or serve again.
+func (l *Lab) SetVendorDown(down bool) { l.vendor.down.Store(down) }
 
 // Members lists every running node: publisher, supernodes, agents.
 func (l *Lab) Members() []*Member {

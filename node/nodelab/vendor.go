@@ -18,6 +18,7 @@ type vendor struct {
 	url  string
 	sent atomic.Int64
 	hits atomic.Int64
+	down atomic.Bool
 }
 
 // startVendor serves file at http://127.0.0.1:PORT/<name>.
@@ -34,6 +35,10 @@ func startVendor(file string) (*vendor, error) {
 	name := filepath.Base(file)
 	v.url = "http://" + ln.Addr().String() + "/" + name
 	v.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if v.down.Load() {
+			http.Error(w, "vendor down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
 		if r.URL.Path != "/"+name {
 			http.NotFound(w, r)
 			return
