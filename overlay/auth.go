@@ -241,11 +241,21 @@ func (a *admission) handle(s network.Stream) {
 		_ = s.ResetWithError(code)
 		return
 	}
-	defer a.unclaim(e)
+	// The claim is released before a busy reset goes out, so the peer's
+	// retry, which the reset prompts, never finds it still held.
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			a.unclaim(e)
+		}
+	}
+	defer release()
 	select {
 	case a.sem <- struct{}{}:
 		defer func() { <-a.sem }()
 	default:
+		release()
 		_ = s.ResetWithError(busyCode)
 		return
 	}
@@ -258,6 +268,7 @@ func (a *admission) handle(s network.Stream) {
 	if timedOut(err) {
 		// Not a verdict: the stream is refused as busy, so a peer that was
 		// merely slow asks again; AuthDeadline judges the peer.
+		release()
 		_ = s.ResetWithError(busyCode)
 		return
 	}

@@ -88,7 +88,16 @@ func (s *syncer) serve(st network.Stream) {
 		s.refuse(st, busyCode, "another request from this peer is being served")
 		return
 	}
-	defer s.unclaim(p)
+	// The claim is released before a busy reset goes out, so the retry it
+	// prompts never finds it still held.
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			s.unclaim(p)
+		}
+	}
+	defer release()
 	if !s.mayServe(s.ctx, p) {
 		s.refuse(st, network.StreamGated, "peer not admitted to the private zone")
 		return
@@ -97,6 +106,7 @@ func (s *syncer) serve(st network.Stream) {
 	case s.sem <- struct{}{}:
 		defer func() { <-s.sem }()
 	default:
+		release()
 		s.refuse(st, busyCode, "all serve slots busy")
 		return
 	}
@@ -111,6 +121,7 @@ func (s *syncer) serve(st network.Stream) {
 	}
 	switch {
 	case timedOut(err):
+		release()
 		s.refuse(st, busyCode, "no request within the request timeout")
 		return
 	case err != nil:
