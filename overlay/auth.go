@@ -243,13 +243,7 @@ func (a *admission) handle(s network.Stream) {
 	}
 	// The claim is released before a busy reset goes out, so the peer's
 	// retry, which the reset prompts, never finds it still held.
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			a.unclaim(e)
-		}
-	}
+	release := sync.OnceFunc(func() { a.unclaim(e) })
 	defer release()
 	select {
 	case a.sem <- struct{}{}:

@@ -90,13 +90,7 @@ func (s *syncer) serve(st network.Stream) {
 	}
 	// The claim is released before a busy reset goes out, so the retry it
 	// prompts never finds it still held.
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			s.unclaim(p)
-		}
-	}
+	release := sync.OnceFunc(func() { s.unclaim(p) })
 	defer release()
 	if !s.mayServe(s.ctx, p) {
 		s.refuse(st, network.StreamGated, "peer not admitted to the private zone")
