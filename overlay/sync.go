@@ -61,7 +61,8 @@ type syncer struct {
 	needed   int              // peers still to catch up from in this episode
 	episode  map[peer.ID]bool // peers tried in this episode
 	inflight int
-	ready    bool // the node subscribed to the announce topic
+	gen      uint64 // counts episodes: isolation starts a new one
+	ready    bool   // the node subscribed to the announce topic
 }
 
 // newSyncer serves catch-up on h to the peers mayServe allows.
@@ -354,6 +355,7 @@ func (s *syncer) admitted(p peer.ID) {
 		s.episode[p] = true
 		s.inflight++
 	}
+	gen := s.gen
 	s.mu.Unlock()
 	if !start {
 		return
@@ -362,18 +364,33 @@ func (s *syncer) admitted(p peer.ID) {
 	go func() {
 		defer s.wg.Done()
 		res, err := s.syncWith(s.ctx, p)
-		s.mu.Lock()
-		s.inflight--
-		if err == nil && s.needed > 0 {
-			s.needed--
-		}
-		s.mu.Unlock()
+		s.endCatchUp(gen, p, err)
 		if err != nil {
 			s.log.Debug("catch-up failed", "peer", p, "err", err)
 			return
 		}
 		s.log.Debug("caught up", "peer", p, "accepted", res.Accepted, "dropped", res.Dropped, "known", res.Known)
 	}()
+}
+
+// endCatchUp counts one episode catch-up as done. A failed one leaves p
+// untried, so p's next admission (after a reconnect) tries again: an
+// admission that settled just as the node was cut off would otherwise mark
+// p as tried in the episode meant to repair that very outage. A catch-up
+// from an earlier episode counts for nothing in the current one.
+func (s *syncer) endCatchUp(gen uint64, p peer.ID, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if gen != s.gen {
+		return
+	}
+	s.inflight--
+	switch {
+	case err != nil:
+		delete(s.episode, p)
+	case s.needed > 0:
+		s.needed--
+	}
 }
 
 // announceSubscribed starts catch-up once the node listens on the announce
@@ -400,7 +417,9 @@ func (s *syncer) disconnected(n network.Network, _ network.Conn) {
 		return
 	}
 	s.mu.Lock()
+	s.gen++
 	s.needed = s.cfg.Sync.Peers
+	s.inflight = 0
 	s.episode = map[peer.ID]bool{}
 	s.mu.Unlock()
 }
