@@ -28,7 +28,12 @@ func TestCollectiveFloodingContained(t *testing.T) {
 
 	sn := startNode(t, pki, nodeOpts{cfg: cfg, member: pki.Issue(t, testZone, trust.RoleSupernode)})
 	acceptAll := ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
-	flooder := startNode(t, pki, nodeOpts{cfg: cfg, validator: acceptAll})
+	// The flooder floods-publishes to every topic peer: a member that only
+	// pruned it from its mesh (score below zero, above the graylist) would
+	// otherwise stop receiving the flood before graylisting it.
+	floodCfg := cfg
+	floodCfg.Supernode = true
+	flooder := startNode(t, pki, nodeOpts{cfg: floodCfg, validator: acceptAll})
 	members := []*testNode{startNode(t, pki, nodeOpts{cfg: cfg}), startNode(t, pki, nodeOpts{cfg: cfg})}
 	got := []*collector{collect(t, members[0].Overlay, topic), collect(t, members[1].Overlay, topic)}
 	collect(t, sn.Overlay, topic)
@@ -53,10 +58,15 @@ func TestCollectiveFloodingContained(t *testing.T) {
 			publish(t, sn, h, topic)
 		}
 	}
-	for i, m := range members {
-		waitFor(t, 20*time.Second, fmt.Sprintf("member %d graylists the flooder", i), func() bool {
-			return m.PeerScores()[flooder.ID()] < m.cfg.Score.GraylistThreshold
-		})
+	waitFor(t, 20*time.Second, "every member graylisting the flooder", func() bool {
+		for _, m := range members {
+			if m.PeerScores()[flooder.ID()] >= m.cfg.Score.GraylistThreshold {
+				return false
+			}
+		}
+		return true
+	})
+	for i := range members {
 		waitFor(t, 20*time.Second, fmt.Sprintf("member %d receives all %d honest items", i, len(honest)), func() bool {
 			for _, h := range honest {
 				if !got[i].has(h) {
