@@ -1,7 +1,6 @@
 package node
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -46,29 +45,11 @@ func newCosignStore(db *badger.DB) *cosignStore {
 }
 
 func (s *cosignStore) get(id string) (cosignRecord, bool, error) {
-	var rec cosignRecord
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte(cosignPrefix + id))
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
-	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return rec, false, nil
-	}
-	if err != nil {
-		return rec, false, fmt.Errorf("reading co-signed record of %s: %w", id, err)
-	}
-	return rec, true, nil
+	return getRecord[cosignRecord](s.db, cosignPrefix+id)
 }
 
 func (s *cosignStore) put(id string, rec cosignRecord) error {
-	v, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(cosignPrefix+id), v) })
+	return putRecord(s.db, cosignPrefix+id, rec)
 }
 
 // errAlreadyCoSigned means this exact payload was co-signed (or is being).
@@ -123,7 +104,7 @@ func (s *cosignStore) release(id string, version uint64, digest updates.Digest) 
 		s.put(id, *rec.Prev)
 		return
 	}
-	s.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(cosignPrefix + id)) })
+	_ = deleteRecord(s.db, cosignPrefix+id) // as if never reserved; a later copy retries
 }
 
 // done marks the reservation of (id, version, digest) as co-signed. A

@@ -2,7 +2,6 @@ package node
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -51,33 +50,12 @@ func (s *pendingStore) put(id string, rec pendingInstall) error {
 	if ok && old.Version > rec.Version {
 		return nil
 	}
-	v, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encoding pending install of %s: %w", id, err)
-	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(pendingPrefix+id), v) }); err != nil {
-		return fmt.Errorf("recording pending install of %s: %w", id, err)
-	}
-	return nil
+	return putRecord(s.db, pendingPrefix+id, rec)
 }
 
 // get reads id's record; callers hold mu or accept a racy read.
 func (s *pendingStore) get(id string) (pendingInstall, bool, error) {
-	var rec pendingInstall
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get([]byte(pendingPrefix + id))
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
-	})
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return rec, false, nil
-	}
-	if err != nil {
-		return rec, false, fmt.Errorf("reading pending install of %s: %w", id, err)
-	}
-	return rec, true, nil
+	return getRecord[pendingInstall](s.db, pendingPrefix+id)
 }
 
 // finish forgets id's record if it is for version (a newer one stays) and
@@ -92,10 +70,7 @@ func (s *pendingStore) finish(id string, version uint64) error {
 	if err != nil || !ok || rec.Version != version {
 		return err
 	}
-	if err := s.db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(pendingPrefix + id)) }); err != nil {
-		return fmt.Errorf("forgetting pending install of %s: %w", id, err)
-	}
-	return nil
+	return deleteRecord(s.db, pendingPrefix+id)
 }
 
 // all lists every record by id.

@@ -1,0 +1,48 @@
+package node
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// getRecord reads the JSON record at key; ok is false when there is none.
+// The co-sign and pending-install stores keep one such record per id.
+func getRecord[T any](db *badger.DB, key string) (rec T, ok bool, err error) {
+	err = db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get([]byte(key))
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error { return json.Unmarshal(v, &rec) })
+	})
+	switch {
+	case errors.Is(err, badger.ErrKeyNotFound):
+		return rec, false, nil
+	case err != nil:
+		return rec, false, fmt.Errorf("reading %s: %w", key, err)
+	}
+	return rec, true, nil
+}
+
+// putRecord writes rec as JSON at key.
+func putRecord(db *badger.DB, key string, rec any) error {
+	v, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", key, err)
+	}
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(key), v) }); err != nil {
+		return fmt.Errorf("writing %s: %w", key, err)
+	}
+	return nil
+}
+
+// deleteRecord removes the record at key.
+func deleteRecord(db *badger.DB, key string) error {
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) }); err != nil {
+		return fmt.Errorf("deleting %s: %w", key, err)
+	}
+	return nil
+}
