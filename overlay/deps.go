@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"log/slog"
 
@@ -55,15 +56,20 @@ func (v Verdict) pubsubResult() pubsub.ValidationResult {
 // are delivered. The node implements it with trust.Verifier; the overlay
 // never decides trust itself. from is the peer that delivered the bytes to
 // this node (a relay, not necessarily their author).
+//
+// With Accept it returns the verified value it made of data (nil if it has
+// none): the overlay carries it to subscribers as Message.Verified (pubsub's
+// ValidatorData), so nothing after the validator parses or verifies the
+// bytes again.
 type MessageValidator interface {
-	ValidateMessage(ctx context.Context, topic string, from peer.ID, data []byte) Verdict
+	ValidateMessage(ctx context.Context, topic string, from peer.ID, data []byte) (Verdict, any)
 }
 
 // ValidatorFunc adapts a function to MessageValidator.
-type ValidatorFunc func(ctx context.Context, topic string, from peer.ID, data []byte) Verdict
+type ValidatorFunc func(ctx context.Context, topic string, from peer.ID, data []byte) (Verdict, any)
 
 // ValidateMessage calls f.
-func (f ValidatorFunc) ValidateMessage(ctx context.Context, topic string, from peer.ID, data []byte) Verdict {
+func (f ValidatorFunc) ValidateMessage(ctx context.Context, topic string, from peer.ID, data []byte) (Verdict, any) {
 	return f(ctx, topic, from, data)
 }
 
@@ -102,6 +108,11 @@ type Deps struct {
 	Store ItemStore
 	// Logger receives connection and admission events. Default: discard.
 	Logger *slog.Logger
+	// MessageID names a gossip message by what it means, so re-encoded
+	// copies of one message are duplicates that gossipsub drops before
+	// validation. It must be cheap (no signature checks) and must never
+	// fail: fall back to a hash of data. Default: SHA-256 of data.
+	MessageID func(topic string, data []byte) [32]byte
 }
 
 func (d *Deps) check(cfg Config) error {
@@ -119,6 +130,9 @@ func (d *Deps) check(cfg Config) error {
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.MessageID == nil {
+		d.MessageID = func(_ string, data []byte) [32]byte { return sha256.Sum256(data) }
 	}
 	return nil
 }

@@ -21,8 +21,12 @@ type Message struct {
 	Topic string
 	// Data is the signed bytes, accepted by the node's MessageValidator.
 	Data []byte
-	// Hash is the SHA-256 of Data, also its gossip message ID.
+	// Hash is the message's ID (Deps.MessageID): equal for re-encoded
+	// copies of one message.
 	Hash [32]byte
+	// Verified is what the node's validator made of Data when it accepted
+	// it (pubsub's ValidatorData): the one verified value the node acts on.
+	Verified any
 	// ReceivedFrom is the peer that delivered it: a relay or the catch-up
 	// server, not necessarily its author.
 	ReceivedFrom peer.ID
@@ -46,6 +50,7 @@ type gossip struct {
 	cfg       Config
 	ps        *pubsub.PubSub
 	validator MessageValidator
+	msgID     func(topic string, data []byte) [32]byte
 	stats     *counters
 	mesh      *meshView
 	zoneRE    func(string) bool
@@ -68,12 +73,14 @@ type joinedTopic struct {
 	subscribers []*Subscription
 }
 
-// messageID is the SHA-256 of the data, so identical bytes published by
-// different nodes (a co-signed announcement relayed by two supernodes, or
-// an item re-fetched by catch-up) are one message.
-func messageID(m *pb.Message) string {
-	sum := sha256.Sum256(m.GetData())
-	return string(sum[:])
+// messageIDFn adapts Deps.MessageID to gossipsub: identical or re-encoded
+// bytes published by different nodes (a co-signed announcement relayed by
+// two supernodes, an item re-fetched by catch-up) are one message.
+func messageIDFn(id func(string, []byte) [32]byte) func(*pb.Message) string {
+	return func(m *pb.Message) string {
+		sum := id(m.GetTopic(), m.GetData())
+		return string(sum[:])
+	}
 }
 
 func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, stats *counters, verified func(peer.ID) bool) (*gossip, error) {
@@ -82,16 +89,16 @@ func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 		return nil, err
 	}
 	g := &gossip{
-		cfg: cfg, validator: deps.Validator, stats: stats, mesh: newMeshView(), zoneRE: zoneTopicsRE(cfg.Zone).MatchString,
+		cfg: cfg, validator: deps.Validator, msgID: deps.MessageID, stats: stats, mesh: newMeshView(), zoneRE: zoneTopicsRE(cfg.Zone).MatchString,
 		topics: map[string]*joinedTopic{}, delivered: delivered, ctx: ctx, wg: wg,
 	}
-	known := []string{AnnounceTopic(cfg.Zone), SupernodesTopic(cfg.Zone)}
+	known := []string{AnnounceTopic(cfg.Zone), CRLTopic(cfg.Zone), SupernodesTopic(cfg.Zone)}
 	for _, c := range cfg.Collectives {
 		known = append(known, CollectiveTopic(cfg.Zone, c))
 	}
 	opts := []pubsub.Option{
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
-		pubsub.WithMessageIdFn(messageID),
+		pubsub.WithMessageIdFn(messageIDFn(deps.MessageID)),
 		pubsub.WithSubscriptionFilter(newSubscriptionFilter(cfg.Zone)),
 		pubsub.WithMaxMessageSize(cfg.Gossip.MaxMessageBytes + RPCOverheadBytes),
 		pubsub.WithValidateQueueSize(cfg.Gossip.ValidateQueueSize),
@@ -122,7 +129,11 @@ func (g *gossip) validate(ctx context.Context, from peer.ID, m *pubsub.Message) 
 	if len(m.Data) > g.cfg.Gossip.MaxMessageBytes || len(m.Data) == 0 || !g.zoneRE(m.GetTopic()) {
 		return pubsub.ValidationReject
 	}
-	return g.validator.ValidateMessage(ctx, m.GetTopic(), from, m.Data).pubsubResult()
+	v, verified := g.validator.ValidateMessage(ctx, m.GetTopic(), from, m.Data)
+	if v == Accept {
+		m.ValidatorData = verified
+	}
+	return v.pubsubResult()
 }
 
 func (g *gossip) inspectScores(scores map[peer.ID]float64) {
@@ -237,13 +248,13 @@ func (g *gossip) pump(topic string, sub *pubsub.Subscription) {
 			return
 		}
 		g.deliver(Message{
-			Topic: topic, Data: m.Data, Hash: sha256.Sum256(m.Data),
+			Topic: topic, Data: m.Data, Hash: g.msgID(topic, m.Data), Verified: m.ValidatorData,
 			ReceivedFrom: m.ReceivedFrom, Author: m.GetFrom(),
 		})
 	}
 }
 
-// seen reports whether bytes with this hash were delivered already.
+// seen reports whether a message with this ID was delivered already.
 func (g *gossip) seen(hash [32]byte) bool { return g.delivered.Contains(hash) }
 
 // deliver hands m to the topic's subscribers once per content hash, so an

@@ -273,6 +273,9 @@ func (o *Overlay) Subscribe(topic string) (*Subscription, error) {
 // AnnounceTopic is this zone's announce topic.
 func (o *Overlay) AnnounceTopic() string { return AnnounceTopic(o.cfg.Zone) }
 
+// CRLTopic is this zone's CRL topic.
+func (o *Overlay) CRLTopic() string { return CRLTopic(o.cfg.Zone) }
+
 // SupernodesTopic is this zone's supernode topic.
 func (o *Overlay) SupernodesTopic() string { return SupernodesTopic(o.cfg.Zone) }
 

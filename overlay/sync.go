@@ -302,21 +302,21 @@ func (s *syncer) ask(ctx context.Context, p peer.ID, req syncRequest) (syncRespo
 	return decodeSyncResponse(body, req)
 }
 
-// consider validates one item as if it came by gossip on the announce topic
-// and delivers it if accepted.
+// consider validates one item as if it came by gossip on the topic its kind
+// travels on and delivers it if accepted.
 func (s *syncer) consider(ctx context.Context, p peer.ID, it Item, res *SyncResult) {
-	h := sha256.Sum256(it.Data)
+	if stored, err := s.store.Has(sha256.Sum256(it.Data)); err == nil && stored {
+		res.Known++
+		return
+	}
+	topic := itemTopic(s.cfg.Zone, it.Kind)
+	h := s.gossip.msgID(topic, it.Data)
 	if s.gossip.seen(h) {
 		res.Known++
 		return
 	}
-	if stored, err := s.store.Has(h); err == nil && stored {
-		res.Known++
-		return
-	}
-	topic := AnnounceTopic(s.cfg.Zone)
 	vctx, cancel := context.WithTimeout(ctx, ValidateTimeout)
-	v := s.validator.ValidateMessage(vctx, topic, p, it.Data)
+	v, verified := s.validator.ValidateMessage(vctx, topic, p, it.Data)
 	cancel()
 	if v != Accept {
 		res.Dropped++
@@ -326,7 +326,7 @@ func (s *syncer) consider(ctx context.Context, p peer.ID, it Item, res *SyncResu
 	}
 	res.Accepted++
 	s.stats.catchUpAccepted.Add(1)
-	s.gossip.deliver(Message{Topic: topic, Data: it.Data, Hash: h, ReceivedFrom: p, CatchUp: true, Kind: it.Kind})
+	s.gossip.deliver(Message{Topic: topic, Data: it.Data, Hash: h, Verified: verified, ReceivedFrom: p, CatchUp: true, Kind: it.Kind})
 }
 
 func (s *syncer) setCursor(p peer.ID, c cursor) {

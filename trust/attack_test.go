@@ -70,7 +70,7 @@ func TestRevokedSupernode(t *testing.T) {
 	sn1 := pki.Issue(t, "acme", trust.RoleSupernode)
 	sn2 := pki.Issue(t, "acme", trust.RoleSupernode)
 	raw := envelope(t, sn1, sn2)
-	if err := mustVerify(t, v, raw).RequireSigners(trust.RoleSupernode, "acme", 2); err != nil {
+	if err := mustVerify(t, v, raw).RequireSigners(trust.RoleSupernode, pki.ZoneRef("acme"), 2); err != nil {
 		t.Fatal(err) // both chains are now cached
 	}
 
@@ -87,7 +87,7 @@ func TestRevokedSupernode(t *testing.T) {
 		t.Fatalf("rejected = %v, want sn1's signature", ve.Rejected)
 	}
 	wantErr(t, ve.Rejected[0], trust.ErrRevoked, "revoked by zone CA acme at", sn1.Chain[0].SerialNumber.Text(16))
-	wantErr(t, ve.RequireSigners(trust.RoleSupernode, "acme", 2), trust.ErrInsufficientSigners, "have 1")
+	wantErr(t, ve.RequireSigners(trust.RoleSupernode, pki.ZoneRef("acme"), 2), trust.ErrInsufficientSigners, "have 1")
 
 	_, err := v.VerifyEnvelope(envelope(t, sn1))
 	wantErr(t, err, trust.ErrRevoked)
@@ -132,14 +132,14 @@ func TestAgentRoleCannotSignAnnouncement(t *testing.T) {
 	agent := pki.Issue(t, "acme", trust.RoleAgent)
 	ve := mustVerify(t, v, envelope(t, agent))
 	for _, role := range []trust.Role{trust.RoleSupernode, trust.RolePublisher} {
-		if got := ve.SignersWith(role, "acme"); len(got) != 0 {
+		if got := ve.SignersWith(role, pki.ZoneRef("acme")); len(got) != 0 {
 			t.Fatalf("SignersWith(%s) = %v, want none", role, got)
 		}
-		err := ve.RequireSigners(role, "acme", 1)
+		err := ve.RequireSigners(role, pki.ZoneRef("acme"), 1)
 		wantErr(t, err, trust.ErrInsufficientSigners, "have 0", "need 1")
 		wantErr(t, err, trust.ErrWrongRole, "agent")
 	}
-	if got := len(ve.SignersWith(trust.RoleAgent, "acme")); got != 1 {
+	if got := len(ve.SignersWith(trust.RoleAgent, pki.ZoneRef("acme"))); got != 1 {
 		t.Fatalf("SignersWith(agent) = %d, want 1", got)
 	}
 
@@ -160,13 +160,13 @@ func TestZoneCertificateUsedInOtherZone(t *testing.T) {
 	v := pki.Verifier(t)
 	snA := pki.Issue(t, "a", trust.RoleSupernode)
 	ve := mustVerify(t, v, envelope(t, snA))
-	err := ve.RequireSigners(trust.RoleSupernode, "b", 1)
+	err := ve.RequireSigners(trust.RoleSupernode, pki.ZoneRef("b"), 1)
 	wantErr(t, err, trust.ErrInsufficientSigners)
 	wantErr(t, err, trust.ErrWrongZone, `"a"`, `"b"`)
-	if err := ve.RequireSigners(trust.RoleSupernode, "a", 1); err != nil {
+	if err := ve.RequireSigners(trust.RoleSupernode, pki.ZoneRef("a"), 1); err != nil {
 		t.Fatal(err)
 	}
-	wantErr(t, ve.Signers[0].Check(trust.RoleSupernode, "b"), trust.ErrWrongZone)
+	wantErr(t, ve.Signers[0].Check(trust.RoleSupernode, pki.ZoneRef("b")), trust.ErrWrongZone)
 
 	key := newKey(t)
 	now := pki.Clock.Now()
@@ -271,7 +271,7 @@ func TestForgedCoSignatureCountedOnce(t *testing.T) {
 	if len(ve.Signers) != 1 {
 		t.Fatalf("signers = %d, want 1 (one key)", len(ve.Signers))
 	}
-	wantErr(t, ve.RequireSigners(trust.RoleSupernode, "acme", 2), trust.ErrInsufficientSigners, "have 1", "need 2")
+	wantErr(t, ve.RequireSigners(trust.RoleSupernode, pki.ZoneRef("acme"), 2), trust.ErrInsufficientSigners, "have 1", "need 2")
 
 	env := trust.NewEnvelope(announceType, []byte(`{"id":"PATCH-1"}`))
 	sn1.Sign(t, env)
@@ -291,7 +291,7 @@ func TestForgedCoSignatureCountedOnce(t *testing.T) {
 		t.Fatalf("rejected = %v, want the copied signature", ve.Rejected)
 	}
 	wantErr(t, ve.Rejected[0], trust.ErrBadSignature, sn2.PeerID().String())
-	wantErr(t, ve.RequireSigners(trust.RoleSupernode, "acme", 2), trust.ErrInsufficientSigners)
+	wantErr(t, ve.RequireSigners(trust.RoleSupernode, pki.ZoneRef("acme"), 2), trust.ErrInsufficientSigners)
 
 	// A key id that does not name the enclosed certificate is malformed.
 	env.Signatures = env.Signatures[:1]
@@ -421,10 +421,10 @@ func TestFederationTwoRoots(t *testing.T) {
 	i := org3.Issue(t, "initech", trust.RoleSupernode)
 
 	ve := mustVerify(t, v, envelope(t, a, g, i))
-	if got := len(ve.SignersWith(trust.RoleSupernode, "")); got != 2 {
+	if got := len(ve.SignersWith(trust.RoleSupernode, trust.Zone{})); got != 2 {
 		t.Fatalf("supernodes across zones = %d, want 2", got)
 	}
-	for _, z := range []string{"acme", "globex"} {
+	for _, z := range []trust.Zone{org1.ZoneRef("acme"), org2.ZoneRef("globex")} {
 		if err := ve.RequireSigners(trust.RoleSupernode, z, 1); err != nil {
 			t.Fatalf("zone %s: %v", z, err)
 		}

@@ -127,6 +127,7 @@ func (v *Verifier) checkChain(chain []*x509.Certificate, now time.Time) (*cacheE
 	if err != nil {
 		return nil, err
 	}
+	id.ZoneCA, id.Root, id.CRLCurrent = zone.fp, rootInfo.fp, true
 	until := earliestNotAfter(chain)
 	for _, step := range []struct {
 		cert   *x509.Certificate
@@ -136,7 +137,9 @@ func (v *Verifier) checkChain(chain []*x509.Certificate, now time.Time) (*cacheE
 		if err != nil {
 			return nil, err
 		}
-		if !next.IsZero() && next.Before(until) {
+		if next.IsZero() {
+			id.CRLCurrent = false // no CRL of this issuer held yet
+		} else if next.Before(until) {
 			until = next
 		}
 	}

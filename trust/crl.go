@@ -143,8 +143,8 @@ func (v *Verifier) checkRevocation(cert *x509.Certificate, issuer *caInfo, now t
 	crl := v.crls[issuer.fp]
 	v.mu.RUnlock()
 	if crl == nil {
-		if v.cfg.RequireCRL && !issuer.root {
-			return time.Time{}, fmt.Errorf("%w: no CRL from %s yet and RequireCRL is set", ErrStaleCRL, issuer.name)
+		if v.cfg.RequireCRL {
+			return time.Time{}, fmt.Errorf("%w: no CRL from %s held yet and RequireCRL is set", ErrStaleCRL, issuer.name)
 		}
 		return time.Time{}, nil
 	}

@@ -117,7 +117,7 @@ func TestEnvelopeInteropSecuresystemslib(t *testing.T) {
 			if diff := cmp.Diff(payload, ve.Payload); diff != "" {
 				t.Fatalf("payload (-want +got):\n%s", diff)
 			}
-			if len(ve.SignersWith(trust.RolePublisher, "acme")) != 1 {
+			if len(ve.SignersWith(trust.RolePublisher, pki.ZoneRef("acme"))) != 1 {
 				t.Fatalf("signers = %v", ve.Signers)
 			}
 		})

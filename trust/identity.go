@@ -77,8 +77,18 @@ type Identity struct {
 	Fingerprint Fingerprint
 	// PeerID is derived from the leaf's public key (and equals its URI SAN).
 	PeerID peer.ID
-	// Zone is the zone named by the leaf and its zone CA.
+	// Zone is the zone named by the leaf and its zone CA. A name alone is
+	// not an identity: use ZoneRef, which binds it to Root.
 	Zone string
+	// ZoneCA is the fingerprint of the zone CA that issued the leaf.
+	ZoneCA Fingerprint
+	// Root is the fingerprint of the pinned root the chain ends at: the
+	// organisation that owns the zone.
+	Root Fingerprint
+	// CRLCurrent is true when a current CRL of both the zone CA and the
+	// root was held when the chain was verified, so the verdict on
+	// revocation is positive knowledge, not absence of news.
+	CRLCurrent bool
 	// Roles are the roles the leaf carries.
 	Roles []Role
 	// Subject is the leaf's subject, for humans.
@@ -92,11 +102,17 @@ type Identity struct {
 // HasRole reports whether the identity carries role r.
 func (id Identity) HasRole(r Role) bool { return slices.Contains(id.Roles, r) }
 
+// ZoneRef is the zone the identity belongs to, bound to its root.
+func (id Identity) ZoneRef() Zone { return Zone{Name: id.Zone, Root: id.Root} }
+
 // Check returns ErrWrongRole or ErrWrongZone, naming both sides, unless the
-// identity carries role in zone. An empty zone matches any zone.
-func (id Identity) Check(role Role, zone string) error {
-	if zone != "" && id.Zone != zone {
-		return fmt.Errorf("%w: %s belongs to zone %q, not %q", ErrWrongZone, id.PeerID, id.Zone, zone)
+// identity carries role in zone: the same zone name under the same pinned
+// root. A zone of the same name under another root (a federated partner's)
+// is another zone. The zero Zone matches any zone; a named zone bound to no
+// root matches none (fail closed).
+func (id Identity) Check(role Role, zone Zone) error {
+	if err := zone.admits(id); err != nil {
+		return err
 	}
 	if !id.HasRole(role) {
 		return fmt.Errorf("%w: %s has roles %s, not %s", ErrWrongRole, id.PeerID, rolesString(id.Roles), role)
@@ -118,4 +134,39 @@ func rolesString(roles []Role) string {
 		s[i] = string(r)
 	}
 	return strings.Join(s, "+")
+}
+
+// Zone is a zone as an identity: its name and the pinned root its zone CA
+// chains to. Names are chosen by each organisation, so two federated roots
+// may both have a zone "acme"; only the pair says whose it is.
+type Zone struct {
+	Name string
+	Root Fingerprint
+}
+
+// IsZero reports whether z is the zero Zone, which matches any zone.
+func (z Zone) IsZero() bool { return z == Zone{} }
+
+// String names the zone and its root for messages: "acme (root 1a2b…)".
+func (z Zone) String() string {
+	if z.IsZero() {
+		return "any zone"
+	}
+	return fmt.Sprintf("%s (root %s)", z.Name, z.Root.Short())
+}
+
+// admits fails with ErrWrongZone unless id belongs to z.
+func (z Zone) admits(id Identity) error {
+	switch {
+	case z.IsZero():
+		return nil
+	case id.Zone != z.Name:
+		return fmt.Errorf("%w: %s belongs to zone %q, not %q", ErrWrongZone, id.PeerID, id.Zone, z.Name)
+	case z.Root == Fingerprint{}:
+		return fmt.Errorf("%w: zone %q is bound to no root", ErrWrongZone, z.Name)
+	case id.Root != z.Root:
+		return fmt.Errorf("%w: %s belongs to a zone %q under root %s, not ours under root %s (a federated zone of the same name)",
+			ErrWrongZone, id.PeerID, id.Zone, id.Root.Short(), z.Root.Short())
+	}
+	return nil
 }

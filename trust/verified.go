@@ -116,9 +116,9 @@ func (v *Verifier) signerEntry(s Signature) (*cacheEntry, error) {
 	return e, nil
 }
 
-// SignersWith returns the distinct signers carrying role, in zone (any zone
-// if zone is empty).
-func (ve *VerifiedEnvelope) SignersWith(role Role, zone string) []Identity {
+// SignersWith returns the distinct signers carrying role in zone (any zone
+// if zone is the zero Zone).
+func (ve *VerifiedEnvelope) SignersWith(role Role, zone Zone) []Identity {
 	var out []Identity
 	for _, id := range ve.Signers {
 		if id.Check(role, zone) == nil {
@@ -132,14 +132,14 @@ func (ve *VerifiedEnvelope) SignersWith(role Role, zone string) []Identity {
 // signers carry role in zone. The error says how many there are and why the
 // other signatures did not count; it also matches ErrWrongRole or
 // ErrWrongZone when a valid signer was turned away for that reason.
-func (ve *VerifiedEnvelope) RequireSigners(role Role, zone string, k int) error {
+func (ve *VerifiedEnvelope) RequireSigners(role Role, zone Zone, k int) error {
 	have := len(ve.SignersWith(role, zone))
 	if have >= k {
 		return nil
 	}
-	where := "any zone"
-	if zone != "" {
-		where = "zone " + zone
+	where := zone.String()
+	if !zone.IsZero() {
+		where = "zone " + where
 	}
 	errs := []error{fmt.Errorf("%w: have %d distinct %s signer(s) of %s, need %d", ErrInsufficientSigners, have, role, where, k)}
 	for _, id := range ve.Signers {

@@ -25,11 +25,13 @@ type VerifierConfig struct {
 	// in the future (an issuing CA with a fast clock). Default 5 minutes;
 	// 0 tolerates none. It never extends a notAfter or a CRL's nextUpdate.
 	MaxClockSkew time.Duration
-	// RequireCRL makes a zone CA without any CRL yet fail verification with
-	// ErrStaleCRL. Default false: a freshly bootstrapped node has not
-	// received its zone's CRL, and refusing everything until then would
-	// stop it from ever hearing one. Once a CRL from a zone CA is held, its
-	// expiry always fails closed, whatever this says.
+	// RequireCRL makes a chain fail verification with ErrStaleCRL while no
+	// CRL of its zone CA or of its root is held. Default false: a freshly
+	// bootstrapped node has not received its zone's CRLs, and refusing
+	// every peer until then would stop it from ever hearing one; such
+	// verdicts carry Identity.CRLCurrent = false instead, and acceptance
+	// counts no signer without it. Once a CRL from a CA is held, its expiry
+	// always fails closed, whatever this says.
 	RequireCRL bool
 }
 
@@ -121,6 +123,24 @@ func (v *Verifier) PinnedRoots() []Fingerprint {
 		out[i] = FingerprintOf(r)
 	}
 	return out
+}
+
+// BindZone binds a zone name to the pinned root that owns it: the one root
+// when a single root is pinned. With several roots pinned (federation) the
+// name alone says nothing about whose zone it is: use ZoneUnder.
+func (v *Verifier) BindZone(name string) (Zone, error) {
+	if len(v.cfg.Roots) != 1 {
+		return Zone{}, fmt.Errorf("binding zone %q: %d roots are pinned, so the name alone does not say whose zone it is: name its root", name, len(v.cfg.Roots))
+	}
+	return Zone{Name: name, Root: FingerprintOf(v.cfg.Roots[0])}, nil
+}
+
+// ZoneUnder binds a zone name to root, which must be pinned.
+func (v *Verifier) ZoneUnder(name string, root Fingerprint) (Zone, error) {
+	if _, ok := v.roots[root]; !ok {
+		return Zone{}, fmt.Errorf("binding zone %q: %w: root %s is not pinned", name, ErrUnknownRoot, root.Short())
+	}
+	return Zone{Name: name, Root: root}, nil
 }
 
 // Roots returns the pinned root certificates.

@@ -20,13 +20,13 @@ func TestVerifyEnvelopeHappyPath(t *testing.T) {
 	if err != nil {
 		t.Fatalf("VerifyEnvelope: %v", err)
 	}
-	if got := len(ve.SignersWith(trust.RoleSupernode, "acme")); got != 2 {
+	if got := len(ve.SignersWith(trust.RoleSupernode, pki.ZoneRef("acme"))); got != 2 {
 		t.Fatalf("supernode signers = %d, want 2", got)
 	}
-	if err := ve.RequireSigners(trust.RoleSupernode, "acme", 2); err != nil {
+	if err := ve.RequireSigners(trust.RoleSupernode, pki.ZoneRef("acme"), 2); err != nil {
 		t.Fatalf("RequireSigners: %v", err)
 	}
-	err = ve.RequireSigners(trust.RoleSupernode, "acme", 3)
+	err = ve.RequireSigners(trust.RoleSupernode, pki.ZoneRef("acme"), 3)
 	if !errors.Is(err, trust.ErrInsufficientSigners) || !errors.Is(err, trust.ErrUntrusted) {
 		t.Fatalf("RequireSigners(3) = %v, want ErrInsufficientSigners", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,27 +18,38 @@ var ErrDuplicate = errors.New("duplicate announcement")
 
 // Policy is a zone's acceptance policy.
 type Policy struct {
-	// Zone is the zone whose publishers and supernodes must sign.
-	Zone string `toml:"zone"`
+	// Zone is the zone whose publishers and supernodes must sign: its name
+	// bound to the root that owns it (trust.Verifier.BindZone), so a
+	// federated partner's zone of the same name never counts.
+	Zone trust.Zone
 	// Threshold is k, the distinct supernode co-signatures required.
-	Threshold int `toml:"threshold"`
+	Threshold int
 	// Publishers is how many distinct publisher signatures are required.
-	Publishers int `toml:"publishers"`
+	Publishers int
+	// RequireCRL counts a signer only while current CRLs of its zone CA and
+	// root are held (trust.Identity.CRLCurrent): a fresh node, or one an
+	// attacker cut off from CRLs, cannot tell a revoked key from a good one.
+	RequireCRL bool
 }
 
-// DefaultPolicy is a policy for zone: one publisher and two supernodes.
-func DefaultPolicy(zone string) Policy {
+// DefaultPolicy is a policy for zone: one publisher and two supernodes,
+// CRLs required.
+func DefaultPolicy(zone trust.Zone) Policy {
 	return Policy{
 		Zone:       zone,
-		Threshold:  2, // one compromised supernode alone cannot vouch
-		Publishers: 1, // the author of the update
+		Threshold:  2,    // one compromised supernode alone cannot vouch
+		Publishers: 1,    // the author of the update
+		RequireCRL: true, // fail closed until revocation status is known
 	}
 }
 
 // Validate names the first bad field.
 func (p Policy) Validate() error {
-	if err := trust.ValidateZoneName(p.Zone); err != nil {
-		return fmt.Errorf("policy.zone: %q: %w", p.Zone, err)
+	if err := trust.ValidateZoneName(p.Zone.Name); err != nil {
+		return fmt.Errorf("policy.zone: %q: %w", p.Zone.Name, err)
+	}
+	if p.Zone.Root == (trust.Fingerprint{}) {
+		return fmt.Errorf("policy.zone: %q is bound to no root", p.Zone.Name)
 	}
 	if p.Threshold < 1 || p.Threshold > MaxThreshold {
 		return fmt.Errorf("policy.threshold: %d is not in 1..%d", p.Threshold, MaxThreshold)
@@ -84,45 +96,79 @@ func (ac *Acceptor) Policy() Policy { return ac.policy }
 
 // Accept runs the pipeline on a raw envelope, in order: signatures, chains
 // to a pinned root, roles and revocation (trust.Verifier); payload type;
-// publisher signature; decoding and validation; expiry; rollback; k distinct
-// supernode co-signatures; equivocation. Only an announcement that passes
-// all of them is recorded, so a rejected one never advances the highest
-// version seen. Errors match trust.ErrUntrusted, except ErrDuplicate.
+// publisher signature; decoding and validation; validity at this node's
+// clock; rollback; k distinct supernode co-signatures; equivocation. Only
+// an announcement that passes all of them is recorded, so a rejected one
+// never advances the highest version seen. Errors match trust.ErrUntrusted,
+// except ErrDuplicate.
 func (ac *Acceptor) Accept(raw []byte) (*Accepted, error) {
 	acc, err := VerifyAnnouncement(ac.verifier, raw, ac.policy.Zone, ac.policy.Publishers)
 	if err != nil {
 		return nil, err
 	}
+	return acc, ac.AcceptVerified(acc)
+}
+
+// AcceptVerified continues the pipeline on an announcement that passed
+// VerifyAnnouncement or CheckAnnouncement: rollback, quorum, equivocation,
+// and records it as seen.
+func (ac *Acceptor) AcceptVerified(acc *Accepted) error {
 	ac.mu.Lock()
 	defer ac.mu.Unlock()
-	prior, err := ac.checkVersion(acc)
-	if err != nil {
-		return nil, err
-	}
-	if err := ac.checkQuorum(acc); err != nil {
-		return nil, err
-	}
-	if prior != nil {
-		return nil, ac.quarantine(*prior, acc)
+	if err := ac.check(acc); err != nil {
+		return err
 	}
 	rec := SeenRecord{ID: acc.Announcement.ID, Version: acc.Announcement.Patchnet.Version,
 		Digest: acc.Digest, Signers: signerNames(acc.Envelope.Signers), At: ac.verifier.Now()}
 	if err := ac.store.Put(rec); err != nil {
-		return nil, fmt.Errorf("recording accepted announcement: %w", err)
+		return fmt.Errorf("recording accepted announcement: %w", err)
 	}
-	return acc, nil
+	return nil
 }
 
-// VerifyAnnouncement runs the stateless half of the pipeline: envelope
-// signatures and chains, payload type, at least publishers distinct
-// publisher signers of zone, decoding and validation, expiry. Supernodes use
-// it before co-signing; Accept continues with rollback, quorum and
-// equivocation.
-func VerifyAnnouncement(v *trust.Verifier, raw []byte, zone string, publishers int) (*Accepted, error) {
+// CheckVerified is AcceptVerified without recording: what an offline
+// install asks before it installs, recording only once it succeeded, so a
+// failed install leaves no rollback floor behind. An equivocation is still
+// quarantined.
+func (ac *Acceptor) CheckVerified(acc *Accepted) error {
+	ac.mu.Lock()
+	defer ac.mu.Unlock()
+	return ac.check(acc)
+}
+
+// check runs rollback, quorum and equivocation; callers hold ac.mu.
+func (ac *Acceptor) check(acc *Accepted) error {
+	prior, err := ac.checkVersion(acc)
+	if err != nil {
+		return err
+	}
+	if err := ac.checkQuorum(acc); err != nil {
+		return err
+	}
+	if prior != nil {
+		return ac.quarantine(*prior, acc)
+	}
+	return nil
+}
+
+// VerifyAnnouncement runs the stateless half of the pipeline on raw bytes:
+// envelope signatures and chains, then CheckAnnouncement. Accept continues
+// with rollback, quorum and equivocation.
+func VerifyAnnouncement(v *trust.Verifier, raw []byte, zone trust.Zone, publishers int) (*Accepted, error) {
 	ve, err := v.VerifyEnvelope(raw)
 	if err != nil {
 		return nil, fmt.Errorf("accepting announcement: %w", err)
 	}
+	return CheckAnnouncement(v.Now(), ve, zone, publishers)
+}
+
+// CheckAnnouncement checks a verified envelope: payload type, at least
+// publishers distinct publisher signers of zone, decoding and validation,
+// and validity at now — the verifying node's clock, never a time the
+// publisher chose: modified no later than now plus MaxClockSkew, expires
+// in the future and at most MaxValidity (plus skew) away, a rollout that
+// starts before it expires.
+func CheckAnnouncement(now time.Time, ve *trust.VerifiedEnvelope, zone trust.Zone, publishers int) (*Accepted, error) {
 	if ve.PayloadType != PayloadType {
 		return nil, fmt.Errorf("accepting announcement: %w: payload type %q, want %q", trust.ErrMalformed, clip(ve.PayloadType), PayloadType)
 	}
@@ -133,14 +179,44 @@ func VerifyAnnouncement(v *trust.Verifier, raw []byte, zone string, publishers i
 	if err != nil {
 		return nil, fmt.Errorf("accepting announcement: %w: %w", trust.ErrMalformed, err)
 	}
-	now := v.Now()
-	if !now.Before(a.Patchnet.Expires) {
-		return nil, fmt.Errorf("accepting announcement %s version %d: %w: expired at %s (now %s)", a.ID, a.Patchnet.Version,
-			trust.ErrExpired, a.Patchnet.Expires.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+	if err := checkValidity(a, now); err != nil {
+		return nil, fmt.Errorf("accepting announcement %s version %d: %w", a.ID, a.Patchnet.Version, err)
 	}
 	return &Accepted{Announcement: a, Envelope: ve, Digest: sha256.Sum256(ve.Payload),
-		Publishers: ve.SignersWith(trust.RolePublisher, zone), Supernodes: ve.SignersWith(trust.RoleSupernode, zone)}, nil
+		Publishers: ve.SignersWith(trust.RolePublisher, zone), Supernodes: coSigners(ve, zone)}, nil
 }
+
+// coSigners are the supernodes of zone that signed, leaving out every key
+// that also holds the publisher role: a co-signature vouches that someone
+// other than the publisher checked the update, so a publisher key (stolen
+// with the publisher's) never stands in for a supernode.
+func coSigners(ve *trust.VerifiedEnvelope, zone trust.Zone) []trust.Identity {
+	var out []trust.Identity
+	for _, id := range ve.SignersWith(trust.RoleSupernode, zone) {
+		if !id.HasRole(trust.RolePublisher) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// checkValidity bounds an announcement's life by now.
+func checkValidity(a *Announcement, now time.Time) error {
+	p := a.Patchnet
+	switch {
+	case !now.Before(p.Expires):
+		return fmt.Errorf("%w: expired at %s (now %s)", trust.ErrExpired, stamp(p.Expires), stamp(now))
+	case a.Modified.After(now.Add(MaxClockSkew)):
+		return fmt.Errorf("%w: modified %s is in the future (now %s, tolerated skew %s)", trust.ErrNotYetValid, stamp(a.Modified), stamp(now), MaxClockSkew)
+	case p.Expires.After(now.Add(MaxValidity + MaxClockSkew)):
+		return fmt.Errorf("%w: expires %s, more than %s from now %s", trust.ErrNotYetValid, stamp(p.Expires), MaxValidity, stamp(now))
+	case p.Rollout != nil && !p.Rollout.NotBefore.IsZero() && !p.Rollout.NotBefore.Before(p.Expires):
+		return fmt.Errorf("%w: rollout.not_before %s is not before expires %s: it could never be installed", trust.ErrMalformed, stamp(p.Rollout.NotBefore), stamp(p.Expires))
+	}
+	return nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // checkVersion refuses a version below the highest seen (rollback) and an
 // exact repeat (duplicate). A different payload under a version already seen
@@ -167,22 +243,64 @@ func (ac *Acceptor) checkVersion(acc *Accepted) (*SeenRecord, error) {
 	return nil, nil
 }
 
-// checkQuorum wants Publishers publisher keys and Threshold supernode keys,
-// with no key counted twice (a key holding both roles counts once).
+// checkQuorum wants Publishers publisher keys and Threshold co-signers:
+// supernode keys that hold no publisher role (see coSigners), so no key is
+// counted twice. With RequireCRL, a signer counts only while current CRLs
+// of its zone CA and root are held.
 func (ac *Acceptor) checkQuorum(acc *Accepted) error {
-	p, k := ac.policy.Publishers, ac.policy.Threshold
-	if err := acc.Envelope.RequireSigners(trust.RoleSupernode, ac.policy.Zone, k); err != nil {
-		return fmt.Errorf("accepting announcement %s version %d: %w", acc.Announcement.ID, acc.Announcement.Patchnet.Version, err)
+	return QuorumError(acc, ac.policy)
+}
+
+// QuorumError says why acc's signers do not make policy's quorum, or nil
+// when they do.
+func QuorumError(acc *Accepted, policy Policy) error {
+	what := fmt.Sprintf("accepting announcement %s version %d", acc.Announcement.ID, acc.Announcement.Patchnet.Version)
+	pubs, pubStale := countable(acc.Publishers, policy.RequireCRL)
+	cos, coStale := countable(acc.Supernodes, policy.RequireCRL)
+	stale := append(pubStale, coStale...)
+	var err error
+	switch {
+	case len(pubs) < policy.Publishers:
+		err = fmt.Errorf("%s: %w: %d of %d publisher signatures count%s", what, trust.ErrInsufficientSigners, len(pubs), policy.Publishers, staleText(stale))
+	case len(cos) < policy.Threshold:
+		err = fmt.Errorf("%s: %w: %d of %d supernode co-signatures count (a key that also holds the publisher role is no co-signer)%s",
+			what, trust.ErrInsufficientSigners, len(cos), policy.Threshold, staleText(stale))
+	default:
+		return nil
 	}
-	distinct := map[string]bool{}
-	for _, id := range append(append([]trust.Identity{}, acc.Publishers...), acc.Supernodes...) {
-		distinct[string(id.PeerID)] = true
+	for _, r := range acc.Envelope.Rejected {
+		err = fmt.Errorf("%w; %w", err, r) // say why the others did not count
 	}
-	if len(distinct) < p+k {
-		return fmt.Errorf("accepting announcement %s version %d: %w: %d distinct keys sign as publisher or supernode, need %d (%d publisher + %d supernode, no key counted twice)",
-			acc.Announcement.ID, acc.Announcement.Patchnet.Version, trust.ErrInsufficientSigners, len(distinct), p+k, p, k)
+	return err
+}
+
+// countable splits signers into those that count and, with requireCRL,
+// those whose revocation status is unknown (no current CRL held).
+func countable(ids []trust.Identity, requireCRL bool) (counted, unknown []trust.Identity) {
+	for _, id := range ids {
+		if requireCRL && !id.CRLCurrent {
+			unknown = append(unknown, id)
+			continue
+		}
+		counted = append(counted, id)
 	}
-	return nil
+	return counted, unknown
+}
+
+// staleText names the signers that did not count for want of a CRL.
+func staleText(ids []trust.Identity) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d signer(s) not counted: no current CRL of their zone CA and root held yet (%s)", len(ids), strings.Join(subjectsOf(ids), ", "))
+}
+
+func subjectsOf(ids []trust.Identity) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.Subject
+	}
+	return out
 }
 
 // quarantine records both sides of an equivocation and returns the error

@@ -25,18 +25,39 @@ type zoneFixture struct {
 func newZone(t *testing.T, k, supernodes int) *zoneFixture {
 	t.Helper()
 	pki := trusttest.NewPKI(t, "acme")
-	z := &zoneFixture{pki: pki, verifier: pki.Verifier(t), store: NewMemorySeenStore()}
+	z := &zoneFixture{pki: pki, verifier: verifierWithCRLs(t, pki), store: NewMemorySeenStore()}
 	z.publisher = pki.Issue(t, "acme", trust.RolePublisher)
 	for i := 0; i < supernodes; i++ {
 		z.supernodes = append(z.supernodes, pki.Issue(t, "acme", trust.RoleSupernode))
 	}
-	policy := DefaultPolicy("acme")
+	policy := DefaultPolicy(pki.ZoneRef("acme"))
 	policy.Threshold = k
 	var err error
 	if z.acceptor, err = NewAcceptor(z.verifier, policy, z.store); err != nil {
 		t.Fatal(err)
 	}
 	return z
+}
+
+// verifierWithCRLs is pki's verifier holding current CRLs of every zone CA
+// and of the root, as acceptance requires.
+func verifierWithCRLs(t *testing.T, pki *trusttest.PKI) *trust.Verifier {
+	t.Helper()
+	v := pki.Verifier(t)
+	crls := [][]byte{pki.RootCRL(t)}
+	for _, c := range pki.Intermediates() {
+		mem, err := trust.MembershipOf(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		crls = append(crls, pki.CRL(t, mem.Zone))
+	}
+	for _, crl := range crls {
+		if _, err := v.AddCRL(crl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v
 }
 
 // announcement makes a valid announcement of id at version, written at the
@@ -47,7 +68,7 @@ func (z *zoneFixture) announcement(id string, version uint64, content string) *A
 	a.Modified = z.pki.Clock.Now()
 	a.Patchnet = testPatchnet([]byte(content))
 	a.Patchnet.Version = version
-	a.Patchnet.Expires = a.Modified.Add(7 * 24 * time.Hour)
+	a.Patchnet.Expires = a.Modified.Add(3 * 24 * time.Hour) // within the CRLs' life
 	return a
 }
 
@@ -123,7 +144,7 @@ func TestFastForwardNeedsQuorum(t *testing.T) {
 	z := newZone(t, 3, 3)
 	huge := signed(t, z.announcement("DSA-9001-1", 1<<62, "evil"), z.quorum(2)...)
 	_, err := z.acceptor.Accept(huge)
-	if !errors.Is(err, trust.ErrInsufficientSigners) || !strings.Contains(err.Error(), "have 2 distinct supernode signer(s) of zone acme, need 3") {
+	if !errors.Is(err, trust.ErrInsufficientSigners) || !strings.Contains(err.Error(), "2 of 3 supernode co-signatures count") {
 		t.Fatalf("Accept(huge version, 2 of 3) = %v, want ErrInsufficientSigners", err)
 	}
 	if _, ok, _ := z.store.Highest("DSA-9001-1"); ok {
@@ -141,7 +162,7 @@ func TestKeyCompromiseBelowThreshold(t *testing.T) {
 	other := trusttest.NewPKI(t, "evil") // a different organisation's supernode
 	foreign := other.Issue(t, "evil", trust.RoleSupernode)
 	z.pki.AddZone(t, "beta", trust.AllRoles...)
-	z.verifier = z.pki.Verifier(t) // knows zone beta's CA too
+	z.verifier = verifierWithCRLs(t, z.pki) // knows zone beta's CA too
 	z.acceptor, _ = NewAcceptor(z.verifier, z.acceptor.Policy(), z.store)
 	betaSupernode := z.pki.Issue(t, "beta", trust.RoleSupernode)
 	agent := z.pki.Issue(t, "acme", trust.RoleAgent)
@@ -154,6 +175,7 @@ func TestKeyCompromiseBelowThreshold(t *testing.T) {
 		"plus an agent":                          append([]*trusttest.Member{z.publisher, agent}, stolen...),
 		"publisher+supernode key counted twice":  append([]*trusttest.Member{both}, stolen...),
 		"publisher+supernode key and publisher ": append([]*trusttest.Member{z.publisher, both}, stolen[0]),
+		"two publisher keys, one also supernode": append([]*trusttest.Member{z.publisher, both}, stolen...),
 	}
 	for name, signers := range tries {
 		t.Run(name, func(t *testing.T) {
@@ -284,21 +306,23 @@ func TestRevokedSupernodeNotCounted(t *testing.T) {
 }
 
 func TestPolicyValidate(t *testing.T) {
+	acme := trusttest.NewPKI(t, "acme").ZoneRef("acme")
 	tests := []struct {
 		p    Policy
 		want string
 	}{
-		{Policy{Zone: "", Threshold: 1, Publishers: 1}, "policy.zone"},
-		{Policy{Zone: "acme", Threshold: 0, Publishers: 1}, "policy.threshold: 0"},
-		{Policy{Zone: "acme", Threshold: MaxThreshold + 1, Publishers: 1}, fmt.Sprintf("policy.threshold: %d", MaxThreshold+1)},
-		{Policy{Zone: "acme", Threshold: 1, Publishers: 0}, "policy.publishers: 0"},
+		{Policy{Zone: trust.Zone{}, Threshold: 1, Publishers: 1}, "policy.zone"},
+		{Policy{Zone: trust.Zone{Name: "acme"}, Threshold: 1, Publishers: 1}, `policy.zone: "acme" is bound to no root`},
+		{Policy{Zone: acme, Threshold: 0, Publishers: 1}, "policy.threshold: 0"},
+		{Policy{Zone: acme, Threshold: MaxThreshold + 1, Publishers: 1}, fmt.Sprintf("policy.threshold: %d", MaxThreshold+1)},
+		{Policy{Zone: acme, Threshold: 1, Publishers: 0}, "policy.publishers: 0"},
 	}
 	for _, tt := range tests {
 		if err := tt.p.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", tt.p, err, tt.want)
 		}
 	}
-	if err := DefaultPolicy("acme").Validate(); err != nil {
+	if err := DefaultPolicy(acme).Validate(); err != nil {
 		t.Error(err)
 	}
 }
@@ -340,5 +364,79 @@ func TestRejectsArbitraryInstallation(t *testing.T) {
 	// no seen version behind that would block it.
 	if _, err := z.acceptor.Accept(signed(t, a, z.quorum(2)...)); err != nil {
 		t.Fatalf("genuine envelope after the refusals: %v", err)
+	}
+}
+
+// Validity is bounded from the verifying node's clock: an announcement whose
+// modified time lies in the future (so that modified + one year stretches
+// far beyond a year from now) or that expires more than MaxValidity from now
+// is refused, as is a rollout that could only start after expiry.
+func TestRejectsStretchedValidity(t *testing.T) {
+	z := newZone(t, 2, 2)
+	now := z.pki.Clock.Now()
+	tests := map[string]struct {
+		edit func(a *Announcement)
+		want error
+		text string
+	}{
+		"modified 50 years ahead": {func(a *Announcement) {
+			a.Modified = now.AddDate(50, 0, 0)
+			a.Patchnet.Expires = a.Modified.Add(300 * 24 * time.Hour)
+		}, trust.ErrNotYetValid, "in the future"},
+		"modified just past the skew": {func(a *Announcement) { a.Modified = now.Add(MaxClockSkew + time.Minute) }, trust.ErrNotYetValid, "in the future"},
+		"rollout after expiry": {func(a *Announcement) {
+			a.Patchnet.Rollout = &Rollout{NotBefore: a.Patchnet.Expires.Add(time.Hour)}
+		}, trust.ErrMalformed, "rollout.not_before"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			a := z.announcement("DSA-9001-7", 1, "v1")
+			tc.edit(a)
+			_, err := z.acceptor.Accept(signed(t, a, z.quorum(2)...))
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.text) {
+				t.Fatalf("Accept = %v, want %v mentioning %q", err, tc.want, tc.text)
+			}
+		})
+	}
+	ok := z.announcement("DSA-9001-7", 1, "v1")
+	ok.Modified = now.Add(MaxClockSkew - time.Minute) // a publisher clock slightly ahead
+	if _, err := z.acceptor.Accept(signed(t, ok, z.quorum(2)...)); err != nil {
+		t.Fatalf("modified within the skew refused: %v", err)
+	}
+}
+
+// A fresh node, or one an attacker keeps from its zone's CRLs, cannot tell a
+// revoked supernode from a good one: no signature counts until current CRLs
+// of the signer's zone CA and root are held, and each missing one is named.
+func TestNoCoSignatureCountsWithoutCRL(t *testing.T) {
+	z := newZone(t, 2, 2)
+	raw := signed(t, z.announcement("DSA-9001-8", 1, "v1"), z.quorum(2)...)
+	fresh := z.pki.Verifier(t) // no CRL at all
+	steps := []struct {
+		name string
+		crl  []byte
+		ok   bool
+	}{
+		{"no CRL", nil, false},
+		{"zone CRL only", z.pki.CRL(t, "acme"), false},
+		{"zone and root CRLs", z.pki.RootCRL(t), true},
+	}
+	for _, s := range steps {
+		if s.crl != nil {
+			if _, err := fresh.AddCRL(s.crl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ac, err := NewAcceptor(fresh, z.acceptor.Policy(), NewMemorySeenStore())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ac.Accept(raw)
+		switch {
+		case s.ok && err != nil:
+			t.Fatalf("%s: %v", s.name, err)
+		case !s.ok && (!errors.Is(err, trust.ErrInsufficientSigners) || !strings.Contains(err.Error(), "no current CRL")):
+			t.Fatalf("%s: Accept = %v, want ErrInsufficientSigners naming the missing CRL", s.name, err)
+		}
 	}
 }

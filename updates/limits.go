@@ -42,6 +42,10 @@ const (
 	// valid for longer than a year, so a stolen-then-replayed announcement
 	// cannot freeze a host for ever.
 	MaxValidity = 366 * 24 * time.Hour
+	// MaxClockSkew is how far in the future an announcement's modified time
+	// may lie by this node's clock (a publisher whose clock runs ahead);
+	// validity is always bounded from the verifying node's clock.
+	MaxClockSkew = 5 * time.Minute
 	// MaxJSONDepth bounds the nesting of an announcement's JSON (OSV needs
 	// six levels; free-form fields get the rest).
 	MaxJSONDepth = 32

@@ -38,9 +38,10 @@ type PKI struct {
 	// Roots is []*x509.Certificate{Root.Cert}, for VerifierConfig.Roots.
 	Roots []*x509.Certificate
 
-	mu    sync.Mutex
-	zones map[string]*Zone
-	order []string
+	mu            sync.Mutex
+	zones         map[string]*Zone
+	order         []string
+	rootCRLNumber int64
 }
 
 // Zone is one zone CA and its revocation state.
@@ -309,6 +310,28 @@ func (p *PKI) CRL(t testing.TB, zone string) []byte {
 	p.mu.Unlock()
 	now := p.Clock.Now()
 	der, err := z.CA.NewCRL(entries, number, now.Add(-ca.Backdate), now.Add(CRLLifetime))
+	if err != nil {
+		t.Fatalf("trusttest: %v", err)
+	}
+	return der
+}
+
+// ZoneRef is zone bound to this PKI's root: the zone as acceptance names it.
+func (p *PKI) ZoneRef(zone string) trust.Zone {
+	return trust.Zone{Name: zone, Root: trust.FingerprintOf(p.Root.Cert)}
+}
+
+// RootCRL issues the root's next CRL (number incremented, fresh for
+// CRLLifetime), revoking nothing: acceptance counts a signer only while a
+// current CRL of its root and its zone CA is held.
+func (p *PKI) RootCRL(t testing.TB) []byte {
+	t.Helper()
+	p.mu.Lock()
+	p.rootCRLNumber++
+	number := big.NewInt(p.rootCRLNumber)
+	p.mu.Unlock()
+	now := p.Clock.Now()
+	der, err := p.Root.NewCRL(nil, number, now.Add(-ca.Backdate), now.Add(CRLLifetime))
 	if err != nil {
 		t.Fatalf("trusttest: %v", err)
 	}
