@@ -15,75 +15,99 @@ import (
 	"github.com/patchnet/patchnet/updates/install"
 )
 
-// onAnnouncement merges a validated envelope's verified signatures with
-// those of the same payload seen before and keeps the result for peers
-// catching up; on agents, each merge that added a signature runs the
-// acceptance pipeline on the merged envelope.
-func (n *Node) onAnnouncement(_ context.Context, m overlay.Message) {
-	env, rejected, err := n.verifiedSignatures(m.Data)
-	if err != nil {
+// onAnnouncement acts on an announcement the validator verified and merged
+// (m.Verified): every role keeps the merged envelope for peers catching up,
+// a supernode considers co-signing it, an agent runs acceptance on it.
+func (n *Node) onAnnouncement(m overlay.Message) {
+	va, ok := m.Verified.(*verifiedAnnouncement)
+	if !ok {
 		return
 	}
-	if len(rejected) > 0 {
-		n.emit(Event{Kind: EventRejected, Detail: fmt.Sprintf("dropped %d signature(s) that do not count: %v", len(rejected), rejected)})
-	}
-	merged, added := n.merge.add(env)
-	if added == 0 {
-		return
-	}
-	raw, err := merged.Marshal()
-	if err != nil {
-		return
-	}
-	// Every role serves catch-up: the merged envelope carries every
-	// co-signature seen, so a node that was offline needs one item.
-	if _, err := n.ov.Keep(overlay.KindAnnouncement, raw); err != nil {
-		n.log.Warn("keeping announcement for catch-up", "err", err)
-	}
+	n.keep(va)
 	if n.IsSupernode() {
-		n.considerCoSigning(m.Data)
+		n.considerCoSigning(va)
 	}
 	if n.IsAgent() {
-		n.accept(raw)
+		n.accept(va)
 	}
 }
 
-// accept runs updates.Acceptor on a merged envelope and reports the outcome.
-func (n *Node) accept(raw []byte) {
-	acc, err := n.acceptor.Accept(raw)
+// keep stores the merged envelope for catch-up: it carries every
+// co-signature seen, so a node that was offline needs one item.
+func (n *Node) keep(va *verifiedAnnouncement) {
+	raw, err := va.Envelope.Marshal()
+	if err == nil {
+		_, err = n.ov.Keep(overlay.KindAnnouncement, raw)
+	}
+	if err != nil {
+		n.log.Warn("keeping announcement for catch-up", "err", err)
+	}
+}
+
+// refreshed is va with its signers' chains verified again against the CRLs
+// held now (see updates.RefreshSigners).
+func (n *Node) refreshed(va *verifiedAnnouncement) *verifiedAnnouncement {
+	return &verifiedAnnouncement{Accepted: updates.RefreshSigners(n.verifier, va.Accepted, n.zone), Envelope: va.Envelope}
+}
+
+// accept runs acceptance (rollback, quorum, equivocation) on a verified
+// announcement and reports the outcome.
+func (n *Node) accept(va *verifiedAnnouncement) {
+	acc := va.Accepted
+	a := acc.Announcement
+	err := n.acceptor.AcceptVerified(acc)
 	var eq *updates.EquivocationError
 	switch {
 	case err == nil:
-		a := acc.Announcement
 		n.emit(Event{Kind: EventAccepted, ID: a.ID, Version: a.Patchnet.Version,
 			Signers: subjects(acc.Supernodes), Detail: fmt.Sprintf("%d supernode co-signatures", len(acc.Supernodes))})
-		if err := n.toInstall.put(a.ID, pendingInstall{Version: a.Patchnet.Version, Digest: acc.Digest, Envelope: raw}); err != nil {
+		n.cancelOlder(a)
+		raw, err := va.Envelope.Marshal()
+		if err == nil {
+			err = n.toInstall.put(a.ID, pendingInstall{Version: a.Patchnet.Version, Digest: acc.Digest, Envelope: raw})
+		}
+		if err != nil {
 			n.log.Warn("recording pending install", "id", a.ID, "err", err)
 		}
 		n.queueInstall(acc)
 	case errors.Is(err, updates.ErrDuplicate):
-		n.retryDuplicate(raw)
+		n.retryDuplicate(va)
 	case errors.As(err, &eq):
 		n.log.Warn("equivocation quarantined", "alert", eq.Alert.String())
 		n.emit(Event{Kind: EventQuarantined, ID: eq.Alert.ID, Version: eq.Alert.Version,
 			Signers: eq.Alert.Second.Signers, Detail: eq.Alert.String()})
+		n.cancelVersion(eq.Alert.ID, eq.Alert.Version)
 		n.notify(context.Background(), updates.Notification{Alert: &eq.Alert})
 	case errors.Is(err, trust.ErrInsufficientSigners):
-		n.pending(raw, err)
+		n.emit(Event{Kind: EventPending, ID: a.ID, Version: a.Patchnet.Version, Signers: subjects(acc.Supernodes),
+			Detail: pendingText(acc, n.policy, err)})
 	default:
-		n.emit(Event{Kind: EventRejected, Detail: err.Error()})
+		n.emit(Event{Kind: EventRejected, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error()})
 	}
 }
 
-// pending reports an announcement still short of k co-signatures.
-func (n *Node) pending(raw []byte, err error) {
-	e := Event{Kind: EventPending, Detail: err.Error()}
-	if acc, verr := updates.VerifyAnnouncement(n.verifier, raw, n.cfg.Zone, n.cfg.Publishers); verr == nil {
-		e.ID, e.Version = acc.Announcement.ID, acc.Announcement.Patchnet.Version
-		e.Signers = subjects(acc.Envelope.SignersWith(trust.RoleSupernode, n.cfg.Zone))
-		e.Detail = fmt.Sprintf("%d of %d supernode co-signatures: waiting for more", len(e.Signers), n.cfg.Threshold)
+// countedCoSigners are acc's co-signers that count under policy.
+func countedCoSigners(acc *updates.Accepted, policy updates.Policy) []trust.Identity {
+	var out []trust.Identity
+	for _, id := range acc.Supernodes {
+		if !policy.RequireCRL || id.CRLCurrent {
+			out = append(out, id)
+		}
 	}
-	n.emit(e)
+	return out
+}
+
+// pendingText says how far acc is from its quorum.
+func pendingText(acc *updates.Accepted, policy updates.Policy, err error) string {
+	have := len(countedCoSigners(acc, policy))
+	switch {
+	case have < len(acc.Supernodes):
+		return fmt.Sprintf("%d of %d supernode co-signatures count: %d more wait for a current CRL of their zone CA and root",
+			have, policy.Threshold, len(acc.Supernodes)-have)
+	case have < policy.Threshold:
+		return fmt.Sprintf("%d of %d supernode co-signatures: waiting for more", have, policy.Threshold)
+	}
+	return fmt.Sprintf("waiting: %v", err)
 }
 
 func subjects(ids []trust.Identity) []string {
@@ -122,10 +146,15 @@ func (e *retryableError) Unwrap() error { return e.err }
 func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 	a := acc.Announcement
 	defer n.toInstall.unclaim(a.ID, a.Patchnet.Version)
+	ctx, done := n.handlers.start(ctx, a.ID, a.Patchnet.Version)
+	defer done()
 	for attempt := 1; ; attempt++ {
 		err := n.installOnce(ctx, acc)
 		var retry *retryableError
 		switch {
+		case ctx.Err() != nil && context.Cause(ctx) != ctx.Err():
+			n.cancelled(acc, context.Cause(ctx)) // superseded, withdrawn or quarantined while waiting
+			return
 		case ctx.Err() != nil:
 			return
 		case !errors.As(err, &retry):
@@ -168,6 +197,10 @@ func (n *Node) installOnce(ctx context.Context, acc *updates.Accepted) error {
 	ev := func(kind EventKind, format string, args ...any) {
 		n.emit(Event{Kind: kind, ID: a.ID, Version: a.Patchnet.Version, Detail: fmt.Sprintf(format, args...)})
 	}
+	if !a.Withdrawn.IsZero() {
+		ev(EventWithdrawn, "withdrawn at %s: nothing to install; pending installs of earlier versions cancelled", a.Withdrawn.UTC().Format(time.RFC3339))
+		return nil
+	}
 	ok, why, err := n.shouldInstall(ctx, a)
 	switch {
 	case ctx.Err() != nil:
@@ -188,11 +221,15 @@ func (n *Node) installOnce(ctx context.Context, acc *updates.Accepted) error {
 		ev(kind, "%s", why)
 		return nil
 	}
-	tx, err := n.fetchAndInstall(ctx, a)
+	tx, err := n.fetchAndInstall(ctx, acc)
 	var retry *retryableError
+	var refused *refusedError
 	switch {
 	case errors.As(err, &retry):
 		return err
+	case errors.As(err, &refused):
+		ev(EventRefusedInstall, "%v", refused.err)
+		return nil
 	case err != nil:
 		ev(EventFailed, "%v", err)
 		return nil
@@ -288,10 +325,19 @@ func (n *Node) installTime(a *updates.Announcement, d updates.Decision) time.Tim
 	return at
 }
 
-// fetchAndInstall fetches the artifact into the state directory and installs
-// it as one journalled transaction.
-func (n *Node) fetchAndInstall(ctx context.Context, a *updates.Announcement) (*install.Transaction, error) {
+// fetchAndInstall checks acc again, fetches the artifact into the state
+// directory, checks acc once more (the fetch may have taken long) and
+// installs it as one journalled transaction.
+func (n *Node) fetchAndInstall(ctx context.Context, acc *updates.Accepted) (*install.Transaction, error) {
+	if err := n.recheck(acc); err != nil {
+		return nil, err
+	}
+	a := acc.Announcement
 	art := a.Patchnet.Artifact
+	prefix, err := n.archivePrefix(a)
+	if err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(n.cfg.State, "incoming")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
@@ -307,9 +353,12 @@ func (n *Node) fetchAndInstall(ctx context.Context, a *updates.Announcement) (*i
 	if err != nil {
 		return nil, fmt.Errorf("refusing to install: %w", err)
 	}
+	if err := n.recheck(acc); err != nil {
+		return nil, err
+	}
 	tx, err := n.installs.InstallVerified(ctx, verified, install.Plan{
 		AnnouncementID: a.ID, AnnouncementVersion: a.Patchnet.Version, Summary: a.Summary,
-		Method: string(art.Method), Instructions: art.Instructions,
+		Method: string(art.Method), Instructions: art.Instructions, Prefix: prefix,
 	})
 	if err != nil && tx != nil {
 		return nil, fmt.Errorf("transaction %s %s: %w", tx.ID, tx.State, err)
@@ -334,4 +383,44 @@ func (n *Node) fetchFile(ctx context.Context, art *updates.Artifact, path string
 		return fetched{}, fmt.Errorf("fetching %s: %w", art.Name, err)
 	}
 	return res, nil
+}
+
+// refusedError is an accepted update that no longer passes when checked
+// again before it is installed: final, nothing was installed.
+type refusedError struct{ err error }
+
+func (e *refusedError) Error() string { return e.err.Error() }
+func (e *refusedError) Unwrap() error { return e.err }
+
+// recheck verifies acc again against the CRLs, clock and quarantine as they
+// are now (updates.Recheck): what waited for a window, a rollout slot or a
+// fetch is not trusted on the strength of an old check.
+func (n *Node) recheck(acc *updates.Accepted) error {
+	a := acc.Announcement
+	if _, err := updates.Recheck(n.verifier, acc, n.policy); err != nil {
+		return &refusedError{fmt.Errorf("refusing to install: %w", err)}
+	}
+	alert, err := updates.Quarantined(n.seen, a.ID, a.Patchnet.Version)
+	if err != nil {
+		return &retryableError{err}
+	}
+	if alert != nil {
+		return &refusedError{fmt.Errorf("refusing to install %s version %d: quarantined: %s", a.ID, a.Patchnet.Version, alert)}
+	}
+	return nil
+}
+
+// archivePrefix is where an archive update unpacks: the directory the
+// agent's [install.prefixes] names for one of its affected packages. Other
+// methods need none.
+func (n *Node) archivePrefix(a *updates.Announcement) (string, error) {
+	if a.Patchnet.Artifact.Method != updates.MethodArchive {
+		return "", nil
+	}
+	for _, af := range a.Affected {
+		if p, ok := n.cfg.Install.Prefixes[af.Package.Name]; ok {
+			return p, nil
+		}
+	}
+	return "", &refusedError{fmt.Errorf("refusing to install %s: an archive, and no [install.prefixes] entry names any of its packages", a.ID)}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
+	"github.com/patchnet/patchnet/updates/install"
 )
 
 // Config is one node's configuration file (TOML). The node's role is not a
@@ -43,6 +45,15 @@ type Config struct {
 	// Publishers is how many distinct publisher signatures are required.
 	// Default: 1.
 	Publishers int `toml:"publishers"`
+	// RequireCRL counts a signature only while current CRLs of its signer's
+	// zone CA and root are held (they come with the config's crl files, by
+	// gossip and by catch-up at start): a fresh agent, or one an attacker
+	// keeps from its CRLs, cannot tell a revoked supernode from a good one.
+	// Default: true.
+	RequireCRL bool `toml:"require_crl"`
+	// Install tunes how an agent installs: pinned installer binaries and
+	// archive prefixes.
+	Install InstallConfig `toml:"install"`
 	// Sysroot is the filesystem root an agent inventories and installs into.
 	// Default: "/".
 	Sysroot string `toml:"sysroot"`
@@ -70,6 +81,41 @@ type Config struct {
 	OnEvent func(Event) `toml:"-"`
 }
 
+// InstallConfig is the [install] table.
+type InstallConfig struct {
+	// ToolPins maps each installer binary (dpkg, rpm, apk, sh, …) by
+	// absolute path to its SHA-256 (hex), checked before every run.
+	// `patchnet apply --pin-tools` prints this host's. Default: none.
+	ToolPins map[string]string `toml:"tool_pins"`
+	// RequireToolPins refuses to run an installer binary without a pin, and
+	// an agent without any pin refuses to start. Default: true.
+	RequireToolPins bool `toml:"require_tool_pins"`
+	// Prefixes maps a package name to the directory its archive updates
+	// unpack into (the archive method has no other target). Default: none.
+	Prefixes map[string]string `toml:"prefixes"`
+}
+
+// installConfig is the install.Config of c for state.
+func (c InstallConfig) installConfig(state string) install.Config {
+	ic := install.DefaultConfig(state)
+	ic.ToolPins = c.ToolPins
+	ic.RequireToolPins = c.RequireToolPins
+	return ic
+}
+
+// validate names the first bad key.
+func (c InstallConfig) validate() error {
+	for name, dir := range c.Prefixes {
+		if !filepath.IsAbs(dir) || filepath.Clean(dir) == "/" {
+			return fmt.Errorf("install.prefixes: %q = %q must be an absolute directory other than /", name, dir)
+		}
+	}
+	if err := c.installConfig("/nonexistent").Validate(); err != nil {
+		return fmt.Errorf("install: %w", err)
+	}
+	return nil
+}
+
 // ContentConfig is the [content] table.
 type ContentConfig struct {
 	// Provide makes this node announce artifacts it fetched in the DHT and
@@ -90,11 +136,13 @@ type Duration = updates.Duration
 // DefaultConfig is an agent's configuration with every default filled in;
 // the caller sets State, Roots and Zone.
 func DefaultConfig() Config {
-	p := updates.DefaultPolicy("")
+	p := updates.DefaultPolicy(trust.Zone{})
 	cc := content.DefaultConfig()
 	return Config{
 		Threshold:  p.Threshold, // two supernodes: one compromised cannot push an update
 		Publishers: p.Publishers,
+		RequireCRL: true,                                 // no revocation status, no trust
+		Install:    InstallConfig{RequireToolPins: true}, // no unpinned dpkg from PATH
 		Sysroot:    "/",
 		Overlay:    overlay.DefaultConfig(),
 		Content: ContentConfig{
@@ -174,7 +222,8 @@ func (c Config) Validate() error {
 	if err := trust.ValidateZoneName(c.Zone); err != nil {
 		return fmt.Errorf("config: zone %q: %w", c.Zone, err)
 	}
-	policy := updates.Policy{Zone: c.Zone, Threshold: c.Threshold, Publishers: c.Publishers}
+	// The root is known once the certificate is verified; any will do here.
+	policy := c.policy(trust.Zone{Name: c.Zone, Root: trust.Fingerprint{1}})
 	if err := policy.Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
@@ -182,6 +231,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: overlay: %w", err)
 	}
 	if _, err := c.contentConfig(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Install.validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Respond.Validate(); err != nil {
@@ -202,7 +254,7 @@ func (c Config) contentConfig() (content.Config, error) {
 	return cc, cc.Validate()
 }
 
-// policy is the acceptance policy of c.
-func (c Config) policy() updates.Policy {
-	return updates.Policy{Zone: c.Zone, Threshold: c.Threshold, Publishers: c.Publishers}
+// policy is the acceptance policy of c in zone (c.Zone bound to its root).
+func (c Config) policy(zone trust.Zone) updates.Policy {
+	return updates.Policy{Zone: zone, Threshold: c.Threshold, Publishers: c.Publishers, RequireCRL: c.RequireCRL}
 }

@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
@@ -12,34 +16,61 @@ import (
 // EventCRL: a newer CRL from a zone CA or root was verified and applied.
 const EventCRL EventKind = "crl"
 
-// isCRL tells a CRL (DER: an ASN.1 SEQUENCE) from an envelope (JSON) on the
-// announce topic, which carries both.
-func isCRL(data []byte) bool { return len(data) > 0 && data[0] == 0x30 }
+// verifiedCRL is what the validator makes of a CRL on the CRL topic: one
+// verified against its issuer and applied, newer than the one held.
+type verifiedCRL struct {
+	DER []byte
+}
 
 // validateCRL verifies a CRL that arrived by gossip or catch-up and applies
 // it when it is newer than the one held: a forged or malformed CRL →
 // Reject; from a CA this node does not know yet, or not newer → Ignore.
-func (n *Node) validateCRL(data []byte) overlay.Verdict {
+// This node's own publish of a CRL it holds already (loaded from a file)
+// goes out: any node may relay a CRL, its CA's signature makes it trusted.
+func (n *Node) validateCRL(from peer.ID, data []byte) (overlay.Verdict, any) {
 	der, err := trust.DecodeCRL(data)
 	if err != nil {
-		return overlay.Reject
+		return overlay.Reject, nil
 	}
 	changed, err := n.verifier.AddCRL(der)
 	switch {
 	case errors.Is(err, trust.ErrUnknownIssuer):
-		return overlay.Ignore
+		return overlay.Ignore, nil
 	case err != nil:
-		return overlay.Reject
-	case !changed:
-		return overlay.Ignore
+		return overlay.Reject, nil
+	case !changed && (from == "" || from != n.ID() || !n.holdsCRL(der)):
+		return overlay.Ignore, nil
 	}
-	return overlay.Accept
+	return overlay.Accept, &verifiedCRL{DER: der}
 }
 
-// onCRL keeps a newly applied CRL for peers catching up and re-verifies
-// connected peers against it.
+// holdsCRL reports whether der is the newest CRL held from its issuer.
+func (n *Node) holdsCRL(der []byte) bool {
+	return slices.ContainsFunc(n.verifier.CRLs(), func(h []byte) bool { return bytes.Equal(h, der) })
+}
+
+// keepCRLs keeps every CRL the verifier holds for peers catching up: a
+// node that starts without CRL files gets them from its first neighbour,
+// and until then counts no signature (Config.RequireCRL).
+func (n *Node) keepCRLs() {
+	for _, der := range n.verifier.CRLs() {
+		if _, err := n.ov.Keep(overlay.KindCRL, der); err != nil {
+			n.log.Warn("keeping CRL for catch-up", "err", err)
+		}
+	}
+}
+
+// onCRL keeps a newly applied CRL for peers catching up, re-verifies
+// connected peers against it and, on agents, runs acceptance again on every
+// buffered announcement: one that waited for a CRL (no signer counts
+// without a current one) may now pass, one co-signed by a key revoked
+// since now fails.
 func (n *Node) onCRL(m overlay.Message) {
-	if _, err := n.ov.Keep(overlay.KindCRL, m.Data); err != nil {
+	v, ok := m.Verified.(*verifiedCRL)
+	if !ok {
+		return
+	}
+	if _, err := n.ov.Keep(overlay.KindCRL, v.DER); err != nil {
 		n.log.Warn("keeping CRL for catch-up", "err", err)
 	}
 	failed := n.ov.Reauthenticate()
@@ -51,6 +82,11 @@ func (n *Node) onCRL(m overlay.Message) {
 		detail += fmt.Sprintf("; %d connected peers no longer verify", failed)
 	}
 	n.emit(Event{Kind: EventCRL, Detail: detail})
+	if n.IsAgent() {
+		for _, va := range n.merge.all() {
+			n.accept(n.refreshed(va))
+		}
+	}
 }
 
 // PublishCRL sends a CRL (PEM or DER) from the zone CA or root to the zone,
@@ -61,7 +97,7 @@ func (n *Node) PublishCRL(ctx context.Context, crl []byte) error {
 	if err != nil {
 		return fmt.Errorf("publishing CRL: %w", err)
 	}
-	if err := n.ov.Publish(ctx, n.ov.AnnounceTopic(), der); err != nil {
+	if err := n.ov.Publish(ctx, n.ov.CRLTopic(), der); err != nil {
 		return fmt.Errorf("publishing CRL: %w", err)
 	}
 	return nil

@@ -17,7 +17,8 @@ import (
 )
 
 // validatorOnly is a Node with just what ValidateMessage reads: a verifier
-// pinning pki's root, and seen and co-signing stores in an in-memory badger.
+// pinning pki's root and holding its CRLs, the zone's topics, a merge
+// buffer, and seen and co-signing stores in an in-memory badger.
 func validatorOnly(tb testing.TB, pki *trusttest.PKI) *Node {
 	db, err := badger.Open(badger.DefaultOptions("").WithInMemory(true).WithLogger(nil).
 		WithMemTableSize(1 << 20).WithValueThreshold(64 << 10)) // as openDB
@@ -25,7 +26,16 @@ func validatorOnly(tb testing.TB, pki *trusttest.PKI) *Node {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	return &Node{cfg: Config{Zone: "acme", Threshold: 1, Publishers: 1}, verifier: pki.Verifier(tb), db: db,
+	v := pki.Verifier(tb)
+	for _, crl := range [][]byte{pki.CRL(tb, "acme"), pki.RootCRL(tb)} {
+		if _, err := v.AddCRL(crl); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	cfg := Config{Zone: "acme", Threshold: 1, Publishers: 1, RequireCRL: true}
+	zone := pki.ZoneRef("acme")
+	return &Node{cfg: cfg, creds: &trust.Credentials{}, zone: zone, policy: cfg.policy(zone), topics: zoneTopics("acme"), verifier: v, db: db,
+		merge: newMergeBuffer(v.Now, zone), redundancy: newRedundancy(), handlers: newInflight(), events: newEvents(nil),
 		seen: updates.NewBadgerSeenStore(db), cosigned: newCosignStore(db), toInstall: newPendingStore(db), log: slog.New(slog.DiscardHandler)}
 }
 
@@ -49,42 +59,20 @@ func announcementPayload(tb testing.TB, now time.Time, version uint64) []byte {
 	return payload
 }
 
-// FuzzValidateMessage feeds arbitrary bytes to the gossip validator through
-// both of its decoders (DSSE envelope JSON, DER CRL): it must never panic,
-// and an envelope it accepts must verify on an independent verifier.
+// FuzzValidateMessage feeds arbitrary bytes to the gossip validator on both
+// of its topics (DSSE envelope JSON on the announce topic, DER CRL on the
+// CRL topic): it must never panic, and what it accepts must verify on an
+// independent verifier: every signature the merged envelope carries, each
+// signer once, under its canonical key id.
 func FuzzValidateMessage(f *testing.F) {
-	pki := trusttest.NewPKI(f, "acme")
-	pub := pki.Issue(f, "acme", trust.RolePublisher)
-	sn := pki.Issue(f, "acme", trust.RoleSupernode)
-	payload := fuzzAnnouncement(f, pki.Clock.Now())
-	f.Add(trusttest.Envelope(f, updates.PayloadType, payload, pub, sn))
-	f.Add(trusttest.Envelope(f, updates.PayloadType, payload, sn))
-	f.Add(pki.CRL(f, "acme"))
-	f.Add([]byte{0x30, 0x82, 0x01, 0x00})
-	n := validatorOnly(f, pki)
-	independent := pki.Verifier(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		v := n.ValidateMessage(context.Background(), "/patchnet/acme/announce", "", data)
-		if v != overlay.Accept || isCRL(data) {
-			return
-		}
-		if _, err := independent.VerifyEnvelope(data); err != nil {
-			t.Errorf("validator accepted an envelope that does not verify: %v", err)
-		}
-	})
-}
-
-// FuzzVerifiedSignatures feeds arbitrary bytes to what the merge buffer is
-// given: it must never panic, and what it keeps must be one verifying
-// signature per publisher or supernode, under its canonical key id.
-func FuzzVerifiedSignatures(f *testing.F) {
 	pki := trusttest.NewPKI(f, "acme")
 	pub := pki.Issue(f, "acme", trust.RolePublisher)
 	sn := pki.Issue(f, "acme", trust.RoleSupernode)
 	agent := pki.Issue(f, "acme", trust.RoleAgent)
 	payload := fuzzAnnouncement(f, pki.Clock.Now())
-	f.Add(trusttest.Envelope(f, updates.PayloadType, payload, pub, sn))
-	f.Add(trusttest.Envelope(f, updates.PayloadType, payload, pub, agent))
+	f.Add(false, trusttest.Envelope(f, updates.PayloadType, payload, pub, sn))
+	f.Add(false, trusttest.Envelope(f, updates.PayloadType, payload, sn))
+	f.Add(false, trusttest.Envelope(f, updates.PayloadType, payload, pub, agent))
 	env, err := trust.ParseEnvelope(trusttest.Envelope(f, updates.PayloadType, payload, pub))
 	if err != nil {
 		f.Fatal(err)
@@ -96,25 +84,32 @@ func FuzzVerifiedSignatures(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Add(twice)
-	n := validatorOnly(f, pki)
+	f.Add(false, twice)
+	f.Add(true, pki.CRL(f, "acme"))
+	f.Add(true, []byte{0x30, 0x82, 0x01, 0x00})
 	independent := pki.Verifier(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		env, _, err := n.verifiedSignatures(data)
-		if err != nil {
+	f.Fuzz(func(t *testing.T, crlTopic bool, data []byte) {
+		n := validatorOnly(t, pki)
+		topic := n.topics.announce
+		if crlTopic {
+			topic = n.topics.crl
+		}
+		v, verified := n.ValidateMessage(context.Background(), topic, "", data)
+		va, ok := verified.(*verifiedAnnouncement)
+		if v != overlay.Accept || !ok {
 			return
 		}
 		seen := map[string]bool{}
-		for _, s := range env.Signatures {
+		for _, s := range va.Envelope.Signatures {
 			fp, err := trust.ParseFingerprint(s.KeyID)
 			if err != nil || fp.String() != s.KeyID || seen[s.KeyID] {
 				t.Fatalf("kept key id %q: canonical %v, duplicate %v", s.KeyID, err == nil && fp.String() == s.KeyID, seen[s.KeyID])
 			}
 			seen[s.KeyID] = true
 		}
-		ve, err := independent.VerifyParsedEnvelope(env)
-		if err != nil || len(ve.Rejected) > 0 || len(ve.Signers) != len(env.Signatures) {
-			t.Fatalf("kept signatures do not all verify as distinct signers: %v, %+v", err, ve)
+		ve, err := independent.VerifyParsedEnvelope(va.Envelope)
+		if err != nil || len(ve.Rejected) > 0 || len(ve.Signers) != len(va.Envelope.Signatures) {
+			t.Fatalf("validator accepted signatures that do not all verify as distinct signers: %v, %+v", err, ve)
 		}
 	})
 }

@@ -46,6 +46,14 @@ const (
 	CRLReplayBatchBytes = 4 << 20
 	// MaxConfigBytes caps a config file: real ones are a few KiB.
 	MaxConfigBytes = 1 << 20
+	// RedundantRate and RedundantBurst budget, per sending peer, gossip
+	// messages that add no signature to what this node holds: honest relays
+	// send a few per announcement; beyond the budget they are Rejected and
+	// the sender's gossip score falls.
+	RedundantRate  = 1 // per second
+	RedundantBurst = 64
+	// RedundantPeers caps the peers whose redundancy budget is tracked.
+	RedundantPeers = 4096
 	// StateDBMemTable is the memtable of the node's badger database: it holds
 	// seen versions and catch-up items of a few KiB each.
 	StateDBMemTable = 4 << 20

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // payloadKey identifies one payload (type and bytes) whatever signed it.
@@ -15,84 +16,147 @@ func keyOf(env *trust.Envelope) payloadKey {
 	return sha256.Sum256(trust.PAE(env.PayloadType, env.Payload))
 }
 
-// mergeBuffer accumulates the signatures of envelopes carrying the same
-// payload: each supernode publishes the publisher's envelope plus its own
-// co-signature, and a node needs them together to count k. It holds at most
-// MaxPendingPayloads payloads, each for at most MergeTTL; the oldest is
-// dropped first. Only signatures that verified, one per signer with its key
-// id in canonical form, may be added (callers pass envelopes through
-// verifiedSignatures): signers are deduplicated by fingerprint, so an
-// unverified signature would otherwise take a genuine signer's place.
+// mergeBuffer accumulates the verified signatures of envelopes carrying the
+// same payload: each supernode publishes the publisher's envelope plus its
+// own co-signature, and a node needs them together to count k. It holds at
+// most MaxPendingPayloads payloads, each for at most MergeTTL; the oldest is
+// dropped first. Only the validator adds to it, and only signatures it
+// verified, one per signer (by certificate fingerprint, whatever the key
+// id's spelling), each with the identity its chain verified to: nothing
+// after the validator verifies a signature again.
 type mergeBuffer struct {
 	mu      sync.Mutex
 	entries map[payloadKey]*mergeEntry
 	order   []payloadKey // oldest first
 	now     func() time.Time
+	zone    trust.Zone // whose publishers and supernodes count
 }
 
+// mergeEntry is one payload: its announcement, checked once when the entry
+// was made, and every verified signature seen for it.
 type mergeEntry struct {
-	env   *trust.Envelope
-	keys  map[trust.Fingerprint]int // signer → index in env.Signatures
-	added time.Time
+	checked *updates.Accepted
+	sigs    []trust.Signature // canonical key ids
+	ids     []trust.Identity  // the verified signer of each of sigs
+	keys    map[trust.Fingerprint]int
+	added   time.Time
 }
 
-func newMergeBuffer(now func() time.Time) *mergeBuffer {
-	return &mergeBuffer{entries: map[payloadKey]*mergeEntry{}, now: now}
+// signed is one verified signature and the identity it verified to.
+type signed struct {
+	sig trust.Signature
+	id  trust.Identity
 }
 
-// add merges env's signatures into its payload's entry and returns a copy of
-// the merged envelope and how many signatures were new or now carry the
-// certificates an earlier copy lacked (peers catching up may need them). A
-// signature whose key id is not a canonical fingerprint is skipped.
-func (b *mergeBuffer) add(env *trust.Envelope) (*trust.Envelope, int) {
+func newMergeBuffer(now func() time.Time, zone trust.Zone) *mergeBuffer {
+	return &mergeBuffer{entries: map[payloadKey]*mergeEntry{}, now: now, zone: zone}
+}
+
+// checked returns the announcement checked for k's payload, if buffered.
+func (b *mergeBuffer) checked(k payloadKey) *updates.Accepted {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.entries[k]; ok {
+		return e.checked
+	}
+	return nil
+}
+
+// adds reports whether s would add to k's entry: a signer not there yet, or
+// certificates an earlier copy of the signer's signature lacked (peers
+// catching up may need them). The validator asks before verifying anything,
+// so a copy that adds nothing costs no signature check.
+func (b *mergeBuffer) adds(k payloadKey, s trust.Signature) bool {
+	fp, err := trust.ParseFingerprint(s.KeyID)
+	if err != nil {
+		return true // malformed: verification will say so
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.entries[k]
+	if !ok {
+		return true
+	}
+	i, ok := e.keys[fp]
+	return !ok || len(e.sigs[i].Certificates) == 0 && len(s.Certificates) > 0
+}
+
+// add merges verified signatures into k's entry, creating it with checked
+// if it is new, and returns the merged announcement and how many signatures
+// were new or now carry certificates.
+func (b *mergeBuffer) add(k payloadKey, checked *updates.Accepted, in []signed) (*verifiedAnnouncement, int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.expire()
-	k := keyOf(env)
 	e, ok := b.entries[k]
 	if !ok {
 		if len(b.order) >= MaxPendingPayloads {
 			b.drop(b.order[0])
 		}
-		e = &mergeEntry{env: trust.NewEnvelope(env.PayloadType, env.Payload), keys: map[trust.Fingerprint]int{}, added: b.now()}
+		e = &mergeEntry{checked: checked, keys: map[trust.Fingerprint]int{}, added: b.now()}
 		b.entries[k] = e
 		b.order = append(b.order, k)
 	}
 	added := 0
-	for _, s := range env.Signatures {
+	for _, s := range in {
 		if e.merge(s) {
 			added++
 		}
 	}
-	return e.copy(), added
+	return e.view(b.zone), added
+}
+
+// view returns the entry as the rest of the node sees it: the merged
+// envelope and the checked announcement with every merged signer.
+func (b *mergeBuffer) view(k payloadKey) *verifiedAnnouncement {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.entries[k]; ok {
+		return e.view(b.zone)
+	}
+	return nil
+}
+
+// all returns a view of every buffered payload, oldest first.
+func (b *mergeBuffer) all() []*verifiedAnnouncement {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expire()
+	out := make([]*verifiedAnnouncement, 0, len(b.order))
+	for _, k := range b.order {
+		out = append(out, b.entries[k].view(b.zone))
+	}
+	return out
 }
 
 // merge adds s unless its signer is there already or the envelope is full;
 // a copy with certificates replaces one without.
-func (e *mergeEntry) merge(s trust.Signature) bool {
-	fp, err := trust.ParseFingerprint(s.KeyID)
-	if err != nil || fp.String() != s.KeyID {
-		return false
-	}
+func (e *mergeEntry) merge(s signed) bool {
+	fp := s.id.Fingerprint
+	s.sig.KeyID = fp.String()
 	if i, ok := e.keys[fp]; ok {
-		if len(e.env.Signatures[i].Certificates) > 0 || len(s.Certificates) == 0 {
+		if len(e.sigs[i].Certificates) > 0 || len(s.sig.Certificates) == 0 {
 			return false
 		}
-		e.env.Signatures[i] = s
+		e.sigs[i] = s.sig
 		return true
 	}
-	if len(e.env.Signatures) >= trust.MaxSignatures {
+	if len(e.sigs) >= trust.MaxSignatures {
 		return false
 	}
-	e.keys[fp] = len(e.env.Signatures)
-	e.env.Signatures = append(e.env.Signatures, s)
+	e.keys[fp] = len(e.sigs)
+	e.sigs = append(e.sigs, s.sig)
+	e.ids = append(e.ids, s.id)
 	return true
 }
 
-func (e *mergeEntry) copy() *trust.Envelope {
-	c := trust.NewEnvelope(e.env.PayloadType, e.env.Payload)
-	c.Signatures = append(c.Signatures, e.env.Signatures...)
-	return c
+func (e *mergeEntry) view(zone trust.Zone) *verifiedAnnouncement {
+	ve := e.checked.Envelope
+	env := trust.NewEnvelope(ve.PayloadType, ve.Payload)
+	env.Signatures = append(env.Signatures, e.sigs...)
+	merged := &trust.VerifiedEnvelope{PayloadType: ve.PayloadType, Payload: ve.Payload,
+		Signers: append([]trust.Identity(nil), e.ids...)}
+	return &verifiedAnnouncement{Accepted: e.checked.WithSigners(merged, zone), Envelope: env}
 }
 
 // expire drops entries older than MergeTTL.

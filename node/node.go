@@ -23,24 +23,29 @@ import (
 // Node is one patchnet node: an agent, a supernode, a publisher, or several
 // of these at once, as its certificate says.
 type Node struct {
-	cfg       Config
-	creds     *trust.Credentials
-	self      trust.Identity
-	verifier  *trust.Verifier
-	db        *badger.DB
-	seen      *updates.BadgerSeenStore
-	acceptor  *updates.Acceptor
-	respond   *updates.RespondPolicy
-	notifier  updates.Notifier // nil: no channels configured
-	cosigned  *cosignStore
-	toInstall *pendingStore // agents: accepted, not yet installed
-	ov        *overlay.Overlay
-	content   *content.Service
-	blocks    *content.DiskStore
-	installs  *install.Manager // agents only
-	merge     *mergeBuffer
-	events    *events
-	log       *slog.Logger
+	cfg        Config
+	creds      *trust.Credentials
+	self       trust.Identity
+	zone       trust.Zone     // the zone's name under the root this node's own chain ends at
+	topics     topics         // the zone's topic names
+	policy     updates.Policy // acceptance: zone, k, publishers, CRLs required
+	verifier   *trust.Verifier
+	db         *badger.DB
+	seen       *updates.BadgerSeenStore
+	acceptor   *updates.Acceptor
+	respond    *updates.RespondPolicy
+	notifier   updates.Notifier // nil: no channels configured
+	cosigned   *cosignStore
+	toInstall  *pendingStore // agents: accepted, not yet installed
+	ov         *overlay.Overlay
+	content    *content.Service
+	blocks     *content.DiskStore
+	installs   *install.Manager // agents only
+	merge      *mergeBuffer
+	redundancy *redundancy // per-peer budget of copies that add nothing
+	handlers   *inflight   // agents: install handlers waiting, per id
+	events     *events
+	log        *slog.Logger
 
 	installQ  chan *updates.Accepted
 	installMu sync.Mutex      // one install transaction at a time
@@ -60,7 +65,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, merge: newMergeBuffer(nil), events: newEvents(cfg.OnEvent),
+	n := &Node{cfg: cfg, topics: zoneTopics(cfg.Zone), events: newEvents(cfg.OnEvent), redundancy: newRedundancy(), handlers: newInflight(),
 		log: slog.New(slog.DiscardHandler), installQ: make(chan *updates.Accepted, InstallQueue)}
 	defer func() {
 		if err != nil {
@@ -70,7 +75,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.loadTrust(); err != nil {
 		return nil, err
 	}
-	n.merge.now = n.verifier.Now
+	n.merge = newMergeBuffer(n.verifier.Now, n.zone)
 	if err := n.openState(ctx); err != nil {
 		return nil, err
 	}
@@ -118,6 +123,11 @@ func (n *Node) loadTrust() error {
 	if n.self.Zone != n.cfg.Zone {
 		return fmt.Errorf("config: zone %q: the certificate %s is for zone %q", n.cfg.Zone, n.cfg.Cert, n.self.Zone)
 	}
+	// The zone is this node's own: its name under the root its certificate
+	// chains to. A partner's zone of the same name under another pinned
+	// root can relay here, never publish, co-sign or count.
+	n.zone = n.self.ZoneRef()
+	n.policy = n.cfg.policy(n.zone)
 	return nil
 }
 
@@ -132,7 +142,7 @@ func (n *Node) openState(ctx context.Context) error {
 	n.seen = updates.NewBadgerSeenStore(db)
 	n.cosigned = newCosignStore(db)
 	n.toInstall = newPendingStore(db)
-	if n.acceptor, err = updates.NewAcceptor(n.verifier, n.cfg.policy(), n.seen); err != nil {
+	if n.acceptor, err = updates.NewAcceptor(n.verifier, n.policy, n.seen); err != nil {
 		return err
 	}
 	if n.respond, err = updates.NewRespondPolicy(n.cfg.Respond); err != nil {
@@ -147,7 +157,10 @@ func (n *Node) openState(ctx context.Context) error {
 	if !n.IsAgent() {
 		return nil
 	}
-	ic := install.DefaultConfig(n.cfg.State)
+	if n.cfg.Install.RequireToolPins && len(n.cfg.Install.ToolPins) == 0 {
+		return errors.New("config: install.require_tool_pins is true but install.tool_pins is empty: pin this host's installers (`patchnet apply --pin-tools` prints them) or set require_tool_pins = false")
+	}
+	ic := n.cfg.Install.installConfig(n.cfg.State)
 	ic.Root = n.cfg.Sysroot
 	ic.OnAlert = func(a install.Alert) { n.log.Warn("install alert", "kind", a.Kind, "message", a.Message) }
 	m, recovered, err := install.Open(ctx, ic)
@@ -161,12 +174,11 @@ func (n *Node) openState(ctx context.Context) error {
 	return nil
 }
 
-// openDB opens the node's database: in memory or in State/node.
+// openDB opens the node's database in State/node. It is on disk even with
+// InMemory: it holds the rollback floor (seen versions), pending installs
+// and co-signing records, which must survive a restart.
 func openDB(cfg Config) (*badger.DB, error) {
 	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
-	if cfg.InMemory {
-		opts = badger.DefaultOptions("").WithInMemory(true)
-	}
 	opts = opts.WithLogger(nil).WithMemTableSize(StateDBMemTable).WithBlockCacheSize(StateDBMemTable).
 		WithValueLogFileSize(16 << 20).WithNumVersionsToKeep(1).WithValueThreshold(64 << 10)
 	db, err := badger.Open(opts)
@@ -180,9 +192,13 @@ func openDB(cfg Config) (*badger.DB, error) {
 // starts libp2p with this node's validator and authenticator, and the
 // content service on its host and DHT.
 func (n *Node) startOverlay(ctx context.Context) error {
-	store, err := overlay.NewBadgerStore(n.db, []byte("o/"), overlay.DefaultKeep())
-	if err != nil {
-		return fmt.Errorf("opening catch-up store: %w", err)
+	var store overlay.ItemStore = overlay.NewMemoryStore(overlay.DefaultKeep())
+	if !n.cfg.InMemory {
+		bs, err := overlay.NewBadgerStore(n.db, []byte("o/"), overlay.DefaultKeep())
+		if err != nil {
+			return fmt.Errorf("opening catch-up store: %w", err)
+		}
+		store = bs
 	}
 	if err := n.replayCRLs(store); err != nil {
 		return err
@@ -192,7 +208,8 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	// every peer at once, not only a mesh that may still be forming.
 	ocfg.Supernode = n.IsSupernode() || n.IsPublisher()
 	deps := overlay.Deps{Validator: n, Authenticator: overlay.AuthenticatorFunc(n.verifier.VerifyPeer),
-		Chain: n.creds.ChainDER(), Store: store, Logger: n.log}
+		Chain: n.creds.ChainDER(), Store: store, Logger: n.log, MessageID: messageID}
+	var err error
 	if n.ov, err = overlay.New(ctx, n.creds.Key, ocfg, deps); err != nil {
 		return fmt.Errorf("starting overlay: %w", err)
 	}
@@ -210,19 +227,24 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	if n.content, err = content.New(n.ov.Host(), router, n.blocks, cc); err != nil {
 		return fmt.Errorf("starting content service: %w", err)
 	}
+	n.keepCRLs()
 	return nil
 }
 
-// subscribe joins the announce topic (which starts catch-up) and, on
-// supernodes, the supernodes' topic.
+// subscribe joins the CRL topic, then the announce topic (which starts
+// catch-up, whose CRLs are delivered on the CRL topic) and, on supernodes,
+// the supernodes' topic.
 func (n *Node) subscribe() error {
-	s, err := n.ov.Subscribe(n.ov.AnnounceTopic())
-	if err != nil {
-		return fmt.Errorf("subscribing to announcements: %w", err)
+	for _, t := range []struct{ topic, what string }{{n.ov.CRLTopic(), "CRLs"}, {n.ov.AnnounceTopic(), "announcements"}} {
+		s, err := n.ov.Subscribe(t.topic)
+		if err != nil {
+			return fmt.Errorf("subscribing to %s: %w", t.what, err)
+		}
+		n.subs = append(n.subs, s)
 	}
-	n.subs = append(n.subs, s)
 	if n.IsSupernode() {
-		if s, err = n.ov.Subscribe(n.ov.SupernodesTopic()); err != nil {
+		s, err := n.ov.Subscribe(n.ov.SupernodesTopic())
+		if err != nil {
 			return fmt.Errorf("subscribing to the supernodes' topic: %w", err)
 		}
 		n.subs = append(n.subs, s)
@@ -263,13 +285,15 @@ func (n *Node) readLoop(ctx context.Context, s *overlay.Subscription) {
 			if !ok {
 				return
 			}
-			switch {
-			case s.Topic() == n.ov.SupernodesTopic():
-				n.onProposal(ctx, m)
-			case isCRL(m.Data):
+			switch s.Topic() {
+			case n.topics.supernodes:
+				if va, ok := m.Verified.(*verifiedAnnouncement); ok {
+					n.onProposal(ctx, va)
+				}
+			case n.topics.crl:
 				n.onCRL(m)
 			default:
-				n.onAnnouncement(ctx, m)
+				n.onAnnouncement(m)
 			}
 		}
 	}
@@ -299,6 +323,13 @@ func (n *Node) Close() error {
 		errs = append(errs, n.db.Close())
 	}
 	return errors.Join(errs...)
+}
+
+// topics are the names of a zone's topics this node acts on.
+type topics struct{ announce, crl, supernodes string }
+
+func zoneTopics(zone string) topics {
+	return topics{announce: overlay.AnnounceTopic(zone), crl: overlay.CRLTopic(zone), supernodes: overlay.SupernodesTopic(zone)}
 }
 
 // ID is the node's peer ID.
@@ -346,4 +377,11 @@ func (n *Node) emit(e Event) {
 		e.At = n.verifier.Now()
 	}
 	n.events.add(e)
+}
+
+// OpenStateDB opens the state database of the state directory state (its
+// node subdirectory): where the agent and `patchnet apply` keep the one
+// rollback floor (seen versions) of the host. Close it when done.
+func OpenStateDB(state string) (*badger.DB, error) {
+	return openDB(Config{State: state})
 }

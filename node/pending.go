@@ -2,11 +2,13 @@ package node
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
 
@@ -143,11 +145,8 @@ func (n *Node) queueInstall(acc *updates.Accepted) {
 // (queue full, fetches failed, or lost by a node that kept no pending
 // record) when another copy of it arrives. Only the highest version
 // accepted for its id is ever queued: a lower one was superseded.
-func (n *Node) retryDuplicate(raw []byte) {
-	acc, err := n.reaccept(raw)
-	if err != nil {
-		return
-	}
+func (n *Node) retryDuplicate(va *verifiedAnnouncement) {
+	acc := va.Accepted
 	id, v := acc.Announcement.ID, acc.Announcement.Patchnet.Version
 	if high, ok, err := n.seen.Highest(id); err != nil || !ok || high != v {
 		return
@@ -155,23 +154,27 @@ func (n *Node) retryDuplicate(raw []byte) {
 	if n.toInstall.wasSettled(id, v) || n.installs.InstalledBy(id, v) != nil {
 		return
 	}
+	if err := updates.QuorumError(acc, n.policy); err != nil {
+		return // this copy alone is short of the quorum (the merged one was not)
+	}
 	if _, ok, err := n.toInstall.get(id); err == nil && !ok {
-		if err := n.toInstall.put(id, pendingInstall{Version: v, Digest: acc.Digest, Envelope: raw}); err != nil {
+		raw, err := va.Envelope.Marshal()
+		if err == nil {
+			err = n.toInstall.put(id, pendingInstall{Version: v, Digest: acc.Digest, Envelope: raw})
+		}
+		if err != nil {
 			n.log.Warn("recording pending install", "id", id, "err", err)
 		}
 	}
 	n.queueInstall(acc)
 }
 
-// reaccept runs the acceptance pipeline on raw again, without recording it
-// (a fresh in-memory seen store), and checks that its payload is the one
-// this node accepted for its id and version.
-func (n *Node) reaccept(raw []byte) (*updates.Accepted, error) {
-	ac, err := updates.NewAcceptor(n.verifier, n.cfg.policy(), updates.NewMemorySeenStore())
-	if err != nil {
-		return nil, err
-	}
-	acc, err := ac.Accept(raw)
+// verifyStored verifies a pending install's envelope read back from the
+// database: bytes from disk are verified like bytes from the wire, against
+// the CRLs and clock of now, and must be the payload this node accepted
+// for its id and version, with its quorum.
+func (n *Node) verifyStored(id string, raw []byte) (*updates.Accepted, error) {
+	acc, err := updates.VerifyAnnouncement(n.verifier, raw, n.zone, n.cfg.Publishers)
 	if err != nil {
 		return nil, err
 	}
@@ -180,10 +183,12 @@ func (n *Node) reaccept(raw []byte) (*updates.Accepted, error) {
 	switch {
 	case err != nil:
 		return nil, err
+	case a.ID != id:
+		return nil, fmt.Errorf("recorded under id %s", id)
 	case !ok || rec.Digest != acc.Digest:
 		return nil, fmt.Errorf("re-accepting %s version %d: not the payload this node accepted", a.ID, a.Patchnet.Version)
 	}
-	return acc, nil
+	return acc, updates.QuorumError(acc, n.policy)
 }
 
 // requeuePending queues every pending install recorded before a restart,
@@ -195,9 +200,11 @@ func (n *Node) requeuePending() {
 		return
 	}
 	for id, rec := range recs {
-		acc, err := n.reaccept(rec.Envelope)
-		if err == nil && acc.Announcement.ID != id {
-			err = fmt.Errorf("recorded under id %s", id)
+		acc, err := n.verifyStored(id, rec.Envelope)
+		if errors.Is(err, trust.ErrInsufficientSigners) {
+			// Kept: no current CRL yet, say; the next copy or restart retries.
+			n.emit(Event{Kind: EventPending, ID: id, Version: rec.Version, Detail: fmt.Sprintf("pending install kept, not queued: %v", err)})
+			continue
 		}
 		if err != nil {
 			n.toInstall.finish(id, rec.Version)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
 	"github.com/patchnet/patchnet/updates"
@@ -36,14 +37,19 @@ func TestLowerDuplicateNotReinstalled(t *testing.T) {
 	pub := pki.Issue(t, "acme", trust.RolePublisher)
 	sn := pki.Issue(t, "acme", trust.RoleSupernode)
 	n := agentOnly(t, pki)
-	ac, err := updates.NewAcceptor(n.verifier, n.cfg.policy(), n.seen)
+	ac, err := updates.NewAcceptor(n.verifier, n.policy, n.seen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw := map[uint64][]byte{}
+	verified := map[uint64]*verifiedAnnouncement{}
 	for _, v := range []uint64{1, 2} {
-		raw[v] = trusttest.Envelope(t, updates.PayloadType, announcementPayload(t, pki.Clock.Now(), v), pub, sn)
-		if _, err := ac.Accept(raw[v]); err != nil {
+		raw := trusttest.Envelope(t, updates.PayloadType, announcementPayload(t, pki.Clock.Now(), v), pub, sn)
+		verdict, va := n.ValidateMessage(context.Background(), n.topics.announce, "", raw)
+		if verdict != overlay.Accept {
+			t.Fatalf("validator: %v", verdict)
+		}
+		verified[v] = va.(*verifiedAnnouncement)
+		if err := ac.AcceptVerified(verified[v].Accepted); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -57,7 +63,7 @@ func TestLowerDuplicateNotReinstalled(t *testing.T) {
 		{"highest version, already in flight", 2, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n.retryDuplicate(raw[tc.version])
+			n.retryDuplicate(verified[tc.version])
 			select {
 			case acc := <-n.installQ:
 				if !tc.queued || acc.Announcement.Patchnet.Version != tc.version {

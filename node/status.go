@@ -24,7 +24,12 @@ const (
 	EventScheduled   EventKind = "scheduled"   // waiting for a maintenance window or rollout slot
 	EventFetched     EventKind = "fetched"     // the artifact was fetched and verified
 	EventInstalled   EventKind = "installed"   // the install transaction committed
-	EventFailed      EventKind = "install-failed"
+	EventWithdrawn   EventKind = "withdrawn"   // a withdrawing announcement: its pending installs were cancelled
+	// EventRefusedInstall: checked again immediately before the install
+	// transaction, the update no longer passes (a co-signer revoked, expired,
+	// quarantined): nothing was installed.
+	EventRefusedInstall EventKind = "refused-install"
+	EventFailed         EventKind = "install-failed"
 )
 
 // Event is one step of one announcement on one node.

@@ -1,9 +1,13 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -12,40 +16,122 @@ import (
 	"github.com/patchnet/patchnet/updates"
 )
 
-// ValidateMessage decides every gossip message and catch-up item on the
-// announce and supernodes topics: the envelope and its signers must verify
-// (trust.VerifyEnvelope via updates.VerifyAnnouncement), the payload must be
-// an announcement signed by the zone's publishers. Forged or malformed →
-// Reject (the relaying peer's score falls); expired, signed under a CRL we
-// hold stale, or older than a version already accepted → Ignore.
-// A forged signature beside valid ones is Rejected too; signatures that do
-// not count for other reasons (revoked, expired signer) are stripped before
-// merging (see verifiedSignatures). CRLs (DER) are verified against their issuer and applied (see crl.go).
-// Envelopes with fewer than k co-signatures are accepted: they are how
-// co-signatures travel before they are merged.
-func (n *Node) ValidateMessage(_ context.Context, _ string, _ peer.ID, data []byte) overlay.Verdict {
-	if isCRL(data) {
-		return n.validateCRL(data)
+// verifiedAnnouncement is what the validator makes of an announcement: the
+// only form in which the rest of the node sees one. Nothing after the
+// validator parses or verifies the bytes again.
+type verifiedAnnouncement struct {
+	// Accepted is the announcement, decoded and checked once, with every
+	// verified signer merged so far for its payload. It has not passed
+	// rollback, quorum or equivocation: that is the agent's acceptance.
+	Accepted *updates.Accepted
+	// Envelope carries the merged signatures, key ids canonical: what the
+	// node relays and keeps for peers catching up.
+	Envelope *trust.Envelope
+}
+
+// ValidateMessage decides every gossip message and catch-up item and, on
+// Accept, returns the verified value the node acts on (overlay.Message's
+// Verified): a *verifiedAnnouncement on the announce and supernodes topics,
+// a *verifiedCRL on the CRL topic. Forged or malformed → Reject (the
+// relaying peer's score falls); expired, not checkable yet, older than a
+// version already accepted, or a copy that adds no signature → Ignore; a
+// peer that keeps sending copies that add nothing → Reject.
+func (n *Node) ValidateMessage(ctx context.Context, topic string, from peer.ID, data []byte) (overlay.Verdict, any) {
+	switch topic {
+	case n.topics.crl:
+		return n.validateCRL(from, data)
+	case n.topics.announce, n.topics.supernodes:
+		return n.validateAnnouncement(ctx, from, data)
 	}
-	acc, err := updates.VerifyAnnouncement(n.verifier, data, n.cfg.Zone, n.cfg.Publishers)
-	if err != nil {
-		return verdictOf(err)
+	return overlay.Reject, nil
+}
+
+// validateAnnouncement verifies only the signatures that would add to what
+// the merge buffer holds for the payload, checks the announcement once per
+// payload, and merges.
+func (n *Node) validateAnnouncement(ctx context.Context, from peer.ID, data []byte) (overlay.Verdict, any) {
+	env, err := trust.ParseEnvelope(data)
+	if err != nil || env.PayloadType != updates.PayloadType {
+		return overlay.Reject, nil
 	}
-	for _, r := range acc.Envelope.Rejected {
-		if errors.Is(r.Err, trust.ErrBadSignature) || errors.Is(r.Err, trust.ErrMalformed) {
-			return overlay.Reject // a forged signature beside valid ones: tampering
+	k := keyOf(env)
+	fresh := slices.DeleteFunc(slices.Clone(env.Signatures), func(s trust.Signature) bool { return !n.merge.adds(k, s) })
+	if len(fresh) == 0 {
+		return n.redundant(ctx, from, k)
+	}
+	verified, dropped, verdict := n.verifySignatures(env, fresh)
+	if verdict != overlay.Accept {
+		if verdict == overlay.Ignore && n.merge.checked(k) != nil {
+			n.reportDropped(n.merge.checked(k).Announcement, dropped) // e.g. a revoked co-signer of a payload held
+		}
+		return verdict, nil
+	}
+	checked := n.merge.checked(k)
+	if checked == nil {
+		if checked, err = n.checkAnnouncement(env, verified); err != nil {
+			return verdictOf(err), nil
 		}
 	}
-	if n.stale(acc.Announcement) {
-		return overlay.Ignore
+	if n.stale(checked.Announcement) {
+		return overlay.Ignore, nil
 	}
-	return overlay.Accept
+	v, added := n.merge.add(k, checked, verified)
+	if added == 0 {
+		return n.redundant(ctx, from, k) // another copy won the race
+	}
+	n.reportDropped(checked.Announcement, dropped)
+	return overlay.Accept, v
+}
+
+// reportDropped says which signatures of a message about a did not count.
+func (n *Node) reportDropped(a *updates.Announcement, dropped []error) {
+	if len(dropped) == 0 {
+		return
+	}
+	n.emit(Event{Kind: EventRejected, ID: a.ID, Version: a.Patchnet.Version,
+		Detail: fmt.Sprintf("dropped %d signature(s) that do not count: %v", len(dropped), errors.Join(dropped...))})
+}
+
+// verifySignatures verifies each of sigs on its own and keeps those by a
+// publisher or supernode of this zone. A forged or malformed signature
+// rejects the whole message (tampering); signatures that do not count for
+// other reasons (revoked, expired, another zone's) are left out, and the
+// message is Ignored if none counts.
+func (n *Node) verifySignatures(env *trust.Envelope, sigs []trust.Signature) (out []signed, dropped []error, _ overlay.Verdict) {
+	for _, s := range sigs {
+		id, err := n.signerOf(env, s)
+		switch {
+		case errors.Is(err, trust.ErrBadSignature), errors.Is(err, trust.ErrMalformed):
+			return nil, nil, overlay.Reject
+		case err != nil:
+			dropped = append(dropped, err)
+		case !slices.ContainsFunc(out, func(o signed) bool { return o.id.Fingerprint == id.Fingerprint }):
+			out = append(out, signed{sig: s, id: id})
+		}
+	}
+	if len(out) == 0 {
+		return nil, dropped, verdictOf(dropped[0])
+	}
+	return out, dropped, overlay.Accept
+}
+
+// checkAnnouncement checks a payload the first time it is seen: the
+// publisher's signature among the verified ones, decoding and validation,
+// validity at this node's clock.
+func (n *Node) checkAnnouncement(env *trust.Envelope, verified []signed) (*updates.Accepted, error) {
+	ve := &trust.VerifiedEnvelope{PayloadType: env.PayloadType, Payload: env.Payload}
+	for _, s := range verified {
+		ve.Signers = append(ve.Signers, s.id)
+	}
+	return updates.CheckAnnouncement(n.verifier.Now(), ve, n.zone, n.cfg.Publishers)
 }
 
 // verdictOf maps a verification failure to a verdict.
 func verdictOf(err error) overlay.Verdict {
 	switch {
-	case errors.Is(err, trust.ErrExpired), errors.Is(err, trust.ErrStaleCRL),
+	case err == nil:
+		return overlay.Accept
+	case errors.Is(err, trust.ErrExpired), errors.Is(err, trust.ErrStaleCRL), errors.Is(err, trust.ErrRevoked),
 		errors.Is(err, trust.ErrUnknownSigner), errors.Is(err, trust.ErrNotYetValid):
 		// Stale, or not checkable here yet: not the relaying peer's fault.
 		return overlay.Ignore
@@ -66,43 +152,24 @@ func (n *Node) stale(a *updates.Announcement) bool {
 	return false
 }
 
-// verifiedSignatures parses raw and keeps one signature per verified
-// signer that counts here (a publisher or supernode of this zone), its KeyID
-// rewritten to the canonical fingerprint, preferring a copy that carries its
-// certificates. The merge buffer dedupes by signer: an unverified signature
-// naming a supernode must never take that supernode's place, and copies of
-// one genuine signature under other spellings of its key id ("AB…", "ab:…")
-// must never fill the envelope up to trust.MaxSignatures. It returns the
-// reasons the other signatures did not count.
-func (n *Node) verifiedSignatures(raw []byte) (*trust.Envelope, []trust.SignatureError, error) {
-	env, err := trust.ParseEnvelope(raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	out := trust.NewEnvelope(env.PayloadType, env.Payload)
-	at := map[trust.Fingerprint]int{} // signer → index in out.Signatures
-	var rejected []trust.SignatureError
-	for i, s := range env.Signatures {
-		id, err := n.signerOf(env, s)
-		if err != nil {
-			rejected = append(rejected, trust.SignatureError{Index: i, KeyID: s.KeyID, Err: err})
-			continue
+// redundant decides a copy that adds no signature to payload k: Ignore, so
+// an honest relay is not blamed for gossip's own duplicates, until the peer
+// that sent it has sent more than RedundantBurst of them at above
+// RedundantRate (re-encodings of one envelope, endlessly): then Reject, so
+// its score falls and gossipsub graylists it. Catch-up items are never held
+// against their server. This node's own publish of what it holds already
+// (a publisher sending its proposal again) goes out.
+func (n *Node) redundant(ctx context.Context, from peer.ID, k payloadKey) (overlay.Verdict, any) {
+	if from != "" && from == n.ID() {
+		if v := n.merge.view(k); v != nil {
+			return overlay.Accept, v
 		}
-		s.KeyID = id.Fingerprint.String()
-		if j, ok := at[id.Fingerprint]; ok {
-			if len(out.Signatures[j].Certificates) == 0 && len(s.Certificates) > 0 {
-				out.Signatures[j] = s
-			}
-			continue
-		}
-		at[id.Fingerprint] = len(out.Signatures)
-		out.Signatures = append(out.Signatures, s)
 	}
-	if len(out.Signatures) == 0 {
-		return nil, rejected, fmt.Errorf("verifying envelope: none of its %d signatures is by a publisher or supernode of zone %q: %w",
-			len(env.Signatures), n.cfg.Zone, trust.ErrUntrusted)
+	if from == "" || overlay.IsCatchUp(ctx) || n.redundancy.allow(from) {
+		return overlay.Ignore, nil
 	}
-	return out, rejected, nil
+	n.emit(Event{Kind: EventRejected, Detail: fmt.Sprintf("peer %s keeps sending copies that add nothing: rejected", from)})
+	return overlay.Reject, nil
 }
 
 // signerOf verifies one signature of env alone and returns its signer, who
@@ -119,8 +186,56 @@ func (n *Node) signerOf(env *trust.Envelope, s trust.Signature) (trust.Identity,
 		return trust.Identity{}, err
 	}
 	id := ve.Signers[0]
-	if id.Check(trust.RolePublisher, n.cfg.Zone) != nil && id.Check(trust.RoleSupernode, n.cfg.Zone) != nil {
-		return trust.Identity{}, fmt.Errorf("%w: %s is neither a publisher nor a supernode of zone %q", trust.ErrWrongRole, id, n.cfg.Zone)
+	if id.Check(trust.RolePublisher, n.zone) != nil && id.Check(trust.RoleSupernode, n.zone) != nil {
+		return trust.Identity{}, fmt.Errorf("%w: %s is neither a publisher nor a supernode of zone %s", trust.ErrWrongRole, id, n.zone)
 	}
 	return id, nil
+}
+
+// messageID names a gossip message by what it carries, not how it is
+// encoded: its topic, its payload and the set of its signatures, each as
+// its key id in canonical form, its signature bytes and its certificates.
+// Re-encodings of one envelope (whitespace, field order, base64 variants,
+// key id spellings, a signature repeated) are one message, which gossipsub
+// drops as a duplicate before any validation. It verifies nothing, and it
+// never lets a forged copy take an honest message's ID: a copy whose
+// signature or certificate bytes differ is another message (and the
+// validator Ignores it cheaply, then Rejects its sender if it keeps on).
+func messageID(topic string, data []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(topic))
+	h.Write([]byte{0})
+	env, err := trust.ParseEnvelope(data)
+	if err != nil {
+		h.Write(data)
+		return [32]byte(h.Sum(nil))
+	}
+	k := keyOf(env)
+	h.Write(k[:])
+	sigs := make([][32]byte, 0, len(env.Signatures))
+	for _, s := range env.Signatures {
+		sigs = append(sigs, signatureID(s))
+	}
+	slices.SortFunc(sigs, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, id := range slices.Compact(sigs) {
+		h.Write(id[:])
+	}
+	return [32]byte(h.Sum(nil))
+}
+
+// signatureID hashes one signature's meaning: canonical key id, signature
+// bytes, certificates.
+func signatureID(s trust.Signature) [32]byte {
+	h := sha256.New()
+	id := s.KeyID
+	if fp, err := trust.ParseFingerprint(s.KeyID); err == nil {
+		id = fp.String()
+	}
+	for _, part := range append([][]byte{[]byte(id), s.Sig}, s.Certificates...) {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
+		h.Write(n[:])
+		h.Write(part)
+	}
+	return [32]byte(h.Sum(nil))
 }

@@ -23,7 +23,11 @@ func TestValidatorVerdicts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	valid := signWith(t, fix, pub)
+	// Payloads the agent has not merged yet: the validator verifies only
+	// what adds to what it holds.
+	fresh, unseen := *fix, *fix
+	fresh.Patchnet.Version, unseen.Patchnet.Version = 3, 4
+	valid := signWith(t, &fresh, pub)
 	forged := append([]byte(nil), valid...)
 	forged[len(forged)/2] ^= 1 // inside the base64 payload: the signature no longer matches
 	expired := *fix
@@ -43,7 +47,7 @@ func TestValidatorVerdicts(t *testing.T) {
 	wrongTypeRaw, _ := wrongType.Marshal()
 	// A valid publisher signature plus a forged one under the supernode's
 	// key id: relayed, it could take the supernode's place in merges.
-	spoofed, err := trust.ParseEnvelope(signWith(t, fix, pub, sn))
+	spoofed, err := trust.ParseEnvelope(signWith(t, &fresh, pub, sn))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,19 +65,20 @@ func TestValidatorVerdicts(t *testing.T) {
 		data []byte
 		want overlay.Verdict
 	}{
-		{"publisher only", valid, overlay.Accept},
-		{"co-signed", signWith(t, fix, pub, sn), overlay.Accept},
 		{"forged", forged, overlay.Reject},
 		{"forged co-signature beside a valid one", spoofedRaw, overlay.Reject},
+		{"publisher only", valid, overlay.Accept},
+		{"co-signed", signWith(t, &fresh, pub, sn), overlay.Accept},
+		{"the same again: adds nothing", signWith(t, &fresh, pub, sn), overlay.Ignore},
 		{"malformed", []byte("{\"payloadType\":"), overlay.Reject},
 		{"wrong payload type", wrongTypeRaw, overlay.Reject},
-		{"no publisher", signWith(t, fix, sn), overlay.Reject},
+		{"no publisher", signWith(t, &unseen, sn), overlay.Reject},
 		{"signed by an agent", signWith(t, fix, agent), overlay.Reject},
 		{"expired", signWith(t, &expired, pub, sn), overlay.Ignore},
 		{"rollback", signWith(t, &older, pub, sn), overlay.Ignore},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := agent.ValidateMessage(ctx, agent.Overlay().AnnounceTopic(), "", tc.data); got != tc.want {
+			if got := verdict(agent, tc.data); got != tc.want {
 				t.Errorf("verdict %v, want %v", got, tc.want)
 			}
 		})
@@ -101,14 +106,18 @@ func TestRejectsRollback(t *testing.T) {
 	older.Patchnet.Version = 4
 	raw := signWith(t, &older, l.Publisher, l.Supernodes[0], l.Supernodes[1])
 	for _, a := range l.Agents {
-		if v := a.ValidateMessage(ctx, a.Overlay().AnnounceTopic(), "", raw); v != overlay.Ignore {
+		if v := verdict(a, raw); v != overlay.Ignore {
 			t.Errorf("%s: verdict %v for a rolled-back version, want ignore", a.Name, v)
 		}
 	}
 	// Bypass gossip: the acceptance pipeline itself must refuse it.
 	v := verifierFor(t, l)
 	seen := updates.NewMemorySeenStore()
-	ac, err := updates.NewAcceptor(v, updates.Policy{Zone: l.Zone, Threshold: 2, Publishers: 1}, seen)
+	zone, err := l.ZoneRef()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac, err := updates.NewAcceptor(v, updates.Policy{Zone: zone, Threshold: 2, Publishers: 1, RequireCRL: true}, seen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,5 +154,22 @@ func verifierFor(t testing.TB, l *nodelab.Lab) *trust.Verifier {
 	if err := v.AddIntermediates(c.Chain[1:]...); err != nil {
 		t.Fatal(err)
 	}
+	for _, path := range l.CRLFiles() {
+		der, err := trust.ReadCRLFile(path)
+		if err == nil {
+			_, err = v.AddCRL(der)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return v
+}
+
+// verdict is n's validator's verdict on raw as a gossip message on the
+// announce topic. The validator merges what it accepts: a second call with
+// the same bytes is a copy that adds nothing.
+func verdict(n *nodelab.Member, raw []byte) overlay.Verdict {
+	v, _ := n.ValidateMessage(context.Background(), n.Overlay().AnnounceTopic(), "", raw)
 	return v
 }

@@ -330,7 +330,7 @@ func burstNet(b *testing.B, pki *trusttest.PKI, queue, n int) (*Overlay, []*Over
 	cfg.Gossip.ValidateQueueSize = queue
 	recv := mk(cfg, trustValidator(pki.Verifier(b)))
 	drain(recv)
-	accept := ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
+	accept := ValidatorFunc(func(context.Context, string, peer.ID, []byte) (Verdict, any) { return Accept, nil })
 	var senders []*Overlay
 	for range n {
 		s := mk(testConfig(), accept)

@@ -102,7 +102,7 @@ func TestForgingPeerScoredDown(t *testing.T) {
 	victim := startNode(t, pki, nodeOpts{})
 	observer := startNode(t, pki, nodeOpts{})
 	// The forger's own node accepts anything, so its forgeries leave it.
-	acceptAll := ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
+	acceptAll := ValidatorFunc(func(context.Context, string, peer.ID, []byte) (Verdict, any) { return Accept, nil })
 	forger := startNode(t, pki, nodeOpts{validator: acceptAll})
 
 	topic := victim.AnnounceTopic()

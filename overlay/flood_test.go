@@ -27,7 +27,7 @@ func TestCollectiveFloodingContained(t *testing.T) {
 	topic := CollectiveTopic(testZone, "web")
 
 	sn := startNode(t, pki, nodeOpts{cfg: cfg, member: pki.Issue(t, testZone, trust.RoleSupernode)})
-	acceptAll := ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
+	acceptAll := ValidatorFunc(func(context.Context, string, peer.ID, []byte) (Verdict, any) { return Accept, nil })
 	// The flooder floods-publishes to every topic peer: a member that only
 	// pruned it from its mesh (score below zero, above the graylist) would
 	// otherwise stop receiving the flood before graylisting it.

@@ -2,7 +2,6 @@ package overlay
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"

@@ -3,6 +3,7 @@ package overlay
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -117,7 +118,7 @@ func TestOversizedMessageDropped(t *testing.T) {
 	small.Gossip.MaxMessageBytes = 16 << 10
 	big := testConfig()
 	big.Gossip.MaxMessageBytes = 1 << 20
-	accept := ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
+	accept := ValidatorFunc(func(context.Context, string, peer.ID, []byte) (Verdict, any) { return Accept, nil })
 
 	t.Run("local publish", func(t *testing.T) {
 		n := startNode(t, pki, nodeOpts{cfg: small, validator: accept})
@@ -184,8 +185,8 @@ func publish(t testing.TB, n *testNode, data []byte, topic ...string) {
 
 func TestIgnoredMessagesDoNotPenalize(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
-	ignoreAll := ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Ignore })
-	accept := ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
+	ignoreAll := ValidatorFunc(func(context.Context, string, peer.ID, []byte) (Verdict, any) { return Ignore, nil })
+	accept := ValidatorFunc(func(context.Context, string, peer.ID, []byte) (Verdict, any) { return Accept, nil })
 	recv := startNode(t, pki, nodeOpts{validator: ignoreAll})
 	send := startNode(t, pki, nodeOpts{validator: accept})
 	connect(t, send.Overlay, recv.Overlay)
@@ -276,7 +277,7 @@ func TestSupernodeFloodPublishes(t *testing.T) {
 			tr := &iwantTracer{tracer: tracer{c: &counters{}, mesh: newMeshView()}, want: msg}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithGossipSubParams(params), pubsub.WithRawTracer(tr), pubsub.WithMessageIdFn(messageID))
+			ps, err := pubsub.NewGossipSub(ctx, h, pubsub.WithGossipSubParams(params), pubsub.WithRawTracer(tr), pubsub.WithMessageIdFn(messageIDFn(func(_ string, d []byte) [32]byte { return sha256.Sum256(d) })))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -49,11 +49,12 @@ func testConfig() Config {
 // trustValidator accepts envelopes the verifier accepts and rejects the
 // rest: the shape of the node's validator, with trust deciding.
 func trustValidator(v *trust.Verifier) ValidatorFunc {
-	return func(_ context.Context, _ string, _ peer.ID, data []byte) Verdict {
-		if _, err := v.VerifyEnvelope(data); err != nil {
-			return Reject
+	return func(_ context.Context, _ string, _ peer.ID, data []byte) (Verdict, any) {
+		ve, err := v.VerifyEnvelope(data)
+		if err != nil {
+			return Reject, nil
 		}
-		return Accept
+		return Accept, ve
 	}
 }
 
@@ -245,7 +246,7 @@ func holdStreams(t testing.TB, ctx context.Context, h host.Host, target peer.ID,
 	return func() int { return int(ended.Load()) }
 }
 
-var acceptAll = ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
+var acceptAll = ValidatorFunc(func(context.Context, string, peer.ID, []byte) (Verdict, any) { return Accept, nil })
 
 // askSync sends one catch-up request by hand and decodes the answer.
 func askSync(ctx context.Context, h host.Host, p peer.ID, req syncRequest) (syncResponse, error) {

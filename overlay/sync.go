@@ -315,7 +315,7 @@ func (s *syncer) consider(ctx context.Context, p peer.ID, it Item, res *SyncResu
 		res.Known++
 		return
 	}
-	vctx, cancel := context.WithTimeout(ctx, ValidateTimeout)
+	vctx, cancel := context.WithTimeout(context.WithValue(ctx, catchUpKey{}, true), ValidateTimeout)
 	v, verified := s.validator.ValidateMessage(vctx, topic, p, it.Data)
 	cancel()
 	if v != Accept {
@@ -484,4 +484,15 @@ func (s *syncer) stalest(settled func(peer.ID) bool) (peer.ID, bool) {
 		}
 	}
 	return best, best != ""
+}
+
+// catchUpKey marks the context of a catch-up item's validation.
+type catchUpKey struct{}
+
+// IsCatchUp reports whether a validator call is for a catch-up item rather
+// than a gossip message: a peer serving catch-up sends what it holds,
+// much of which the node may have already, and is not to be blamed for it.
+func IsCatchUp(ctx context.Context) bool {
+	v, _ := ctx.Value(catchUpKey{}).(bool)
+	return v
 }

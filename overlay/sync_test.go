@@ -46,7 +46,7 @@ type countingValidator struct {
 	calls map[string]int
 }
 
-func (c *countingValidator) ValidateMessage(ctx context.Context, topic string, from peer.ID, data []byte) Verdict {
+func (c *countingValidator) ValidateMessage(ctx context.Context, topic string, from peer.ID, data []byte) (Verdict, any) {
 	c.mu.Lock()
 	c.calls[string(data)]++
 	c.mu.Unlock()
@@ -177,7 +177,7 @@ func TestReconnectAfterIsolationCatchesUp(t *testing.T) {
 func TestSyncCursorAndEpoch(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	publisher := pki.Issue(t, testZone)
-	accept := ValidatorFunc(func(context.Context, string, peer.ID, []byte) Verdict { return Accept })
+	accept := ValidatorFunc(func(context.Context, string, peer.ID, []byte) (Verdict, any) { return Accept, nil })
 	cfg := testConfig()
 	cfg.Sync.MaxItems = 2 // several rounds
 	a := startNode(t, pki, nodeOpts{member: publisher, validator: accept})

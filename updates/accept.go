@@ -339,3 +339,61 @@ func rolesText(roles []trust.Role) string {
 	}
 	return s
 }
+
+// WithSigners returns a copy of acc whose signers are ve's: the same
+// payload verified with other signatures (co-signatures merged from several
+// messages). The announcement is not decoded again.
+func (acc *Accepted) WithSigners(ve *trust.VerifiedEnvelope, zone trust.Zone) *Accepted {
+	return &Accepted{Announcement: acc.Announcement, Envelope: ve, Digest: acc.Digest,
+		Publishers: ve.SignersWith(trust.RolePublisher, zone), Supernodes: coSigners(ve, zone)}
+}
+
+// Recheck verifies acc again immediately before acting on it, against v's
+// current CRLs and clock: every signer's chain (a signer revoked since, or
+// whose certificate expired, stops counting), the announcement's validity,
+// and policy's quorum over the signers that still count. An update that
+// waited for a window or a rollout slot is not trusted on the strength of
+// an old check.
+func Recheck(v *trust.Verifier, acc *Accepted, policy Policy) (*Accepted, error) {
+	re := RefreshSigners(v, acc, policy.Zone)
+	a := acc.Announcement
+	if err := checkValidity(a, v.Now()); err != nil {
+		return nil, fmt.Errorf("checking %s version %d again: %w", a.ID, a.Patchnet.Version, err)
+	}
+	if err := QuorumError(re, policy); err != nil {
+		return nil, fmt.Errorf("checking again: %w", err)
+	}
+	return re, nil
+}
+
+// RefreshSigners returns acc with each signer's chain verified again
+// against v's current CRLs and clock (the signatures themselves were
+// verified once and stay so): a signer revoked or expired since drops out
+// with its reason in Rejected; one whose CRLs arrived since now counts.
+func RefreshSigners(v *trust.Verifier, acc *Accepted, zone trust.Zone) *Accepted {
+	ve := &trust.VerifiedEnvelope{PayloadType: acc.Envelope.PayloadType, Payload: acc.Envelope.Payload}
+	for i, id := range acc.Envelope.Signers {
+		fresh, err := v.VerifyChain(id.Certificate, nil)
+		if err != nil {
+			ve.Rejected = append(ve.Rejected, trust.SignatureError{Index: i, KeyID: id.Fingerprint.String(), Err: err})
+			continue
+		}
+		ve.Signers = append(ve.Signers, fresh)
+	}
+	return acc.WithSigners(ve, zone)
+}
+
+// Quarantined reports the alert raised for id at version, if any: an
+// equivocation found after acceptance voids the accepted payload too.
+func Quarantined(store SeenStore, id string, version uint64) (*Alert, error) {
+	alerts, err := store.Alerts()
+	if err != nil {
+		return nil, fmt.Errorf("reading alerts: %w", err)
+	}
+	for _, a := range alerts {
+		if a.ID == id && a.Version == version {
+			return &a, nil
+		}
+	}
+	return nil, nil
+}

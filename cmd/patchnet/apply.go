@@ -12,10 +12,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
 	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/patchnet/patchnet/internal/fsutil"
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/sysinfo"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
@@ -33,6 +35,8 @@ type applyConfig struct {
 	Roots           []string              `toml:"roots"`
 	CRL             []string              `toml:"crl"`
 	Zone            string                `toml:"zone"`
+	ZoneRoot        string                `toml:"zone_root"`
+	RequireCRL      bool                  `toml:"require_crl"`
 	Threshold       int                   `toml:"threshold"`
 	Publishers      int                   `toml:"publishers"`
 	RequireToolPins bool                  `toml:"require_tool_pins"`
@@ -47,10 +51,11 @@ const defaultStateDir = "/var/lib/patchnet"
 
 // defaultApplyConfig is used for every key the file and flags leave out.
 func defaultApplyConfig() applyConfig {
-	p := updates.DefaultPolicy("")
+	p := updates.DefaultPolicy(trust.Zone{})
 	return applyConfig{
 		State:         defaultStateDir,
 		Sysroot:       "/",
+		RequireCRL:    p.RequireCRL,
 		Threshold:     p.Threshold,
 		Publishers:    p.Publishers,
 		ScriptTimeout: install.DefaultScriptTimeout.String(),
@@ -156,6 +161,8 @@ Installer binaries are hashed before every run; pin them with --pin-tools
 	f.StringSliceVar(&flagCfg.Roots, "root", nil, "pinned root CA certificate (PEM file; repeat or comma-separate for several)")
 	f.StringSliceVar(&flagCfg.CRL, "crl", nil, "zone CRLs (PEM or DER files, comma separated)")
 	f.StringVar(&flagCfg.Zone, "zone", "", "the zone whose publishers and supernodes must sign")
+	f.StringVar(&flagCfg.ZoneRoot, "zone-root", "", "the pinned root that owns --zone (certificate file or SHA-256 fingerprint); needed when several roots are pinned")
+	f.BoolVar(&flagCfg.RequireCRL, "require-crl", flagCfg.RequireCRL, "count a signature only with current CRLs of its zone CA and root (--crl)")
 	f.IntVar(&flagCfg.Threshold, "threshold", flagCfg.Threshold, "distinct supernode co-signatures required (k)")
 	f.IntVar(&flagCfg.Publishers, "publishers", flagCfg.Publishers, "distinct publisher signatures required")
 	f.StringVar(&opts.prefix, "prefix", "", "target directory of an archive update, inside the sysroot")
@@ -225,19 +232,30 @@ func runApply(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptio
 		return err
 	}
 	fmt.Fprintf(w, "verifying %s ...\n", opts.envelope)
-	acc, err := acceptEnvelope(cfg, verifier, raw)
+	st, err := openApplyState(cfg, verifier)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	acc, err := st.check(raw)
 	if err != nil {
 		return err
 	}
 	a := acc.Announcement
 	fmt.Fprintf(w, "  accepted %s version %d: %s\n  signed by %s\n", a.ID, a.Patchnet.Version, orNone(a.Summary), signersText(acc))
-	if ok, err := matchHost(ctx, w, cfg, a); err != nil || !ok {
+	ok, err := matchHost(ctx, w, cfg, a)
+	if err != nil {
 		return err
 	}
-	if ok, err := decideApply(w, cfg, opts, a, verifier.Now()); err != nil || !ok {
-		return err
+	if ok {
+		if ok, err = decideApply(w, cfg, opts, a, verifier.Now()); err != nil || !ok {
+			return err // not recorded: a later run may still install it
+		}
+		if err := installArtifact(ctx, w, cfg, opts, a); err != nil {
+			return err // not recorded: a failed install leaves no rollback floor
+		}
 	}
-	return installArtifact(ctx, w, cfg, opts, a)
+	return st.record(acc)
 }
 
 // readEnvelope reads the envelope file, bounded like any envelope.
@@ -289,33 +307,91 @@ func newApplyVerifier(cfg applyConfig, raw []byte, clock trust.Clock) (*trust.Ve
 	return v, nil
 }
 
-// acceptEnvelope runs the acceptance pipeline with the seen versions kept
-// in STATE/seen. An envelope accepted before (same id, version and payload)
-// is accepted again while its version is the highest accepted, so a failed
-// install can be retried; an older one is a rollback.
-func acceptEnvelope(cfg applyConfig, v *trust.Verifier, raw []byte) (*updates.Accepted, error) {
-	policy := updates.Policy{Zone: cfg.Zone, Threshold: cfg.Threshold, Publishers: cfg.Publishers}
+// applyState is the acceptance state apply shares with the agent: the
+// same seen versions (the rollback floor) in the same database of the
+// state directory, STATE/node.
+type applyState struct {
+	db       *badger.DB
+	seen     updates.SeenStore
+	acceptor *updates.Acceptor
+	verifier *trust.Verifier
+	policy   updates.Policy
+}
+
+// openApplyState binds cfg's zone to its root and opens STATE/node.
+func openApplyState(cfg applyConfig, v *trust.Verifier) (*applyState, error) {
 	if cfg.Zone == "" {
 		return nil, errors.New("no zone: pass --zone NAME (or zone = \"...\" in the config)")
 	}
-	db, err := install.OpenBadger(filepath.Join(cfg.State, "seen"))
-	if err != nil {
-		return nil, fmt.Errorf("opening seen versions: %w", err)
-	}
-	defer db.Close()
-	seen := updates.NewBadgerSeenStore(db)
-	ac, err := updates.NewAcceptor(v, policy, seen)
+	zone, err := bindApplyZone(cfg, v)
 	if err != nil {
 		return nil, err
 	}
-	acc, err := ac.Accept(raw)
-	if errors.Is(err, updates.ErrDuplicate) {
-		if acc, err = reverifyDuplicate(v, raw, policy); err != nil {
-			return nil, err
+	policy := updates.Policy{Zone: zone, Threshold: cfg.Threshold, Publishers: cfg.Publishers, RequireCRL: cfg.RequireCRL}
+	db, err := node.OpenStateDB(cfg.State)
+	if err != nil {
+		return nil, err
+	}
+	seen := updates.NewBadgerSeenStore(db)
+	ac, err := updates.NewAcceptor(v, policy, seen)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &applyState{db: db, seen: seen, acceptor: ac, verifier: v, policy: policy}, nil
+}
+
+// bindApplyZone is cfg.Zone under the root that owns it: --zone-root (a
+// root certificate file or its SHA-256 fingerprint) or, with one root
+// pinned, that root.
+func bindApplyZone(cfg applyConfig, v *trust.Verifier) (trust.Zone, error) {
+	if cfg.ZoneRoot == "" {
+		z, err := v.BindZone(cfg.Zone)
+		if err != nil {
+			return z, fmt.Errorf("%w (--zone-root ROOT.crt)", err)
 		}
-		return acc, requireHighest(seen, acc)
+		return z, nil
+	}
+	fp, err := trust.ParseFingerprint(cfg.ZoneRoot)
+	if err != nil {
+		certs, rerr := trust.ReadCertificatesFile(cfg.ZoneRoot)
+		if rerr != nil {
+			return trust.Zone{}, fmt.Errorf("--zone-root %q: neither a fingerprint nor a certificate file: %w", cfg.ZoneRoot, rerr)
+		}
+		fp = trust.FingerprintOf(certs[0])
+	}
+	return v.ZoneUnder(cfg.Zone, fp)
+}
+
+func (st *applyState) close() { st.db.Close() }
+
+// check runs the agent's acceptance on raw without recording it: only a
+// completed install (or a verdict that it does not apply) is recorded. An
+// envelope accepted before (same id, version and payload) passes again
+// while its version is the highest accepted, so a failed install can be
+// retried; an older one is a rollback.
+func (st *applyState) check(raw []byte) (*updates.Accepted, error) {
+	acc, err := updates.VerifyAnnouncement(st.verifier, raw, st.policy.Zone, st.policy.Publishers)
+	if err != nil {
+		return nil, err
+	}
+	err = st.acceptor.CheckVerified(acc)
+	if errors.Is(err, updates.ErrDuplicate) {
+		if err := updates.QuorumError(acc, st.policy); err != nil {
+			return nil, fmt.Errorf("accepting announcement %s again: %w", acc.Announcement.ID, err)
+		}
+		return acc, requireHighest(st.seen, acc)
 	}
 	return acc, err
+}
+
+// record makes acc the rollback floor of its id.
+func (st *applyState) record(acc *updates.Accepted) error {
+	err := st.acceptor.AcceptVerified(acc)
+	if err != nil && !errors.Is(err, updates.ErrDuplicate) {
+		return fmt.Errorf("recording %s version %d as seen: %w", acc.Announcement.ID, acc.Announcement.Patchnet.Version, err)
+	}
+	return nil
 }
 
 // requireHighest lets an envelope accepted before through again only if
@@ -332,20 +408,6 @@ func requireHighest(seen updates.SeenStore, acc *updates.Accepted) error {
 			id, trust.ErrRollback, version, highest)
 	}
 	return nil
-}
-
-// reverifyDuplicate re-runs the stateless checks and the co-signer quorum
-// on an envelope whose payload was accepted before: the payload was vetted,
-// but this copy must still carry enough signatures on its own.
-func reverifyDuplicate(v *trust.Verifier, raw []byte, policy updates.Policy) (*updates.Accepted, error) {
-	acc, err := updates.VerifyAnnouncement(v, raw, policy.Zone, policy.Publishers)
-	if err != nil {
-		return nil, err
-	}
-	if err := acc.Envelope.RequireSigners(trust.RoleSupernode, policy.Zone, policy.Threshold); err != nil {
-		return nil, fmt.Errorf("accepting announcement %s again: %w", acc.Announcement.ID, err)
-	}
-	return acc, nil
 }
 
 // signersText names the publishers and supernodes that signed.

@@ -118,7 +118,17 @@ func checkBeforeCosigning(env *trust.Envelope, leaf *x509.Certificate, roots, cr
 	if err != nil {
 		return err
 	}
-	if _, err := updates.VerifyAnnouncement(v, raw, m.Zone, 1); err != nil {
+	// The co-signer's zone is its own: the zone name under the root its
+	// certificate chains to (a federated zone of the same name is another).
+	v.LearnZoneCAs(env)
+	zone, err := v.BindZone(m.Zone)
+	if id, verr := v.VerifyChain(leaf, nil); verr == nil {
+		zone, err = id.ZoneRef(), nil
+	}
+	if err != nil {
+		return fmt.Errorf("refusing to co-sign: %w", err)
+	}
+	if _, err := updates.VerifyAnnouncement(v, raw, zone, 1); err != nil {
 		return fmt.Errorf("refusing to co-sign: %w", err)
 	}
 	return nil

@@ -74,11 +74,27 @@ func TestUpdateAuthorSignCosignAccept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ac, err := updates.NewAcceptor(v, updates.DefaultPolicy("acme"), updates.NewMemorySeenStore())
+	envRaw, _ := os.ReadFile(env)
+	if e, err := trust.ParseEnvelope(envRaw); err == nil {
+		v.LearnZoneCAs(e)
+	}
+	for _, crl := range []string{p("zone", "zone.crl"), p("root", "root.crl")} {
+		der, err := trust.ReadCRLFile(crl)
+		if err == nil {
+			_, err = v.AddCRL(der)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	zone, err := v.BindZone("acme")
 	if err != nil {
 		t.Fatal(err)
 	}
-	envRaw, _ := os.ReadFile(env)
+	ac, err := updates.NewAcceptor(v, updates.DefaultPolicy(zone), updates.NewMemorySeenStore())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := ac.Accept(envRaw); err != nil {
 		t.Fatalf("agent refused the CLI-made envelope: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
+	"github.com/patchnet/patchnet/updates/install"
 )
 
 // Options shape a lab zone.
@@ -78,6 +79,7 @@ type Lab struct {
 	Agents     []*Member
 	vendor     *vendor
 	pki        *pki
+	toolPins   map[string]string // this host's installers, pinned as `patchnet apply --pin-tools` prints them
 	runCtx     context.Context
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -100,6 +102,9 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 		return nil, err
 	}
 	l.RootCert = l.pki.rootCert()
+	if l.toolPins, err = install.PinTools(install.Tools{}); err != nil {
+		return nil, fmt.Errorf("pinning this host's installers: %w", err)
+	}
 	for _, v := range []string{OldVersion, NewVersion} {
 		if l.Debs[v], err = buildDeb(ctx, filepath.Join(o.Dir, "packages"), v); err != nil {
 			return nil, err
@@ -221,7 +226,9 @@ func (l *Lab) config(m *Member, bootstrap []string) node.Config {
 	cfg.InMemory = true
 	cfg.Key, cfg.Cert = m.KeyPath, m.CrtPath
 	cfg.Roots = []string{l.RootCert}
+	cfg.CRL = l.pki.crls()
 	cfg.Zone = l.Zone
+	cfg.Install.ToolPins = l.toolPins
 	cfg.Threshold = l.Threshold
 	if m.Sysroot != "" {
 		cfg.Sysroot = m.Sysroot
@@ -387,6 +394,18 @@ func (l *Lab) Fix(ctx context.Context, id string, version uint64) (*updates.Anno
 func (l *Lab) VendorBytes() (bytes, requests int64) {
 	return l.vendor.sent.Load(), l.vendor.hits.Load()
 }
+
+// ZoneRef is the lab's zone bound to its root, as acceptance names it.
+func (l *Lab) ZoneRef() (trust.Zone, error) {
+	certs, err := trust.ReadCertificatesFile(l.RootCert)
+	if err != nil {
+		return trust.Zone{}, err
+	}
+	return trust.Zone{Name: l.Zone, Root: trust.FingerprintOf(certs[0])}, nil
+}
+
+// CRLFiles are the zone's and the root's current CRL files.
+func (l *Lab) CRLFiles() []string { return l.pki.crls() }
 
 // ArtifactSize is the size of the fix's artifact (the NewVersion .deb).
 func (l *Lab) ArtifactSize() int64 {

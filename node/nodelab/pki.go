@@ -26,6 +26,11 @@ func newPKI(dir, zone string) (*pki, error) {
 	return p, nil
 }
 
+// crls are the zone CA's and the root's CRL files.
+func (p *pki) crls() []string {
+	return []string{filepath.Join(p.zoneDir, ca.ZoneCRLFile), filepath.Join(p.rootDir, ca.RootCRLFile)}
+}
+
 // rootCert is the path of the root certificate every node pins.
 func (p *pki) rootCert() string { return filepath.Join(p.rootDir, ca.RootCertFile) }
 

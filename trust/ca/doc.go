@@ -6,7 +6,7 @@
 //
 // Directory layout:
 //
-//	root CA:  root.crt root.key state.json [root.crl]
+//	root CA:  root.crt root.key state.json root.crl
 //	zone CA:  zone.crt zone.key state.json zone.crl
 //
 // Keys are written 0600, every file atomically (temporary file + rename);

@@ -65,6 +65,11 @@ func InitRoot(dir string, o RootOptions) (*CA, error) {
 	if err := c.writeMaterial(RootKeyFile, RootCertFile); err != nil {
 		return nil, fmt.Errorf("creating root CA: %w", err)
 	}
+	// A first, empty root.crl: agents count no signature until they hold
+	// current CRLs of the signer's zone CA and of its root.
+	if _, err := c.IssueCRL(DefaultRootCRLDays * 24 * time.Hour); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

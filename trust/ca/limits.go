@@ -24,6 +24,9 @@ const (
 	DefaultCRLDays = 7
 	// MaxCRLDays caps a CRL's freshness window.
 	MaxCRLDays = 90
+	// DefaultRootCRLDays is the freshness of the first root CRL: a root is
+	// kept offline, so its CRLs are issued rarely and last longer.
+	DefaultRootCRLDays = 30
 	// Backdate is subtracted from notBefore and thisUpdate, so that nodes
 	// whose clocks run a little behind the CA's accept fresh certificates.
 	Backdate = 5 * time.Minute

@@ -1,0 +1,379 @@
+package node_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/trust/trusttest"
+	"github.com/patchnet/patchnet/updates"
+)
+
+// Two organisations federate: every node pins our root and org B's. Org B
+// runs a zone CA of the same name as ours. Its publisher's announcement,
+// relayed into our zone, is refused, and its two supernodes' co-signatures
+// of our own publisher's fix never count: our agents wait for a second
+// co-signer of our zone. CRLs are not required here, so that only the zone
+// binding stands between org B and our agents.
+func TestRejectsZoneSquattingThroughFederation(t *testing.T) {
+	orgB := trusttest.NewPKI(t, "demo")
+	bRoot := filepath.Join(t.TempDir(), "org-b-root.crt")
+	if err := os.WriteFile(bRoot, trust.EncodeCertificatesPEM(orgB.Root.Cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 1, Threshold: 2, Configure: func(_ string, cfg *node.Config) {
+		cfg.Roots = append(cfg.Roots, bRoot)
+		cfg.RequireCRL = false
+	}})
+	ctx := context.Background()
+	pubB := orgB.Issue(t, "demo", trust.RolePublisher)
+	snB1, snB2 := orgB.Issue(t, "demo", trust.RoleSupernode), orgB.Issue(t, "demo", trust.RoleSupernode)
+
+	fix, err := l.Fix(ctx, "PNT-2026-0101", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "every agent to hold our fix with our one co-signature", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return hasEvent2(s, node.EventPending, fix.ID) })
+		return len(no) == 0
+	})
+	squat, err := l.Fix(ctx, "PNT-2026-0102", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := squat.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ourPayload, err := fix.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := orgBNode(t, l, orgB, bRoot) // org B's own node, joined to our zone: its validator trusts its zone
+	rejectedBefore := rejectedCounts(l)
+	for _, raw := range [][]byte{
+		trusttest.Envelope(t, updates.PayloadType, payload, pubB, snB1, snB2),
+		// Org B's node relays only what its own zone vouches for, so its
+		// publisher signs our payload too.
+		withSignatures(t, signWith(t, fix, l.Publisher), trusttest.Envelope(t, updates.PayloadType, ourPayload, pubB, snB1, snB2)),
+	} {
+		if err := relay.Overlay().Publish(ctx, relay.Overlay().AnnounceTopic(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 30*time.Second, "the other agent to reject both of org B's envelopes", func() bool {
+		return rejectedCounts(l)[l.Agents[1].Name]-rejectedBefore[l.Agents[1].Name] >= 2
+	})
+	for _, a := range l.Agents {
+		st := a.Status()
+		if st.Has(node.EventAccepted) || st.Has(node.EventInstalled) {
+			t.Errorf("%s accepted something signed by another organisation's zone of the same name:\n%s", a.Name, describe(l))
+		}
+		if e, _ := st.Last(node.EventPending); e.ID != fix.ID || len(e.Signers) != 1 {
+			t.Errorf("%s pending %+v, want our fix with our one co-signer", a.Name, e)
+		}
+	}
+}
+
+// orgBNode runs a node of org B's zone "demo" (a publisher: it installs
+// nothing) that pins both roots and bootstraps into our zone, as a
+// federated partner's node does.
+func orgBNode(t *testing.T, l *nodelab.Lab, orgB *trusttest.PKI, bRoot string) *node.Node {
+	t.Helper()
+	m := orgB.Issue(t, "demo", trust.RolePublisher)
+	dir := t.TempDir()
+	cfg := node.DefaultConfig()
+	cfg.State, cfg.Zone, cfg.RequireCRL = dir, "demo", false
+	cfg.Roots = []string{bRoot, l.RootCert}
+	if err := trust.WriteKeyFile(filepath.Join(dir, "node.key"), m.Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "node.crt"), trust.EncodeCertificatesPEM(m.Chain...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Overlay.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	for _, a := range l.Publisher.Overlay().Addrs() {
+		cfg.Overlay.BootstrapPeers = append(cfg.Overlay.BootstrapPeers, a.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := node.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); n.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; n.Close() })
+	waitFor(t, 30*time.Second, "org B's node to join our announce mesh", func() bool {
+		return len(n.Overlay().MeshPeers(n.Overlay().AnnounceTopic())) > 0
+	})
+	return n
+}
+
+func hasEvent2(s node.Status, kind node.EventKind, id string) bool {
+	for _, e := range s.Events {
+		if e.Kind == kind && e.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// rejectedCounts is every agent's count of gossip messages its validator
+// rejected.
+func rejectedCounts(l *nodelab.Lab) map[string]uint64 {
+	out := map[string]uint64{}
+	for _, a := range l.Agents {
+		out[a.Name] = a.Overlay().Stats().Rejected
+	}
+	return out
+}
+
+// withSignatures is the envelope raw with the signatures of other added.
+func withSignatures(t *testing.T, raw, other []byte) []byte {
+	t.Helper()
+	env, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := trust.ParseEnvelope(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Signatures = append(env.Signatures, o.Signatures...)
+	out, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Agents start without any CRL (an attacker cut them off, or they are new):
+// k supernodes co-sign, and no agent counts a co-signature, let alone
+// installs, while it cannot tell a revoked co-signer from a good one. Once
+// the zone CA's and the root's CRLs reach them by gossip, the update waiting
+// in the merge buffer is accepted and installed.
+func TestNoCoSignatureCountsWithoutCRL(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2, Configure: func(_ string, cfg *node.Config) {
+		cfg.CRL = nil // nobody holds a CRL to serve by catch-up either
+	}})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0103", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "every agent to hold k co-signatures that do not count yet", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool {
+			e, ok := s.Last(node.EventPending)
+			return ok && len(e.Signers) == 2 && strings.Contains(e.Detail, "wait for a current CRL")
+		})
+		return len(no) == 0
+	})
+	for _, a := range l.Agents {
+		if a.Status().Has(node.EventAccepted) {
+			t.Fatalf("%s accepted without any CRL:\n%s", a.Name, describe(l))
+		}
+	}
+	for _, path := range l.CRLFiles() {
+		crl, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Publisher.PublishCRL(ctx, crl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 60*time.Second, "every agent to install once the CRLs arrived", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
+		return len(no) == 0
+	})
+}
+
+// A fresh agent started without CRL files gets the zone's CRLs from its
+// neighbours by catch-up at start, and then counts co-signatures.
+func TestFreshAgentGetsCRLsByCatchUp(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 2, Threshold: 2, Configure: func(name string, cfg *node.Config) {
+		if name == "agent-02" { // the late one
+			cfg.CRL = nil
+		}
+	}})
+	ctx := context.Background()
+	late, err := l.AddAgent(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the late agent to apply CRLs by catch-up", func() bool { return late.Status().Count[node.EventCRL] >= 1 })
+	fix, err := l.Fix(ctx, "PNT-2026-0104", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the late agent to install", func() bool { return late.Status().Has(node.EventInstalled) })
+}
+
+// An update waits for its rollout time; meanwhile one of its k co-signers
+// is revoked. Checked again immediately before the install transaction, it
+// no longer has k co-signers that count: nothing is installed.
+func TestRevokedWhileWaitingNotInstalled(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0105", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix.Patchnet.Rollout = &updates.Rollout{NotBefore: time.Now().Add(8 * time.Second).UTC().Truncate(time.Second)}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "every agent to schedule the install", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventScheduled) })
+		return len(no) == 0
+	})
+	crl, err := l.Revoke(l.Supernodes[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Publisher.PublishCRL(ctx, crl); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every agent to refuse the install at its time", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool {
+			e, ok := s.Last(node.EventRefusedInstall)
+			return ok && strings.Contains(e.Detail, "revoked")
+		})
+		return len(no) == 0
+	})
+	for _, a := range l.Agents {
+		if a.Status().Has(node.EventInstalled) || installedVersion(t, a) != nodelab.OldVersion {
+			t.Errorf("%s installed an update whose co-signer was revoked while it waited:\n%s", a.Name, describe(l))
+		}
+	}
+}
+
+// A later announcement withdraws an update that agents scheduled: their
+// pending installs are cancelled at once and reported, and nothing is
+// installed when the rollout time comes.
+func TestWithdrawnCancelsPendingInstall(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0106", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fix.Patchnet.Rollout = &updates.Rollout{NotBefore: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "every agent to schedule the install", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventScheduled) })
+		return len(no) == 0
+	})
+	withdrawal := *fix
+	withdrawal.Patchnet.Version = 2
+	withdrawal.Withdrawn = time.Now().UTC().Truncate(time.Second)
+	if _, err := l.Publisher.Publish(ctx, &withdrawal); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "every agent to cancel version 1 and report the withdrawal", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool {
+			return hasWithdrawn(s, 1) && hasWithdrawn(s, 2)
+		})
+		return len(no) == 0
+	})
+	for _, a := range l.Agents {
+		if a.Status().Has(node.EventInstalled) {
+			t.Errorf("%s installed a withdrawn update", a.Name)
+		}
+	}
+}
+
+func hasWithdrawn(s node.Status, version uint64) bool {
+	for _, e := range s.Events {
+		if e.Kind == node.EventWithdrawn && e.Version == version {
+			return true
+		}
+	}
+	return false
+}
+
+// An agent whose config pins no installer binary refuses to start (the
+// default requires pins, as `patchnet init` writes them), and one whose pin
+// does not match dpkg's digest installs nothing.
+func TestAgentRefusesUnpinnedInstaller(t *testing.T) {
+	for _, tool := range []string{"dpkg", "dpkg-deb", "dpkg-query"} {
+		if _, err := os.Stat("/usr/bin/" + tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	_, err := nodelab.New(context.Background(), nodelab.Options{Dir: t.TempDir(), Agents: 1, Supernodes: 1, Threshold: 1,
+		Configure: func(name string, cfg *node.Config) { cfg.Install.ToolPins = nil }})
+	if err == nil || !strings.Contains(err.Error(), "require_tool_pins") {
+		t.Fatalf("a lab whose agent pins no installer started: %v", err)
+	}
+
+	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 1, Threshold: 1, Configure: func(name string, cfg *node.Config) {
+		pins := map[string]string{}
+		for path, sum := range cfg.Install.ToolPins {
+			pins[path] = sum
+			if filepath.Base(path) == "dpkg" {
+				pins[path] = strings.Repeat("0", 64) // dpkg replaced since it was pinned
+			}
+		}
+		cfg.Install.ToolPins = pins
+	}})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0107", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	agent := l.Agents[0]
+	waitFor(t, 60*time.Second, "the agent to refuse the tampered dpkg", func() bool {
+		e, ok := agent.Status().Last(node.EventFailed)
+		return ok && strings.Contains(e.Detail, "pin")
+	})
+	if v := installedVersion(t, agent); v != nodelab.OldVersion {
+		t.Errorf("installed %s through a dpkg that does not match its pin", v)
+	}
+}
+
+// An agent with in_memory = true is restarted after installing version 5;
+// version 4, fully co-signed, is refused afterwards: the rollback floor
+// lives on disk whatever in_memory says.
+func TestInMemoryAgentKeepsRollbackFloor(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 2, Threshold: 2})
+	ctx := context.Background()
+	agent := l.Agents[0]
+	fix, err := l.Fix(ctx, "PNT-2026-0108", 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the agent to install version 5", func() bool { return agent.Status().Has(node.EventInstalled) })
+	if err := l.Restart(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	older := *fix
+	older.Patchnet.Version = 4
+	raw := signWith(t, &older, l.Publisher, l.Supernodes[0], l.Supernodes[1])
+	if v := verdict(agent, raw); v.String() != "ignore" {
+		t.Errorf("restarted in-memory agent's verdict on version 4: %v, want ignore (rollback)", v)
+	}
+}
