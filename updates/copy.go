@@ -3,7 +3,6 @@ package updates
 import (
 	"context"
 	"fmt"
-	"hash"
 	"io"
 	"sync/atomic"
 	"time"
@@ -11,18 +10,18 @@ import (
 	"github.com/patchnet/patchnet/trust"
 )
 
-// copyCounted copies at most limit bytes of src into dst and h, failing with
+// copyCounted copies at most limit bytes of src into dst, failing with
 // trust.ErrOversized as soon as src offers one byte more. Reading runs in its
 // own goroutine with FetchBuffers buffers in flight, so network reads overlap
-// hashing and disk writes. A source that delivers nothing for stall is
+// hashing and disk writes (dst's). A source that delivers nothing for stall is
 // closed (the read fails). progress gets the bytes copied so far.
-func copyCounted(ctx context.Context, dst io.Writer, h hash.Hash, src io.ReadCloser, limit int64, stall time.Duration, progress func(int64)) (int64, error) {
+func copyCounted(ctx context.Context, dst io.Writer, src io.ReadCloser, limit int64, stall time.Duration, progress func(int64)) (int64, error) {
 	p := newPipe(FetchBuffers, FetchBufferSize)
 	p.stall = stall
 	p.watchdog = time.AfterFunc(stall, func() { p.stalled.Store(true); src.Close() })
 	defer p.watchdog.Stop()
 	go p.fill(src)
-	n, err := p.drain(ctx, dst, h, limit, progress)
+	n, err := p.drain(ctx, dst, limit, progress)
 	p.stop(src)
 	if err == nil {
 		err = p.readErr
@@ -98,7 +97,7 @@ func readFull(r io.Reader, buf []byte, w *time.Timer, stall time.Duration) (int,
 	return n, nil
 }
 
-func (p *pipe) drain(ctx context.Context, dst io.Writer, h hash.Hash, limit int64, progress func(int64)) (int64, error) {
+func (p *pipe) drain(ctx context.Context, dst io.Writer, limit int64, progress func(int64)) (int64, error) {
 	var total, reported int64
 	for buf := range p.full {
 		n := <-p.sizes
@@ -106,9 +105,8 @@ func (p *pipe) drain(ctx context.Context, dst io.Writer, h hash.Hash, limit int6
 			return total, fmt.Errorf("%w: server sent more than the announced %d bytes", trust.ErrOversized, limit)
 		}
 		if _, err := dst.Write(buf[:n]); err != nil {
-			return total, fmt.Errorf("writing partial file: %w", err)
+			return total, fmt.Errorf("writing fetched bytes: %w", err)
 		}
-		h.Write(buf[:n])
 		total += int64(n)
 		p.watchdog.Reset(p.stall) // a slow disk is not a stalled server
 		p.free <- buf

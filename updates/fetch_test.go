@@ -431,3 +431,63 @@ func TestFetchRefusesRedirectToOtherScheme(t *testing.T) {
 		t.Fatalf("FetchURL = %v", err)
 	}
 }
+
+func TestStreamURL(t *testing.T) {
+	data := []byte("0123456789abcdefghij")
+	serve := func(w http.ResponseWriter, r *http.Request) {
+		http.ServeContent(w, r, "a", time.Time{}, bytes.NewReader(data))
+	}
+	for _, tc := range []struct {
+		name    string
+		handler http.HandlerFunc
+		offset  int64
+		size    int64
+		want    string
+		wantErr string
+		wantIs  error
+	}{
+		{name: "whole", handler: serve, size: 20, want: string(data)},
+		{name: "resumed with Range", handler: serve, offset: 5, size: 20, want: string(data[5:])},
+		{name: "Range ignored: prefix skipped", handler: func(w http.ResponseWriter, _ *http.Request) { w.Write(data) },
+			offset: 5, size: 20, want: string(data[5:])},
+		{name: "nothing left", handler: func(http.ResponseWriter, *http.Request) { t.Error("request for no bytes") },
+			offset: 20, size: 20},
+		{name: "offset past the size", handler: serve, offset: 21, size: 20, wantErr: "offset 21 is not in 0..20"},
+		{name: "misplaced Content-Range", handler: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Range", "bytes 0-19/20")
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(data)
+		}, offset: 5, size: 20, wantErr: "to a request for bytes 5-"},
+		{name: "not found", handler: http.NotFound, size: 20, wantErr: "404"},
+		{name: "declared too long", handler: serve, size: 10, wantIs: trust.ErrOversized},
+		{name: "chunked too long", handler: func(w http.ResponseWriter, _ *http.Request) {
+			w.Write(data[:10])
+			w.(http.Flusher).Flush()
+			w.Write(data[10:])
+		}, size: 10, wantIs: trust.ErrOversized}, // one buffer holds both writes: refused whole
+		{name: "dropped mid-body", handler: func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "20")
+			w.Write(data[:8])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		}, size: 20, want: string(data[:8]), wantErr: "unexpected EOF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(tc.handler)
+			defer srv.Close()
+			var got bytes.Buffer
+			n, err := StreamURL(context.Background(), srv.URL, Want{Size: tc.size, SHA256: Digest{1}}, tc.offset, &got, FetchOptions{})
+			if n != int64(got.Len()) || got.String() != tc.want {
+				t.Errorf("StreamURL wrote %q and reported %d bytes; want %q", got.String(), n, tc.want)
+			}
+			switch {
+			case tc.wantIs != nil && !errors.Is(err, tc.wantIs):
+				t.Errorf("StreamURL: %v, want %v", err, tc.wantIs)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("StreamURL: %v, want an error mentioning %q", err, tc.wantErr)
+			case tc.wantIs == nil && tc.wantErr == "" && err != nil:
+				t.Errorf("StreamURL: %v", err)
+			}
+		})
+	}
+}

@@ -28,9 +28,6 @@ type Config struct {
 	// ServeStreamsPerPeer bounds one peer's concurrent requests to this
 	// node (TOML serve_streams_per_peer).
 	ServeStreamsPerPeer int
-	// VendorFetcher fetches vendor URLs; nil uses HTTPFetcher. The node
-	// plugs in the updates package's resumable fetcher here. Not a TOML key.
-	VendorFetcher URLFetcher
 	// Admitted, when set, is asked before each request is served: false
 	// refuses the peer. The node passes (*overlay.Overlay).WaitAdmitted, so
 	// a private zone serves only peers that passed admission. nil serves

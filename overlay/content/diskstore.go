@@ -68,6 +68,11 @@ func OpenDiskStore(dir string) (*DiskStore, error) {
 	return &DiskStore{dir: dir, verified: make(map[cid.Cid]fileStamp)}, nil
 }
 
+// tempDir is where files are written before they are renamed into place.
+func (d *DiskStore) tempDir() string {
+	return filepath.Join(d.dir, "tmp")
+}
+
 // path returns where c's block lives.
 func (d *DiskStore) path(c cid.Cid) (string, error) {
 	dec, err := mh.Decode(c.Hash())
@@ -176,7 +181,7 @@ func (d *DiskStore) PutVerified(_ context.Context, c cid.Cid, data []byte) error
 	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
 		return fmt.Errorf("storing %s: %w", c, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Join(d.dir, "tmp"), "put-*")
+	tmp, err := os.CreateTemp(d.tempDir(), "put-*")
 	if err != nil {
 		return fmt.Errorf("storing %s: %w", c, err)
 	}

@@ -9,7 +9,10 @@
 // every case.
 //
 // Every block is hashed and checked against its CID as it arrives; every
-// byte is counted against the announced size. The artifact's expected CID,
+// byte is counted against the announced size. Vendor URLs are mirrors,
+// fetched through the updates package's HTTP fetcher (StreamURL) and tried
+// in order; each mirror's bytes are staged and verified on their own before
+// any reaches the caller, so a bad mirror is skipped, never mixed in. The artifact's expected CID,
 // size and SHA-256 come from a verified announcement: this package trusts
 // them as given and trusts nothing that comes off the wire.
 //

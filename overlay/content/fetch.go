@@ -62,7 +62,13 @@ type Result struct {
 	// Provided: the artifact's blocks were kept and its root is being
 	// provided (in the background; see Provider.OnError for failures).
 	Provided bool
-	// Failures explain the sources that were tried and failed.
+	// BadMirrors are the vendor URLs tried that did not deliver, in order,
+	// each with its reason; a mirror that sent wrong bytes has an Err
+	// matching trust.ErrUntrusted. The fetch succeeds despite them when a
+	// later mirror delivers.
+	BadMirrors []MirrorError
+	// Failures explain the sources that were tried and failed (the peers,
+	// and each bad mirror again).
 	Failures []error
 }
 
@@ -99,9 +105,13 @@ func WithProgress(fn func(Progress)) FetchOption {
 // Fetch writes the artifact want names to w: from the providers the DHT
 // knows (several at once, every block checked against its CID), falling back
 // to the vendor URLs when no peer has it or the peers fail (resuming where
-// the peers stopped), and using peers when the vendor is down. Every byte is
-// counted against want.Size and the SHA-256 of all bytes must equal
-// want.SHA256. On error, whatever reached w must be discarded.
+// the peers stopped), and using peers when the vendor is down. The vendor
+// URLs are mirrors tried in order: each one's bytes are staged in a temp
+// file and must bring the artifact to want.Size bytes with want.SHA256
+// before any of them reaches w, so a bad mirror is skipped (and listed in
+// Result.BadMirrors) rather than spoiling the fetch. Every byte is counted
+// against want.Size and the SHA-256 of all bytes must equal want.SHA256. On
+// error, whatever reached w must be discarded.
 //
 // On success the blocks are kept in the Service's store and the root is
 // provided, unless the operator opted out.
@@ -277,28 +287,6 @@ func (f *fetch) search(ctx context.Context, t *transfer) {
 			return
 		}
 	}
-}
-
-// fromVendors tries each vendor URL in turn, each resuming where the last
-// source stopped. complete reports that every block was kept as well.
-func (f *fetch) fromVendors(ctx context.Context) (complete bool, err error) {
-	if len(f.want.VendorURLs) == 0 {
-		return false, ErrNoSource
-	}
-	imp := f.startImport(ctx)
-	f.res.Sources = append(f.res.Sources, SourceVendor)
-	for _, u := range f.want.VendorURLs {
-		err := f.s.urls.FetchURL(ctx, u, f.out.n, f.want, progressWriter{f})
-		if err == nil {
-			return imp.finish(f.want.CID), nil
-		}
-		f.res.Failures = append(f.res.Failures, err)
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	imp.abort()
-	return false, ErrNoSource
 }
 
 // progressWriter writes to the artifact and reports progress.

@@ -90,6 +90,10 @@ const (
 	// a bounded number of failed requests.
 	MaxProviderCandidates = 256
 
-	// HTTPHeaderTimeout bounds the wait for a vendor's response headers.
-	HTTPHeaderTimeout = 30 * time.Second
+	// MirrorResumes bounds how often a transfer from one vendor mirror that
+	// broke off after making progress is resumed from that same mirror
+	// before the next one is tried: enough for a flaky link, and a mirror
+	// that drips a byte and hangs up cannot hold the fetch for long. (The
+	// response-header wait and stall bounds are the updates fetcher's.)
+	MirrorResumes = 3
 )

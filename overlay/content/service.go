@@ -9,6 +9,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/routing"
+
+	"github.com/patchnet/patchnet/updates"
 )
 
 // Service is a node's content layer: it serves blocks from its store over
@@ -21,7 +23,8 @@ type Service struct {
 	cfg    Config
 	srv    *server
 	prov   *Provider
-	urls   URLFetcher
+	// vendorOpts carries the one HTTP client all vendor fetches share.
+	vendorOpts updates.FetchOptions
 }
 
 // New starts serving store's blocks on h. router may be nil (no DHT: vendor
@@ -35,16 +38,23 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 		return nil, errors.New("content: host is nil")
 	}
 	s := &Service{h: h, router: router, store: store, cfg: cfg,
-		prov: NewProvider(router, cfg.ReprovideInterval, cfg.Provide && router != nil),
-		urls: cfg.VendorFetcher}
-	if s.urls == nil {
-		s.urls = &HTTPFetcher{}
-	}
+		prov:       NewProvider(router, cfg.ReprovideInterval, cfg.Provide && router != nil),
+		vendorOpts: updates.FetchOptions{Client: updates.NewFetchClient()}}
 	if store != nil {
 		s.srv = newServer(store, cfg.ServeStreamsPerPeer, cfg.sendRate, cfg.Admitted)
 		h.SetStreamHandler(ProtocolID, s.srv.handle)
 	}
 	return s, nil
+}
+
+// stagingDir is where vendor bytes wait for their digest check: the disk
+// store's temp directory (emptied when the store is opened, so a crash's
+// leftovers do not last), else the system's ("" to os.CreateTemp).
+func (s *Service) stagingDir() string {
+	if d, ok := s.store.(*DiskStore); ok {
+		return d.tempDir()
+	}
+	return ""
 }
 
 // Close stops serving. Fetches in progress carry on.

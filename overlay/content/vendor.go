@@ -2,108 +2,180 @@ package content
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
-	"net/http"
-	"strconv"
-	"strings"
+	"os"
+
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
 )
 
-// URLFetcher streams an artifact from a vendor URL. The node can plug in
-// the updates package's resumable fetcher; HTTPFetcher is the default.
-type URLFetcher interface {
-	// FetchURL writes the body of url from byte offset on into w. want
-	// carries the announced size (no more than want.Size-offset bytes may be
-	// written) and SHA-256 (an implementation that fetches the whole file
-	// anyway, like the updates package's, may check it itself); the caller
-	// checks the SHA-256 of everything written in any case.
-	FetchURL(ctx context.Context, url string, offset int64, want Want, w io.Writer) error
+// MirrorError is why one vendor URL did not deliver the artifact.
+type MirrorError struct {
+	URL string
+	// Err matches errors.Is(Err, trust.ErrUntrusted) when the mirror sent
+	// bytes that failed verification (wrong digest or size, endless data),
+	// as opposed to being unreachable or breaking off.
+	Err error
 }
 
-// HTTPFetcher is a minimal URLFetcher over net/http: streamed, resumed with
-// a Range request, and bounded by the announced size.
-type HTTPFetcher struct {
-	// Client sends the requests; nil uses a client whose only timeout is
-	// HTTPHeaderTimeout for the response headers (bodies may take long, the
-	// context bounds them).
-	Client *http.Client
+// Error names the mirror and its failure.
+func (e MirrorError) Error() string { return fmt.Sprintf("mirror %s: %v", e.URL, e.Err) }
+
+// Unwrap returns the mirror's failure, so errors.Is sees through it.
+func (e MirrorError) Unwrap() error { return e.Err }
+
+// fromVendors tries each vendor URL in turn until one delivers the rest of
+// the artifact. Each mirror's bytes are staged and verified on their own
+// before any reaches w, so a bad mirror costs a try of the next one and its
+// bytes never mix with another's. complete reports that every block was
+// kept as well.
+func (f *fetch) fromVendors(ctx context.Context) (complete bool, err error) {
+	if len(f.want.VendorURLs) == 0 {
+		return false, ErrNoSource
+	}
+	st, err := newStage(f.s.stagingDir())
+	if err != nil {
+		return false, err
+	}
+	defer st.remove()
+	for _, u := range f.want.VendorURLs {
+		if err := st.reset(f.out.h); err != nil {
+			return false, err
+		}
+		err := f.fromMirror(ctx, st, u)
+		if err == nil {
+			return f.commit(ctx, st)
+		}
+		if ctx.Err() != nil {
+			return false, fmt.Errorf("fetching from mirror %s: %w", u, ctx.Err())
+		}
+		bad := MirrorError{URL: u, Err: err}
+		f.res.BadMirrors = append(f.res.BadMirrors, bad)
+		f.res.Failures = append(f.res.Failures, bad)
+	}
+	return false, ErrNoSource
 }
 
-var _ URLFetcher = (*HTTPFetcher)(nil)
-
-func (f *HTTPFetcher) client() *http.Client {
-	if f.Client != nil {
-		return f.Client
+// fromMirror stages the rest of the artifact (from f.out.n on) from one
+// mirror and verifies it. A transfer that breaks off after making progress
+// is resumed from the same mirror, at most MirrorResumes times; one that
+// fails verification is not.
+func (f *fetch) fromMirror(ctx context.Context, st *stage, url string) error {
+	want := updates.Want{Size: f.want.Size, SHA256: f.want.SHA256}
+	for try := 0; try <= MirrorResumes && f.out.n+st.n < f.want.Size; try++ {
+		n, err := updates.StreamURL(ctx, url, want, f.out.n+st.n, st, f.s.vendorOpts)
+		if err != nil && (n == 0 || try == MirrorResumes || errors.Is(err, trust.ErrUntrusted) || ctx.Err() != nil) {
+			return vendorError(err)
+		}
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.ResponseHeaderTimeout = HTTPHeaderTimeout
-	return &http.Client{Transport: tr}
+	return st.verify(f.out.n, f.want)
 }
 
-// FetchURL implements URLFetcher.
-func (f *HTTPFetcher) FetchURL(ctx context.Context, url string, offset int64, want Want, w io.Writer) error {
-	size := want.Size
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// vendorError names endless data in this package's terms.
+func vendorError(err error) error {
+	if errors.Is(err, trust.ErrOversized) {
+		return fmt.Errorf("%w (%w)", ErrEndlessData, err)
+	}
+	return err
+}
+
+// commit copies a mirror's verified bytes to the caller's writer, teeing
+// them into the importer when the whole artifact passes through.
+func (f *fetch) commit(ctx context.Context, st *stage) (complete bool, err error) {
+	if _, err := st.file.Seek(0, io.SeekStart); err != nil {
+		return false, fmt.Errorf("rewinding staged vendor bytes: %w", err)
+	}
+	imp := f.startImport(ctx)
+	f.res.Sources = append(f.res.Sources, SourceVendor)
+	buf := make([]byte, ChunkSize) // progress about once per MiB
+	if _, err := io.CopyBuffer(progressWriter{f}, struct{ io.Reader }{st.file}, buf); err != nil {
+		imp.abort()
+		return false, fmt.Errorf("copying verified vendor bytes: %w", err)
+	}
+	return imp.finish(f.want.CID), nil
+}
+
+// stage holds one mirror's bytes until they are verified: a temp file, and
+// the SHA-256 state of the artifact so far (what reached w, then the staged
+// bytes).
+type stage struct {
+	file *os.File
+	h    hash.Hash
+	n    int64
+}
+
+func newStage(dir string) (*stage, error) {
+	file, err := os.CreateTemp(dir, "vendor-*.part")
 	if err != nil {
-		return fmt.Errorf("fetching %s: %w", url, err)
+		return nil, fmt.Errorf("creating vendor staging file: %w", err)
 	}
-	if offset > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", offset))
-	}
-	resp, err := f.client().Do(req)
+	return &stage{file: file}, nil
+}
+
+// Write appends a mirror's bytes to the stage.
+func (s *stage) Write(p []byte) (int, error) {
+	n, err := s.file.Write(p)
+	s.h.Write(p[:n])
+	s.n += int64(n)
+	return n, err
+}
+
+// reset empties the stage for the next mirror, which continues after the
+// bytes prefix hashed.
+func (s *stage) reset(prefix hash.Hash) error {
+	h, err := cloneHash(prefix)
 	if err != nil {
-		return fmt.Errorf("fetching %s: %w", url, err)
+		return err
 	}
-	defer resp.Body.Close()
-	body, err := skipTo(resp, offset)
-	if err != nil {
-		return fmt.Errorf("fetching %s: %w", url, err)
+	if err := s.file.Truncate(0); err != nil {
+		return fmt.Errorf("emptying vendor staging file: %w", err)
 	}
-	remain, left := size-offset, resp.ContentLength
-	if resp.StatusCode == http.StatusOK && left > 0 {
-		left -= offset // the skipped prefix was part of the length
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("emptying vendor staging file: %w", err)
 	}
-	if left > remain {
-		return fmt.Errorf("fetching %s: body of %d bytes exceeds the announced size %d: %w", url, resp.ContentLength, size, ErrEndlessData)
+	s.h, s.n = h, 0
+	return nil
+}
+
+// verify checks that offset bytes already written plus the staged ones are
+// the announced artifact.
+func (s *stage) verify(offset int64, want Want) error {
+	if offset+s.n != want.Size {
+		return fmt.Errorf("got %d of %d bytes: %w", offset+s.n, want.Size, ErrSizeMismatch)
 	}
-	n, err := io.Copy(w, io.LimitReader(body, remain+1))
-	if err != nil {
-		return fmt.Errorf("fetching %s: %w", url, err)
-	}
-	if n > remain {
-		return fmt.Errorf("fetching %s: more than the announced %d bytes: %w", url, size, ErrEndlessData)
+	var sum [sha256.Size]byte
+	s.h.Sum(sum[:0])
+	if sum != want.SHA256 {
+		return fmt.Errorf("got SHA-256 %x, announced %x: %w", sum, want.SHA256, ErrDigestMismatch)
 	}
 	return nil
 }
 
-// skipTo positions the body at offset: a 206 must start there, a 200 (the
-// server ignored Range) is read past the first offset bytes.
-func skipTo(resp *http.Response, offset int64) (io.Reader, error) {
-	switch resp.StatusCode {
-	case http.StatusOK:
-		if _, err := io.CopyN(io.Discard, resp.Body, offset); err != nil {
-			return nil, fmt.Errorf("skipping to byte %d: %w", offset, err)
-		}
-		return resp.Body, nil
-	case http.StatusPartialContent:
-		start, err := rangeStart(resp.Header.Get("Content-Range"))
-		if err != nil || start != offset {
-			return nil, fmt.Errorf("vendor answered Content-Range %q to a request from byte %d", resp.Header.Get("Content-Range"), offset)
-		}
-		return resp.Body, nil
-	}
-	return nil, fmt.Errorf("vendor answered %s", resp.Status)
+func (s *stage) remove() {
+	s.file.Close()
+	os.Remove(s.file.Name()) // best effort: a leftover only wastes space
 }
 
-// rangeStart parses the first byte of "bytes START-END/TOTAL".
-func rangeStart(h string) (int64, error) {
-	rest, ok := strings.CutPrefix(h, "bytes ")
+// cloneHash copies h's state through encoding.BinaryMarshaler, which every
+// standard library hash has, the frozen FIPS 140 module's too (its hashes
+// lack hash.Cloner).
+func cloneHash(h hash.Hash) (hash.Hash, error) {
+	m, ok := h.(encoding.BinaryMarshaler)
 	if !ok {
-		return 0, fmt.Errorf("malformed Content-Range %q", h)
+		return nil, errors.New("copying SHA-256 state: hash cannot be marshalled")
 	}
-	start, _, ok := strings.Cut(rest, "-")
-	if !ok {
-		return 0, fmt.Errorf("malformed Content-Range %q", h)
+	state, err := m.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("copying SHA-256 state: %w", err)
 	}
-	return strconv.ParseInt(start, 10, 64)
+	c := sha256.New()
+	if err := c.(encoding.BinaryUnmarshaler).UnmarshalBinary(state); err != nil {
+		return nil, fmt.Errorf("copying SHA-256 state: %w", err)
+	}
+	return c, nil
 }
