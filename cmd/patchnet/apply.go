@@ -252,41 +252,17 @@ func readEnvelope(path string) ([]byte, error) {
 	return raw, nil
 }
 
-// newApplyVerifier pins cfg.Roots and loads cfg.CRL. The zone CAs in raw's
-// signature chains are learnt first: an air-gapped host may never have seen
-// its zone CA, and a CRL is only taken from a CA that chains to a pinned root.
+// newApplyVerifier pins cfg.Roots and loads cfg.CRL, learning the zone CAs
+// in raw's signature chains first (see newEnvelopeVerifier).
 func newApplyVerifier(cfg applyConfig, raw []byte, clock trust.Clock) (*trust.Verifier, error) {
 	if len(cfg.Roots) == 0 {
 		return nil, errors.New("no pinned roots: pass --root root.crt (or roots = [...] in the config)")
 	}
-	vc := trust.DefaultVerifierConfig()
-	if clock != nil {
-		vc.Clock = clock
-	}
-	for _, path := range cfg.Roots {
-		certs, err := trust.ReadCertificatesFile(path)
-		if err != nil {
-			return nil, err
-		}
-		vc.Roots = append(vc.Roots, certs...)
-	}
-	v, err := trust.NewVerifier(vc)
+	env, err := trust.ParseEnvelope(raw)
 	if err != nil {
-		return nil, fmt.Errorf("pinning roots: %w", err)
+		env = nil // acceptance reports what is wrong with it
 	}
-	if env, err := trust.ParseEnvelope(raw); err == nil {
-		v.LearnZoneCAs(env)
-	}
-	for _, path := range cfg.CRL {
-		der, err := trust.ReadCRLFile(path)
-		if err == nil {
-			_, err = v.AddCRL(der)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("loading CRL %s: %w", path, err)
-		}
-	}
-	return v, nil
+	return newEnvelopeVerifier(cfg.Roots, cfg.CRL, env, clock)
 }
 
 // acceptEnvelope runs the acceptance pipeline with the seen versions kept
