@@ -446,3 +446,55 @@ func TestApplyRejectsRollbackOfSeenVersion(t *testing.T) {
 		t.Errorf("re-applying the highest version: %v\n%s", err, out)
 	}
 }
+
+// An archive install that fails restores the previous tree, and every path
+// the failure names (its step line and the error) exists: the previous
+// tree is back at the prefix, not at the name it would have been kept
+// under had the swap gone through.
+func TestApplyArchiveFailureNamesExistingPaths(t *testing.T) {
+	w := newApplyWorld(t)
+	archiveUpdate := func(version uint64, path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := w.announcement(t, version)
+		a.ID, a.Affected = "PNT-2026-0101", nil // for every host of the zone
+		a.Patchnet.Artifact = &updates.Artifact{Name: filepath.Base(path), Size: int64(len(b)), SHA256: sha256.Sum256(b), Method: updates.MethodArchive}
+		return w.envelope(t, a)
+	}
+	good := filepath.Join(t.TempDir(), "app-1.tar.gz")
+	if b, err := exec.Command("tar", "-czf", good, "-C", filepath.Dir(w.rootsFile), "root.crt").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, b)
+	}
+	if out, err := w.apply(t, archiveUpdate(1, good), "--artifact", good, "--prefix", "/opt/app"); err != nil {
+		t.Fatalf("apply archive: %v\n%s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "app-2.tar.gz")
+	writeTestFile(t, bad, "not an archive")
+	out, err := w.apply(t, archiveUpdate(2, bad), "--artifact", bad, "--prefix", "/opt/app")
+	if err == nil || !strings.Contains(out, "] failed: ") {
+		t.Fatalf("apply of a broken archive: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(w.root, "opt/app/root.crt")); err != nil {
+		t.Fatalf("the previous tree is not back at the prefix: %v\n%s", err, out)
+	}
+	var failure []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "] failed: ") {
+			failure = append(failure, line)
+		}
+	}
+	named := 0
+	for _, word := range strings.Fields(strings.Join(append(failure, err.Error()), " ")) {
+		if path := strings.TrimRight(word, ".,:;)"); strings.HasPrefix(path, w.root) {
+			named++
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("the failure names %s, which does not exist: %v\n%s", path, err, out)
+			}
+		}
+	}
+	if named == 0 {
+		t.Errorf("the failure names no path of the sysroot:\n%s", out)
+	}
+}
