@@ -1,14 +1,13 @@
 package node
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/patchnet/patchnet/internal/tomlconf"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
@@ -109,34 +108,22 @@ func DefaultConfig() Config {
 }
 
 // LoadConfig reads a TOML file over DefaultConfig; unknown keys are errors,
-// so a typo is not silently ignored.
+// so a typo is not silently ignored, and an error names the file, line and
+// column.
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return DefaultConfig(), fmt.Errorf("reading config: %w", err)
-	}
-	if len(data) > MaxConfigBytes {
-		return DefaultConfig(), fmt.Errorf("reading config %s: %d bytes, more than %d", path, len(data), MaxConfigBytes)
-	}
-	cfg, err := DecodeConfig(data)
-	if err != nil {
-		return cfg, fmt.Errorf("reading config %s: %w", path, err)
+	cfg := DefaultConfig()
+	if err := tomlconf.Load(path, MaxConfigBytes, &cfg); err != nil {
+		return DefaultConfig(), err
 	}
 	return cfg, nil
 }
 
-// DecodeConfig decodes TOML over DefaultConfig; unknown keys are errors.
-// It does not validate: call Validate.
+// DecodeConfig decodes TOML over DefaultConfig; unknown keys are errors,
+// reported with their line and column. It does not validate: call Validate.
 func DecodeConfig(data []byte) (Config, error) {
 	cfg := DefaultConfig()
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) {
-			return DefaultConfig(), fmt.Errorf("decoding config: %s", strict.String())
-		}
-		return DefaultConfig(), fmt.Errorf("decoding config: %w", err)
+	if err := tomlconf.Decode("", data, &cfg); err != nil {
+		return DefaultConfig(), err
 	}
 	return cfg, nil
 }

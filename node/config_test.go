@@ -1,6 +1,7 @@
 package node
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,6 +97,33 @@ func TestDecodeConfigRefusesUnknownKeys(t *testing.T) {
 	_, err := DecodeConfig([]byte("zone = \"acme\"\nthreshhold = 2\n"))
 	if err == nil || !strings.Contains(err.Error(), "threshhold") {
 		t.Errorf("DecodeConfig with a typo = %v, want an error naming threshhold", err)
+	}
+}
+
+// A config file's mistakes are reported with their line and column, and
+// LoadConfig names the file.
+func TestConfigErrorsNameLine(t *testing.T) {
+	tests := []struct {
+		name, data, want string
+	}{
+		{"syntax error", "zone = \"acme\"\nthreshold = \n", "line 2 column 13: unexpected character"},
+		{"wrong type", "zone = \"acme\"\n\n[content]\nmax_providers = \"four\"\n", "line 4 column 17: key content.max_providers: cannot decode"},
+		{"bad duration", "fetch_timeout = \"ten minutes\"\n", "line 1 column 17: key fetch_timeout: "},
+		{"unknown key", "zone = \"acme\"\n[overlay]\nlisten = []\n", "line 3 column 1: unknown key overlay.listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := DecodeConfig([]byte(tt.data)); err == nil || !strings.HasPrefix(err.Error(), "config "+tt.want) {
+				t.Errorf("DecodeConfig = %v, want an error starting %q", err, "config "+tt.want)
+			}
+			path := filepath.Join(t.TempDir(), "agent.toml")
+			if err := os.WriteFile(path, []byte(tt.data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadConfig(path); err == nil || !strings.HasPrefix(err.Error(), "config "+path+" "+tt.want) {
+				t.Errorf("LoadConfig = %v, want an error starting %q", err, "config "+path+" "+tt.want)
+			}
+		})
 	}
 }
 

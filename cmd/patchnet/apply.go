@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,10 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/patchnet/patchnet/internal/fsutil"
+	"github.com/patchnet/patchnet/internal/tomlconf"
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/sysinfo"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
@@ -59,24 +59,15 @@ func defaultApplyConfig() applyConfig {
 }
 
 // loadApplyConfig reads path (if any) over the defaults; unknown keys are
-// errors, so a typo is not silently ignored.
+// errors, so a typo is not silently ignored, and an error names the file,
+// line and column. The file is bounded like a node's config.
 func loadApplyConfig(path string) (applyConfig, error) {
 	cfg := defaultApplyConfig()
 	if path == "" {
 		return cfg, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, fmt.Errorf("reading config: %w", err)
-	}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) {
-			return cfg, fmt.Errorf("reading config %s: %s", path, strict.String())
-		}
-		return cfg, fmt.Errorf("reading config %s: %w", path, err)
+	if err := tomlconf.Load(path, node.MaxConfigBytes, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

@@ -291,6 +291,23 @@ func TestApplyConfigFile(t *testing.T) {
 	}
 }
 
+// apply's and the node commands' config files report a mistake with its
+// file, line and column.
+func TestConfigFileErrorsNameLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "patchnet.toml")
+	writeTestFile(t, path, "zone = \"lab\"\nthreshold = 2\n\n[respond]\ndefault = notify\n")
+	want := "config " + path + " line 5 column 11: "
+	for _, cmd := range []*cobra.Command{newApplyCmd(), newAgentCmd(), newSupernodeCmd()} {
+		args := []string{"--config", path}
+		if cmd.Name() == "apply" {
+			args = append([]string{"update.dsse"}, args...)
+		}
+		if _, err := runCommand(t, cmd, args...); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s --config with a syntax error on line 5: %v, want an error starting %q", cmd.Name(), err, want)
+		}
+	}
+}
+
 func TestApplyPinTools(t *testing.T) {
 	out, err := runCommand(t, newApplyCmd(), "--pin-tools")
 	if err != nil || !strings.Contains(out, "[tool_pins]") {
