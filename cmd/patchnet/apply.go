@@ -240,6 +240,10 @@ func readEnvelope(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading envelope: %w", err)
 	}
+	if isBareAnnouncement(raw) {
+		return nil, fmt.Errorf("reading envelope %s: %w: this is an announcement, not a signed envelope: sign it with `patchnet update sign`",
+			path, trust.ErrMalformed)
+	}
 	return raw, nil
 }
 

@@ -257,6 +257,34 @@ func TestApplyRefusals(t *testing.T) {
 	}
 }
 
+// An announcement nobody signed is named as such, with the command that
+// signs it; anything else that is no envelope is still malformed.
+func TestApplyNamesUnsignedAnnouncement(t *testing.T) {
+	w := newApplyWorld(t)
+	payload, err := w.announcement(t, 1).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(t.TempDir(), "ann.json")
+	writeTestFile(t, bare, string(payload))
+	other := filepath.Join(t.TempDir(), "other.json")
+	writeTestFile(t, other, `{"hello": "world"}`)
+	tests := []struct {
+		name, file, want string
+	}{
+		{"announcement", bare, "this is an announcement, not a signed envelope: sign it with `patchnet update sign`"},
+		{"other JSON", other, "empty payloadType"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := w.apply(t, tt.file)
+			if !errors.Is(err, trust.ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("apply %s: %v, want an error saying %q\n%s", tt.file, err, tt.want, out)
+			}
+		})
+	}
+}
+
 func TestApplyRespectsRespondModeAndMatch(t *testing.T) {
 	w := newApplyWorld(t)
 	out, err := w.apply(t, w.envelope(t, w.announcement(t, 1, updates.CategoryBugfix)))
