@@ -337,6 +337,11 @@ func matchHost(ctx context.Context, w io.Writer, cfg applyConfig, a *updates.Ann
 	if err != nil {
 		return false, fmt.Errorf("collecting the inventory of %s: %w", cfg.Sysroot, err)
 	}
+	if len(a.Affected) > 0 {
+		if err := requirePackageDatabase(cfg.Sysroot, inv); err != nil {
+			return false, err
+		}
+	}
 	res := updates.Match(updates.HostFromInventory(inv), a)
 	fmt.Fprintf(w, "matching against %s (%s) ...\n", cfg.Sysroot, orNone(inv.OS.Ecosystem))
 	for _, r := range res.Reasons {
@@ -346,6 +351,28 @@ func matchHost(ctx context.Context, w io.Writer, cfg applyConfig, a *updates.Ann
 		fmt.Fprintln(w, "does not apply to this host: nothing installed")
 	}
 	return res.Applies, nil
+}
+
+// requirePackageDatabase fails when the packages installed in sysroot
+// cannot be known: it holds no package database (an empty or mistyped
+// --sysroot), or one could not be read. Matching would otherwise find every
+// affected package absent and report that nothing applies.
+func requirePackageDatabase(sysroot string, inv *sysinfo.Inventory) error {
+	dbs, err := sysinfo.PackageDatabases(sysroot)
+	if err != nil {
+		return fmt.Errorf("matching against %s: %w", sysroot, err)
+	}
+	if len(dbs) == 0 {
+		return fmt.Errorf("matching against %s: the sysroot holds no package database (%s), so what it has installed is unknown: check --sysroot",
+			sysroot, sysinfo.PackageDatabaseNames)
+	}
+	for _, e := range inv.Errors {
+		switch e.Collector {
+		case sysinfo.CollectorDpkg, sysinfo.CollectorRPM, sysinfo.CollectorApk:
+			return fmt.Errorf("matching against %s: reading its %s packages: %s", sysroot, e.Collector, e.Error)
+		}
+	}
+	return nil
 }
 
 // decideApply reports the respond decision; only "apply" (now) installs.

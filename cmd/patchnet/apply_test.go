@@ -302,6 +302,32 @@ func TestApplyRespectsRespondModeAndMatch(t *testing.T) {
 	}
 }
 
+// A sysroot whose packages cannot be known fails the match rather than
+// reporting that the update does not apply.
+func TestApplyRefusesSysrootWithoutPackageDatabase(t *testing.T) {
+	w := newApplyWorld(t)
+	empty := t.TempDir()
+	corrupt := t.TempDir()
+	writeTestFile(t, filepath.Join(corrupt, "var/lib/dpkg/status"), "this is not a status file\n")
+	tests := []struct {
+		name, sysroot, want string
+	}{
+		{"empty", empty, "the sysroot holds no package database (dpkg status"},
+		{"unreadable dpkg status", corrupt, "reading its dpkg packages: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := w.apply(t, w.envelope(t, w.announcement(t, 1)), "--sysroot", tt.sysroot)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.sysroot) {
+				t.Errorf("apply with --sysroot %s: %v, want an error naming it and saying %q\n%s", tt.sysroot, err, tt.want, out)
+			}
+			if strings.Contains(out, "nothing installed") {
+				t.Errorf("apply reports the update does not apply:\n%s", out)
+			}
+		})
+	}
+}
+
 func TestApplyConfigFile(t *testing.T) {
 	w := newApplyWorld(t)
 	cfg := filepath.Join(t.TempDir(), "apply.toml")
