@@ -7,6 +7,7 @@ import (
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/internal/tomlconf"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/overlay/content"
@@ -81,10 +82,19 @@ type ContentConfig struct {
 	// MaxProviders is how many peers one fetch pulls from at once.
 	// Default: 4.
 	MaxProviders int `toml:"max_providers"`
+	// ReprovideInterval is how often held artifacts are provided in the DHT
+	// again; it must stay below the DHT's 48h record validity. Default: 22h.
+	ReprovideInterval Duration `toml:"reprovide_interval"`
+	// StreamsPerProvider is how many requests a fetch keeps in flight to
+	// each provider. Default: 2.
+	StreamsPerProvider int `toml:"streams_per_provider"`
+	// ServeStreamsPerPeer bounds one peer's concurrent requests to this
+	// node. Default: 4.
+	ServeStreamsPerPeer int `toml:"serve_streams_per_peer"`
 }
 
 // Duration is a time.Duration written as Go duration text ("90s") in TOML.
-type Duration = updates.Duration
+type Duration = duration.Duration
 
 // DefaultConfig is an agent's configuration with every default filled in;
 // the caller sets State, Roots and Zone.
@@ -100,6 +110,9 @@ func DefaultConfig() Config {
 			Provide:               true,                                   // serve what we fetched
 			ProviderSearchTimeout: Duration(DefaultProviderSearchTimeout), // then the vendor URL
 			MaxProviders:          cc.MaxProviders,
+			ReprovideInterval:     Duration(cc.ReprovideInterval), // kad-dht's own default, under the 48h record life
+			StreamsPerProvider:    cc.StreamsPerProvider,          // overlap request turnarounds
+			ServeStreamsPerPeer:   cc.ServeStreamsPerPeer,         // at least an honest peer's StreamsPerProvider
 		},
 		Respond:      updates.DefaultRespondConfig(),
 		FetchTimeout: Duration(DefaultFetchTimeout),
@@ -186,6 +199,9 @@ func (c Config) contentConfig() (content.Config, error) {
 	cc.Provide = c.Content.Provide
 	cc.ProviderSearchTimeout = time.Duration(c.Content.ProviderSearchTimeout)
 	cc.MaxProviders = c.Content.MaxProviders
+	cc.ReprovideInterval = time.Duration(c.Content.ReprovideInterval)
+	cc.StreamsPerProvider = c.Content.StreamsPerProvider
+	cc.ServeStreamsPerPeer = c.Content.ServeStreamsPerPeer
 	return cc, cc.Validate()
 }
 
