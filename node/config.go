@@ -1,15 +1,15 @@
 package node
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
 
+	"github.com/patchnet/patchnet/internal/duration"
+	"github.com/patchnet/patchnet/internal/tomlconf"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
@@ -128,10 +128,19 @@ type ContentConfig struct {
 	// MaxProviders is how many peers one fetch pulls from at once.
 	// Default: 4.
 	MaxProviders int `toml:"max_providers"`
+	// ReprovideInterval is how often held artifacts are provided in the DHT
+	// again; it must stay below the DHT's 48h record validity. Default: 22h.
+	ReprovideInterval Duration `toml:"reprovide_interval"`
+	// StreamsPerProvider is how many requests a fetch keeps in flight to
+	// each provider. Default: 2.
+	StreamsPerProvider int `toml:"streams_per_provider"`
+	// ServeStreamsPerPeer bounds one peer's concurrent requests to this
+	// node. Default: 4.
+	ServeStreamsPerPeer int `toml:"serve_streams_per_peer"`
 }
 
 // Duration is a time.Duration written as Go duration text ("90s") in TOML.
-type Duration = updates.Duration
+type Duration = duration.Duration
 
 // DefaultConfig is an agent's configuration with every default filled in;
 // the caller sets State, Roots and Zone.
@@ -149,6 +158,9 @@ func DefaultConfig() Config {
 			Provide:               true,                                   // serve what we fetched
 			ProviderSearchTimeout: Duration(DefaultProviderSearchTimeout), // then the vendor URL
 			MaxProviders:          cc.MaxProviders,
+			ReprovideInterval:     Duration(cc.ReprovideInterval), // kad-dht's own default, under the 48h record life
+			StreamsPerProvider:    cc.StreamsPerProvider,          // overlap request turnarounds
+			ServeStreamsPerPeer:   cc.ServeStreamsPerPeer,         // at least an honest peer's StreamsPerProvider
 		},
 		Respond:      updates.DefaultRespondConfig(),
 		FetchTimeout: Duration(DefaultFetchTimeout),
@@ -157,34 +169,22 @@ func DefaultConfig() Config {
 }
 
 // LoadConfig reads a TOML file over DefaultConfig; unknown keys are errors,
-// so a typo is not silently ignored.
+// so a typo is not silently ignored, and an error names the file, line and
+// column.
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return DefaultConfig(), fmt.Errorf("reading config: %w", err)
-	}
-	if len(data) > MaxConfigBytes {
-		return DefaultConfig(), fmt.Errorf("reading config %s: %d bytes, more than %d", path, len(data), MaxConfigBytes)
-	}
-	cfg, err := DecodeConfig(data)
-	if err != nil {
-		return cfg, fmt.Errorf("reading config %s: %w", path, err)
+	cfg := DefaultConfig()
+	if err := tomlconf.Load(path, MaxConfigBytes, &cfg); err != nil {
+		return DefaultConfig(), err
 	}
 	return cfg, nil
 }
 
-// DecodeConfig decodes TOML over DefaultConfig; unknown keys are errors.
-// It does not validate: call Validate.
+// DecodeConfig decodes TOML over DefaultConfig; unknown keys are errors,
+// reported with their line and column. It does not validate: call Validate.
 func DecodeConfig(data []byte) (Config, error) {
 	cfg := DefaultConfig()
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) {
-			return DefaultConfig(), fmt.Errorf("decoding config: %s", strict.String())
-		}
-		return DefaultConfig(), fmt.Errorf("decoding config: %w", err)
+	if err := tomlconf.Decode("", data, &cfg); err != nil {
+		return DefaultConfig(), err
 	}
 	return cfg, nil
 }
@@ -251,6 +251,9 @@ func (c Config) contentConfig() (content.Config, error) {
 	cc.Provide = c.Content.Provide
 	cc.ProviderSearchTimeout = time.Duration(c.Content.ProviderSearchTimeout)
 	cc.MaxProviders = c.Content.MaxProviders
+	cc.ReprovideInterval = time.Duration(c.Content.ReprovideInterval)
+	cc.StreamsPerProvider = c.Content.StreamsPerProvider
+	cc.ServeStreamsPerPeer = c.Content.ServeStreamsPerPeer
 	return cc, cc.Validate()
 }
 

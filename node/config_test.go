@@ -1,13 +1,19 @@
 package node
 
 import (
+	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/pelletier/go-toml/v2"
+
+	"github.com/patchnet/patchnet/overlay/content"
 )
 
 // validConfig is DefaultConfig with the required keys set.
@@ -52,7 +58,8 @@ func TestLoadConfig(t *testing.T) {
 	// Durations of every layer read as Go duration text, as operators write them.
 	want.Overlay.AuthDeadline = Duration(5 * time.Second)
 	want.Overlay.Gossip.SeenMessagesTTL = Duration(30 * time.Minute)
-	want.Content = ContentConfig{Provide: false, ProviderSearchTimeout: Duration(5 * time.Second), MaxProviders: 4}
+	want.Content = ContentConfig{Provide: false, ProviderSearchTimeout: Duration(5 * time.Second), MaxProviders: 4,
+		ReprovideInterval: Duration(12 * time.Hour), StreamsPerProvider: 3, ServeStreamsPerPeer: 8}
 	want.Respond.Default = "notify"
 	want.Respond.MaintenanceWindows = []string{"Mon-Fri 22:00-23:30"}
 	if d := cmp.Diff(want, cfg, cmpopts.IgnoreFields(Config{}, "OnEvent"), cmpopts.EquateEmpty()); d != "" {
@@ -96,6 +103,153 @@ func TestDecodeConfigRefusesUnknownKeys(t *testing.T) {
 	_, err := DecodeConfig([]byte("zone = \"acme\"\nthreshhold = 2\n"))
 	if err == nil || !strings.Contains(err.Error(), "threshhold") {
 		t.Errorf("DecodeConfig with a typo = %v, want an error naming threshhold", err)
+	}
+}
+
+// A config file's mistakes are reported with their line and column, and
+// LoadConfig names the file.
+func TestConfigErrorsNameLine(t *testing.T) {
+	tests := []struct {
+		name, data, want string
+	}{
+		{"syntax error", "zone = \"acme\"\nthreshold = \n", "line 2 column 13: unexpected character"},
+		{"wrong type", "zone = \"acme\"\n\n[content]\nmax_providers = \"four\"\n", "line 4 column 17: key content.max_providers: cannot decode"},
+		{"bad duration", "fetch_timeout = \"ten minutes\"\n", "line 1 column 17: key fetch_timeout: "},
+		{"unknown key", "zone = \"acme\"\n[overlay]\nlisten = []\n", "line 3 column 1: unknown key overlay.listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := DecodeConfig([]byte(tt.data)); err == nil || !strings.HasPrefix(err.Error(), "config "+tt.want) {
+				t.Errorf("DecodeConfig = %v, want an error starting %q", err, "config "+tt.want)
+			}
+			path := filepath.Join(t.TempDir(), "agent.toml")
+			if err := os.WriteFile(path, []byte(tt.data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := LoadConfig(path); err == nil || !strings.HasPrefix(err.Error(), "config "+path+" "+tt.want) {
+				t.Errorf("LoadConfig = %v, want an error starting %q", err, "config "+path+" "+tt.want)
+			}
+		})
+	}
+}
+
+// The [content] keys the README and overlay/content document are taken,
+// default to content.DefaultConfig and reach the content service's config.
+func TestConfigContentKeys(t *testing.T) {
+	def := content.DefaultConfig()
+	got, err := validConfig(t).contentConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Provide != def.Provide || got.ReprovideInterval != def.ReprovideInterval || got.ProviderSearchTimeout != def.ProviderSearchTimeout ||
+		got.MaxProviders != def.MaxProviders || got.StreamsPerProvider != def.StreamsPerProvider || got.ServeStreamsPerPeer != def.ServeStreamsPerPeer {
+		t.Errorf("default content config %+v, want content.DefaultConfig %+v", got, def)
+	}
+	tests := []struct {
+		name, toml string
+		check      func(content.Config) bool
+		invalid    string // Validate's error, "" if valid
+	}{
+		{"reprovide_interval", "reprovide_interval = \"12h\"", func(c content.Config) bool { return c.ReprovideInterval == 12*time.Hour }, ""},
+		{"streams_per_provider", "streams_per_provider = 3", func(c content.Config) bool { return c.StreamsPerProvider == 3 }, ""},
+		{"serve_streams_per_peer", "serve_streams_per_peer = 8", func(c content.Config) bool { return c.ServeStreamsPerPeer == 8 }, ""},
+		{"reprovide_interval too long", "reprovide_interval = \"48h\"", nil, "reprovide_interval 48h0m0s"},
+		{"streams_per_provider 0", "streams_per_provider = 0", nil, "streams_per_provider 0"},
+		{"serve_streams_per_peer too many", "serve_streams_per_peer = 65", nil, "serve_streams_per_peer 65"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := DecodeConfig([]byte("state = \"/var/lib/patchnet\"\nroots = [\"root.crt\"]\nzone = \"acme\"\n[content]\n" + tt.toml + "\n"))
+			if err != nil {
+				t.Fatalf("DecodeConfig: %v", err)
+			}
+			cc, err := cfg.contentConfig()
+			if tt.invalid != "" {
+				if verr := cfg.Validate(); verr == nil || !strings.Contains(verr.Error(), tt.invalid) {
+					t.Errorf("Validate() = %v, want an error naming %q", verr, tt.invalid)
+				}
+				return
+			}
+			if err != nil || !tt.check(cc) {
+				t.Errorf("content config %+v, %v", cc, err)
+			}
+		})
+	}
+}
+
+// Every duration key of every table of the config file is Go duration text
+// ("10s"), and no key is a bare time.Duration (which TOML would read as
+// nanoseconds, or refuse).
+func TestConfigDurationsAreText(t *testing.T) {
+	var fields []durationField
+	walkDurations(t, reflect.TypeFor[Config](), nil, nil, &fields)
+	if len(fields) < 8 {
+		t.Fatalf("found only %d duration keys: %v", len(fields), fields)
+	}
+	doc := map[string]any{"state": "/var/lib/patchnet", "roots": []string{"root.crt"}, "zone": "acme"}
+	for _, f := range fields {
+		m := doc
+		for _, k := range f.key[:len(f.key)-1] {
+			if m[k] == nil {
+				m[k] = map[string]any{}
+			}
+			m = m[k].(map[string]any)
+		}
+		m[f.key[len(f.key)-1]] = "10s"
+	}
+	data, err := toml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := DecodeConfig(data)
+	if err != nil {
+		t.Fatalf("DecodeConfig: %v\n%s", err, data)
+	}
+	for _, f := range fields {
+		v := reflect.ValueOf(cfg)
+		for _, i := range f.index {
+			if v.Kind() == reflect.Pointer {
+				v = v.Elem()
+			}
+			v = v.Field(i)
+		}
+		if got := time.Duration(v.Interface().(Duration)); got != 10*time.Second {
+			t.Errorf("%s = %v, want 10s", strings.Join(f.key, "."), got)
+		}
+	}
+}
+
+// durationField is one Duration key of the config file.
+type durationField struct {
+	key   []string // TOML key path
+	index []int    // reflect field index path
+}
+
+// walkDurations collects the Duration fields of t's TOML keys, failing on a
+// time.Duration one.
+func walkDurations(t *testing.T, typ reflect.Type, key []string, index []int, out *[]durationField) {
+	for i := range typ.NumField() {
+		f := typ.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		k, ix := append(slices.Clone(key), name), append(slices.Clone(index), i)
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		switch {
+		case ft == reflect.TypeFor[Duration]():
+			*out = append(*out, durationField{key: k, index: ix})
+		case ft == reflect.TypeFor[time.Duration]():
+			t.Errorf("%s is a time.Duration: make it a Duration so it reads \"10s\"", strings.Join(k, "."))
+		case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[time.Time]():
+			walkDurations(t, ft, k, ix, out)
+		}
 	}
 }
 

@@ -91,7 +91,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 func (n *Node) loadTrust() error {
 	creds, err := trust.LoadCredentials(n.cfg.Key, n.cfg.Cert)
 	if err != nil {
-		return fmt.Errorf("loading credentials: %w", err)
+		return err // trust.LoadCredentials says "loading credentials"
 	}
 	n.creds = creds
 	vc := trust.DefaultVerifierConfig()

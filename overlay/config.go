@@ -12,9 +12,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/pnet"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/trust"
-	"github.com/patchnet/patchnet/updates"
 )
 
 // Config is one node's overlay: which zone it joins, where it listens, whom it
@@ -56,14 +56,14 @@ type Config struct {
 	Score ScoreConfig `toml:"score"`
 	// AuthDeadline is how long a new peer has to present its certificate
 	// chain. Default: DefaultAuthDeadline (10s).
-	AuthDeadline updates.Duration `toml:"auth_deadline"`
+	AuthDeadline duration.Duration `toml:"auth_deadline"`
 	// Sync bounds catch-up after start-up and isolation.
 	Sync SyncConfig `toml:"sync"`
 	// Resources sizes libp2p's resource and connection managers.
 	Resources ResourceConfig `toml:"resources"`
 	// BootstrapInterval is how often bootstrap peers are redialled while
 	// this node has fewer than MinPeers connections. Default: 15s.
-	BootstrapInterval updates.Duration `toml:"bootstrap_interval"`
+	BootstrapInterval duration.Duration `toml:"bootstrap_interval"`
 }
 
 // PrivateZone holds a zone's pre-shared key. Either field sets the key; PSK
@@ -105,7 +105,7 @@ type GossipConfig struct {
 	// Default: 1024.
 	SubscriptionBuffer int `toml:"subscription_buffer"`
 	// SeenMessagesTTL is how long message IDs are remembered. Default: 10m.
-	SeenMessagesTTL updates.Duration `toml:"seen_messages_ttl"`
+	SeenMessagesTTL duration.Duration `toml:"seen_messages_ttl"`
 }
 
 // ScoreConfig tunes peer scoring: how fast a peer that delivers messages the
@@ -138,7 +138,7 @@ type SyncConfig struct {
 	// a node stayed connected through starts no catch-up of its own. When
 	// nothing was missed this costs one small round trip. Jittered by ±25%
 	// so a zone's nodes do not ask in step. 0 turns it off. Default: 2m.
-	Interval updates.Duration `toml:"interval"`
+	Interval duration.Duration `toml:"interval"`
 }
 
 // ResourceConfig sizes libp2p's resource manager (memory, file descriptors,
@@ -170,15 +170,15 @@ func DefaultConfig() Config {
 			ValidateConcurrency:   DefaultValidateConcurrency,
 			PeerOutboundQueueSize: DefaultPeerOutboundQueueSize,
 			SubscriptionBuffer:    DefaultSubscriptionBuffer,
-			SeenMessagesTTL:       updates.Duration(DefaultSeenMessagesTTL),
+			SeenMessagesTTL:       duration.Duration(DefaultSeenMessagesTTL),
 		},
 		Score:        DefaultScoreConfig(),
-		AuthDeadline: updates.Duration(DefaultAuthDeadline),
+		AuthDeadline: duration.Duration(DefaultAuthDeadline),
 		Sync: SyncConfig{
 			Peers:    DefaultSyncPeers,
 			MaxItems: DefaultSyncMaxItems,
 			MaxBytes: DefaultSyncMaxBytes,
-			Interval: updates.Duration(DefaultSyncInterval),
+			Interval: duration.Duration(DefaultSyncInterval),
 		},
 		Resources: ResourceConfig{
 			MaxMemory:          DefaultResourceMemory,
@@ -186,7 +186,7 @@ func DefaultConfig() Config {
 			ConnLow:            DefaultConnLow,
 			ConnHigh:           DefaultConnHigh,
 		},
-		BootstrapInterval: updates.Duration(DefaultBootstrapInterval),
+		BootstrapInterval: duration.Duration(DefaultBootstrapInterval),
 	}
 }
 

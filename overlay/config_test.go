@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchnet/patchnet/updates"
+	"github.com/patchnet/patchnet/internal/duration"
 )
 
 func TestDefaultConfigValid(t *testing.T) {
@@ -68,12 +68,12 @@ func TestConfigValidate(t *testing.T) {
 		{"publish threshold", func(c *Config) { c.Score.PublishThreshold = -1 }, "score.publish_threshold: -1"},
 		{"gossip threshold", func(c *Config) { c.Score.GossipThreshold = 0 }, "score.gossip_threshold: 0"},
 		{"auth deadline", func(c *Config) { c.AuthDeadline = 0 }, "auth_deadline: 0s"},
-		{"long auth deadline", func(c *Config) { c.AuthDeadline = updates.Duration(time.Hour) }, "auth_deadline: 1h0m0s"},
-		{"bootstrap interval", func(c *Config) { c.BootstrapInterval = updates.Duration(time.Millisecond) }, "bootstrap_interval: 1ms"},
+		{"long auth deadline", func(c *Config) { c.AuthDeadline = duration.Duration(time.Hour) }, "auth_deadline: 1h0m0s"},
+		{"bootstrap interval", func(c *Config) { c.BootstrapInterval = duration.Duration(time.Millisecond) }, "bootstrap_interval: 1ms"},
 		{"sync peers", func(c *Config) { c.Sync.Peers = 0 }, "sync.peers: 0"},
 		{"sync items", func(c *Config) { c.Sync.MaxItems = MaxSyncItems + 1 }, "sync.max_items: 1025"},
 		{"sync bytes", func(c *Config) { c.Sync.MaxBytes = 100 }, "sync.max_bytes: 100"},
-		{"sync interval", func(c *Config) { c.Sync.Interval = updates.Duration(time.Millisecond) }, "sync.interval: 1ms"},
+		{"sync interval", func(c *Config) { c.Sync.Interval = duration.Duration(time.Millisecond) }, "sync.interval: 1ms"},
 		{"memory", func(c *Config) { c.Resources.MaxMemory = 1 }, "resources.max_memory: 1"},
 		{"fds", func(c *Config) { c.Resources.MaxFileDescriptors = 1 }, "resources.max_file_descriptors: 1"},
 		{"conn marks", func(c *Config) { c.Resources.ConnLow, c.Resources.ConnHigh = 10, 5 }, "resources.conn_low/conn_high: 10/5"},

@@ -16,9 +16,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
-	"github.com/patchnet/patchnet/updates"
 )
 
 const testZone = "acme"
@@ -41,8 +41,8 @@ func testConfig() Config {
 	cfg := withZone(DefaultConfig(), testZone)
 	cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	cfg.DHT.Mode = DHTModeOff
-	cfg.AuthDeadline = updates.Duration(3 * time.Second)
-	cfg.BootstrapInterval = updates.Duration(time.Second)
+	cfg.AuthDeadline = duration.Duration(3 * time.Second)
+	cfg.BootstrapInterval = duration.Duration(time.Second)
 	return cfg
 }
 

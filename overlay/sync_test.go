@@ -12,9 +12,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
-	"github.com/patchnet/patchnet/updates"
 )
 
 // keeper emulates the node: it keeps every delivered announcement in the
@@ -273,7 +273,7 @@ func TestPeriodicCatchUpWhileConnected(t *testing.T) {
 	c := startNode(t, pki, nodeOpts{})
 	cfg := withBootstrap(testConfig(), c)
 	cfg.Sync.Peers = 1
-	cfg.Sync.Interval = updates.Duration(time.Second)
+	cfg.Sync.Interval = duration.Duration(time.Second)
 	x := startNode(t, pki, nodeOpts{cfg: cfg})
 	gotX := keeper(t, x)
 	waitFor(t, 10*time.Second, "x's start-up catch-up from c", func() bool { return x.sync.lastSynced(c.ID()) })

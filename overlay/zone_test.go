@@ -16,9 +16,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
-	"github.com/patchnet/patchnet/updates"
 )
 
 func newPSK(t testing.TB) []byte {
@@ -170,7 +170,7 @@ func TestPrivateZoneDropsSilentPeer(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	psk := newPSK(t)
 	cfg := privateConfig(psk)
-	cfg.AuthDeadline = updates.Duration(time.Second)
+	cfg.AuthDeadline = duration.Duration(time.Second)
 	a := startNode(t, pki, nodeOpts{cfg: cfg})
 	// A plain libp2p host with the key but no admission protocol at all.
 	silent, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.PrivateNetwork(psk), libp2p.Transport(tcp.NewTCPTransport))
@@ -250,7 +250,7 @@ func TestAuthSlotsExhaustionByOnePeer(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	psk := newPSK(t)
 	cfg := privateConfig(psk)
-	cfg.AuthDeadline = updates.Duration(15 * time.Second) // the attack outlasts the member's exchange
+	cfg.AuthDeadline = duration.Duration(15 * time.Second) // the attack outlasts the member's exchange
 	a := startNode(t, pki, nodeOpts{cfg: cfg})
 	attacker, ctx := pskPeer(t, psk, a.Overlay)
 	n := MaxConcurrentAuth + 8
@@ -277,7 +277,7 @@ func TestAuthBusyPeerIsRetried(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	psk := newPSK(t)
 	cfg := privateConfig(psk)
-	cfg.AuthDeadline = updates.Duration(15 * time.Second)
+	cfg.AuthDeadline = duration.Duration(15 * time.Second)
 	a := startNode(t, pki, nodeOpts{cfg: cfg})
 	for range MaxConcurrentAuth {
 		a.auth.sem <- struct{}{}
@@ -338,7 +338,7 @@ func TestAuthSlowFirstFrameIsNotAVerdict(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	psk := newPSK(t)
 	cfg := privateConfig(psk)
-	cfg.AuthDeadline = updates.Duration(15 * time.Second)
+	cfg.AuthDeadline = duration.Duration(15 * time.Second)
 	a := startNode(t, pki, nodeOpts{cfg: cfg})
 	m := pki.Issue(t, testZone)
 	priv, err := trust.LibP2PKey(m.Key)

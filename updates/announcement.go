@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	"github.com/patchnet/patchnet/internal/duration"
 )
 
 // PayloadType is the DSSE payload type of a signed announcement. The
@@ -217,24 +219,9 @@ func ParseDigest(s string) (Digest, error) {
 }
 
 // Duration is a time.Duration written as Go duration text ("6h30m") in JSON
-// and TOML (announcements, and every configuration file of patchnet).
-type Duration time.Duration
-
-// String is Go duration text, so errors and logs show "10s", not nanoseconds.
-func (d Duration) String() string { return time.Duration(d).String() }
-
-// MarshalText writes d as Go duration text.
-func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
-
-// UnmarshalText parses Go duration text.
-func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
-	if err != nil {
-		return fmt.Errorf("duration %q: %w", clip(string(b)), err)
-	}
-	*d = Duration(v)
-	return nil
-}
+// and TOML (announcements, and every configuration file of patchnet). It
+// is duration.Duration, which the overlay and node configurations share.
+type Duration = duration.Duration
 
 // UnmarshalJSON decodes the patchnet object strictly: an unknown key is an
 // error, so a newer publisher's instruction is never silently dropped.

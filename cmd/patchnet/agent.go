@@ -6,6 +6,7 @@ import (
 	"io"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -114,8 +115,7 @@ func runNode(ctx context.Context, w io.Writer, role trust.Role, cfg node.Config)
 	}
 	defer n.Close()
 	if !n.Identity().HasRole(role) {
-		return fmt.Errorf("the certificate %s carries roles %v, not %s: use `patchnet %s` or a %s certificate",
-			cfg.Cert, n.Identity().Roles, role, n.Identity().Roles[0], role)
+		return roleMismatch(cfg.Cert, n.Identity().Roles, role)
 	}
 	mu.Lock()
 	fmt.Fprintf(w, "%s %s of zone %s (k=%d)\n", role, n.ID(), cfg.Zone, cfg.Threshold)
@@ -124,4 +124,26 @@ func runNode(ctx context.Context, w io.Writer, role trust.Role, cfg node.Config)
 	}
 	mu.Unlock()
 	return n.Run(ctx)
+}
+
+// roleMismatch explains that the certificate at cert, of roles, cannot run
+// a node of role, naming the node command one of its roles runs, if any.
+func roleMismatch(cert string, roles []trust.Role, role trust.Role) error {
+	use := withArticle(string(role)) + " certificate"
+	for _, r := range roles {
+		if r == trust.RoleAgent || r == trust.RoleSupernode {
+			use = fmt.Sprintf("`patchnet %s` or %s", r, use)
+			break
+		}
+	}
+	return fmt.Errorf("the certificate %s carries roles %v, not %s: use %s", cert, roles, role, use)
+}
+
+// withArticle puts "a" or "an" before word, as its first letter sounds
+// (the role names all sound as they are spelt).
+func withArticle(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
 }

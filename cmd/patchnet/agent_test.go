@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -98,13 +99,37 @@ func TestAgentCommandRunsUntilStopped(t *testing.T) {
 	}
 }
 
-func TestSupernodeCommandRefusesAgentCertificate(t *testing.T) {
+// A node command refuses a certificate without its role, saying which
+// certificate to use and, if its roles run a node, which command.
+func TestNodeCommandRefusesOtherRole(t *testing.T) {
+	for _, tc := range []struct {
+		cert, cmd trust.Role
+		want      string
+	}{
+		{trust.RoleAgent, trust.RoleSupernode, "not supernode: use `patchnet agent` or a supernode certificate"},
+		{trust.RoleSupernode, trust.RoleAgent, "not agent: use `patchnet supernode` or an agent certificate"},
+		{trust.RolePublisher, trust.RoleAgent, "not agent: use an agent certificate"},
+	} {
+		t.Run(fmt.Sprintf("%s certificate for %s", tc.cert, tc.cmd), func(t *testing.T) {
+			state := t.TempDir()
+			root := nodeFiles(t, state, tc.cert)
+			out, err := runNodeCmdUntilListening(t, tc.cmd, "--state", state, "--root", root, "--zone", "lab",
+				"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
+			if err == nil || !strings.HasSuffix(err.Error(), tc.want) {
+				t.Errorf("error %v, want one ending %q\n%s", err, tc.want, out)
+			}
+		})
+	}
+}
+
+// A node whose state holds no key says so once, with no prefix repeated.
+func TestNodeCommandNamesMissingKeyOnce(t *testing.T) {
+	root := nodeFiles(t, t.TempDir(), trust.RoleAgent)
 	state := t.TempDir()
-	root := nodeFiles(t, state, trust.RoleAgent)
-	out, err := runNodeCmdUntilListening(t, trust.RoleSupernode, "--state", state, "--root", root, "--zone", "lab",
-		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
-	if err == nil || !strings.Contains(err.Error(), "not supernode") {
-		t.Errorf("supernode with an agent certificate: %v, want an error naming the role\n%s", err, out)
+	_, err := runCommand(t, newAgentCmd(), "--state", state, "--root", root, "--zone", "lab", "--sysroot", t.TempDir(),
+		"--listen", "/ip4/127.0.0.1/tcp/0")
+	if err == nil || strings.Count(err.Error(), "loading credentials") != 1 || !strings.Contains(err.Error(), filepath.Join(state, "node.key")) {
+		t.Errorf("agent without node.key: %v, want one \"loading credentials\" naming the key file", err)
 	}
 }
 

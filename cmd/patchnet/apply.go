@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,10 +12,10 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/patchnet/patchnet/internal/fsutil"
+	"github.com/patchnet/patchnet/internal/tomlconf"
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/sysinfo"
 	"github.com/patchnet/patchnet/trust"
@@ -64,24 +63,15 @@ func defaultApplyConfig() applyConfig {
 }
 
 // loadApplyConfig reads path (if any) over the defaults; unknown keys are
-// errors, so a typo is not silently ignored.
+// errors, so a typo is not silently ignored, and an error names the file,
+// line and column. The file is bounded like a node's config.
 func loadApplyConfig(path string) (applyConfig, error) {
 	cfg := defaultApplyConfig()
 	if path == "" {
 		return cfg, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return cfg, fmt.Errorf("reading config: %w", err)
-	}
-	dec := toml.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&cfg); err != nil {
-		var strict *toml.StrictMissingError
-		if errors.As(err, &strict) {
-			return cfg, fmt.Errorf("reading config %s: %s", path, strict.String())
-		}
-		return cfg, fmt.Errorf("reading config %s: %w", path, err)
+	if err := tomlconf.Load(path, node.MaxConfigBytes, &cfg); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }
@@ -267,44 +257,24 @@ func readEnvelope(path string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading envelope: %w", err)
 	}
+	if isBareAnnouncement(raw) {
+		return nil, fmt.Errorf("reading envelope %s: %w: this is an announcement, not a signed envelope: sign it with `patchnet update sign`",
+			path, trust.ErrMalformed)
+	}
 	return raw, nil
 }
 
-// newApplyVerifier pins cfg.Roots and loads cfg.CRL. The zone CAs in raw's
-// signature chains are learnt first: an air-gapped host may never have seen
-// its zone CA, and a CRL is only taken from a CA that chains to a pinned root.
+// newApplyVerifier pins cfg.Roots and loads cfg.CRL, learning the zone CAs
+// in raw's signature chains first (see newEnvelopeVerifier).
 func newApplyVerifier(cfg applyConfig, raw []byte, clock trust.Clock) (*trust.Verifier, error) {
 	if len(cfg.Roots) == 0 {
 		return nil, errors.New("no pinned roots: pass --root root.crt (or roots = [...] in the config)")
 	}
-	vc := trust.DefaultVerifierConfig()
-	if clock != nil {
-		vc.Clock = clock
-	}
-	for _, path := range cfg.Roots {
-		certs, err := trust.ReadCertificatesFile(path)
-		if err != nil {
-			return nil, err
-		}
-		vc.Roots = append(vc.Roots, certs...)
-	}
-	v, err := trust.NewVerifier(vc)
+	env, err := trust.ParseEnvelope(raw)
 	if err != nil {
-		return nil, fmt.Errorf("pinning roots: %w", err)
+		env = nil // acceptance reports what is wrong with it
 	}
-	if env, err := trust.ParseEnvelope(raw); err == nil {
-		v.LearnZoneCAs(env)
-	}
-	for _, path := range cfg.CRL {
-		der, err := trust.ReadCRLFile(path)
-		if err == nil {
-			_, err = v.AddCRL(der)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("loading CRL %s: %w", path, err)
-		}
-	}
-	return v, nil
+	return newEnvelopeVerifier(cfg.Roots, cfg.CRL, env, clock)
 }
 
 // applyState is the acceptance state apply shares with the agent: the
@@ -428,6 +398,11 @@ func matchHost(ctx context.Context, w io.Writer, cfg applyConfig, a *updates.Ann
 	if err != nil {
 		return false, fmt.Errorf("collecting the inventory of %s: %w", cfg.Sysroot, err)
 	}
+	if len(a.Affected) > 0 {
+		if err := requirePackageDatabase(cfg.Sysroot, inv); err != nil {
+			return false, err
+		}
+	}
 	res := updates.Match(updates.HostFromInventory(inv), a)
 	fmt.Fprintf(w, "matching against %s (%s) ...\n", cfg.Sysroot, orNone(inv.OS.Ecosystem))
 	for _, r := range res.Reasons {
@@ -437,6 +412,28 @@ func matchHost(ctx context.Context, w io.Writer, cfg applyConfig, a *updates.Ann
 		fmt.Fprintln(w, "does not apply to this host: nothing installed")
 	}
 	return res.Applies, nil
+}
+
+// requirePackageDatabase fails when the packages installed in sysroot
+// cannot be known: it holds no package database (an empty or mistyped
+// --sysroot), or one could not be read. Matching would otherwise find every
+// affected package absent and report that nothing applies.
+func requirePackageDatabase(sysroot string, inv *sysinfo.Inventory) error {
+	dbs, err := sysinfo.PackageDatabases(sysroot)
+	if err != nil {
+		return fmt.Errorf("matching against %s: %w", sysroot, err)
+	}
+	if len(dbs) == 0 {
+		return fmt.Errorf("matching against %s: the sysroot holds no package database (%s), so what it has installed is unknown: check --sysroot",
+			sysroot, sysinfo.PackageDatabaseNames)
+	}
+	for _, e := range inv.Errors {
+		switch e.Collector {
+		case sysinfo.CollectorDpkg, sysinfo.CollectorRPM, sysinfo.CollectorApk:
+			return fmt.Errorf("matching against %s: reading its %s packages: %s", sysroot, e.Collector, e.Error)
+		}
+	}
+	return nil
 }
 
 // decideApply reports the respond decision; only "apply" (now) installs.

@@ -257,6 +257,34 @@ func TestApplyRefusals(t *testing.T) {
 	}
 }
 
+// An announcement nobody signed is named as such, with the command that
+// signs it; anything else that is no envelope is still malformed.
+func TestApplyNamesUnsignedAnnouncement(t *testing.T) {
+	w := newApplyWorld(t)
+	payload, err := w.announcement(t, 1).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare := filepath.Join(t.TempDir(), "ann.json")
+	writeTestFile(t, bare, string(payload))
+	other := filepath.Join(t.TempDir(), "other.json")
+	writeTestFile(t, other, `{"hello": "world"}`)
+	tests := []struct {
+		name, file, want string
+	}{
+		{"announcement", bare, "this is an announcement, not a signed envelope: sign it with `patchnet update sign`"},
+		{"other JSON", other, "empty payloadType"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := w.apply(t, tt.file)
+			if !errors.Is(err, trust.ErrMalformed) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("apply %s: %v, want an error saying %q\n%s", tt.file, err, tt.want, out)
+			}
+		})
+	}
+}
+
 func TestApplyRespectsRespondModeAndMatch(t *testing.T) {
 	w := newApplyWorld(t)
 	out, err := w.apply(t, w.envelope(t, w.announcement(t, 1, updates.CategoryBugfix)))
@@ -274,6 +302,32 @@ func TestApplyRespectsRespondModeAndMatch(t *testing.T) {
 	}
 }
 
+// A sysroot whose packages cannot be known fails the match rather than
+// reporting that the update does not apply.
+func TestApplyRefusesSysrootWithoutPackageDatabase(t *testing.T) {
+	w := newApplyWorld(t)
+	empty := t.TempDir()
+	corrupt := t.TempDir()
+	writeTestFile(t, filepath.Join(corrupt, "var/lib/dpkg/status"), "this is not a status file\n")
+	tests := []struct {
+		name, sysroot, want string
+	}{
+		{"empty", empty, "the sysroot holds no package database (dpkg status"},
+		{"unreadable dpkg status", corrupt, "reading its dpkg packages: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := w.apply(t, w.envelope(t, w.announcement(t, 1)), "--sysroot", tt.sysroot)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.sysroot) {
+				t.Errorf("apply with --sysroot %s: %v, want an error naming it and saying %q\n%s", tt.sysroot, err, tt.want, out)
+			}
+			if strings.Contains(out, "nothing installed") {
+				t.Errorf("apply reports the update does not apply:\n%s", out)
+			}
+		})
+	}
+}
+
 func TestApplyConfigFile(t *testing.T) {
 	w := newApplyWorld(t)
 	cfg := filepath.Join(t.TempDir(), "apply.toml")
@@ -288,6 +342,23 @@ func TestApplyConfigFile(t *testing.T) {
 	_, err = runCommand(t, newApplyCmd(), "x", "--config", bad)
 	if err == nil || !strings.Contains(err.Error(), "treshold") {
 		t.Errorf("a misspelt key: %v", err)
+	}
+}
+
+// apply's and the node commands' config files report a mistake with its
+// file, line and column.
+func TestConfigFileErrorsNameLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "patchnet.toml")
+	writeTestFile(t, path, "zone = \"lab\"\nthreshold = 2\n\n[respond]\ndefault = notify\n")
+	want := "config " + path + " line 5 column 11: "
+	for _, cmd := range []*cobra.Command{newApplyCmd(), newAgentCmd(), newSupernodeCmd()} {
+		args := []string{"--config", path}
+		if cmd.Name() == "apply" {
+			args = append([]string{"update.dsse"}, args...)
+		}
+		if _, err := runCommand(t, cmd, args...); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s --config with a syntax error on line 5: %v, want an error starting %q", cmd.Name(), err, want)
+		}
 	}
 }
 
@@ -444,5 +515,57 @@ func TestApplyRejectsRollbackOfSeenVersion(t *testing.T) {
 	}
 	if out, err := w.apply(t, v2); err != nil || w.version(t) != "2.0/hello 2.0" {
 		t.Errorf("re-applying the highest version: %v\n%s", err, out)
+	}
+}
+
+// An archive install that fails restores the previous tree, and every path
+// the failure names (its step line and the error) exists: the previous
+// tree is back at the prefix, not at the name it would have been kept
+// under had the swap gone through.
+func TestApplyArchiveFailureNamesExistingPaths(t *testing.T) {
+	w := newApplyWorld(t)
+	archiveUpdate := func(version uint64, path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := w.announcement(t, version)
+		a.ID, a.Affected = "PNT-2026-0101", nil // for every host of the zone
+		a.Patchnet.Artifact = &updates.Artifact{Name: filepath.Base(path), Size: int64(len(b)), SHA256: sha256.Sum256(b), Method: updates.MethodArchive}
+		return w.envelope(t, a)
+	}
+	good := filepath.Join(t.TempDir(), "app-1.tar.gz")
+	if b, err := exec.Command("tar", "-czf", good, "-C", filepath.Dir(w.rootsFile), "root.crt").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, b)
+	}
+	if out, err := w.apply(t, archiveUpdate(1, good), "--artifact", good, "--prefix", "/opt/app"); err != nil {
+		t.Fatalf("apply archive: %v\n%s", err, out)
+	}
+	bad := filepath.Join(t.TempDir(), "app-2.tar.gz")
+	writeTestFile(t, bad, "not an archive")
+	out, err := w.apply(t, archiveUpdate(2, bad), "--artifact", bad, "--prefix", "/opt/app")
+	if err == nil || !strings.Contains(out, "] failed: ") {
+		t.Fatalf("apply of a broken archive: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(w.root, "opt/app/root.crt")); err != nil {
+		t.Fatalf("the previous tree is not back at the prefix: %v\n%s", err, out)
+	}
+	var failure []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, "] failed: ") {
+			failure = append(failure, line)
+		}
+	}
+	named := 0
+	for _, word := range strings.Fields(strings.Join(append(failure, err.Error()), " ")) {
+		if path := strings.TrimRight(word, ".,:;)"); strings.HasPrefix(path, w.root) {
+			named++
+			if _, err := os.Stat(path); err != nil {
+				t.Errorf("the failure names %s, which does not exist: %v\n%s", path, err, out)
+			}
+		}
+	}
+	if named == 0 {
+		t.Errorf("the failure names no path of the sysroot:\n%s", out)
 	}
 }

@@ -18,6 +18,7 @@ func runPKI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	root := &cobra.Command{Use: "patchnet", SilenceUsage: true, SilenceErrors: true}
 	root.AddCommand(newCACmd(), newCertCmd(), newUpdateCmd())
+	requireKnownSubcommands(root)
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)

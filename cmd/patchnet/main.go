@@ -2,12 +2,23 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
-func main() {
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run executes the command tree on args, writing to stdout and stderr, and
+// returns the process's exit code.
+func run(args []string, stdout, stderr io.Writer) int {
+	rootCmd.InitDefaultCompletionCmd(args...) // Execute would add it, too late for the next line
+	requireKnownSubcommands(rootCmd)
+	rootCmd.SetArgs(args)
+	rootCmd.SetOut(stdout)
+	rootCmd.SetErr(stderr)
 	if err := rootCmd.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "patchnet:", err)
-		os.Exit(1)
+		fmt.Fprintln(stderr, "patchnet:", err)
+		return 1
 	}
+	return 0
 }

@@ -329,3 +329,15 @@ func isEnvelope(raw []byte) bool {
 	}
 	return json.Unmarshal(raw, &probe) == nil && probe.PayloadType != nil
 }
+
+// isBareAnnouncement tells an unsigned announcement by its keys: an "id" or
+// "patchnet" key and neither of an envelope's "payloadType" and
+// "signatures".
+func isBareAnnouncement(raw []byte) bool {
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(raw, &keys) != nil {
+		return false
+	}
+	has := func(k string) bool { _, ok := keys[k]; return ok }
+	return (has("id") || has("patchnet")) && !has("payloadType") && !has("signatures")
+}

@@ -106,7 +106,7 @@ func readForSigning(path string) (*trust.Envelope, *updates.Announcement, error)
 // quorum: valid signatures, a publisher of the signer's zone, a valid,
 // unexpired announcement.
 func checkBeforeCosigning(env *trust.Envelope, leaf *x509.Certificate, roots, crls []string) error {
-	v, err := newCLIVerifier(roots, crls)
+	v, err := newEnvelopeVerifier(roots, crls, env, nil)
 	if err != nil {
 		return err
 	}
@@ -134,28 +134,39 @@ func checkBeforeCosigning(env *trust.Envelope, leaf *x509.Certificate, roots, cr
 	return nil
 }
 
-// newCLIVerifier pins roots (files) and loads CRLs (files), on the system
-// clock.
-func newCLIVerifier(roots, crls []string) (*trust.Verifier, error) {
+// newEnvelopeVerifier pins roots (files) and loads crls (files) for
+// verifying env, on clock (nil is the system clock). The zone CAs in env's
+// signature chains are learnt before the CRLs are added: a CRL is only
+// taken from a CA that chains to a pinned root, and an offline host may
+// never have seen its zone CA except in the envelope. apply, 'update sign'
+// and 'update show' all build their verifier here, so a CRL one accepts the
+// others accept too. env may be nil (nothing to learn from).
+func newEnvelopeVerifier(roots, crls []string, env *trust.Envelope, clock trust.Clock) (*trust.Verifier, error) {
 	cfg := trust.DefaultVerifierConfig()
-	for _, r := range roots {
-		certs, err := trust.ReadCertificatesFile(r)
+	if clock != nil {
+		cfg.Clock = clock
+	}
+	for _, path := range roots {
+		certs, err := trust.ReadCertificatesFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("--root %s: %w", r, err)
+			return nil, fmt.Errorf("pinning root %s: %w", path, err)
 		}
 		cfg.Roots = append(cfg.Roots, certs...)
 	}
 	v, err := trust.NewVerifier(cfg)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pinning roots: %w", err)
 	}
-	for _, c := range crls {
-		der, err := trust.ReadCRLFile(c)
-		if err != nil {
-			return nil, fmt.Errorf("--crl %s: %w", c, err)
+	if env != nil {
+		v.LearnZoneCAs(env)
+	}
+	for _, path := range crls {
+		der, err := trust.ReadCRLFile(path)
+		if err == nil {
+			_, err = v.AddCRL(der)
 		}
-		if _, err := v.AddCRL(der); err != nil {
-			return nil, fmt.Errorf("--crl %s: %w", c, err)
+		if err != nil {
+			return nil, fmt.Errorf("loading CRL %s: %w", path, err)
 		}
 	}
 	return v, nil
@@ -298,7 +309,7 @@ func describeSignatures(w io.Writer, env *trust.Envelope, raw []byte, roots, crl
 		}
 		return nil
 	}
-	v, err := newCLIVerifier(roots, crls)
+	v, err := newEnvelopeVerifier(roots, crls, env, nil)
 	if err != nil {
 		return err
 	}

@@ -203,3 +203,33 @@ func TestUpdateHelpHasExamples(t *testing.T) {
 		}
 	}
 }
+
+// 'update sign' and 'update show' take the zone CRL that apply takes: the
+// zone CA travels in the envelope's chains and is learnt before the CRL is
+// loaded, and a certificate the CRL revokes then no longer counts.
+func TestUpdateSignAndShowTakeZoneCRL(t *testing.T) {
+	p := cliZone(t)
+	artifact := p("a.sh")
+	writeTestFile(t, artifact, "#!/bin/sh\necho hi\n")
+	mustRun(t, "update", "new", "--id", "PN-7", "--version", "1", "--artifact", artifact, "--method", "script", "--out", p("ann.json"))
+	root, crl, env := p("root", "root.crt"), p("zone", "zone.crl"), p("env.json")
+	mustRun(t, "update", "sign", "--key", p("pub", "node.key"), "--cert", p("pub", "node.crt"), p("ann.json"), "--out", env)
+	mustRun(t, "update", "sign", "--key", p("sn1", "node.key"), "--cert", p("sn1", "node.crt"), "--root", root, "--crl", crl, env, "--out", env)
+	show := mustRun(t, "update", "show", "--root", root, "--crl", crl, env)
+	if strings.Count(show, "valid: ") != 2 || strings.Contains(show, "REJECTED") {
+		t.Fatalf("show with the zone CRL:\n%s", show)
+	}
+
+	mustRun(t, "ca", "revoke", "--ca", p("zone"), "--reason", "keyCompromise", p("sn1", "node.crt"))
+	mustRun(t, "ca", "crl", "--ca", p("zone"))
+	show = mustRun(t, "update", "show", "--root", root, "--crl", crl, env)
+	if strings.Count(show, "valid: ") != 1 || !strings.Contains(show, "REJECTED") || !strings.Contains(show, "revoked") {
+		t.Errorf("show with sn1 revoked:\n%s", show)
+	}
+	mustRun(t, "ca", "revoke", "--ca", p("zone"), "--reason", "keyCompromise", p("pub", "node.crt"))
+	mustRun(t, "ca", "crl", "--ca", p("zone"))
+	_, err := runPKI(t, "update", "sign", "--key", p("sn2", "node.key"), "--cert", p("sn2", "node.crt"), "--root", root, "--crl", crl, env, "--out", p("x.json"))
+	if !errors.Is(err, trust.ErrRevoked) || !strings.Contains(err.Error(), "refusing to co-sign") {
+		t.Errorf("co-signing after the publisher's revocation: %v", err)
+	}
+}

@@ -235,7 +235,7 @@ func (l *Lab) config(m *Member, bootstrap []string) node.Config {
 	}
 	cfg.Overlay.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	cfg.Overlay.BootstrapPeers = bootstrap
-	cfg.Overlay.BootstrapInterval = updates.Duration(time.Second)
+	cfg.Overlay.BootstrapInterval = node.Duration(time.Second)
 	cfg.Overlay.Resources.MaxMemory = overlay.MinResourceMemory * 2
 	cfg.Content.ProviderSearchTimeout = node.Duration(5 * time.Second)
 	cfg.OnEvent = l.OnEvent

@@ -39,11 +39,11 @@ func (p *pki) rootCert() string { return filepath.Join(p.rootDir, ca.RootCertFil
 func (p *pki) issue(dir, zone string, role trust.Role) (keyPath, certPath string, err error) {
 	keyPath, csrPath, err := ca.Request(dir, ca.RequestOptions{Role: role, Zone: zone})
 	if err != nil {
-		return "", "", fmt.Errorf("requesting a %s certificate: %w", role, err)
+		return "", "", fmt.Errorf("requesting a certificate of role %s: %w", role, err)
 	}
 	certPath, _, err = ca.SignFile(p.zoneDir, csrPath, ca.SignOptions{})
 	if err != nil {
-		return "", "", fmt.Errorf("signing a %s certificate: %w", role, err)
+		return "", "", fmt.Errorf("signing a certificate of role %s: %w", role, err)
 	}
 	return keyPath, certPath, nil
 }

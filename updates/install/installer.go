@@ -134,7 +134,9 @@ type Before struct {
 	Kind    BeforeKind `json:"kind"`
 	Package string     `json:"package,omitempty"`
 	Version string     `json:"version,omitempty"`
-	// Path is the kept file or tree, under the state directory.
+	// Path is the kept file (under the state directory) or tree (beside
+	// Prefix, where the swap renames it: it exists only once the new tree
+	// has been swapped in).
 	Path   string `json:"path,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
 	// Prefix is the archive prefix the tree belongs at.
@@ -172,12 +174,22 @@ func (b Before) Describe() string {
 		}
 		return b.Package + " not installed: rollback removes it"
 	case BeforeTree:
-		return "previous tree of " + b.Prefix + " kept at " + b.Path
+		return "previous tree of " + b.Prefix + ", kept at " + b.Path + " once the new tree is swapped in"
 	case BeforeScript:
 		return "script rollback action: " + filepath.Base(b.Path)
 	default:
 		return "no before-state: " + b.Note
 	}
+}
+
+// DescribeRestored is one line for a before-state that has just been
+// restored: where it is now. A tree is back at its prefix, not at the path
+// it would have been kept at.
+func (b Before) DescribeRestored() string {
+	if b.Kind == BeforeTree {
+		return "previous tree back at " + b.Prefix
+	}
+	return b.Describe()
 }
 
 // Plan is what the caller (patchnet apply, the agent) asks to install.

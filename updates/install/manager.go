@@ -340,7 +340,7 @@ func (m *Manager) undo(ctx context.Context, tx *Transaction, env *Env, inst Inst
 		tx.Error = cause.Error() + "; restoring: " + err.Error()
 		return errors.Join(cause, m.save(tx, env, StateBroken, "restore failed"), err)
 	}
-	return errors.Join(cause, m.save(tx, env, StateFailed, "before-state restored: "+tx.Before.Describe()))
+	return errors.Join(cause, m.save(tx, env, StateFailed, "before-state restored: "+tx.Before.DescribeRestored()))
 }
 
 // restore brings back a before-state and confirms it where the installer
