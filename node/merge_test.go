@@ -3,6 +3,7 @@ package node
 import (
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,4 +166,58 @@ func BenchmarkValidateAnnouncement(b *testing.B) {
 			n.validateAnnouncement(b.Context(), "", cosigned)
 		}
 	})
+}
+
+// Re-encodings of one envelope (whitespace, field order, key id spelling,
+// a repeated signature) share its message ID, so gossipsub drops them as
+// duplicates before validation; a copy whose signature bytes or
+// certificates differ is another message, so a forged copy can never take
+// an honest message's ID and have it dropped as a duplicate.
+func TestMessageIDNamesContentNotEncoding(t *testing.T) {
+	pki := trusttest.NewPKI(t, "acme")
+	pub, sn := pki.Issue(t, "acme", trust.RolePublisher), pki.Issue(t, "acme", trust.RoleSupernode)
+	raw := trusttest.Envelope(t, updates.PayloadType, announcementPayload(t, pki.Clock.Now(), 1), pub, sn)
+	env, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := func(edit func(e *trust.Envelope)) []byte {
+		c := trust.NewEnvelope(env.PayloadType, env.Payload)
+		for _, s := range env.Signatures {
+			s.Sig = append([]byte(nil), s.Sig...)
+			c.Signatures = append(c.Signatures, s)
+		}
+		edit(c)
+		out, err := c.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	topic := "/patchnet/acme/announce"
+	id := messageID(topic, raw)
+	same := map[string][]byte{
+		"leading whitespace":   append([]byte("  \n"), raw...),
+		"signatures reordered": re(func(e *trust.Envelope) { e.Signatures[0], e.Signatures[1] = e.Signatures[1], e.Signatures[0] }),
+		"key id in upper case": re(func(e *trust.Envelope) { e.Signatures[0].KeyID = strings.ToUpper(e.Signatures[0].KeyID) }),
+		"a signature repeated": re(func(e *trust.Envelope) { e.Signatures = append(e.Signatures, e.Signatures[0]) }),
+	}
+	for name, b := range same {
+		if messageID(topic, b) != id {
+			t.Errorf("%s: another message ID", name)
+		}
+	}
+	other := map[string][]byte{
+		"a forged signature":    re(func(e *trust.Envelope) { e.Signatures[1].Sig[0] ^= 1 }),
+		"certificates left out": re(func(e *trust.Envelope) { e.Signatures[1].Certificates = nil }),
+		"one signature fewer":   re(func(e *trust.Envelope) { e.Signatures = e.Signatures[:1] }),
+	}
+	for name, b := range other {
+		if messageID(topic, b) == id {
+			t.Errorf("%s: the honest message's ID", name)
+		}
+	}
+	if messageID("/patchnet/acme/supernodes", raw) == id {
+		t.Error("the same bytes on another topic share the ID")
+	}
 }

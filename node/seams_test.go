@@ -4,12 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
 	"github.com/patchnet/patchnet/updates"
@@ -376,4 +378,86 @@ func TestInMemoryAgentKeepsRollbackFloor(t *testing.T) {
 	if v := verdict(agent, raw); v.String() != "ignore" {
 		t.Errorf("restarted in-memory agent's verdict on version 4: %v, want ignore (rollback)", v)
 	}
+}
+
+// A peer of the zone re-encodes one accepted envelope endlessly. Copies
+// that differ only in encoding (whitespace, field order, key id spelling)
+// have the message ID of the original, so gossipsub drops them before any
+// validation (TestMessageIDNamesContentNotEncoding, and the overlay's
+// TestMessageIDFromDeps for the wiring). Copies that differ in what they
+// carry but add nothing (signatures with or without their certificates,
+// subsets of them) reach the agent's validator, which Ignores them within
+// the sender's budget, verifying nothing, and Rejects them beyond it, so the
+// sender's gossip score falls and gossipsub graylists it. None is relayed
+// (Ignore and Reject both stop a message).
+func TestReencodedEnvelopeFloodDropped(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 3, Threshold: 2})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0109", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	victim := l.Agents[0]
+	waitFor(t, 60*time.Second, "the agent to accept", func() bool { return victim.Status().Has(node.EventAccepted) })
+	honest := signWith(t, fix, l.Publisher, l.Supernodes[0], l.Supernodes[1], l.Supernodes[2])
+	victim.ValidateMessage(ctx, victim.Overlay().AnnounceTopic(), "", honest) // whatever co-signature gossip has not brought yet
+	variants := signatureVariants(t, honest)
+	if len(variants) <= node.RedundantBurst {
+		t.Fatalf("only %d variants: too few to exceed the budget of %d", len(variants), node.RedundantBurst)
+	}
+	attacker := l.Supernodes[0].ID() // any peer of the zone
+	verdicts := map[overlay.Verdict]int{}
+	for _, v := range variants {
+		got, _ := victim.ValidateMessage(ctx, victim.Overlay().AnnounceTopic(), attacker, v)
+		verdicts[got]++
+	}
+	if verdicts[overlay.Accept] != 0 || verdicts[overlay.Ignore] != node.RedundantBurst || verdicts[overlay.Reject] != len(variants)-node.RedundantBurst {
+		t.Errorf("verdicts %v for %d copies that add nothing, want %d ignored then the rest rejected", verdicts, len(variants), node.RedundantBurst)
+	}
+	other := l.Supernodes[1].ID() // another peer's budget is its own
+	if got, _ := victim.ValidateMessage(ctx, victim.Overlay().AnnounceTopic(), other, variants[0]); got != overlay.Ignore {
+		t.Errorf("an honest relay's copy was %v, want ignore", got)
+	}
+}
+
+// signatureVariants are copies of raw that carry the same payload and
+// signers but not the same signature set: every non-empty subset of its
+// signatures, each signature with its whole chain, its leaf alone, or no
+// certificate. Each verifies; none adds anything to a node that merged raw.
+func signatureVariants(t *testing.T, raw []byte) [][]byte {
+	t.Helper()
+	env, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forms := func(s trust.Signature) []trust.Signature {
+		leaf, none := s, s
+		leaf.Certificates, none.Certificates = s.Certificates[:1], nil
+		return []trust.Signature{s, leaf, none}
+	}
+	sets := [][]trust.Signature{{}}
+	for _, s := range env.Signatures {
+		var next [][]trust.Signature
+		for _, set := range sets {
+			next = append(next, set) // without s
+			for _, f := range forms(s) {
+				next = append(next, append(slices.Clone(set), f))
+			}
+		}
+		sets = next
+	}
+	var out [][]byte
+	for _, set := range sets[1:] { // sets[0] is empty
+		v := trust.NewEnvelope(env.PayloadType, env.Payload)
+		v.Signatures = set
+		b, err := v.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
 }

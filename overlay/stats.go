@@ -30,6 +30,9 @@ type Stats struct {
 	// Undeliverable counts messages pubsub dropped because a subscription's
 	// buffer was full.
 	Undeliverable uint64
+	// Duplicates counts gossip messages dropped unvalidated because their
+	// message ID (Deps.MessageID: equal for re-encoded copies) was seen.
+	Duplicates uint64
 	// CatchUpAccepted and CatchUpDropped count catch-up items the validator
 	// accepted or refused (or that were malformed or duplicates).
 	CatchUpAccepted uint64
@@ -49,6 +52,7 @@ type Stats struct {
 // counters is the live form of Stats.
 type counters struct {
 	delivered, rejected, ignored, queueFull, throttled, badSig, undeliverable        atomic.Uint64
+	duplicates                                                                       atomic.Uint64
 	catchUpAccepted, catchUpDropped, authVerified, authFailed, authBusy, syncRefused atomic.Uint64
 }
 
@@ -57,6 +61,7 @@ func (c *counters) snapshot() Stats {
 		Delivered: c.delivered.Load(), Rejected: c.rejected.Load(), Ignored: c.ignored.Load(),
 		QueueFull: c.queueFull.Load(), Throttled: c.throttled.Load(), BadSignature: c.badSig.Load(),
 		Undeliverable:   c.undeliverable.Load(),
+		Duplicates:      c.duplicates.Load(),
 		CatchUpAccepted: c.catchUpAccepted.Load(), CatchUpDropped: c.catchUpDropped.Load(),
 		AuthVerified: c.authVerified.Load(), AuthFailed: c.authFailed.Load(),
 		AuthBusyRetries: c.authBusy.Load(), SyncRefused: c.syncRefused.Load(),
@@ -139,7 +144,7 @@ func (tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (tracer) Join(string)                                          {}
 func (tracer) ValidateMessage(*pubsub.Message)                      {}
 func (tracer) DeliverMessage(*pubsub.Message)                       {}
-func (tracer) DuplicateMessage(*pubsub.Message)                     {}
+func (t tracer) DuplicateMessage(*pubsub.Message)                   { t.c.duplicates.Add(1) }
 func (tracer) ThrottlePeer(peer.ID)                                 {}
 func (tracer) RecvRPC(*pubsub.RPC)                                  {}
 func (tracer) SendRPC(*pubsub.RPC, peer.ID)                         {}

@@ -43,6 +43,7 @@ type nodeFlags struct {
 	config, state, zone, sysroot  string
 	roots, crl, listen, bootstrap []string
 	threshold                     int
+	requireToolPins               bool
 }
 
 // newNodeCmd completes cmd as a command that runs a node of role.
@@ -69,6 +70,7 @@ func newNodeCmd(role trust.Role, cmd *cobra.Command) *cobra.Command {
 	f.StringVar(&fl.sysroot, "sysroot", "", "filesystem root to inventory and install into (default /)")
 	f.StringSliceVar(&fl.listen, "listen", nil, "overlay listen multiaddrs (overlay.listen_addrs)")
 	f.StringSliceVar(&fl.bootstrap, "bootstrap", nil, "bootstrap peer multiaddrs with /p2p/ID (overlay.bootstrap_peers)")
+	f.BoolVar(&fl.requireToolPins, "require-tool-pins", true, "refuse to run installer binaries without an [install.tool_pins] entry (install.require_tool_pins)")
 	return cmd
 }
 
@@ -94,6 +96,7 @@ func (fl nodeFlags) load(cmd *cobra.Command) (node.Config, error) {
 	set("sysroot", func() { cfg.Sysroot = fl.sysroot })
 	set("listen", func() { cfg.Overlay.ListenAddrs = fl.listen })
 	set("bootstrap", func() { cfg.Overlay.BootstrapPeers = fl.bootstrap })
+	set("require-tool-pins", func() { cfg.Install.RequireToolPins = fl.requireToolPins })
 	if abs, err := filepath.Abs(cfg.Sysroot); err == nil && cfg.Sysroot != "" {
 		cfg.Sysroot = abs
 	}

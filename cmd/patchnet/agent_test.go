@@ -90,7 +90,7 @@ func TestAgentCommandRunsUntilStopped(t *testing.T) {
 	state := t.TempDir()
 	root := nodeFiles(t, state, trust.RoleAgent)
 	out, err := runNodeCmdUntilListening(t, trust.RoleAgent, "--state", state, "--root", root, "--zone", "lab",
-		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
+		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0", "--require-tool-pins=false")
 	if err != nil {
 		t.Fatalf("agent: %v\n%s", err, out)
 	}
@@ -114,7 +114,7 @@ func TestNodeCommandRefusesOtherRole(t *testing.T) {
 			state := t.TempDir()
 			root := nodeFiles(t, state, tc.cert)
 			out, err := runNodeCmdUntilListening(t, tc.cmd, "--state", state, "--root", root, "--zone", "lab",
-				"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
+				"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0", "--require-tool-pins=false")
 			if err == nil || !strings.HasSuffix(err.Error(), tc.want) {
 				t.Errorf("error %v, want one ending %q\n%s", err, tc.want, out)
 			}
@@ -153,7 +153,7 @@ func TestAgentCommandRefusesForeignZone(t *testing.T) {
 	state := t.TempDir()
 	root := nodeFiles(t, state, trust.RoleAgent)
 	out, err := runNodeCmdUntilListening(t, trust.RoleAgent, "--state", state, "--root", root, "--zone", "other",
-		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0")
+		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0", "--require-tool-pins=false")
 	if err == nil || !strings.Contains(err.Error(), `is for zone "lab"`) {
 		t.Errorf("agent of zone other with a lab certificate: %v, want an error naming both zones\n%s", err, out)
 	}

@@ -217,6 +217,9 @@ func runApply(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptio
 	if err != nil {
 		return err
 	}
+	if _, err := trust.ParseEnvelope(raw); err != nil { // before CRLs, whose zone CAs it names
+		return fmt.Errorf("reading envelope %s: %w", opts.envelope, err)
+	}
 	verifier, err := newApplyVerifier(cfg, raw, opts.clock)
 	if err != nil {
 		return err
@@ -233,19 +236,24 @@ func runApply(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptio
 	}
 	a := acc.Announcement
 	fmt.Fprintf(w, "  accepted %s version %d: %s\n  signed by %s\n", a.ID, a.Patchnet.Version, orNone(a.Summary), signersText(acc))
-	ok, err := matchHost(ctx, w, cfg, a)
-	if err != nil {
-		return err
-	}
-	if ok {
-		if ok, err = decideApply(w, cfg, opts, a, verifier.Now()); err != nil || !ok {
-			return err // not recorded: a later run may still install it
-		}
-		if err := installArtifact(ctx, w, cfg, opts, a); err != nil {
-			return err // not recorded: a failed install leaves no rollback floor
-		}
+	if err := applyAccepted(ctx, w, cfg, opts, a, verifier.Now()); err != nil {
+		return err // not recorded: a failed install leaves no rollback floor behind
 	}
 	return st.record(acc)
+}
+
+// applyAccepted matches a, decides per the respond mode and installs it if
+// it applies and the mode says so. Not applying, notify, log or a later
+// window are outcomes, not errors.
+func applyAccepted(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions, a *updates.Announcement, now time.Time) error {
+	ok, err := matchHost(ctx, w, cfg, a)
+	if err != nil || !ok {
+		return err
+	}
+	if ok, err = decideApply(w, cfg, opts, a, now); err != nil || !ok {
+		return err
+	}
+	return installArtifact(ctx, w, cfg, opts, a)
 }
 
 // readEnvelope reads the envelope file, bounded like any envelope.

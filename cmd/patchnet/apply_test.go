@@ -31,6 +31,7 @@ type applyWorld struct {
 	pki                    *trusttest.PKI
 	publisher, sn1, sn2    *trusttest.Member
 	root, state, rootsFile string
+	crls                   string // the zone CA's and the root's CRL files, comma separated
 	debs                   map[string]string
 }
 
@@ -50,6 +51,10 @@ func newApplyWorld(t *testing.T) *applyWorld {
 		sn2:       pki.Issue(t, applyZone, trust.RoleSupernode)}
 	w.rootsFile = filepath.Join(t.TempDir(), "root.crt")
 	writeTestFile(t, w.rootsFile, string(trust.EncodeCertificatesPEM(pki.Roots...)))
+	zoneCRL, rootCRL := filepath.Join(t.TempDir(), "zone.crl"), filepath.Join(t.TempDir(), "root.crl")
+	writeTestFile(t, zoneCRL, string(trust.EncodeCRLPEM(pki.CRL(t, applyZone))))
+	writeTestFile(t, rootCRL, string(trust.EncodeCRLPEM(pki.RootCRL(t))))
+	w.crls = zoneCRL + "," + rootCRL
 	writeTestFile(t, filepath.Join(w.root, "etc/os-release"), "ID=debian\nVERSION_ID=\"12\"\nNAME=\"Debian GNU/Linux\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nVERSION_CODENAME=bookworm\n")
 	for _, d := range []string{"info", "updates", "triggers"} {
 		os.MkdirAll(filepath.Join(w.root, "var/lib/dpkg", d), 0o755)
@@ -125,7 +130,7 @@ func (w *applyWorld) envelope(t *testing.T, a *updates.Announcement, signers ...
 // apply runs the apply command with the world's flags plus extra.
 func (w *applyWorld) apply(t *testing.T, envelope string, extra ...string) (string, error) {
 	t.Helper()
-	args := append([]string{envelope, "--root", w.rootsFile, "--zone", applyZone, "--threshold", "2",
+	args := append([]string{envelope, "--root", w.rootsFile, "--crl", w.crls, "--zone", applyZone, "--threshold", "2",
 		"--sysroot", w.root, "--state", w.state, "--artifact", w.debs["2.0"]}, extra...)
 	return runCommand(t, newApplyCmd(), args...)
 }
@@ -331,8 +336,9 @@ func TestApplyRefusesSysrootWithoutPackageDatabase(t *testing.T) {
 func TestApplyConfigFile(t *testing.T) {
 	w := newApplyWorld(t)
 	cfg := filepath.Join(t.TempDir(), "apply.toml")
-	writeTestFile(t, cfg, fmt.Sprintf("state = %q\nsysroot = %q\nroots = [%q]\nzone = %q\nthreshold = 2\n[respond]\ndefault = \"notify\"\ntime_zone = \"UTC\"\n[respond.categories]\nenhancement = \"apply\"\n",
-		w.state, w.root, w.rootsFile, applyZone))
+	crls := strings.Split(w.crls, ",")
+	writeTestFile(t, cfg, fmt.Sprintf("state = %q\nsysroot = %q\nroots = [%q]\ncrl = [%q, %q]\nzone = %q\nthreshold = 2\n[respond]\ndefault = \"notify\"\ntime_zone = \"UTC\"\n[respond.categories]\nenhancement = \"apply\"\n",
+		w.state, w.root, w.rootsFile, crls[0], crls[1], applyZone))
 	out, err := runCommand(t, newApplyCmd(), w.envelope(t, w.announcement(t, 1, updates.CategoryEnhancement)), "--config", cfg, "--artifact", w.debs["2.0"])
 	if err != nil || w.version(t) != "2.0/hello 2.0" {
 		t.Fatalf("apply from a config file: %v\n%s", err, out)
@@ -465,7 +471,7 @@ func TestApplyFetchesFromAnnouncedURLs(t *testing.T) {
 
 	onlyEvil := w.announcement(t, 1)
 	onlyEvil.Patchnet.Artifact.URLs = []string{evil.URL + "/pkg.deb"}
-	out, err := runCommand(t, newApplyCmd(), w.envelope(t, onlyEvil), "--root", w.rootsFile, "--zone", applyZone,
+	out, err := runCommand(t, newApplyCmd(), w.envelope(t, onlyEvil), "--root", w.rootsFile, "--crl", w.crls, "--zone", applyZone,
 		"--threshold", "2", "--sysroot", w.root, "--state", w.state)
 	if !errors.Is(err, trust.ErrDigestMismatch) {
 		t.Fatalf("apply from a malicious mirror: %v\n%s", err, out)
@@ -476,7 +482,7 @@ func TestApplyFetchesFromAnnouncedURLs(t *testing.T) {
 
 	both := w.announcement(t, 2)
 	both.Patchnet.Artifact.URLs = []string{evil.URL + "/pkg.deb", vendor.URL + "/pkg.deb"}
-	out, err = runCommand(t, newApplyCmd(), w.envelope(t, both), "--root", w.rootsFile, "--zone", applyZone,
+	out, err = runCommand(t, newApplyCmd(), w.envelope(t, both), "--root", w.rootsFile, "--crl", w.crls, "--zone", applyZone,
 		"--threshold", "2", "--sysroot", w.root, "--state", w.state)
 	if err != nil {
 		t.Fatalf("apply from URLs: %v\n%s", err, out)
@@ -567,5 +573,23 @@ func TestApplyArchiveFailureNamesExistingPaths(t *testing.T) {
 	}
 	if named == 0 {
 		t.Errorf("the failure names no path of the sysroot:\n%s", out)
+	}
+}
+
+// An apply whose install fails records nothing: the host's rollback floor
+// is not raised by an update it never got, so an earlier version still
+// installs afterwards.
+func TestFailedApplyRecordsNothing(t *testing.T) {
+	w := newApplyWorld(t)
+	wrong := filepath.Join(t.TempDir(), "wrong.deb")
+	writeTestFile(t, wrong, "not the package the announcement names")
+	if out, err := w.apply(t, w.envelope(t, w.announcement(t, 2)), "--artifact", wrong); err == nil {
+		t.Fatalf("apply of a wrong artifact succeeded:\n%s", out)
+	}
+	if out, err := w.apply(t, w.envelope(t, w.announcement(t, 1))); err != nil {
+		t.Fatalf("version 1 after a failed apply of version 2: %v\n%s", err, out)
+	}
+	if got := w.version(t); got != "2.0/hello 2.0" {
+		t.Errorf("host has %s after installing version 1's artifact", got)
 	}
 }

@@ -22,7 +22,11 @@ func TestCertVerifyRequireCRL(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "no CRL from zone CA lab") {
 		t.Fatalf("verify --require-crl without a CRL: %v", err)
 	}
-	out := mustRun(t, "cert", "verify", "--require-crl", "--root", p("root", "root.crt"), "--crl", p("zone", "zone.crl"), p("n", "node.crt"))
+	_, err = runPKI(t, "cert", "verify", "--require-crl", "--root", p("root", "root.crt"), "--crl", p("zone", "zone.crl"), p("n", "node.crt"))
+	if err == nil || !strings.Contains(err.Error(), "no CRL from root CA") {
+		t.Fatalf("verify --require-crl without the root's CRL: %v", err)
+	}
+	out := mustRun(t, "cert", "verify", "--require-crl", "--root", p("root", "root.crt"), "--crl", p("zone", "zone.crl"), "--crl", p("root", "root.crl"), p("n", "node.crt"))
 	if !strings.HasPrefix(out, "ok: role agent, zone lab") {
 		t.Fatalf("verify with the CRL: %q", out)
 	}
