@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
 
+	"github.com/patchnet/patchnet/internal/badgerdb"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
@@ -181,7 +182,7 @@ func openDB(cfg Config) (*badger.DB, error) {
 	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
 	opts = opts.WithLogger(nil).WithMemTableSize(StateDBMemTable).WithBlockCacheSize(StateDBMemTable).
 		WithValueLogFileSize(16 << 20).WithNumVersionsToKeep(1).WithValueThreshold(64 << 10)
-	db, err := badger.Open(opts)
+	db, err := badgerdb.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening node database: %w", err)
 	}

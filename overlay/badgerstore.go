@@ -8,6 +8,8 @@ import (
 	"sync"
 
 	badger "github.com/dgraph-io/badger/v4"
+
+	"github.com/patchnet/patchnet/internal/badgerdb"
 )
 
 // BadgerStore is an ItemStore in a badger database, so catch-up survives a
@@ -34,9 +36,9 @@ type BadgerStore struct {
 // OpenBadgerStore opens (or creates) a store in its own badger database in
 // dir.
 func OpenBadgerStore(dir string, keep Keep) (*BadgerStore, error) {
-	db, err := badger.Open(badger.DefaultOptions(dir).WithLogger(nil))
+	db, err := badgerdb.Open(badger.DefaultOptions(dir).WithLogger(nil))
 	if err != nil {
-		return nil, fmt.Errorf("opening item store in %q: %w", dir, err)
+		return nil, fmt.Errorf("opening item store: %w", err)
 	}
 	s, err := NewBadgerStore(db, nil, keep)
 	if err != nil {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/patchnet/patchnet/internal/badgerdb"
 )
 
 // BadgerStore is the journal on disk: one badger database, each transaction
@@ -22,8 +24,8 @@ type BadgerStore struct {
 const txKeyPrefix = "tx/"
 
 // OpenBadgerStore opens (creating if needed) the journal in dir. A database
-// badger cannot read is an error naming dir; nothing is deleted or repaired,
-// so the operator can copy it away and look.
+// badger cannot read is an error naming dir; nothing holding data is
+// deleted or rewritten, so the operator can copy it away and look.
 func OpenBadgerStore(dir string) (*BadgerStore, error) {
 	db, err := OpenBadger(dir)
 	if err != nil {
@@ -34,8 +36,9 @@ func OpenBadgerStore(dir string) (*BadgerStore, error) {
 
 // OpenBadger opens (creating if needed) a small, synced badger database in
 // dir, as the journal uses and as patchnet apply uses for its seen
-// versions. An unreadable database is an error naming dir; nothing is
-// deleted or repaired.
+// versions, through badgerdb.Open, which repairs the empty logs a crash
+// leaves. Any other unreadable database is an error naming dir, left
+// untouched.
 func OpenBadger(dir string) (*badger.DB, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("opening %s: %w", dir, err)
@@ -50,7 +53,7 @@ func OpenBadger(dir string) (*badger.DB, error) {
 		WithBlockCacheSize(8 << 20)
 	db, err := openWaitingForLock(opts)
 	if err != nil {
-		return nil, fmt.Errorf("opening %s (left untouched): %w", dir, err)
+		return nil, fmt.Errorf("leaving the database untouched: %w", err)
 	}
 	return db, nil
 }
@@ -63,7 +66,7 @@ func OpenBadger(dir string) (*badger.DB, error) {
 func openWaitingForLock(opts badger.Options) (*badger.DB, error) {
 	deadline := time.Now().Add(JournalLockWait)
 	for {
-		db, err := badger.Open(opts)
+		db, err := badgerdb.Open(opts)
 		if err == nil || !strings.Contains(err.Error(), "Cannot acquire directory lock") || time.Now().After(deadline) {
 			return db, err
 		}
