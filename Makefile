@@ -4,10 +4,12 @@
 
 GO       ?= go
 # Debian packages the tests drive for real: openssl (X.509 interop), rpm and
-# rpmbuild (rpm databases and installs), dpkg-dev (dpkg-deb builds test .debs),
-# dpkg-repack (before-states of packages patchnet did not install), curl
-# (the fetch benchmark's baseline).
-APT_DEPS ?= openssl rpm dpkg-dev dpkg-repack curl
+# rpmbuild (rpm databases and installs; rpmsign and rpmkeys sign and check the
+# vendor-signed rpms of updates/origin), gnupg (gpg and gpg-agent make the
+# vendor keys and detached signatures updates/origin verifies), dpkg-dev
+# (dpkg-deb builds test .debs), dpkg-repack (before-states of packages patchnet
+# did not install), curl (the fetch benchmark's baseline).
+APT_DEPS ?= openssl rpm gnupg dpkg-dev dpkg-repack curl
 # Packages whose tests run under the race detector too.
 RACE_PKGS ?= ./trust/... ./updates/... ./overlay/... ./node/...
 
