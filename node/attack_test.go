@@ -180,7 +180,7 @@ func TestSupernodesRefuseWrongDigest(t *testing.T) {
 		waitFor(t, 60*time.Second, s.Name+" to refuse", func() bool { return s.Status().Has(node.EventRefused) })
 		st := s.Status()
 		e, _ := st.Last(node.EventRefused)
-		if st.Has(node.EventCoSigned) || !strings.Contains(e.Detail, "SHA-256") {
+		if st.Has(node.EventCoSigned) || !strings.Contains(strings.ToLower(e.Detail), "sha256") {
 			t.Errorf("%s: co-signed %v, refused with %q; want a refusal naming the SHA-256", s.Name, st.Has(node.EventCoSigned), e.Detail)
 		}
 	}

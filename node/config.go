@@ -15,6 +15,7 @@ import (
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 	"github.com/patchnet/patchnet/updates/install"
+	"github.com/patchnet/patchnet/updates/origin"
 )
 
 // Config is one node's configuration file (TOML). The node's role is not a
@@ -54,6 +55,10 @@ type Config struct {
 	// Install tunes how an agent installs: pinned installer binaries and
 	// archive prefixes.
 	Install InstallConfig `toml:"install"`
+	// CoSign is what a supernode requires before it co-signs: per
+	// publisher, the vendor origins its artifacts must come from and the
+	// vendor keys that must sign them.
+	CoSign CoSignConfig `toml:"cosign"`
 	// Sysroot is the filesystem root an agent inventories and installs into.
 	// Default: "/".
 	Sysroot string `toml:"sysroot"`
@@ -112,6 +117,30 @@ func (c InstallConfig) validate() error {
 	}
 	if err := c.installConfig("/nonexistent").Validate(); err != nil {
 		return fmt.Errorf("install: %w", err)
+	}
+	return nil
+}
+
+// CoSignConfig is the [cosign] table.
+type CoSignConfig struct {
+	// Publishers maps a publisher of the zone, by peer ID (its
+	// certificate's CN), or "*" for any publisher without an entry of its
+	// own, to the vendor origins (URL prefixes) its artifacts must be
+	// fetched from and the vendor OpenPGP keys (files) that must sign them
+	// (a detached .asc/.sig beside the URL, or the rpm's own signature).
+	// A supernode fetches each artifact from those origins itself, never
+	// from peers or the publisher, and co-signs nothing of a publisher
+	// without an entry: so a stolen publisher key alone gets no
+	// co-signature for bytes the vendor did not publish. Default: none.
+	Publishers map[string]origin.Policy `toml:"publishers"`
+}
+
+// validate names the first bad entry.
+func (c CoSignConfig) validate() error {
+	for pub, p := range c.Publishers {
+		if err := p.Validate(); err != nil {
+			return fmt.Errorf("cosign.publishers.%q: %w", pub, err)
+		}
 	}
 	return nil
 }
@@ -234,6 +263,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Install.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.CoSign.validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Respond.Validate(); err != nil {

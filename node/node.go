@@ -19,6 +19,7 @@ import (
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 	"github.com/patchnet/patchnet/updates/install"
+	"github.com/patchnet/patchnet/updates/origin"
 )
 
 // Node is one patchnet node: an agent, a supernode, a publisher, or several
@@ -41,7 +42,8 @@ type Node struct {
 	ov         *overlay.Overlay
 	content    *content.Service
 	blocks     *content.DiskStore
-	installs   *install.Manager // agents only
+	installs   *install.Manager           // agents only
+	checkers   map[string]*origin.Checker // supernodes: [cosign.publishers] by publisher
 	merge      *mergeBuffer
 	redundancy *redundancy // per-peer budget of copies that add nothing
 	handlers   *inflight   // agents: install handlers waiting, per id
@@ -154,6 +156,11 @@ func (n *Node) openState(ctx context.Context) error {
 	}
 	if n.blocks, err = content.OpenDiskStore(filepath.Join(n.cfg.State, "blocks")); err != nil {
 		return fmt.Errorf("opening block store: %w", err)
+	}
+	if n.IsSupernode() {
+		if err := n.openCheckers(); err != nil {
+			return err
+		}
 	}
 	if !n.IsAgent() {
 		return nil
@@ -385,4 +392,21 @@ func (n *Node) emit(e Event) {
 // rollback floor (seen versions) of the host. Close it when done.
 func OpenStateDB(state string) (*badger.DB, error) {
 	return openDB(Config{State: state})
+}
+
+// openCheckers builds the origin checker of every [cosign.publishers]
+// entry: its origins parsed and its vendor keys loaded once.
+func (n *Node) openCheckers() error {
+	n.checkers = map[string]*origin.Checker{}
+	for pub, p := range n.cfg.CoSign.Publishers {
+		c, err := origin.NewChecker(p, updates.FetchOptions{})
+		if err != nil {
+			return fmt.Errorf("config: cosign.publishers.%q: %w", pub, err)
+		}
+		n.checkers[pub] = c
+	}
+	if len(n.checkers) == 0 {
+		n.log.Warn("no [cosign.publishers] entry: this supernode will refuse to co-sign anything")
+	}
+	return nil
 }

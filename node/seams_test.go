@@ -2,10 +2,13 @@ package node_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -460,4 +463,66 @@ func signatureVariants(t *testing.T, raw []byte) [][]byte {
 		out = append(out, b)
 	}
 	return out
+}
+
+// An attacker holds the publisher's key and announces malware served from
+// its own host (and, through the publisher's node, from peers). Every
+// supernode fetches the artifact itself from the vendor origins its
+// [cosign] policy binds to that publisher, never from peers: the
+// attacker's URL lies outside them, so none co-signs, the attacker's host
+// is never asked, and no agent accepts or installs anything. The honest
+// fix still goes through afterwards.
+func TestStolenPublisherKeyInstallsNothing(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2})
+	ctx := context.Background()
+	malware, err := os.ReadFile(l.Debs[nodelab.OldVersion]) // stands in for malware: anything the vendor did not publish
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked atomic.Int64
+	attacker := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Write(malware)
+	}))
+	t.Cleanup(attacker.Close)
+	fix, err := l.Fix(ctx, "PNT-2026-0110", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := conflicting(t, l, fix)
+	evil.Patchnet.Artifact.URLs = []string{attacker.URL + "/hello-patchnet_2.0-1_all.deb"}
+	if evil.Patchnet.Artifact.ContentID, err = l.Publisher.AddArtifact(ctx, l.Debs[nodelab.OldVersion]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, evil); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range l.Supernodes {
+		waitFor(t, 30*time.Second, s.Name+" to refuse the malware", func() bool {
+			e, ok := s.Status().Last(node.EventRefused)
+			return ok && strings.Contains(e.Detail, "outside")
+		})
+		if s.Status().Has(node.EventCoSigned) {
+			t.Errorf("%s co-signed bytes the vendor never published:\n%s", s.Name, describe(l))
+		}
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the attacker's host was asked %d times", n)
+	}
+	fix.Patchnet.Version = 2
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every agent to install the honest fix", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
+		return len(no) == 0
+	})
+	for _, a := range l.Agents {
+		if n := a.Status().Count[node.EventAccepted]; n != 1 {
+			t.Errorf("%s accepted %d announcements, want only the honest one:\n%s", a.Name, n, describe(l))
+		}
+		if v := installedVersion(t, a); v != nodelab.NewVersion {
+			t.Errorf("%s has %s", a.Name, v)
+		}
+	}
 }

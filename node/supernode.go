@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
+	"path/filepath"
 	"time"
 
+	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
+	"github.com/patchnet/patchnet/updates/origin"
 )
 
 // considerCoSigning treats an announcement seen on the announce topic (by
@@ -45,12 +48,12 @@ func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 	})
 }
 
-// coSign checks the artifact, then adds this supernode's signature to every
-// signature merged for the payload and publishes the result; the node's
-// own validator merges it on the way out.
+// coSign checks the artifact at the vendor's origin, then adds this
+// supernode's signature to every signature merged for the payload and
+// publishes the result; the node's own validator merges it on the way out.
 func (n *Node) coSign(ctx context.Context, va *verifiedAnnouncement) error {
 	a := va.Accepted.Announcement
-	if err := n.checkArtifact(ctx, a); err != nil {
+	if err := n.checkArtifact(ctx, va.Accepted); err != nil {
 		return fmt.Errorf("not co-signing %s version %d: %w", a.ID, a.Patchnet.Version, err)
 	}
 	env := va.Envelope
@@ -75,19 +78,78 @@ func (n *Node) coSign(ctx context.Context, va *verifiedAnnouncement) error {
 	return nil
 }
 
-// checkArtifact fetches a's artifact and checks its size and SHA-256.
-func (n *Node) checkArtifact(ctx context.Context, a *updates.Announcement) error {
+// checkArtifact obtains acc's artifact independently from the vendor's
+// origin, as the [cosign] policy of its publisher allows, never from peers
+// or from the publisher; checks its size, SHA-256 and the vendor's
+// signature; checks that its content id is the announced one; and serves
+// it to the zone's peers from then on.
+func (n *Node) checkArtifact(ctx context.Context, acc *updates.Accepted) error {
+	a := acc.Announcement
 	art := a.Patchnet.Artifact
 	if art == nil {
 		return nil
 	}
-	fctx, cancel := context.WithTimeout(ctx, time.Duration(n.cfg.FetchTimeout))
-	defer cancel()
-	res, err := n.fetch(fctx, art, io.Discard)
+	c, err := n.originChecker(acc)
 	if err != nil {
 		return err
 	}
-	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: res.source, From: res.from, Detail: res.detail})
+	dir, err := os.MkdirTemp(n.cosignDir(), "check-")
+	if err != nil {
+		return fmt.Errorf("creating a download directory: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	fctx, cancel := context.WithTimeout(ctx, time.Duration(n.cfg.FetchTimeout))
+	defer cancel()
+	report, err := c.Check(fctx, art, dir)
+	if err != nil {
+		return fmt.Errorf("checking the artifact at the vendor's origin: %w", err)
+	}
+	if err := n.seed(ctx, report.Path, art); err != nil {
+		return err
+	}
+	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: "vendor", Detail: report.Summary()})
+	return nil
+}
+
+// originChecker is the origin policy of acc's publisher: its own entry,
+// else "*". Without one the supernode cannot confirm anything and refuses.
+func (n *Node) originChecker(acc *updates.Accepted) (*origin.Checker, error) {
+	for _, p := range acc.Publishers {
+		if c, ok := n.checkers[p.PeerID.String()]; ok {
+			return c, nil
+		}
+	}
+	if c, ok := n.checkers["*"]; ok {
+		return c, nil
+	}
+	return nil, fmt.Errorf("%w: no [cosign.publishers] entry for publisher %s (nor \"*\"): no vendor origin to check its artifact against",
+		origin.ErrOutsideOrigins, subjects(acc.Publishers))
+}
+
+// cosignDir is where a supernode downloads artifacts it checks.
+func (n *Node) cosignDir() string {
+	dir := filepath.Join(n.cfg.State, "cosign")
+	os.MkdirAll(dir, 0o700)
+	return dir
+}
+
+// seed imports the verified artifact at path into the content store, so
+// this supernode serves it to the zone, and checks that its content id is
+// the one announced: agents fetch by that id, so bytes other than the
+// vendor's must never hide behind it.
+func (n *Node) seed(ctx context.Context, path string, art *updates.Artifact) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("seeding the checked artifact: %w", err)
+	}
+	defer f.Close()
+	c, err := n.content.Add(ctx, f)
+	if err != nil {
+		return fmt.Errorf("seeding the checked artifact: %w", err)
+	}
+	if art.ContentID != "" && c.String() != art.ContentID {
+		return fmt.Errorf("%w: the vendor's bytes have content id %s, the announcement says %s", trust.ErrDigestMismatch, c, art.ContentID)
+	}
 	return nil
 }
 

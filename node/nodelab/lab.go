@@ -15,6 +15,7 @@ import (
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 	"github.com/patchnet/patchnet/updates/install"
+	"github.com/patchnet/patchnet/updates/origin"
 )
 
 // Options shape a lab zone.
@@ -110,7 +111,7 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 			return nil, err
 		}
 	}
-	if l.vendor, err = startVendor(l.Debs[NewVersion]); err != nil {
+	if l.vendor, err = startVendor(l.Debs[NewVersion], filepath.Join(o.Dir, "vendor")); err != nil {
 		return nil, fmt.Errorf("starting the vendor server: %w", err)
 	}
 	if err := l.prepareAgents(ctx); err != nil {
@@ -229,6 +230,9 @@ func (l *Lab) config(m *Member, bootstrap []string) node.Config {
 	cfg.CRL = l.pki.crls()
 	cfg.Zone = l.Zone
 	cfg.Install.ToolPins = l.toolPins
+	// Supernodes check the lab publisher's artifacts at the vendor's origin
+	// only, signed by the vendor's key.
+	cfg.CoSign.Publishers = map[string]origin.Policy{"*": {Origins: []string{l.vendor.origin}, Keys: []string{l.vendor.key}, RequireSignature: true}}
 	cfg.Threshold = l.Threshold
 	if m.Sysroot != "" {
 		cfg.Sysroot = m.Sysroot

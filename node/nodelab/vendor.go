@@ -3,40 +3,58 @@ package nodelab
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sync/atomic"
 	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
 // vendor is the vendor's download server on loopback: the origin whose
 // egress peer-to-peer distribution keeps flat. It counts the bytes it sends.
 type vendor struct {
-	srv  *http.Server
-	url  string
-	sent atomic.Int64
-	hits atomic.Int64
-	down atomic.Bool
+	srv    *http.Server
+	url    string
+	origin string // the URL prefix supernodes allow for the lab's publisher
+	key    string // the vendor's armored OpenPGP public key, pinned by supernodes
+	sent   atomic.Int64
+	hits   atomic.Int64
+	down   atomic.Bool
 }
 
-// startVendor serves file at http://127.0.0.1:PORT/<name>.
-func startVendor(file string) (*vendor, error) {
+// startVendor serves file at http://127.0.0.1:PORT/<name>, with the
+// vendor's detached OpenPGP signature beside it at <name>.asc, made with a
+// key generated here whose public half it writes into dir.
+func startVendor(file, dir string) (*vendor, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, err
+	}
+	v := &vendor{}
+	sig, err := v.sign(data, dir)
+	if err != nil {
+		return nil, fmt.Errorf("signing as the vendor: %w", err)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	v := &vendor{}
 	name := filepath.Base(file)
-	v.url = "http://" + ln.Addr().String() + "/" + name
+	v.origin = "http://" + ln.Addr().String() + "/"
+	v.url = v.origin + name
 	v.srv = &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if v.down.Load() {
 			http.Error(w, "vendor down for maintenance", http.StatusServiceUnavailable)
+			return
+		}
+		if r.URL.Path == "/"+name+".asc" {
+			http.ServeContent(w, r, name+".asc", time.Time{}, bytes.NewReader(sig))
 			return
 		}
 		if r.URL.Path != "/"+name {
@@ -66,3 +84,36 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 }
 
 func (v *vendor) close() error { return v.srv.Close() }
+
+// sign makes the vendor's key (Ed25519, as a vendor's release key), writes
+// its armored public key to dir/vendor.asc and returns an armored detached
+// signature of data.
+func (v *vendor) sign(data []byte, dir string) ([]byte, error) {
+	e, err := openpgp.NewEntity("patchnet lab vendor", "", "vendor@lab.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		return nil, err
+	}
+	var pub bytes.Buffer
+	w, err := armor.Encode(&pub, openpgp.PublicKeyType, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Serialize(w); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	v.key = filepath.Join(dir, "vendor.asc")
+	if err := os.WriteFile(v.key, pub.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	var sig bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(data), nil); err != nil {
+		return nil, err
+	}
+	return sig.Bytes(), nil
+}
