@@ -38,7 +38,9 @@ and for every agent a sandbox Debian 12 root with 1.0-1 installed by dpkg.
 It starts a publisher, --supernodes supernodes and --agents agents (each a
 full node: libp2p host, gossip, DHT, badger state), then publishes the 2.0-1
 fix. Each supernode verifies the announcement on its own, fetches the
-package from peers and checks its size and SHA-256, and only then co-signs;
+package itself from the vendor's origin (never from peers or the
+publisher), checks its size, SHA-256 and the vendor's OpenPGP signature,
+and only then co-signs and seeds it to the zone;
 each agent accepts it once --threshold distinct supernodes co-signed, matches
 it against its sandbox's dpkg database, fetches the package from peers (the
 vendor URL is the fallback) and installs it with dpkg, journalled for
