@@ -64,10 +64,10 @@ func (n *Node) accept(va *verifiedAnnouncement) {
 		n.cancelOlder(a)
 		raw, err := va.Envelope.Marshal()
 		if err == nil {
-			err = n.toInstall.put(a.ID, pendingInstall{Version: a.Patchnet.Version, Digest: acc.Digest, Envelope: raw})
+			_, err = n.life.accept(acc, raw)
 		}
 		if err != nil {
-			n.log.Warn("recording pending install", "id", a.ID, "err", err)
+			n.log.Warn("recording the accepted update", "id", a.ID, "err", err)
 		}
 		n.queueInstall(acc)
 	case errors.Is(err, updates.ErrDuplicate):
@@ -140,12 +140,12 @@ func (e *retryableError) Error() string { return e.err.Error() }
 func (e *retryableError) Unwrap() error { return e.err }
 
 // handleAccepted installs an accepted announcement, retrying failed fetches
-// with backoff (MaxFetchAttempts). Its pending record is forgotten on a
-// final outcome (installed, not applicable, superseded, install failed) and
-// kept otherwise, so a restart or the next copy tries again.
+// with backoff (MaxFetchAttempts). Each step is recorded in its lifecycle
+// record; one left unfinished (gave up, or the node stopped) is taken up
+// again at start or by the next copy.
 func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 	a := acc.Announcement
-	defer n.toInstall.unclaim(a.ID, a.Patchnet.Version)
+	defer n.life.unclaim(a.ID, a.Patchnet.Version)
 	ctx, done := n.handlers.start(ctx, a.ID, a.Patchnet.Version)
 	defer done()
 	for attempt := 1; ; attempt++ {
@@ -158,24 +158,28 @@ func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 		case ctx.Err() != nil:
 			return
 		case !errors.As(err, &retry):
-			if err := n.toInstall.finish(a.ID, a.Patchnet.Version); err != nil {
-				n.log.Warn("forgetting pending install", "id", a.ID, "err", err)
-			}
-			return
+			return // a final outcome, recorded by installOnce
 		case attempt >= MaxFetchAttempts:
-			n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version, Detail: fmt.Sprintf(
-				"%v: gave up after %d attempts; kept pending for a restart or the next copy", err, attempt)})
+			n.retrying(a, StateGaveUp, fmt.Sprintf("%v: gave up after %d attempts; kept pending for a restart or the next copy", err, attempt))
 			return
 		}
 		wait := n.retryDelay(attempt)
-		n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version, Detail: fmt.Sprintf(
-			"%v: retrying in %v (attempt %d of %d)", err, wait, attempt, MaxFetchAttempts)})
+		n.retrying(a, StateFetching, fmt.Sprintf("%v: retrying in %v (attempt %d of %d)", err, wait, attempt, MaxFetchAttempts))
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(wait):
 		}
 	}
+}
+
+// retrying records a failed attempt (state fetching, or gave-up) and
+// reports it as a failed event.
+func (n *Node) retrying(a *updates.Announcement, state State, detail string) {
+	if err := n.life.move(a.ID, a.Patchnet.Version, state, detail, nil); err != nil {
+		n.log.Warn("recording update state", "id", a.ID, "err", err)
+	}
+	n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version, Detail: detail})
 }
 
 // retryDelay is the wait after a failed attempt: Config.FetchRetry,
@@ -194,9 +198,7 @@ func (n *Node) retryDelay(attempt int) time.Duration {
 // of a final outcome and returns nil, or returns a retryableError.
 func (n *Node) installOnce(ctx context.Context, acc *updates.Accepted) error {
 	a := acc.Announcement
-	ev := func(kind EventKind, format string, args ...any) {
-		n.emit(Event{Kind: kind, ID: a.ID, Version: a.Patchnet.Version, Detail: fmt.Sprintf(format, args...)})
-	}
+	ev := func(kind EventKind, format string, args ...any) { n.step(a, kind, fmt.Sprintf(format, args...), nil) }
 	if !a.Withdrawn.IsZero() {
 		ev(EventWithdrawn, "withdrawn at %s: nothing to install; pending installs of earlier versions cancelled", a.Withdrawn.UTC().Format(time.RFC3339))
 		return nil
@@ -294,8 +296,8 @@ func (n *Node) shouldInstall(ctx context.Context, a *updates.Announcement) (bool
 	}
 	at := n.installTime(a, d)
 	if wait := at.Sub(n.verifier.Now()); wait > 0 {
-		n.emit(Event{Kind: EventScheduled, ID: a.ID, Version: a.Patchnet.Version,
-			Detail: fmt.Sprintf("installing at %s (%s)", at.UTC().Format(time.RFC3339), d.Reason)})
+		n.step(a, EventScheduled, fmt.Sprintf("installing at %s (%s)", at.UTC().Format(time.RFC3339), d.Reason),
+			func(r *UpdateRecord) { r.NotBefore = at })
 		select {
 		case <-ctx.Done():
 			return false, "", ctx.Err()
@@ -338,6 +340,9 @@ func (n *Node) fetchAndInstall(ctx context.Context, acc *updates.Accepted) (*ins
 	if err != nil {
 		return nil, err
 	}
+	if err := n.life.move(a.ID, a.Patchnet.Version, StateFetching, "fetching "+art.Name, func(r *UpdateRecord) { r.Attempts++ }); err != nil {
+		return nil, &retryableError{err}
+	}
 	dir := filepath.Join(n.cfg.State, "incoming")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
@@ -355,6 +360,9 @@ func (n *Node) fetchAndInstall(ctx context.Context, acc *updates.Accepted) (*ins
 	}
 	if err := n.recheck(acc); err != nil {
 		return nil, err
+	}
+	if err := n.life.move(a.ID, a.Patchnet.Version, StateInstalling, "installing "+art.Name, nil); err != nil {
+		return nil, &retryableError{err}
 	}
 	tx, err := n.installs.InstallVerified(ctx, verified, install.Plan{
 		AnnouncementID: a.ID, AnnouncementVersion: a.Patchnet.Version, Summary: a.Summary,

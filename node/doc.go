@@ -4,39 +4,38 @@
 //
 // It owns:
 //   - Config (TOML) and New/Run/Close: credentials, the pinned roots and the
-//     trust.Verifier, the badger state (seen versions, catch-up items,
-//     co-signing records), the overlay with this node's MessageValidator and
-//     Authenticator, and the content service;
-//   - the gossip validator: forged or malformed → Reject, expired or older
-//     than a version already accepted → Ignore; CRLs on the announce topic
-//     are verified against their CA, applied and relayed (PublishCRL), and
-//     connected peers are re-verified;
-//   - publishers: AddArtifact and Publish (sign, send to the supernodes);
-//   - supernodes: verify each proposal on their own, fetch the artifact and
-//     check its size and SHA-256, and only then co-sign and republish it on
-//     the announce topic; never co-sign a lower version or a second payload
-//     for one id and version;
-//   - the merge buffer: envelopes with the same payload have their
-//     signatures merged (bounded: MaxPendingPayloads, MergeTTL), so k
-//     co-signatures published separately add up; only verified signatures
-//     of the zone's publishers and supernodes are merged, one per signer
-//     (by certificate fingerprint, whatever the key id's spelling);
-//   - agents: updates.Acceptor on each merged envelope (k distinct supernode
-//     co-signatures, rollback and equivocation with the SeenStore in badger;
-//     equivocation is quarantined and alerted, naming the signers), then
-//     local matching against sysinfo, the respond decision, the fetch through
-//     content (peers first, vendor URLs after), the journalled install
-//     through updates/install, and providing the artifact to peers unless the
-//     operator opted out; notify mode and equivocation alerts go out through
-//     the [notify] channels (SMTP, webhook); an accepted update stays
-//     recorded as pending in badger until it is installed, does not apply
-//     or is superseded, so a full queue, failed fetches (retried with
-//     backoff) or a restart do not lose it; only the highest accepted
-//     version of an id is ever installed;
-//   - catch-up: every node keeps the merged envelopes it saw, so a node that
-//     was offline gets every co-signature from one peer; CRLs kept there
-//     are applied again at start;
-//   - Status and Events: what each node did and when.
+//     trust.Verifier, the zone (its name under the root this node's own
+//     certificate chains to: a federated partner's zone of the same name is
+//     another zone), the badger state, the overlay with this node's
+//     MessageValidator, Authenticator and message IDs, the content service;
+//   - the one verified path (validator.go): the gossip validator verifies
+//     only the signatures of a message that add to what the merge buffer
+//     holds for its payload, checks each payload once (publisher signature,
+//     decoding, validity at this node's clock) and merges; it hands the rest
+//     of the node one verifiedAnnouncement as pubsub's ValidatorData, and
+//     nothing after it parses or verifies the bytes again. Message IDs
+//     derive from content (topic, payload, set of signatures), so re-encoded
+//     copies are duplicates; copies that add nothing are Ignored within a
+//     per-peer budget, then Rejected. Forged or malformed → Reject; expired,
+//     not checkable yet or older than what was accepted → Ignore;
+//   - CRLs (crl.go) on their own topic, verified against their issuer,
+//     applied, kept for catch-up and replayed at start; a new CRL re-runs
+//     acceptance on buffered announcements;
+//   - publishers (publisher.go): AddArtifact and Publish;
+//   - supernodes (supernode.go, cosign.go): each artifact fetched from the
+//     vendor origins the [cosign] policy binds to its publisher (never from
+//     peers or the publisher), its size, SHA-256, vendor signature and
+//     content id checked, then co-signed, republished and seeded; never a
+//     lower version or a second payload for one id and version;
+//   - agents (agent.go, pending.go, inflight.go, lifecycle.go): acceptance
+//     (k co-signers of this zone, each counted only with current CRLs of its
+//     zone CA and root; rollback and equivocation against the SeenStore),
+//     then one workflow per accepted version — match, respond, schedule,
+//     fetch, check again (CRLs, clock, quarantine), install through pinned
+//     installers — each step recorded in its lifecycle record (State) in
+//     badger, so a restart takes up what was unfinished; a higher version,
+//     a withdrawal or an equivocation cancels a version still waiting;
+//   - Status, Events and Updates: what each node did and when.
 //
 // Privacy: every node of a zone receives, verifies and relays every
 // announcement (broadcast delivery), and matching is local, so gossip tells

@@ -36,7 +36,7 @@ func validatorOnly(tb testing.TB, pki *trusttest.PKI) *Node {
 	zone := pki.ZoneRef("acme")
 	return &Node{cfg: cfg, creds: &trust.Credentials{}, zone: zone, policy: cfg.policy(zone), topics: zoneTopics("acme"), verifier: v, db: db,
 		merge: newMergeBuffer(v.Now, zone), redundancy: newRedundancy(), handlers: newInflight(), events: newEvents(nil),
-		seen: updates.NewBadgerSeenStore(db), cosigned: newCosignStore(db), toInstall: newPendingStore(db), log: slog.New(slog.DiscardHandler)}
+		seen: updates.NewBadgerSeenStore(db), cosigned: newCosignStore(db), life: newLifecycle(db, v.Now), log: slog.New(slog.DiscardHandler)}
 }
 
 // fuzzAnnouncement is a small valid announcement dated by clock.

@@ -80,8 +80,8 @@ func (n *Node) cancelVersion(id string, version uint64) {
 	n.handlers.cancel(id, func(v uint64) bool { return v == version }, cause)
 }
 
-// cancelled reports an accepted update whose wait was ended by cause and
-// forgets its pending record: it is final.
+// cancelled records and reports the final state of an accepted update
+// whose wait was ended by cause.
 func (n *Node) cancelled(acc *updates.Accepted, cause error) {
 	a := acc.Announcement
 	kind := EventSuperseded
@@ -89,8 +89,5 @@ func (n *Node) cancelled(acc *updates.Accepted, cause error) {
 	if errors.As(cause, &c) {
 		kind = c.kind
 	}
-	n.emit(Event{Kind: kind, ID: a.ID, Version: a.Patchnet.Version, Detail: fmt.Sprintf("not installing version %d: %v", a.Patchnet.Version, cause)})
-	if err := n.toInstall.finish(a.ID, a.Patchnet.Version); err != nil {
-		n.log.Warn("forgetting pending install", "id", a.ID, "err", err)
-	}
+	n.step(a, kind, fmt.Sprintf("not installing version %d: %v", a.Patchnet.Version, cause), nil)
 }

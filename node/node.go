@@ -38,7 +38,7 @@ type Node struct {
 	respond    *updates.RespondPolicy
 	notifier   updates.Notifier // nil: no channels configured
 	cosigned   *cosignStore
-	toInstall  *pendingStore // agents: accepted, not yet installed
+	life       *lifecycle // agents: every accepted version, until its outcome
 	ov         *overlay.Overlay
 	content    *content.Service
 	blocks     *content.DiskStore
@@ -144,7 +144,7 @@ func (n *Node) openState(ctx context.Context) error {
 	n.db = db
 	n.seen = updates.NewBadgerSeenStore(db)
 	n.cosigned = newCosignStore(db)
-	n.toInstall = newPendingStore(db)
+	n.life = newLifecycle(db, n.verifier.Now)
 	if n.acceptor, err = updates.NewAcceptor(n.verifier, n.policy, n.seen); err != nil {
 		return err
 	}

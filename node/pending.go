@@ -1,141 +1,26 @@
 package node
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sync"
-
-	"github.com/dgraph-io/badger/v4"
 
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
 
-// pendingPrefix keys an agent's record of an accepted update it has not
-// finished with, per id.
-const pendingPrefix = "node/pending/"
-
-// pendingInstall is an accepted announcement waiting to be installed: its
-// version and payload digest, and the merged envelope that was accepted, so
-// it can be verified and queued again after a restart, a full install queue
-// or failed fetches. The Acceptor records what it accepted before anything
-// is installed, so without this record later copies would only be
-// duplicates and the update would be lost.
-type pendingInstall struct {
-	Version  uint64         `json:"version"`
-	Digest   updates.Digest `json:"digest"`
-	Envelope []byte         `json:"envelope"`
-}
-
-// pendingStore keeps pendingInstalls in the node's database and tracks in
-// memory which ids are being handled and which were settled this run.
-type pendingStore struct {
-	mu       sync.Mutex
-	db       *badger.DB
-	inflight map[string]uint64 // id → version a goroutine is handling
-	settled  map[string]uint64 // id → version finished with this run
-}
-
-func newPendingStore(db *badger.DB) *pendingStore {
-	return &pendingStore{db: db, inflight: map[string]uint64{}, settled: map[string]uint64{}}
-}
-
-// put records rec for id unless a higher version is recorded already.
-func (s *pendingStore) put(id string, rec pendingInstall) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	old, ok, err := s.get(id)
-	if err != nil {
-		return err
-	}
-	if ok && old.Version > rec.Version {
-		return nil
-	}
-	return putRecord(s.db, pendingPrefix+id, rec)
-}
-
-// get reads id's record; callers hold mu or accept a racy read.
-func (s *pendingStore) get(id string) (pendingInstall, bool, error) {
-	return getRecord[pendingInstall](s.db, pendingPrefix+id)
-}
-
-// finish forgets id's record if it is for version (a newer one stays) and
-// remembers for this run that version was settled.
-func (s *pendingStore) finish(id string, version uint64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.settled[id] < version {
-		s.settled[id] = version
-	}
-	rec, ok, err := s.get(id)
-	if err != nil || !ok || rec.Version != version {
-		return err
-	}
-	return deleteRecord(s.db, pendingPrefix+id)
-}
-
-// all lists every record by id.
-func (s *pendingStore) all() (map[string]pendingInstall, error) {
-	out := map[string]pendingInstall{}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(pendingPrefix), PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var rec pendingInstall
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
-				return fmt.Errorf("decoding %s: %w", it.Item().Key(), err)
-			}
-			out[string(it.Item().Key()[len(pendingPrefix):])] = rec
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("listing pending installs: %w", err)
-	}
-	return out, nil
-}
-
-// claim marks (id, version) in flight unless that version or a higher one
-// already is.
-func (s *pendingStore) claim(id string, version uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inflight[id] >= version {
-		return false
-	}
-	s.inflight[id] = version
-	return true
-}
-
-// unclaim ends the flight of (id, version) unless a newer version took over.
-func (s *pendingStore) unclaim(id string, version uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inflight[id] == version {
-		delete(s.inflight, id)
-	}
-}
-
-// wasSettled reports whether (id, version) was finished with this run.
-func (s *pendingStore) wasSettled(id string, version uint64) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.settled[id] >= version
-}
-
 // queueInstall hands acc to the installer unless its id is being handled
 // at this version or a higher one. A full queue drops it with an event; its
-// pending record stays, so the next copy or a restart queues it again.
+// lifecycle record stays unfinished, so the next copy or a restart queues
+// it again.
 func (n *Node) queueInstall(acc *updates.Accepted) {
 	a := acc.Announcement
-	if !n.toInstall.claim(a.ID, a.Patchnet.Version) {
+	if !n.life.claim(a.ID, a.Patchnet.Version) {
 		return
 	}
 	select {
 	case n.installQ <- acc:
 	default:
-		n.toInstall.unclaim(a.ID, a.Patchnet.Version)
+		n.life.unclaim(a.ID, a.Patchnet.Version)
 		n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version,
 			Detail: "install queue full: kept pending, queued again by the next copy or a restart"})
 	}
@@ -151,20 +36,18 @@ func (n *Node) retryDuplicate(va *verifiedAnnouncement) {
 	if high, ok, err := n.seen.Highest(id); err != nil || !ok || high != v {
 		return
 	}
-	if n.toInstall.wasSettled(id, v) || n.installs.InstalledBy(id, v) != nil {
+	if rec, ok, err := n.life.get(id, v); err != nil || (ok && rec.State.Final()) || n.installs.InstalledBy(id, v) != nil {
 		return
 	}
 	if err := updates.QuorumError(acc, n.policy); err != nil {
 		return // this copy alone is short of the quorum (the merged one was not)
 	}
-	if _, ok, err := n.toInstall.get(id); err == nil && !ok {
-		raw, err := va.Envelope.Marshal()
-		if err == nil {
-			err = n.toInstall.put(id, pendingInstall{Version: v, Digest: acc.Digest, Envelope: raw})
-		}
-		if err != nil {
-			n.log.Warn("recording pending install", "id", id, "err", err)
-		}
+	raw, err := va.Envelope.Marshal()
+	if err == nil {
+		_, err = n.life.accept(acc, raw) // a node that lost or never made the record
+	}
+	if err != nil {
+		n.log.Warn("recording the accepted update", "id", id, "err", err)
 	}
 	n.queueInstall(acc)
 }
@@ -191,26 +74,34 @@ func (n *Node) verifyStored(id string, raw []byte) (*updates.Accepted, error) {
 	return acc, updates.QuorumError(acc, n.policy)
 }
 
-// requeuePending queues every pending install recorded before a restart,
-// verified again (a CRL or expiry may have voided it since).
+// requeuePending takes up every update left unfinished before a restart:
+// the highest unfinished version of each id is verified again (a CRL or
+// expiry may have voided it since) and queued; lower ones were superseded.
 func (n *Node) requeuePending() {
-	recs, err := n.toInstall.all()
+	recs, err := n.life.unfinished()
 	if err != nil {
-		n.log.Warn("reading pending installs", "err", err)
+		n.log.Warn("reading unfinished updates", "err", err)
 		return
 	}
-	for id, rec := range recs {
-		acc, err := n.verifyStored(id, rec.Envelope)
-		if errors.Is(err, trust.ErrInsufficientSigners) {
+	for i, rec := range recs {
+		if i+1 < len(recs) && recs[i+1].ID == rec.ID {
+			n.stepRecord(rec, EventSuperseded, fmt.Sprintf("superseded by version %d, accepted before the restart", recs[i+1].Version))
+			continue
+		}
+		acc, err := n.verifyStored(rec.ID, rec.Envelope)
+		switch {
+		case errors.Is(err, trust.ErrInsufficientSigners):
 			// Kept: no current CRL yet, say; the next copy or restart retries.
-			n.emit(Event{Kind: EventPending, ID: id, Version: rec.Version, Detail: fmt.Sprintf("pending install kept, not queued: %v", err)})
-			continue
+			n.emit(Event{Kind: EventPending, ID: rec.ID, Version: rec.Version, Detail: fmt.Sprintf("unfinished update kept, not queued: %v", err)})
+		case err != nil:
+			n.stepRecord(rec, EventRefusedInstall, fmt.Sprintf("unfinished update dropped at start: %v", err))
+		default:
+			n.queueInstall(acc)
 		}
-		if err != nil {
-			n.toInstall.finish(id, rec.Version)
-			n.emit(Event{Kind: EventNotApplied, ID: id, Version: rec.Version, Detail: fmt.Sprintf("pending install dropped: %v", err)})
-			continue
-		}
-		n.queueInstall(acc)
 	}
+}
+
+// stepRecord is step for an update known only by its record.
+func (n *Node) stepRecord(rec UpdateRecord, kind EventKind, detail string) {
+	n.step(&updates.Announcement{ID: rec.ID, Patchnet: updates.Patchnet{Version: rec.Version}}, kind, detail, nil)
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -76,36 +77,67 @@ func TestLowerDuplicateNotReinstalled(t *testing.T) {
 			}
 		})
 	}
-	rec, ok, err := n.toInstall.get("PNT-FUZZ-0001")
-	if err != nil || !ok || rec.Version != 2 {
-		t.Errorf("pending record %+v, %v, %v; want version 2 recorded for restarts", rec, ok, err)
+	for v, want := range map[uint64]bool{1: false, 2: true} {
+		rec, ok, err := n.life.get("PNT-FUZZ-0001", v)
+		if err != nil || ok != want || (ok && (rec.State != StateAccepted || len(rec.Envelope) == 0)) {
+			t.Errorf("version %d: lifecycle record %+v, %v, %v; want one (accepted, with its envelope) only for version 2", v, rec, ok, err)
+		}
 	}
 }
 
-// A pending record only moves up, and finishing a lower version (a
-// superseded goroutine) leaves the higher one's record alone.
-func TestPendingRecordNeverLowered(t *testing.T) {
-	n := validatorOnly(t, trusttest.NewPKI(t, "acme"))
-	s := n.toInstall
-	for _, v := range []uint64{2, 1} {
-		if err := s.put("X", pendingInstall{Version: v, Envelope: []byte{byte(v)}}); err != nil {
+// A lifecycle record moves through its states, keeps the envelope until a
+// final one, and never leaves a final state: a late event of a cancelled
+// handler cannot turn "superseded" back into "installing". Unfinished
+// records are what a restart takes up, by id and version.
+func TestLifecycleRecords(t *testing.T) {
+	pki := trusttest.NewPKI(t, "acme")
+	n := validatorOnly(t, pki)
+	s := n.life
+	acc := func(id string, v uint64) *updates.Accepted {
+		return &updates.Accepted{Announcement: &updates.Announcement{ID: id, Patchnet: updates.Patchnet{Version: v}}}
+	}
+	for _, a := range []*updates.Accepted{acc("B", 1), acc("A", 10), acc("A", 9)} {
+		if made, err := s.accept(a, []byte("envelope")); err != nil || !made {
+			t.Fatal(made, err)
+		}
+	}
+	if made, _ := s.accept(acc("A", 9), []byte("again")); made {
+		t.Error("a second record was made for one version")
+	}
+	steps := []struct {
+		id    string
+		v     uint64
+		state State
+	}{
+		{"A", 9, StateScheduled}, {"A", 9, StateSuperseded}, {"A", 9, StateInstalling},
+		{"A", 10, StateFetching}, {"A", 10, StateInstalling},
+		{"B", 1, StateInstalled},
+	}
+	for _, st := range steps {
+		if err := s.move(st.id, st.v, st.state, string(st.state), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := s.finish("X", 1); err != nil {
-		t.Fatal(err)
-	}
-	got, err := s.all()
+	all, err := s.list()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cmp.Diff(map[string]pendingInstall{"X": {Version: 2, Envelope: []byte{2}}}, got); d != "" {
-		t.Errorf("pending records (-want +got):\n%s", d)
+	got := map[string]State{}
+	for _, r := range all {
+		got[fmt.Sprintf("%s/%d", r.ID, r.Version)] = r.State
+		if r.State.Final() != (len(r.Envelope) == 0) {
+			t.Errorf("%s %d in %s keeps envelope %v", r.ID, r.Version, r.State, len(r.Envelope) > 0)
+		}
 	}
-	if err := s.finish("X", 2); err != nil {
-		t.Fatal(err)
+	want := map[string]State{"A/9": StateSuperseded, "A/10": StateInstalling, "B/1": StateInstalled}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("states (-want +got):\n%s", d)
 	}
-	if got, _ := s.all(); len(got) != 0 || !s.wasSettled("X", 2) {
-		t.Errorf("after finishing version 2: records %v, settled %v", got, s.wasSettled("X", 2))
+	open, err := s.unfinished()
+	if err != nil || len(open) != 1 || open[0].ID != "A" || open[0].Version != 10 {
+		t.Errorf("unfinished = %+v, %v; want A 10 only", open, err)
+	}
+	if err := s.move("C", 1, StateFetching, "", nil); err == nil {
+		t.Error("a transition of an update never accepted was recorded")
 	}
 }

@@ -203,6 +203,12 @@ func TestNoCoSignatureCountsWithoutCRL(t *testing.T) {
 		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
 		return len(no) == 0
 	})
+	for _, a := range l.Agents {
+		recs, err := a.Updates()
+		if err != nil || len(recs) != 1 || recs[0].State != node.StateInstalled || recs[0].Attempts != 1 {
+			t.Errorf("%s lifecycle records %+v, %v; want one, installed after one fetch", a.Name, recs, err)
+		}
+	}
 }
 
 // A fresh agent started without CRL files gets the zone's CRLs from its
@@ -301,6 +307,18 @@ func TestWithdrawnCancelsPendingInstall(t *testing.T) {
 	for _, a := range l.Agents {
 		if a.Status().Has(node.EventInstalled) {
 			t.Errorf("%s installed a withdrawn update", a.Name)
+		}
+		recs, err := a.Updates()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.ID == fix.ID && r.State != node.StateWithdrawn {
+				t.Errorf("%s: version %d recorded as %s, want withdrawn", a.Name, r.Version, r.State)
+			}
+		}
+		if len(recs) != 2 {
+			t.Errorf("%s has %d lifecycle records, want versions 1 and 2", a.Name, len(recs))
 		}
 	}
 }
