@@ -34,7 +34,7 @@ func validatorOnly(tb testing.TB, pki *trusttest.PKI) *Node {
 	}
 	cfg := Config{Zone: "acme", Threshold: 1, Publishers: 1, RequireCRL: true}
 	zone := pki.ZoneRef("acme")
-	return &Node{cfg: cfg, creds: &trust.Credentials{}, zone: zone, policy: cfg.policy(zone), topics: zoneTopics("acme"), verifier: v, db: db,
+	return &Node{cfg: cfg, creds: &trust.Credentials{}, self: trust.Identity{Roles: []trust.Role{trust.RoleAgent}}, zone: zone, policy: cfg.policy(zone), topics: zoneTopics("acme"), verifier: v, db: db,
 		merge: newMergeBuffer(v.Now, zone), redundancy: newRedundancy(), handlers: newInflight(), events: newEvents(nil),
 		seen: updates.NewBadgerSeenStore(db), cosigned: newCosignStore(db), life: newLifecycle(db, v.Now), log: slog.New(slog.DiscardHandler)}
 }

@@ -166,6 +166,34 @@ func BenchmarkValidateAnnouncement(b *testing.B) {
 			n.validateAnnouncement(b.Context(), "", cosigned)
 		}
 	})
+	// What one announcement costs an agent in a zone with k = 2: the two
+	// supernodes' co-signed copies and a merged copy from catch-up. A bare
+	// verifier checks every signature of every message; the validator
+	// checks each signature once.
+	seq := [][]byte{
+		trusttest.Envelope(b, updates.PayloadType, payload, pub, sn1),
+		trusttest.Envelope(b, updates.PayloadType, payload, pub, sn2),
+		cosigned,
+	}
+	b.Run("announcement/baseline=trust.VerifyEnvelope-each", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, raw := range seq {
+				if _, err := n.verifier.VerifyEnvelope(raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("announcement/validator", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			n.merge = newMergeBuffer(n.verifier.Now, n.zone)
+			for _, raw := range seq {
+				n.validateAnnouncement(b.Context(), "", raw)
+			}
+		}
+	})
 }
 
 // Re-encodings of one envelope (whitespace, field order, key id spelling,

@@ -141,12 +141,16 @@ func verdictOf(err error) overlay.Verdict {
 }
 
 // stale reports whether a is older than what this node already accepted
-// (agents) or co-signed (supernodes) for its id.
+// (agents: the seen versions) or co-signed (supernodes: their records);
+// a node of neither role relays it.
 func (n *Node) stale(a *updates.Announcement) bool {
-	if high, ok, err := n.seen.Highest(a.ID); err == nil && ok && a.Patchnet.Version < high {
+	if !n.IsAgent() && !n.IsSupernode() {
+		return false
+	}
+	if high, ok, err := n.seen.Highest(a.ID); n.IsAgent() && err == nil && ok && a.Patchnet.Version < high {
 		return true
 	}
-	if rec, ok, err := n.cosigned.get(a.ID); err == nil && ok && a.Patchnet.Version < rec.Version {
+	if rec, ok, err := n.cosigned.get(a.ID); n.IsSupernode() && err == nil && ok && a.Patchnet.Version < rec.Version {
 		return true
 	}
 	return false
@@ -186,7 +190,7 @@ func (n *Node) signerOf(env *trust.Envelope, s trust.Signature) (trust.Identity,
 		return trust.Identity{}, err
 	}
 	id := ve.Signers[0]
-	if id.Check(trust.RolePublisher, n.zone) != nil && id.Check(trust.RoleSupernode, n.zone) != nil {
+	if !id.Holds(trust.RolePublisher, n.zone) && !id.Holds(trust.RoleSupernode, n.zone) {
 		return trust.Identity{}, fmt.Errorf("%w: %s is neither a publisher nor a supernode of zone %s", trust.ErrWrongRole, id, n.zone)
 	}
 	return id, nil

@@ -121,7 +121,7 @@ func (v *Verifier) signerEntry(s Signature) (*cacheEntry, error) {
 func (ve *VerifiedEnvelope) SignersWith(role Role, zone Zone) []Identity {
 	var out []Identity
 	for _, id := range ve.Signers {
-		if id.Check(role, zone) == nil {
+		if id.Holds(role, zone) {
 			out = append(out, id)
 		}
 	}

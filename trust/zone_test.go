@@ -91,3 +91,26 @@ func TestRequireCRLCoversRoots(t *testing.T) {
 	}
 	mustVerify(t, v, envelope(t, sn))
 }
+
+// Holds answers exactly as Check does, for every role and zone binding.
+func TestHoldsAgreesWithCheck(t *testing.T) {
+	clock := trusttest.NewFakeClock(trusttest.Epoch)
+	ours, theirs := trusttest.NewPKIWithClock(t, clock, "acme", "beta"), trusttest.NewPKIWithClock(t, clock, "acme")
+	ids := []trust.Identity{
+		ours.Issue(t, "acme", trust.RoleSupernode).Identity, ours.Issue(t, "beta", trust.RolePublisher).Identity,
+		theirs.Issue(t, "acme", trust.RoleSupernode).Identity,
+	}
+	for i := range ids { // the verifier fills Root; trusttest's Identity may not
+		ids[i].Root = trust.FingerprintOf(map[int]*trusttest.PKI{0: ours, 1: ours, 2: theirs}[i].Root.Cert)
+	}
+	zones := []trust.Zone{{}, {Name: "acme"}, ours.ZoneRef("acme"), ours.ZoneRef("beta"), theirs.ZoneRef("acme")}
+	for _, id := range ids {
+		for _, z := range zones {
+			for _, r := range trust.AllRoles {
+				if got, want := id.Holds(r, z), id.Check(r, z) == nil; got != want {
+					t.Errorf("%s in %s as %s: Holds %v, Check %v", id.Subject, z, r, got, want)
+				}
+			}
+		}
+	}
+}
