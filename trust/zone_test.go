@@ -96,12 +96,18 @@ func TestRequireCRLCoversRoots(t *testing.T) {
 func TestHoldsAgreesWithCheck(t *testing.T) {
 	clock := trusttest.NewFakeClock(trusttest.Epoch)
 	ours, theirs := trusttest.NewPKIWithClock(t, clock, "acme", "beta"), trusttest.NewPKIWithClock(t, clock, "acme")
-	ids := []trust.Identity{
-		ours.Issue(t, "acme", trust.RoleSupernode).Identity, ours.Issue(t, "beta", trust.RolePublisher).Identity,
-		theirs.Issue(t, "acme", trust.RoleSupernode).Identity,
+	type member struct {
+		pki *trusttest.PKI
+		id  trust.Identity
 	}
-	for i := range ids { // the verifier fills Root; trusttest's Identity may not
-		ids[i].Root = trust.FingerprintOf(map[int]*trusttest.PKI{0: ours, 1: ours, 2: theirs}[i].Root.Cert)
+	members := []member{
+		{ours, ours.Issue(t, "acme", trust.RoleSupernode).Identity}, {ours, ours.Issue(t, "beta", trust.RolePublisher).Identity},
+		{theirs, theirs.Issue(t, "acme", trust.RoleSupernode).Identity},
+	}
+	var ids []trust.Identity
+	for _, m := range members {
+		m.id.Root = trust.FingerprintOf(m.pki.Root.Cert) // as the verifier would fill it
+		ids = append(ids, m.id)
 	}
 	zones := []trust.Zone{{}, {Name: "acme"}, ours.ZoneRef("acme"), ours.ZoneRef("beta"), theirs.ZoneRef("acme")}
 	for _, id := range ids {

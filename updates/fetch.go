@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/trust"
 )
 
@@ -414,7 +415,7 @@ func (f *fetch) finish() error {
 	if err := os.Rename(f.part, f.dst); err != nil {
 		return fmt.Errorf("moving verified artifact into place: %w", err)
 	}
-	return syncDir(filepath.Dir(f.dst))
+	return fsutil.SyncDir(filepath.Dir(f.dst))
 }
 
 // discard removes the part: its bytes are known bad, resuming from them
@@ -422,16 +423,4 @@ func (f *fetch) finish() error {
 func (f *fetch) discard() {
 	f.file.Close()
 	os.Remove(f.part)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
 }

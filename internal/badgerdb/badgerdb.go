@@ -25,6 +25,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/sys/unix"
+
+	"github.com/patchnet/patchnet/internal/fsutil"
 )
 
 // logKind is one kind of log file badger preallocates.
@@ -133,7 +135,7 @@ func repairKind(k logKind, opts badger.Options) error {
 		report(opts, "%s was empty, its creation or deletion interrupted by a crash: removed it", l.path)
 	}
 	if removed {
-		return syncDir(k.dir)
+		return fsutil.SyncDir(k.dir)
 	}
 	return nil
 }
@@ -146,18 +148,6 @@ func report(opts badger.Options, format string, args ...any) {
 }
 
 // syncDir makes removals in dir durable, so a removed log cannot return
-// after a power cut once badger has reused its name.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
-}
 
 // lockDirs takes badger's lock on opts's directories: a flock on the
 // directory itself (dir_unix.go acquireDirectoryLock), shared for a

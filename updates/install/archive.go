@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/patchnet/patchnet/internal/fsutil"
 )
 
 // Archive unpacks a tar.gz or zip into a prefix directory with an atomic
@@ -120,12 +122,12 @@ func swapIn(src, prefix string) error {
 		if err := os.Rename(src, prefix); err != nil {
 			return fmt.Errorf("swapping in %s: %w", prefix, err)
 		}
-		return syncDir(filepath.Dir(prefix))
+		return fsutil.SyncDir(filepath.Dir(prefix))
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, src, unix.AT_FDCWD, prefix, unix.RENAME_EXCHANGE); err != nil {
 		return fmt.Errorf("swapping in %s (renameat2 RENAME_EXCHANGE): %w", prefix, err)
 	}
-	return syncDir(filepath.Dir(prefix))
+	return fsutil.SyncDir(filepath.Dir(prefix))
 }
 
 // renameAside renames a tree to dst (beside it, so on the same
@@ -141,7 +143,7 @@ func renameAside(src, dst string) error {
 	if err := os.Rename(src, dst); err != nil {
 		return fmt.Errorf("keeping the replaced tree: %w", err)
 	}
-	return syncDir(filepath.Dir(dst))
+	return fsutil.SyncDir(filepath.Dir(dst))
 }
 
 // Finish puts the tree a transaction replaced under its kept name, if a
@@ -271,13 +273,4 @@ func inodeOf(path string) (uint64, error) {
 		return 0, fmt.Errorf("no inode for %s", path)
 	}
 	return st.Ino, nil
-}
-
-// syncDir syncs a directory so a rename in it is durable.
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(f.Sync(), f.Close())
 }
