@@ -9,10 +9,8 @@ import (
 	"time"
 
 	"github.com/patchnet/patchnet/overlay"
-	"github.com/patchnet/patchnet/sysinfo"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
-	"github.com/patchnet/patchnet/updates/install"
 )
 
 // onAnnouncement acts on an announcement the validator verified and merged
@@ -132,13 +130,6 @@ func (n *Node) installLoop(ctx context.Context) {
 	}
 }
 
-// retryableError is a failure worth trying again later: the artifact could
-// not be fetched, or the inventory not collected.
-type retryableError struct{ err error }
-
-func (e *retryableError) Error() string { return e.err.Error() }
-func (e *retryableError) Unwrap() error { return e.err }
-
 // handleAccepted installs an accepted announcement, retrying failed fetches
 // with backoff (MaxFetchAttempts). Each step is recorded in its lifecycle
 // record; one left unfinished (gave up, or the node stopped) is taken up
@@ -149,8 +140,8 @@ func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 	ctx, done := n.handlers.start(ctx, a.ID, a.Patchnet.Version)
 	defer done()
 	for attempt := 1; ; attempt++ {
-		err := n.installOnce(ctx, acc)
-		var retry *retryableError
+		err := n.flow.Run(ctx, acc)
+		var retry *RetryableError
 		switch {
 		case ctx.Err() != nil && context.Cause(ctx) != ctx.Err():
 			n.cancelled(acc, context.Cause(ctx)) // superseded, withdrawn or quarantined while waiting
@@ -158,7 +149,7 @@ func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 		case ctx.Err() != nil:
 			return
 		case !errors.As(err, &retry):
-			return // a final outcome, recorded by installOnce
+			return // a final outcome, recorded by onStep
 		case attempt >= MaxFetchAttempts:
 			n.retrying(a, StateGaveUp, fmt.Sprintf("%v: gave up after %d attempts; kept pending for a restart or the next copy", err, attempt))
 			return
@@ -192,119 +183,49 @@ func (n *Node) retryDelay(attempt int) time.Duration {
 	return min(d, MaxFetchRetryBackoff)
 }
 
-// installOnce matches an accepted announcement against this host, decides
-// per the respond policy, then, one install at a time, skips it if it was
-// superseded or no longer applies, fetches and installs. It emits the event
-// of a final outcome and returns nil, or returns a retryableError.
-func (n *Node) installOnce(ctx context.Context, acc *updates.Accepted) error {
+// newWorkflow is the agent's install workflow with the daemon's hooks:
+// steps recorded in the lifecycle record and emitted as events, waits
+// slept through, artifacts fetched from peers (vendor URLs as fallback),
+// notify mode sent through [notify].
+func (n *Node) newWorkflow() *Workflow {
+	return &Workflow{Verifier: n.verifier, Policy: n.policy, Seen: n.seen, Installs: n.installs, Respond: n.respond,
+		Sysroot: n.cfg.Sysroot, Prefixes: n.cfg.Install.Prefixes, Hooks: WorkflowHooks{
+			Report: n.onStep, InstallTime: n.installTime, Wait: sleepUntil, Fetch: n.fetchArtifact, Notify: n.notify,
+		}}
+}
+
+// onStep records a workflow step in the update's lifecycle record and, for
+// the steps people follow, emits its event.
+func (n *Node) onStep(acc *updates.Accepted, s Step) {
 	a := acc.Announcement
-	ev := func(kind EventKind, format string, args ...any) { n.step(a, kind, fmt.Sprintf(format, args...), nil) }
-	if !a.Withdrawn.IsZero() {
-		ev(EventWithdrawn, "withdrawn at %s: nothing to install; pending installs of earlier versions cancelled", a.Withdrawn.UTC().Format(time.RFC3339))
-		return nil
+	switch s.Kind {
+	case EventMatched, EventDecided:
+	case EventFetching:
+		n.move(a, StateFetching, s.Detail, func(r *UpdateRecord) { r.Attempts++ })
+	case EventInstalling:
+		n.move(a, StateInstalling, s.Detail, nil)
+	case EventScheduled:
+		n.step(a, s.Kind, s.Detail, func(r *UpdateRecord) { r.NotBefore = s.At })
+	default:
+		n.step(a, s.Kind, s.Detail, nil)
 	}
-	ok, why, err := n.shouldInstall(ctx, a)
-	switch {
-	case ctx.Err() != nil:
+}
+
+// move records a transition that emits no event.
+func (n *Node) move(a *updates.Announcement, state State, detail string, edit func(*UpdateRecord)) {
+	if err := n.life.move(a.ID, a.Patchnet.Version, state, detail, edit); err != nil {
+		n.log.Warn("recording update state", "id", a.ID, "version", a.Patchnet.Version, "state", state, "err", err)
+	}
+}
+
+// sleepUntil waits until at, or until ctx ends.
+func sleepUntil(ctx context.Context, at time.Time) error {
+	select {
+	case <-ctx.Done():
 		return ctx.Err()
-	case err != nil:
-		return &retryableError{err}
-	case !ok:
-		ev(EventNotApplied, "%s", why)
+	case <-time.After(time.Until(at)):
 		return nil
 	}
-	n.installMu.Lock()
-	defer n.installMu.Unlock()
-	kind, why, err := n.obsolete(ctx, a)
-	switch {
-	case err != nil:
-		return &retryableError{err}
-	case why != "":
-		ev(kind, "%s", why)
-		return nil
-	}
-	tx, err := n.fetchAndInstall(ctx, acc)
-	var retry *retryableError
-	var refused *refusedError
-	switch {
-	case errors.As(err, &retry):
-		return err
-	case errors.As(err, &refused):
-		ev(EventRefusedInstall, "%v", refused.err)
-		return nil
-	case err != nil:
-		ev(EventFailed, "%v", err)
-		return nil
-	}
-	ev(EventInstalled, "installed %s (transaction %s)", tx.Goal, tx.ID)
-	return nil
-}
-
-// obsolete says why a, after its wait, must not be installed now: a higher
-// version of its id was accepted since (installing a would downgrade), it
-// was installed already, or it no longer applies to the host as it is now.
-// Callers hold installMu.
-func (n *Node) obsolete(ctx context.Context, a *updates.Announcement) (EventKind, string, error) {
-	high, ok, err := n.seen.Highest(a.ID)
-	if err != nil {
-		return "", "", fmt.Errorf("reading seen versions of %s: %w", a.ID, err)
-	}
-	if ok && high > a.Patchnet.Version {
-		return EventSuperseded, fmt.Sprintf("superseded by version %d: not installing version %d", high, a.Patchnet.Version), nil
-	}
-	if prior := n.installs.InstalledBy(a.ID, a.Patchnet.Version); prior != nil {
-		return EventNotApplied, fmt.Sprintf("already installed by transaction %s", prior.ID), nil
-	}
-	res, err := n.match(ctx, a)
-	if err != nil {
-		return "", "", err
-	}
-	if !res.Applies {
-		return EventNotApplied, fmt.Sprintf("no longer applies to this host: %v", res.Reasons), nil
-	}
-	return "", "", nil
-}
-
-// match matches a against a fresh inventory of the sysroot.
-func (n *Node) match(ctx context.Context, a *updates.Announcement) (updates.MatchResult, error) {
-	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: n.cfg.Sysroot})
-	if err != nil {
-		return updates.MatchResult{}, fmt.Errorf("collecting the inventory of %s: %w", n.cfg.Sysroot, err)
-	}
-	return updates.Match(updates.HostFromInventory(inv), a), nil
-}
-
-// shouldInstall matches a against the sysroot's inventory and applies the
-// respond policy, waiting for a maintenance window or rollout slot.
-func (n *Node) shouldInstall(ctx context.Context, a *updates.Announcement) (bool, string, error) {
-	res, err := n.match(ctx, a)
-	if err != nil {
-		return false, "", err
-	}
-	if !res.Applies {
-		return false, fmt.Sprintf("does not apply to this host: %v", res.Reasons), nil
-	}
-	d := n.respond.DecideInZone(n.cfg.Zone, a, n.verifier.Now())
-	if d.Mode == updates.ModeNotify {
-		n.notify(ctx, updates.Notification{Announcement: a, Decision: d, Match: &res})
-	}
-	if d.Mode != updates.ModeApply {
-		return false, fmt.Sprintf("respond mode %s: %s", d.Mode, d.Reason), nil
-	}
-	if a.Patchnet.Artifact == nil {
-		return false, "no artifact to install", nil
-	}
-	at := n.installTime(a, d)
-	if wait := at.Sub(n.verifier.Now()); wait > 0 {
-		n.step(a, EventScheduled, fmt.Sprintf("installing at %s (%s)", at.UTC().Format(time.RFC3339), d.Reason),
-			func(r *UpdateRecord) { r.NotBefore = at })
-		select {
-		case <-ctx.Done():
-			return false, "", ctx.Err()
-		case <-time.After(wait):
-		}
-	}
-	return true, "", nil
 }
 
 // installTime is when this host may install: the respond decision's
@@ -327,51 +248,23 @@ func (n *Node) installTime(a *updates.Announcement, d updates.Decision) time.Tim
 	return at
 }
 
-// fetchAndInstall checks acc again, fetches the artifact into the state
-// directory, checks acc once more (the fetch may have taken long) and
-// installs it as one journalled transaction.
-func (n *Node) fetchAndInstall(ctx context.Context, acc *updates.Accepted) (*install.Transaction, error) {
-	if err := n.recheck(acc); err != nil {
-		return nil, err
-	}
+// fetchArtifact fetches acc's artifact from peers (vendor URLs as
+// fallback) into STATE/incoming; the file is removed when the workflow is
+// done with it.
+func (n *Node) fetchArtifact(ctx context.Context, acc *updates.Accepted) (string, func(), error) {
 	a := acc.Announcement
 	art := a.Patchnet.Artifact
-	prefix, err := n.archivePrefix(a)
-	if err != nil {
-		return nil, err
-	}
-	if err := n.life.move(a.ID, a.Patchnet.Version, StateFetching, "fetching "+art.Name, func(r *UpdateRecord) { r.Attempts++ }); err != nil {
-		return nil, &retryableError{err}
-	}
 	dir := filepath.Join(n.cfg.State, "incoming")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", dir, err)
+		return "", nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, art.SHA256.String())
 	res, err := n.fetchFile(ctx, art, path)
 	if err != nil {
-		return nil, &retryableError{err}
+		return "", nil, err
 	}
-	defer os.Remove(path)
 	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: res.source, From: res.from, Detail: res.detail})
-	verified, err := n.installs.VerifyArtifact(path, install.Expect{Name: art.Name, Size: art.Size, SHA256: art.SHA256})
-	if err != nil {
-		return nil, fmt.Errorf("refusing to install: %w", err)
-	}
-	if err := n.recheck(acc); err != nil {
-		return nil, err
-	}
-	if err := n.life.move(a.ID, a.Patchnet.Version, StateInstalling, "installing "+art.Name, nil); err != nil {
-		return nil, &retryableError{err}
-	}
-	tx, err := n.installs.InstallVerified(ctx, verified, install.Plan{
-		AnnouncementID: a.ID, AnnouncementVersion: a.Patchnet.Version, Summary: a.Summary,
-		Method: string(art.Method), Instructions: art.Instructions, Prefix: prefix,
-	})
-	if err != nil && tx != nil {
-		return nil, fmt.Errorf("transaction %s %s: %w", tx.ID, tx.State, err)
-	}
-	return tx, err
+	return path, func() { os.Remove(path) }, nil
 }
 
 // fetchFile fetches art into path; a failed fetch leaves no file.
@@ -388,47 +281,7 @@ func (n *Node) fetchFile(ctx context.Context, art *updates.Artifact, path string
 	}
 	if err != nil {
 		os.Remove(path)
-		return fetched{}, fmt.Errorf("fetching %s: %w", art.Name, err)
+		return fetched{}, err
 	}
 	return res, nil
-}
-
-// refusedError is an accepted update that no longer passes when checked
-// again before it is installed: final, nothing was installed.
-type refusedError struct{ err error }
-
-func (e *refusedError) Error() string { return e.err.Error() }
-func (e *refusedError) Unwrap() error { return e.err }
-
-// recheck verifies acc again against the CRLs, clock and quarantine as they
-// are now (updates.Recheck): what waited for a window, a rollout slot or a
-// fetch is not trusted on the strength of an old check.
-func (n *Node) recheck(acc *updates.Accepted) error {
-	a := acc.Announcement
-	if _, err := updates.Recheck(n.verifier, acc, n.policy); err != nil {
-		return &refusedError{fmt.Errorf("refusing to install: %w", err)}
-	}
-	alert, err := updates.Quarantined(n.seen, a.ID, a.Patchnet.Version)
-	if err != nil {
-		return &retryableError{err}
-	}
-	if alert != nil {
-		return &refusedError{fmt.Errorf("refusing to install %s version %d: quarantined: %s", a.ID, a.Patchnet.Version, alert)}
-	}
-	return nil
-}
-
-// archivePrefix is where an archive update unpacks: the directory the
-// agent's [install.prefixes] names for one of its affected packages. Other
-// methods need none.
-func (n *Node) archivePrefix(a *updates.Announcement) (string, error) {
-	if a.Patchnet.Artifact.Method != updates.MethodArchive {
-		return "", nil
-	}
-	for _, af := range a.Affected {
-		if p, ok := n.cfg.Install.Prefixes[af.Package.Name]; ok {
-			return p, nil
-		}
-	}
-	return "", &refusedError{fmt.Errorf("refusing to install %s: an archive, and no [install.prefixes] entry names any of its packages", a.ID)}
 }

@@ -43,6 +43,7 @@ type Node struct {
 	content    *content.Service
 	blocks     *content.DiskStore
 	installs   *install.Manager           // agents only
+	flow       *Workflow                  // agents: accepted update → outcome
 	checkers   map[string]*origin.Checker // supernodes: [cosign.publishers] by publisher
 	merge      *mergeBuffer
 	redundancy *redundancy // per-peer budget of copies that add nothing
@@ -50,13 +51,12 @@ type Node struct {
 	events     *events
 	log        *slog.Logger
 
-	installQ  chan *updates.Accepted
-	installMu sync.Mutex      // one install transaction at a time
-	runCtx    context.Context // Run's context, for work started by handlers
-	subs      []*overlay.Subscription
-	wg        sync.WaitGroup
-	closeMu   sync.Mutex
-	closed    bool
+	installQ chan *updates.Accepted
+	runCtx   context.Context // Run's context, for work started by handlers
+	subs     []*overlay.Subscription
+	wg       sync.WaitGroup
+	closeMu  sync.Mutex
+	closed   bool
 }
 
 // New loads the node's credentials, pins its roots, opens its state and
@@ -176,6 +176,8 @@ func (n *Node) openState(ctx context.Context) error {
 		return fmt.Errorf("opening install journal: %w", err)
 	}
 	n.installs = m
+	n.flow = n.newWorkflow()
+	n.flow = n.newWorkflow()
 	for _, tx := range recovered {
 		n.log.Warn("recovered interrupted transaction", "tx", tx.ID, "outcome", tx.Outcome())
 	}

@@ -57,15 +57,17 @@ step "announce the fix, sign (publisher) and co-sign (two supernodes)"
 "$pn" update show --root root/root.crt update.dsse
 
 step "apply offline: verify, match, check the artifact, install, journal"
+# No signature counts without current CRLs of its zone CA and of the root.
+crls="--crl zone-demo/zone.crl --crl root/root.crl"
 "$pn" apply update.dsse --artifact hello-patchnet_2.0-1_all.deb \
-  --root root/root.crt --crl zone-demo/zone.crl --zone demo --threshold 2 \
+  --root root/root.crt $crls --zone demo --threshold 2 \
   --sysroot "$work/sys" --state state
 cat sys/usr/share/hello-patchnet/greeting
 "$pn" history --state state
 
 step "applying it again changes nothing: the host is already fixed"
 "$pn" apply update.dsse --artifact hello-patchnet_2.0-1_all.deb \
-  --root root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state
+  --root root/root.crt $crls --zone demo --threshold 2 --sysroot "$work/sys" --state state
 
 step "roll back to 1.0"
 tx=$("$pn" history --state state --format json | sed -n 's/.*"id": *"\([^"]*\)".*/\1/p' | head -n 1)
@@ -75,17 +77,17 @@ cat sys/usr/share/hello-patchnet/greeting
 
 step "wrong software: the 1.0 package passed off as the fix is refused"
 if "$pn" apply update.dsse --artifact hello-patchnet_1.0-1_all.deb \
-  --root root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state; then
+  --root root/root.crt $crls --zone demo --threshold 2 --sysroot "$work/sys" --state state; then
   echo "quickstart: a wrong artifact was installed" >&2; exit 1
 fi
 
 step "revoke supernode sn2: one co-signer short of k = 2, the update is refused"
 "$pn" ca revoke --ca zone-demo sn2/node.crt
 "$pn" ca crl --ca zone-demo
-if "$pn" cert verify --root root/root.crt --crl zone-demo/zone.crl sn2/node.crt; then
+if "$pn" cert verify --root root/root.crt $crls sn2/node.crt; then
   echo "quickstart: revoked certificate verified" >&2; exit 1
 fi
-if "$pn" apply update.dsse --artifact hello-patchnet_2.0-1_all.deb --crl zone-demo/zone.crl \
+if "$pn" apply update.dsse --artifact hello-patchnet_2.0-1_all.deb $crls \
   --root root/root.crt --zone demo --threshold 2 --sysroot "$work/sys" --state state; then
   echo "quickstart: an update co-signed by a revoked supernode was installed" >&2; exit 1
 fi

@@ -263,8 +263,8 @@ func QuorumError(acc *Accepted, policy Policy) error {
 	case len(pubs) < policy.Publishers:
 		err = fmt.Errorf("%s: %w: %d of %d publisher signatures count%s", what, trust.ErrInsufficientSigners, len(pubs), policy.Publishers, staleText(stale))
 	case len(cos) < policy.Threshold:
-		err = fmt.Errorf("%s: %w: %d of %d supernode co-signatures count (a key that also holds the publisher role is no co-signer)%s",
-			what, trust.ErrInsufficientSigners, len(cos), policy.Threshold, staleText(stale))
+		err = fmt.Errorf("%s: %w: %d of %d supernode co-signatures count%s%s",
+			what, trust.ErrInsufficientSigners, len(cos), policy.Threshold, publisherKeysText(acc, policy.Zone), staleText(stale))
 	default:
 		return nil
 	}
@@ -272,6 +272,16 @@ func QuorumError(acc *Accepted, policy Policy) error {
 		err = fmt.Errorf("%w; %w", err, r) // say why the others did not count
 	}
 	return err
+}
+
+// publisherKeysText names the supernode signers left out because their
+// keys also hold the publisher role.
+func publisherKeysText(acc *Accepted, zone trust.Zone) string {
+	n := len(acc.Envelope.SignersWith(trust.RoleSupernode, zone)) - len(acc.Supernodes)
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d supernode key(s) not counted: they also hold the publisher role, and a co-signer must be someone other than the publisher", n)
 }
 
 // countable splits signers into those that count and, with requireCRL,

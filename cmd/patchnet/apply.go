@@ -236,24 +236,10 @@ func runApply(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptio
 	}
 	a := acc.Announcement
 	fmt.Fprintf(w, "  accepted %s version %d: %s\n  signed by %s\n", a.ID, a.Patchnet.Version, orNone(a.Summary), signersText(acc))
-	if err := applyAccepted(ctx, w, cfg, opts, a, verifier.Now()); err != nil {
+	if err := applyAccepted(ctx, w, cfg, opts, st, acc); err != nil {
 		return err // not recorded: a failed install leaves no rollback floor behind
 	}
 	return st.record(acc)
-}
-
-// applyAccepted matches a, decides per the respond mode and installs it if
-// it applies and the mode says so. Not applying, notify, log or a later
-// window are outcomes, not errors.
-func applyAccepted(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions, a *updates.Announcement, now time.Time) error {
-	ok, err := matchHost(ctx, w, cfg, a)
-	if err != nil || !ok {
-		return err
-	}
-	if ok, err = decideApply(w, cfg, opts, a, now); err != nil || !ok {
-		return err
-	}
-	return installArtifact(ctx, w, cfg, opts, a)
 }
 
 // readEnvelope reads the envelope file, bounded like any envelope.
@@ -388,6 +374,133 @@ func requireHighest(seen updates.SeenStore, acc *updates.Accepted) error {
 	return nil
 }
 
+// applyAccepted runs the agent's workflow (node.Workflow) on acc, with
+// apply's hooks: each step printed, no waiting for a window unless
+// --ignore-window, the artifact from --artifact or downloaded from its
+// URLs. Not applying, notify, log or a later window are outcomes, not
+// errors; a refusal or a failed install is an error.
+func applyAccepted(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions, st *applyState, acc *updates.Accepted) error {
+	if err := checkSysroot(ctx, w, cfg, acc.Announcement); err != nil {
+		return err
+	}
+	respond, err := updates.NewRespondPolicy(cfg.Respond)
+	if err != nil {
+		return err
+	}
+	m, err := openInstaller(ctx, w, cfg)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	r := &applyReport{w: w, state: cfg.State}
+	flow := &node.Workflow{Verifier: st.verifier, Policy: st.policy, Seen: st.seen, Installs: m, Respond: respond,
+		Sysroot: cfg.Sysroot, Prefixes: map[string]string{"*": opts.prefix}, Hooks: node.WorkflowHooks{
+			Report: r.step, Decide: r.decide(opts.mode),
+			Wait: func(context.Context, time.Time) error {
+				if opts.ignoreWindow {
+					return nil
+				}
+				return node.ErrNotNow
+			},
+			Fetch: func(ctx context.Context, acc *updates.Accepted) (string, func(), error) {
+				return artifactFile(ctx, w, cfg.State, opts.artifact, acc.Announcement.Patchnet.Artifact)
+			},
+		}}
+	err = flow.Run(ctx, acc)
+	switch {
+	case errors.Is(err, node.ErrNotNow):
+		return nil
+	case err != nil:
+		return err
+	}
+	return r.err
+}
+
+// applyReport prints the workflow's steps as apply's progress lines and
+// keeps the error of a refusal or failure.
+type applyReport struct {
+	w     io.Writer
+	state string
+	err   error
+}
+
+func (r *applyReport) step(acc *updates.Accepted, s node.Step) {
+	a := acc.Announcement
+	switch s.Kind {
+	case node.EventMatched:
+	case node.EventNotApplied:
+		r.notApplied(s)
+	case node.EventScheduled:
+		fmt.Fprintf(r.w, "not installing before %s (maintenance window or rollout); pass --ignore-window to install now\n", s.At.UTC().Format(time.RFC3339))
+	case node.EventInstalling:
+		fmt.Fprintf(r.w, "%s\n", s.Detail)
+	case node.EventInstalled:
+		fmt.Fprintf(r.w, "installed %s (transaction %s); undo with: patchnet rollback %s --state %s\n", s.Tx.Goal, s.Tx.ID, s.Tx.ID, r.state)
+		if a.Patchnet.RebootRequired {
+			fmt.Fprintln(r.w, "a reboot is required to finish this update: patchnet never reboots by itself")
+		}
+	case node.EventFailed, node.EventRefusedInstall:
+		r.err = s.Err
+	case node.EventWithdrawn:
+		fmt.Fprintf(r.w, "%s\n", s.Detail)
+	}
+}
+
+// notApplied prints why nothing is installed.
+func (r *applyReport) notApplied(s node.Step) {
+	switch {
+	case s.Match != nil:
+		fmt.Fprintln(r.w, "does not apply to this host: nothing installed")
+	case strings.HasPrefix(s.Detail, "respond mode "):
+		fmt.Fprintf(r.w, "not installing: the %s (the agent sends notifications; pass --mode apply to install)\n", s.Detail)
+	default:
+		fmt.Fprintf(r.w, "%s: nothing to do\n", s.Detail)
+	}
+}
+
+// decide overrides the respond mode with --mode and prints the decision.
+func (r *applyReport) decide(mode string) func(d *updates.Decision) {
+	return func(d *updates.Decision) {
+		if mode != "" {
+			d.Mode, d.Reason = updates.Mode(mode), "--mode "+mode
+		}
+		fmt.Fprintf(r.w, "respond: %s (%s)\n", d.Mode, d.Reason)
+	}
+}
+
+// artifactFile is the artifact to install: the --artifact file, or one
+// downloaded from the announcement's URLs.
+func artifactFile(ctx context.Context, w io.Writer, state, given string, art *updates.Artifact) (string, func(), error) {
+	if given == "" {
+		path, err := downloadArtifact(ctx, w, state, art)
+		if err != nil {
+			return "", nil, err
+		}
+		given = path
+	}
+	fmt.Fprintf(w, "verifying artifact %s (%d bytes, sha256 %s) ...\n", given, art.Size, art.SHA256)
+	return given, func() {}, nil
+}
+
+// checkSysroot prints the inventory's ecosystem and each matching reason,
+// and refuses a sysroot whose installed packages cannot be known.
+func checkSysroot(ctx context.Context, w io.Writer, cfg applyConfig, a *updates.Announcement) error {
+	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: cfg.Sysroot, AgentVersion: buildVersion()})
+	if err != nil {
+		return fmt.Errorf("collecting the inventory of %s: %w", cfg.Sysroot, err)
+	}
+	if len(a.Affected) > 0 {
+		if err := requirePackageDatabase(cfg.Sysroot, inv); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "matching against %s (%s) ...\n", cfg.Sysroot, orNone(inv.OS.Ecosystem))
+	for _, r := range updates.Match(updates.HostFromInventory(inv), a).Reasons {
+		fmt.Fprintf(w, "  %s\n", r)
+	}
+	return nil
+}
+
 // signersText names the publishers and supernodes that signed.
 func signersText(acc *updates.Accepted) string {
 	name := func(ids []trust.Identity) string {
@@ -398,28 +511,6 @@ func signersText(acc *updates.Accepted) string {
 		return strings.Join(out, ", ")
 	}
 	return fmt.Sprintf("publisher %s; %d supernode(s): %s", name(acc.Publishers), len(acc.Supernodes), name(acc.Supernodes))
-}
-
-// matchHost collects the sysroot's inventory and reports whether a applies.
-func matchHost(ctx context.Context, w io.Writer, cfg applyConfig, a *updates.Announcement) (bool, error) {
-	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: cfg.Sysroot, AgentVersion: buildVersion()})
-	if err != nil {
-		return false, fmt.Errorf("collecting the inventory of %s: %w", cfg.Sysroot, err)
-	}
-	if len(a.Affected) > 0 {
-		if err := requirePackageDatabase(cfg.Sysroot, inv); err != nil {
-			return false, err
-		}
-	}
-	res := updates.Match(updates.HostFromInventory(inv), a)
-	fmt.Fprintf(w, "matching against %s (%s) ...\n", cfg.Sysroot, orNone(inv.OS.Ecosystem))
-	for _, r := range res.Reasons {
-		fmt.Fprintf(w, "  %s\n", r)
-	}
-	if !res.Applies {
-		fmt.Fprintln(w, "does not apply to this host: nothing installed")
-	}
-	return res.Applies, nil
 }
 
 // requirePackageDatabase fails when the packages installed in sysroot
@@ -440,80 +531,6 @@ func requirePackageDatabase(sysroot string, inv *sysinfo.Inventory) error {
 		case sysinfo.CollectorDpkg, sysinfo.CollectorRPM, sysinfo.CollectorApk:
 			return fmt.Errorf("matching against %s: reading its %s packages: %s", sysroot, e.Collector, e.Error)
 		}
-	}
-	return nil
-}
-
-// decideApply reports the respond decision; only "apply" (now) installs.
-func decideApply(w io.Writer, cfg applyConfig, opts applyOptions, a *updates.Announcement, now time.Time) (bool, error) {
-	policy, err := updates.NewRespondPolicy(cfg.Respond)
-	if err != nil {
-		return false, err
-	}
-	d := policy.DecideInZone(cfg.Zone, a, now)
-	if opts.mode != "" {
-		d.Mode, d.Reason = updates.Mode(opts.mode), "--mode "+opts.mode
-	}
-	fmt.Fprintf(w, "respond: %s (%s)\n", d.Mode, d.Reason)
-	switch d.Mode {
-	case updates.ModeApply:
-	case updates.ModeNotify, updates.ModeLog:
-		fmt.Fprintf(w, "not installing: the respond mode is %s (the agent sends notifications; pass --mode apply to install)\n", d.Mode)
-		return false, nil
-	default:
-		return false, fmt.Errorf("--mode %q: want apply, notify or log", opts.mode)
-	}
-	if d.NotBefore.After(now) && !opts.ignoreWindow {
-		fmt.Fprintf(w, "not installing before %s (maintenance window or rollout); pass --ignore-window to install now\n",
-			d.NotBefore.UTC().Format(time.RFC3339))
-		return false, nil
-	}
-	if a.Patchnet.Artifact == nil {
-		fmt.Fprintln(w, "the announcement has no artifact: nothing to install")
-		return false, nil
-	}
-	return true, nil
-}
-
-// installArtifact verifies the artifact into the state directory and
-// installs it as one journalled transaction.
-func installArtifact(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions, a *updates.Announcement) error {
-	art := a.Patchnet.Artifact
-	if opts.artifact == "" {
-		path, err := downloadArtifact(ctx, w, cfg.State, art)
-		if err != nil {
-			return err
-		}
-		opts.artifact = path
-	}
-	m, err := openInstaller(ctx, w, cfg)
-	if err != nil {
-		return err
-	}
-	defer m.Close()
-	if prior := m.InstalledBy(a.ID, a.Patchnet.Version); prior != nil {
-		fmt.Fprintf(w, "already installed by transaction %s (%s): nothing to do\n", prior.ID, prior.Outcome())
-		return nil
-	}
-	fmt.Fprintf(w, "verifying artifact %s (%d bytes, sha256 %s) ...\n", opts.artifact, art.Size, art.SHA256)
-	verified, err := m.VerifyArtifact(opts.artifact, install.Expect{Name: art.Name, Size: art.Size, SHA256: art.SHA256})
-	if err != nil {
-		return fmt.Errorf("refusing to install: %w", err)
-	}
-	fmt.Fprintf(w, "installing with %s into %s\n", art.Method, cfg.Sysroot)
-	tx, err := m.InstallVerified(ctx, verified, install.Plan{
-		AnnouncementID: a.ID, AnnouncementVersion: a.Patchnet.Version, Summary: a.Summary,
-		Method: string(art.Method), Instructions: art.Instructions, Prefix: opts.prefix,
-	})
-	if err != nil {
-		if tx != nil {
-			return fmt.Errorf("transaction %s %s: %w", tx.ID, tx.State, err)
-		}
-		return err
-	}
-	fmt.Fprintf(w, "installed %s (transaction %s); undo with: patchnet rollback %s --state %s\n", tx.Goal, tx.ID, tx.ID, cfg.State)
-	if a.Patchnet.RebootRequired {
-		fmt.Fprintln(w, "a reboot is required to finish this update: patchnet never reboots by itself")
 	}
 	return nil
 }
