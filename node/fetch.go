@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -11,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/overlay/content"
+	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
 
@@ -62,6 +64,13 @@ func describeFetch(res content.Result) fetched {
 	f.detail = fmt.Sprintf("%d bytes from %s", res.Bytes, f.source)
 	if len(parts) > 0 {
 		f.detail += ": " + strings.Join(parts, ", ")
+	}
+	for _, m := range res.BadMirrors {
+		what := "failed"
+		if errors.Is(m.Err, trust.ErrUntrusted) {
+			what = "BAD MIRROR, served other bytes"
+		}
+		f.detail += fmt.Sprintf("; mirror %s %s: %v", m.URL, what, m.Err)
 	}
 	return f
 }
