@@ -84,6 +84,12 @@ type Config struct {
 	// OnEvent, when set, is called with every event as it happens (the demo
 	// counts them). It must return quickly. Not a TOML key.
 	OnEvent func(Event) `toml:"-"`
+	// Installer, when set, opens an agent's installer for its state
+	// directory and sysroot instead of the install journal (the lab's and
+	// the testnet's RecordingInstaller, where no package manager runs);
+	// [install] tool pins are then not required, as no binary runs. Nil
+	// opens the real install.Manager. Not a TOML key.
+	Installer func(stateDir, sysroot string) (Installer, error) `toml:"-"`
 }
 
 // InstallConfig is the [install] table.

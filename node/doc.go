@@ -32,7 +32,9 @@
 //     zone CA and root; rollback and equivocation against the SeenStore),
 //     then one workflow per accepted version — match, respond, schedule,
 //     fetch, check again (CRLs, clock, quarantine), install through pinned
-//     installers — each step recorded in its lifecycle record (State) in
+//     installers (the Installer seam, installer.go: install.Manager, or
+//     Config.Installer's, such as nodelab's RecordingInstaller) — each
+//     step recorded in its lifecycle record (State) in
 //     badger, so a restart takes up what was unfinished; a higher version,
 //     a withdrawal or an equivocation cancels a version still waiting;
 //   - Status, Events and Updates: what each node did and when.

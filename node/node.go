@@ -42,7 +42,7 @@ type Node struct {
 	ov         *overlay.Overlay
 	content    *content.Service
 	blocks     *content.DiskStore
-	installs   *install.Manager           // agents only
+	installs   Installer                  // agents only
 	flow       *Workflow                  // agents: accepted update → outcome
 	checkers   map[string]*origin.Checker // supernodes: [cosign.publishers] by publisher
 	merge      *mergeBuffer
@@ -135,7 +135,7 @@ func (n *Node) loadTrust() error {
 }
 
 // openState opens the badger database, the acceptance pipeline and, on
-// agents, the install journal.
+// agents, the installer: Config.Installer's, or the install journal.
 func (n *Node) openState(ctx context.Context) error {
 	db, err := openDB(n.cfg)
 	if err != nil {
@@ -163,6 +163,15 @@ func (n *Node) openState(ctx context.Context) error {
 		}
 	}
 	if !n.IsAgent() {
+		return nil
+	}
+	if n.cfg.Installer != nil {
+		// Another installer runs no binary, so there is nothing to pin.
+		in, err := n.cfg.Installer(n.cfg.State, n.cfg.Sysroot)
+		if err != nil {
+			return fmt.Errorf("opening installer: %w", err)
+		}
+		n.installs = in
 		return nil
 	}
 	if n.cfg.Install.RequireToolPins && len(n.cfg.Install.ToolPins) == 0 {
@@ -361,8 +370,12 @@ func (n *Node) IsPublisher() bool { return n.self.HasRole(trust.RolePublisher) }
 func (n *Node) Overlay() *overlay.Overlay { return n.ov }
 
 // Installs is the agent's install manager (history, rollback); nil on nodes
-// without the agent role.
-func (n *Node) Installs() *install.Manager { return n.installs }
+// without the agent role, and on agents whose Config.Installer supplied an
+// installer other than *install.Manager (it keeps no journal to show).
+func (n *Node) Installs() *install.Manager {
+	m, _ := n.installs.(*install.Manager)
+	return m
+}
 
 // Alerts lists the equivocations this node quarantined.
 func (n *Node) Alerts() ([]updates.Alert, error) { return n.seen.Alerts() }

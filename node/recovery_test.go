@@ -173,13 +173,13 @@ func TestSupersededVersionNotInstalled(t *testing.T) {
 	if n := agent.Status().Count[node.EventInstalled]; n != 1 {
 		t.Errorf("%d installs, want only version 2's:\n%s", n, describe(l))
 	}
-	h, err := agent.Installs().History()
+	installed, err := agent.Installed()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tx := range h {
-		if tx.Plan.AnnouncementID == "PNT-2026-0032" && tx.Plan.AnnouncementVersion == 1 {
-			t.Errorf("transaction %s installed version 1 after version 2", tx.ID)
+	for _, in := range installed {
+		if in.ID == "PNT-2026-0032" && in.Version == 1 {
+			t.Errorf("transaction %s installed version 1 after version 2", in.Tx.ID)
 		}
 	}
 }

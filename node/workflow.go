@@ -26,8 +26,9 @@ type Workflow struct {
 	Verifier *trust.Verifier
 	Policy   updates.Policy
 	Seen     updates.SeenStore
-	// Installs is the journalled installer of Sysroot.
-	Installs *install.Manager
+	// Installs is the installer of Sysroot: the journalled install.Manager,
+	// or a recording one in tests and the testnet.
+	Installs Installer
 	// Respond decides per category and zone: apply, notify or log.
 	Respond *updates.RespondPolicy
 	// Sysroot is the filesystem root inventoried and installed into.

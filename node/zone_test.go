@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -28,14 +29,57 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 	}
 }
 
-// newLab starts a lab zone, skipping when dpkg is missing.
+// fakeInstallerEnv set to 1 makes newLab give agents the fake installer
+// even where dpkg is installed, so that mode is exercised there too.
+const fakeInstallerEnv = "PATCHNET_FAKE_INSTALLER"
+
+// dpkgTools are what the real installer runs in the lab.
+var dpkgTools = []string{"dpkg", "dpkg-deb", "dpkg-query"}
+
+// newLab starts a lab zone whose agents install with dpkg when dpkg,
+// dpkg-deb and dpkg-query are all installed, and through nodelab's
+// RecordingInstaller otherwise or when PATCHNET_FAKE_INSTALLER=1.
 func newLab(t testing.TB, o nodelab.Options) *nodelab.Lab {
 	t.Helper()
-	for _, tool := range []string{"dpkg", "dpkg-deb", "dpkg-query"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
+	o.FakeInstaller = false
+	if os.Getenv(fakeInstallerEnv) == "1" {
+		o.FakeInstaller = true
+		t.Logf("%s=1: agents install through nodelab's RecordingInstaller", fakeInstallerEnv)
+	}
+	for _, tool := range dpkgTools {
+		if _, err := exec.LookPath(tool); err != nil && !o.FakeInstaller {
+			o.FakeInstaller = true
+			t.Logf("%s is not installed: agents install through nodelab's RecordingInstaller", tool)
 		}
 	}
+	if !o.FakeInstaller {
+		t.Logf("agents install with dpkg")
+	}
+	return startLab(t, o)
+}
+
+// newRealLab starts a lab zone whose agents install with dpkg, for a test
+// of the real installer itself; it skips where dpkg is missing.
+func newRealLab(t testing.TB, o nodelab.Options) *nodelab.Lab {
+	t.Helper()
+	requireDpkg(t)
+	o.FakeInstaller = false
+	return startLab(t, o)
+}
+
+// requireDpkg skips a test of the real installer where dpkg is missing.
+func requireDpkg(t testing.TB) {
+	t.Helper()
+	for _, tool := range dpkgTools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: this test is of the real installer", tool)
+		}
+	}
+}
+
+// startLab starts a lab zone as o says, stopped when the test ends.
+func startLab(t testing.TB, o nodelab.Options) *nodelab.Lab {
+	t.Helper()
 	o.Dir = t.TempDir()
 	l, err := nodelab.New(context.Background(), o)
 	if err != nil {

@@ -3,9 +3,11 @@ package nodelab
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -33,6 +35,14 @@ type Options struct {
 	Configure func(name string, cfg *node.Config)
 	// ReadyTimeout bounds the wait for the zone's gossip meshes. Default 30s.
 	ReadyTimeout time.Duration
+	// FakeInstaller gives every agent a RecordingInstaller instead of the
+	// real, journalled install.Manager, so the zone runs without dpkg and
+	// dpkg-query: the old package is written into each sandbox's dpkg
+	// status directly, installs are recorded (Member.Installed) and written
+	// there too, and no installer binary is pinned or run. The .debs are
+	// still built by dpkg-deb when it is on PATH, else by writeDeb. The
+	// demo leaves it false: it shows real dpkg installs.
+	FakeInstaller bool
 }
 
 func (o *Options) defaults() {
@@ -60,8 +70,42 @@ type Member struct {
 	Dir              string
 	KeyPath, CrtPath string
 	Sysroot          string // agents only
-	stop             context.CancelFunc
-	done             chan struct{} // closed when Run returned
+	// Recorder is the agent's installer with Options.FakeInstaller; nil
+	// otherwise (the agent installs with dpkg through its journal).
+	Recorder *RecordingInstaller
+	stop     context.CancelFunc
+	done     chan struct{} // closed when Run returned
+}
+
+// Installed lists the installs m's installer made, oldest first, the lab's
+// base install of OldVersion (announcement LAB-BASE) included: its
+// Recorder's records with FakeInstaller, else the committed install
+// transactions of its journal.
+func (m *Member) Installed() ([]InstallRecord, error) {
+	if m.Recorder != nil {
+		return m.Recorder.Records(), nil
+	}
+	mgr := m.Installs()
+	if mgr == nil {
+		return nil, fmt.Errorf("nodelab: %s has no install journal", m.Name)
+	}
+	txs, err := mgr.History()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s's install history: %w", m.Name, err)
+	}
+	var out []InstallRecord
+	for _, tx := range txs {
+		if tx.Kind != install.KindInstall || tx.State != install.StateCommitted {
+			continue
+		}
+		var sum [32]byte
+		if b, err := hex.DecodeString(tx.Artifact.SHA256); err == nil && len(b) == len(sum) {
+			copy(sum[:], b)
+		}
+		out = append(out, InstallRecord{ID: tx.Plan.AnnouncementID, Version: tx.Plan.AnnouncementVersion, Method: tx.Plan.Method,
+			SHA256: sum, Goal: tx.Goal, At: tx.Started(), Tx: tx})
+	}
+	return out, nil
 }
 
 // Credentials loads the member's key and chain from its files (tests use
@@ -75,6 +119,7 @@ type Lab struct {
 	Options
 	RootCert   string
 	Debs       map[string]string // version → .deb path
+	debs       map[[32]byte]Deb  // SHA-256 → what each .deb installs, for RecordingInstallers
 	Publisher  *Member
 	Supernodes []*Member
 	Agents     []*Member
@@ -93,7 +138,7 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 	if o.Dir == "" {
 		return nil, errors.New("nodelab: Options.Dir is required")
 	}
-	l := &Lab{Options: o, Debs: map[string]string{}}
+	l := &Lab{Options: o, Debs: map[string]string{}, debs: map[[32]byte]Deb{}}
 	defer func() {
 		if err != nil {
 			l.Close()
@@ -103,13 +148,26 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 		return nil, err
 	}
 	l.RootCert = l.pki.rootCert()
-	if l.toolPins, err = install.PinTools(install.Tools{}); err != nil {
-		return nil, fmt.Errorf("pinning this host's installers: %w", err)
+	if !o.FakeInstaller { // a RecordingInstaller runs no binary to pin
+		if l.toolPins, err = install.PinTools(install.Tools{}); err != nil {
+			return nil, fmt.Errorf("pinning this host's installers: %w", err)
+		}
 	}
+	// The .debs come from dpkg-deb wherever it is, so the artifacts are
+	// what a vendor ships; writeDeb stands in only for a RecordingInstaller
+	// on a host without it (the recorder needs only their digests).
+	_, lookErr := exec.LookPath("dpkg-deb")
+	withDpkgDeb := !o.FakeInstaller || lookErr == nil
 	for _, v := range []string{OldVersion, NewVersion} {
-		if l.Debs[v], err = buildDeb(ctx, filepath.Join(o.Dir, "packages"), v); err != nil {
+		d := labDeb(v)
+		if l.Debs[v], err = buildDeb(ctx, filepath.Join(o.Dir, "packages"), d, withDpkgDeb); err != nil {
 			return nil, err
 		}
+		sum, _, err := digestFile(l.Debs[v])
+		if err != nil {
+			return nil, err
+		}
+		l.debs[sum] = d
 	}
 	if l.vendor, err = startVendor(l.Debs[NewVersion], filepath.Join(o.Dir, "vendor")); err != nil {
 		return nil, fmt.Errorf("starting the vendor server: %w", err)
@@ -125,7 +183,7 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 }
 
 // prepareAgents issues every certificate and gives each agent a sandbox
-// root with OldVersion installed by dpkg (several at once).
+// root with OldVersion installed (several at once).
 func (l *Lab) prepareAgents(ctx context.Context) error {
 	l.Publisher = &Member{Name: "publisher"}
 	for i := range l.Options.Supernodes {
@@ -162,21 +220,49 @@ func (l *Lab) sandboxes(ctx context.Context) error {
 	errs := make([]error, len(l.Agents))
 	var wg sync.WaitGroup
 	for i, m := range l.Agents {
-		m.Sysroot = filepath.Join(m.Dir, "root")
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			if err := makeSandbox(m.Sysroot); err != nil {
-				errs[i] = err
-				return
-			}
-			if err := installOld(ctx, filepath.Join(m.Dir, "state"), m.Sysroot, l.Debs[OldVersion]); err != nil {
-				errs[i] = fmt.Errorf("installing %s %s into %s: %w", PackageName, OldVersion, m.Name, err)
-			}
+			errs[i] = l.sandbox(ctx, m)
 		})
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// sandbox gives agent m a Debian 12 root with OldVersion installed by the
+// installer its node opens later: dpkg through a journal in m's state
+// directory, or m's new Recorder with FakeInstaller.
+func (l *Lab) sandbox(ctx context.Context, m *Member) error {
+	m.Sysroot = filepath.Join(m.Dir, "root")
+	state := filepath.Join(m.Dir, "state")
+	if err := makeSandbox(m.Sysroot); err != nil {
+		return err
+	}
+	var in node.Installer
+	if l.FakeInstaller {
+		r, err := NewRecordingInstaller(state, m.Sysroot, l.debs)
+		if err != nil {
+			return err
+		}
+		m.Recorder, in = r, r
+	} else {
+		cfg := install.DefaultConfig(state)
+		cfg.Root = m.Sysroot
+		mgr, _, err := install.Open(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		in = mgr
+	}
+	err := installOld(ctx, in, l.Debs[OldVersion])
+	if cerr := in.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("installing %s %s into %s: %w", PackageName, OldVersion, m.Name, err)
+	}
+	return nil
 }
 
 // AddAgent issues a certificate for one more agent, gives it a sandbox root
@@ -209,11 +295,7 @@ func (l *Lab) add(ctx context.Context, m *Member, role trust.Role) error {
 		return err
 	}
 	if role == trust.RoleAgent {
-		m.Sysroot = filepath.Join(m.Dir, "root")
-		if err := makeSandbox(m.Sysroot); err != nil {
-			return err
-		}
-		if err := installOld(ctx, filepath.Join(m.Dir, "state"), m.Sysroot, l.Debs[OldVersion]); err != nil {
+		if err := l.sandbox(ctx, m); err != nil {
 			return err
 		}
 	}
@@ -236,6 +318,16 @@ func (l *Lab) config(m *Member, bootstrap []string) node.Config {
 	cfg.Threshold = l.Threshold
 	if m.Sysroot != "" {
 		cfg.Sysroot = m.Sysroot
+	}
+	if rec := m.Recorder; rec != nil {
+		// The same recorder at every start: what it recorded survives a
+		// Restart, as the real journal on disk does.
+		cfg.Installer = func(_, sysroot string) (node.Installer, error) {
+			if filepath.Clean(sysroot) != rec.sysroot {
+				return nil, fmt.Errorf("nodelab: %s's recorder installs into %s, not %s", m.Name, rec.sysroot, sysroot)
+			}
+			return rec, nil
+		}
 	}
 	cfg.Overlay.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	cfg.Overlay.BootstrapPeers = bootstrap
