@@ -39,8 +39,12 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+# unit runs every test, then the node package again against nodelab's
+# recording installer (what hosts without dpkg and the testnet use), so
+# that path stays honest too.
 unit:
 	$(GO) test -count=1 -timeout 15m ./...
+	PATCHNET_FAKE_INSTALLER=1 $(GO) test -count=1 -timeout 10m ./node/
 
 race:
 	$(GO) test -count=1 -race -timeout 10m $(RACE_PKGS)

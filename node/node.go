@@ -165,32 +165,38 @@ func (n *Node) openState(ctx context.Context) error {
 	if !n.IsAgent() {
 		return nil
 	}
+	if n.installs, err = n.openInstaller(ctx); err != nil {
+		return err
+	}
+	n.flow = n.newWorkflow()
+	return nil
+}
+
+// openInstaller opens the agent's installer: Config.Installer's, or the
+// journalled install.Manager of the sysroot, its binaries pinned.
+func (n *Node) openInstaller(ctx context.Context) (Installer, error) {
 	if n.cfg.Installer != nil {
 		// Another installer runs no binary, so there is nothing to pin.
 		in, err := n.cfg.Installer(n.cfg.State, n.cfg.Sysroot)
 		if err != nil {
-			return fmt.Errorf("opening installer: %w", err)
+			return nil, fmt.Errorf("opening installer: %w", err)
 		}
-		n.installs = in
-		return nil
+		return in, nil
 	}
 	if n.cfg.Install.RequireToolPins && len(n.cfg.Install.ToolPins) == 0 {
-		return errors.New("config: install.require_tool_pins is true but install.tool_pins is empty: pin this host's installers (`patchnet apply --pin-tools` prints them) or set require_tool_pins = false")
+		return nil, errors.New("config: install.require_tool_pins is true but install.tool_pins is empty: pin this host's installers (`patchnet apply --pin-tools` prints them) or set require_tool_pins = false")
 	}
 	ic := n.cfg.Install.installConfig(n.cfg.State)
 	ic.Root = n.cfg.Sysroot
 	ic.OnAlert = func(a install.Alert) { n.log.Warn("install alert", "kind", a.Kind, "message", a.Message) }
 	m, recovered, err := install.Open(ctx, ic)
 	if err != nil {
-		return fmt.Errorf("opening install journal: %w", err)
+		return nil, fmt.Errorf("opening install journal: %w", err)
 	}
-	n.installs = m
-	n.flow = n.newWorkflow()
-	n.flow = n.newWorkflow()
 	for _, tx := range recovered {
 		n.log.Warn("recovered interrupted transaction", "tx", tx.ID, "outcome", tx.Outcome())
 	}
-	return nil
+	return m, nil
 }
 
 // openDB opens the node's database in State/node. It is on disk even with
