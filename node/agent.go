@@ -53,7 +53,7 @@ func (n *Node) refreshed(va *verifiedAnnouncement) *verifiedAnnouncement {
 func (n *Node) accept(va *verifiedAnnouncement) {
 	acc := va.Accepted
 	a := acc.Announcement
-	err := n.acceptor.AcceptVerified(acc)
+	err := n.agent.acceptor.AcceptVerified(acc)
 	var eq *updates.EquivocationError
 	switch {
 	case err == nil:
@@ -62,7 +62,7 @@ func (n *Node) accept(va *verifiedAnnouncement) {
 		n.cancelOlder(a)
 		raw, err := va.Envelope.Marshal()
 		if err == nil {
-			_, err = n.life.accept(acc, raw)
+			_, err = n.agent.life.accept(acc, raw)
 		}
 		if err != nil {
 			n.log.Warn("recording the accepted update", "id", a.ID, "err", err)
@@ -122,7 +122,7 @@ func (n *Node) installLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case acc := <-n.installQ:
+		case acc := <-n.agent.queue:
 			// Each announcement waits for its own window or rollout slot;
 			// installs themselves run one at a time (installMu).
 			n.wg.Go(func() { n.handleAccepted(ctx, acc) })
@@ -136,11 +136,11 @@ func (n *Node) installLoop(ctx context.Context) {
 // again at start or by the next copy.
 func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 	a := acc.Announcement
-	defer n.life.unclaim(a.ID, a.Patchnet.Version)
-	ctx, done := n.handlers.start(ctx, a.ID, a.Patchnet.Version)
+	defer n.agent.life.unclaim(a.ID, a.Patchnet.Version)
+	ctx, done := n.agent.handlers.start(ctx, a.ID, a.Patchnet.Version)
 	defer done()
 	for attempt := 1; ; attempt++ {
-		err := n.flow.Run(ctx, acc)
+		err := n.agent.flow.Run(ctx, acc)
 		var retry *RetryableError
 		switch {
 		case ctx.Err() != nil && context.Cause(ctx) != ctx.Err():
@@ -167,7 +167,7 @@ func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 // retrying records a failed attempt (state fetching, or gave-up) and
 // reports it as a failed event.
 func (n *Node) retrying(a *updates.Announcement, state State, detail string) {
-	if err := n.life.move(a.ID, a.Patchnet.Version, state, detail, nil); err != nil {
+	if err := n.agent.life.move(a.ID, a.Patchnet.Version, state, detail, nil); err != nil {
 		n.log.Warn("recording update state", "id", a.ID, "err", err)
 	}
 	n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version, Detail: detail})
@@ -188,7 +188,7 @@ func (n *Node) retryDelay(attempt int) time.Duration {
 // slept through, artifacts fetched from peers (vendor URLs as fallback),
 // notify mode sent through [notify].
 func (n *Node) newWorkflow() *Workflow {
-	return &Workflow{Verifier: n.verifier, Policy: n.policy, Seen: n.seen, Installs: n.installs, Respond: n.respond,
+	return &Workflow{Verifier: n.verifier, Policy: n.policy, Seen: n.agent.seen, Installs: n.agent.installs, Respond: n.agent.respond,
 		Sysroot: n.cfg.Sysroot, Prefixes: n.cfg.Install.Prefixes, Hooks: WorkflowHooks{
 			Report: n.onStep, InstallTime: n.installTime, Wait: sleepUntil, Fetch: n.fetchArtifact, Notify: n.notify,
 		}}
@@ -213,7 +213,7 @@ func (n *Node) onStep(acc *updates.Accepted, s Step) {
 
 // move records a transition that emits no event.
 func (n *Node) move(a *updates.Announcement, state State, detail string, edit func(*UpdateRecord)) {
-	if err := n.life.move(a.ID, a.Patchnet.Version, state, detail, edit); err != nil {
+	if err := n.agent.life.move(a.ID, a.Patchnet.Version, state, detail, edit); err != nil {
 		n.log.Warn("recording update state", "id", a.ID, "version", a.Patchnet.Version, "state", state, "err", err)
 	}
 }
@@ -242,7 +242,7 @@ func (n *Node) installTime(a *updates.Announcement, d updates.Decision) time.Tim
 	if r := a.Patchnet.Rollout; r != nil && r.NotBefore.After(base) {
 		base = r.NotBefore
 	}
-	if spread := n.respond.NextWindow(base.Add(delay)); spread.After(at) {
+	if spread := n.agent.respond.NextWindow(base.Add(delay)); spread.After(at) {
 		at = spread
 	}
 	return at

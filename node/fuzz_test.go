@@ -16,9 +16,10 @@ import (
 	"github.com/patchnet/patchnet/updates"
 )
 
-// validatorOnly is a Node with just what ValidateMessage reads: a verifier
-// pinning pki's root and holding its CRLs, the zone's topics, a merge
-// buffer, and seen and co-signing stores in an in-memory badger.
+// validatorOnly is an agent Node with just what ValidateMessage reads: a
+// verifier pinning pki's root and holding its CRLs, the zone's topics, a
+// merge buffer, and the agent's seen versions and lifecycle records in an
+// in-memory badger.
 func validatorOnly(tb testing.TB, pki *trusttest.PKI) *Node {
 	db, err := badger.Open(badger.DefaultOptions("").WithInMemory(true).WithLogger(nil).
 		WithMemTableSize(1 << 20).WithValueThreshold(64 << 10)) // as openDB
@@ -34,9 +35,10 @@ func validatorOnly(tb testing.TB, pki *trusttest.PKI) *Node {
 	}
 	cfg := Config{Zone: "acme", Threshold: 1, Publishers: 1, RequireCRL: true}
 	zone := pki.ZoneRef("acme")
-	return &Node{cfg: cfg, creds: &trust.Credentials{}, self: trust.Identity{Roles: []trust.Role{trust.RoleAgent}}, zone: zone, policy: cfg.policy(zone), topics: zoneTopics("acme"), verifier: v, db: db,
-		merge: newMergeBuffer(v.Now, zone), redundancy: newRedundancy(), handlers: newInflight(), events: newEvents(nil),
-		seen: updates.NewBadgerSeenStore(db), cosigned: newCosignStore(db), life: newLifecycle(db, v.Now), log: slog.New(slog.DiscardHandler)}
+	return &Node{cfg: cfg, creds: &trust.Credentials{}, self: trust.Identity{Roles: []trust.Role{trust.RoleAgent}}, zone: zone,
+		policy: cfg.policy(zone), topics: zoneTopics("acme"), verifier: v, db: db,
+		merge: newMergeBuffer(v.Now, zone), redundancy: newRedundancy(), events: newEvents(nil), log: slog.New(slog.DiscardHandler),
+		agent: &agentPart{seen: updates.NewBadgerSeenStore(db), life: newLifecycle(db, v.Now), handlers: newInflight()}}
 }
 
 // fuzzAnnouncement is a small valid announcement dated by clock.

@@ -71,13 +71,13 @@ func (n *Node) cancelOlder(a *updates.Announcement) {
 	if !a.Withdrawn.IsZero() {
 		cause = &cancelCause{kind: EventWithdrawn, text: fmt.Sprintf("withdrawn by version %d while it waited", a.Patchnet.Version)}
 	}
-	n.handlers.cancel(a.ID, func(v uint64) bool { return v < a.Patchnet.Version }, cause)
+	n.agent.handlers.cancel(a.ID, func(v uint64) bool { return v < a.Patchnet.Version }, cause)
 }
 
 // cancelVersion ends the wait of one version found quarantined.
 func (n *Node) cancelVersion(id string, version uint64) {
 	cause := &cancelCause{kind: EventRefusedInstall, text: "quarantined (a conflicting co-signed payload) while it waited"}
-	n.handlers.cancel(id, func(v uint64) bool { return v == version }, cause)
+	n.agent.handlers.cancel(id, func(v uint64) bool { return v == version }, cause)
 }
 
 // cancelled records and reports the final state of an accepted update

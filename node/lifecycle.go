@@ -193,8 +193,8 @@ func (s *lifecycle) unclaim(id string, version uint64) {
 // step records the lifecycle transition an event stands for and emits it:
 // the event log and the durable record say the same thing.
 func (n *Node) step(a *updates.Announcement, kind EventKind, detail string, edit func(*UpdateRecord)) {
-	if state, ok := stateOf[kind]; ok && n.life != nil {
-		if err := n.life.move(a.ID, a.Patchnet.Version, state, detail, edit); err != nil {
+	if state, ok := stateOf[kind]; ok && n.agent != nil {
+		if err := n.agent.life.move(a.ID, a.Patchnet.Version, state, detail, edit); err != nil {
 			n.log.Warn("recording update state", "id", a.ID, "version", a.Patchnet.Version, "state", state, "err", err)
 		}
 	}
@@ -203,8 +203,8 @@ func (n *Node) step(a *updates.Announcement, kind EventKind, detail string, edit
 
 // Updates lists the lifecycle record of every update this agent accepted.
 func (n *Node) Updates() ([]UpdateRecord, error) {
-	if n.life == nil {
+	if n.agent == nil {
 		return nil, nil
 	}
-	return n.life.list()
+	return n.agent.life.list()
 }

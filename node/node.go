@@ -33,30 +33,47 @@ type Node struct {
 	policy     updates.Policy // acceptance: zone, k, publishers, CRLs required
 	verifier   *trust.Verifier
 	db         *badger.DB
-	seen       *updates.BadgerSeenStore
-	acceptor   *updates.Acceptor
-	respond    *updates.RespondPolicy
 	notifier   updates.Notifier // nil: no channels configured
-	cosigned   *cosignStore
-	life       *lifecycle // agents: every accepted version, until its outcome
 	ov         *overlay.Overlay
 	content    *content.Service
 	blocks     *content.DiskStore
-	installs   Installer                  // agents only
-	flow       *Workflow                  // agents: accepted update → outcome
-	checkers   map[string]*origin.Checker // supernodes: [cosign.publishers] by publisher
 	merge      *mergeBuffer
 	redundancy *redundancy // per-peer budget of copies that add nothing
-	handlers   *inflight   // agents: install handlers waiting, per id
 	events     *events
 	log        *slog.Logger
 
-	installQ chan *updates.Accepted
-	runCtx   context.Context // Run's context, for work started by handlers
-	subs     []*overlay.Subscription
-	wg       sync.WaitGroup
-	closeMu  sync.Mutex
-	closed   bool
+	// The roles' parts, each holding only its role's state; nil on a node
+	// whose certificate lacks the role. Publishing and relaying CRLs need
+	// no state of their own.
+	agent    *agentPart
+	cosigner *cosignerPart
+
+	runCtx  context.Context // Run's context, for work started by handlers
+	subs    []*overlay.Subscription
+	wg      sync.WaitGroup
+	closeMu sync.Mutex
+	closed  bool
+}
+
+// agentPart is what only an agent holds: the rollback floor and
+// acceptance, the lifecycle of accepted updates, and the install workflow
+// with its queue and waiting handlers.
+type agentPart struct {
+	seen     *updates.BadgerSeenStore
+	acceptor *updates.Acceptor
+	respond  *updates.RespondPolicy
+	life     *lifecycle
+	installs Installer
+	flow     *Workflow
+	handlers *inflight
+	queue    chan *updates.Accepted
+}
+
+// cosignerPart is what only a supernode holds: what it co-signed, and the
+// origin checker of each publisher it vouches for.
+type cosignerPart struct {
+	records  *cosignStore
+	checkers map[string]*origin.Checker
 }
 
 // New loads the node's credentials, pins its roots, opens its state and
@@ -68,8 +85,8 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, topics: zoneTopics(cfg.Zone), events: newEvents(cfg.OnEvent), redundancy: newRedundancy(), handlers: newInflight(),
-		log: slog.New(slog.DiscardHandler), installQ: make(chan *updates.Accepted, InstallQueue)}
+	n := &Node{cfg: cfg, topics: zoneTopics(cfg.Zone), events: newEvents(cfg.OnEvent), redundancy: newRedundancy(),
+		log: slog.New(slog.DiscardHandler)}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -134,23 +151,14 @@ func (n *Node) loadTrust() error {
 	return nil
 }
 
-// openState opens the badger database, the acceptance pipeline and, on
-// agents, the installer: Config.Installer's, or the install journal.
+// openState opens the badger database, the notification channels, the
+// block store and the state of each role the certificate carries.
 func (n *Node) openState(ctx context.Context) error {
 	db, err := openDB(n.cfg)
 	if err != nil {
 		return err
 	}
 	n.db = db
-	n.seen = updates.NewBadgerSeenStore(db)
-	n.cosigned = newCosignStore(db)
-	n.life = newLifecycle(db, n.verifier.Now)
-	if n.acceptor, err = updates.NewAcceptor(n.verifier, n.policy, n.seen); err != nil {
-		return err
-	}
-	if n.respond, err = updates.NewRespondPolicy(n.cfg.Respond); err != nil {
-		return err
-	}
 	if n.notifier, err = n.cfg.Notify.Notifier(); err != nil {
 		return err
 	}
@@ -158,18 +166,37 @@ func (n *Node) openState(ctx context.Context) error {
 		return fmt.Errorf("opening block store: %w", err)
 	}
 	if n.IsSupernode() {
-		if err := n.openCheckers(); err != nil {
+		if n.cosigner, err = n.openCosigner(); err != nil {
 			return err
 		}
 	}
-	if !n.IsAgent() {
-		return nil
+	if n.IsAgent() {
+		if n.agent, err = n.openAgent(ctx); err != nil {
+			return err
+		}
 	}
-	if n.installs, err = n.openInstaller(ctx); err != nil {
-		return err
-	}
-	n.flow = n.newWorkflow()
 	return nil
+}
+
+// openAgent opens an agent's part: the seen versions and the acceptor over
+// them, the respond policy, the lifecycle records, the installer and the
+// workflow.
+func (n *Node) openAgent(ctx context.Context) (*agentPart, error) {
+	a := &agentPart{seen: updates.NewBadgerSeenStore(n.db), life: newLifecycle(n.db, n.verifier.Now),
+		handlers: newInflight(), queue: make(chan *updates.Accepted, InstallQueue)}
+	var err error
+	if a.acceptor, err = updates.NewAcceptor(n.verifier, n.policy, a.seen); err != nil {
+		return nil, err
+	}
+	if a.respond, err = updates.NewRespondPolicy(n.cfg.Respond); err != nil {
+		return nil, err
+	}
+	if a.installs, err = n.openInstaller(ctx); err != nil {
+		return nil, err
+	}
+	n.agent = a // the workflow's hooks reach it through n
+	a.flow = n.newWorkflow()
+	return a, nil
 }
 
 // openInstaller opens the agent's installer: Config.Installer's, or the
@@ -341,8 +368,8 @@ func (n *Node) Close() error {
 		errs = append(errs, n.ov.Close())
 	}
 	n.wg.Wait()
-	if n.installs != nil {
-		errs = append(errs, n.installs.Close())
+	if n.agent != nil && n.agent.installs != nil {
+		errs = append(errs, n.agent.installs.Close())
 	}
 	if n.db != nil {
 		errs = append(errs, n.db.Close())
@@ -379,12 +406,20 @@ func (n *Node) Overlay() *overlay.Overlay { return n.ov }
 // without the agent role, and on agents whose Config.Installer supplied an
 // installer other than *install.Manager (it keeps no journal to show).
 func (n *Node) Installs() *install.Manager {
-	m, _ := n.installs.(*install.Manager)
+	if n.agent == nil {
+		return nil
+	}
+	m, _ := n.agent.installs.(*install.Manager)
 	return m
 }
 
-// Alerts lists the equivocations this node quarantined.
-func (n *Node) Alerts() ([]updates.Alert, error) { return n.seen.Alerts() }
+// Alerts lists the equivocations this node quarantined (agents only).
+func (n *Node) Alerts() ([]updates.Alert, error) {
+	if n.agent == nil {
+		return nil, nil
+	}
+	return n.agent.seen.Alerts()
+}
 
 // Status is a snapshot of what the node did.
 func (n *Node) Status() Status {
@@ -415,19 +450,20 @@ func OpenStateDB(state string) (*badger.DB, error) {
 	return openDB(Config{State: state})
 }
 
-// openCheckers builds the origin checker of every [cosign.publishers]
-// entry: its origins parsed and its vendor keys loaded once.
-func (n *Node) openCheckers() error {
-	n.checkers = map[string]*origin.Checker{}
+// openCosigner opens a supernode's part: its co-signing records and the
+// origin checker of every [cosign.publishers] entry, its origins parsed and
+// its vendor keys loaded once.
+func (n *Node) openCosigner() (*cosignerPart, error) {
+	c := &cosignerPart{records: newCosignStore(n.db), checkers: map[string]*origin.Checker{}}
 	for pub, p := range n.cfg.CoSign.Publishers {
-		c, err := origin.NewChecker(p, updates.FetchOptions{})
+		chk, err := origin.NewChecker(p, updates.FetchOptions{})
 		if err != nil {
-			return fmt.Errorf("config: cosign.publishers.%q: %w", pub, err)
+			return nil, fmt.Errorf("config: cosign.publishers.%q: %w", pub, err)
 		}
-		n.checkers[pub] = c
+		c.checkers[pub] = chk
 	}
-	if len(n.checkers) == 0 {
+	if len(c.checkers) == 0 {
 		n.log.Warn("no [cosign.publishers] entry: this supernode will refuse to co-sign anything")
 	}
-	return nil
+	return c, nil
 }

@@ -14,13 +14,13 @@ import (
 // it again.
 func (n *Node) queueInstall(acc *updates.Accepted) {
 	a := acc.Announcement
-	if !n.life.claim(a.ID, a.Patchnet.Version) {
+	if !n.agent.life.claim(a.ID, a.Patchnet.Version) {
 		return
 	}
 	select {
-	case n.installQ <- acc:
+	case n.agent.queue <- acc:
 	default:
-		n.life.unclaim(a.ID, a.Patchnet.Version)
+		n.agent.life.unclaim(a.ID, a.Patchnet.Version)
 		n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version,
 			Detail: "install queue full: kept pending, queued again by the next copy or a restart"})
 	}
@@ -33,10 +33,10 @@ func (n *Node) queueInstall(acc *updates.Accepted) {
 func (n *Node) retryDuplicate(va *verifiedAnnouncement) {
 	acc := va.Accepted
 	id, v := acc.Announcement.ID, acc.Announcement.Patchnet.Version
-	if high, ok, err := n.seen.Highest(id); err != nil || !ok || high != v {
+	if high, ok, err := n.agent.seen.Highest(id); err != nil || !ok || high != v {
 		return
 	}
-	if rec, ok, err := n.life.get(id, v); err != nil || (ok && rec.State.Final()) || n.installs.InstalledBy(id, v) != nil {
+	if rec, ok, err := n.agent.life.get(id, v); err != nil || (ok && rec.State.Final()) || n.agent.installs.InstalledBy(id, v) != nil {
 		return
 	}
 	if err := updates.QuorumError(acc, n.policy); err != nil {
@@ -44,7 +44,7 @@ func (n *Node) retryDuplicate(va *verifiedAnnouncement) {
 	}
 	raw, err := va.Envelope.Marshal()
 	if err == nil {
-		_, err = n.life.accept(acc, raw) // a node that lost or never made the record
+		_, err = n.agent.life.accept(acc, raw) // a node that lost or never made the record
 	}
 	if err != nil {
 		n.log.Warn("recording the accepted update", "id", id, "err", err)
@@ -62,7 +62,7 @@ func (n *Node) verifyStored(id string, raw []byte) (*updates.Accepted, error) {
 		return nil, err
 	}
 	a := acc.Announcement
-	rec, ok, err := n.seen.Get(a.ID, a.Patchnet.Version)
+	rec, ok, err := n.agent.seen.Get(a.ID, a.Patchnet.Version)
 	switch {
 	case err != nil:
 		return nil, err
@@ -78,7 +78,7 @@ func (n *Node) verifyStored(id string, raw []byte) (*updates.Accepted, error) {
 // the highest unfinished version of each id is verified again (a CRL or
 // expiry may have voided it since) and queued; lower ones were superseded.
 func (n *Node) requeuePending() {
-	recs, err := n.life.unfinished()
+	recs, err := n.agent.life.unfinished()
 	if err != nil {
 		n.log.Warn("reading unfinished updates", "err", err)
 		return

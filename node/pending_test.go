@@ -18,13 +18,13 @@ import (
 // reads: an install queue and a real (empty) install journal.
 func agentOnly(t *testing.T, pki *trusttest.PKI) *Node {
 	n := validatorOnly(t, pki)
-	n.installQ = make(chan *updates.Accepted, InstallQueue)
+	n.agent.queue = make(chan *updates.Accepted, InstallQueue)
 	m, _, err := install.Open(context.Background(), install.DefaultConfig(t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	n.installs = m
+	n.agent.installs = m
 	return n
 }
 
@@ -38,7 +38,7 @@ func TestLowerDuplicateNotReinstalled(t *testing.T) {
 	pub := pki.Issue(t, "acme", trust.RolePublisher)
 	sn := pki.Issue(t, "acme", trust.RoleSupernode)
 	n := agentOnly(t, pki)
-	ac, err := updates.NewAcceptor(n.verifier, n.policy, n.seen)
+	ac, err := updates.NewAcceptor(n.verifier, n.policy, n.agent.seen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +66,7 @@ func TestLowerDuplicateNotReinstalled(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n.retryDuplicate(verified[tc.version])
 			select {
-			case acc := <-n.installQ:
+			case acc := <-n.agent.queue:
 				if !tc.queued || acc.Announcement.Patchnet.Version != tc.version {
 					t.Errorf("queued version %d", acc.Announcement.Patchnet.Version)
 				}
@@ -78,7 +78,7 @@ func TestLowerDuplicateNotReinstalled(t *testing.T) {
 		})
 	}
 	for v, want := range map[uint64]bool{1: false, 2: true} {
-		rec, ok, err := n.life.get("PNT-FUZZ-0001", v)
+		rec, ok, err := n.agent.life.get("PNT-FUZZ-0001", v)
 		if err != nil || ok != want || (ok && (rec.State != StateAccepted || len(rec.Envelope) == 0)) {
 			t.Errorf("version %d: lifecycle record %+v, %v, %v; want one (accepted, with its envelope) only for version 2", v, rec, ok, err)
 		}
@@ -92,7 +92,7 @@ func TestLowerDuplicateNotReinstalled(t *testing.T) {
 func TestLifecycleRecords(t *testing.T) {
 	pki := trusttest.NewPKI(t, "acme")
 	n := validatorOnly(t, pki)
-	s := n.life
+	s := n.agent.life
 	acc := func(id string, v uint64) *updates.Accepted {
 		return &updates.Accepted{Announcement: &updates.Announcement{ID: id, Patchnet: updates.Patchnet{Version: v}}}
 	}

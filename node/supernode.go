@@ -20,7 +20,7 @@ import (
 // catches up and still vouches for it.
 func (n *Node) considerCoSigning(va *verifiedAnnouncement) {
 	a := va.Accepted.Announcement
-	if rec, ok, err := n.cosigned.get(a.ID); err != nil || (ok && rec.Version > a.Patchnet.Version) ||
+	if rec, ok, err := n.cosigner.records.get(a.ID); err != nil || (ok && rec.Version > a.Patchnet.Version) ||
 		(ok && rec.Version == a.Patchnet.Version && rec.Done) {
 		return
 	}
@@ -34,7 +34,7 @@ func (n *Node) considerCoSigning(va *verifiedAnnouncement) {
 func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 	acc := va.Accepted
 	a := acc.Announcement
-	if err := n.cosigned.reserve(a.ID, a.Patchnet.Version, acc.Digest); err != nil {
+	if err := n.cosigner.records.reserve(a.ID, a.Patchnet.Version, acc.Digest); err != nil {
 		if !errors.Is(err, errAlreadyCoSigned) {
 			n.emit(Event{Kind: EventRefused, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error()})
 		}
@@ -42,7 +42,7 @@ func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 	}
 	n.wg.Go(func() {
 		if err := n.coSign(ctx, va); err != nil {
-			n.cosigned.release(a.ID, a.Patchnet.Version, acc.Digest)
+			n.cosigner.records.release(a.ID, a.Patchnet.Version, acc.Digest)
 			n.emit(Event{Kind: EventRefused, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error()})
 		}
 	})
@@ -70,7 +70,7 @@ func (n *Node) coSign(ctx context.Context, va *verifiedAnnouncement) error {
 	if err := n.ov.Publish(ctx, n.ov.AnnounceTopic(), out); err != nil {
 		return fmt.Errorf("publishing co-signed %s: %w", a.ID, err)
 	}
-	if err := n.cosigned.done(a.ID, a.Patchnet.Version, va.Accepted.Digest); err != nil {
+	if err := n.cosigner.records.done(a.ID, a.Patchnet.Version, va.Accepted.Digest); err != nil {
 		return err
 	}
 	n.emit(Event{Kind: EventCoSigned, ID: a.ID, Version: a.Patchnet.Version,
@@ -115,11 +115,11 @@ func (n *Node) checkArtifact(ctx context.Context, acc *updates.Accepted) error {
 // else "*". Without one the supernode cannot confirm anything and refuses.
 func (n *Node) originChecker(acc *updates.Accepted) (*origin.Checker, error) {
 	for _, p := range acc.Publishers {
-		if c, ok := n.checkers[p.PeerID.String()]; ok {
+		if c, ok := n.cosigner.checkers[p.PeerID.String()]; ok {
 			return c, nil
 		}
 	}
-	if c, ok := n.checkers["*"]; ok {
+	if c, ok := n.cosigner.checkers["*"]; ok {
 		return c, nil
 	}
 	return nil, fmt.Errorf("%w: no [cosign.publishers] entry for publisher %s (nor \"*\"): no vendor origin to check its artifact against",

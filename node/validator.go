@@ -144,14 +144,15 @@ func verdictOf(err error) overlay.Verdict {
 // (agents: the seen versions) or co-signed (supernodes: their records);
 // a node of neither role relays it.
 func (n *Node) stale(a *updates.Announcement) bool {
-	if !n.IsAgent() && !n.IsSupernode() {
-		return false
+	if n.agent != nil {
+		if high, ok, err := n.agent.seen.Highest(a.ID); err == nil && ok && a.Patchnet.Version < high {
+			return true
+		}
 	}
-	if high, ok, err := n.seen.Highest(a.ID); n.IsAgent() && err == nil && ok && a.Patchnet.Version < high {
-		return true
-	}
-	if rec, ok, err := n.cosigned.get(a.ID); n.IsSupernode() && err == nil && ok && a.Patchnet.Version < rec.Version {
-		return true
+	if n.cosigner != nil {
+		if rec, ok, err := n.cosigner.records.get(a.ID); err == nil && ok && a.Patchnet.Version < rec.Version {
+			return true
+		}
 	}
 	return false
 }
