@@ -440,3 +440,34 @@ func TestNoCoSignatureCountsWithoutCRL(t *testing.T) {
 		}
 	}
 }
+
+// What waited after acceptance (a window, a rollout slot, a fetch) is
+// checked again before it is installed: a co-signer revoked since, or the
+// announcement expired since, makes Recheck refuse it with the reason.
+func TestRecheckRefusesWhatChangedSinceAcceptance(t *testing.T) {
+	z := newZone(t, 2, 2)
+	acc, err := z.acceptor.Accept(signed(t, z.announcement("DSA-9001-9", 1, "v1"), z.quorum(2)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := z.acceptor.Policy()
+	if _, err := Recheck(z.verifier, acc, policy); err != nil {
+		t.Fatalf("nothing changed: %v", err)
+	}
+	if _, err := z.verifier.AddCRL(z.pki.Revoke(t, "acme", z.supernodes[1])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Recheck(z.verifier, acc, policy); !errors.Is(err, trust.ErrInsufficientSigners) || !errors.Is(err, trust.ErrRevoked) {
+		t.Fatalf("a co-signer revoked since: %v, want ErrInsufficientSigners naming the revocation", err)
+	}
+	z2 := newZone(t, 2, 2)
+	a := z2.announcement("DSA-9001-9", 1, "v1")
+	acc, err = z2.acceptor.Accept(signed(t, a, z2.quorum(2)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	z2.pki.Clock.Set(a.Patchnet.Expires.Add(time.Second))
+	if _, err := Recheck(z2.verifier, acc, z2.acceptor.Policy()); !errors.Is(err, trust.ErrExpired) {
+		t.Fatalf("expired since: %v, want ErrExpired", err)
+	}
+}
