@@ -59,6 +59,12 @@ func newNodeCmd(role trust.Role, cmd *cobra.Command) *cobra.Command {
 		defer stop()
 		return runNode(ctx, cmd.OutOrStdout(), role, cfg)
 	}
+	fl.register(cmd)
+	return cmd
+}
+
+// register adds the node flags to cmd.
+func (fl *nodeFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.SetNormalizeFunc(normalizeFlag)
 	f.StringVar(&fl.config, "config", "", "TOML config file (flags override its keys)")
@@ -71,7 +77,6 @@ func newNodeCmd(role trust.Role, cmd *cobra.Command) *cobra.Command {
 	f.StringSliceVar(&fl.listen, "listen", nil, "overlay listen multiaddrs (overlay.listen_addrs)")
 	f.StringSliceVar(&fl.bootstrap, "bootstrap", nil, "bootstrap peer multiaddrs with /p2p/ID (overlay.bootstrap_peers)")
 	f.BoolVar(&fl.requireToolPins, "require-tool-pins", true, "refuse to run installer binaries without an [install.tool_pins] entry (install.require_tool_pins)")
-	return cmd
 }
 
 // load reads --config (if any) and applies the flags that were set.
