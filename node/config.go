@@ -55,6 +55,9 @@ type Config struct {
 	// Install tunes how an agent installs: pinned installer binaries and
 	// archive prefixes.
 	Install InstallConfig `toml:"install"`
+	// Heartbeat is the zone's heartbeat policy: every node of a zone should
+	// use the same.
+	Heartbeat HeartbeatConfig `toml:"heartbeat"`
 	// CoSign is what a supernode requires before it co-signs: per
 	// publisher, the vendor origins its artifacts must come from and the
 	// vendor keys that must sign them.
@@ -127,6 +130,28 @@ func (c InstallConfig) validate() error {
 	return nil
 }
 
+// HeartbeatConfig is the [heartbeat] table.
+type HeartbeatConfig struct {
+	// Interval is how often a supernode sends its signed heartbeat and an
+	// agent checks the ones it received. Default: 1m.
+	Interval Duration `toml:"interval"`
+	// MaxAge is how old the k-th freshest supernode heartbeat may be before
+	// an agent says it is cut off (and catches up from several peers).
+	// Default: 3m.
+	MaxAge Duration `toml:"max_age"`
+}
+
+// validate names the first bad key.
+func (c HeartbeatConfig) validate() error {
+	switch {
+	case c.Interval <= 0:
+		return fmt.Errorf("heartbeat.interval %v must be positive", time.Duration(c.Interval))
+	case c.MaxAge < c.Interval:
+		return fmt.Errorf("heartbeat.max_age %v must be at least heartbeat.interval %v", time.Duration(c.MaxAge), time.Duration(c.Interval))
+	}
+	return nil
+}
+
 // CoSignConfig is the [cosign] table.
 type CoSignConfig struct {
 	// Publishers maps a publisher of the zone, by peer ID (its
@@ -187,8 +212,12 @@ func DefaultConfig() Config {
 		Publishers: p.Publishers,
 		RequireCRL: true,                                 // no revocation status, no trust
 		Install:    InstallConfig{RequireToolPins: true}, // no unpinned dpkg from PATH
-		Sysroot:    "/",
-		Overlay:    overlay.DefaultConfig(),
+		Heartbeat: HeartbeatConfig{
+			Interval: Duration(DefaultHeartbeatInterval), // noticed within minutes, not apt's hours
+			MaxAge:   Duration(DefaultHeartbeatMaxAge),   // three missed beats
+		},
+		Sysroot: "/",
+		Overlay: overlay.DefaultConfig(),
 		Content: ContentConfig{
 			Provide:               true,                                   // serve what we fetched
 			ProviderSearchTimeout: Duration(DefaultProviderSearchTimeout), // then the vendor URL
@@ -269,6 +298,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Install.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Heartbeat.validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.CoSign.validate(); err != nil {

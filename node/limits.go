@@ -54,6 +54,17 @@ const (
 	RedundantBurst = 64
 	// RedundantPeers caps the peers whose redundancy budget is tracked.
 	RedundantPeers = 4096
+	// DefaultHeartbeatInterval is how often supernodes send a heartbeat
+	// and agents check theirs: an agent cut off notices within about one
+	// interval past the maximum age.
+	DefaultHeartbeatInterval = time.Minute
+	// DefaultHeartbeatMaxAge is how old the k-th freshest heartbeat may be.
+	DefaultHeartbeatMaxAge = 3 * time.Minute
+	// MaxHeartbeatBytes caps a heartbeat's payload: a few small fields.
+	MaxHeartbeatBytes = 1024
+	// HeartbeatCatchUpPeers is how many peers an alarm catches up from, so
+	// that one peer withholding an item cannot hide it.
+	HeartbeatCatchUpPeers = 3
 	// StateDBMemTable is the memtable of the node's badger database: it holds
 	// seen versions and catch-up items of a few KiB each.
 	StateDBMemTable = 4 << 20

@@ -39,6 +39,7 @@ type Node struct {
 	blocks     *content.DiskStore
 	merge      *mergeBuffer
 	redundancy *redundancy // per-peer budget of copies that add nothing
+	beats      *heartbeats // the supernodes' newest heartbeats and the agent's alarms
 	events     *events
 	log        *slog.Logger
 
@@ -96,6 +97,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.merge = newMergeBuffer(n.verifier.Now, n.zone)
+	n.beats = newHeartbeats(n.verifier.Now())
 	if err := n.openState(ctx); err != nil {
 		return nil, err
 	}
@@ -287,7 +289,7 @@ func (n *Node) startOverlay(ctx context.Context) error {
 // catch-up, whose CRLs are delivered on the CRL topic) and, on supernodes,
 // the supernodes' topic.
 func (n *Node) subscribe() error {
-	for _, t := range []struct{ topic, what string }{{n.ov.CRLTopic(), "CRLs"}, {n.ov.AnnounceTopic(), "announcements"}} {
+	for _, t := range []struct{ topic, what string }{{n.ov.CRLTopic(), "CRLs"}, {n.ov.AnnounceTopic(), "announcements"}, {n.ov.HeartbeatTopic(), "heartbeats"}} {
 		s, err := n.ov.Subscribe(t.topic)
 		if err != nil {
 			return fmt.Errorf("subscribing to %s: %w", t.what, err)
@@ -318,6 +320,9 @@ func (n *Node) Run(ctx context.Context) error {
 		n.requeuePending()
 	}
 	wg.Go(func() { n.content.Run(ctx) })
+	if n.agent != nil || n.cosigner != nil {
+		wg.Go(func() { n.heartbeatLoop(ctx) })
+	}
 	<-ctx.Done()
 	for _, s := range n.subs {
 		s.Close()
@@ -344,6 +349,7 @@ func (n *Node) readLoop(ctx context.Context, s *overlay.Subscription) {
 				}
 			case n.topics.crl:
 				n.onCRL(m)
+			case n.topics.heartbeat: // recorded by the validator
 			default:
 				n.onAnnouncement(m)
 			}
@@ -378,10 +384,11 @@ func (n *Node) Close() error {
 }
 
 // topics are the names of a zone's topics this node acts on.
-type topics struct{ announce, crl, supernodes string }
+type topics struct{ announce, crl, heartbeat, supernodes string }
 
 func zoneTopics(zone string) topics {
-	return topics{announce: overlay.AnnounceTopic(zone), crl: overlay.CRLTopic(zone), supernodes: overlay.SupernodesTopic(zone)}
+	return topics{announce: overlay.AnnounceTopic(zone), crl: overlay.CRLTopic(zone), heartbeat: overlay.HeartbeatTopic(zone),
+		supernodes: overlay.SupernodesTopic(zone)}
 }
 
 // ID is the node's peer ID.

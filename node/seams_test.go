@@ -106,8 +106,10 @@ func orgBNode(t *testing.T, l *nodelab.Lab, orgB *trusttest.PKI, bRoot string) *
 		t.Fatal(err)
 	}
 	cfg.Overlay.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
-	for _, a := range l.Publisher.Overlay().Addrs() {
-		cfg.Overlay.BootstrapPeers = append(cfg.Overlay.BootstrapPeers, a.String())
+	for _, m := range l.Members() { // a direct neighbour of every node: no honest relay forwards its envelopes
+		for _, a := range m.Overlay().Addrs() {
+			cfg.Overlay.BootstrapPeers = append(cfg.Overlay.BootstrapPeers, a.String())
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := node.New(ctx, cfg)
@@ -117,8 +119,14 @@ func orgBNode(t *testing.T, l *nodelab.Lab, orgB *trusttest.PKI, bRoot string) *
 	done := make(chan struct{})
 	go func() { defer close(done); n.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done; n.Close() })
-	waitFor(t, 30*time.Second, "org B's node to join our announce mesh", func() bool {
-		return len(n.Overlay().MeshPeers(n.Overlay().AnnounceTopic())) > 0
+	waitFor(t, 30*time.Second, "org B's node to see every agent on the announce topic", func() bool {
+		peers := n.Overlay().TopicPeers(n.Overlay().AnnounceTopic())
+		for _, a := range l.Agents {
+			if !slices.Contains(peers, a.ID()) {
+				return false
+			}
+		}
+		return true
 	})
 	return n
 }
@@ -542,4 +550,50 @@ func TestStolenPublisherKeyInstallsNothing(t *testing.T) {
 			t.Errorf("%s has %s", a.Name, v)
 		}
 	}
+}
+
+// Agents hear the supernodes' signed heartbeats; when every supernode is
+// gone (for the agent: cut off, or the zone frozen), each agent raises the
+// stale-heartbeat alarm within the maximum age, and clears it once the
+// supernodes are back.
+func TestCutOffAgentNoticesStaleHeartbeats(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2, Configure: func(_ string, cfg *node.Config) {
+		cfg.Heartbeat = node.HeartbeatConfig{Interval: node.Duration(100 * time.Millisecond), MaxAge: node.Duration(500 * time.Millisecond)}
+	}})
+	ctx := context.Background()
+	waitFor(t, 30*time.Second, "every agent to hear both supernodes' heartbeats", func() bool {
+		for _, a := range l.Agents {
+			if len(a.Heartbeats()) < 2 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, a := range l.Agents {
+		if a.Status().Has(node.EventHeartbeatStale) {
+			t.Fatalf("%s raised the stale alarm while hearing heartbeats:\n%s", a.Name, describe(l))
+		}
+	}
+	for _, s := range l.Supernodes {
+		if err := l.Stop(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 30*time.Second, "every agent to notice it hears no heartbeats", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventHeartbeatStale) })
+		return len(no) == 0
+	})
+	for _, s := range l.Supernodes {
+		if err := l.Start(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 30*time.Second, "every agent to hear heartbeats again", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool {
+			e, ok := s.Last(node.EventHeartbeatOK)
+			st, _ := s.Last(node.EventHeartbeatStale)
+			return ok && e.At.After(st.At)
+		})
+		return len(no) == 0
+	})
 }

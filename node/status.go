@@ -30,6 +30,15 @@ const (
 	// quarantined): nothing was installed.
 	EventRefusedInstall EventKind = "refused-install"
 	EventFailed         EventKind = "install-failed"
+	// EventHeartbeatStale: fewer than k supernodes' heartbeats arrived
+	// within the maximum age: this agent is cut off, or the zone frozen.
+	EventHeartbeatStale EventKind = "heartbeat-stale"
+	// EventHeartbeatMismatch: k supernodes' heartbeats agree on a set of
+	// co-signed updates that differs from what this agent accepted, even
+	// after catch-up: an announcement is withheld from it.
+	EventHeartbeatMismatch EventKind = "heartbeat-mismatch"
+	// EventHeartbeatOK: an alarm above ended.
+	EventHeartbeatOK EventKind = "heartbeat-ok"
 )
 
 // Event is one step of one announcement on one node.

@@ -40,6 +40,8 @@ func (n *Node) ValidateMessage(ctx context.Context, topic string, from peer.ID, 
 	switch topic {
 	case n.topics.crl:
 		return n.validateCRL(from, data)
+	case n.topics.heartbeat:
+		return n.validateHeartbeat(data)
 	case n.topics.announce, n.topics.supernodes:
 		return n.validateAnnouncement(ctx, from, data)
 	}

@@ -91,7 +91,7 @@ func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 		cfg: cfg, validator: deps.Validator, msgID: deps.MessageID, stats: stats, mesh: newMeshView(), zoneRE: zoneTopicsRE(cfg.Zone).MatchString,
 		topics: map[string]*joinedTopic{}, delivered: delivered, ctx: ctx, wg: wg,
 	}
-	known := []string{AnnounceTopic(cfg.Zone), CRLTopic(cfg.Zone), SupernodesTopic(cfg.Zone)}
+	known := []string{AnnounceTopic(cfg.Zone), CRLTopic(cfg.Zone), HeartbeatTopic(cfg.Zone), SupernodesTopic(cfg.Zone)}
 	for _, c := range cfg.Collectives {
 		known = append(known, CollectiveTopic(cfg.Zone, c))
 	}

@@ -276,6 +276,9 @@ func (o *Overlay) AnnounceTopic() string { return AnnounceTopic(o.cfg.Zone) }
 // CRLTopic is this zone's CRL topic.
 func (o *Overlay) CRLTopic() string { return CRLTopic(o.cfg.Zone) }
 
+// HeartbeatTopic is this zone's heartbeat topic.
+func (o *Overlay) HeartbeatTopic() string { return HeartbeatTopic(o.cfg.Zone) }
+
 // SupernodesTopic is this zone's supernode topic.
 func (o *Overlay) SupernodesTopic() string { return SupernodesTopic(o.cfg.Zone) }
 

@@ -16,6 +16,9 @@ func AnnounceTopic(zone string) string { return TopicPrefix + zone + "/announce"
 // so no message is told apart from another by sniffing its bytes.
 func CRLTopic(zone string) string { return TopicPrefix + zone + "/crl" }
 
+// HeartbeatTopic carries the zone's supernodes' signed heartbeats.
+func HeartbeatTopic(zone string) string { return TopicPrefix + zone + "/heartbeat" }
+
 // itemTopic is the topic a catch-up item of kind travels on; the kind is
 // the serving peer's claim, so the validator of that topic still decides.
 func itemTopic(zone string, k Kind) string {
@@ -31,11 +34,11 @@ func SupernodesTopic(zone string) string { return TopicPrefix + zone + "/superno
 // CollectiveTopic carries a collective's member state and opt-in reports.
 func CollectiveTopic(zone, name string) string { return TopicPrefix + zone + "/collective/" + name }
 
-// zoneTopicsRE matches exactly this zone's topics: announce, crl, supernodes and
+// zoneTopicsRE matches exactly this zone's topics: announce, crl, heartbeat, supernodes and
 // any well-formed collective (a node relays collectives it does not join).
 func zoneTopicsRE(zone string) *regexp.Regexp {
 	return regexp.MustCompile(`^` + regexp.QuoteMeta(TopicPrefix+zone) +
-		`/(announce|crl|supernodes|collective/[a-z0-9][a-z0-9._-]{0,62})$`)
+		`/(announce|crl|heartbeat|supernodes|collective/[a-z0-9][a-z0-9._-]{0,62})$`)
 }
 
 // newSubscriptionFilter admits only this zone's topics, locally and from

@@ -392,11 +392,26 @@ func (l *Lab) start(ctx, runCtx context.Context, m *Member, bootstrap []string) 
 // and waits for its gossip mesh. Only state kept on disk survives: set
 // cfg.InMemory = false for m in Options.Configure.
 func (l *Lab) Restart(ctx context.Context, m *Member) error {
+	if err := l.Stop(m); err != nil {
+		return err
+	}
+	return l.Start(ctx, m)
+}
+
+// Stop stops m as a host shutting down (Run ends, then Close); Start
+// starts it again.
+func (l *Lab) Stop(m *Member) error {
 	m.stop()
 	<-m.done
 	if err := m.Node.Close(); err != nil {
 		return fmt.Errorf("stopping %s: %w", m.Name, err)
 	}
+	return nil
+}
+
+// Start starts a member Stop stopped, from the same state directory,
+// bootstrapping to the publisher, and waits for its gossip mesh.
+func (l *Lab) Start(ctx context.Context, m *Member) error {
 	if err := l.start(ctx, l.runCtx, m, addrs(l.Publisher)); err != nil {
 		return err
 	}

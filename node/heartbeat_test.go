@@ -1,0 +1,125 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/trust/trusttest"
+	"github.com/patchnet/patchnet/updates"
+)
+
+// heartbeatOf is a heartbeat envelope signed by m.
+func heartbeatOf(t *testing.T, m *trusttest.Member, hb Heartbeat) []byte {
+	t.Helper()
+	payload, err := json.Marshal(hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return trusttest.Envelope(t, HeartbeatPayloadType, payload, m)
+}
+
+// heartbeatAgent is validatorOnly with k = 2 and a heartbeat policy.
+func heartbeatAgent(t *testing.T, pki *trusttest.PKI) *Node {
+	n := validatorOnly(t, pki)
+	n.cfg.Threshold = 2
+	n.cfg.Heartbeat = HeartbeatConfig{Interval: Duration(time.Minute), MaxAge: Duration(3 * time.Minute)}
+	n.beats = newHeartbeats(pki.Clock.Now())
+	return n
+}
+
+// Heartbeats count only when a supernode of this zone signed them, they
+// are newer than the last one from it, and neither from the future nor
+// older than the maximum age.
+func TestHeartbeatValidation(t *testing.T) {
+	pki := trusttest.NewPKI(t, "acme")
+	sn, pub := pki.Issue(t, "acme", trust.RoleSupernode), pki.Issue(t, "acme", trust.RolePublisher)
+	n := heartbeatAgent(t, pki)
+	now := pki.Clock.Now()
+	digest, _ := SetDigest(nil)
+	hb := func(seq uint64, at time.Time) Heartbeat {
+		return Heartbeat{Zone: "acme", Seq: seq, Time: at, Digest: digest}
+	}
+	tests := []struct {
+		name string
+		data []byte
+		want overlay.Verdict
+	}{
+		{"fresh, from a supernode", heartbeatOf(t, sn, hb(10, now)), overlay.Accept},
+		{"the same again (replay)", heartbeatOf(t, sn, hb(10, now)), overlay.Ignore},
+		{"an older sequence", heartbeatOf(t, sn, hb(9, now)), overlay.Ignore},
+		{"newer", heartbeatOf(t, sn, hb(11, now)), overlay.Accept},
+		{"from the future", heartbeatOf(t, sn, hb(12, now.Add(time.Hour))), overlay.Ignore},
+		{"too old", heartbeatOf(t, sn, hb(13, now.Add(-time.Hour))), overlay.Ignore},
+		{"signed by a publisher", heartbeatOf(t, pub, hb(1, now)), overlay.Reject},
+		{"another zone's name", heartbeatOf(t, sn, Heartbeat{Zone: "beta", Seq: 14, Time: now, Digest: digest}), overlay.Reject},
+		{"malformed", []byte(`{"payloadType":`), overlay.Reject},
+		{"an announcement on the heartbeat topic", trusttest.Envelope(t, updates.PayloadType, announcementPayload(t, now, 1), pub), overlay.Reject},
+	}
+	for _, tc := range tests {
+		if got, _ := n.ValidateMessage(context.Background(), n.topics.heartbeat, "", tc.data); got != tc.want {
+			t.Errorf("%s: verdict %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if got := n.Heartbeats(); len(got) != 1 || got[0].Seq != 11 {
+		t.Errorf("kept heartbeats %+v, want the one with sequence 11", got)
+	}
+}
+
+// k supernodes' heartbeats agree on a co-signed set the agent lacks: the
+// first check only catches up (a heartbeat may overtake gossip), the
+// second reports the withheld announcement, and the alarm ends once the
+// agent holds the same set.
+func TestWithheldAnnouncementNoticed(t *testing.T) {
+	pki := trusttest.NewPKI(t, "acme")
+	sn1, sn2 := pki.Issue(t, "acme", trust.RoleSupernode), pki.Issue(t, "acme", trust.RoleSupernode)
+	n := heartbeatAgent(t, pki)
+	ctx := context.Background()
+	digest, count := SetDigest(map[string]uint64{"PNT-X": 1})
+	for i, sn := range []*trusttest.Member{sn1, sn2} {
+		raw := heartbeatOf(t, sn, Heartbeat{Zone: "acme", Seq: uint64(i + 1), Time: pki.Clock.Now(), Count: count, Digest: digest})
+		if v, _ := n.ValidateMessage(ctx, n.topics.heartbeat, "", raw); v != overlay.Accept {
+			t.Fatalf("heartbeat %d: %v", i, v)
+		}
+	}
+	n.checkHeartbeats(ctx)
+	if n.Status().Has(EventHeartbeatMismatch) {
+		t.Fatal("a first difference was reported before catch-up had a chance")
+	}
+	n.checkHeartbeats(ctx)
+	e, ok := n.Status().Last(EventHeartbeatMismatch)
+	if !ok || !strings.Contains(e.Detail, "withheld") {
+		t.Fatalf("no withheld-announcement alarm: %+v", n.Status().Events)
+	}
+	acc := &updates.Accepted{Announcement: &updates.Announcement{ID: "PNT-X", Patchnet: updates.Patchnet{Version: 1}}}
+	if _, err := n.agent.life.accept(acc, nil); err != nil {
+		t.Fatal(err)
+	}
+	n.checkHeartbeats(ctx)
+	if !n.Status().Has(EventHeartbeatOK) {
+		t.Error("the alarm did not end once the sets agreed")
+	}
+	if n.Status().Has(EventHeartbeatStale) {
+		t.Error("two fresh heartbeats from k = 2 supernodes reported as stale")
+	}
+}
+
+// Only once the maximum age has passed since watching began does a lack of
+// heartbeats raise the stale alarm: a fresh agent is not cut off.
+func TestStaleHeartbeatsAfterMaxAge(t *testing.T) {
+	pki := trusttest.NewPKI(t, "acme")
+	n := heartbeatAgent(t, pki)
+	n.checkHeartbeats(context.Background())
+	if n.Status().Has(EventHeartbeatStale) {
+		t.Fatal("stale alarm before a full max age without heartbeats")
+	}
+	pki.Clock.Set(pki.Clock.Now().Add(4 * time.Minute))
+	n.checkHeartbeats(context.Background())
+	if e, ok := n.Status().Last(EventHeartbeatStale); !ok || !strings.Contains(e.Detail, "cut off") {
+		t.Fatalf("no stale alarm after the max age: %+v", n.Status().Events)
+	}
+}
