@@ -528,11 +528,14 @@ var configHelp = map[string]string{
 	"install.require_tool_pins": "Refuse to run an installer binary without a pin; an agent with no pin at all refuses to start.",
 	"install.prefixes":          "Where archive updates unpack: package name = absolute directory (the archive method has no other target). Default: none.",
 
-	"cosign":                                "What a supernode requires before it co-signs an update of a publisher.",
-	"cosign.publishers":                     `Per publisher of the zone, by peer ID (its certificate's CN), or "*" for any publisher without an entry of its own: the vendor origins its artifacts must be fetched from and the vendor keys that must sign them. A supernode fetches each artifact from those origins itself, never from peers or the publisher, and co-signs nothing of a publisher without an entry, so a stolen publisher key alone gets no co-signature. Default: none.`,
-	"cosign.publishers.*.origins":           `Vendor URL prefixes the artifact must be fetched from, such as "https://deb.example.org/pool/": scheme, host and port must match and the path lie under the prefix's. Required in an entry.`,
-	"cosign.publishers.*.keys":              "The vendor's OpenPGP public key files (armored or binary) that must sign the artifact: a detached .asc/.sig beside its URL, or the rpm's own signature. Required in an entry while require_signature is true.",
-	"cosign.publishers.*.require_signature": "Refuse an artifact that carries no vendor signature verifiable against keys; a signature that does not verify is refused whatever this says. Default when the line is left out: false, so keep it.",
+	"heartbeat":                          "The zone's heartbeat policy; every node of a zone should use the same.",
+	"heartbeat.interval":                 "How often a supernode signs and sends its heartbeat (time, sequence, digest of the set it co-signed), and how often an agent checks the ones it received.",
+	"heartbeat.max_age":                  "How old the k-th freshest supernode heartbeat may be before an agent reports heartbeat-stale (cut off, or the zone frozen) and catches up from several peers; at least interval.",
+	"cosign":                             "What a supernode requires before it co-signs an update of a publisher.",
+	"cosign.publishers":                  `Per publisher of the zone, by peer ID (its certificate's CN), or "*" for any publisher without an entry of its own: the vendor origins its artifacts must be fetched from and the vendor keys that must sign them. A supernode fetches each artifact from those origins itself, never from peers or the publisher, and co-signs nothing of a publisher without an entry, so a stolen publisher key alone gets no co-signature. Default: none.`,
+	"cosign.publishers.*.origins":        `Vendor URL prefixes the artifact must be fetched from, such as "https://deb.example.org/pool/": scheme, host and port must match and the path lie under the prefix's. Required in an entry.`,
+	"cosign.publishers.*.keys":           "The vendor's OpenPGP public key files (armored or binary) that must sign the artifact: a detached .asc/.sig beside its URL, or the rpm's own signature. Required in an entry unless allow_unsigned is true.",
+	"cosign.publishers.*.allow_unsigned": "Accept an artifact that carries no vendor signature (a vendor that does not sign). Default false: no verifiable signature, no co-signature; a signature that does not verify is refused whatever this says.",
 
 	"overlay":                                 "The libp2p side: listen addresses, bootstrap peers, DHT, gossip and their bounds.",
 	"overlay.zone":                            "Taken from the top-level zone; a value here is ignored. Default: the top-level zone.",
@@ -614,7 +617,7 @@ var configExamples = map[string]any{
 	"install.tool_pins": map[string]string{"/usr/bin/dpkg": "<sha256 of /usr/bin/dpkg>"},
 	"install.prefixes":  map[string]string{"myapp": "/opt/myapp"},
 	"cosign.publishers": map[string]origin.Policy{"*": {
-		Origins: []string{"https://deb.example.org/pool/"}, Keys: []string{"/etc/patchnet/vendor/example.asc"}, RequireSignature: true,
+		Origins: []string{"https://deb.example.org/pool/"}, Keys: []string{"/etc/patchnet/vendor/example.asc"},
 	}},
 	"respond.zones": map[string]updates.ZoneRespond{"partner-zone": {
 		Default: updates.ModeLog, Categories: map[updates.Category]updates.Mode{updates.CategorySecurity: updates.ModeNotify},

@@ -298,8 +298,8 @@ func TestRenderConfigRoundTrips(t *testing.T) {
 	full.Install = node.InstallConfig{ToolPins: map[string]string{"/usr/bin/dpkg": "ab", odd: "cd"}, RequireToolPins: false,
 		Prefixes: map[string]string{"my app": "/opt/my app", "b": "/opt/b"}}
 	full.CoSign.Publishers = map[string]origin.Policy{
-		"*":         {Origins: []string{"https://deb.example.org/pool/"}, Keys: []string{"/k.asc"}, RequireSignature: true},
-		"12D3KooWx": {Origins: []string{"https://a.example/", "https://b.example/"}, Keys: nil, RequireSignature: false},
+		"*":         {Origins: []string{"https://deb.example.org/pool/"}, Keys: []string{"/k.asc"}},
+		"12D3KooWx": {Origins: []string{"https://a.example/", "https://b.example/"}, Keys: nil, AllowUnsigned: true},
 	}
 	full.Overlay.AnnounceAddrs = []string{"/ip4/203.0.113.7/tcp/4001"}
 	full.Overlay.Collectives = []string{"web", "db"}
@@ -462,7 +462,7 @@ func TestInitConfigStartsNode(t *testing.T) {
 				return []string{"--vendor-origin", "https://deb.example.org/pool/", "--vendor-key", p("vendor.asc")}
 			},
 			check: func(t *testing.T, p func(...string) string, cfg node.Config) {
-				want := map[string]origin.Policy{"*": {Origins: []string{"https://deb.example.org/pool/"}, Keys: []string{p("vendor.asc")}, RequireSignature: true}}
+				want := map[string]origin.Policy{"*": {Origins: []string{"https://deb.example.org/pool/"}, Keys: []string{p("vendor.asc")}}}
 				if !reflect.DeepEqual(cfg.CoSign.Publishers, want) {
 					t.Errorf("cosign.publishers %+v, want %+v", cfg.CoSign.Publishers, want)
 				}

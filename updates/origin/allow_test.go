@@ -97,18 +97,18 @@ func TestPolicyValidate(t *testing.T) {
 		p    Policy
 		want string // "" for valid
 	}{
-		{"valid", Policy{Origins: good, Keys: []string{vendorKey.pub, vendorRSAKey.pub}, RequireSignature: true}, ""},
-		{"valid without signatures", Policy{Origins: good}, ""},
+		{"valid", Policy{Origins: good, Keys: []string{vendorKey.pub, vendorRSAKey.pub}}, ""},
+		{"valid without signatures", Policy{Origins: good, AllowUnsigned: true}, ""},
 		{"default needs origins", DefaultPolicy(), "origins: required"},
 		{"origin scheme", Policy{Origins: []string{"ftp://deb.example.org/"}}, `origins[0] "ftp://deb.example.org/"`},
 		{"origin with query", Policy{Origins: []string{"https://deb.example.org/pool/?x=1"}}, "query"},
 		{"origin with userinfo", Policy{Origins: []string{"https://u@deb.example.org/"}}, "userinfo"},
-		{"binary key file", Policy{Origins: good, Keys: []string{binKey}, RequireSignature: true}, ""},
+		{"binary key file", Policy{Origins: good, Keys: []string{binKey}}, ""},
 		{"origin traversal", Policy{Origins: []string{"https://deb.example.org/a/../"}}, "dot segment"},
 		{"too many origins", Policy{Origins: make([]string, MaxOrigins+1)}, "exceed"},
 		{"missing key file", Policy{Origins: good, Keys: []string{"/nonexistent/vendor.asc"}}, `keys[0] "/nonexistent/vendor.asc"`},
 		{"not a key", Policy{Origins: good, Keys: []string{notKey}}, "keys[0]"},
-		{"signature without keys", Policy{Origins: good, RequireSignature: true}, "require_signature"},
+		{"signature required without keys", Policy{Origins: good}, "allow_unsigned"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.p.Validate()

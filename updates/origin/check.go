@@ -37,8 +37,8 @@ func NewChecker(p Policy, opts updates.FetchOptions) (*Checker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("building origin checker: %w", err)
 	}
-	if p.RequireSignature && len(keys) == 0 {
-		return nil, errors.New("building origin checker: require_signature = true needs at least one file in keys")
+	if p.requireSignature() && len(keys) == 0 {
+		return nil, errors.New("building origin checker: keys is empty: pin the vendor's OpenPGP keys, or set allow_unsigned = true")
 	}
 	c := &Checker{policy: p, origins: origins, keys: keys, fetch: opts}
 	c.fetch.Client = c.screenedClient(opts.Client)
@@ -166,7 +166,7 @@ func (c *Checker) decide(sigs []Signature, r *Report) error {
 	switch {
 	case len(sigs) > 0:
 		return nil
-	case c.policy.RequireSignature:
+	case c.policy.requireSignature():
 		return fmt.Errorf("%w: the policy requires one (%s)", ErrUnsigned, strings.Join(r.Notes, "; "))
 	}
 	r.Unsigned = "no vendor signature found, and the policy does not require one"

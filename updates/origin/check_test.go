@@ -277,7 +277,7 @@ func TestNewCheckerRefusesBadPolicy(t *testing.T) {
 	if _, err := NewChecker(Policy{}, updates.FetchOptions{}); err == nil || !strings.Contains(err.Error(), "origins") {
 		t.Fatalf("err = %v, want origins named", err)
 	}
-	if _, err := NewChecker(Policy{Origins: []string{"https://deb.example.org/"}, RequireSignature: true}, updates.FetchOptions{}); err == nil {
+	if _, err := NewChecker(Policy{Origins: []string{"https://deb.example.org/"}}, updates.FetchOptions{}); err == nil {
 		t.Fatal("a policy requiring signatures without keys was accepted")
 	}
 }

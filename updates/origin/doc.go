@@ -32,8 +32,8 @@
 //
 // Every signature found must verify against a pinned key; one that does
 // not (forged, made by a key that is not pinned, expired or revoked key,
-// weak hash) refuses the artifact whatever RequireSignature says. With
-// RequireSignature, an artifact with no signature is refused (ErrUnsigned);
+// weak hash) refuses the artifact whatever AllowUnsigned says. Unless
+// AllowUnsigned, an artifact with no signature is refused (ErrUnsigned);
 // without it, the Report says it was accepted unsigned. A policy with no
 // keys checks no signature at all. Every refusal matches
 // errors.Is(err, trust.ErrUntrusted).

@@ -323,7 +323,7 @@ func policy(t testing.TB, require bool, origins []string, ks ...*testKey) Policy
 	if len(ks) > 0 {
 		keys(t)
 	}
-	p := Policy{Origins: origins, RequireSignature: require}
+	p := Policy{Origins: origins, AllowUnsigned: !require}
 	for _, k := range ks {
 		p.Keys = append(p.Keys, k.pub)
 	}

@@ -17,17 +17,22 @@ type Policy struct {
 	// Keys are paths to the vendor's OpenPGP public keys (armored or
 	// binary; a file may hold several), pinned by the operator.
 	Keys []string `toml:"keys"`
-	// RequireSignature refuses an artifact that carries no vendor signature
-	// verifiable against Keys. A signature that is present but does not
-	// verify is refused whatever this says.
-	RequireSignature bool `toml:"require_signature"`
+	// AllowUnsigned accepts an artifact that carries no vendor signature
+	// (a vendor that does not sign). Default false: no signature verifiable
+	// against Keys, no co-signature — the zero value, so a config that
+	// leaves the key out is the strict one. A signature that is present but
+	// does not verify is refused whatever this says.
+	AllowUnsigned bool `toml:"allow_unsigned"`
 }
 
-// DefaultPolicy requires a vendor signature; the caller sets Origins and
-// Keys.
+// DefaultPolicy requires a vendor signature (the zero value does); the
+// caller sets Origins and Keys.
 func DefaultPolicy() Policy {
-	return Policy{RequireSignature: true} // a stolen publisher key alone must not suffice
+	return Policy{AllowUnsigned: false} // a stolen publisher key alone must not suffice
 }
+
+// requireSignature reports whether an unsigned artifact is refused.
+func (p Policy) requireSignature() bool { return !p.AllowUnsigned }
 
 // Validate names the first field that is wrong and its value. It reads the
 // key files, so a missing or unreadable key is found when the configuration
@@ -39,8 +44,8 @@ func (p Policy) Validate() error {
 	if _, err := loadKeys(p.Keys); err != nil {
 		return fmt.Errorf("origin policy: %w", err)
 	}
-	if p.RequireSignature && len(p.Keys) == 0 {
-		return errors.New("origin policy: require_signature = true needs at least one file in keys")
+	if p.requireSignature() && len(p.Keys) == 0 {
+		return errors.New("origin policy: keys is empty: pin the vendor's OpenPGP keys, or set allow_unsigned = true for a vendor that does not sign")
 	}
 	return nil
 }
