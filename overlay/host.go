@@ -296,6 +296,12 @@ func (o *Overlay) SyncWith(ctx context.Context, p peer.ID) (SyncResult, error) {
 	return o.sync.syncWith(ctx, p)
 }
 
+// CaughtUp is closed once this node's first catch-up from a peer ended
+// without error (at start-up, periodic or through SyncWith): from then on it
+// holds what that peer kept for the zone. It stays open while no peer
+// answered, as on the first node of a zone.
+func (o *Overlay) CaughtUp() <-chan struct{} { return o.sync.caughtUp }
+
 // PeerInfo is the admission record of a connected peer.
 func (o *Overlay) PeerInfo(p peer.ID) (PeerInfo, bool) { return o.auth.info(p) }
 

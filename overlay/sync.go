@@ -63,6 +63,9 @@ type syncer struct {
 	inflight int
 	gen      uint64 // counts episodes: isolation starts a new one
 	ready    bool   // the node subscribed to the announce topic
+
+	caughtUp     chan struct{} // closed when the first catch-up ends well
+	caughtUpOnce sync.Once
 }
 
 // newSyncer serves catch-up on h to the peers mayServe allows.
@@ -73,6 +76,7 @@ func newSyncer(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 		log: deps.Logger, ctx: ctx, wg: wg, sem: make(chan struct{}, MaxConcurrentSyncServes), mayServe: mayServe, serveMax: MaxSyncServeBytes,
 		serving: map[peer.ID]bool{}, asking: map[peer.ID]chan struct{}{},
 		cursors: map[peer.ID]cursor{}, needed: cfg.Sync.Peers, episode: map[peer.ID]bool{},
+		caughtUp: make(chan struct{}),
 	}
 	h.SetStreamHandler(SyncProtocol, s.serve)
 	h.Network().Notify(&network.NotifyBundle{DisconnectedF: s.disconnected})
@@ -198,9 +202,10 @@ func (s *syncer) syncWith(ctx context.Context, p peer.ID) (SyncResult, error) {
 			return res, fmt.Errorf("catching up from %s (round %d): %w", p, res.Rounds, err)
 		}
 		if !more {
-			return res, nil
+			break
 		}
 	}
+	s.caughtUpOnce.Do(func() { close(s.caughtUp) })
 	return res, nil
 }
 

@@ -109,7 +109,8 @@ func (fl nodeFlags) load(cmd *cobra.Command) (node.Config, error) {
 }
 
 // runNode starts a node, checks its certificate carries role, prints its
-// addresses and one line per event, and runs until ctx ends.
+// addresses and one line per event, and runs until ctx ends, telling
+// systemd how it is doing if systemd started it.
 func runNode(ctx context.Context, w io.Writer, role trust.Role, cfg node.Config) error {
 	var mu sync.Mutex
 	cfg.OnEvent = func(e node.Event) {
@@ -131,6 +132,8 @@ func runNode(ctx context.Context, w io.Writer, role trust.Role, cfg node.Config)
 		fmt.Fprintf(w, "listening on %s\n", a)
 	}
 	mu.Unlock()
+	stopNotify := notifyService(ctx, role, cfg, n, func(line string) { mu.Lock(); defer mu.Unlock(); fmt.Fprintln(w, line) })
+	defer stopNotify() // STOPPING=1 before Close
 	return n.Run(ctx)
 }
 
