@@ -1,0 +1,268 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/patchnet/patchnet/node/nodelab"
+)
+
+// patchnetBin builds the patchnet binary once for the tests that run it
+// as separate processes.
+var patchnetBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "patchnet-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "patchnet")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building patchnet: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// proc is one patchnet process with its output collected.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan struct{}
+}
+
+func (p *proc) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.Write(b)
+}
+
+func (p *proc) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// e2e is a zone of separate patchnet processes set up only through the CLI
+// and the config files `patchnet init` writes.
+type e2e struct {
+	t     *testing.T
+	bin   string
+	dir   string
+	procs []*proc
+}
+
+func newE2E(t *testing.T) *e2e {
+	t.Helper()
+	for _, tool := range []string{"dpkg", "dpkg-deb", "dpkg-query"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	bin, err := patchnetBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &e2e{t: t, bin: bin, dir: t.TempDir()}
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *e2e) path(parts ...string) string { return filepath.Join(append([]string{e.dir}, parts...)...) }
+
+// run runs a patchnet command to completion and returns its output.
+func (e *e2e) run(args ...string) string {
+	e.t.Helper()
+	out, err := exec.Command(e.bin, args...).CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("patchnet %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// start starts a daemon and waits until it prints its listen address,
+// which it returns (with /p2p/ID).
+func (e *e2e) start(name string, args ...string) (*proc, string) {
+	e.t.Helper()
+	p := &proc{name: name, cmd: exec.Command(e.bin, args...), done: make(chan struct{})}
+	r, w := io.Pipe()
+	p.cmd.Stdout, p.cmd.Stderr = w, w
+	if err := p.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.procs = append(e.procs, p)
+	addr := make(chan string, 1)
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			line := sc.Text()
+			p.Write([]byte(line + "\n"))
+			if a, ok := strings.CutPrefix(line, "listening on "); ok && strings.Contains(a, "/tcp/") {
+				select {
+				case addr <- a:
+				default:
+				}
+			}
+		}
+	}()
+	go func() { p.cmd.Wait(); w.Close() }()
+	select {
+	case a := <-addr:
+		return p, a
+	case <-p.done:
+		e.t.Fatalf("%s exited before listening:\n%s", name, p.output())
+	case <-time.After(60 * time.Second):
+		e.t.Fatalf("%s did not listen within 60s:\n%s", name, p.output())
+	}
+	return nil, ""
+}
+
+// stop sends SIGTERM to every daemon and waits for it.
+func (e *e2e) stop() {
+	for _, p := range e.procs {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+	}
+	for _, p := range e.procs {
+		select {
+		case <-p.done:
+		case <-time.After(30 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+	}
+}
+
+// waitOutput waits until p printed a line containing want.
+func (e *e2e) waitOutput(p *proc, want string) {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !strings.Contains(p.output(), want) {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s never printed %q:\n%s", p.name, want, p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// vendor serves the fix and its detached OpenPGP signature on loopback,
+// and writes the vendor's public key to keyFile.
+func vendor(t *testing.T, deb, keyFile string) *httptest.Server {
+	t.Helper()
+	data, err := os.ReadFile(deb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ent, err := openpgp.NewEntity("e2e vendor", "", "vendor@e2e.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub, sig bytes.Buffer
+	aw, err := armor.Encode(&pub, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ent.Serialize(aw); err != nil {
+		t.Fatal(err)
+	}
+	aw.Close()
+	if err := os.WriteFile(keyFile, pub.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := openpgp.ArmoredDetachSign(&sig, ent, bytes.NewReader(data), nil); err != nil {
+		t.Fatal(err)
+	}
+	name := "/" + filepath.Base(deb)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case name:
+			w.Write(data)
+		case name + ".asc":
+			w.Write(sig.Bytes())
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// A zone of separate processes, set up as an administrator would (PKI
+// with `ca`/`cert`, configs with `patchnet init`, daemons with `patchnet
+// supernode`/`agent`): `patchnet publish` a fix for a package one agent
+// has at a vulnerable version; three supernodes (k = 2) check it at the
+// vendor's origin and co-sign; the vulnerable agent installs it with dpkg,
+// the other records that it does not apply.
+func TestE2EPublishIntoZoneOfProcesses(t *testing.T) {
+	e := newE2E(t)
+	ctx := context.Background()
+	e.run("ca", "init-root", "--out", e.path("root"))
+	e.run("ca", "init-zone", "--root", e.path("root"), "--zone", "e2e", "--out", e.path("zone"))
+	nodes := map[string]string{"sn1": "supernode", "sn2": "supernode", "sn3": "supernode", "a1": "agent", "a2": "agent", "pub": "publisher"}
+	for name, role := range nodes {
+		e.run("cert", "request", "--role", role, "--zone", "e2e", "--out", e.path(name))
+		e.run("ca", "sign", "--ca", e.path("zone"), e.path(name, "node.csr"))
+	}
+	debs, err := nodelab.BuildDebs(ctx, e.path("debs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := vendor(t, debs[nodelab.NewVersion], e.path("vendor.asc"))
+	for name, old := range map[string]string{"a1": debs[nodelab.OldVersion], "a2": ""} {
+		if err := nodelab.MakeSandbox(ctx, e.path(name), e.path(name, "root"), old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	common := []string{"--root", e.path("root", "root.crt"), "--crl", e.path("zone", "zone.crl"), "--crl", e.path("root", "root.crl"),
+		"--zone", "e2e", "--threshold", "2", "--listen", "/ip4/127.0.0.1/tcp/0"}
+	config := func(name, role string, extra ...string) string {
+		args := append([]string{"init", role, "--out", e.path(name + ".toml"), "--state", e.path(name)}, common...)
+		e.run(append(args, extra...)...)
+		return e.path(name + ".toml")
+	}
+	cosign := []string{"--vendor-origin", srv.URL + "/", "--vendor-key", e.path("vendor.asc")}
+	sn1, boot := e.start("sn1", "supernode", "--config", config("sn1", "supernode", cosign...))
+	for _, name := range []string{"sn2", "sn3"} {
+		e.start(name, "supernode", "--config", config(name, "supernode", append(cosign, "--bootstrap", boot)...))
+	}
+	agents := map[string]*proc{}
+	for _, name := range []string{"a1", "a2"} {
+		agents[name], _ = e.start(name, "agent", "--config", config(name, "agent", "--sysroot", e.path(name, "root"), "--bootstrap", boot))
+	}
+	fix := e.path("fix.json")
+	e.run("update", "new", "--id", "E2E-2026-0001", "--version", "1", "--ecosystem", "Debian:12", "--package", nodelab.PackageName,
+		"--fixed", nodelab.NewVersion, "--summary", "hello-patchnet: fix the greeting", "--artifact", debs[nodelab.NewVersion],
+		"--method", "dpkg", "--url", srv.URL+"/"+filepath.Base(debs[nodelab.NewVersion]), "--out", fix)
+	out := e.run("publish", fix, "--artifact", debs[nodelab.NewVersion], "--config", config("pub", "publisher", "--bootstrap", boot), "--wait", "90s")
+	if !strings.Contains(out, "supernode(s) co-signed: agents of the zone accept it now") {
+		t.Fatalf("publish did not report k co-signatures:\n%s", out)
+	}
+	e.waitOutput(agents["a1"], "installed E2E-2026-0001 v1")
+	e.waitOutput(agents["a2"], "not-applied E2E-2026-0001 v1: does not apply")
+	if v, err := nodelab.InstalledVersion(ctx, e.path("a1", "root")); err != nil || v != nodelab.NewVersion {
+		t.Errorf("a1 has %q, %v; want %s installed by dpkg", v, err, nodelab.NewVersion)
+	}
+	if v, _ := nodelab.InstalledVersion(ctx, e.path("a2", "root")); v != "" {
+		t.Errorf("a2, which lacks the package, has %q", v)
+	}
+	if !strings.Contains(sn1.output(), "co-signed E2E-2026-0001 v1") {
+		t.Errorf("sn1 did not report its co-signature:\n%s", sn1.output())
+	}
+}
