@@ -85,7 +85,9 @@ func newE2E(t *testing.T) *e2e {
 	return e
 }
 
-func (e *e2e) path(parts ...string) string { return filepath.Join(append([]string{e.dir}, parts...)...) }
+func (e *e2e) path(parts ...string) string {
+	return filepath.Join(append([]string{e.dir}, parts...)...)
+}
 
 // run runs a patchnet command to completion and returns its output.
 func (e *e2e) run(args ...string) string {
