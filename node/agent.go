@@ -57,7 +57,7 @@ func (n *Node) accept(va *verifiedAnnouncement) {
 	var eq *updates.EquivocationError
 	switch {
 	case err == nil:
-		n.emit(Event{Kind: EventAccepted, ID: a.ID, Version: a.Patchnet.Version,
+		n.emit(Event{Kind: EventAccepted, ID: a.ID, Version: a.Patchnet.Version, Published: publishedAt(a),
 			Signers: subjects(acc.Supernodes), Detail: fmt.Sprintf("%d supernode co-signatures", len(acc.Supernodes))})
 		n.cancelOlder(a)
 		raw, err := va.Envelope.Marshal()
@@ -73,14 +73,14 @@ func (n *Node) accept(va *verifiedAnnouncement) {
 	case errors.As(err, &eq):
 		n.log.Warn("equivocation quarantined", "alert", eq.Alert.String())
 		n.emit(Event{Kind: EventQuarantined, ID: eq.Alert.ID, Version: eq.Alert.Version,
-			Signers: eq.Alert.Second.Signers, Detail: eq.Alert.String()})
+			Signers: eq.Alert.Second.Signers, Detail: eq.Alert.String(), Reason: reasonOf(err)})
 		n.cancelVersion(eq.Alert.ID, eq.Alert.Version)
 		n.notify(context.Background(), updates.Notification{Alert: &eq.Alert})
 	case errors.Is(err, trust.ErrInsufficientSigners):
 		n.emit(Event{Kind: EventPending, ID: a.ID, Version: a.Patchnet.Version, Signers: subjects(acc.Supernodes),
-			Detail: pendingText(acc, n.policy, err)})
+			Detail: pendingText(acc, n.policy, err), Reason: pendingReason(acc, n.policy)})
 	default:
-		n.emit(Event{Kind: EventRejected, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error()})
+		n.emit(Event{Kind: EventRejected, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error(), Reason: reasonOf(err)})
 	}
 }
 
@@ -263,7 +263,8 @@ func (n *Node) fetchArtifact(ctx context.Context, acc *updates.Accepted) (string
 	if err != nil {
 		return "", nil, err
 	}
-	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: res.source, From: res.from, Detail: res.detail})
+	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: res.source, From: res.from, Detail: res.detail,
+		SourceBytes: res.bytes})
 	return path, func() { os.Remove(path) }, nil
 }
 

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -83,6 +84,10 @@ type Config struct {
 	// again after a failed fetch; it doubles per attempt, up to
 	// MaxFetchRetryBackoff, for MaxFetchAttempts attempts. Default: 1m.
 	FetchRetry Duration `toml:"fetch_retry"`
+	// Log is how the daemon logs (format, level). Default: text, info.
+	Log LogConfig `toml:"log"`
+	// Metrics is the opt-in Prometheus endpoint. Default: off.
+	Metrics MetricsConfig `toml:"metrics"`
 
 	// OnEvent, when set, is called with every event as it happens (the demo
 	// counts them). It must return quickly. Not a TOML key.
@@ -93,6 +98,10 @@ type Config struct {
 	// [install] tool pins are then not required, as no binary runs. Nil
 	// opens the real install.Manager. Not a TOML key.
 	Installer func(stateDir, sysroot string) (Installer, error) `toml:"-"`
+	// Logger, when set, receives the node's and its overlay's logs (the
+	// daemon builds it from Log with NewLogger). Nil logs nothing (tests,
+	// the demo). Not a TOML key.
+	Logger *slog.Logger `toml:"-"`
 }
 
 // InstallConfig is the [install] table.
@@ -229,6 +238,7 @@ func DefaultConfig() Config {
 		Respond:      updates.DefaultRespondConfig(),
 		FetchTimeout: Duration(DefaultFetchTimeout),
 		FetchRetry:   Duration(DefaultFetchRetry), // vendor or peers back soon, or the next window
+		Log:          LogConfig{Format: LogFormatText, Level: "info"},
 	}
 }
 
@@ -311,6 +321,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.Notify.Notifier(); err != nil {
 		return fmt.Errorf("config: notify: %w", err)
+	}
+	if err := c.Log.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Metrics.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
 
@@ -68,10 +69,10 @@ func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest) 
 	case err != nil:
 		return err
 	case ok && version < rec.Version:
-		return fmt.Errorf("refusing version %d of %s: version %d was co-signed already (rollback)", version, id, rec.Version)
+		return fmt.Errorf("refusing version %d of %s: version %d was co-signed already: %w", version, id, rec.Version, trust.ErrRollback)
 	case ok && version == rec.Version && digest != rec.Digest:
-		return fmt.Errorf("refusing version %d of %s: another payload (%s) was co-signed for this version (equivocating publisher)",
-			version, id, rec.Digest.String()[:16])
+		return fmt.Errorf("refusing version %d of %s: another payload (%s) was co-signed for this version (equivocating publisher): %w",
+			version, id, rec.Digest.String()[:16], trust.ErrEquivocation)
 	case ok && version == rec.Version && (rec.Done || s.inflight[cosignKey{id, version}]):
 		return errAlreadyCoSigned
 	case ok && version == rec.Version:

@@ -37,7 +37,10 @@
 //     step recorded in its lifecycle record (State) in
 //     badger, so a restart takes up what was unfinished; a higher version,
 //     a withdrawal or an equivocation cancels a version still waiting;
-//   - Status, Events and Updates: what each node did and when.
+//   - Status, Events and Updates: what each node did and when;
+//   - logs (logging.go: Config.Logger, built from [log]; one line per
+//     event) and the opt-in Prometheus endpoint (metrics.go: [metrics],
+//     counters derived from events, the rest read at scrape time).
 //
 // Privacy: every node of a zone receives, verifies and relays every
 // announcement (broadcast delivery), and matching is local, so gossip tells

@@ -21,6 +21,7 @@ type fetched struct {
 	source string // "peers", "vendor", "local" or a "+" join
 	detail string // providers and their shares
 	from   []peer.ID
+	bytes  map[string]int64 // bytes by source
 }
 
 // fetch writes a verified announcement's artifact to w: from peers that
@@ -61,6 +62,7 @@ func describeFetch(res content.Result) fetched {
 			parts = append(parts, fmt.Sprintf("%s %d B", shortID(p.Peer.String()), p.Bytes))
 		}
 	}
+	f.bytes = sourceBytes(res)
 	f.detail = fmt.Sprintf("%d bytes from %s", res.Bytes, f.source)
 	if len(parts) > 0 {
 		f.detail += ": " + strings.Join(parts, ", ")

@@ -115,16 +115,23 @@ func (s *lifecycle) accept(acc *updates.Accepted, envelope []byte) (bool, error)
 // adjusts the record further. A final state is never left (a late event
 // of a cancelled handler changes nothing), and drops the envelope.
 func (s *lifecycle) move(id string, version uint64, state State, detail string, edit func(*UpdateRecord)) error {
+	_, err := s.transition(id, version, state, detail, edit)
+	return err
+}
+
+// transition is move that also reports whether the record moved (false
+// when it was final already).
+func (s *lifecycle) transition(id string, version uint64, state State, detail string, edit func(*UpdateRecord)) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok, err := s.get(id, version)
 	switch {
 	case err != nil:
-		return err
+		return false, err
 	case !ok:
-		return fmt.Errorf("recording %s version %d as %s: no lifecycle record", id, version, state)
+		return false, fmt.Errorf("recording %s version %d as %s: no lifecycle record", id, version, state)
 	case rec.State.Final():
-		return nil
+		return false, nil
 	}
 	rec.State, rec.Detail, rec.Updated = state, detail, s.now()
 	if edit != nil {
@@ -133,7 +140,7 @@ func (s *lifecycle) move(id string, version uint64, state State, detail string, 
 	if state.Final() {
 		rec.Envelope = nil
 	}
-	return putRecord(s.db, lifecycleKey(id, version), rec)
+	return true, putRecord(s.db, lifecycleKey(id, version), rec)
 }
 
 // get reads (id, version)'s record.
@@ -193,12 +200,17 @@ func (s *lifecycle) unclaim(id string, version uint64) {
 // step records the lifecycle transition an event stands for and emits it:
 // the event log and the durable record say the same thing.
 func (n *Node) step(a *updates.Announcement, kind EventKind, detail string, edit func(*UpdateRecord)) {
+	var moved State
 	if state, ok := stateOf[kind]; ok && n.agent != nil {
-		if err := n.agent.life.move(a.ID, a.Patchnet.Version, state, detail, edit); err != nil {
+		changed, err := n.agent.life.transition(a.ID, a.Patchnet.Version, state, detail, edit)
+		if err != nil {
 			n.log.Warn("recording update state", "id", a.ID, "version", a.Patchnet.Version, "state", state, "err", err)
 		}
+		if changed {
+			moved = state
+		}
 	}
-	n.emit(Event{Kind: kind, ID: a.ID, Version: a.Patchnet.Version, Detail: detail})
+	n.emit(Event{Kind: kind, ID: a.ID, Version: a.Patchnet.Version, Detail: detail, State: moved, Published: publishedAt(a)})
 }
 
 // Updates lists the lifecycle record of every update this agent accepted.

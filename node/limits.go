@@ -68,4 +68,15 @@ const (
 	// StateDBMemTable is the memtable of the node's badger database: it holds
 	// seen versions and catch-up items of a few KiB each.
 	StateDBMemTable = 4 << 20
+	// MetricsMaxInFlight caps concurrent scrapes of the metrics endpoint;
+	// more are answered 503.
+	MetricsMaxInFlight = 4
+	// MetricsScrapeTimeout bounds gathering and writing one scrape.
+	MetricsScrapeTimeout = 10 * time.Second
+	// MetricsReadTimeout bounds reading a scrape request.
+	MetricsReadTimeout = 5 * time.Second
+	// MetricsIdleTimeout closes a scraper's idle keep-alive connection.
+	MetricsIdleTimeout = time.Minute
+	// MetricsMaxHeaderBytes caps a scrape request's headers.
+	MetricsMaxHeaderBytes = 8 << 10
 )

@@ -42,6 +42,7 @@ type Node struct {
 	beats      *heartbeats // the supernodes' newest heartbeats and the agent's alarms
 	events     *events
 	log        *slog.Logger
+	metrics    *metrics // nil unless [metrics] listen is set
 
 	// The roles' parts, each holding only its role's state; nil on a node
 	// whose certificate lacks the role. Publishing and relaying CRLs need
@@ -87,7 +88,13 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, topics: zoneTopics(cfg.Zone), events: newEvents(cfg.OnEvent), redundancy: newRedundancy(),
-		log: slog.New(slog.DiscardHandler)}
+		log: cfg.Logger}
+	if n.log == nil {
+		n.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics.Listen != "" {
+		n.metrics = newMetrics(n)
+	}
 	defer func() {
 		if err != nil {
 			n.Close()
@@ -104,7 +111,10 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.startOverlay(ctx); err != nil {
 		return nil, err
 	}
-	return n, n.subscribe()
+	if err := n.subscribe(); err != nil {
+		return nil, err
+	}
+	return n, n.startMetrics()
 }
 
 // loadTrust reads the credentials and pins the roots, learns the node's own
@@ -267,6 +277,7 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	if n.ov, err = overlay.New(ctx, n.creds.Key, ocfg, deps); err != nil {
 		return fmt.Errorf("starting overlay: %w", err)
 	}
+	n.logConnections()
 	cc, err := n.cfg.contentConfig()
 	if err != nil {
 		return err
@@ -311,6 +322,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	n.runCtx = ctx
+	n.logStart()
 	var wg sync.WaitGroup
 	for _, s := range n.subs {
 		wg.Go(func() { n.readLoop(ctx, s) })
@@ -366,7 +378,7 @@ func (n *Node) Close() error {
 		return nil
 	}
 	n.closed = true
-	var errs []error
+	errs := []error{n.metrics.close()}
 	if n.content != nil {
 		errs = append(errs, n.content.Close())
 	}
@@ -447,6 +459,10 @@ func (n *Node) emit(e Event) {
 	if e.At.IsZero() {
 		e.At = n.verifier.Now()
 	}
+	// Logged and counted before it shows in Status, so whoever waits on
+	// the status finds it in the metrics too.
+	n.logEvent(e)
+	n.metrics.observe(e)
 	n.events.add(e)
 }
 

@@ -59,6 +59,19 @@ type Event struct {
 	// Signers are the co-signers counted (pending, accepted) or the signers
 	// of the quarantined side (quarantined).
 	Signers []string
+	// Reason classifies why (pending, rejected, quarantined, refused
+	// events) in one stable word, such as "rollback", "revoked" or
+	// "insufficient-signers" (see reasonOf); Detail says it in full.
+	Reason string
+	// State is the lifecycle state the event moved its update to (an
+	// agent's lifecycle events); empty when it moved no record.
+	State State
+	// Published is when the announcement was published (its modified time,
+	// else its published time; accepted and lifecycle events), for delays.
+	Published time.Time
+	// SourceBytes are the bytes an artifact fetch got from each source
+	// (fetched events): peers, vendor, local.
+	SourceBytes map[string]int64
 }
 
 // events is a node's bounded log of events and the first time of each kind.

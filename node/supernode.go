@@ -36,14 +36,14 @@ func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 	a := acc.Announcement
 	if err := n.cosigner.records.reserve(a.ID, a.Patchnet.Version, acc.Digest); err != nil {
 		if !errors.Is(err, errAlreadyCoSigned) {
-			n.emit(Event{Kind: EventRefused, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error()})
+			n.emit(Event{Kind: EventRefused, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error(), Reason: reasonOf(err)})
 		}
 		return
 	}
 	n.wg.Go(func() {
 		if err := n.coSign(ctx, va); err != nil {
 			n.cosigner.records.release(a.ID, a.Patchnet.Version, acc.Digest)
-			n.emit(Event{Kind: EventRefused, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error()})
+			n.emit(Event{Kind: EventRefused, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error(), Reason: reasonOf(err)})
 		}
 	})
 }
@@ -107,7 +107,8 @@ func (n *Node) checkArtifact(ctx context.Context, acc *updates.Accepted) error {
 	if err := n.seed(ctx, report.Path, art); err != nil {
 		return err
 	}
-	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: "vendor", Detail: report.Summary()})
+	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: "vendor", Detail: report.Summary(),
+		SourceBytes: map[string]int64{"vendor": art.Size}}) // the check verified the size
 	return nil
 }
 

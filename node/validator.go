@@ -90,7 +90,7 @@ func (n *Node) reportDropped(a *updates.Announcement, dropped []error) {
 	if len(dropped) == 0 {
 		return
 	}
-	n.emit(Event{Kind: EventRejected, ID: a.ID, Version: a.Patchnet.Version,
+	n.emit(Event{Kind: EventRejected, ID: a.ID, Version: a.Patchnet.Version, Reason: reasonOf(dropped[0]),
 		Detail: fmt.Sprintf("dropped %d signature(s) that do not count: %v", len(dropped), errors.Join(dropped...))})
 }
 
@@ -175,7 +175,8 @@ func (n *Node) redundant(ctx context.Context, from peer.ID, k payloadKey) (overl
 	if from == "" || overlay.IsCatchUp(ctx) || n.redundancy.allow(from) {
 		return overlay.Ignore, nil
 	}
-	n.emit(Event{Kind: EventRejected, Detail: fmt.Sprintf("peer %s keeps sending copies that add nothing: rejected", from)})
+	n.emit(Event{Kind: EventRejected, Reason: reasonRedundant,
+		Detail: fmt.Sprintf("peer %s keeps sending copies that add nothing: rejected", from)})
 	return overlay.Reject, nil
 }
 

@@ -370,10 +370,11 @@ func (a *admission) settle(p peer.ID, e *peerAuth, chain [][]byte, id trust.Iden
 func (a *admission) reject(p peer.ID, err error) {
 	a.failures.Add(p, err)
 	if !a.cfg.PrivateZone.Enabled() {
-		a.log.Debug("peer unverified", "peer", p, "err", err)
+		// A public zone keeps it: it relays, but never counts as a signer.
+		a.log.Info("peer unverified", "peer", p.String(), "err", err)
 		return
 	}
-	a.log.Info("dropping peer from private zone", "peer", p, "zone", a.cfg.Zone, "err", err)
+	a.log.Warn("dropping peer from private zone", "peer", p.String(), "zone", a.cfg.Zone, "err", err)
 	a.gater.block(p)
 	_ = a.host.Network().ClosePeer(p)
 }

@@ -39,6 +39,7 @@ type Overlay struct {
 	gossip *gossip
 	auth   *admission
 	sync   *syncer
+	boot   *bootstrapLog
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -135,7 +136,8 @@ func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
 // use it directly on mocknet hosts.
 func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater) (*Overlay, error) {
 	ctx, cancel := context.WithCancel(parent)
-	o := &Overlay{cfg: cfg, deps: deps, log: deps.Logger, host: h, gater: g, stats: &counters{}, ctx: ctx, cancel: cancel}
+	o := &Overlay{cfg: cfg, deps: deps, log: deps.Logger, host: h, gater: g, stats: &counters{}, ctx: ctx, cancel: cancel,
+		boot: newBootstrapLog(deps.Logger)}
 	o.auth = newAdmission(ctx, &o.wg, h, cfg, deps, g, o.stats)
 	gs, err := newGossip(ctx, &o.wg, h, cfg, deps, o.stats, o.auth.verified)
 	if err != nil {
@@ -221,9 +223,7 @@ func (o *Overlay) dialBootstrap() {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(o.ctx, DialTimeout)
 			defer cancel()
-			if err := o.host.Connect(ctx, *ai); err != nil {
-				o.log.Debug("dialling bootstrap peer", "peer", ai.ID, "err", err)
-			}
+			o.boot.dialled(s, ai.ID, o.host.Connect(ctx, *ai))
 		}()
 	}
 	wg.Wait()

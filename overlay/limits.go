@@ -160,6 +160,9 @@ const (
 	MinPeers = 3
 	// DialTimeout bounds one dial to a bootstrap peer.
 	DialTimeout = 10 * time.Second
+	// BootstrapWarnInterval is how often a bootstrap peer that keeps
+	// failing is logged at warn again (each failure in between at debug).
+	BootstrapWarnInterval = 10 * time.Minute
 
 	// DefaultResourceMemory is the memory the resource manager lets libp2p
 	// use on an agent: enough for gossip, DHT and one content transfer.

@@ -371,10 +371,11 @@ func (s *syncer) admitted(p peer.ID) {
 		res, err := s.syncWith(s.ctx, p)
 		s.endCatchUp(gen, p, err)
 		if err != nil {
-			s.log.Debug("catch-up failed", "peer", p, "err", err)
+			s.log.Info("catch-up failed", "peer", p.String(), "err", err)
 			return
 		}
-		s.log.Debug("caught up", "peer", p, "accepted", res.Accepted, "dropped", res.Dropped, "known", res.Known)
+		s.log.Info("caught up", "peer", p.String(), "rounds", res.Rounds, "received", res.Received,
+			"accepted", res.Accepted, "known", res.Known, "dropped", res.Dropped)
 	}()
 }
 
@@ -452,9 +453,12 @@ func (s *syncer) antiEntropy(settled func(peer.ID) bool) {
 			s.log.Debug("periodic catch-up failed", "peer", p, "err", err)
 			continue
 		}
-		if res.Accepted > 0 {
-			s.log.Info("periodic catch-up found missed items", "peer", p, "accepted", res.Accepted)
+		level := slog.LevelDebug
+		if res.Accepted > 0 || res.Dropped > 0 {
+			level = slog.LevelInfo // gossip missed something, or a peer served what does not verify
 		}
+		s.log.Log(s.ctx, level, "periodic catch-up", "peer", p.String(), "rounds", res.Rounds, "received", res.Received,
+			"accepted", res.Accepted, "known", res.Known, "dropped", res.Dropped)
 	}
 }
 

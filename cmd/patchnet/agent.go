@@ -55,6 +55,10 @@ func newNodeCmd(role trust.Role, cmd *cobra.Command) *cobra.Command {
 		if err != nil {
 			return err
 		}
+		// [log]: the node's and its overlay's logs go to stderr.
+		if cfg.Logger, err = node.NewLogger(cmd.ErrOrStderr(), cfg.Log); err != nil {
+			return err
+		}
 		ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
 		return runNode(ctx, cmd.OutOrStdout(), role, cfg)
