@@ -528,6 +528,12 @@ var configHelp = map[string]string{
 	"install.require_tool_pins": "Refuse to run an installer binary without a pin; an agent with no pin at all refuses to start.",
 	"install.prefixes":          "Where archive updates unpack: package name = absolute directory (the archive method has no other target). Default: none.",
 
+	"log":                                "Where the daemon's log lines go: stderr, through log/slog (the journal under systemd).",
+	"log.format":                         `"text" (key=value lines) or "json" (one object per line, for log shippers).`,
+	"log.level":                          "The least severe level logged: debug, info, warn or error. Bootstrap failures and admission refusals are warn.",
+	"metrics":                            "Prometheus metrics (patchnet_*): off unless listen is set.",
+	"metrics.listen":                     `host:port of the metrics endpoint, e.g. "127.0.0.1:9464"; "" is off. Loopback only unless allow_remote.`,
+	"metrics.allow_remote":               "Allow a non-loopback metrics address. Off by default: the metrics say which updates this host installed.",
 	"heartbeat":                          "The zone's heartbeat policy; every node of a zone should use the same.",
 	"heartbeat.interval":                 "How often a supernode signs and sends its heartbeat (time, sequence, digest of the set it co-signed), and how often an agent checks the ones it received.",
 	"heartbeat.max_age":                  "How old the k-th freshest supernode heartbeat may be before an agent reports heartbeat-stale (cut off, or the zone frozen) and catches up from several peers; at least interval.",
