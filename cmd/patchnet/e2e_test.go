@@ -214,11 +214,67 @@ func vendor(t *testing.T, deb, keyFile string) *httptest.Server {
 // the other records that it does not apply.
 func TestE2EPublishIntoZoneOfProcesses(t *testing.T) {
 	e := newE2E(t)
+	z := e.zone(map[string]string{"a1": "vulnerable", "a2": "without the package"})
+	out := z.publish("E2E-2026-0001")
+	if !strings.Contains(out, "supernode(s) co-signed: agents of the zone accept it now") {
+		t.Fatalf("publish did not report k co-signatures:\n%s", out)
+	}
+	e.waitOutput(z.agents["a1"], "installed E2E-2026-0001 v1")
+	e.waitOutput(z.agents["a2"], "not-applied E2E-2026-0001 v1: does not apply")
+	z.wantVersion("a1", nodelab.NewVersion)
+	z.wantVersion("a2", "")
+	if !strings.Contains(z.supernodes[0].output(), "co-signed E2E-2026-0001 v1") {
+		t.Errorf("sn1 did not report its co-signature:\n%s", z.supernodes[0].output())
+	}
+}
+
+// One supernode and two agents are killed (SIGKILL: no shutdown, badger
+// and journals as a power cut leaves them) before an update is published:
+// the two supernodes left still make k = 2, the agent left installs, and
+// the two agents, restarted on the same state, catch up and install.
+func TestE2EKilledNodesCatchUp(t *testing.T) {
+	e := newE2E(t)
+	z := e.zone(map[string]string{"a1": "vulnerable", "a2": "vulnerable", "a3": "vulnerable"})
+	for _, p := range []*proc{z.supernodes[2], z.agents["a1"], z.agents["a2"]} {
+		p.cmd.Process.Kill()
+		<-p.done
+	}
+	z.publish("E2E-2026-0002")
+	e.waitOutput(z.agents["a3"], "installed E2E-2026-0002 v1")
+	for _, name := range []string{"a1", "a2"} {
+		z.agents[name], _ = e.start(name, z.agentArgs[name]...)
+		e.waitOutput(z.agents[name], "installed E2E-2026-0002 v1")
+		z.wantVersion(name, nodelab.NewVersion)
+	}
+}
+
+// zone is a running zone of processes.
+type zone struct {
+	e          *e2e
+	supernodes []*proc
+	agents     map[string]*proc
+	agentArgs  map[string][]string
+	boot, fix  string
+	pubConfig  string
+	debs       map[string]string
+	vendorURL  string
+}
+
+// zone sets up a zone as an administrator would (PKI with ca/cert, configs
+// with patchnet init, daemons with patchnet supernode/agent): three
+// supernodes (k = 2) checking artifacts at a signing vendor's origin, and
+// the agents given, each "vulnerable" (the package at the old version) or
+// not (without the package).
+func (e *e2e) zone(agents map[string]string) *zone {
+	t := e.t
 	ctx := context.Background()
 	e.run("ca", "init-root", "--out", e.path("root"))
 	e.run("ca", "init-zone", "--root", e.path("root"), "--zone", "e2e", "--out", e.path("zone"))
-	nodes := map[string]string{"sn1": "supernode", "sn2": "supernode", "sn3": "supernode", "a1": "agent", "a2": "agent", "pub": "publisher"}
-	for name, role := range nodes {
+	roles := map[string]string{"sn1": "supernode", "sn2": "supernode", "sn3": "supernode", "pub": "publisher"}
+	for name := range agents {
+		roles[name] = "agent"
+	}
+	for name, role := range roles {
 		e.run("cert", "request", "--role", role, "--zone", "e2e", "--out", e.path(name))
 		e.run("ca", "sign", "--ca", e.path("zone"), e.path(name, "node.csr"))
 	}
@@ -227,44 +283,58 @@ func TestE2EPublishIntoZoneOfProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := vendor(t, debs[nodelab.NewVersion], e.path("vendor.asc"))
-	for name, old := range map[string]string{"a1": debs[nodelab.OldVersion], "a2": ""} {
+	for name, kind := range agents {
+		old := ""
+		if kind == "vulnerable" {
+			old = debs[nodelab.OldVersion]
+		}
 		if err := nodelab.MakeSandbox(ctx, e.path(name), e.path(name, "root"), old); err != nil {
 			t.Fatal(err)
 		}
 	}
-	common := []string{"--root", e.path("root", "root.crt"), "--crl", e.path("zone", "zone.crl"), "--crl", e.path("root", "root.crl"),
-		"--zone", "e2e", "--threshold", "2", "--listen", "/ip4/127.0.0.1/tcp/0"}
-	config := func(name, role string, extra ...string) string {
-		args := append([]string{"init", role, "--out", e.path(name + ".toml"), "--state", e.path(name)}, common...)
-		e.run(append(args, extra...)...)
-		return e.path(name + ".toml")
-	}
+	z := &zone{e: e, agents: map[string]*proc{}, agentArgs: map[string][]string{}, debs: debs,
+		vendorURL: srv.URL + "/" + filepath.Base(debs[nodelab.NewVersion])}
 	cosign := []string{"--vendor-origin", srv.URL + "/", "--vendor-key", e.path("vendor.asc")}
-	sn1, boot := e.start("sn1", "supernode", "--config", config("sn1", "supernode", cosign...))
+	sn1, boot := e.start("sn1", "supernode", "--config", z.config("sn1", "supernode", cosign...))
+	z.boot, z.supernodes = boot, []*proc{sn1}
 	for _, name := range []string{"sn2", "sn3"} {
-		e.start(name, "supernode", "--config", config(name, "supernode", append(cosign, "--bootstrap", boot)...))
+		p, _ := e.start(name, "supernode", "--config", z.config(name, "supernode", append(cosign, "--bootstrap", boot)...))
+		z.supernodes = append(z.supernodes, p)
 	}
-	agents := map[string]*proc{}
-	for _, name := range []string{"a1", "a2"} {
-		agents[name], _ = e.start(name, "agent", "--config", config(name, "agent", "--sysroot", e.path(name, "root"), "--bootstrap", boot))
+	for name := range agents {
+		z.agentArgs[name] = []string{"agent", "--config", z.config(name, "agent", "--sysroot", e.path(name, "root"), "--bootstrap", boot)}
+		z.agents[name], _ = e.start(name, z.agentArgs[name]...)
 	}
-	fix := e.path("fix.json")
-	e.run("update", "new", "--id", "E2E-2026-0001", "--version", "1", "--ecosystem", "Debian:12", "--package", nodelab.PackageName,
-		"--fixed", nodelab.NewVersion, "--summary", "hello-patchnet: fix the greeting", "--artifact", debs[nodelab.NewVersion],
-		"--method", "dpkg", "--url", srv.URL+"/"+filepath.Base(debs[nodelab.NewVersion]), "--out", fix)
-	out := e.run("publish", fix, "--artifact", debs[nodelab.NewVersion], "--config", config("pub", "publisher", "--bootstrap", boot), "--wait", "90s")
-	if !strings.Contains(out, "supernode(s) co-signed: agents of the zone accept it now") {
-		t.Fatalf("publish did not report k co-signatures:\n%s", out)
-	}
-	e.waitOutput(agents["a1"], "installed E2E-2026-0001 v1")
-	e.waitOutput(agents["a2"], "not-applied E2E-2026-0001 v1: does not apply")
-	if v, err := nodelab.InstalledVersion(ctx, e.path("a1", "root")); err != nil || v != nodelab.NewVersion {
-		t.Errorf("a1 has %q, %v; want %s installed by dpkg", v, err, nodelab.NewVersion)
-	}
-	if v, _ := nodelab.InstalledVersion(ctx, e.path("a2", "root")); v != "" {
-		t.Errorf("a2, which lacks the package, has %q", v)
-	}
-	if !strings.Contains(sn1.output(), "co-signed E2E-2026-0001 v1") {
-		t.Errorf("sn1 did not report its co-signature:\n%s", sn1.output())
+	z.pubConfig = z.config("pub", "publisher", "--bootstrap", boot)
+	return z
+}
+
+// config writes name's config with `patchnet init role`.
+func (z *zone) config(name, role string, extra ...string) string {
+	e := z.e
+	args := []string{"init", role, "--out", e.path(name + ".toml"), "--state", e.path(name),
+		"--root", e.path("root", "root.crt"), "--crl", e.path("zone", "zone.crl"), "--crl", e.path("root", "root.crl"),
+		"--zone", "e2e", "--threshold", "2", "--listen", "/ip4/127.0.0.1/tcp/0"}
+	e.run(append(args, extra...)...)
+	return e.path(name + ".toml")
+}
+
+// publish authors a fix of the package with `patchnet update new` and
+// publishes it with `patchnet publish`, returning publish's output.
+func (z *zone) publish(id string) string {
+	e := z.e
+	fix := e.path(id + ".json")
+	deb := z.debs[nodelab.NewVersion]
+	e.run("update", "new", "--id", id, "--version", "1", "--ecosystem", "Debian:12", "--package", nodelab.PackageName,
+		"--fixed", nodelab.NewVersion, "--summary", "hello-patchnet: fix the greeting", "--artifact", deb,
+		"--method", "dpkg", "--url", z.vendorURL, "--out", fix)
+	return e.run("publish", fix, "--artifact", deb, "--config", z.pubConfig, "--wait", "90s")
+}
+
+// wantVersion checks the package version dpkg reports in name's sysroot.
+func (z *zone) wantVersion(name, want string) {
+	z.e.t.Helper()
+	if v, err := nodelab.InstalledVersion(context.Background(), z.e.path(name, "root")); err != nil || v != want {
+		z.e.t.Errorf("%s has %q, %v; want %q", name, v, err, want)
 	}
 }
