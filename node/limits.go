@@ -79,4 +79,35 @@ const (
 	MetricsIdleTimeout = time.Minute
 	// MetricsMaxHeaderBytes caps a scrape request's headers.
 	MetricsMaxHeaderBytes = 8 << 10
+	// MaxAPIRequestBytes caps the body of a request to the local API (a
+	// rollback names one transaction), and MaxAPIHeaderBytes its headers.
+	MaxAPIRequestBytes = 4 << 10
+	MaxAPIHeaderBytes  = 16 << 10
+	// MaxAPIResponseBytes caps what an API client reads of one answer. The
+	// install history is the largest: up to install.MaxHistory records of
+	// a few KiB each (their tool output included).
+	MaxAPIResponseBytes = 256 << 20
+	// APIStatusEvents caps the recent events /v1/status carries, newest
+	// kept (Status.Events holds up to MaxEvents).
+	APIStatusEvents = 100
+	// APIStatusPeers caps the connected peers /v1/status lists; it counts
+	// them all.
+	APIStatusPeers = 512
+	// APIStatusUpdates caps the lifecycle records /v1/status lists: every
+	// unfinished one, then the most recently updated final ones.
+	APIStatusUpdates = 1000
+	// APIReadTimeout bounds reading one API request, headers and body.
+	APIReadTimeout = 10 * time.Second
+	// APIIdleTimeout is how long an idle API connection is kept open.
+	APIIdleTimeout = time.Minute
+	// APIProbeTimeout bounds the connect that tells a live daemon's socket
+	// from a stale one.
+	APIProbeTimeout = time.Second
+	// APIClientTimeout bounds an API client's status or history request (a
+	// rollback takes as long as its installer does).
+	APIClientTimeout = 30 * time.Second
+	// APIShutdownTimeout bounds how long Close waits for API requests in
+	// flight before it closes their connections; a rollback in flight is
+	// waited for to its end all the same.
+	APIShutdownTimeout = 5 * time.Second
 )

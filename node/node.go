@@ -42,7 +42,8 @@ type Node struct {
 	beats      *heartbeats // the supernodes' newest heartbeats and the agent's alarms
 	events     *events
 	log        *slog.Logger
-	metrics    *metrics // nil unless [metrics] listen is set
+	metrics    *metrics   // nil unless [metrics] listen is set
+	api        *apiServer // the local API (api.go)
 
 	// The roles' parts, each holding only its role's state; nil on a node
 	// whose certificate lacks the role. Publishing and relaying CRLs need
@@ -81,7 +82,8 @@ type cosignerPart struct {
 // New loads the node's credentials, pins its roots, opens its state and
 // starts its overlay and content service, subscribed to the zone's announce
 // topic (and, on supernodes, the supernodes' topic). Messages are processed
-// once Run is called.
+// once Run is called; the local API (STATE/patchnet.sock, api.go) answers
+// from when New returns.
 func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -100,6 +102,9 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 			n.Close()
 		}
 	}()
+	if n.api, err = listenAPI(cfg.State); err != nil { // first: a second node on this state stops here
+		return nil, err
+	}
 	if err := n.loadTrust(); err != nil {
 		return nil, err
 	}
@@ -114,7 +119,11 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.subscribe(); err != nil {
 		return nil, err
 	}
-	return n, n.startMetrics()
+	if err := n.startMetrics(); err != nil {
+		return nil, err
+	}
+	n.api.serve(n)
+	return n, nil
 }
 
 // loadTrust reads the credentials and pins the roots, learns the node's own
@@ -379,6 +388,9 @@ func (n *Node) Close() error {
 	}
 	n.closed = true
 	errs := []error{n.metrics.close()}
+	if n.api != nil {
+		errs = append(errs, n.api.close())
+	}
 	if n.content != nil {
 		errs = append(errs, n.content.Close())
 	}

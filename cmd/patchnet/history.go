@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,7 +37,10 @@ States: committed (the host is at the new state), failed (the host was left
 at, or restored to, the before-state), broken (neither could be confirmed:
 look at the alert), or an unfinished state that the next apply or rollback
 recovers. --format json prints whole records, including tool digests,
-steps with times, alerts and the tools' output.`,
+steps with times, alerts and the tools' output.
+
+When a node daemon runs on the state directory it holds the journal, so
+history asks it over STATE/patchnet.sock; the output is the same.`,
 		Example: `  patchnet history --state /var/lib/patchnet
   patchnet history --state /var/lib/patchnet --format json | jq '.[-1].log'`,
 		Args: cobra.NoArgs,
@@ -45,7 +49,7 @@ steps with times, alerts and the tools' output.`,
 			if err != nil {
 				return err
 			}
-			return runHistory(cmd.OutOrStdout(), cfg.State, format)
+			return runHistory(cmd.Context(), cmd.OutOrStdout(), cfg.State, format)
 		},
 	}
 	cmd.Flags().StringVar(&configPath, "config", "", "TOML config file (its state key is used)")
@@ -55,10 +59,17 @@ steps with times, alerts and the tools' output.`,
 }
 
 // runHistory prints the journal without recovering anything: looking must
-// not change the host.
-func runHistory(w io.Writer, state, format string) error {
+// not change the host. A daemon running on state holds the journal, so it
+// is asked for it.
+func runHistory(ctx context.Context, w io.Writer, state, format string) error {
 	if format != "table" && format != "json" {
 		return fmt.Errorf("--format %q: want one of %s", format, strings.Join(historyFormats, ", "))
+	}
+	if txs, ok, err := daemonHistory(ctx, state); ok || err != nil {
+		if err != nil {
+			return err
+		}
+		return writeHistory(w, txs, format)
 	}
 	dir := filepath.Join(state, "journal")
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
@@ -74,6 +85,11 @@ func runHistory(w io.Writer, state, format string) error {
 	if err != nil {
 		return err
 	}
+	return writeHistory(w, txs, format)
+}
+
+// writeHistory prints txs in format, table or json.
+func writeHistory(w io.Writer, txs []*install.Transaction, format string) error {
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -33,7 +33,11 @@ without a rollback action, a previous package version patchnet did not keep
 and could not rebuild) is refused with the reason. So is a transaction that
 a later one on the same package or archive prefix still stands on: the
 error names the later transaction, to be rolled back first, since restoring
-TX's before-state would silently undo it too.`,
+TX's before-state would silently undo it too.
+
+When a node daemon runs on the state directory it holds the journal, so the
+rollback runs in the daemon, through its install manager and its [install]
+configuration, asked over STATE/patchnet.sock; the output is the same.`,
 		Example: `  patchnet history --state /var/lib/patchnet
   patchnet rollback 20261126-071500.123456-ab12cd --state /var/lib/patchnet`,
 		Args: cobra.ExactArgs(1),
@@ -55,6 +59,9 @@ func runRollback(ctx context.Context, w io.Writer, cfg applyConfig, id string) e
 	if err := install.CheckTxID(id); err != nil {
 		return err
 	}
+	if done, err := daemonRollback(ctx, w, cfg.State, id); done || err != nil {
+		return err // done through the daemon, which holds the journal, or it could not be asked
+	}
 	root, err := transactionRoot(cfg.State, id)
 	if err != nil {
 		return err
@@ -65,8 +72,19 @@ func runRollback(ctx context.Context, w io.Writer, cfg applyConfig, id string) e
 		return err
 	}
 	defer m.Close()
-	fmt.Fprintf(w, "rolling back %s in %s\n", id, root)
+	printRollingBack(w, id, root)
 	tx, err := m.Rollback(ctx, id)
+	return rollbackOutcome(w, id, tx, err)
+}
+
+// printRollingBack announces the rollback of id in root.
+func printRollingBack(w io.Writer, id, root string) {
+	fmt.Fprintf(w, "rolling back %s in %s\n", id, root)
+}
+
+// rollbackOutcome prints the rollback of id that ended with tx and err, or
+// returns its error.
+func rollbackOutcome(w io.Writer, id string, tx *install.Transaction, err error) error {
 	if err != nil {
 		if tx != nil {
 			return fmt.Errorf("rollback transaction %s %s: %w", tx.ID, tx.State, err)

@@ -111,7 +111,7 @@ func TestAgentNotifiesSystemd(t *testing.T) {
 			t.Setenv("WATCHDOG_USEC", strconv.FormatInt(testWatchdog.Microseconds(), 10))
 			t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
 
-			cancel, done, out := startNodeCmd(t, trust.RoleAgent, args...)
+			cancel, done, out := launchNodeCmd(t, trust.RoleAgent, args...)
 			read, ok := sock.WaitFor("READY=1", notifyWait)
 			if !ok {
 				t.Fatalf("no READY=1 within %v; received %q\n%s", notifyWait, read, out)
@@ -211,7 +211,7 @@ func TestAgentWithoutNotifySocket(t *testing.T) {
 	t.Setenv("WATCHDOG_USEC", strconv.FormatInt(testWatchdog.Microseconds(), 10))
 	state := t.TempDir()
 	root := nodeFiles(t, state, trust.RoleAgent)
-	cancel, done, out := startNodeCmd(t, trust.RoleAgent, "--state", state, "--root", root, "--zone", "lab",
+	cancel, done, out := launchNodeCmd(t, trust.RoleAgent, "--state", state, "--root", root, "--zone", "lab",
 		"--sysroot", t.TempDir(), "--listen", "/ip4/127.0.0.1/tcp/0", "--require-tool-pins=false")
 	deadline := time.Now().Add(notifyWait)
 	for !strings.Contains(out.String(), "listening on ") && time.Now().Before(deadline) {
@@ -227,9 +227,9 @@ func TestAgentWithoutNotifySocket(t *testing.T) {
 	}
 }
 
-// startNodeCmd runs the node command of role in the background; cancel
+// launchNodeCmd runs the node command of role in the background; cancel
 // stops it as SIGTERM does, and done yields its error.
-func startNodeCmd(t *testing.T, role trust.Role, args ...string) (cancel func(), done <-chan error, out *syncBuffer) {
+func launchNodeCmd(t *testing.T, role trust.Role, args ...string) (cancel func(), done <-chan error, out *syncBuffer) {
 	t.Helper()
 	cmd := newAgentCmd()
 	if role == trust.RoleSupernode {

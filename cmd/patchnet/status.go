@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnet/patchnet/node"
+)
+
+func init() { rootCmd.AddCommand(newStatusCmd()) }
+
+const (
+	// statusTextEvents is how many of the recent events the summary shows
+	// (--json has all the daemon sends).
+	statusTextEvents = 10
+	// minStatusInterval bounds --interval from below.
+	minStatusInterval = 100 * time.Millisecond
+	// statusLineWidth is how wide the summary's lists of counters get.
+	statusLineWidth = 76
+	// defaultStatusInterval is how often --watch redraws by default.
+	defaultStatusInterval = 2 * time.Second
+	// clearScreen moves a terminal's cursor home and clears it.
+	clearScreen = "\x1b[H\x1b[2J"
+)
+
+// statusOptions are the flags of patchnet status.
+type statusOptions struct {
+	state    string
+	json     bool
+	watch    bool
+	interval time.Duration
+}
+
+func newStatusCmd() *cobra.Command {
+	var configPath string
+	o := statusOptions{state: defaultStateDir, interval: defaultStatusInterval}
+	cmd := &cobra.Command{
+		Use:   "status [--state DIR] [--json] [--watch [--interval 2s]]",
+		Short: "Show what the node daemon running on a state directory is doing",
+		Long: `status asks the node daemon ('patchnet agent' or 'patchnet supernode')
+running on the state directory, over its local API socket STATE/patchnet.sock,
+what it is doing, and prints a summary: its role and peer ID, its zone and
+root, the addresses it listens on, the peers it is connected to, its gossip
+mesh per topic, the DHT and bootstrap peers, the CRLs it holds with their
+age and expiry (STALE once past their next update: signatures of that
+issuer's certificates no longer count), the updates it accepted with their
+state, and its most recent events. --json prints the daemon's whole answer
+instead; --watch redraws it every --interval until interrupted.
+
+It fails when no daemon answers on the state directory.`,
+		Example: `  patchnet status --state /var/lib/patchnet
+  patchnet status --config /etc/patchnet/agent.toml --watch
+  patchnet status --json | jq '.updates[] | select(.final | not)'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath != "" && !cmd.Flags().Changed("state") {
+				cfg, err := node.LoadConfig(configPath)
+				if err != nil {
+					return err
+				}
+				if cfg.State == "" {
+					return fmt.Errorf("config %s: state is not set: give --state", configPath)
+				}
+				o.state = cfg.State
+			}
+			if cmd.Flags().Changed("interval") && !o.watch {
+				return errors.New("--interval needs --watch")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runStatus(ctx, cmd.OutOrStdout(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configPath, "config", "", "the node's TOML config file (its state key is used)")
+	f.StringVar(&o.state, "state", o.state, "the node's state directory (the socket is STATE/"+node.APISocketName+")")
+	f.BoolVar(&o.json, "json", false, "print the daemon's answer as JSON")
+	f.BoolVar(&o.watch, "watch", false, "redraw every --interval until interrupted")
+	f.DurationVar(&o.interval, "interval", o.interval, "how often --watch redraws")
+	return cmd
+}
+
+// runStatus prints the daemon's status once, or with o.watch every
+// o.interval until ctx ends. While watching, a daemon that stops answering
+// is shown as such and asked again at the next interval.
+func runStatus(ctx context.Context, w io.Writer, o statusOptions) error {
+	if o.watch && o.interval < minStatusInterval {
+		return fmt.Errorf("--interval %v: want at least %v", o.interval, minStatusInterval)
+	}
+	c, err := daemonAt(ctx, o.state)
+	if err != nil {
+		return err
+	}
+	if c == nil {
+		return errNoDaemon(o.state)
+	}
+	defer c.Close()
+	if !o.watch {
+		return showStatus(ctx, w, c, o.json)
+	}
+	redraw := isTerminal(w) && !o.json
+	for frame := 0; ; frame++ {
+		var buf bytes.Buffer
+		if err := showStatus(ctx, &buf, c, o.json); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if frame == 0 {
+				return err
+			}
+			if errors.Is(err, node.ErrNoDaemon) {
+				err = errNoDaemon(o.state)
+			}
+			fmt.Fprintf(&buf, "%s %v\n", time.Now().UTC().Format("15:04:05"), err)
+		}
+		switch {
+		case redraw:
+			io.WriteString(w, clearScreen)
+		case frame > 0 && !o.json:
+			fmt.Fprintln(w)
+		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(o.interval):
+		}
+	}
+}
+
+// showStatus asks the daemon once and prints its answer: indented JSON,
+// or the summary.
+func showStatus(ctx context.Context, w io.Writer, c *node.APIClient, asJSON bool) error {
+	if asJSON {
+		raw, err := c.RawStatus(ctx)
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		if err := json.Indent(&buf, raw, "", "  "); err != nil {
+			return fmt.Errorf("indenting status: %w", err)
+		}
+		buf.WriteByte('\n')
+		_, err = w.Write(buf.Bytes())
+		return err
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	return writeStatus(w, st)
+}
+
+// isTerminal reports whether w is a terminal, where --watch redraws in
+// place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// writeStatus prints the summary of st.
+func writeStatus(w io.Writer, st *node.APIStatus) error {
+	var b bytes.Buffer
+	roles := strings.Join(st.Roles, "+")
+	if roles == "" {
+		roles = "node"
+	}
+	root := st.Zone.Root
+	if len(root) > 16 {
+		root = root[:16] + "…"
+	}
+	fmt.Fprintf(&b, "%s %s of zone %s (root %s)\n", roles, st.ID, st.Zone.Name, root)
+	for _, a := range st.Listen {
+		fmt.Fprintf(&b, "listening on %s\n", a)
+	}
+	writePeers(&b, st)
+	writeTopics(&b, st)
+	writeRouting(&b, st)
+	writeCRLs(&b, st)
+	writeUpdates(&b, st)
+	writeEvents(&b, st)
+	writeCounters(&b, st)
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// writeCounters prints the overlay's counters, a few to a line.
+func writeCounters(w io.Writer, st *node.APIStatus) {
+	fmt.Fprintln(w, "overlay:")
+	line := ""
+	for _, k := range slices.Sorted(maps.Keys(st.Overlay)) {
+		c := fmt.Sprintf("%s=%d", k, st.Overlay[k])
+		if line != "" && len(line)+1+len(c) > statusLineWidth {
+			fmt.Fprintf(w, "  %s\n", line)
+			line = ""
+		}
+		line = strings.TrimPrefix(line+" "+c, " ")
+	}
+	if line != "" {
+		fmt.Fprintf(w, "  %s\n", line)
+	}
+}
+
+// table is the tabwriter of the summary's tables.
+func table(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0) }
+
+// writePeers lists the connected peers.
+func writePeers(w io.Writer, st *node.APIStatus) {
+	if st.PeersTotal == 0 {
+		fmt.Fprintln(w, "peers: none connected")
+		return
+	}
+	shown := ""
+	if len(st.Peers) < st.PeersTotal {
+		shown = fmt.Sprintf(" (%d shown)", len(st.Peers))
+	}
+	fmt.Fprintf(w, "peers: %d connected%s\n", st.PeersTotal, shown)
+	tw := table(w)
+	fmt.Fprintln(tw, "  PEER\tROLE\tADDRESS")
+	for _, p := range st.Peers {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.ID, p.Role, strings.Join(p.Addrs, ", "))
+	}
+	tw.Flush()
+}
+
+// writeTopics lists the gossip mesh and subscribed peers per topic.
+func writeTopics(w io.Writer, st *node.APIStatus) {
+	fmt.Fprintln(w, "gossip:")
+	tw := table(w)
+	fmt.Fprintln(tw, "  TOPIC\tMESH\tPEERS")
+	for _, t := range st.Topics {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\n", t.Topic, t.Mesh, t.Peers)
+	}
+	tw.Flush()
+}
+
+// writeRouting shows the DHT and the bootstrap peers.
+func writeRouting(w io.Writer, st *node.APIStatus) {
+	if st.DHT == nil {
+		fmt.Fprintln(w, "dht: off")
+	} else {
+		fmt.Fprintf(w, "dht: %s mode, %d peers in the routing table\n", st.DHT.Mode, st.DHT.RoutingTable)
+	}
+	if len(st.Bootstrap) == 0 {
+		fmt.Fprintln(w, "bootstrap: no bootstrap peers configured")
+		return
+	}
+	connected := 0
+	for _, bp := range st.Bootstrap {
+		if bp.Connected {
+			connected++
+		}
+	}
+	fmt.Fprintf(w, "bootstrap: %d of %d connected\n", connected, len(st.Bootstrap))
+	tw := table(w)
+	for _, bp := range st.Bootstrap {
+		state := "not connected"
+		if bp.Connected {
+			state = "connected"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\n", bp.Addr, state)
+	}
+	tw.Flush()
+}
+
+// writeCRLs lists the CRLs held, their age and expiry, STALE once expired.
+func writeCRLs(w io.Writer, st *node.APIStatus) {
+	if len(st.CRLs) == 0 {
+		fmt.Fprintln(w, "CRLs: none held")
+		return
+	}
+	fmt.Fprintln(w, "CRLs:")
+	tw := table(w)
+	fmt.Fprintln(tw, "  ISSUER\tNUMBER\tREVOKED\tISSUED\tNEXT UPDATE")
+	for _, c := range st.CRLs {
+		next := relativeTime(st.Now, c.NextUpdate)
+		if c.Stale {
+			next += "  STALE"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%s\t%s\n", c.Issuer, c.Number, c.Revoked, relativeTime(st.Now, c.ThisUpdate), next)
+	}
+	tw.Flush()
+}
+
+// writeUpdates tables the agent's accepted updates.
+func writeUpdates(w io.Writer, st *node.APIStatus) {
+	if len(st.Updates) == 0 {
+		fmt.Fprintln(w, "updates: none")
+		return
+	}
+	inFlight := 0
+	for _, u := range st.Updates {
+		if !u.Final {
+			inFlight++
+		}
+	}
+	omitted := ""
+	if st.UpdatesOmitted > 0 {
+		omitted = fmt.Sprintf(", %d older ones not shown", st.UpdatesOmitted)
+	}
+	fmt.Fprintf(w, "updates: %d, %d in flight%s\n", len(st.Updates), inFlight, omitted)
+	tw := table(w)
+	fmt.Fprintln(tw, "  ID\tVERSION\tSTATE\tDETAIL\tUPDATED")
+	for _, u := range st.Updates {
+		detail := u.Detail
+		if !u.NotBefore.IsZero() && !u.Final {
+			detail = strings.TrimPrefix(detail+"; not before "+u.NotBefore.UTC().Format(time.DateTime+"Z"), "; ")
+		}
+		if detail == "" {
+			detail = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%s\t%s\t%s\n", u.ID, u.Version, u.State, clipNote(detail),
+			u.Updated.UTC().Format(time.DateTime+"Z"))
+	}
+	tw.Flush()
+}
+
+// writeEvents lists the most recent events.
+func writeEvents(w io.Writer, st *node.APIStatus) {
+	total := 0
+	for _, n := range st.EventCounts {
+		total += n
+	}
+	if total == 0 {
+		fmt.Fprintln(w, "events: none yet")
+		return
+	}
+	evs := st.Events
+	if len(evs) > statusTextEvents {
+		evs = evs[len(evs)-statusTextEvents:]
+	}
+	fmt.Fprintf(w, "events: last %d of %d\n", len(evs), total)
+	for _, e := range evs {
+		// As the daemon prints them (runNode).
+		fmt.Fprintf(w, "  %s %s %s v%d: %s\n", e.At.UTC().Format("15:04:05.000"), e.Kind, e.ID, e.Version, e.Detail)
+	}
+}
+
+// relativeTime is t as seen from now: "3h ago", "in 20h".
+func relativeTime(now, t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	if d := now.Sub(t); d >= 0 {
+		return roughDuration(d) + " ago"
+	}
+	return "in " + roughDuration(t.Sub(now))
+}
+
+// roughDuration is d in its largest whole unit: 45s, 12m, 5h, 3d.
+func roughDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
