@@ -223,6 +223,12 @@ func TestE2EPublishIntoZoneOfProcesses(t *testing.T) {
 	e.waitOutput(z.agents["a2"], "not-applied E2E-2026-0001 v1: does not apply")
 	z.wantVersion("a1", nodelab.NewVersion)
 	z.wantVersion("a2", "")
+	status := e.run("status", "--state", e.path("a1"))
+	for _, want := range []string{"E2E-2026-0001", "installed", "zone e2e"} {
+		if !strings.Contains(status, want) {
+			t.Errorf("patchnet status on a1 lacks %q:\n%s", want, status)
+		}
+	}
 	if !strings.Contains(z.supernodes[0].output(), "co-signed E2E-2026-0001 v1") {
 		t.Errorf("sn1 did not report its co-signature:\n%s", z.supernodes[0].output())
 	}
