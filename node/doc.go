@@ -37,7 +37,12 @@
 //     step recorded in its lifecycle record (State) in
 //     badger, so a restart takes up what was unfinished; a higher version,
 //     a withdrawal or an equivocation cancels a version still waiting;
-//   - Status, Events and Updates: what each node did and when;
+//   - zone heartbeats (heartbeat.go): supernodes sign one every interval
+//     with a digest of what they co-signed; agents report stale heartbeats
+//     (cut off) and a set differing from what k supernodes agree on
+//     (withheld), and catch up from several peers;
+//   - Status, Events and Updates: what each node did and when, served on
+//     the local API at STATE/patchnet.sock (api.go);
 //   - logs (logging.go: Config.Logger, built from [log]; one line per
 //     event) and the opt-in Prometheus endpoint (metrics.go: [metrics],
 //     counters derived from events, the rest read at scrape time).
