@@ -1,12 +1,14 @@
 package node
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
 	"github.com/patchnet/patchnet/updates"
@@ -247,5 +249,22 @@ func TestMessageIDNamesContentNotEncoding(t *testing.T) {
 	}
 	if messageID("/patchnet/acme/supernodes", raw) == id {
 		t.Error("the same bytes on another topic share the ID")
+	}
+}
+
+// A payload checked once while valid, whose co-signatures keep arriving
+// after it expired, is not merged and accepted on the strength of that old
+// check: the validator bounds its life by the clock at every message.
+func TestLateCoSignatureOfExpiredPayloadIgnored(t *testing.T) {
+	pki := trusttest.NewPKI(t, "acme")
+	pub, sn1, sn2 := pki.Issue(t, "acme", trust.RolePublisher), pki.Issue(t, "acme", trust.RoleSupernode), pki.Issue(t, "acme", trust.RoleSupernode)
+	n := validatorOnly(t, pki)
+	payload := announcementPayload(t, pki.Clock.Now(), 1) // expires in an hour
+	if v, _ := n.ValidateMessage(context.Background(), n.topics.announce, "", trusttest.Envelope(t, updates.PayloadType, payload, pub, sn1)); v != overlay.Accept {
+		t.Fatalf("first copy: %v", v)
+	}
+	pki.Clock.Set(pki.Clock.Now().Add(2 * time.Hour))
+	if v, _ := n.ValidateMessage(context.Background(), n.topics.announce, "", trusttest.Envelope(t, updates.PayloadType, payload, pub, sn2)); v != overlay.Ignore {
+		t.Fatalf("a new co-signature of the expired payload: %v, want ignore", v)
 	}
 }

@@ -73,6 +73,8 @@ func (n *Node) validateAnnouncement(ctx context.Context, from peer.ID, data []by
 		if checked, err = n.checkAnnouncement(env, verified); err != nil {
 			return verdictOf(err), nil
 		}
+	} else if err := updates.CheckValidity(checked.Announcement, n.verifier.Now()); err != nil {
+		return verdictOf(err), nil // checked once, but time has passed since: expired now
 	}
 	if n.stale(checked.Announcement) {
 		return overlay.Ignore, nil

@@ -200,6 +200,11 @@ func coSigners(ve *trust.VerifiedEnvelope, zone trust.Zone) []trust.Identity {
 	return out
 }
 
+// CheckValidity bounds an announcement's life by now, the verifying
+// node's clock (see CheckAnnouncement): for a payload checked once whose
+// co-signatures keep arriving while time passes.
+func CheckValidity(a *Announcement, now time.Time) error { return checkValidity(a, now) }
+
 // checkValidity bounds an announcement's life by now.
 func checkValidity(a *Announcement, now time.Time) error {
 	p := a.Patchnet
