@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/patchnet/patchnet/trust"
 )
@@ -38,10 +39,26 @@ listen = "127.0.0.1:0"
 	if err := os.WriteFile(config, []byte(data), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runNodeCmdUntilListening(t, trust.RoleAgent, "--config", config)
-	if err != nil {
-		t.Fatalf("agent: %v\n%s", err, out)
+	// The start-up line is logged when Run starts, just after the listen
+	// addresses are printed: wait for it, not for those.
+	cancel, done, buf := launchNodeCmd(t, trust.RoleAgent, "--config", config)
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(buf.String(), `"msg":"node running"`) {
+		select {
+		case err := <-done:
+			t.Fatalf("agent stopped: %v\n%s", err, buf.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no start-up line within 30s:\n%s", buf.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("agent: %v\n%s", err, buf.String())
+	}
+	out := buf.String()
 	var start map[string]any
 	for line := range strings.Lines(out) {
 		var r map[string]any
