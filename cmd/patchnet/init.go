@@ -438,7 +438,7 @@ func writePSK(path string, key []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("creating the state directory for %s: %w", path, err)
 	}
-	if err := writeFileExclusive(path, overlay.EncodePSK(key), 0o600); err != nil {
+	if err := fsutil.WriteFileExclusive(path, overlay.EncodePSK(key), 0o600); err != nil {
 		return fmt.Errorf("writing the pre-shared key: %w", err)
 	}
 	return nil
@@ -457,46 +457,11 @@ func writeConfig(w io.Writer, out string, force bool, data []byte) error {
 	if force {
 		err = fsutil.WriteFileAtomic(out, data, 0o644)
 	} else {
-		err = writeFileExclusive(out, data, 0o644)
+		err = fsutil.WriteFileExclusive(out, data, 0o644)
 	}
 	if err != nil {
 		return fmt.Errorf("writing the config: %w", err)
 	}
-	return nil
-}
-
-// writeFileExclusive writes data to path, which must not exist, so that a
-// crash leaves no torn file: a synced temporary file in the same directory
-// is hard-linked to path (which fails if path exists) and then removed.
-func writeFileExclusive(path string, data []byte, perm os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("creating temporary file for %s: %w", path, err)
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return fmt.Errorf("setting mode of %s: %w", name, err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", name, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("syncing %s: %w", name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", name, err)
-	}
-	if err := os.Link(name, path); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%s exists: refusing to overwrite it", path)
-		}
-		return fmt.Errorf("linking %s to %s: %w", name, path, err)
-	}
-	_ = fsutil.SyncDir(filepath.Dir(path)) // best effort, as WriteFileAtomic
 	return nil
 }
 

@@ -48,3 +48,23 @@ func TestReadFileBounded(t *testing.T) {
 		t.Errorf("ReadFile of a missing file: %v, want ErrNotExist", err)
 	}
 }
+
+// WriteFileExclusive writes a new file whole with its mode, and refuses,
+// leaving it as it was, a path that exists.
+func TestWriteFileExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "swarm.key")
+	if err := WriteFileExclusive(path, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFileExclusive(path, []byte("second"), 0o600); err == nil || !strings.Contains(err.Error(), "refusing to overwrite") {
+		t.Fatalf("second write: %v, want a refusal", err)
+	}
+	got, err := os.ReadFile(path)
+	st, serr := os.Stat(path)
+	if err != nil || serr != nil || string(got) != "first" || st.Mode().Perm() != 0o600 {
+		t.Fatalf("file %q mode %v (%v, %v), want the first write at 0600", got, st.Mode().Perm(), err, serr)
+	}
+	if left, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".swarm.key.tmp*")); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
+}
