@@ -254,6 +254,35 @@ func TestE2EKilledNodesCatchUp(t *testing.T) {
 	}
 }
 
+// A supernode is revoked with `patchnet ca revoke` and `ca crl`, and the
+// new CRL sent into the running zone with `patchnet publish --crl`: every
+// agent applies it, and with one supernode down the revoked one's
+// co-signature no longer makes k = 2 — the agent waits and installs
+// nothing, and publish fails naming what was missing.
+func TestE2ERevocationAcrossProcesses(t *testing.T) {
+	e := newE2E(t)
+	z := e.zone(map[string]string{"a1": "vulnerable"})
+	sn3 := z.supernodes[2]
+	sn3.cmd.Process.Kill()
+	<-sn3.done
+	e.run("ca", "revoke", "--ca", e.path("zone"), e.path("sn2", "node.crt"))
+	e.run("ca", "crl", "--ca", e.path("zone"))
+	e.run("publish", "--crl", e.path("zone", "zone.crl"), "--config", z.pubConfig, "--linger", "1s")
+	e.waitOutput(z.agents["a1"], "applied a newer CRL")
+	fix := e.path("E2E-2026-0003.json")
+	e.run("update", "new", "--id", "E2E-2026-0003", "--version", "1", "--ecosystem", "Debian:12", "--package", nodelab.PackageName,
+		"--fixed", nodelab.NewVersion, "--artifact", z.debs[nodelab.NewVersion], "--method", "dpkg", "--url", z.vendorURL, "--out", fix)
+	out, err := exec.Command(e.bin, "publish", fix, "--artifact", z.debs[nodelab.NewVersion], "--config", z.pubConfig, "--wait", "10s").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "only 1 of 2 co-signatures") {
+		t.Fatalf("publish with one valid co-signer: %v\n%s", err, out)
+	}
+	e.waitOutput(z.agents["a1"], "pending E2E-2026-0003 v1: 1 of 2 supernode co-signatures")
+	if strings.Contains(z.agents["a1"].output(), "installed E2E-2026-0003") {
+		t.Errorf("a1 installed with a revoked co-signer:\n%s", z.agents["a1"].output())
+	}
+	z.wantVersion("a1", nodelab.OldVersion)
+}
+
 // zone is a running zone of processes.
 type zone struct {
 	e          *e2e
