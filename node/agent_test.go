@@ -1,6 +1,8 @@
 package node
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -31,5 +33,24 @@ func TestArchiveInstallsOnlyIntoConfiguredPrefix(t *testing.T) {
 	bad.Install.Prefixes = map[string]string{"app": "relative/dir"}
 	if err := bad.Install.validate(); err == nil {
 		t.Error("a relative prefix passed validation")
+	}
+}
+
+// A sysroot whose package database is missing (or unreadable) makes every
+// package look absent: the workflow must not settle "does not apply" on
+// that, for good, but fail in a way the daemon retries.
+func TestUnknownPackagesAreNotDoesNotApply(t *testing.T) {
+	a := &updates.Announcement{ID: "PNT-1",
+		Affected: []updates.Affected{{Package: updates.Package{Ecosystem: "Debian:12", Name: "openssl"}}},
+		Patchnet: updates.Patchnet{Version: 1, Artifact: &updates.Artifact{Method: updates.MethodDpkg}}}
+	var reported []Step
+	w := &Workflow{Sysroot: t.TempDir(), Hooks: WorkflowHooks{Report: func(_ *updates.Accepted, s Step) { reported = append(reported, s) }}}
+	err := w.Run(context.Background(), &updates.Accepted{Announcement: a})
+	var retry *RetryableError
+	if !errors.As(err, &retry) || !strings.Contains(err.Error(), "holds no package database") {
+		t.Fatalf("Run = %v, want a retryable error naming the missing package database", err)
+	}
+	if len(reported) != 0 {
+		t.Errorf("steps reported %+v, want none (no outcome)", reported)
 	}
 }

@@ -52,9 +52,6 @@ func DialAPI(ctx context.Context, state string) (*APIClient, error) {
 	return &APIClient{socket: path, hc: &http.Client{Transport: tr}}, nil
 }
 
-// Socket is the path of the socket the client talks to.
-func (c *APIClient) Socket() string { return c.socket }
-
 // Close closes the client's idle connection.
 func (c *APIClient) Close() { c.hc.CloseIdleConnections() }
 

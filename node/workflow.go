@@ -249,13 +249,42 @@ func (w *Workflow) report(acc *updates.Accepted, kind EventKind, detail string) 
 	w.Hooks.Report(acc, Step{Kind: kind, Detail: detail})
 }
 
-// match matches a against a fresh inventory of the sysroot.
+// match matches a against a fresh inventory of the sysroot. When a names
+// packages, the sysroot's package database must have been read: without it
+// every package looks absent, and "does not apply" would be recorded for
+// good on the strength of a missing or unreadable database.
 func (w *Workflow) match(ctx context.Context, a *updates.Announcement) (updates.MatchResult, error) {
 	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: w.Sysroot})
 	if err != nil {
 		return updates.MatchResult{}, fmt.Errorf("collecting the inventory of %s: %w", w.Sysroot, err)
 	}
+	if len(a.Affected) > 0 {
+		if err := requirePackageDatabase(w.Sysroot, inv); err != nil {
+			return updates.MatchResult{}, err
+		}
+	}
 	return updates.Match(updates.HostFromInventory(inv), a), nil
+}
+
+// requirePackageDatabase fails when the packages installed in sysroot
+// cannot be known: it holds no package database (an empty or mistyped
+// sysroot), or one could not be read.
+func requirePackageDatabase(sysroot string, inv *sysinfo.Inventory) error {
+	dbs, err := sysinfo.PackageDatabases(sysroot)
+	if err != nil {
+		return fmt.Errorf("matching against %s: %w", sysroot, err)
+	}
+	if len(dbs) == 0 {
+		return fmt.Errorf("matching against %s: the sysroot holds no package database (%s), so what it has installed is unknown: check --sysroot",
+			sysroot, sysinfo.PackageDatabaseNames)
+	}
+	for _, e := range inv.Errors {
+		switch e.Collector {
+		case sysinfo.CollectorDpkg, sysinfo.CollectorRPM, sysinfo.CollectorApk:
+			return fmt.Errorf("matching against %s: reading its %s packages: %s", sysroot, e.Collector, e.Error)
+		}
+	}
+	return nil
 }
 
 // recheck verifies acc again against the CRLs, clock and quarantine as

@@ -17,7 +17,6 @@ import (
 	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/internal/tomlconf"
 	"github.com/patchnet/patchnet/node"
-	"github.com/patchnet/patchnet/sysinfo"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 	"github.com/patchnet/patchnet/updates/install"
@@ -380,9 +379,7 @@ func requireHighest(seen updates.SeenStore, acc *updates.Accepted) error {
 // URLs. Not applying, notify, log or a later window are outcomes, not
 // errors; a refusal or a failed install is an error.
 func applyAccepted(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions, st *applyState, acc *updates.Accepted) error {
-	if err := checkSysroot(ctx, w, cfg, acc.Announcement); err != nil {
-		return err
-	}
+	fmt.Fprintf(w, "matching against %s ...\n", cfg.Sysroot)
 	respond, err := updates.NewRespondPolicy(cfg.Respond)
 	if err != nil {
 		return err
@@ -419,16 +416,19 @@ func applyAccepted(ctx context.Context, w io.Writer, cfg applyConfig, opts apply
 // applyReport prints the workflow's steps as apply's progress lines and
 // keeps the error of a refusal or failure.
 type applyReport struct {
-	w     io.Writer
-	state string
-	err   error
+	w       io.Writer
+	state   string
+	err     error
+	matched bool // reasons printed
 }
 
 func (r *applyReport) step(acc *updates.Accepted, s node.Step) {
 	a := acc.Announcement
 	switch s.Kind {
 	case node.EventMatched:
+		r.reasons(s.Match)
 	case node.EventNotApplied:
+		r.reasons(s.Match)
 		r.notApplied(s)
 	case node.EventScheduled:
 		fmt.Fprintf(r.w, "not installing before %s (maintenance window or rollout); pass --ignore-window to install now\n", s.At.UTC().Format(time.RFC3339))
@@ -443,6 +443,18 @@ func (r *applyReport) step(acc *updates.Accepted, s node.Step) {
 		r.err = s.Err
 	case node.EventWithdrawn:
 		fmt.Fprintf(r.w, "%s\n", s.Detail)
+	}
+}
+
+// reasons prints each matching reason, once: the workflow matches again
+// after its wait, and apply does not wait.
+func (r *applyReport) reasons(m *updates.MatchResult) {
+	if m == nil || r.matched {
+		return
+	}
+	r.matched = true
+	for _, line := range m.Reasons {
+		fmt.Fprintf(r.w, "  %s\n", line)
 	}
 }
 
@@ -482,25 +494,6 @@ func artifactFile(ctx context.Context, w io.Writer, state, given string, art *up
 	return given, func() {}, nil
 }
 
-// checkSysroot prints the inventory's ecosystem and each matching reason,
-// and refuses a sysroot whose installed packages cannot be known.
-func checkSysroot(ctx context.Context, w io.Writer, cfg applyConfig, a *updates.Announcement) error {
-	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: cfg.Sysroot, AgentVersion: buildVersion()})
-	if err != nil {
-		return fmt.Errorf("collecting the inventory of %s: %w", cfg.Sysroot, err)
-	}
-	if len(a.Affected) > 0 {
-		if err := requirePackageDatabase(cfg.Sysroot, inv); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(w, "matching against %s (%s) ...\n", cfg.Sysroot, orNone(inv.OS.Ecosystem))
-	for _, r := range updates.Match(updates.HostFromInventory(inv), a).Reasons {
-		fmt.Fprintf(w, "  %s\n", r)
-	}
-	return nil
-}
-
 // signersText names the publishers and supernodes that signed.
 func signersText(acc *updates.Accepted) string {
 	name := func(ids []trust.Identity) string {
@@ -511,28 +504,6 @@ func signersText(acc *updates.Accepted) string {
 		return strings.Join(out, ", ")
 	}
 	return fmt.Sprintf("publisher %s; %d supernode(s): %s", name(acc.Publishers), len(acc.Supernodes), name(acc.Supernodes))
-}
-
-// requirePackageDatabase fails when the packages installed in sysroot
-// cannot be known: it holds no package database (an empty or mistyped
-// --sysroot), or one could not be read. Matching would otherwise find every
-// affected package absent and report that nothing applies.
-func requirePackageDatabase(sysroot string, inv *sysinfo.Inventory) error {
-	dbs, err := sysinfo.PackageDatabases(sysroot)
-	if err != nil {
-		return fmt.Errorf("matching against %s: %w", sysroot, err)
-	}
-	if len(dbs) == 0 {
-		return fmt.Errorf("matching against %s: the sysroot holds no package database (%s), so what it has installed is unknown: check --sysroot",
-			sysroot, sysinfo.PackageDatabaseNames)
-	}
-	for _, e := range inv.Errors {
-		switch e.Collector {
-		case sysinfo.CollectorDpkg, sysinfo.CollectorRPM, sysinfo.CollectorApk:
-			return fmt.Errorf("matching against %s: reading its %s packages: %s", sysroot, e.Collector, e.Error)
-		}
-	}
-	return nil
 }
 
 // downloadArtifact fetches art from its vendor URLs into STATE/downloads,

@@ -690,14 +690,8 @@ func (w *configWriter) intro(cfg node.Config, missing []missingKey) {
 // keys) and helpPath (with "*" for map keys), then its sub-tables. def is
 // the same table of the defaults, or invalid where there are none.
 func (w *configWriter) table(tomlPath, helpPath []string, v, def reflect.Value, commented bool) {
-	keys := tomlKeys(v.Type())
-	for _, k := range keys { // values first: TOML puts a table's keys before its sub-tables
-		tp, hp := extend(tomlPath, k.name), extend(helpPath, k.name)
-		if omitted(w.role, dotted(hp)) {
-			continue
-		}
-		fv, dv := v.Field(k.index), fieldOf(def, k.index)
-		c := commented || commentedOut(w.role, dotted(hp))
+	// Values first: TOML puts a table's keys before its sub-tables.
+	w.fields(tomlPath, helpPath, v, def, commented, func(tp, hp []string, fv, dv reflect.Value, c bool) {
 		switch kindOf(fv.Type()) {
 		case kindValue:
 			w.value(tp, hp, fv, dv, c)
@@ -706,46 +700,57 @@ func (w *configWriter) table(tomlPath, helpPath []string, v, def reflect.Value, 
 				w.inlineMap(tp, hp, fv, dv, c)
 			}
 		}
+	})
+	w.fields(tomlPath, helpPath, v, def, commented, w.subTable)
+}
+
+// subTable writes the field at tomlPath as a table, if it is one.
+func (w *configWriter) subTable(tp, hp []string, fv, dv reflect.Value, c bool) {
+	switch kindOf(fv.Type()) {
+	case kindTable:
+		w.header(tp, hp, reflect.Value{}, c)
+		w.table(tp, hp, fv, dv, c)
+	case kindOptionalTable:
+		if fv.IsNil() {
+			fv, c = w.example(hp, fv), true
+		}
+		if fv.IsNil() {
+			return
+		}
+		w.header(tp, hp, reflect.Value{}, c)
+		w.table(tp, hp, fv.Elem(), reflect.Value{}, c)
+	case kindValueMap:
+		if fv.Len() > 0 && !c {
+			w.header(tp, hp, dv, c)
+			w.mapEntries(fv)
+		}
+	case kindTableMap:
+		if fv.Len() == 0 {
+			fv, c = w.example(hp, fv), true
+		}
+		for i, name := range sortedKeys(fv) {
+			etp, ehp := extend(tp, name), extend(hp, "*")
+			if i == 0 {
+				w.header(etp, hp, reflect.Value{}, c)
+			} else {
+				w.b.WriteString("\n" + commentMark(c) + "[" + tomlPathText(etp) + "]\n")
+			}
+			w.table(etp, ehp, fv.MapIndex(reflect.ValueOf(name).Convert(fv.Type().Key())), reflect.Value{}, c)
+		}
 	}
-	for _, k := range keys {
+}
+
+// fields calls each with every field of the struct v that this role's file
+// has: its TOML path, help path, value, default (fieldOf def) and whether
+// it is written commented out.
+func (w *configWriter) fields(tomlPath, helpPath []string, v, def reflect.Value, commented bool,
+	each func(tp, hp []string, fv, dv reflect.Value, c bool)) {
+	for _, k := range tomlKeys(v.Type()) {
 		tp, hp := extend(tomlPath, k.name), extend(helpPath, k.name)
 		if omitted(w.role, dotted(hp)) {
 			continue
 		}
-		fv, dv := v.Field(k.index), fieldOf(def, k.index)
-		c := commented || commentedOut(w.role, dotted(hp))
-		switch kindOf(fv.Type()) {
-		case kindTable:
-			w.header(tp, hp, reflect.Value{}, c)
-			w.table(tp, hp, fv, dv, c)
-		case kindOptionalTable:
-			if fv.IsNil() {
-				fv, c = w.example(hp, fv), true
-			}
-			if fv.IsNil() {
-				continue
-			}
-			w.header(tp, hp, reflect.Value{}, c)
-			w.table(tp, hp, fv.Elem(), reflect.Value{}, c)
-		case kindValueMap:
-			if fv.Len() > 0 && !c {
-				w.header(tp, hp, dv, c)
-				w.mapEntries(fv)
-			}
-		case kindTableMap:
-			if fv.Len() == 0 {
-				fv, c = w.example(hp, fv), true
-			}
-			for i, name := range sortedKeys(fv) {
-				etp, ehp := extend(tp, name), extend(hp, "*")
-				if i == 0 {
-					w.header(etp, hp, reflect.Value{}, c)
-				} else {
-					w.b.WriteString("\n" + commentMark(c) + "[" + tomlPathText(etp) + "]\n")
-				}
-				w.table(etp, ehp, fv.MapIndex(reflect.ValueOf(name).Convert(fv.Type().Key())), reflect.Value{}, c)
-			}
-		}
+		each(tp, hp, v.Field(k.index), fieldOf(def, k.index), commented || commentedOut(w.role, dotted(hp)))
 	}
 }
 
