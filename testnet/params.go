@@ -1,0 +1,112 @@
+package testnet
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Modes a zone can run in.
+const (
+	ModeSim   = "sim"
+	ModeNetns = "netns"
+	ModeK8s   = "k8s"
+)
+
+// Scenario names, the same in every mode that runs them.
+const (
+	ScenarioPropagation = "propagation"
+	ScenarioChurn       = "churn"
+	ScenarioPartition   = "partition"
+	ScenarioLateJoin    = "late-join"
+	ScenarioByzantine   = "byzantine"
+	ScenarioStolenKey   = "stolen-key"
+	ScenarioRevocation  = "revocation"
+	ScenarioFlood       = "flood"
+	ScenarioContent     = "content"
+	ScenarioPrivateZone = "private-zone"
+	ScenarioTable2      = "table2"
+)
+
+// Scenarios lists every scenario name.
+var Scenarios = []string{
+	ScenarioPropagation, ScenarioChurn, ScenarioPartition, ScenarioLateJoin,
+	ScenarioByzantine, ScenarioStolenKey, ScenarioRevocation, ScenarioFlood,
+	ScenarioContent, ScenarioPrivateZone, ScenarioTable2,
+}
+
+// Params describe one run. Zero values take DefaultParams' values.
+type Params struct {
+	// Mode is ModeSim, ModeNetns or ModeK8s.
+	Mode string
+	// Scenario is one of Scenarios.
+	Scenario string
+	// Nodes is the number of agents (supernodes and the publisher are
+	// counted apart).
+	Nodes int
+	// Supernodes is the number of supernodes.
+	Supernodes int
+	// Threshold is k, the co-signatures an agent requires.
+	Threshold int
+	// Latency is the one-way delay of every link.
+	Latency time.Duration
+	// Bandwidth caps every node's link, in bytes per second (0: uncapped).
+	Bandwidth int64
+	// OriginBandwidth caps the vendor origin's link, in bytes per second
+	// (0: as Bandwidth).
+	OriginBandwidth int64
+	// ArtifactBytes is the size of the published artifact.
+	ArtifactBytes int64
+	// ChurnShare is the share of agents the churn scenario kills (0..1).
+	ChurnShare float64
+	// Seed makes topology and choices repeatable.
+	Seed int64
+	// Timeout bounds the run after set-up.
+	Timeout time.Duration
+	// Baselines runs the baselines the mode supports beside patchnet.
+	Baselines bool
+}
+
+// DefaultParams are a small propagation run in sim.
+func DefaultParams() Params {
+	return Params{
+		Mode:          ModeSim,               // one process, no privileges needed
+		Scenario:      ScenarioPropagation,   // the headline measurement
+		Nodes:         50,                    // small enough for any laptop
+		Supernodes:    3,                     // the paper's minimum for k=2 with one down
+		Threshold:     2,                     // tolerates one byzantine supernode
+		Latency:       20 * time.Millisecond, // a regional link
+		ArtifactBytes: 1 << 20,               // a typical security fix
+		ChurnShare:    0.3,                   // the churn goal
+		Seed:          1,                     // repeatable by default
+		Timeout:       2 * time.Minute,       // generous for 1,000 nodes on 2 cores
+		Baselines:     true,                  // numbers without a floor mean little
+	}
+}
+
+// Validate names the first field that is out of range.
+func (p Params) Validate() error {
+	switch {
+	case !slices.Contains([]string{ModeSim, ModeNetns, ModeK8s}, p.Mode):
+		return fmt.Errorf("mode %q: want sim, netns or k8s", p.Mode)
+	case !slices.Contains(Scenarios, p.Scenario):
+		return fmt.Errorf("scenario %q: want one of %v", p.Scenario, Scenarios)
+	case p.Nodes < 1 || p.Nodes > MaxNodes:
+		return fmt.Errorf("nodes %d: want 1..%d", p.Nodes, MaxNodes)
+	case p.Supernodes < 1 || p.Supernodes > MaxSupernodes:
+		return fmt.Errorf("supernodes %d: want 1..%d", p.Supernodes, MaxSupernodes)
+	case p.Threshold < 1 || p.Threshold > p.Supernodes:
+		return fmt.Errorf("threshold %d: want 1..%d (the supernodes)", p.Threshold, p.Supernodes)
+	case p.Latency < 0 || p.Latency > MaxLatency:
+		return fmt.Errorf("latency %v: want 0..%v", p.Latency, MaxLatency)
+	case p.Bandwidth < 0 || p.OriginBandwidth < 0:
+		return fmt.Errorf("bandwidth %d, origin bandwidth %d: want ≥ 0", p.Bandwidth, p.OriginBandwidth)
+	case p.ArtifactBytes < 1 || p.ArtifactBytes > MaxArtifactBytes:
+		return fmt.Errorf("artifact bytes %d: want 1..%d", p.ArtifactBytes, MaxArtifactBytes)
+	case p.ChurnShare < 0 || p.ChurnShare >= 1:
+		return fmt.Errorf("churn share %v: want 0 ≤ share < 1", p.ChurnShare)
+	case p.Timeout <= 0:
+		return fmt.Errorf("timeout %v: want a positive duration", p.Timeout)
+	}
+	return nil
+}
