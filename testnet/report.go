@@ -16,6 +16,9 @@ const (
 // Report is one run's outcome: the JSON documented in SCHEMA.md. A baseline
 // the run did not measure is absent from Results.
 type Report struct {
+	// Schema is the report's schema version (SchemaVersion when written by
+	// WriteJSON); a reader refuses a newer one.
+	Schema        int     `json:"schema"`
 	Scenario      string  `json:"scenario"`
 	Mode          string  `json:"mode"`
 	Nodes         int     `json:"nodes"`
@@ -28,6 +31,9 @@ type Report struct {
 	// Results are delivery percentiles per system, measured on the same
 	// nodes and links in the same run.
 	Results map[string]Result `json:"results"`
+	// Deliveries are, per system, the delivery times (ms from publication)
+	// of the nodes its Results entry summarises, for the CDF plot.
+	Deliveries map[string][]float64 `json:"deliveries_ms,omitempty"`
 
 	DuplicatesPerMessage    float64 `json:"duplicates_per_message"`
 	RawDuplicatesPerMessage float64 `json:"raw_duplicates_per_message,omitempty"`
