@@ -71,9 +71,10 @@ func writeHeader(t *table, r *Report) {
 	if r.BandwidthBPS > 0 {
 		bw = fmtRate(r.BandwidthBPS)
 	}
-	t.row(fmt.Sprintf("scenario %s in %s mode: %d agents, %d supernodes, k=%d, latency %s, bandwidth %s, artifact %s, set-up %s",
-		r.Scenario, r.Mode, r.Nodes, r.Supernodes, r.Threshold, fmtMS(r.LatencyMS), bw,
-		fmtBytes(r.ArtifactBytes), fmtMS(r.SetupS*1000)))
+	t.row(fmt.Sprintf("scenario %s in %s mode: %d agents, %d supernodes, k=%d",
+		r.Scenario, r.Mode, r.Nodes, r.Supernodes, r.Threshold))
+	t.row(fmt.Sprintf("links: latency %s, bandwidth %s; artifact %s; set-up %s",
+		fmtMS(r.LatencyMS), bw, fmtBytes(r.ArtifactBytes), fmtMS(r.SetupS*1000)))
 }
 
 // writeDelivery prints each system's percentiles, and when a baseline ran
