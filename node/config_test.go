@@ -283,7 +283,11 @@ func TestNotifyTablesDefault(t *testing.T) {
 	}{
 		{"no tables", base, nil, nil},
 		{"webhook url only", base + "[notify.webhook]\nurl = \"https://hooks.example.org/patchnet\"\n", nil,
-			func() *updates.WebhookConfig { c := hookDefault; c.URL = "https://hooks.example.org/patchnet"; return &c }()},
+			func() *updates.WebhookConfig {
+				c := hookDefault
+				c.URL = "https://hooks.example.org/patchnet"
+				return &c
+			}()},
 		{"smtp destination only", base + "[notify.smtp]\naddr = \"mail.example.org:587\"\nto = [\"ops@example.org\"]\n",
 			func() *updates.SMTPConfig {
 				c := smtpDefault
