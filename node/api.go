@@ -496,6 +496,7 @@ func (a *apiServer) rollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.n.log.Info("rolled back through the local API", "tx", req.Tx, "rollback", tx.ID)
+	a.n.onRolledBack(orig, tx)
 	writeJSON(w, http.StatusOK, res)
 }
 

@@ -37,6 +37,10 @@ const (
 	// DefaultProviderSearchTimeout bounds the DHT search for providers of an
 	// artifact before the vendor URL is tried.
 	DefaultProviderSearchTimeout = 10 * time.Second
+	// MaxAlertKeys caps the one-off notices (an install, a failure) a node
+	// remembers having sent, so each is sent once: far more than the
+	// updates one process handles between restarts.
+	MaxAlertKeys = 4096
 	// NotifyTimeout bounds delivering one notification through every
 	// channel, retries included.
 	NotifyTimeout = 2 * time.Minute

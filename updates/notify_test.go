@@ -282,3 +282,33 @@ func TestNotifyConfigDeliversToEveryChannel(t *testing.T) {
 		t.Errorf("invalid webhook config: %v", err)
 	}
 }
+
+// A notice names its severity, kind, update and host in the subject, its
+// detail in the body and the webhook payload, on one line whatever the
+// detail holds.
+func TestNoticeNotification(t *testing.T) {
+	tests := []struct {
+		notice  Notice
+		subject string
+	}{
+		{Notice{Kind: "heartbeat-stale", Severity: NoticeAlarm, Detail: "heartbeats from 1 of the 2 supernodes\r\nBcc: x@example.org"},
+			"[patchnet] ALARM heartbeat-stale on web-1: heartbeats from 1 of the 2 supernodes  Bcc: x@example.org"},
+		{Notice{Kind: "heartbeat-ok", Severity: NoticeRecovered, Detail: "heartbeats from 2 supernodes again"},
+			"[patchnet] RECOVERED heartbeat-ok on web-1: heartbeats from 2 supernodes again"},
+		{Notice{Kind: "installed", Severity: NoticeInfo, ID: "PNT-1", Version: 2, Detail: "installed libssl3=3.0.23"},
+			"[patchnet] installed PNT-1 version 2 on web-1: installed libssl3=3.0.23"},
+	}
+	for _, tt := range tests {
+		n := Notification{Host: "web-1", Zone: "acme", Notice: &tt.notice, At: testNow}
+		if got := n.Subject(); got != tt.subject {
+			t.Errorf("Subject = %q, want %q", got, tt.subject)
+		}
+		if body := n.Body(); !strings.Contains(body, strings.ToUpper(tt.notice.Severity)+": "+tt.notice.Kind) ||
+			!strings.Contains(body, oneLine(tt.notice.Detail)) {
+			t.Errorf("Body lacks the notice:\n%s", body)
+		}
+		if p := n.Payload(); p.Notice == nil || *p.Notice != tt.notice || p.Announcement != nil {
+			t.Errorf("Payload = %+v, want the notice alone", p)
+		}
+	}
+}
