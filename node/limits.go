@@ -90,10 +90,10 @@ const (
 	// MaxAPIRequestBytes caps the body of a request to the local API (a
 	// rollback names one transaction), and MaxAPIHeaderBytes its headers.
 	MaxAPIRequestBytes = 4 << 10
+	MaxAPIHeaderBytes  = 16 << 10
 	// MaxAPIApplyBytes caps the body of POST /v1/apply: an envelope of at
 	// most trust.MaxEnvelopeBytes, base64 in JSON, and a few short fields.
-	MaxAPIApplyBytes  = (trust.MaxEnvelopeBytes/3+1)*4 + 16<<10
-	MaxAPIHeaderBytes = 16 << 10
+	MaxAPIApplyBytes = (trust.MaxEnvelopeBytes/3+1)*4 + 16<<10
 	// MaxAPIResponseBytes caps what an API client reads of one answer. The
 	// install history is the largest: up to install.MaxHistory records of
 	// a few KiB each (their tool output included).
