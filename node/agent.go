@@ -170,7 +170,7 @@ func (n *Node) retrying(a *updates.Announcement, state State, detail string) {
 	if err := n.agent.life.move(a.ID, a.Patchnet.Version, state, detail, nil); err != nil {
 		n.log.Warn("recording update state", "id", a.ID, "err", err)
 	}
-	n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version, Detail: detail})
+	n.emit(Event{Kind: EventFailed, ID: a.ID, Version: a.Patchnet.Version, Detail: detail, State: state})
 }
 
 // retryDelay is the wait after a failed attempt: Config.FetchRetry,

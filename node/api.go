@@ -46,6 +46,7 @@ import (
 //	GET  /v1/status    APIStatus
 //	GET  /v1/history   []*install.Transaction, oldest first (agents keeping a journal)
 //	POST /v1/rollback  APIRollbackRequest → APIRollbackResult
+//	POST /v1/apply     APIApplyRequest → APIApplyEvent lines (apiapply.go)
 //
 // Errors answer with a 4xx or 5xx status and an APIError body,
 // {"error": "...", "code": "..."}.
@@ -374,6 +375,7 @@ func (a *apiServer) serve(n *Node) {
 	mux.HandleFunc(APIStatusPath, a.only(http.MethodGet, a.status))
 	mux.HandleFunc(APIHistoryPath, a.only(http.MethodGet, a.history))
 	mux.HandleFunc(APIRollbackPath, a.only(http.MethodPost, a.rollback))
+	mux.HandleFunc(APIApplyPath, a.only(http.MethodPost, a.apply))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(w, http.StatusNotFound, APICodeNotFound, "no endpoint "+r.URL.Path)
 	})
@@ -496,6 +498,7 @@ func (a *apiServer) rollback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.n.log.Info("rolled back through the local API", "tx", req.Tx, "rollback", tx.ID)
+	a.n.onRolledBack(orig, tx)
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -532,7 +535,12 @@ func (n *Node) noJournal() string {
 // decodeAPIRequest reads one JSON object of at most MaxAPIRequestBytes
 // into v, unknown keys refused; on an error it returns the HTTP status.
 func decodeAPIRequest(w http.ResponseWriter, r *http.Request, v any) (int, error) {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxAPIRequestBytes))
+	return decodeAPIBody(w, r, v, MaxAPIRequestBytes)
+}
+
+// decodeAPIBody is decodeAPIRequest for a body of at most limit bytes.
+func decodeAPIBody(w http.ResponseWriter, r *http.Request, v any, limit int64) (int, error) {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
@@ -545,7 +553,7 @@ func decodeAPIRequest(w http.ResponseWriter, r *http.Request, v any) (int, error
 	case err == nil:
 		return http.StatusOK, nil
 	case errors.As(err, &tooLarge):
-		return http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes", MaxAPIRequestBytes)
+		return http.StatusRequestEntityTooLarge, fmt.Errorf("request body over %d bytes", limit)
 	default:
 		return http.StatusBadRequest, fmt.Errorf("decoding request: %w", err)
 	}

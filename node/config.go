@@ -76,7 +76,10 @@ type Config struct {
 	// and enhancements, log announcements.
 	Respond updates.RespondConfig `toml:"respond"`
 	// Notify are the channels (SMTP, webhook) that tell people about
-	// announcements in notify mode and about alerts. Default: none.
+	// announcements in notify mode, alerts, alarms and install outcomes
+	// (alerts.go). A table present in the file starts from its channel's
+	// defaults (updates.DefaultSMTPConfig, DefaultWebhookConfig), so
+	// naming the destination is enough. Default: none.
 	Notify updates.NotifyConfig `toml:"notify"`
 	// FetchTimeout bounds fetching one artifact. Default: 10m.
 	FetchTimeout Duration `toml:"fetch_timeout"`
@@ -246,18 +249,42 @@ func DefaultConfig() Config {
 // so a typo is not silently ignored, and an error names the file, line and
 // column.
 func LoadConfig(path string) (Config, error) {
-	cfg := DefaultConfig()
-	if err := tomlconf.Load(path, MaxConfigBytes, &cfg); err != nil {
+	data, err := tomlconf.Read(path, MaxConfigBytes)
+	if err != nil {
 		return DefaultConfig(), err
 	}
-	return cfg, nil
+	return decodeConfig(path, data)
 }
 
 // DecodeConfig decodes TOML over DefaultConfig; unknown keys are errors,
 // reported with their line and column. It does not validate: call Validate.
-func DecodeConfig(data []byte) (Config, error) {
+func DecodeConfig(data []byte) (Config, error) { return decodeConfig("", data) }
+
+// decodeConfig decodes data, the file name, over DefaultConfig. The
+// [notify.smtp] and [notify.webhook] tables are pointers, nil unless the
+// file has them, so a first pass finds which it has; a second decodes the
+// file over those tables' own defaults, so a table naming only its
+// destination works (otherwise attempts, timeout and security would be
+// zero, and rejected).
+func decodeConfig(name string, data []byte) (Config, error) {
 	cfg := DefaultConfig()
-	if err := tomlconf.Decode("", data, &cfg); err != nil {
+	if err := tomlconf.Decode(name, data, &cfg); err != nil {
+		return DefaultConfig(), err
+	}
+	if cfg.Notify.SMTP == nil && cfg.Notify.Webhook == nil {
+		return cfg, nil
+	}
+	present := cfg.Notify
+	cfg = DefaultConfig()
+	if present.SMTP != nil {
+		sc := updates.DefaultSMTPConfig()
+		cfg.Notify.SMTP = &sc
+	}
+	if present.Webhook != nil {
+		wc := updates.DefaultWebhookConfig()
+		cfg.Notify.Webhook = &wc
+	}
+	if err := tomlconf.Decode(name, data, &cfg); err != nil {
 		return DefaultConfig(), err
 	}
 	return cfg, nil

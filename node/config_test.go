@@ -14,6 +14,7 @@ import (
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/patchnet/patchnet/overlay/content"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // validConfig is DefaultConfig with the required keys set.
@@ -265,4 +266,64 @@ func FuzzDecodeConfig(f *testing.F) {
 		}
 		_ = cfg.Validate() // must not panic whatever was decoded
 	})
+}
+
+// A [notify.smtp] or [notify.webhook] table naming only its destination
+// starts from its channel's defaults, so a minimal config validates; a key
+// the file sets still wins over the default, and an absent table stays
+// off.
+func TestNotifyTablesDefault(t *testing.T) {
+	base := "state = \"/var/lib/patchnet\"\nroots = [\"/etc/patchnet/root.crt\"]\nzone = \"acme\"\n"
+	smtpDefault, hookDefault := updates.DefaultSMTPConfig(), updates.DefaultWebhookConfig()
+	tests := []struct {
+		name        string
+		file        string
+		wantSMTP    *updates.SMTPConfig
+		wantWebhook *updates.WebhookConfig
+	}{
+		{"no tables", base, nil, nil},
+		{"webhook url only", base + "[notify.webhook]\nurl = \"https://hooks.example.org/patchnet\"\n", nil,
+			func() *updates.WebhookConfig {
+				c := hookDefault
+				c.URL = "https://hooks.example.org/patchnet"
+				return &c
+			}()},
+		{"smtp destination only", base + "[notify.smtp]\naddr = \"mail.example.org:587\"\nto = [\"ops@example.org\"]\n",
+			func() *updates.SMTPConfig {
+				c := smtpDefault
+				c.Addr, c.To = "mail.example.org:587", []string{"ops@example.org"}
+				return &c
+			}(), nil},
+		{"explicit zero backoff kept", base + "[notify.webhook]\nurl = \"https://hooks.example.org/p\"\nbackoff = \"0s\"\nattempts = 5\n", nil,
+			func() *updates.WebhookConfig {
+				c := hookDefault
+				c.URL, c.Backoff, c.Attempts = "https://hooks.example.org/p", 0, 5
+				return &c
+			}()},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "node.toml")
+			if err := os.WriteFile(path, []byte(tt.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := LoadConfig(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatalf("minimal config: %v", err)
+			}
+			if d := cmp.Diff(tt.wantSMTP, cfg.Notify.SMTP, cmpopts.IgnoreUnexported(updates.SMTPConfig{})); d != "" {
+				t.Errorf("notify.smtp (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.wantWebhook, cfg.Notify.Webhook); d != "" {
+				t.Errorf("notify.webhook (-want +got):\n%s", d)
+			}
+			decoded, err := DecodeConfig([]byte(tt.file))
+			if err != nil || !cmp.Equal(decoded.Notify, cfg.Notify, cmpopts.IgnoreUnexported(updates.SMTPConfig{})) {
+				t.Errorf("DecodeConfig = %+v, %v; want what LoadConfig read", decoded.Notify, err)
+			}
+		})
+	}
 }

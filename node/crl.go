@@ -139,7 +139,7 @@ func (n *Node) replayCRLs(store overlay.ItemStore) error {
 		}
 	}
 	if applied > 0 {
-		n.emit(Event{Kind: EventCRL, Detail: fmt.Sprintf("applied %d kept CRL(s) at start", applied)})
+		n.emit(Event{Kind: EventCRL, Reason: reasonReplayed, Detail: fmt.Sprintf("applied %d kept CRL(s) at start", applied)})
 	}
 	return nil
 }

@@ -205,7 +205,7 @@ func (n *Node) checkHeartbeats(ctx context.Context) {
 				"heartbeats from %d of the %d supernodes needed within %v: cut off, or the zone is frozen; catching up",
 				len(fresh), n.cfg.Threshold, n.heartbeatMaxAge())})
 		} else {
-			n.emit(Event{Kind: EventHeartbeatOK, Detail: fmt.Sprintf("heartbeats from %d supernodes again", len(fresh))})
+			n.emit(Event{Kind: EventHeartbeatOK, Reason: alarmStale, Detail: fmt.Sprintf("heartbeats from %d supernodes again", len(fresh))})
 		}
 	}
 	if stale {
@@ -238,7 +238,7 @@ func (n *Node) compareSets(ctx context.Context, fresh []beat) {
 			"%d supernodes co-signed a set of %d updates; this agent accepted %d, and catch-up did not close the gap: an announcement is withheld from it",
 			n.cfg.Threshold, count, ownCount)})
 	case !differs && was:
-		n.emit(Event{Kind: EventHeartbeatOK, Detail: "accepted updates agree with the supernodes' heartbeats again"})
+		n.emit(Event{Kind: EventHeartbeatOK, Reason: alarmMismatch, Detail: "accepted updates agree with the supernodes' heartbeats again"})
 	}
 	if differs {
 		n.catchUpFromSeveral(ctx)

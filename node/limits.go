@@ -1,6 +1,10 @@
 package node
 
-import "time"
+import (
+	"time"
+
+	"github.com/patchnet/patchnet/trust"
+)
 
 // Bounds on what a node keeps in memory or waits for. Each caps what peers
 // can make this process hold before an announcement is accepted.
@@ -37,6 +41,10 @@ const (
 	// DefaultProviderSearchTimeout bounds the DHT search for providers of an
 	// artifact before the vendor URL is tried.
 	DefaultProviderSearchTimeout = 10 * time.Second
+	// MaxAlertKeys caps the one-off notices (an install, a failure) a node
+	// remembers having sent, so each is sent once: far more than the
+	// updates one process handles between restarts.
+	MaxAlertKeys = 4096
 	// NotifyTimeout bounds delivering one notification through every
 	// channel, retries included.
 	NotifyTimeout = 2 * time.Minute
@@ -83,6 +91,9 @@ const (
 	// rollback names one transaction), and MaxAPIHeaderBytes its headers.
 	MaxAPIRequestBytes = 4 << 10
 	MaxAPIHeaderBytes  = 16 << 10
+	// MaxAPIApplyBytes caps the body of POST /v1/apply: an envelope of at
+	// most trust.MaxEnvelopeBytes, base64 in JSON, and a few short fields.
+	MaxAPIApplyBytes = (trust.MaxEnvelopeBytes/3+1)*4 + 16<<10
 	// MaxAPIResponseBytes caps what an API client reads of one answer. The
 	// install history is the largest: up to install.MaxHistory records of
 	// a few KiB each (their tool output included).

@@ -40,6 +40,7 @@ type Node struct {
 	merge      *mergeBuffer
 	redundancy *redundancy // per-peer budget of copies that add nothing
 	beats      *heartbeats // the supernodes' newest heartbeats and the agent's alarms
+	alarms     *alarms     // what people were told through [notify] (alerts.go)
 	events     *events
 	log        *slog.Logger
 	metrics    *metrics   // nil unless [metrics] listen is set
@@ -90,7 +91,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, topics: zoneTopics(cfg.Zone), events: newEvents(cfg.OnEvent), redundancy: newRedundancy(),
-		log: cfg.Logger}
+		log: cfg.Logger, alarms: newAlarms()}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -236,7 +237,7 @@ func (n *Node) openInstaller(ctx context.Context) (Installer, error) {
 	}
 	ic := n.cfg.Install.installConfig(n.cfg.State)
 	ic.Root = n.cfg.Sysroot
-	ic.OnAlert = func(a install.Alert) { n.log.Warn("install alert", "kind", a.Kind, "message", a.Message) }
+	ic.OnAlert = n.onInstallAlert
 	m, recovered, err := install.Open(ctx, ic)
 	if err != nil {
 		return nil, fmt.Errorf("opening install journal: %w", err)
@@ -281,12 +282,13 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	// every peer at once, not only a mesh that may still be forming.
 	ocfg.Supernode = n.IsSupernode() || n.IsPublisher()
 	deps := overlay.Deps{Validator: n, Authenticator: overlay.AuthenticatorFunc(n.verifier.VerifyPeer),
-		Chain: n.creds.ChainDER(), Store: store, Logger: n.log, MessageID: messageID}
+		Chain: n.creds.ChainDER(), Store: store, Logger: n.log, MessageID: messageID, OnBootstrap: n.onBootstrap}
 	var err error
 	if n.ov, err = overlay.New(ctx, n.creds.Key, ocfg, deps); err != nil {
 		return fmt.Errorf("starting overlay: %w", err)
 	}
 	n.logConnections()
+	n.watchBootstrap()
 	cc, err := n.cfg.contentConfig()
 	if err != nil {
 		return err
@@ -476,6 +478,7 @@ func (n *Node) emit(e Event) {
 	n.logEvent(e)
 	n.metrics.observe(e)
 	n.events.add(e)
+	n.alertOn(e)
 }
 
 // OpenStateDB opens the state database of the state directory state (its

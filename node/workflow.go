@@ -41,6 +41,30 @@ type Workflow struct {
 	Hooks WorkflowHooks
 
 	installMu sync.Mutex // one install transaction at a time
+	// lockOf is the workflow whose installMu this one takes (WithHooks);
+	// nil: its own.
+	lockOf *Workflow
+}
+
+// WithHooks is w with other hooks: the same installer, checks and respond
+// policy, and w's install lock, so an install run through it (the local
+// API's apply) and one run through w never overlap, and the second finds
+// the first's transaction.
+func (w *Workflow) WithHooks(h WorkflowHooks) *Workflow {
+	owner := w
+	if w.lockOf != nil {
+		owner = w.lockOf
+	}
+	return &Workflow{Verifier: w.Verifier, Policy: w.Policy, Seen: w.Seen, Installs: w.Installs, Respond: w.Respond,
+		Sysroot: w.Sysroot, Prefixes: w.Prefixes, Hooks: h, lockOf: owner}
+}
+
+// installLock is the lock of one install transaction at a time.
+func (w *Workflow) installLock() *sync.Mutex {
+	if w.lockOf != nil {
+		return &w.lockOf.installMu
+	}
+	return &w.installMu
 }
 
 // WorkflowHooks are the parts of the workflow that differ between the
@@ -112,8 +136,8 @@ func (w *Workflow) Run(ctx context.Context, acc *updates.Accepted) error {
 	if done, err := w.decide(ctx, acc); done || err != nil {
 		return err
 	}
-	w.installMu.Lock()
-	defer w.installMu.Unlock()
+	w.installLock().Lock()
+	defer w.installLock().Unlock()
 	if done, err := w.current(ctx, acc); done || err != nil {
 		return err
 	}

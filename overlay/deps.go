@@ -113,6 +113,23 @@ type Deps struct {
 	// validation. It must be cheap (no signature checks) and must never
 	// fail: fall back to a hash of data. Default: SHA-256 of data.
 	MessageID func(topic string, data []byte) [32]byte
+	// OnBootstrap, when set, is told the outcome of each round of dials to
+	// the bootstrap peers not connected yet (rounds that dial none are not
+	// reported), so the node can raise an alarm when it reaches none of
+	// them. It must return quickly.
+	OnBootstrap func(BootstrapRound)
+}
+
+// BootstrapRound is the outcome of one round of bootstrap dials.
+type BootstrapRound struct {
+	// Dialled is how many bootstrap peers were dialled (those connected
+	// already are not); Failed how many of those dials failed.
+	Dialled, Failed int
+	// Connected is how many peers this node is connected to after the
+	// round, bootstrap peers or not.
+	Connected int
+	// Err joins the failed dials' errors, each naming its address.
+	Err error
 }
 
 func (d *Deps) check(cfg Config) error {

@@ -212,21 +212,38 @@ func (o *Overlay) bootstrapLoop() {
 }
 
 func (o *Overlay) dialBootstrap() {
-	var wg sync.WaitGroup
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		round BootstrapRound
+		errs  []error
+	)
 	for _, s := range o.cfg.BootstrapPeers {
 		ai, _ := peer.AddrInfoFromString(s)
 		if ai.ID == o.host.ID() || o.host.Network().Connectedness(ai.ID) == network.Connected {
 			continue
 		}
+		round.Dialled++
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			ctx, cancel := context.WithTimeout(o.ctx, DialTimeout)
 			defer cancel()
-			o.boot.dialled(s, ai.ID, o.host.Connect(ctx, *ai))
+			err := o.host.Connect(ctx, *ai)
+			o.boot.dialled(s, ai.ID, err)
+			if err != nil {
+				mu.Lock()
+				round.Failed++
+				errs = append(errs, fmt.Errorf("%s: %w", s, err))
+				mu.Unlock()
+			}
 		}()
 	}
 	wg.Wait()
+	if round.Dialled > 0 && o.deps.OnBootstrap != nil && o.ctx.Err() == nil {
+		round.Err, round.Connected = errors.Join(errs...), len(o.host.Network().Peers())
+		o.deps.OnBootstrap(round)
+	}
 }
 
 // ID is this node's peer ID.

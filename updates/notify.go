@@ -19,7 +19,10 @@ type Notification struct {
 	Match *MatchResult
 	// Alert, when set, is the reason for the notification (equivocation).
 	Alert *Alert
-	At    time.Time
+	// Notice, when set, is the reason for the notification: an alarm, its
+	// end, or an outcome such as an install.
+	Notice *Notice
+	At     time.Time
 }
 
 // Notifier delivers notifications: SMTPNotifier and WebhookNotifier.
@@ -31,6 +34,9 @@ type Notifier interface {
 func (n Notification) Subject() string {
 	if n.Alert != nil {
 		return fmt.Sprintf("[patchnet] ALERT %s on %s: %s version %d", n.Alert.Kind, n.Host, n.Alert.ID, n.Alert.Version)
+	}
+	if n.Notice != nil {
+		return oneLine(n.Notice.subject(n.Host))
 	}
 	a := n.Announcement
 	if a == nil {
@@ -49,6 +55,9 @@ func (n Notification) Body() string {
 	fmt.Fprintf(&b, "Host: %s\nZone: %s\nTime: %s\n", n.Host, n.Zone, n.At.UTC().Format(time.RFC3339))
 	if n.Alert != nil {
 		fmt.Fprintf(&b, "\nALERT: %s\n", n.Alert)
+	}
+	if n.Notice != nil {
+		n.Notice.writeBody(&b)
 	}
 	if a := n.Announcement; a != nil {
 		writeAnnouncementSummary(&b, a)

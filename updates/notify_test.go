@@ -11,7 +11,6 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"io"
 	"math/big"
 	"mime"
@@ -20,92 +19,14 @@ import (
 	"net/http/httptest"
 	"net/mail"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/patchnet/patchnet/updates/notifytest"
 )
-
-// mailbox is a real SMTP server (go-smtp) on 127.0.0.1 that keeps what it
-// receives.
-type mailbox struct {
-	mu       sync.Mutex
-	messages []received
-	user     string
-	pass     string
-}
-
-type received struct {
-	from string
-	to   []string
-	data []byte
-	auth string
-}
-
-type mailSession struct {
-	box  *mailbox
-	msg  received
-	auth string
-}
-
-func (s *mailSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (s *mailSession) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, user, pass string) error {
-		if user != s.box.user || pass != s.box.pass {
-			return errors.New("invalid credentials")
-		}
-		s.auth = user
-		return nil
-	}), nil
-}
-func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error {
-	if s.box.user != "" && s.auth == "" {
-		return &smtp.SMTPError{Code: 530, Message: "authentication required"}
-	}
-	s.msg = received{from: from, auth: s.auth}
-	return nil
-}
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.msg.to = append(s.msg.to, to)
-	return nil
-}
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.msg.data = b
-	s.box.mu.Lock()
-	s.box.messages = append(s.box.messages, s.msg)
-	s.box.mu.Unlock()
-	return nil
-}
-func (s *mailSession) Reset()        {}
-func (s *mailSession) Logout() error { return nil }
-
-// startSMTP runs a go-smtp server on 127.0.0.1:0, with STARTTLS if tlsCfg is
-// set, and returns its address.
-func startSMTP(t *testing.T, box *mailbox, tlsCfg *tls.Config) string {
-	t.Helper()
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &mailSession{box: box}, nil
-	}))
-	srv.Domain = "localhost"
-	srv.AllowInsecureAuth = tlsCfg == nil
-	srv.TLSConfig = tlsCfg
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return l.Addr().String()
-}
 
 // selfSignedTLS makes a server certificate for 127.0.0.1 and a client
 // configuration trusting it.
@@ -158,8 +79,8 @@ func TestSMTPNotifier(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			box := &mailbox{user: tt.user, pass: "s3cret"}
-			addr := startSMTP(t, box, tt.tls)
+			box := notifytest.StartSMTP(t, tt.user, "s3cret", tt.tls)
+			addr := box.Addr
 			cfg := DefaultSMTPConfig()
 			cfg.Addr, cfg.From, cfg.To = addr, "patchnet@web-1.example.org", []string{"ops@example.org", "sec@example.org"}
 			cfg.Security, cfg.Username, cfg.Password, cfg.TLS = tt.security, tt.user, "s3cret", clientTLS
@@ -170,18 +91,17 @@ func TestSMTPNotifier(t *testing.T) {
 			if err := n.Notify(context.Background(), testNotification()); err != nil {
 				t.Fatal(err)
 			}
-			box.mu.Lock()
-			defer box.mu.Unlock()
-			if len(box.messages) != 1 {
-				t.Fatalf("%d messages received, want 1", len(box.messages))
+			msgs := box.Messages()
+			if len(msgs) != 1 {
+				t.Fatalf("%d messages received, want 1", len(msgs))
 			}
-			got := box.messages[0]
-			if diff := cmp.Diff([]string{"ops@example.org", "sec@example.org"}, got.to); diff != "" || got.from != cfg.From || got.auth != "ops" {
-				t.Errorf("envelope from %q to %v auth %q", got.from, got.to, got.auth)
+			got := msgs[0]
+			if diff := cmp.Diff([]string{"ops@example.org", "sec@example.org"}, got.To); diff != "" || got.From != cfg.From || got.Auth != "ops" {
+				t.Errorf("envelope from %q to %v auth %q", got.From, got.To, got.Auth)
 			}
-			msg, err := mail.ReadMessage(strings.NewReader(string(got.data)))
+			msg, err := mail.ReadMessage(strings.NewReader(string(got.Data)))
 			if err != nil {
-				t.Fatalf("parsing received message: %v\n%s", err, got.data)
+				t.Fatalf("parsing received message: %v\n%s", err, got.Data)
 			}
 			subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
 			if !strings.Contains(subject, "[patchnet] security DSA-9001-1 on web-1 (apply, reboot required)") {
@@ -206,8 +126,7 @@ func TestSMTPNotifier(t *testing.T) {
 }
 
 func TestSMTPNotifierErrors(t *testing.T) {
-	box := &mailbox{user: "ops", pass: "right"}
-	addr := startSMTP(t, box, nil)
+	addr := notifytest.StartSMTP(t, "ops", "right", nil).Addr
 	cfg := DefaultSMTPConfig()
 	cfg.Addr, cfg.To, cfg.Security, cfg.Username, cfg.Password = addr, []string{"ops@example.org"}, SMTPNone, "ops", "wrong"
 	n, err := NewSMTPNotifier(cfg)
@@ -334,8 +253,8 @@ func TestWebhookConfigValidate(t *testing.T) {
 }
 
 func TestNotifyConfigDeliversToEveryChannel(t *testing.T) {
-	box := &mailbox{}
-	addr := startSMTP(t, box, nil)
+	box := notifytest.StartSMTP(t, "", "", nil)
+	addr := box.Addr
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "down", http.StatusNotFound)
 	}))
@@ -352,10 +271,8 @@ func TestNotifyConfigDeliversToEveryChannel(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "404 Not Found") {
 		t.Fatalf("Notify = %v, want the webhook's failure", err)
 	}
-	box.mu.Lock()
-	defer box.mu.Unlock()
-	if len(box.messages) != 1 {
-		t.Errorf("email not sent although only the webhook failed (%d messages)", len(box.messages))
+	if n := len(box.Messages()); n != 1 {
+		t.Errorf("email not sent although only the webhook failed (%d messages)", n)
 	}
 	if n, err := (NotifyConfig{}).Notifier(); n != nil || err != nil {
 		t.Errorf("empty config: %v, %v", n, err)
@@ -363,5 +280,35 @@ func TestNotifyConfigDeliversToEveryChannel(t *testing.T) {
 	bad := DefaultWebhookConfig()
 	if _, err := (NotifyConfig{Webhook: &bad}).Notifier(); err == nil || !strings.Contains(err.Error(), "notify.webhook.url") {
 		t.Errorf("invalid webhook config: %v", err)
+	}
+}
+
+// A notice names its severity, kind, update and host in the subject, its
+// detail in the body and the webhook payload, on one line whatever the
+// detail holds.
+func TestNoticeNotification(t *testing.T) {
+	tests := []struct {
+		notice  Notice
+		subject string
+	}{
+		{Notice{Kind: "heartbeat-stale", Severity: NoticeAlarm, Detail: "heartbeats from 1 of the 2 supernodes\r\nBcc: x@example.org"},
+			"[patchnet] ALARM heartbeat-stale on web-1: heartbeats from 1 of the 2 supernodes  Bcc: x@example.org"},
+		{Notice{Kind: "heartbeat-ok", Severity: NoticeRecovered, Detail: "heartbeats from 2 supernodes again"},
+			"[patchnet] RECOVERED heartbeat-ok on web-1: heartbeats from 2 supernodes again"},
+		{Notice{Kind: "installed", Severity: NoticeInfo, ID: "PNT-1", Version: 2, Detail: "installed libssl3=3.0.23"},
+			"[patchnet] installed PNT-1 version 2 on web-1: installed libssl3=3.0.23"},
+	}
+	for _, tt := range tests {
+		n := Notification{Host: "web-1", Zone: "acme", Notice: &tt.notice, At: testNow}
+		if got := n.Subject(); got != tt.subject {
+			t.Errorf("Subject = %q, want %q", got, tt.subject)
+		}
+		if body := n.Body(); !strings.Contains(body, strings.ToUpper(tt.notice.Severity)+": "+tt.notice.Kind) ||
+			!strings.Contains(body, oneLine(tt.notice.Detail)) {
+			t.Errorf("Body lacks the notice:\n%s", body)
+		}
+		if p := n.Payload(); p.Notice == nil || *p.Notice != tt.notice || p.Announcement != nil {
+			t.Errorf("Payload = %+v, want the notice alone", p)
+		}
 	}
 }

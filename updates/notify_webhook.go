@@ -82,6 +82,7 @@ type WebhookPayload struct {
 	Decision     *WebhookDecision  `json:"decision,omitempty"`
 	Match        *WebhookMatch     `json:"match,omitempty"`
 	Alert        *Alert            `json:"alert,omitempty"`
+	Notice       *Notice           `json:"notice,omitempty"`
 	Extra        map[string]string `json:"extra,omitempty"`
 }
 
@@ -112,7 +113,7 @@ type WebhookMatch struct {
 
 // Payload converts a notification to its webhook body.
 func (n Notification) Payload() WebhookPayload {
-	p := WebhookPayload{Host: n.Host, Zone: n.Zone, At: n.At.UTC(), Subject: n.Subject(), Alert: n.Alert}
+	p := WebhookPayload{Host: n.Host, Zone: n.Zone, At: n.At.UTC(), Subject: n.Subject(), Alert: n.Alert, Notice: n.Notice}
 	if a := n.Announcement; a != nil {
 		p.Announcement = &WebhookSummary{ID: a.ID, Version: a.Patchnet.Version, Categories: a.Patchnet.Categories,
 			Summary: a.Summary, CVEs: a.CVEs(), Expires: a.Patchnet.Expires, RebootRequired: a.Patchnet.RebootRequired}

@@ -119,7 +119,16 @@ swap, as one journalled transaction that 'patchnet history' lists and
 'patchnet rollback' undoes.
 
 Installer binaries are hashed before every run; pin them with --pin-tools
-(prints a [tool_pins] table for the config) and require_tool_pins = true.`,
+(prints a [tool_pins] table for the config) and require_tool_pins = true.
+
+When an agent daemon runs on the state directory it holds the state, so
+apply hands the envelope (and the --artifact path) to it over
+STATE/patchnet.sock: the daemon verifies it with its own pinned roots, CRLs
+and policy (--root, --crl, --zone, --threshold and the respond settings
+given here play no part), installs into its own sysroot through its journal
+and [install] configuration, and apply prints the same lines as offline.
+Without --artifact the daemon fetches the artifact from peers, then the
+vendor URLs. --mode, --prefix and --ignore-window are honoured.`,
 		Example: `  patchnet apply update.dsse --artifact openssl_3.0.13-1~deb12u1_amd64.deb \
       --root /etc/patchnet/root.crt --zone acme --state /var/lib/patchnet
   patchnet apply update.dsse --root /etc/patchnet/root.crt --zone acme    # fetches from the announced URLs
@@ -218,6 +227,9 @@ func runApply(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptio
 	}
 	if _, err := trust.ParseEnvelope(raw); err != nil { // before CRLs, whose zone CAs it names
 		return fmt.Errorf("reading envelope %s: %w", opts.envelope, err)
+	}
+	if done, err := daemonApply(ctx, w, cfg, opts, raw); done || err != nil {
+		return err // done by the daemon, which holds the state, or it could not be asked
 	}
 	verifier, err := newApplyVerifier(cfg, raw, opts.clock)
 	if err != nil {
@@ -496,14 +508,19 @@ func artifactFile(ctx context.Context, w io.Writer, state, given string, art *up
 
 // signersText names the publishers and supernodes that signed.
 func signersText(acc *updates.Accepted) string {
-	name := func(ids []trust.Identity) string {
+	name := func(ids []trust.Identity) []string {
 		var out []string
 		for _, id := range ids {
 			out = append(out, id.Subject)
 		}
-		return strings.Join(out, ", ")
+		return out
 	}
-	return fmt.Sprintf("publisher %s; %d supernode(s): %s", name(acc.Publishers), len(acc.Supernodes), name(acc.Supernodes))
+	return signerNamesText(name(acc.Publishers), name(acc.Supernodes))
+}
+
+// signerNamesText names publishers and supernodes by their subjects.
+func signerNamesText(publishers, supernodes []string) string {
+	return fmt.Sprintf("publisher %s; %d supernode(s): %s", strings.Join(publishers, ", "), len(supernodes), strings.Join(supernodes, ", "))
 }
 
 // downloadArtifact fetches art from its vendor URLs into STATE/downloads,

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/updates"
 	"github.com/patchnet/patchnet/updates/install"
 )
 
@@ -100,4 +102,56 @@ func replaySteps(w io.Writer, tx *install.Transaction) {
 // printAlert prints an install alert as openInstaller's OnAlert does.
 func printAlert(w io.Writer, al install.Alert) {
 	fmt.Fprintf(w, "ALERT %s: %s\n", al.Kind, al.Message)
+}
+
+// daemonApply hands the envelope raw to the daemon running on cfg.State,
+// which holds the state (its seen versions, its journal): the daemon
+// verifies it with its own verifier, roots, CRLs and policy, installs it
+// into its own sysroot through its own workflow, and streams the steps,
+// printed here as offline apply prints them. The client's roots, zone and
+// respond settings play no part. done is false when no daemon answers
+// there.
+func daemonApply(ctx context.Context, w io.Writer, cfg applyConfig, opts applyOptions, raw []byte) (done bool, err error) {
+	c, err := daemonAt(ctx, cfg.State)
+	if c == nil || err != nil {
+		return false, err
+	}
+	defer c.Close()
+	req := node.APIApplyRequest{Envelope: raw, Prefix: opts.prefix, Mode: opts.mode, IgnoreWindow: opts.ignoreWindow}
+	if opts.artifact != "" {
+		if req.Artifact, err = filepath.Abs(opts.artifact); err != nil {
+			return true, fmt.Errorf("locating artifact %s: %w", opts.artifact, err)
+		}
+	}
+	fmt.Fprintf(w, "verifying %s (by the patchnet daemon at %s) ...\n", opts.envelope, node.APISocket(cfg.State))
+	p := &daemonApplyPrinter{w: w, report: &applyReport{w: w, state: cfg.State}}
+	return true, c.Apply(ctx, req, p.print)
+}
+
+// daemonApplyPrinter prints the lines of the daemon's apply answer.
+type daemonApplyPrinter struct {
+	w      io.Writer
+	report *applyReport
+	acc    *updates.Accepted // what the daemon accepted, as far as printing needs
+}
+
+func (p *daemonApplyPrinter) print(e node.APIApplyEvent) {
+	switch {
+	case e.Accepted != nil:
+		a := e.Accepted
+		p.acc = &updates.Accepted{Announcement: &updates.Announcement{ID: a.ID, Summary: a.Summary}}
+		p.acc.Announcement.Patchnet.Version, p.acc.Announcement.Patchnet.RebootRequired = a.Version, a.RebootRequired
+		fmt.Fprintf(p.w, "  accepted %s version %d: %s\n  signed by %s\n", a.ID, a.Version, orNone(a.Summary), signerNamesText(a.Publishers, a.Supernodes))
+		fmt.Fprintf(p.w, "matching against %s ...\n", a.Sysroot)
+	case e.Say != "":
+		fmt.Fprintln(p.w, e.Say)
+	case e.Decision != nil:
+		fmt.Fprintf(p.w, "respond: %s (%s)\n", e.Decision.Mode, e.Decision.Reason)
+	case e.Step != nil && p.acc != nil:
+		s := e.Step.StepOf()
+		if s.Tx != nil {
+			replaySteps(p.w, s.Tx) // offline apply prints them as the journal records them
+		}
+		p.report.step(p.acc, s)
+	}
 }

@@ -18,14 +18,24 @@ import (
 // Load reads the file at path, of at most limit bytes, and decodes it into
 // v, which holds the defaults for every key the file leaves out.
 func Load(path string, limit int64, v any) error {
-	data, err := fsutil.ReadFile(path, limit)
-	if errors.Is(err, fsutil.ErrTooLarge) {
-		return fmt.Errorf("reading config %s: more than %d bytes: %w", path, limit, err)
-	}
+	data, err := Read(path, limit)
 	if err != nil {
-		return fmt.Errorf("reading config: %w", err)
+		return err
 	}
 	return Decode(path, data, v)
+}
+
+// Read reads the file at path, of at most limit bytes, for a caller that
+// decodes it more than once.
+func Read(path string, limit int64) ([]byte, error) {
+	data, err := fsutil.ReadFile(path, limit)
+	if errors.Is(err, fsutil.ErrTooLarge) {
+		return nil, fmt.Errorf("reading config %s: more than %d bytes: %w", path, limit, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	return data, nil
 }
 
 // Decode decodes data, the content of the file named name ("" when it has
