@@ -131,9 +131,13 @@ func (s Spec) initArgs(boot []string) InitArgs {
 	return a
 }
 
+
 // config renders role's config into a ConfigMap named after name.
 func (b *builder) config(name string, role trust.Role, args InitArgs) {
 	data, err := b.s.Configure(role, args)
+	if err == nil {
+		err = CheckConfig(data, b.z.PodFiles())
+	}
 	if err != nil && b.err == nil {
 		b.err = fmt.Errorf("rendering %s's config: %w", name, err)
 	}

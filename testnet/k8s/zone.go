@@ -124,7 +124,7 @@ func issueIdentity(dir, rootDir, zoneDir, zone, name string, role trust.Role) (I
 		return Identity{}, fmt.Errorf("signing %s's certificate: %w", name, err)
 	}
 	v, err := ca.VerifyFile(certPath, ca.VerifyOptions{Roots: []string{filepath.Join(rootDir, ca.RootCertFile)},
-		CRLs: []string{filepath.Join(zoneDir, ca.ZoneCRLFile)}, RequireCRL: true})
+		CRLs: []string{filepath.Join(zoneDir, ca.ZoneCRLFile), filepath.Join(rootDir, ca.RootCRLFile)}, RequireCRL: true})
 	if err != nil {
 		return Identity{}, fmt.Errorf("verifying %s's certificate: %w", name, err)
 	}
