@@ -17,10 +17,12 @@ var dpkgCaps = []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", 
 // the node's key check demands. Agents run as root because dpkg does.
 func podSecurity(root bool) *corev1.PodSecurityContext {
 	sc := &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
-	if !root {
-		uid := int64(nonRootUID)
-		sc.RunAsNonRoot, sc.RunAsUser, sc.RunAsGroup, sc.FSGroup = ptr(true), &uid, &uid, &uid
+	if root { // said outright: the image's USER is nonroot
+		sc.RunAsNonRoot, sc.RunAsUser, sc.RunAsGroup = ptr(false), ptr(int64(0)), ptr(int64(0))
+		return sc
 	}
+	uid := int64(nonRootUID)
+	sc.RunAsNonRoot, sc.RunAsUser, sc.RunAsGroup, sc.FSGroup = ptr(true), &uid, &uid, &uid
 	return sc
 }
 

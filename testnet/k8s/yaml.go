@@ -3,6 +3,8 @@ package k8s
 import (
 	"bytes"
 	"fmt"
+	"regexp"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -29,24 +31,28 @@ func Encode(objs []Object) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// docStart is a separator line: at column 0, where no block scalar's
+// indented text (a PEM's "-----END …-----") can be.
+var docStart = regexp.MustCompile(`(?m)^---$`)
+
 // Decode reads a stream Encode wrote back into typed objects. A kind it
 // does not know, or a field the kind lacks, is an error naming the
 // document.
 func Decode(data []byte) ([]Object, error) {
 	var out []Object
-	for i, doc := range bytes.Split(data, []byte(docSeparator)) {
-		if len(bytes.TrimSpace(doc)) == 0 {
+	for i, doc := range docStart.Split(string(data), -1) {
+		if strings.TrimSpace(doc) == "" {
 			continue
 		}
 		var tm metav1.TypeMeta
-		if err := yaml.Unmarshal(doc, &tm); err != nil {
+		if err := yaml.Unmarshal([]byte(doc), &tm); err != nil {
 			return nil, fmt.Errorf("document %d: reading its kind: %w", i, err)
 		}
 		o, err := newObject(tm)
 		if err != nil {
 			return nil, fmt.Errorf("document %d: %w", i, err)
 		}
-		if err := yaml.UnmarshalStrict(doc, o); err != nil {
+		if err := yaml.UnmarshalStrict([]byte(doc), o); err != nil {
 			return nil, fmt.Errorf("document %d (%s): %w", i, tm.Kind, err)
 		}
 		out = append(out, o)
