@@ -174,10 +174,10 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 
 // collectOptions are the flags of `patchnet testnet collect`.
 type collectOptions struct {
-	endpoints                []string
-	namespace, domain, out   string
-	agents, supernodes       int
-	published                string
+	endpoints              []string
+	namespace, domain, out string
+	agents, supernodes     int
+	published              string
 	k8s.CollectOptions
 }
 

@@ -131,7 +131,6 @@ func (s Spec) initArgs(boot []string) InitArgs {
 	return a
 }
 
-
 // config renders role's config into a ConfigMap named after name.
 func (b *builder) config(name string, role trust.Role, args InitArgs) {
 	data, err := b.s.Configure(role, args)
