@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -149,10 +150,14 @@ func newTestnetServeOriginCmd() *cobra.Command {
 // noDotFiles hides a mounted ConfigMap's ..data bookkeeping.
 type noDotFiles struct{ fs.FS }
 
-// Open refuses names starting with a dot.
+// Open refuses names with an element starting with a dot.
 func (n noDotFiles) Open(name string) (fs.File, error) {
-	if name != "." && filepath.Base(name)[0] == '.' {
-		return nil, fs.ErrNotExist
+	if name != "." {
+		for _, el := range strings.Split(name, "/") {
+			if strings.HasPrefix(el, ".") {
+				return nil, fs.ErrNotExist
+			}
+		}
 	}
 	return n.FS.Open(name)
 }
