@@ -183,15 +183,9 @@ func runInit(stdout, stderr io.Writer, o initOptions) error {
 		}
 	}
 	missing := missingKeys(cfg)
-	if err := checkInitConfig(cfg, psk, missing); err != nil {
-		return err
-	}
-	data, err := renderConfig(o.role, cfg, missing)
+	data, err := initConfigFile(o.role, cfg, psk, missing)
 	if err != nil {
 		return err
-	}
-	if _, err := node.DecodeConfig(data); err != nil { // a rendering bug must not reach a file
-		return fmt.Errorf("checking the rendered config: %w", err)
 	}
 	if o.out != "" && !o.force {
 		if err := refuseExisting(o.out, "--force overwrites it"); err != nil {
@@ -230,6 +224,24 @@ func runInit(stdout, stderr io.Writer, o initOptions) error {
 		fmt.Fprintln(notes, `no [cosign.publishers."*"] policy (--vendor-origin, --vendor-key): this supernode co-signs nothing until the config has one`)
 	}
 	return nil
+}
+
+// initConfigFile checks cfg as the node will (psk standing in for a key
+// file not yet written) and renders it as role's commented config file,
+// which must decode again: a rendering bug must not reach a file. `patchnet
+// init` and `patchnet testnet render` both write configs through it.
+func initConfigFile(role trust.Role, cfg node.Config, psk []byte, missing []missingKey) ([]byte, error) {
+	if err := checkInitConfig(cfg, psk, missing); err != nil {
+		return nil, err
+	}
+	data, err := renderConfig(role, cfg, missing)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := node.DecodeConfig(data); err != nil {
+		return nil, fmt.Errorf("checking the rendered config: %w", err)
+	}
+	return data, nil
 }
 
 // config is the node.Config the flags of o describe, over the defaults.

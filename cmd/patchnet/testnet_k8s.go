@@ -1,0 +1,285 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnet/patchnet/internal/fsutil"
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/testnet/k8s"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// init attaches render, collect and the pods' helper commands to
+// `patchnet testnet`, made here (hidden) when no file made it first.
+func init() {
+	testnetCmd.AddCommand(append([]*cobra.Command{newTestnetRenderCmd(), newTestnetCollectCmd()}, newTestnetPodCmds()...)...)
+}
+
+// findCommand is c's subcommand called name, or nil.
+func findCommand(c *cobra.Command, name string) *cobra.Command {
+	for _, sub := range c.Commands() {
+		if sub.Name() == name {
+			return sub
+		}
+	}
+	return nil
+}
+
+// defaultImage is the image render puts in the manifests: this build's
+// version, as dist/Dockerfile builds and CI would push it.
+func defaultImage() string { return "ghcr.io/patchnet/patchnet:" + buildVersion() }
+
+// newTestnetRenderCmd builds `patchnet testnet render --k8s`.
+func newTestnetRenderCmd() *cobra.Command {
+	s := k8s.DefaultSpec()
+	var toK8s, force bool
+	var out string
+	cmd := &cobra.Command{
+		Use:   "render --k8s [--out FILE] [--nodes N] [--supernodes N] [--threshold K]",
+		Short: "Write the Kubernetes manifests that run a test zone of the same binary on a cluster",
+		Long: `render --k8s makes a test zone as an operator would — a root and zone CA, a key
+and certificate per node, configs from 'patchnet init', a pre-shared key with
+--private — and writes one multi-document YAML for 'kubectl apply -f': a
+Namespace; a Secret per node (its key and certificate only) and for the PSK;
+ConfigMaps for the public PKI, the vendor's packages and key, and each
+supernode's and the publisher's config; a one-replica StatefulSet per
+supernode and per agent behind the headless Services 'supernodes' and
+'agents'; a vendor origin Deployment and Service; and the publisher Job,
+which publishes the fix --update-id once k supernodes co-sign it.
+
+Agents run the image's dpkg into a sandbox root with the old package
+installed, and write their config in the pod with 'patchnet init agent',
+which pins the image's own installer binaries. Every node pod runs a
+read-only API proxy on port 9090 for 'patchnet testnet collect'.
+
+The keys are made here and written into the YAML: keep the file as secret
+as the zone, and delete the namespace when done.`,
+		Example: `  patchnet testnet render --k8s --nodes 50 --out zone.yaml
+  kubectl apply -f zone.yaml
+  patchnet testnet render --k8s --private --image patchnet:dev --namespace lab --out lab.yaml`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !toK8s {
+				return errors.New("render: --k8s is required (Kubernetes manifests are the one target)")
+			}
+			s.Configure = testnetConfig
+			return runRender(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), s, out, force)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&toK8s, "k8s", false, "write Kubernetes manifests (required)")
+	f.StringVar(&out, "out", "", "file to write the YAML to (default: standard output); never overwritten without --force")
+	f.BoolVar(&force, "force", false, "overwrite --out if it exists")
+	f.StringVar(&s.Namespace, "namespace", s.Namespace, "namespace of every object")
+	f.StringVar(&s.Image, "image", defaultImage(), "image of every container: patchnet on a Debian base (dist/Dockerfile)")
+	f.StringVar(&s.Zone, "zone", s.Zone, "zone name")
+	f.IntVar(&s.Agents, "nodes", s.Agents, fmt.Sprintf("agents (at most %d)", k8s.MaxAgents))
+	f.IntVar(&s.Supernodes, "supernodes", s.Supernodes, fmt.Sprintf("supernodes (at most %d)", k8s.MaxSupernodes))
+	f.IntVar(&s.Threshold, "threshold", s.Threshold, "k: distinct supernode co-signatures an agent requires")
+	f.BoolVar(&s.Private, "private", s.Private, "a private zone: a pre-shared key (Secret psk) wraps every connection")
+	f.StringVar(&s.ClusterDomain, "cluster-domain", s.ClusterDomain, "the cluster's DNS domain")
+	f.StringVar(&s.UpdateID, "update-id", s.UpdateID, "id of the fix the publisher Job publishes")
+	return cmd
+}
+
+// testnetConfig renders a supernode's or the publisher's config as
+// `patchnet init ROLE` would with args.
+func testnetConfig(role trust.Role, a k8s.InitArgs) ([]byte, error) {
+	o := initOptions{role: role, state: a.State, zone: a.Zone, roots: a.Roots, crls: a.CRLs, listen: a.Listen,
+		bootstrap: a.Bootstrap, threshold: a.Threshold, thresholdSet: true, pskFile: a.PSKFile, sysroot: a.Sysroot,
+		vendorOrigins: a.VendorOrigins, vendorKeys: a.VendorKeys}
+	cfg, err := o.config()
+	if err != nil {
+		return nil, err
+	}
+	if m := missingKeys(cfg); len(m) > 0 {
+		return nil, fmt.Errorf("%s config lacks %s: %s", role, m[0].key, m[0].why)
+	}
+	// Checked by k8s.Build against the files the pods will have: the
+	// vendor key and PSK named here exist only there.
+	data, err := renderConfig(role, cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := node.DecodeConfig(data); err != nil {
+		return nil, fmt.Errorf("checking the rendered config: %w", err)
+	}
+	return data, nil
+}
+
+// runRender makes the zone in a scratch directory, builds the manifests
+// and writes them, with progress and a summary on stderr.
+func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out string, force bool) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	if out != "" && !force {
+		if err := refuseExisting(out, "--force overwrites it"); err != nil {
+			return err
+		}
+	}
+	dir, err := os.MkdirTemp("", "patchnet-render-")
+	if err != nil {
+		return fmt.Errorf("making a scratch directory: %w", err)
+	}
+	defer os.RemoveAll(dir) // the CA keys go with it: the cluster needs none
+	start := time.Now()
+	z, err := k8s.MakeZone(ctx, dir, s, func(done, total int) {
+		if done == total || done%50 == 0 {
+			fmt.Fprintf(stderr, "issued %d/%d node certificates\n", done, total)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	objs, err := k8s.Build(s, z)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	data, err := k8s.Encode(objs)
+	if err != nil {
+		return fmt.Errorf("render: %w", err)
+	}
+	if err := writeTestnetFile(stdout, out, force, data, 0o600, "the manifests"); err != nil { // it holds every node's key
+		return err
+	}
+	where := "standard output"
+	if out != "" {
+		where = out
+	}
+	fmt.Fprintf(stderr, "wrote %d objects for zone %s (%d supernodes, k=%d, %d agents) in namespace %s to %s in %v\n",
+		len(objs), s.Zone, s.Supernodes, s.Threshold, s.Agents, s.Namespace, where, time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n"+
+		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s\n",
+		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID)
+	return nil
+}
+
+// collectOptions are the flags of `patchnet testnet collect`.
+type collectOptions struct {
+	endpoints              []string
+	namespace, domain, out string
+	agents, supernodes     int
+	published              string
+	k8s.CollectOptions
+}
+
+// newTestnetCollectCmd builds `patchnet testnet collect`.
+func newTestnetCollectCmd() *cobra.Command {
+	o := collectOptions{CollectOptions: k8s.CollectOptions{UpdateID: k8s.DefaultSpec().UpdateID, Threshold: k8s.DefaultSpec().Threshold}}
+	cmd := &cobra.Command{
+		Use:   "collect (--endpoint URL|STATE... | --k8s-namespace NS --nodes N --supernodes N)",
+		Short: "Gather the nodes' reports through their local API into one testnet report",
+		Long: `collect reads GET /v1/status and /v1/history of every node given and writes the
+run's report (the testnet JSON): per agent, the time from publication of
+--update-id to its receipt, acceptance and install, from its lifecycle
+events and install journal, and their percentiles.
+
+An endpoint is a node's state directory (its unix socket, on this host) or
+the URL of the read-only API proxy a rendered pod runs on port 9090. With
+--k8s-namespace the endpoints are the rendered zone's pods by DNS name: run
+collect inside the cluster (kubectl run, as render prints). Publication is
+--published, or else the first event about the update on any node read.
+Node clocks are compared: keep them in sync.`,
+		Example: `  patchnet testnet collect --k8s-namespace patchnet-testnet --nodes 50 --supernodes 3 > report.json
+  patchnet testnet collect --endpoint /var/lib/patchnet --endpoint http://127.0.0.1:9090 --update-id DSA-5999-1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCollect(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&o.endpoints, "endpoint", nil, "a node's state directory or API proxy URL (repeatable)")
+	f.StringVar(&o.namespace, "k8s-namespace", "", "read the zone rendered into this namespace, by its pods' DNS names")
+	f.StringVar(&o.domain, "cluster-domain", k8s.DefaultSpec().ClusterDomain, "the cluster's DNS domain (with --k8s-namespace)")
+	f.IntVar(&o.agents, "nodes", 0, "agents of the rendered zone (with --k8s-namespace; also the total the delivery share is of)")
+	f.IntVar(&o.supernodes, "supernodes", 0, "supernodes of the rendered zone (with --k8s-namespace)")
+	f.IntVar(&o.Threshold, "threshold", o.Threshold, "the zone's k, for the report")
+	f.StringVar(&o.UpdateID, "update-id", o.UpdateID, "the update whose propagation is measured")
+	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")
+	f.StringVar(&o.out, "out", "", "file to write the report to (default: standard output)")
+	return cmd
+}
+
+// runCollect reads the nodes and writes the report as JSON.
+func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions) error {
+	eps, err := o.targets()
+	if err != nil {
+		return err
+	}
+	if o.published != "" {
+		if o.Published, err = time.Parse(time.RFC3339Nano, o.published); err != nil {
+			return fmt.Errorf("--published %q: want RFC 3339 (2026-01-02T15:04:05Z): %w", o.published, err)
+		}
+	}
+	o.Agents = o.agents
+	o.OnError = func(ep string, err error) { fmt.Fprintf(stderr, "%s: %v\n", ep, err) }
+	o.Progress = func(_ string, done, total int) {
+		if done == total || done%50 == 0 {
+			fmt.Fprintf(stderr, "read %d/%d nodes\n", done, total)
+		}
+	}
+	rep, err := k8s.Collect(ctx, eps, o.CollectOptions)
+	if err != nil {
+		return err
+	}
+	data, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding the report: %w", err)
+	}
+	if err := writeTestnetFile(stdout, o.out, true, append(data, '\n'), 0o644, "the report"); err != nil {
+		return err
+	}
+	r := rep.Results["patchnet"]
+	fmt.Fprintf(stderr, "%s: %.0f%% of %d agents installed; p50 %.0f ms, p90 %.0f ms, max %.0f ms from publication\n",
+		o.UpdateID, 100*r.Delivered, rep.Nodes, r.P50MS, r.P90MS, r.MaxMS)
+	return nil
+}
+
+// targets are the endpoints the flags name.
+func (o collectOptions) targets() ([]string, error) {
+	switch {
+	case o.namespace == "" && len(o.endpoints) == 0:
+		return nil, errors.New("collect: give --endpoint, or --k8s-namespace with --nodes and --supernodes")
+	case o.namespace == "":
+		return o.endpoints, nil
+	case o.agents < 1:
+		return nil, fmt.Errorf("collect: --nodes %d: with --k8s-namespace, give the rendered zone's agents", o.agents)
+	}
+	s := k8s.DefaultSpec()
+	s.Namespace, s.ClusterDomain = o.namespace, o.domain
+	eps := append([]string{}, o.endpoints...)
+	for i := range o.supernodes {
+		eps = append(eps, s.SupernodeAPI(i))
+	}
+	for i := range o.agents {
+		eps = append(eps, s.AgentAPI(i))
+	}
+	return eps, nil
+}
+
+// writeTestnetFile writes data, what it is, to the file out (mode; never over
+// an existing file without force) or to w when out is "".
+func writeTestnetFile(w io.Writer, out string, force bool, data []byte, mode os.FileMode, what string) error {
+	var err error
+	switch {
+	case out == "":
+		_, err = w.Write(data)
+	case force:
+		err = fsutil.WriteFileAtomic(out, data, mode)
+	default:
+		err = fsutil.WriteFileExclusive(out, data, mode)
+	}
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", what, err)
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/testnet"
+)
+
+// localCluster plays the rendered manifests on this host: each pod's
+// containers run as patchnet processes, in order (init containers to
+// completion), with the pod's paths under its own directory and the
+// cluster's DNS names and ports mapped to 127.0.0.1 and free ports. It is
+// no Kubernetes; it checks that the commands, flags, files and addresses
+// the manifests give work together.
+type localCluster struct {
+	e       *e2e
+	r       *rendered
+	replace []string // old, new pairs applied to args and mounted files
+}
+
+// freePort is a TCP port free on 127.0.0.1 just now.
+func freePort(t *testing.T) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// pod runs pod name's containers with its paths under the pod's own
+// directory; listen maps the pod's libp2p and API ports.
+func (c *localCluster) pod(name string, pod corev1.PodSpec, p2p, api int) []*proc {
+	t := c.e.t
+	root := c.e.path("pods", name)
+	rewrite := func(s string) string {
+		for _, prefix := range []string{"/etc/patchnet", "/var/lib/patchnet", "/run/patchnet", "/srv/debs"} {
+			s = strings.ReplaceAll(s, prefix, root+prefix)
+		}
+		s = strings.ReplaceAll(s, "/ip4/0.0.0.0/tcp/4001", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p2p))
+		s = strings.ReplaceAll(s, ":9090", fmt.Sprintf("127.0.0.1:%d", api))
+		return strings.NewReplacer(c.replace...).Replace(s)
+	}
+	all := append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...)
+	for _, ctr := range all {
+		c.r.podFiles(t, root, pod, ctr)
+	}
+	filepath.Walk(filepath.Join(root, "etc/patchnet/config"), func(p string, fi os.FileInfo, err error) error {
+		if err == nil && !fi.IsDir() {
+			data, _ := os.ReadFile(p)
+			os.WriteFile(p, []byte(rewrite(string(data))), 0o600)
+		}
+		return nil
+	})
+	args := func(ctr corev1.Container) []string {
+		out := make([]string, len(ctr.Args))
+		for i, a := range ctr.Args {
+			out[i] = rewrite(a)
+		}
+		return out
+	}
+	for _, ctr := range pod.InitContainers {
+		c.e.run(args(ctr)...)
+	}
+	var procs []*proc
+	for _, ctr := range pod.Containers {
+		procs = append(procs, c.e.spawn(name+"/"+ctr.Name, args(ctr)...))
+	}
+	return procs
+}
+
+// spawn starts a process and collects its output.
+func (e *e2e) spawn(name string, args ...string) *proc {
+	p := &proc{name: name, cmd: exec.Command(e.bin, args...), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = p, p
+	if err := p.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.procs = append(e.procs, p)
+	go func() { p.cmd.Wait(); close(p.done) }()
+	return p
+}
+
+// waitHTTP waits until GET url answers 200, failing with p's output if p
+// exits first.
+func (e *e2e) waitHTTP(url string, p *proc) {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-p.done:
+			e.t.Fatalf("%s exited:\n%s", p.name, p.output())
+		default:
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s never answered %s:\n%s", p.name, url, p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The rendered private zone played on this host: the vendor origin, the
+// supernodes and agents (prepare, init agent, the daemons and their API
+// proxies) and the publisher Job run as the manifests say; the Job exits 0
+// once k supernodes co-signed, every agent installs the fix with dpkg in
+// its sandbox, and `patchnet testnet collect` through the proxies reports
+// every agent's sample.
+func TestTestnetRenderedZoneRuns(t *testing.T) {
+	e := newE2E(t)
+	out := e.path("zone.yaml")
+	e.run("testnet", "render", "--k8s", "--nodes", "2", "--supernodes", "2", "--threshold", "2", "--private",
+		"--namespace", "tn", "--out", out)
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &localCluster{e: e, r: decodeRendered(t, data)}
+	vendorPort := freePort(t)
+	c.replace = []string{"http://vendor.tn.svc.cluster.local:8080/", fmt.Sprintf("http://127.0.0.1:%d/", vendorPort),
+		":8080", fmt.Sprintf("127.0.0.1:%d", vendorPort)}
+	snPorts := map[string]int{}
+	for name := range c.r.sets {
+		if strings.HasPrefix(name, "supernode-") {
+			snPorts[name] = freePort(t)
+			c.replace = append(c.replace, "/dns4/"+name+"-0.supernodes.tn.svc.cluster.local/tcp/4001",
+				fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", snPorts[name]))
+		}
+	}
+	vendor := c.pod("vendor", c.r.deploy.Spec.Template.Spec, 0, 0)[0]
+	e.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/", vendorPort), vendor)
+	var agents []string
+	for _, name := range []string{"supernode-0", "supernode-1", "agent-0", "agent-1"} {
+		api := freePort(t)
+		port := snPorts[name]
+		if port == 0 {
+			port = freePort(t)
+		}
+		procs := c.pod(name, c.r.sets[name].Spec.Template.Spec, port, api)
+		url := fmt.Sprintf("http://127.0.0.1:%d", api)
+		e.waitHTTP(url+"/v1/status", procs[1])
+		if strings.HasPrefix(name, "agent-") {
+			agents = append(agents, url)
+		}
+	}
+	job := c.r.job.Spec.Template.Spec
+	publish := c.pod("publisher", job, freePort(t), 0)[0]
+	select {
+	case <-publish.done:
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("publisher Job did not finish:\n%s", publish.output())
+	}
+	if publish.cmd.ProcessState.ExitCode() != 0 {
+		t.Fatalf("publisher Job failed:\n%s", publish.output())
+	}
+	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--nodes", "2", "--threshold", "2"}
+	for _, a := range agents {
+		args = append(args, "--endpoint", a)
+	}
+	var rep testnet.Report
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		outJSON, err := exec.Command(e.bin, args...).Output()
+		if err != nil {
+			t.Fatalf("collect: %v", err)
+		}
+		if err := json.Unmarshal(outJSON, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if rep.Checks["all_agents_installed"] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agents did not all install: %+v\n%s", rep.Samples, publish.output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(rep.Samples) != 2 || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
+		t.Errorf("report: %d samples, patchnet %+v; want 2, all delivered", len(rep.Samples), rep.Results[testnet.ResultPatchnet])
+	}
+	for _, name := range []string{"agent-0", "agent-1"} {
+		if v, err := nodelab.InstalledVersion(t.Context(), e.path("pods", name, "var/lib/patchnet/sysroot")); err != nil || v != nodelab.NewVersion {
+			t.Errorf("%s's sandbox has %q, %v; want %s", name, v, err, nodelab.NewVersion)
+		}
+	}
+}

@@ -1,0 +1,425 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/google/go-cmp/cmp"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/testnet/k8s"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/trust/ca"
+)
+
+// runTestnetSubCmd runs a fresh `patchnet testnet SUB args…`.
+func runTestnetSubCmd(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	parent := findCommand(rootCmd, "testnet")
+	sub := findCommand(parent, args[0])
+	if sub == nil {
+		t.Fatalf("no testnet %s command", args[0])
+	}
+	var fresh = map[string]func() *cobra.Command{"render": newTestnetRenderCmd, "collect": newTestnetCollectCmd}[args[0]]
+	cmd := fresh()
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args[1:])
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+// rendered is a decoded manifest stream, indexed.
+type rendered struct {
+	objs       []k8s.Object
+	configMaps map[string]*corev1.ConfigMap
+	secrets    map[string]*corev1.Secret
+	services   map[string]*corev1.Service
+	sets       map[string]*appsv1.StatefulSet
+	job        *batchv1.Job
+	deploy     *appsv1.Deployment
+}
+
+func decodeRendered(t *testing.T, data []byte) *rendered {
+	t.Helper()
+	objs, err := k8s.Decode(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := k8s.Encode(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs2, err := k8s.Decode(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(objs, objs2); d != "" || !bytes.Equal(data, again) {
+		t.Fatalf("manifests do not round-trip (-first +second):\n%s", d)
+	}
+	r := &rendered{objs: objs, configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{},
+		services: map[string]*corev1.Service{}, sets: map[string]*appsv1.StatefulSet{}}
+	for _, o := range objs {
+		switch o := o.(type) {
+		case *corev1.ConfigMap:
+			r.configMaps[o.Name] = o
+		case *corev1.Secret:
+			r.secrets[o.Name] = o
+		case *corev1.Service:
+			r.services[o.Name] = o
+		case *appsv1.StatefulSet:
+			r.sets[o.Name] = o
+		case *batchv1.Job:
+			r.job = o
+		case *appsv1.Deployment:
+			r.deploy = o
+		}
+	}
+	return r
+}
+
+// podFiles writes what container c of pod mounts from ConfigMaps and
+// Secrets under root, at its paths in the pod.
+func (r *rendered) podFiles(t *testing.T, root string, pod corev1.PodSpec, c corev1.Container) {
+	t.Helper()
+	for _, m := range c.VolumeMounts {
+		i := slices.IndexFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name })
+		if i < 0 {
+			t.Fatalf("container %s mounts volume %s the pod lacks", c.Name, m.Name)
+		}
+		files := map[string][]byte{}
+		switch v := pod.Volumes[i]; {
+		case v.ConfigMap != nil:
+			cm := r.configMaps[v.ConfigMap.Name]
+			for k, s := range cm.Data {
+				files[k] = []byte(s)
+			}
+			for k, b := range cm.BinaryData {
+				files[k] = b
+			}
+		case v.Secret != nil:
+			files = r.secrets[v.Secret.SecretName].Data
+		default:
+			os.MkdirAll(filepath.Join(root, m.MountPath), 0o700)
+		}
+		for k, b := range files {
+			p := filepath.Join(root, m.MountPath, k)
+			os.MkdirAll(filepath.Dir(p), 0o700)
+			if err := os.WriteFile(p, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// container is pod's container (or init container) called name.
+func container(t *testing.T, pod corev1.PodSpec, name string) corev1.Container {
+	t.Helper()
+	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("pod has no container %s", name)
+	return corev1.Container{}
+}
+
+// A small private zone rendered for Kubernetes: the YAML round-trips
+// through the typed objects; every supernode, agent and the publisher has
+// its own one-replica StatefulSet (or the Job) mounting only its own key;
+// certificates verify against the rendered root as an agent verifies them
+// and with openssl; bootstrap addresses are the supernodes' DNS names and
+// the peer IDs of their keys; the supernodes' and publisher's configs load
+// with the daemon's loader and validate over the files their pods mount,
+// and the agents' `patchnet init agent` writes a valid config from them;
+// the vendor's signature verifies; ports, probes and security contexts
+// are consistent.
+func TestTestnetRenderK8s(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "zone.yaml")
+	if msg, err := runTestnetSubCmd(t, "render", "--k8s", "--nodes", "3", "--supernodes", "3", "--threshold", "2", "--private",
+		"--namespace", "tn", "--image", "patchnet:test", "--out", out); err != nil {
+		t.Fatalf("render: %v\n%s", err, msg)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("manifests file: %v, mode %v; want 0600 (it holds keys)", err, fi.Mode())
+	}
+	data, _ := os.ReadFile(out)
+	r := decodeRendered(t, data)
+	if len(r.sets) != 6 || r.job == nil || r.deploy == nil || len(r.services) != 3 || len(r.secrets) != 3+3+1+1 {
+		t.Fatalf("rendered %d StatefulSets, job %v, deployment %v, %d Services, %d Secrets; want 6, 1, 1, 3, 8",
+			len(r.sets), r.job != nil, r.deploy != nil, len(r.services), len(r.secrets))
+	}
+	for _, o := range r.objs {
+		if _, ns := o.(*corev1.Namespace); !ns && o.GetNamespace() != "tn" {
+			t.Errorf("%s is in namespace %q, want tn", o.GetName(), o.GetNamespace())
+		}
+	}
+	dir := t.TempDir()
+	pki := r.configMaps["pki"].Data
+	for _, f := range []string{"root.crt", "root.crl", "zone.crl"} {
+		os.WriteFile(filepath.Join(dir, f), []byte(pki[f]), 0o644)
+	}
+	peers := map[string]string{} // supernode DNS name → peer ID its certificate names
+	for _, name := range []string{"supernode-0", "supernode-1", "supernode-2", "agent-0", "agent-1", "agent-2", "publisher"} {
+		id := checkIdentity(t, r, dir, name)
+		if strings.HasPrefix(name, "supernode-") {
+			peers[name+"-0.supernodes.tn.svc.cluster.local"] = id.PeerID.String()
+		}
+	}
+	for name, set := range r.sets {
+		checkPod(t, r, name, set.Spec.Template.Spec, strings.HasPrefix(name, "agent-"))
+		if *set.Spec.Replicas != 1 || set.Spec.ServiceName != map[bool]string{true: "agents", false: "supernodes"}[strings.HasPrefix(name, "agent-")] {
+			t.Errorf("%s: replicas %d behind %s", name, *set.Spec.Replicas, set.Spec.ServiceName)
+		}
+	}
+	checkPod(t, r, "publisher", r.job.Spec.Template.Spec, false)
+	for _, svc := range []string{"supernodes", "agents"} {
+		if s := r.services[svc].Spec; s.ClusterIP != corev1.ClusterIPNone || !s.PublishNotReadyAddresses {
+			t.Errorf("service %s: cluster IP %q, publishNotReady %v; want headless, published before ready", svc, s.ClusterIP, s.PublishNotReadyAddresses)
+		}
+	}
+	for i := range 3 {
+		name := "supernode-" + string(rune('0'+i))
+		cfg := loadPodConfig(t, r, r.sets[name].Spec.Template.Spec, "node", "supernode.toml")
+		wantBoot(t, name, cfg.Overlay.BootstrapPeers, peers, 2)
+	}
+	wantBoot(t, "publisher", loadPodConfig(t, r, r.job.Spec.Template.Spec, "publish", "publisher.toml").Overlay.BootstrapPeers, peers, 3)
+	for i := range 3 {
+		name := "agent-" + string(rune('0'+i))
+		wantBoot(t, name, agentInitConfig(t, r, r.sets[name].Spec.Template.Spec).Overlay.BootstrapPeers, peers, 3)
+	}
+	checkVendor(t, r)
+}
+
+// checkIdentity verifies name's certificate from its Secret against the
+// rendered root and CRLs, as an agent does and with openssl, and that its
+// key is the certificate's.
+func checkIdentity(t *testing.T, r *rendered, dir, name string) trust.Identity {
+	t.Helper()
+	sec := r.secrets[name+"-key"]
+	crt, key := filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	os.WriteFile(crt, sec.Data["node.crt"], 0o644)
+	os.WriteFile(key, sec.Data["node.key"], 0o600)
+	id, err := ca.VerifyFile(crt, ca.VerifyOptions{Roots: []string{filepath.Join(dir, "root.crt")},
+		CRLs: []string{filepath.Join(dir, "zone.crl"), filepath.Join(dir, "root.crl")}, RequireCRL: true})
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	wantRole := trust.Role(strings.TrimRight(strings.TrimSuffix(name, "-0"), "-0123456789"))
+	if !slices.Contains(id.Roles, wantRole) || id.Zone != "testnet" {
+		t.Errorf("%s: certificate for %v in %s, want %s in testnet", name, id.Roles, id.Zone, wantRole)
+	}
+	if _, err := trust.LoadCredentials(key, crt); err != nil {
+		t.Errorf("%s: key and certificate: %v", name, err)
+	}
+	if _, err := exec.LookPath("openssl"); err == nil {
+		if out, err := exec.Command("openssl", "verify", "-CAfile", filepath.Join(dir, "root.crt"), "-untrusted", crt, crt).CombinedOutput(); err != nil {
+			t.Errorf("openssl verify %s: %v\n%s", name, err, out)
+		}
+	}
+	return id
+}
+
+// checkPod checks a node pod: only its own key Secret (mode 0440), a
+// prepare init container, named ports its probes use, no service account
+// token, and least privilege — dpkg's capabilities for agents alone.
+func checkPod(t *testing.T, r *rendered, name string, pod corev1.PodSpec, agent bool) {
+	t.Helper()
+	var secrets []string
+	for _, v := range pod.Volumes {
+		if v.Secret != nil {
+			secrets = append(secrets, v.Secret.SecretName)
+			if *v.Secret.DefaultMode != 0o440 {
+				t.Errorf("%s: secret %s mode %#o, want 0440", name, v.Secret.SecretName, *v.Secret.DefaultMode)
+			}
+		}
+	}
+	if d := cmp.Diff([]string{name + "-key", "psk"}, secrets); d != "" {
+		t.Errorf("%s mounts secrets (-want +got):\n%s", name, d)
+	}
+	if *pod.AutomountServiceAccountToken || pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("%s: service account token mounted or no RuntimeDefault seccomp", name)
+	}
+	if !agent && (pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot) {
+		t.Errorf("%s runs as root; only agents (dpkg) may", name)
+	}
+	container(t, pod, "prepare")
+	for _, c := range append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...) {
+		sc := c.SecurityContext
+		if *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+			t.Errorf("%s/%s: security context %+v", name, c.Name, sc)
+		}
+		if len(sc.Capabilities.Add) > 0 && !(agent && (c.Name == "node" || c.Name == "prepare")) {
+			t.Errorf("%s/%s adds capabilities %v", name, c.Name, sc.Capabilities.Add)
+		}
+		for _, p := range []*corev1.Probe{c.ReadinessProbe, c.LivenessProbe} {
+			if p == nil {
+				continue
+			}
+			port := p.TCPSocket
+			var named string
+			if port != nil {
+				named = port.Port.StrVal
+			} else {
+				named = p.HTTPGet.Port.StrVal
+			}
+			if !slices.ContainsFunc(c.Ports, func(cp corev1.ContainerPort) bool { return cp.Name == named }) {
+				t.Errorf("%s/%s probes port %q it does not have", name, c.Name, named)
+			}
+		}
+	}
+	if name != "publisher" {
+		if got := container(t, pod, "node").Ports[0]; got.Name != "p2p" || got.ContainerPort != k8s.P2PPort {
+			t.Errorf("%s: node port %+v", name, got)
+		}
+		if got := container(t, pod, "api-proxy").Ports[0]; got.Name != "api" || got.ContainerPort != k8s.APIPort {
+			t.Errorf("%s: proxy port %+v", name, got)
+		}
+	}
+}
+
+// podRoot writes what the named container mounts into a fresh directory,
+// as its pod sees it, and rewrites path in data to point there.
+func podRoot(t *testing.T, r *rendered, pod corev1.PodSpec, name string) (root string, rewrite func(string) string) {
+	root = t.TempDir()
+	r.podFiles(t, root, pod, container(t, pod, name))
+	return root, func(s string) string {
+		for _, prefix := range []string{"/etc/patchnet/", "/var/lib/patchnet/", "/run/patchnet/", "/srv/debs/"} {
+			s = strings.ReplaceAll(s, prefix, root+prefix)
+		}
+		return s
+	}
+}
+
+// loadPodConfig loads a ConfigMap-mounted config with the daemon's loader,
+// its paths pointed at the files the container mounts, and validates it.
+func loadPodConfig(t *testing.T, r *rendered, pod corev1.PodSpec, name, file string) node.Config {
+	t.Helper()
+	root, rewrite := podRoot(t, r, pod, name)
+	path := filepath.Join(root, "/etc/patchnet/config", file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, []byte(rewrite(string(data))), 0o600)
+	cfg, err := node.LoadConfig(path)
+	if err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	return cfg
+}
+
+// agentInitConfig runs the agent pod's `patchnet init agent` container
+// over the files it mounts and loads the config it writes.
+func agentInitConfig(t *testing.T, r *rendered, pod corev1.PodSpec) node.Config {
+	t.Helper()
+	c := container(t, pod, "config")
+	_, rewrite := podRoot(t, r, pod, "config")
+	args := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		args[i] = rewrite(a)
+	}
+	if args[0] != "init" {
+		t.Fatalf("config container runs %v", c.Args)
+	}
+	mustInit(t, args[1:]...)
+	cfg, err := node.LoadConfig(args[slices.Index(args, "--out")+1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// wantBoot checks that boot are n supernodes' DNS multiaddrs, each with
+// the peer ID of that supernode's key.
+func wantBoot(t *testing.T, name string, boot []string, peers map[string]string, n int) {
+	t.Helper()
+	if len(boot) != n {
+		t.Errorf("%s bootstraps from %d peers, want %d", name, len(boot), n)
+	}
+	for _, b := range boot {
+		a, err := ma.NewMultiaddr(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		host, _ := a.ValueForProtocol(ma.P_DNS4)
+		id, _ := a.ValueForProtocol(ma.P_P2P)
+		if want, ok := peers[host]; !ok || want != id {
+			t.Errorf("%s bootstraps from %s: host %s is peer %s, want %q", name, b, host, id, want)
+		}
+	}
+}
+
+// checkVendor checks that the publisher's fix is served by the vendor
+// origin the supernodes trust, signed by the key they pin.
+func checkVendor(t *testing.T, r *rendered) {
+	t.Helper()
+	debs := r.configMaps["debs"].BinaryData
+	args := container(t, r.job.Spec.Template.Spec, "author").Args
+	url := args[slices.Index(args, "--url")+1]
+	deb := url[strings.LastIndex(url, "/")+1:]
+	if !strings.HasPrefix(url, "http://vendor.tn.svc.cluster.local:8080/") || debs[deb] == nil {
+		t.Fatalf("publisher's URL %s: not the vendor Service or not a served file", url)
+	}
+	keys, err := openpgp.ReadArmoredKeyRing(strings.NewReader(r.configMaps["vendor-key"].Data["vendor.asc"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openpgp.CheckArmoredDetachedSignature(keys, bytes.NewReader(debs[deb]), bytes.NewReader(debs[deb+".asc"]), nil); err != nil {
+		t.Errorf("vendor signature of %s: %v", deb, err)
+	}
+}
+
+// render refuses what it cannot do, naming it.
+func TestTestnetRenderRefuses(t *testing.T) {
+	existing := filepath.Join(t.TempDir(), "zone.yaml")
+	os.WriteFile(existing, nil, 0o600)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"render"}, "--k8s is required"},
+		{[]string{"render", "--k8s", "--threshold", "4"}, "threshold 4"},
+		{[]string{"render", "--k8s", "--namespace", "Bad_NS"}, "namespace"},
+		{[]string{"render", "--k8s", "--out", existing}, "exists"},
+		{[]string{"collect"}, "give --endpoint"},
+		{[]string{"collect", "--k8s-namespace", "tn"}, "--nodes 0"},
+	} {
+		if _, err := runTestnetSubCmd(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error with %q", c.args, err, c.want)
+		}
+	}
+}
+
+// collect's --k8s-namespace names the rendered pods' proxies by the DNS
+// names the headless Services give them.
+func TestCollectTargets(t *testing.T) {
+	got, err := collectOptions{namespace: "tn", domain: "cluster.local", agents: 2, supernodes: 1}.targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"http://supernode-0-0.supernodes.tn.svc.cluster.local:9090",
+		"http://agent-0-0.agents.tn.svc.cluster.local:9090", "http://agent-1-0.agents.tn.svc.cluster.local:9090"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("targets (-want +got):\n%s", d)
+	}
+}

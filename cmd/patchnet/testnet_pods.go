@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnet/patchnet/internal/fsutil"
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/testnet/k8s"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/trust/ca"
+)
+
+// podServerTimeout bounds reading a request's headers and writing an
+// answer in the pods' small HTTP servers.
+const podServerTimeout = 30 * time.Second
+
+// newTestnetPodCmds are the commands the rendered pods run: hidden, as
+// only the manifests call them.
+func newTestnetPodCmds() []*cobra.Command {
+	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd()}
+}
+
+// newTestnetPrepareCmd builds `patchnet testnet prepare`, a rendered
+// pod's init container.
+func newTestnetPrepareCmd() *cobra.Command {
+	var keyDir, state, sysroot, deb string
+	cmd := &cobra.Command{
+		Use:    "prepare --key-dir DIR --state DIR [--sysroot DIR --deb FILE]",
+		Short:  "Set up a rendered testnet pod: its key into the state directory, an agent's sandbox",
+		Hidden: true,
+		Long: `prepare copies node.key (0600, as the node requires) and node.crt from
+--key-dir, the node's mounted Secret, into --state; with --sysroot it makes a
+Debian 12 sandbox root there with --deb installed by dpkg through the state's
+journal (the agent's vulnerable package). A sandbox already made is kept.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := copyIdentity(keyDir, state); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "copied the node's key and certificate into %s\n", state)
+			if sysroot == "" {
+				return nil
+			}
+			if _, err := os.Stat(filepath.Join(sysroot, "var/lib/dpkg/status")); err == nil {
+				fmt.Fprintf(cmd.OutOrStdout(), "sandbox %s exists: kept\n", sysroot)
+				return nil
+			}
+			if err := nodelab.MakeSandbox(cmd.Context(), state, sysroot, deb); err != nil {
+				return fmt.Errorf("making the sandbox %s: %w", sysroot, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "made sandbox %s with %s installed\n", sysroot, filepath.Base(deb))
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&keyDir, "key-dir", "", "directory holding node.key and node.crt (required)")
+	f.StringVar(&state, "state", "", "the node's state directory (required)")
+	f.StringVar(&sysroot, "sysroot", "", "make an agent's sandbox root here")
+	f.StringVar(&deb, "deb", "", "package to install into the sandbox (with --sysroot)")
+	_ = cmd.MarkFlagRequired("key-dir")
+	_ = cmd.MarkFlagRequired("state")
+	cmd.MarkFlagsRequiredTogether("sysroot", "deb")
+	return cmd
+}
+
+// copyIdentity copies node.key (0600) and node.crt from keyDir into
+// state, which it makes owner-only; the key is checked to parse.
+func copyIdentity(keyDir, state string) error {
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return fmt.Errorf("making the state directory: %w", err)
+	}
+	for _, f := range []struct {
+		name string
+		mode os.FileMode
+	}{{ca.NodeKeyFile, 0o600}, {ca.NodeCertFile, 0o644}} {
+		data, err := fsutil.ReadFile(filepath.Join(keyDir, f.name), trust.MaxKeyFileBytes*16)
+		if err != nil {
+			return fmt.Errorf("reading the node's %s: %w", f.name, err)
+		}
+		if f.name == ca.NodeKeyFile {
+			if _, err := trust.ParsePrivateKeyPEM(data); err != nil {
+				return fmt.Errorf("reading the node's %s: %w", f.name, err)
+			}
+		}
+		if err := fsutil.WriteFileAtomic(filepath.Join(state, f.name), data, f.mode); err != nil {
+			return fmt.Errorf("writing the node's %s: %w", f.name, err)
+		}
+	}
+	return nil
+}
+
+// newTestnetAPIProxyCmd builds `patchnet testnet api-proxy`, the sidecar
+// collect reads.
+func newTestnetAPIProxyCmd() *cobra.Command {
+	var state, listen string
+	cmd := &cobra.Command{
+		Use:    "api-proxy --state DIR --listen ADDR",
+		Short:  "Serve a node's read-only API (status, history) over HTTP for testnet collect",
+		Hidden: true,
+		Long: `api-proxy answers GET /v1/status and GET /v1/history from the node whose state
+directory is --state, through its unix socket, on the TCP address --listen.
+Nothing else is passed on: rollback stays local to the socket.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return servePod(cmd.Context(), cmd.OutOrStdout(), listen, k8s.Proxy(state), "API proxy for "+state)
+		},
+	}
+	cmd.Flags().StringVar(&state, "state", "", "the node's state directory (required)")
+	cmd.Flags().StringVar(&listen, "listen", fmt.Sprintf(":%d", k8s.APIPort), "TCP address to serve on")
+	_ = cmd.MarkFlagRequired("state")
+	return cmd
+}
+
+// newTestnetServeOriginCmd builds `patchnet testnet serve-origin`, the
+// testnet's vendor origin.
+func newTestnetServeOriginCmd() *cobra.Command {
+	var dir, listen string
+	cmd := &cobra.Command{
+		Use:    "serve-origin --dir DIR --listen ADDR",
+		Short:  "Serve a directory's packages and signatures over HTTP as the testnet's vendor origin",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return fmt.Errorf("--dir %q: not a directory", dir)
+			}
+			return servePod(cmd.Context(), cmd.OutOrStdout(), listen, http.FileServerFS(noDotFiles{os.DirFS(dir)}), "vendor origin for "+dir)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "", "directory to serve (required)")
+	cmd.Flags().StringVar(&listen, "listen", fmt.Sprintf(":%d", k8s.OriginPort), "TCP address to serve on")
+	_ = cmd.MarkFlagRequired("dir")
+	return cmd
+}
+
+// noDotFiles hides a mounted ConfigMap's ..data bookkeeping.
+type noDotFiles struct{ fs.FS }
+
+// Open refuses names with an element starting with a dot.
+func (n noDotFiles) Open(name string) (fs.File, error) {
+	if name != "." {
+		for _, el := range strings.Split(name, "/") {
+			if strings.HasPrefix(el, ".") {
+				return nil, fs.ErrNotExist
+			}
+		}
+	}
+	return n.FS.Open(name)
+}
+
+// servePod serves h on listen until SIGTERM or SIGINT, saying where.
+func servePod(ctx context.Context, w io.Writer, listen string, h http.Handler, what string) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", listen, err)
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: podServerTimeout, WriteTimeout: podServerTimeout}
+	fmt.Fprintf(w, "serving %s on %s\n", what, ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shut); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("stopping the %s: %w", what, err)
+	}
+	return nil
+}

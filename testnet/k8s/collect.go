@@ -1,0 +1,301 @@
+package k8s
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates/install"
+)
+
+// NodeReport is what one node's API said.
+type NodeReport struct {
+	// Endpoint is where it was read: a state directory (the node's unix
+	// socket) or the URL of its Proxy.
+	Endpoint string
+	Status   *node.APIStatus
+	// History is its install journal; nil for a node that keeps none.
+	History []*install.Transaction
+}
+
+// Fetch reads /v1/status and /v1/history of the node at endpoint: an
+// http:// or https:// URL is a Proxy, anything else a state directory.
+func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
+	ctx, cancel := context.WithTimeout(ctx, CollectTimeout)
+	defer cancel()
+	if strings.HasPrefix(endpoint, "http://") || strings.HasPrefix(endpoint, "https://") {
+		return fetchHTTP(ctx, endpoint)
+	}
+	c, err := node.DialAPI(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	r := &NodeReport{Endpoint: endpoint}
+	if r.Status, err = c.Status(ctx); err != nil {
+		return nil, fmt.Errorf("reading status: %w", err)
+	}
+	r.History, err = c.History(ctx)
+	var apiErr *node.APIError
+	if errors.As(err, &apiErr) && apiErr.Code == node.APICodeNoJournal {
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	return r, nil
+}
+
+// fetchHTTP reads a node's answers through its Proxy at base.
+func fetchHTTP(ctx context.Context, base string) (*NodeReport, error) {
+	r := &NodeReport{Endpoint: base}
+	r.Status = &node.APIStatus{}
+	if _, err := getJSON(ctx, base+node.APIStatusPath, r.Status); err != nil {
+		return nil, fmt.Errorf("reading status: %w", err)
+	}
+	code, err := getJSON(ctx, base+node.APIHistoryPath, &r.History)
+	if err != nil && code != http.StatusNotFound { // 404: no journal (not an agent)
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	return r, nil
+}
+
+// getJSON decodes the JSON answer of GET u into v, at most
+// MaxCollectBody bytes; an error answer is an error with its message.
+func getJSON(ctx context.Context, u string, v any) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxCollectBody+1))
+	switch {
+	case err != nil:
+		return resp.StatusCode, fmt.Errorf("reading %s: %w", u, err)
+	case len(body) > MaxCollectBody:
+		return resp.StatusCode, fmt.Errorf("%s: answer longer than %d bytes", u, MaxCollectBody)
+	case resp.StatusCode != http.StatusOK:
+		var e node.APIError
+		json.Unmarshal(body, &e)
+		return resp.StatusCode, fmt.Errorf("%s: %s: %s", u, resp.Status, e.Message)
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return resp.StatusCode, fmt.Errorf("decoding %s: %w", u, err)
+	}
+	return resp.StatusCode, nil
+}
+
+// CollectOptions say what collect measures.
+type CollectOptions struct {
+	// UpdateID is the update whose propagation is measured.
+	UpdateID string
+	// Published is when it was published; zero takes the earliest event
+	// about it on any node read (a supernode's co-signature, which comes
+	// after the publication by one round trip and the vendor fetch).
+	Published time.Time
+	// Threshold is the zone's k, for the report.
+	Threshold int
+	// Agents is how many agents the zone has; those that did not answer
+	// count as not reached. 0: the agents that answered plus every
+	// endpoint that did not.
+	Agents int
+	// Progress, if set, is told of each node read ("collected").
+	Progress testnet.Progress
+	// OnError, if set, is told of each node that could not be read; it
+	// is left out of the samples and check all_nodes_answered fails.
+	OnError func(endpoint string, err error)
+}
+
+// Collect reads every endpoint (CollectParallel at a time) and builds the
+// run's report: one Sample per agent, with receipt, acceptance and
+// install times from publication, out of its lifecycle events and install
+// journal. The times are the nodes' clocks: keep them in sync (NTP) across
+// machines.
+func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testnet.Report, error) {
+	switch {
+	case len(endpoints) == 0:
+		return nil, errors.New("collecting: no endpoints")
+	case len(endpoints) > MaxCollectEndpoints:
+		return nil, fmt.Errorf("collecting: %d endpoints, at most %d", len(endpoints), MaxCollectEndpoints)
+	case o.UpdateID == "":
+		return nil, errors.New("collecting: no update id")
+	}
+	reports, failed := fetchAll(ctx, endpoints, o)
+	if len(reports) == 0 {
+		return nil, fmt.Errorf("collecting: none of %d nodes answered", len(endpoints))
+	}
+	return buildReport(reports, failed, o), nil
+}
+
+// fetchAll reads the endpoints, in their order, and counts the failures.
+func fetchAll(ctx context.Context, endpoints []string, o CollectOptions) ([]*NodeReport, int) {
+	out := make([]*NodeReport, len(endpoints))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, CollectParallel)
+	done, failed := 0, 0
+	for i, ep := range endpoints {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			r, err := Fetch(ctx, ep)
+			mu.Lock()
+			defer mu.Unlock()
+			done++
+			if err != nil {
+				failed++
+				if o.OnError != nil {
+					o.OnError(ep, err)
+				}
+			}
+			out[i] = r
+			if o.Progress != nil {
+				o.Progress("collected", done, len(endpoints))
+			}
+		}()
+	}
+	wg.Wait()
+	return slices.DeleteFunc(out, func(r *NodeReport) bool { return r == nil }), failed
+}
+
+// buildReport turns the nodes' answers into the report.
+func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.Report {
+	published := o.Published
+	if published.IsZero() {
+		published = earliestEvent(reports, o.UpdateID)
+	}
+	rep := &testnet.Report{Scenario: testnet.ScenarioPropagation, Mode: testnet.ModeK8s, Threshold: o.Threshold,
+		Results: map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
+	var receipt, accept, inst []time.Duration
+	for _, r := range reports {
+		role := nodeRole(r.Status)
+		switch role {
+		case trust.RoleSupernode:
+			rep.Supernodes++
+			continue
+		case trust.RoleAgent:
+		default:
+			continue
+		}
+		s := sampleOf(r, o.UpdateID, published)
+		rep.Samples = append(rep.Samples, s)
+		for _, st := range []struct {
+			d   time.Duration
+			out *[]time.Duration
+		}{{s.Receipt, &receipt}, {s.Accept, &accept}, {s.Install, &inst}} {
+			if st.d > 0 {
+				*st.out = append(*st.out, st.d)
+			}
+		}
+	}
+	rep.Nodes = len(rep.Samples) + failed // an endpoint that did not answer counts as an agent not reached
+	if o.Agents > 0 {
+		rep.Nodes = o.Agents
+	}
+	rep.Results[testnet.ResultPatchnet] = testnet.Summarize(inst, rep.Nodes)
+	rep.Stages["receipt"] = testnet.Summarize(receipt, rep.Nodes)
+	rep.Stages["accepted"] = testnet.Summarize(accept, rep.Nodes)
+	rep.Stages["installed"] = testnet.Summarize(inst, rep.Nodes)
+	rep.Checks["all_nodes_answered"] = failed == 0
+	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
+	return rep
+}
+
+// nodeRole is the node's role as its status says it ("" when unknown).
+func nodeRole(st *node.APIStatus) trust.Role {
+	for _, want := range []trust.Role{trust.RoleSupernode, trust.RoleAgent, trust.RolePublisher} {
+		if slices.Contains(st.Roles, string(want)) {
+			return want
+		}
+	}
+	return ""
+}
+
+// earliestEvent is the time of the first event about id on any node.
+func earliestEvent(reports []*NodeReport, id string) time.Time {
+	var first time.Time
+	for _, r := range reports {
+		for _, e := range r.Status.Events {
+			if e.ID == id && (first.IsZero() || e.At.Before(first)) {
+				first = e.At
+			}
+		}
+	}
+	return first
+}
+
+// sampleOf is the agent's sample: receipt is its first event about id,
+// acceptance its accepted event, install its installed event or, when
+// that fell out of the recent events, the commit of the install
+// transaction in its journal.
+func sampleOf(r *NodeReport, id string, published time.Time) testnet.Sample {
+	s := testnet.Sample{Node: nodeName(r.Endpoint), Role: string(trust.RoleAgent)}
+	since := func(t time.Time) time.Duration {
+		if t.IsZero() || published.IsZero() {
+			return 0
+		}
+		return max(t.Sub(published), time.Nanosecond) // happened: never the zero "did not happen"
+	}
+	var receipt, accepted, installed time.Time
+	for _, e := range r.Status.Events {
+		if e.ID != id {
+			continue
+		}
+		if receipt.IsZero() || e.At.Before(receipt) {
+			receipt = e.At
+		}
+		switch e.Kind {
+		case node.EventAccepted:
+			accepted = e.At
+		case node.EventInstalled:
+			installed = e.At
+		}
+	}
+	if installed.IsZero() {
+		installed = committedAt(r.History, id)
+	}
+	s.Receipt, s.Accept, s.Install = since(receipt), since(accepted), since(installed)
+	return s
+}
+
+// committedAt is when the committed install transaction of id ended.
+func committedAt(txs []*install.Transaction, id string) time.Time {
+	for _, tx := range txs {
+		if tx.Kind == install.KindInstall && tx.State == install.StateCommitted && tx.Plan.AnnouncementID == id && len(tx.Steps) > 0 {
+			return tx.Steps[len(tx.Steps)-1].At
+		}
+	}
+	return time.Time{}
+}
+
+// nodeName names a node by its endpoint: the pod (the URL's first DNS
+// label) or the state directory's parent.
+func nodeName(endpoint string) string {
+	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		host, _, _ := strings.Cut(u.Hostname(), ".")
+		return host
+	}
+	dir := filepath.Clean(endpoint)
+	if filepath.Base(dir) == "state" {
+		dir = filepath.Dir(dir)
+	}
+	return filepath.Base(dir)
+}

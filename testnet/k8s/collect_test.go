@@ -1,0 +1,157 @@
+package k8s
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/updates/install"
+)
+
+// A lab zone of real nodes on loopback publishes a fix; collect reads
+// every node, one agent through the Proxy over TCP and the rest over
+// their unix sockets, and the report has every agent's sample with its
+// stages in order, the supernodes counted, and a node that is not there
+// named and counted as not reached.
+func TestCollectFromRunningNodes(t *testing.T) {
+	fake := false
+	for _, tool := range []string{"dpkg", "dpkg-deb", "dpkg-query"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			fake = true // the recording installer: the events are the same
+		}
+	}
+	ctx := context.Background()
+	l, err := nodelab.New(ctx, nodelab.Options{Dir: t.TempDir(), Agents: 2, Supernodes: 2, Threshold: 2, FakeInstaller: fake})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	const id = "TESTNET-K8S-0001"
+	fix, err := l.Fix(ctx, id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := time.Now()
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range l.Agents {
+		waitFor(t, a.Name+" to install", func() bool {
+			s := a.Status()
+			return s.Has(node.EventInstalled) || s.Has(node.EventFailed)
+		})
+	}
+	state := func(m *nodelab.Member) string { return filepath.Join(m.Dir, "state") }
+	proxy := httptest.NewUnstartedServer(Proxy(state(l.Agents[0])))
+	proxy.Listener.Close()
+	if proxy.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+		t.Fatal(err)
+	}
+	proxy.Start()
+	defer proxy.Close()
+
+	missing := filepath.Join(t.TempDir(), "gone", "state")
+	endpoints := []string{proxy.URL, state(l.Agents[1]), state(l.Supernodes[0]), state(l.Supernodes[1]), missing}
+	var failed []string
+	rep, err := Collect(ctx, endpoints, CollectOptions{UpdateID: id, Published: published, Threshold: 2, Agents: 3,
+		OnError: func(ep string, err error) { failed = append(failed, ep) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{missing}, failed); d != "" {
+		t.Errorf("endpoints reported failed (-want +got):\n%s", d)
+	}
+	if rep.Nodes != 3 || rep.Supernodes != 2 || len(rep.Samples) != 2 || rep.Mode != testnet.ModeK8s {
+		t.Fatalf("report counts nodes %d, supernodes %d, samples %d, mode %s; want 3, 2, 2, k8s", rep.Nodes, rep.Supernodes, len(rep.Samples), rep.Mode)
+	}
+	host, _, _ := strings.Cut(strings.TrimPrefix(proxy.URL, "http://"), ":")
+	for i, want := range []string{strings.Split(host, ".")[0], l.Agents[1].Name} {
+		s := rep.Samples[i]
+		if s.Node != want || s.Role != "agent" {
+			t.Errorf("sample %d is %s (%s), want %s (agent)", i, s.Node, s.Role, want)
+		}
+		if !(0 < s.Receipt && s.Receipt <= s.Accept && s.Accept <= s.Install) {
+			t.Errorf("%s: receipt %v, accept %v, install %v: want 0 < receipt ≤ accept ≤ install", s.Node, s.Receipt, s.Accept, s.Install)
+		}
+	}
+	if r := rep.Results[testnet.ResultPatchnet]; r.Delivered != 2.0/3 || r.MaxMS <= 0 {
+		t.Errorf("patchnet result %+v: want 2 of 3 delivered", r)
+	}
+	if rep.Checks["all_nodes_answered"] || rep.Checks["all_agents_installed"] {
+		t.Errorf("checks %v: the missing node must fail both", rep.Checks)
+	}
+}
+
+// The proxy passes on only the read-only calls: a rollback through it is
+// refused by the proxy itself, and a node that is not running is a 503.
+func TestProxyIsReadOnly(t *testing.T) {
+	srv := httptest.NewServer(Proxy(filepath.Join(t.TempDir(), "state")))
+	defer srv.Close()
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{
+		{http.MethodPost, node.APIRollbackPath, http.StatusNotFound},
+		{http.MethodPost, node.APIStatusPath, http.StatusMethodNotAllowed},
+		{http.MethodGet, node.APIStatusPath, http.StatusServiceUnavailable},
+	} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(`{"tx":"x"}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s: %s, want %d", c.method, c.path, resp.Status, c.want)
+		}
+	}
+}
+
+// A sample's install time falls back to the journal's committed
+// transaction when the installed event is no longer among the recent
+// events; stages that did not happen stay zero.
+func TestSampleOf(t *testing.T) {
+	pub := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return pub.Add(time.Duration(s) * time.Second) }
+	ev := func(kind node.EventKind, s int) node.APIEvent { return node.APIEvent{Kind: kind, At: at(s), ID: "U"} }
+	tx := &install.Transaction{Kind: install.KindInstall, State: install.StateCommitted,
+		Plan: install.Plan{AnnouncementID: "U"}, Steps: []install.Step{{At: at(4)}, {At: at(5)}}}
+	for _, c := range []struct {
+		name   string
+		events []node.APIEvent
+		txs    []*install.Transaction
+		want   [3]int
+	}{
+		{"events", []node.APIEvent{ev(node.EventPending, 1), ev(node.EventAccepted, 2), ev(node.EventInstalled, 3)}, nil, [3]int{1, 2, 3}},
+		{"journal", []node.APIEvent{ev(node.EventAccepted, 2)}, []*install.Transaction{tx}, [3]int{2, 2, 5}},
+		{"pending", []node.APIEvent{ev(node.EventPending, 1), {Kind: node.EventInstalled, At: at(9), ID: "other"}}, nil, [3]int{1, 0, 0}},
+	} {
+		s := sampleOf(&NodeReport{Endpoint: "/x/a1/state", Status: &node.APIStatus{Events: c.events}, History: c.txs}, "U", pub)
+		got := [3]int{int(s.Receipt / time.Second), int(s.Accept / time.Second), int(s.Install / time.Second)}
+		if got != c.want || s.Node != "a1" {
+			t.Errorf("%s: %s %v, want a1 %v", c.name, s.Node, got, c.want)
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,24 @@
+// Package k8s renders the Kubernetes manifests that run a patchnet test
+// zone on a cluster with the same binary, and collects the nodes' reports
+// into a testnet.Report.
+//
+// Render makes the zone's PKI with trust/ca (root, zone CA, one key and
+// certificate per node), the pre-shared key of a private zone, the lab's
+// two .debs and a vendor signature, and builds from k8s.io/api types: a
+// Namespace; a Secret per node (its key and certificate) and one for the
+// PSK; ConfigMaps for the PKI's public files, the vendor origin's files
+// and each supernode's and the publisher's config; a one-replica
+// StatefulSet per supernode and per agent behind headless Services, so
+// each pod mounts only its own key and has a stable DNS name; a vendor
+// origin Deployment and Service; and a Job for the publisher. Node
+// configs come from the caller's ConfigFunc (the CLI passes `patchnet
+// init`'s renderer), so there is one config template.
+//
+// Collect reads /v1/status and /v1/history of each node, over its unix
+// socket or through the read-only API proxy (Proxy) the pods run beside
+// the node, and turns the lifecycle events into testnet.Samples.
+//
+// It talks to no cluster: an operator applies the YAML with kubectl. It
+// decides no trust — the nodes it deploys do — and production code must
+// not import it.
+package k8s

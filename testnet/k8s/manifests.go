@@ -1,0 +1,233 @@
+package k8s
+
+import (
+	"fmt"
+	"strconv"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// Object is one manifest: a typed Kubernetes object.
+type Object interface {
+	runtime.Object
+	metav1.Object
+}
+
+// Build makes the manifests of s's zone z, in apply order: namespace,
+// Secrets and ConfigMaps, Services, the vendor origin, supernodes,
+// agents, then the publisher Job.
+func Build(s Spec, z *Zone) ([]Object, error) {
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("checking the spec: %w", err)
+	}
+	if len(z.Supernodes) != s.Supernodes || len(z.Agents) != s.Agents || (z.PSK != nil) != s.Private {
+		return nil, fmt.Errorf("zone material for %d supernodes, %d agents, private %v does not match the spec's %d, %d, %v",
+			len(z.Supernodes), len(z.Agents), z.PSK != nil, s.Supernodes, s.Agents, s.Private)
+	}
+	b := builder{s: s, z: z}
+	b.add(&corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: s.Namespace, Labels: labels("zone", "")}})
+	b.shared()
+	b.add(s.headless(supernodeService, "supernode"), s.headless(agentService, "agent"))
+	b.vendor()
+	var boot []string
+	for i, id := range z.Supernodes {
+		boot = append(boot, s.SupernodeAddr(i, id.PeerID))
+	}
+	for i, id := range z.Supernodes {
+		others := append(append([]string{}, boot[:i]...), boot[i+1:]...)
+		b.supernode(id, others)
+	}
+	for _, id := range z.Agents {
+		b.agent(id, boot)
+	}
+	b.publisher(boot)
+	return b.objs, b.err
+}
+
+// builder collects objects and the first error.
+type builder struct {
+	s    Spec
+	z    *Zone
+	objs []Object
+	err  error
+}
+
+func (b *builder) add(objs ...Object) {
+	for _, o := range objs {
+		o.SetNamespace(b.s.Namespace)
+		if _, ok := o.(*corev1.Namespace); ok {
+			o.SetNamespace("")
+		}
+		b.objs = append(b.objs, o)
+	}
+}
+
+func typeMeta(apiVersion, kind string) metav1.TypeMeta {
+	return metav1.TypeMeta{APIVersion: apiVersion, Kind: kind}
+}
+
+// labels are the recommended app.kubernetes.io labels; component is the
+// node role (or vendor), instance the object's own name.
+func labels(component, instance string) map[string]string {
+	l := map[string]string{"app.kubernetes.io/name": "patchnet", "app.kubernetes.io/component": component}
+	if instance != "" {
+		l["app.kubernetes.io/instance"] = instance
+	}
+	return l
+}
+
+func meta(name, component string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: name, Labels: labels(component, name)}
+}
+
+// shared are the objects every node reads: the PKI's public files, the
+// packages, the vendor key, the PSK and each node's key Secret.
+func (b *builder) shared() {
+	z := b.z
+	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(pkiConfigMap, "zone"),
+		Data: map[string]string{"root.crt": string(z.RootCert), "root.crl": string(z.RootCRL), "zone.crl": string(z.ZoneCRL)}})
+	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(debsConfigMap, "vendor"),
+		BinaryData: map[string][]byte{z.OldDebName: z.OldDeb, z.NewDebName: z.NewDeb, z.NewDebName + ".asc": z.NewDebSig}})
+	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(vendorConfigMap, "vendor"),
+		Data: map[string]string{"vendor.asc": string(z.VendorKey)}})
+	if z.PSK != nil {
+		b.add(&corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(pskSecret, "zone"),
+			Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"swarm.key": z.PSK}})
+	}
+	ids := append(append(append([]Identity{}, z.Supernodes...), z.Agents...), z.Publisher)
+	for _, id := range ids {
+		b.add(&corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(keySecret(id.Name), string(id.Role)),
+			Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"node.key": id.Key, "node.crt": id.Cert}})
+	}
+}
+
+// headless is the Service giving each pod of component a stable DNS name,
+// published before the pods are ready: nodes bootstrap through it.
+func (s Spec) headless(name, component string) *corev1.Service {
+	return &corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(name, component),
+		Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone, PublishNotReadyAddresses: true,
+			Selector: map[string]string{"app.kubernetes.io/name": "patchnet", "app.kubernetes.io/component": component},
+			Ports: []corev1.ServicePort{{Name: "p2p", Port: P2PPort, TargetPort: intstr.FromString("p2p")},
+				{Name: "api", Port: APIPort, TargetPort: intstr.FromString("api")}},
+		}}
+}
+
+// initArgs are a node's `patchnet init` flags inside its pod.
+func (s Spec) initArgs(boot []string) InitArgs {
+	a := InitArgs{State: StateDir, Roots: []string{pkiDir + "/root.crt"}, CRLs: []string{pkiDir + "/zone.crl", pkiDir + "/root.crl"},
+		Zone: s.Zone, Threshold: s.Threshold, Listen: []string{"/ip4/0.0.0.0/tcp/" + itoa(P2PPort)}, Bootstrap: boot}
+	if s.Private {
+		a.PSKFile = pskFile
+	}
+	return a
+}
+
+// config renders role's config into a ConfigMap named after name.
+func (b *builder) config(name string, role trust.Role, args InitArgs) {
+	data, err := b.s.Configure(role, args)
+	if err == nil {
+		err = CheckConfig(data, b.z.PodFiles())
+	}
+	if err != nil && b.err == nil {
+		b.err = fmt.Errorf("rendering %s's config: %w", name, err)
+	}
+	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(configMapOf(name), string(role)),
+		Data: map[string]string{string(role) + ".toml": string(data)}})
+}
+
+// statefulSet is a one-replica StatefulSet: each node mounts only its own
+// key Secret, which a shared pod template could not do.
+func (s Spec) statefulSet(name, component, svc string, pod corev1.PodSpec) *appsv1.StatefulSet {
+	return &appsv1.StatefulSet{TypeMeta: typeMeta("apps/v1", "StatefulSet"), ObjectMeta: meta(name, component),
+		Spec: appsv1.StatefulSetSpec{
+			Replicas: ptr(int32(1)), ServiceName: svc, PodManagementPolicy: appsv1.ParallelPodManagement,
+			Selector: &metav1.LabelSelector{MatchLabels: labels(component, name)},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels(component, name)}, Spec: pod},
+		}}
+}
+
+// supernode is supernode id's config, StatefulSet and proxy.
+func (b *builder) supernode(id Identity, boot []string) {
+	s := b.s
+	args := s.initArgs(boot)
+	args.VendorOrigins, args.VendorKeys = []string{s.OriginURL()}, []string{vendorDir + "/vendor.asc"}
+	b.config(id.Name, trust.RoleSupernode, args)
+	node := s.nodeContainer([]string{"supernode", "--config", configDir + "/supernode.toml"},
+		s.nodeMounts(corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true},
+			corev1.VolumeMount{Name: "vendor", MountPath: vendorDir, ReadOnly: true}))
+	pod := podSpec(false, []corev1.Container{s.prepareContainer(false, "")}, []corev1.Container{node, s.proxyContainer()},
+		s.nodeVolumes(id.Name, configMapVolume("config", configMapOf(id.Name)), configMapVolume("vendor", vendorConfigMap)))
+	b.add(s.statefulSet(id.Name, "supernode", supernodeService, pod))
+}
+
+// agent is agent id's StatefulSet. Its config is written in the pod by
+// `patchnet init agent`, which pins the image's own dpkg and the
+// sandbox's /bin/sh: render cannot know their digests.
+func (b *builder) agent(id Identity, boot []string) {
+	s := b.s
+	args := s.initArgs(boot)
+	args.Sysroot = sysrootDir
+	conf := runDir + "/agent.toml"
+	initC := s.container("config", args.Flags(trust.RoleAgent, conf), s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir}))
+	node := s.nodeContainer([]string{"agent", "--config", conf},
+		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true}), dpkgCaps...)
+	proxy := s.proxyContainer()
+	pod := podSpec(true, []corev1.Container{s.prepareContainer(true, b.z.OldDebName), initC}, []corev1.Container{node, proxy},
+		s.nodeVolumes(id.Name, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			configMapVolume("debs", debsConfigMap)))
+	b.add(s.statefulSet(id.Name, "agent", agentService, pod))
+}
+
+// vendor is the vendor origin: the same binary serving the packages and
+// the fix's signature from the debs ConfigMap.
+func (b *builder) vendor() {
+	s := b.s
+	c := s.container("origin", []string{"testnet", "serve-origin", "--dir", debsDir, "--listen", ":" + itoa(OriginPort)},
+		[]corev1.VolumeMount{{Name: "debs", MountPath: debsDir, ReadOnly: true}})
+	c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: OriginPort, Protocol: corev1.ProtocolTCP}}
+	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/" + b.z.NewDebName, Port: intstr.FromString("http")}},
+		PeriodSeconds: 5}
+	pod := podSpec(false, nil, []corev1.Container{c}, []corev1.Volume{configMapVolume("debs", debsConfigMap)})
+	b.add(&appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(vendorName, "vendor"),
+		Spec: appsv1.DeploymentSpec{Replicas: ptr(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels("vendor", vendorName)},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels("vendor", vendorName)}, Spec: pod}}})
+	b.add(&corev1.Service{TypeMeta: typeMeta("v1", "Service"), ObjectMeta: meta(vendorName, "vendor"),
+		Spec: corev1.ServiceSpec{Selector: labels("vendor", vendorName),
+			Ports: []corev1.ServicePort{{Name: "http", Port: OriginPort, TargetPort: intstr.FromString("http")}}}})
+}
+
+// publisher is the publisher's config and the Job that authors the fix
+// with `patchnet update new` and publishes it with `patchnet publish`,
+// waiting for k co-signatures; a failed try is retried in a fresh pod.
+func (b *builder) publisher(boot []string) {
+	s, z := b.s, b.z
+	b.config(publisherName, trust.RolePublisher, s.initArgs(boot))
+	fix := runDir + "/fix.json"
+	author := s.container("author", []string{"update", "new", "--id", s.UpdateID, "--version", "1", "--ecosystem", "Debian:12",
+		"--package", nodelab.PackageName, "--fixed", nodelab.NewVersion, "--summary", nodelab.PackageName + ": the testnet's fix",
+		"--artifact", debsDir + "/" + z.NewDebName, "--method", "dpkg", "--url", s.OriginURL() + z.NewDebName, "--out", fix},
+		[]corev1.VolumeMount{{Name: "run", MountPath: runDir}, {Name: "debs", MountPath: debsDir, ReadOnly: true}})
+	publish := s.container("publish", []string{"publish", fix, "--artifact", debsDir + "/" + z.NewDebName,
+		"--config", configDir + "/publisher.toml", "--wait", "5m"},
+		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true},
+			corev1.VolumeMount{Name: "debs", MountPath: debsDir, ReadOnly: true},
+			corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true}))
+	pod := podSpec(false, []corev1.Container{s.prepareContainer(false, ""), author}, []corev1.Container{publish},
+		s.nodeVolumes(publisherName, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+			configMapVolume("debs", debsConfigMap), configMapVolume("config", configMapOf(publisherName))))
+	pod.RestartPolicy = corev1.RestartPolicyNever
+	b.add(&batchv1.Job{TypeMeta: typeMeta("batch/v1", "Job"), ObjectMeta: meta(publisherName, "publisher"),
+		Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(4)),
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels("publisher", publisherName)}, Spec: pod}}})
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }

@@ -1,0 +1,72 @@
+package k8s
+
+import "fmt"
+
+// Object names, ports and the paths inside the pods.
+const (
+	publisherName    = "publisher"
+	vendorName       = "vendor"
+	supernodeService = "supernodes"
+	agentService     = "agents"
+	pkiConfigMap     = "pki"
+	debsConfigMap    = "debs"
+	vendorConfigMap  = "vendor-key"
+	pskSecret        = "psk"
+
+	// P2PPort is every node's libp2p TCP port.
+	P2PPort = 4001
+	// APIPort is the read-only API proxy beside every node.
+	APIPort = 9090
+	// OriginPort is the vendor origin's HTTP port.
+	OriginPort = 8080
+
+	pkiDir    = "/etc/patchnet/pki"
+	keyDir    = "/etc/patchnet/key"
+	pskDir    = "/etc/patchnet/psk"
+	configDir = "/etc/patchnet/config"
+	vendorDir = "/etc/patchnet/vendor"
+	debsDir   = "/srv/debs"
+	dataDir   = "/var/lib/patchnet"
+	// StateDir is every node's state directory, in its pod's emptyDir.
+	StateDir   = dataDir + "/state"
+	sysrootDir = dataDir + "/sysroot"
+	runDir     = "/run/patchnet"
+	pskFile    = pskDir + "/swarm.key"
+
+	// nonRootUID runs every container that needs no root (distroless's
+	// "nonroot").
+	nonRootUID = 65532
+)
+
+func supernodeName(i int) string { return fmt.Sprintf("supernode-%d", i) }
+func agentName(i int) string     { return fmt.Sprintf("agent-%d", i) }
+func keySecret(name string) string {
+	return name + "-key"
+}
+func configMapOf(name string) string { return name + "-config" }
+
+// podHost is the DNS name of the one pod of StatefulSet name behind the
+// headless Service svc.
+func (s Spec) podHost(name, svc string) string {
+	return fmt.Sprintf("%s-0.%s.%s.svc.%s", name, svc, s.Namespace, s.ClusterDomain)
+}
+
+// SupernodeAddr is supernode i's bootstrap multiaddr.
+func (s Spec) SupernodeAddr(i int, peerID string) string {
+	return fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", s.podHost(supernodeName(i), supernodeService), P2PPort, peerID)
+}
+
+// AgentAPI is the URL of agent i's API proxy, for collect.
+func (s Spec) AgentAPI(i int) string {
+	return fmt.Sprintf("http://%s:%d", s.podHost(agentName(i), agentService), APIPort)
+}
+
+// SupernodeAPI is the URL of supernode i's API proxy, for collect.
+func (s Spec) SupernodeAPI(i int) string {
+	return fmt.Sprintf("http://%s:%d", s.podHost(supernodeName(i), supernodeService), APIPort)
+}
+
+// OriginURL is the vendor origin's URL prefix.
+func (s Spec) OriginURL() string {
+	return fmt.Sprintf("http://%s.%s.svc.%s:%d/", vendorName, s.Namespace, s.ClusterDomain, OriginPort)
+}

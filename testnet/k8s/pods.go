@@ -1,0 +1,146 @@
+package k8s
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// dpkgCaps are what dpkg needs as root in the agent's sandbox: owning and
+// moving files it unpacks and chrooting maintainer scripts into the
+// sysroot. Every other capability is dropped.
+var dpkgCaps = []corev1.Capability{"CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SYS_CHROOT"}
+
+// podSecurity is the pod-wide security context. Nodes other than agents
+// run as nonRootUID; fsGroup lets them read their Secret (mode 0440),
+// whose key `testnet prepare` copies 0600 into the state directory, as
+// the node's key check demands. Agents run as root because dpkg does.
+func podSecurity(root bool) *corev1.PodSecurityContext {
+	sc := &corev1.PodSecurityContext{SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+	if root { // said outright: the image's USER is nonroot
+		sc.RunAsNonRoot, sc.RunAsUser, sc.RunAsGroup = ptr(false), ptr(int64(0)), ptr(int64(0))
+		return sc
+	}
+	uid := int64(nonRootUID)
+	sc.RunAsNonRoot, sc.RunAsUser, sc.RunAsGroup, sc.FSGroup = ptr(true), &uid, &uid, &uid
+	return sc
+}
+
+// containerSecurity drops every capability but add, forbids privilege
+// escalation and keeps the image read-only: writes go to emptyDirs.
+func containerSecurity(add ...corev1.Capability) *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false),
+		ReadOnlyRootFilesystem:   ptr(true),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}, Add: add},
+	}
+}
+
+// resources are a node's modest requests: hundreds of pods fit a small
+// cluster, and a memory limit stops one runaway node.
+func resources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+}
+
+// container is a patchnet container of s's image running args.
+func (s Spec) container(name string, args []string, mounts []corev1.VolumeMount, add ...corev1.Capability) corev1.Container {
+	return corev1.Container{
+		Name: name, Image: s.Image, ImagePullPolicy: corev1.PullIfNotPresent,
+		Args: args, VolumeMounts: mounts, Resources: resources(), SecurityContext: containerSecurity(add...),
+	}
+}
+
+// nodeContainer runs the node daemon (role agent or supernode) with a
+// TCP probe on its libp2p port.
+func (s Spec) nodeContainer(args []string, mounts []corev1.VolumeMount, add ...corev1.Capability) corev1.Container {
+	c := s.container("node", args, mounts, add...)
+	c.Ports = []corev1.ContainerPort{{Name: "p2p", ContainerPort: P2PPort, Protocol: corev1.ProtocolTCP}}
+	probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString("p2p")}},
+		PeriodSeconds: 10, FailureThreshold: 6}
+	c.ReadinessProbe, c.LivenessProbe = probe, probe.DeepCopy()
+	c.LivenessProbe.InitialDelaySeconds = 30
+	return c
+}
+
+// proxyContainer serves the node's read-only API (status, history) on
+// APIPort for collect; it is ready once the node's API answers.
+func (s Spec) proxyContainer() corev1.Container {
+	c := s.container("api-proxy", []string{"testnet", "api-proxy", "--state", StateDir, "--listen", ":" + itoa(APIPort)},
+		[]corev1.VolumeMount{{Name: "data", MountPath: dataDir}})
+	c.Ports = []corev1.ContainerPort{{Name: "api", ContainerPort: APIPort, Protocol: corev1.ProtocolTCP}}
+	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/v1/status", Port: intstr.FromString("api")}},
+		PeriodSeconds: 5, FailureThreshold: 3}
+	c.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("64Mi")
+	return c
+}
+
+// prepareContainer copies the node's key and certificate from its Secret
+// into the state directory (key 0600) and, for an agent, makes the
+// sandbox sysroot with the old package installed by dpkg.
+func (s Spec) prepareContainer(agent bool, oldDeb string) corev1.Container {
+	args := []string{"testnet", "prepare", "--key-dir", keyDir, "--state", StateDir}
+	mounts := []corev1.VolumeMount{{Name: "data", MountPath: dataDir}, {Name: "key", MountPath: keyDir, ReadOnly: true}}
+	var caps []corev1.Capability
+	if agent {
+		args = append(args, "--sysroot", sysrootDir, "--deb", debsDir+"/"+oldDeb)
+		mounts = append(mounts, corev1.VolumeMount{Name: "debs", MountPath: debsDir, ReadOnly: true},
+			corev1.VolumeMount{Name: "tmp", MountPath: "/tmp"})
+		caps = dpkgCaps
+	}
+	return s.container("prepare", args, mounts, caps...)
+}
+
+// keyMode is the node Secret's file mode: readable by the pod's fsGroup
+// for `testnet prepare` to copy, never by others.
+const keyMode = 0o440
+
+// nodeVolumes are the volumes of every node pod: its state (emptyDir),
+// scratch space, its own key Secret, the PKI and the PSK of a private
+// zone, plus extra.
+func (s Spec) nodeVolumes(name string, extra ...corev1.Volume) []corev1.Volume {
+	v := []corev1.Volume{
+		{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "key", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: keySecret(name), DefaultMode: ptr(int32(keyMode))}}},
+		configMapVolume("pki", pkiConfigMap),
+	}
+	if s.Private {
+		v = append(v, corev1.Volume{Name: "psk", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: pskSecret, DefaultMode: ptr(int32(keyMode))}}})
+	}
+	return append(v, extra...)
+}
+
+// nodeMounts are where the node container finds nodeVolumes.
+func (s Spec) nodeMounts(extra ...corev1.VolumeMount) []corev1.VolumeMount {
+	m := []corev1.VolumeMount{
+		{Name: "data", MountPath: dataDir}, {Name: "tmp", MountPath: "/tmp"},
+		{Name: "pki", MountPath: pkiDir, ReadOnly: true},
+	}
+	if s.Private {
+		m = append(m, corev1.VolumeMount{Name: "psk", MountPath: pskDir, ReadOnly: true})
+	}
+	return append(m, extra...)
+}
+
+func configMapVolume(name, cm string) corev1.Volume {
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{
+		LocalObjectReference: corev1.LocalObjectReference{Name: cm}}}}
+}
+
+// podSpec is a node pod: no service account token (nothing here talks
+// to the API server), no service-link environment.
+func podSpec(root bool, init []corev1.Container, containers []corev1.Container, volumes []corev1.Volume) corev1.PodSpec {
+	return corev1.PodSpec{
+		AutomountServiceAccountToken: ptr(false),
+		EnableServiceLinks:           ptr(false),
+		SecurityContext:              podSecurity(root),
+		InitContainers:               init,
+		Containers:                   containers,
+		Volumes:                      volumes,
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

@@ -1,0 +1,116 @@
+package k8s
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/patchnet/patchnet/trust"
+)
+
+// Spec describes the zone to render. Zero values are invalid: start from
+// DefaultSpec.
+type Spec struct {
+	// Namespace holds every object.
+	Namespace string
+	// Image runs every container: the patchnet binary on a Debian base
+	// (agents run its dpkg). dist/Dockerfile builds it.
+	Image string
+	// Zone names the zone.
+	Zone string
+	// Agents, Supernodes and Threshold (k) size the zone.
+	Agents, Supernodes, Threshold int
+	// Private makes the zone private: a pre-shared key in a Secret.
+	Private bool
+	// ClusterDomain is the cluster's DNS domain, in the bootstrap
+	// addresses and the vendor URL.
+	ClusterDomain string
+	// UpdateID is the id of the fix the publisher Job publishes.
+	UpdateID string
+	// Configure renders a node's config file from the `patchnet init`
+	// flags of its role. Required.
+	Configure ConfigFunc
+}
+
+// ConfigFunc renders the config file `patchnet init ROLE` would write for
+// args: one template for the CLI and the manifests.
+type ConfigFunc func(role trust.Role, args InitArgs) ([]byte, error)
+
+// DefaultSpec is a small public zone; the caller sets Configure.
+func DefaultSpec() Spec {
+	return Spec{
+		Namespace:     "patchnet-testnet",                 // one namespace to delete afterwards
+		Image:         "ghcr.io/patchnet/patchnet:latest", // the CLI passes its own version
+		Zone:          "testnet",                          // any valid zone name
+		Agents:        10,                                 // fits kind on a laptop
+		Supernodes:    3,                                  // the minimum for k=2 with one down
+		Threshold:     2,                                  // tolerates one byzantine supernode
+		ClusterDomain: "cluster.local",                    // kubeadm's and kind's default
+		UpdateID:      "TESTNET-0001",                     // what collect looks for by default
+	}
+}
+
+// dnsLabel is an RFC 1123 label, what Kubernetes names and namespaces
+// must be.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// Validate names the first field that is out of range.
+func (s Spec) Validate() error {
+	switch {
+	case len(s.Namespace) > 63 || !dnsLabel.MatchString(s.Namespace):
+		return fmt.Errorf("namespace %q: want a DNS label (lower-case letters, digits, '-', at most 63)", s.Namespace)
+	case s.Image == "":
+		return errors.New("image: empty")
+	case s.Agents < 1 || s.Agents > MaxAgents:
+		return fmt.Errorf("agents %d: want 1..%d", s.Agents, MaxAgents)
+	case s.Supernodes < 1 || s.Supernodes > MaxSupernodes:
+		return fmt.Errorf("supernodes %d: want 1..%d", s.Supernodes, MaxSupernodes)
+	case s.Threshold < 1 || s.Threshold > s.Supernodes:
+		return fmt.Errorf("threshold %d: want 1..%d (the supernodes)", s.Threshold, s.Supernodes)
+	case s.ClusterDomain == "":
+		return errors.New("cluster domain: empty")
+	case s.UpdateID == "":
+		return errors.New("update id: empty")
+	case s.Configure == nil:
+		return errors.New("configure: no config renderer")
+	}
+	if err := trust.ValidateZoneName(s.Zone); err != nil {
+		return fmt.Errorf("zone %q: %w", s.Zone, err)
+	}
+	return nil
+}
+
+// InitArgs are the `patchnet init ROLE` flags of one node, with the
+// paths it has inside its pod.
+type InitArgs struct {
+	State, Sysroot, PSKFile   string
+	Roots, CRLs               []string
+	Zone                      string
+	Threshold                 int
+	Listen, Bootstrap         []string
+	VendorOrigins, VendorKeys []string
+}
+
+// Flags are args as `patchnet init ROLE` flags, writing to out.
+func (a InitArgs) Flags(role trust.Role, out string) []string {
+	f := []string{"init", string(role), "--force", "--out", out, "--state", a.State, "--zone", a.Zone,
+		"--threshold", fmt.Sprint(a.Threshold)}
+	add := func(flag string, vals []string) {
+		for _, v := range vals {
+			f = append(f, flag, v)
+		}
+	}
+	add("--root", a.Roots)
+	add("--crl", a.CRLs)
+	add("--listen", a.Listen)
+	add("--bootstrap", a.Bootstrap)
+	add("--vendor-origin", a.VendorOrigins)
+	add("--vendor-key", a.VendorKeys)
+	if a.PSKFile != "" {
+		f = append(f, "--psk-file", a.PSKFile)
+	}
+	if a.Sysroot != "" {
+		f = append(f, "--sysroot", a.Sysroot)
+	}
+	return f
+}

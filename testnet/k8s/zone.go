@@ -1,0 +1,182 @@
+package k8s
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/trust/ca"
+)
+
+// Identity is one node's key, certificate chain and peer ID.
+type Identity struct {
+	Name   string // the StatefulSet or Job name
+	Role   trust.Role
+	Key    []byte // PEM, as `patchnet cert request` writes node.key
+	Cert   []byte // PEM chain, leaf then zone CA, as `patchnet ca sign` writes it
+	PeerID string
+}
+
+// Zone is the material the manifests carry: public PKI files, node
+// identities, the PSK and the vendor's files. Keys of the CAs and of the
+// vendor are not kept: the cluster needs none of them.
+type Zone struct {
+	RootCert, RootCRL, ZoneCRL []byte
+	// PSK is the pnet key file of a private zone, nil for a public one.
+	PSK []byte
+	// Supernodes, Agents and Publisher are named supernode-I, agent-I and
+	// publisher.
+	Supernodes, Agents []Identity
+	Publisher          Identity
+	// OldDeb and NewDeb are the lab's package before and after the fix,
+	// by file name; NewDebSig is the vendor's detached signature of
+	// NewDeb, VendorKey its armored public key.
+	OldDebName, NewDebName string
+	OldDeb, NewDeb         []byte
+	NewDebSig, VendorKey   []byte
+}
+
+// MakeZone makes s's zone in dir (a scratch directory the caller removes)
+// as an operator would with `patchnet ca` and `patchnet cert`: a root, a
+// zone CA, and a key and signed certificate per node. progress, if set,
+// is told of each node issued.
+func MakeZone(ctx context.Context, dir string, s Spec, progress func(done, total int)) (*Zone, error) {
+	rootDir, zoneDir := filepath.Join(dir, "root"), filepath.Join(dir, "zone")
+	if _, err := ca.InitRoot(rootDir, ca.DefaultRootOptions()); err != nil {
+		return nil, fmt.Errorf("making the root CA: %w", err)
+	}
+	if _, err := ca.InitZone(rootDir, s.Zone, zoneDir, ca.DefaultZoneOptions()); err != nil {
+		return nil, fmt.Errorf("making the zone CA: %w", err)
+	}
+	z := &Zone{}
+	var err error
+	for _, f := range []struct {
+		dst  *[]byte
+		path string
+	}{{&z.RootCert, filepath.Join(rootDir, ca.RootCertFile)}, {&z.RootCRL, filepath.Join(rootDir, ca.RootCRLFile)},
+		{&z.ZoneCRL, filepath.Join(zoneDir, ca.ZoneCRLFile)}} {
+		if *f.dst, err = os.ReadFile(f.path); err != nil {
+			return nil, fmt.Errorf("reading the zone's PKI: %w", err)
+		}
+	}
+	total, done := s.Supernodes+s.Agents+1, 0
+	issue := func(name string, role trust.Role) (Identity, error) {
+		if err := ctx.Err(); err != nil {
+			return Identity{}, err
+		}
+		id, err := issueIdentity(dir, rootDir, zoneDir, s.Zone, name, role)
+		done++
+		if progress != nil {
+			progress(done, total)
+		}
+		return id, err
+	}
+	for i := range s.Supernodes {
+		id, err := issue(supernodeName(i), trust.RoleSupernode)
+		if err != nil {
+			return nil, err
+		}
+		z.Supernodes = append(z.Supernodes, id)
+	}
+	for i := range s.Agents {
+		id, err := issue(agentName(i), trust.RoleAgent)
+		if err != nil {
+			return nil, err
+		}
+		z.Agents = append(z.Agents, id)
+	}
+	if z.Publisher, err = issue(publisherName, trust.RolePublisher); err != nil {
+		return nil, err
+	}
+	if s.Private {
+		key := make([]byte, 32)
+		if _, err := rand.Read(key); err != nil {
+			return nil, fmt.Errorf("generating the zone's pre-shared key: %w", err)
+		}
+		z.PSK = overlay.EncodePSK(key)
+	}
+	if err := z.vendorFiles(ctx, filepath.Join(dir, "debs")); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// issueIdentity requests a key for name and signs it with the zone CA,
+// then verifies the chain as an agent would and reads the peer ID from it.
+func issueIdentity(dir, rootDir, zoneDir, zone, name string, role trust.Role) (Identity, error) {
+	nodeDir := filepath.Join(dir, "nodes", name)
+	keyPath, csrPath, err := ca.Request(nodeDir, ca.RequestOptions{Role: role, Zone: zone})
+	if err != nil {
+		return Identity{}, fmt.Errorf("requesting %s's certificate: %w", name, err)
+	}
+	certPath, _, err := ca.SignFile(zoneDir, csrPath, ca.SignOptions{})
+	if err != nil {
+		return Identity{}, fmt.Errorf("signing %s's certificate: %w", name, err)
+	}
+	v, err := ca.VerifyFile(certPath, ca.VerifyOptions{Roots: []string{filepath.Join(rootDir, ca.RootCertFile)},
+		CRLs: []string{filepath.Join(zoneDir, ca.ZoneCRLFile), filepath.Join(rootDir, ca.RootCRLFile)}, RequireCRL: true})
+	if err != nil {
+		return Identity{}, fmt.Errorf("verifying %s's certificate: %w", name, err)
+	}
+	id := Identity{Name: name, Role: role, PeerID: v.PeerID.String()}
+	if id.Key, err = os.ReadFile(keyPath); err != nil {
+		return Identity{}, fmt.Errorf("reading %s's key: %w", name, err)
+	}
+	if id.Cert, err = os.ReadFile(certPath); err != nil {
+		return Identity{}, fmt.Errorf("reading %s's certificate: %w", name, err)
+	}
+	return id, nil
+}
+
+// vendorFiles builds the lab's .debs (nodelab's, with dpkg-deb) and signs
+// the new one with a fresh vendor key, which is then dropped.
+func (z *Zone) vendorFiles(ctx context.Context, dir string) error {
+	debs, err := nodelab.BuildDebs(ctx, dir)
+	if err != nil {
+		return fmt.Errorf("building the lab's packages: %w", err)
+	}
+	old, fix := debs[nodelab.OldVersion], debs[nodelab.NewVersion]
+	z.OldDebName, z.NewDebName = filepath.Base(old), filepath.Base(fix)
+	if z.OldDeb, err = os.ReadFile(old); err != nil {
+		return fmt.Errorf("reading the lab's packages: %w", err)
+	}
+	if z.NewDeb, err = os.ReadFile(fix); err != nil {
+		return fmt.Errorf("reading the lab's packages: %w", err)
+	}
+	z.VendorKey, z.NewDebSig, err = vendorSign(z.NewDeb)
+	return err
+}
+
+// vendorSign makes a vendor release key (Ed25519) and returns its armored
+// public key and an armored detached signature of data.
+func vendorSign(data []byte) (pub, sig []byte, err error) {
+	e, err := openpgp.NewEntity("patchnet testnet vendor", "", "vendor@testnet.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		return nil, nil, fmt.Errorf("making the vendor key: %w", err)
+	}
+	var pubBuf, sigBuf bytes.Buffer
+	w, err := armor.Encode(&pubBuf, openpgp.PublicKeyType, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("armoring the vendor key: %w", err)
+	}
+	if err := e.Serialize(w); err != nil {
+		return nil, nil, fmt.Errorf("writing the vendor key: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, nil, fmt.Errorf("writing the vendor key: %w", err)
+	}
+	if err := openpgp.ArmoredDetachSign(&sigBuf, e, bytes.NewReader(data), nil); err != nil {
+		return nil, nil, fmt.Errorf("signing the fix: %w", err)
+	}
+	return pubBuf.Bytes(), sigBuf.Bytes(), nil
+}
