@@ -203,7 +203,11 @@ func (m *Manager) candidates(txs []*Transaction) []*pruneCandidate {
 			switch c.tx.State {
 			case StateCommitted:
 				committed++
-				c.floor = committed == 1 || j.rollbackableNow(c.tx)
+				// Only a transaction with files left needs the (costlier)
+				// floor test: old ones were pruned long ago.
+				if len(c.files) > 0 {
+					c.floor = committed == 1 || j.rollbackableNow(c.tx)
+				}
 				c.keep = c.floor || committed <= keepLast
 				c.why = fmt.Sprintf("keep_last %d: newer committed transactions of %s keep theirs", keepLast, targetName(c.tx))
 			case StateFailed:
