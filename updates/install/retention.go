@@ -79,15 +79,15 @@ type PrunedFile struct {
 
 // What a pruned path held.
 const (
-	WhatBefore   = "before-state"   // keep/TX holding the previous package file
-	WhatTree     = "replaced tree"  // an archive's previous tree, beside its prefix
-	WhatScript   = "script"         // an update script, its own rollback action
-	WhatLogs     = "logs"           // keep/TX holding only the tools' logs
-	WhatArtifact = "artifact"       // the verified copy under artifacts/
-	WhatPackage  = "package file"   // packages/METHOD/NAME_VERSION (+ .sha256)
-	WhatUndone   = "undone tree"    // the tree an undone archive install had brought
+	WhatBefore   = "before-state"    // keep/TX holding the previous package file
+	WhatTree     = "replaced tree"   // an archive's previous tree, beside its prefix
+	WhatScript   = "script"          // an update script, its own rollback action
+	WhatLogs     = "logs"            // keep/TX holding only the tools' logs
+	WhatArtifact = "artifact"        // the verified copy under artifacts/
+	WhatPackage  = "package file"    // packages/METHOD/NAME_VERSION (+ .sha256)
+	WhatUndone   = "undone tree"     // the tree an undone archive install had brought
 	WhatUnused   = "unused artifact" // verified, never installed
-	WhatDownload = "download"       // a download whose artifact is installed
+	WhatDownload = "download"        // a download whose artifact is installed
 )
 
 // keptFile is one path a transaction keeps.
