@@ -113,6 +113,9 @@ func TestRetentionKeepsLastPerTarget(t *testing.T) {
 			}
 		}
 	}
+	if again, err := tm.Prune(); err != nil || len(again) != 0 {
+		t.Errorf("running the policy again pruned %d more (%v), want nothing", len(again), err)
+	}
 	requirePrunedRollback(t, tm, txs[1], "keep_last 2")
 	for i, want := range []string{"installed 3.0", "installed 2.0"} {
 		if _, err := tm.Rollback(context.Background(), txs[3-i].ID); err != nil {
