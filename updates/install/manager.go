@@ -88,11 +88,32 @@ func NewManager(cfg Config, store Store, installers map[string]Installer) (*Mana
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := absolutePaths(&cfg); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
 	return &Manager{cfg: cfg, store: store, installers: installers, fresh: map[string]bool{},
 		packages: NewPackageStore(filepath.Join(cfg.StateDir, "packages"))}, nil
+}
+
+// absolutePaths makes the state and download directories absolute, so
+// the paths the journal records, and retention compares, do not depend on
+// the working directory (apply --state state).
+func absolutePaths(cfg *Config) error {
+	var err error
+	if cfg.StateDir, err = filepath.Abs(cfg.StateDir); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	dirs := make([]string, len(cfg.Retention.DownloadDirs))
+	for i, d := range cfg.Retention.DownloadDirs {
+		if dirs[i], err = filepath.Abs(d); err != nil {
+			return fmt.Errorf("download directory: %w", err)
+		}
+	}
+	cfg.Retention.DownloadDirs = dirs
+	return nil
 }
 
 // Close closes the journal.

@@ -53,8 +53,8 @@ func (r Retention) Validate() error {
 		return fmt.Errorf("retention.max_bytes %d must be in 0..%d (0: no bound by bytes)", r.MaxBytes, int64(MaxRetentionBytes))
 	}
 	for _, d := range r.DownloadDirs {
-		if !filepath.IsAbs(d) || filepath.Clean(d) == "/" {
-			return fmt.Errorf("retention download directory %q must be an absolute directory other than /", d)
+		if d == "" || filepath.Clean(d) == "/" {
+			return fmt.Errorf("retention download directory %q must name a directory other than /", d)
 		}
 	}
 	return nil

@@ -193,7 +193,8 @@ func TestRetentionValidate(t *testing.T) {
 		{Retention{KeepLast: 0}, "retention.keep_last 0"},
 		{Retention{KeepLast: MaxKeepLast + 1}, "retention.keep_last"},
 		{Retention{KeepLast: 3, MaxBytes: -1}, "retention.max_bytes -1"},
-		{Retention{KeepLast: 3, DownloadDirs: []string{"rel"}}, `"rel"`},
+		{Retention{KeepLast: 3, DownloadDirs: []string{"/"}}, `download directory "/"`},
+		{Retention{KeepLast: 3, DownloadDirs: []string{"state/incoming"}}, ""},
 	}
 	for _, c := range cases {
 		err := c.r.Validate()
@@ -349,6 +350,31 @@ func TestBytesText(t *testing.T) {
 	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 2 << 30: "2.0 GiB"} {
 		if got := bytesText(n); got != want {
 			t.Errorf("bytesText(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestRetentionRelativeStateDir: with a state directory given relative to
+// the working directory (apply --state state), the journal records
+// absolute paths and pruning finds and deletes them.
+func TestRetentionRelativeStateDir(t *testing.T) {
+	t.Chdir(t.TempDir())
+	root := t.TempDir()
+	tm := openTestManager(t, "state", root, keepLast(1, 0))
+	plan := Plan{Method: "archive", Prefix: "/opt/app"}
+	var txs []*Transaction
+	for _, v := range []string{"1", "2", "3"} {
+		txs = append(txs, tm.mustInstall(t, archiveVersion(t, v, 10), plan))
+	}
+	if !filepath.IsAbs(txs[0].Artifact.Path) {
+		t.Errorf("journalled artifact path %q is relative", txs[0].Artifact.Path)
+	}
+	if diff := cmp.Diff([]string{"kept", "pruned", "kept"}, beforeStatuses(t, tm, txs...)); diff != "" {
+		t.Errorf("before-states (-want +got):\n%s", diff)
+	}
+	for _, p := range []string{txs[0].Artifact.Path, txs[1].Before.Path} {
+		if exists(p) {
+			t.Errorf("%s was not pruned", p)
 		}
 	}
 }
