@@ -98,7 +98,7 @@ type keptFile struct{ path, what string }
 func (m *Manager) keptFiles(tx *Transaction) []keptFile {
 	keep := filepath.Join(m.cfg.StateDir, "keep", tx.ID)
 	what := WhatLogs
-	if tx.Before.Kind == BeforePackage && within(keep, tx.Before.Path) {
+	if tx.Before.Kind == BeforePackage { // the installers keep its file under keep/TX
 		what = WhatBefore
 	}
 	out := []keptFile{{keep, what}}
@@ -302,10 +302,12 @@ func (m *Manager) whatOf(tx *Transaction, path string) string {
 // half-made) and downloads whose artifact a finished transaction
 // installed.
 func (m *Manager) unusedFiles(txs []*Transaction, fresh map[string]bool) []PrunedFile {
+	// Named by digest and name, the layout of artifacts/, not by path: a
+	// journal written with a relative state directory has relative paths.
 	named := map[string]bool{}
 	installed := map[string]string{} // artifact SHA-256 hex → a transaction that installed it
 	for _, tx := range txs {
-		named[tx.Artifact.Path] = true
+		named[strings.ToLower(tx.Artifact.SHA256)+"/"+tx.Artifact.Name] = true
 		if tx.State.Terminal() && len(tx.Artifact.SHA256) == 64 {
 			installed[strings.ToLower(tx.Artifact.SHA256)] = tx.ID
 		}
@@ -313,7 +315,7 @@ func (m *Manager) unusedFiles(txs []*Transaction, fresh map[string]bool) []Prune
 	var out []PrunedFile
 	files, _ := filepath.Glob(filepath.Join(m.artifactsDir(), "*", "*"))
 	for _, p := range files {
-		if !named[p] && !fresh[p] {
+		if !named[filepath.Base(filepath.Dir(p))+"/"+filepath.Base(p)] && !fresh[p] {
 			out = append(out, PrunedFile{Path: p, What: WhatUnused, Bytes: fileBytes(p),
 				Why: "verified, but no transaction of the journal installed it"})
 		}
