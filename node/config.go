@@ -56,6 +56,9 @@ type Config struct {
 	// Install tunes how an agent installs: pinned installer binaries and
 	// archive prefixes.
 	Install InstallConfig `toml:"install"`
+	// Retention is how many kept before-states, replaced trees and
+	// artifacts an agent keeps, and in how many bytes.
+	Retention RetentionConfig `toml:"retention"`
 	// Heartbeat is the zone's heartbeat policy: every node of a zone should
 	// use the same.
 	Heartbeat HeartbeatConfig `toml:"heartbeat"`
@@ -142,6 +145,26 @@ func (c InstallConfig) validate() error {
 	return nil
 }
 
+// RetentionConfig is the [retention] table: what the install journal's
+// kept files are pruned to, after every install and at start-up (see
+// install.Retention). Each deletion is journalled.
+type RetentionConfig struct {
+	// KeepLast is how many committed installs per package or archive
+	// prefix keep their before-states (1..install.MaxKeepLast). Default: 3.
+	KeepLast int `toml:"keep_last"`
+	// MaxBytes bounds what kept files take in all, in bytes; 0 means no
+	// bound. The newest install's before-state stays regardless. Default:
+	// 2 GiB.
+	MaxBytes int64 `toml:"max_bytes"`
+}
+
+// Retention is the install.Retention of c; downloads waiting in
+// STATE/incoming are pruned once their artifacts are installed.
+func (c RetentionConfig) Retention(state string) install.Retention {
+	return install.Retention{KeepLast: c.KeepLast, MaxBytes: c.MaxBytes,
+		DownloadDirs: []string{filepath.Join(state, "incoming")}}
+}
+
 // HeartbeatConfig is the [heartbeat] table.
 type HeartbeatConfig struct {
 	// Interval is how often a supernode sends its signed heartbeat and an
@@ -224,6 +247,10 @@ func DefaultConfig() Config {
 		Publishers: p.Publishers,
 		RequireCRL: true,                                 // no revocation status, no trust
 		Install:    InstallConfig{RequireToolPins: true}, // no unpinned dpkg from PATH
+		Retention: RetentionConfig{
+			KeepLast: install.DefaultKeepLast,       // the last three upgrades undo offline
+			MaxBytes: install.DefaultRetentionBytes, // 2 GiB of kept files
+		},
 		Heartbeat: HeartbeatConfig{
 			Interval: Duration(DefaultHeartbeatInterval), // noticed within minutes, not apt's hours
 			MaxAge:   Duration(DefaultHeartbeatMaxAge),   // three missed beats
@@ -335,6 +362,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Install.validate(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Retention.Retention("/nonexistent").Validate(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if err := c.Heartbeat.validate(); err != nil {

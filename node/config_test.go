@@ -15,6 +15,7 @@ import (
 
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/updates"
+	"github.com/patchnet/patchnet/updates/install"
 )
 
 // validConfig is DefaultConfig with the required keys set.
@@ -323,6 +324,46 @@ func TestNotifyTablesDefault(t *testing.T) {
 			decoded, err := DecodeConfig([]byte(tt.file))
 			if err != nil || !cmp.Equal(decoded.Notify, cfg.Notify, cmpopts.IgnoreUnexported(updates.SMTPConfig{})) {
 				t.Errorf("DecodeConfig = %+v, %v; want what LoadConfig read", decoded.Notify, err)
+			}
+		})
+	}
+}
+
+// The [retention] keys default to install's, reach the installer's
+// retention policy with STATE/incoming as its download directory, and
+// keep_last 0 (which would delete the newest install's before-state) is
+// refused.
+func TestConfigRetentionKeys(t *testing.T) {
+	tests := []struct {
+		name, toml string
+		want       install.Retention
+		invalid    string
+	}{
+		{"defaults", "", install.Retention{KeepLast: install.DefaultKeepLast, MaxBytes: install.DefaultRetentionBytes}, ""},
+		{"set", "keep_last = 5\nmax_bytes = 1048576", install.Retention{KeepLast: 5, MaxBytes: 1 << 20}, ""},
+		{"no byte bound", "max_bytes = 0", install.Retention{KeepLast: install.DefaultKeepLast}, ""},
+		{"keep_last 0", "keep_last = 0", install.Retention{}, "retention.keep_last 0"},
+		{"negative bytes", "max_bytes = -1", install.Retention{}, "retention.max_bytes -1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := DecodeConfig([]byte("state = \"/var/lib/patchnet\"\nroots = [\"root.crt\"]\nzone = \"acme\"\n[retention]\n" + tt.toml + "\n"))
+			if err != nil {
+				t.Fatalf("DecodeConfig: %v", err)
+			}
+			verr := cfg.Validate()
+			if tt.invalid != "" {
+				if verr == nil || !strings.Contains(verr.Error(), tt.invalid) {
+					t.Errorf("Validate() = %v, want an error naming %q", verr, tt.invalid)
+				}
+				return
+			}
+			if verr != nil {
+				t.Fatalf("Validate() = %v", verr)
+			}
+			tt.want.DownloadDirs = []string{"/var/lib/patchnet/incoming"}
+			if diff := cmp.Diff(tt.want, cfg.Retention.Retention(cfg.State)); diff != "" {
+				t.Errorf("retention (-want +got):\n%s", diff)
 			}
 		})
 	}

@@ -238,6 +238,12 @@ func (n *Node) openInstaller(ctx context.Context) (Installer, error) {
 	ic := n.cfg.Install.installConfig(n.cfg.State)
 	ic.Root = n.cfg.Sysroot
 	ic.OnAlert = n.onInstallAlert
+	ic.Retention = n.cfg.Retention.Retention(n.cfg.State)
+	ic.OnStep = func(tx *install.Transaction) {
+		if tx.Kind == install.KindPrune && tx.State == install.StateCommitted {
+			n.log.Info("pruned kept files", "record", tx.ID, "outcome", tx.Outcome())
+		}
+	}
 	m, recovered, err := install.Open(ctx, ic)
 	if err != nil {
 		return nil, fmt.Errorf("opening install journal: %w", err)

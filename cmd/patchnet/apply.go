@@ -42,6 +42,7 @@ type applyConfig struct {
 	Tools           install.Tools         `toml:"tools"`
 	ToolPins        map[string]string     `toml:"tool_pins"`
 	Respond         updates.RespondConfig `toml:"respond"`
+	Retention       node.RetentionConfig  `toml:"retention"`
 }
 
 // defaultStateDir is where an agent keeps its state.
@@ -58,6 +59,7 @@ func defaultApplyConfig() applyConfig {
 		Publishers:    p.Publishers,
 		ScriptTimeout: install.DefaultScriptTimeout.String(),
 		Respond:       updates.DefaultRespondConfig(),
+		Retention:     node.DefaultConfig().Retention, // an agent's policy
 	}
 }
 
@@ -82,6 +84,9 @@ func (cfg applyConfig) installConfig() (install.Config, error) {
 	ic.Tools = cfg.Tools
 	ic.ToolPins = cfg.ToolPins
 	ic.RequireToolPins = cfg.RequireToolPins
+	// apply's finished downloads go once installed, as do the agent's.
+	ic.Retention = cfg.Retention.Retention(cfg.State)
+	ic.Retention.DownloadDirs = append(ic.Retention.DownloadDirs, filepath.Join(cfg.State, "downloads"))
 	d, err := time.ParseDuration(cfg.ScriptTimeout)
 	if err != nil {
 		return ic, fmt.Errorf("script_timeout %q: %w", cfg.ScriptTimeout, err)
@@ -128,7 +133,12 @@ and policy (--root, --crl, --zone, --threshold and the respond settings
 given here play no part), installs into its own sysroot through its journal
 and [install] configuration, and apply prints the same lines as offline.
 Without --artifact the daemon fetches the artifact from peers, then the
-vendor URLs. --mode, --prefix and --ignore-window are honoured.`,
+vendor URLs. --mode, --prefix and --ignore-window are honoured.
+
+Kept before-states, artifacts and finished downloads are pruned after the
+install and at the next start by the config's [retention] table (keep_last,
+default 3 per package or prefix; max_bytes, default 2 GiB), as an agent
+prunes them; each deletion is journalled.`,
 		Example: `  patchnet apply update.dsse --artifact openssl_3.0.13-1~deb12u1_amd64.deb \
       --root /etc/patchnet/root.crt --zone acme --state /var/lib/patchnet
   patchnet apply update.dsse --root /etc/patchnet/root.crt --zone acme    # fetches from the announced URLs

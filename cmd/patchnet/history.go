@@ -36,7 +36,13 @@ state and outcome. It reads the journal only and needs no network.
 States: committed (the host is at the new state), failed (the host was left
 at, or restored to, the before-state), broken (neither could be confirmed:
 look at the alert), or an unfinished state that the next apply or rollback
-recovers. --format json prints whole records, including tool digests,
+recovers.
+
+BEFORE says whether a committed transaction's before-state is there for
+'patchnet rollback': kept, pruned (deleted by the [retention] policy: the
+note names the prune record, and rolling it back is refused), none (nothing
+can restore it), used (it was rolled back). Each run of the retention
+policy is a "prune" line: what it deleted, why, and the bytes freed. --format json prints whole records, including tool digests,
 steps with times, alerts and the tools' output.
 
 When a node daemon runs on the state directory it holds the journal, so
@@ -108,10 +114,10 @@ func writeHistoryTable(w io.Writer, txs []*install.Transaction) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TRANSACTION\tSTARTED\tKIND\tANNOUNCEMENT\tMETHOD\tCHANGE\tSTATE\tNOTE")
+	fmt.Fprintln(tw, "TRANSACTION\tSTARTED\tKIND\tANNOUNCEMENT\tMETHOD\tCHANGE\tSTATE\tBEFORE\tNOTE")
 	for _, tx := range txs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", tx.ID, tx.Started().Format("2006-01-02 15:04:05Z"),
-			tx.Kind, announcementText(tx), tx.Plan.Method, changeText(tx), tx.State, noteText(tx))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", tx.ID, tx.Started().Format("2006-01-02 15:04:05Z"),
+			tx.Kind, announcementText(tx), dash(tx.Plan.Method), changeText(tx), tx.State, tx.BeforeStatus(), noteText(tx))
 	}
 	return tw.Flush()
 }
@@ -124,8 +130,19 @@ func announcementText(tx *install.Transaction) string {
 	return fmt.Sprintf("%s v%d", tx.Plan.AnnouncementID, tx.Plan.AnnouncementVersion)
 }
 
-// changeText is "before → goal".
+// dash stands in for an empty cell.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// changeText is "before → goal", or what a prune record deleted.
 func changeText(tx *install.Transaction) string {
+	if tx.Kind == install.KindPrune {
+		return tx.Outcome()
+	}
 	if tx.Goal.Package == "" && tx.Goal.Prefix == "" {
 		return "-"
 	}
@@ -153,6 +170,12 @@ func noteText(tx *install.Transaction) string {
 	if tx.RolledBackBy != "" {
 		notes = append(notes, "rolled back by "+tx.RolledBackBy)
 	}
+	if tx.PrunedBy != "" {
+		notes = append(notes, "before-state pruned by "+tx.PrunedBy)
+	}
+	if tx.Kind == install.KindPrune {
+		notes = append(notes, pruneReasons(tx)...)
+	}
 	if tx.Kind == install.KindInstall && tx.State == install.StateCommitted && !tx.Before.Restorable() {
 		notes = append(notes, "irreversible: "+tx.Before.Note)
 	}
@@ -175,4 +198,36 @@ func clipNote(s string) string {
 		return s[:120] + "…"
 	}
 	return s
+}
+
+// pruneReasons says, per reason, how many files of which transactions a
+// prune record deleted: "keep_last 3: …: 4 file(s) of 2 transaction(s)".
+func pruneReasons(tx *install.Transaction) []string {
+	type count struct{ files, txs int }
+	var order []string
+	counts := map[string]*count{}
+	seen := map[string]bool{}
+	for _, f := range tx.Pruned {
+		c := counts[f.Why]
+		if c == nil {
+			c = &count{}
+			counts[f.Why] = c
+			order = append(order, f.Why)
+		}
+		c.files++
+		if f.Of != "" && !seen[f.Why+f.Of] {
+			seen[f.Why+f.Of] = true
+			c.txs++
+		}
+	}
+	var out []string
+	for _, why := range order {
+		c := counts[why]
+		text := fmt.Sprintf("%s: %d file(s)", why, c.files)
+		if c.txs > 0 {
+			text += fmt.Sprintf(" of %d transaction(s)", c.txs)
+		}
+		out = append(out, clipNote(text))
+	}
+	return out
 }

@@ -504,6 +504,9 @@ var configHelp = map[string]string{
 	"install.tool_pins":         "Installer binaries (dpkg, rpm, apk, sh, …) by absolute path, each with its SHA-256 (hex), checked before every run; a mismatch refuses the install and raises an alert. `patchnet apply --pin-tools` prints this host's; re-pin after upgrading dpkg or rpm. Default: none.",
 	"install.require_tool_pins": "Refuse to run an installer binary without a pin; an agent with no pin at all refuses to start.",
 	"install.prefixes":          "Where archive updates unpack: package name = absolute directory (the archive method has no other target). Default: none.",
+	"retention":                 "What the install journal's kept files (previous package versions, replaced archive trees, artifacts, finished downloads) are pruned to, after every install and at start-up. Each deletion is listed in a journalled prune record first; `patchnet history` shows each install's before-state as kept or pruned, and rolling back a pruned one is refused naming the record.",
+	"retention.keep_last":       "How many committed installs per package or archive prefix keep their before-states (1..1000): rolling back further than that is refused. 0 is refused: the newest before-state is what undoes a bad update.",
+	"retention.max_bytes":       "Bytes all kept files may take (2147483648 = 2 GiB); past it the oldest are pruned first, failed installs before committed ones. The newest install's before-state, and any a rollback would use now, stay regardless. 0: no bound by bytes.",
 
 	"log":                                "Where the daemon's log lines go: stderr, through log/slog (the journal under systemd).",
 	"log.format":                         `"text" (key=value lines) or "json" (one object per line, for log shippers).`,
@@ -633,6 +636,7 @@ var roleNotes = map[trust.Role]map[string]string{
 	},
 	trust.RoleSupernode: {
 		"install":           "Agents only: a supernode installs nothing, so the table is commented out.",
+		"retention":         "Agents only: a supernode keeps no install journal, so the table is commented out.",
 		"cosign.publishers": "`patchnet init supernode --vendor-origin URL --vendor-key FILE` fills the \"*\" entry; without them it is a commented-out example, and this supernode co-signs nothing until an entry is filled in.",
 	},
 }
@@ -645,7 +649,7 @@ func commentedOut(role trust.Role, path string) bool {
 		return true // set by the node itself
 	case "cosign":
 		return role != trust.RoleSupernode
-	case "install":
+	case "install", "retention":
 		return role != trust.RoleAgent
 	}
 	return false
@@ -653,7 +657,7 @@ func commentedOut(role trust.Role, path string) bool {
 
 // omitted reports whether the key at path is left out for role.
 func omitted(role trust.Role, path string) bool {
-	return role == trust.RolePublisher && (path == "install" || path == "cosign")
+	return role == trust.RolePublisher && (path == "install" || path == "cosign" || path == "retention")
 }
 
 // renderConfig writes cfg as a commented TOML config file for role.

@@ -207,7 +207,8 @@ func matchPath(l parsedLine, p string, tableMap bool) bool {
 
 // Every key of node.Config is in each role's file — written, or commented
 // out where it does not apply — with prose above it that says what it does
-// and its default; a publisher's file has no [install] or [cosign].
+// and its default; a publisher's file has no [install], [retention] or
+// [cosign].
 func TestInitWritesEveryKey(t *testing.T) {
 	paths := configPaths(reflect.TypeFor[node.Config](), "")
 	for _, role := range []trust.Role{trust.RoleAgent, trust.RoleSupernode, trust.RolePublisher} {
@@ -215,7 +216,7 @@ func TestInitWritesEveryKey(t *testing.T) {
 			out, _ := mustInit(t, string(role), "--zone", "lab", "--root", "root.crt", "--state", t.TempDir())
 			lines := parseConfigLines(t, out)
 			for _, p := range paths {
-				forOtherRoles := strings.HasPrefix(p, "install") || strings.HasPrefix(p, "cosign")
+				forOtherRoles := strings.HasPrefix(p, "install") || strings.HasPrefix(p, "cosign") || strings.HasPrefix(p, "retention")
 				tableMap := slices.ContainsFunc(paths, func(q string) bool { return strings.HasPrefix(q, p+".*.") })
 				i := slices.IndexFunc(lines, func(l parsedLine) bool { return matchPath(l, p, tableMap) })
 				switch {

@@ -38,6 +38,9 @@ type Config struct {
 	RPMDBPath string
 	// MaxArchiveBytes bounds an archive's uncompressed size.
 	MaxArchiveBytes int64
+	// Retention is what kept files are pruned, after every transaction and
+	// at Open.
+	Retention Retention
 	// OnAlert, if set, is called with every alert as it is raised (the
 	// agent forwards them); alerts are journalled either way.
 	OnAlert func(Alert)
@@ -56,6 +59,10 @@ func DefaultConfig(stateDir string) Config {
 		ScriptTimeout:   DefaultScriptTimeout, // scripts are bounded like tools
 		RPMDBPath:       DefaultRPMDBPath,     // Red Hat family layout
 		MaxArchiveBytes: MaxArchiveBytes,      // 4 GiB uncompressed
+		Retention: Retention{
+			KeepLast: DefaultKeepLast,       // the last three upgrades can be undone offline
+			MaxBytes: DefaultRetentionBytes, // 2 GiB of kept files at most
+		},
 	}
 }
 
@@ -79,6 +86,9 @@ func (c Config) Validate() error {
 	}
 	if !filepath.IsAbs(c.RPMDBPath) {
 		errs = append(errs, fmt.Errorf("rpm_dbpath %q must be an absolute path inside the root", c.RPMDBPath))
+	}
+	if err := c.Retention.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for path, sum := range c.ToolPins {
 		if !filepath.IsAbs(path) {

@@ -29,8 +29,16 @@
 // An archive's replaced tree is not under the state directory: it is kept
 // beside its prefix, as PARENT/.NAME.patchnet-old-TX, so it is only ever
 // renamed (one step, same filesystem) and never copied; a tree an undone
-// install had brought is kept as .NAME.patchnet-undone-TX. Nothing prunes
-// these yet.
+// install had brought is kept as .NAME.patchnet-undone-TX.
+//
+// Retention (see Retention) prunes kept files after every transaction and
+// at Open: per target the newest keep_last committed transactions keep
+// theirs, within max_bytes, and never the newest one's or a before-state a
+// rollback would restore now. Each deletion is listed in a "prune" journal
+// record before anything is deleted, and the transactions whose
+// before-states go are marked (PrunedBy), so a crash leaves a record the
+// next Open finishes and a rollback of a pruned transaction is refused
+// naming the record (ErrPruned).
 //
 // A rollback is refused while a later transaction on the same package or
 // prefix still stands (committed, and not rolled back): it names the one to

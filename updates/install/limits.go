@@ -44,4 +44,18 @@ const (
 	// ToolWaitDelay bounds the wait for a killed tool's output pipes to
 	// close (a grandchild holding them open).
 	ToolWaitDelay = 5 * time.Second
+	// DefaultKeepLast is how many committed transactions per target keep
+	// their before-states: the last upgrade and the two before it can be
+	// undone without a network.
+	DefaultKeepLast = 3
+	// MaxKeepLast bounds Retention.KeepLast.
+	MaxKeepLast = 1000
+	// DefaultRetentionBytes bounds what kept files take in all: a few
+	// package versions and trees of a host fit many times over.
+	DefaultRetentionBytes = 2 << 30
+	// MaxRetentionBytes bounds Retention.MaxBytes (1 TiB).
+	MaxRetentionBytes = 1 << 40
+	// MaxPrunedFiles bounds the files one prune record lists, so a record
+	// stays far below MaxTransactionBytes; more make more records.
+	MaxPrunedFiles = 1000
 )

@@ -18,6 +18,10 @@ type Manager struct {
 	installers map[string]Installer
 	packages   *PackageStore
 	mu         sync.Mutex // one transaction at a time: package managers lock anyway
+	// freshMu guards fresh: artifacts verified and not yet journalled by
+	// their install, which pruning must leave alone. Taken after mu.
+	freshMu sync.Mutex
+	fresh   map[string]bool
 	// crashHook is a test failpoint: called after each step with the
 	// step's name; returning true makes the transaction stop there as if
 	// the process had died.
@@ -49,8 +53,9 @@ func Installers() map[string]Installer {
 	return out
 }
 
-// Open opens the journal under cfg.StateDir and recovers any transaction a
-// crash left unfinished; the recovered transactions are returned.
+// Open opens the journal under cfg.StateDir, recovers any transaction a
+// crash left unfinished (the recovered transactions are returned) and
+// applies the retention policy.
 func Open(ctx context.Context, cfg Config) (*Manager, []*Transaction, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
@@ -69,6 +74,9 @@ func Open(ctx context.Context, cfg Config) (*Manager, []*Transaction, error) {
 		m.Close()
 		return nil, nil, err
 	}
+	m.mu.Lock()
+	m.pruneQuietly(true)
+	m.mu.Unlock()
 	return m, recovered, nil
 }
 
@@ -80,11 +88,32 @@ func NewManager(cfg Config, store Store, installers map[string]Installer) (*Mana
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if err := absolutePaths(&cfg); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
-	return &Manager{cfg: cfg, store: store, installers: installers,
+	return &Manager{cfg: cfg, store: store, installers: installers, fresh: map[string]bool{},
 		packages: NewPackageStore(filepath.Join(cfg.StateDir, "packages"))}, nil
+}
+
+// absolutePaths makes the state and download directories absolute, so
+// the paths the journal records, and retention compares, do not depend on
+// the working directory (apply --state state).
+func absolutePaths(cfg *Config) error {
+	var err error
+	if cfg.StateDir, err = filepath.Abs(cfg.StateDir); err != nil {
+		return fmt.Errorf("state directory: %w", err)
+	}
+	dirs := make([]string, len(cfg.Retention.DownloadDirs))
+	for i, d := range cfg.Retention.DownloadDirs {
+		if dirs[i], err = filepath.Abs(d); err != nil {
+			return fmt.Errorf("download directory: %w", err)
+		}
+	}
+	cfg.Retention.DownloadDirs = dirs
+	return nil
 }
 
 // Close closes the journal.
@@ -123,10 +152,17 @@ func (m *Manager) Get(id string) (*Transaction, error) {
 
 // VerifyArtifact checks src against want while copying it into the state
 // directory (StateDir/artifacts/SHA256/NAME), where it stays for the
-// journal; see the package function.
+// journal; see the package function. The copy is left alone by pruning
+// until it is installed.
 func (m *Manager) VerifyArtifact(src string, want Expect) (VerifiedArtifact, error) {
-	dir := filepath.Join(m.cfg.StateDir, "artifacts", fmt.Sprintf("%x", want.SHA256))
-	return VerifyArtifact(src, dir, want)
+	dir := filepath.Join(m.artifactsDir(), fmt.Sprintf("%x", want.SHA256))
+	m.freshMu.Lock()
+	defer m.freshMu.Unlock()
+	art, err := VerifyArtifact(src, dir, want)
+	if err == nil {
+		m.fresh[art.Path()] = true
+	}
+	return art, err
 }
 
 // env builds the installer environment of tx. The root is the one the
@@ -217,8 +253,21 @@ func (m *Manager) InstallVerified(ctx context.Context, art VerifiedArtifact, pla
 	tx := &Transaction{ID: newTxID(m.cfg.Now()), Kind: KindInstall, Plan: plan, Root: m.rootName(),
 		Artifact: ArtifactRef{Name: art.Name(), Size: art.Size(), SHA256: art.Digest(), Path: art.Path()}}
 	env := m.env(tx, art)
-	return m.drive(ctx, tx, env, inst, func(goal Goal) error { return inst.Install(ctx, env, art, goal) },
+	tx, err = m.drive(ctx, tx, env, inst, func(goal Goal) error { return inst.Install(ctx, env, art, goal) },
 		func() (Goal, error) { return inst.Describe(ctx, env, art) })
+	m.freshMu.Lock()
+	delete(m.fresh, art.Path()) // the journal names it now
+	m.freshMu.Unlock()
+	m.pruneAfter(err)
+	return tx, err
+}
+
+// pruneAfter applies the retention policy after a transaction, unless the
+// transaction stopped at a failpoint (tests).
+func (m *Manager) pruneAfter(err error) {
+	if !errors.Is(err, errCrashed) {
+		m.pruneQuietly(false)
+	}
 }
 
 // rootName is the root as journalled.

@@ -17,6 +17,8 @@ import (
 //     before-state is restored. A script cannot tell: its declared rollback
 //     runs, or the transaction is marked broken with an alert.
 //   - installed: only bookkeeping was left; it commits.
+//   - a prune record not committed: its deletions are finished (each can
+//     run again) and it commits.
 func (m *Manager) Recover(ctx context.Context) ([]*Transaction, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -54,6 +56,9 @@ func (m *Manager) markBroken(tx *Transaction, cause error) error {
 // recoverOne resolves one unfinished transaction.
 func (m *Manager) recoverOne(ctx context.Context, tx *Transaction) error {
 	tx.Recovered = true
+	if tx.Kind == KindPrune {
+		return m.finishPrune(tx)
+	}
 	inst, err := m.installer(tx.Plan.Method)
 	if err != nil {
 		return err

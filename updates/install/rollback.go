@@ -22,6 +22,9 @@ func (m *Manager) Rollback(ctx context.Context, id string) (*Transaction, error)
 	if err := rollbackable(orig); err != nil {
 		return nil, err
 	}
+	if err := m.notPruned(orig); err != nil {
+		return nil, err
+	}
 	if err := m.nothingStandsOn(orig); err != nil {
 		return nil, err
 	}
@@ -39,8 +42,10 @@ func (m *Manager) Rollback(ctx context.Context, id string) (*Transaction, error)
 		}
 		return goal, nil
 	}
-	return m.drive(ctx, tx, env, rollbackSnapshotter{inst, orig.Goal},
+	tx, err = m.drive(ctx, tx, env, rollbackSnapshotter{inst, orig.Goal},
 		func(Goal) error { return inst.Restore(ctx, env, orig.Before) }, describe)
+	m.pruneAfter(err)
+	return tx, err
 }
 
 // rollbackable says why orig cannot be rolled back, if it cannot.

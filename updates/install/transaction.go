@@ -45,6 +45,9 @@ func (s State) Terminal() bool {
 const (
 	KindInstall  = "install"
 	KindRollback = "rollback"
+	// KindPrune is a retention record: the kept files it deletes, each
+	// with why and how many bytes, journalled before the first is deleted.
+	KindPrune = "prune"
 )
 
 // Step is one state change with its time.
@@ -87,6 +90,12 @@ type Transaction struct {
 	// the transaction.
 	Recovered bool   `json:"recovered,omitempty"`
 	Log       string `json:"log,omitempty"`
+	// Pruned lists what a prune record deletes (KindPrune only).
+	Pruned []PrunedFile `json:"pruned,omitempty"`
+	// PrunedBy is the prune record that deleted this transaction's kept
+	// files: a before-state with files (a package file, a tree, a script)
+	// can then no longer be rolled back to.
+	PrunedBy string `json:"pruned_by,omitempty"`
 }
 
 // Started is the time of the first step.
@@ -99,6 +108,9 @@ func (tx *Transaction) Started() time.Time {
 
 // Outcome is one line for a person.
 func (tx *Transaction) Outcome() string {
+	if tx.Kind == KindPrune {
+		return pruneOutcome(tx)
+	}
 	switch tx.State {
 	case StateCommitted:
 		if tx.RolledBackBy != "" {
