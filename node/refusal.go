@@ -109,6 +109,16 @@ func (p *proposalStates) set(d updates.Digest, st proposalState) {
 	p.m[d] = st
 }
 
+// setIfAbsent records d's state unless d has one.
+func (p *proposalStates) setIfAbsent(d updates.Digest, st proposalState) {
+	p.mu.Lock()
+	_, ok := p.m[d]
+	p.mu.Unlock()
+	if !ok {
+		p.set(d, st)
+	}
+}
+
 // get returns d's state.
 func (p *proposalStates) get(d updates.Digest) (proposalState, bool) {
 	p.mu.Lock()
@@ -140,12 +150,16 @@ func (n *Node) refuseProposal(acc *updates.Accepted, err error) {
 // noteInvalidProposal records why this supernode's validator refused a
 // proposal on the supernodes' topic before any check of its artifact (its
 // publisher is not one of this zone, it expired, …), so the publisher
-// asking is told.
+// asking is told. It never replaces what is known of the payload: a copy
+// carrying some other, bad signature must not make a proposal being
+// checked or co-signed look refused.
 func (n *Node) noteInvalidProposal(topic string, env *trust.Envelope, err error) {
 	if topic != n.topics.supernodes || n.cosigner == nil || err == nil {
 		return
 	}
-	n.noteProposal(sha256.Sum256(env.Payload), ProposalRefused, fmt.Errorf("not a proposal this supernode takes: %w", err))
+	reason := fmt.Errorf("not a proposal this supernode takes: %w", err)
+	n.cosigner.proposals.setIfAbsent(sha256.Sum256(env.Payload),
+		proposalState{state: ProposalRefused, reason: reason.Error(), at: n.verifier.Now()})
 }
 
 // handleCoSignStatus is a supernode's end of CoSignStatusProtocol.

@@ -182,6 +182,9 @@ func (n *Node) handleReport(s network.Stream) {
 		n.cosigner.reportStreams.Add(1)
 		var r *receivedReport
 		if err == nil {
+			err = n.mayReport(from)
+		}
+		if err == nil {
 			r, err = n.verifyReport(from, raw)
 		}
 		if err == nil {
@@ -206,6 +209,23 @@ func (n *Node) ReportStreams() uint64 {
 		return 0
 	}
 	return n.cosigner.reportStreams.Load()
+}
+
+// mayReport admits reports only from peers that admission verified as
+// agents of this zone, before any signature is checked: others cost this
+// supernode nothing more.
+func (n *Node) mayReport(from peer.ID) error {
+	pi, ok := n.ov.PeerInfo(from)
+	switch {
+	case ok && !pi.Verified && pi.Err != nil:
+		return fmt.Errorf("admitting install report: peer %s is not admitted: %w", from, pi.Err) // revoked, expired, …
+	case !ok || !pi.Verified:
+		return fmt.Errorf("admitting install report: %w: peer %s is not admitted", trust.ErrUntrusted, from)
+	}
+	if err := pi.Identity.Check(trust.RoleAgent, n.zone); err != nil {
+		return fmt.Errorf("admitting install report: %w", err)
+	}
+	return nil
 }
 
 // verifyReport checks a report sent by peer from: one signature by an

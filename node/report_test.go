@@ -75,10 +75,10 @@ func TestInstallReportsOnlyFromAgentsThatOptIn(t *testing.T) {
 }
 
 // A supernode refuses, by name, every install report that is not an
-// agent of its zone reporting for itself, and keeps none of them; a
-// genuine one is kept.
+// agent of its zone reporting for itself (over a stream from an admitted
+// agent of the zone), and keeps none of them; a genuine one is kept.
 func TestForgedInstallReportsRejected(t *testing.T) {
-	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 1, Threshold: 1})
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 1, Threshold: 1})
 	ctx := context.Background()
 	agent, sn := l.Agents[0], l.Supernodes[0]
 	creds, err := agent.Credentials()
@@ -103,8 +103,9 @@ func TestForgedInstallReportsRejected(t *testing.T) {
 	}{
 		{"forged signature", agent.Node, badSig, "bad-signature"},
 		{"agent of another zone", agent.Node, signedReport(t, report, other), "wrong-zone"},
-		{"supernode, not agent", l.Publisher.Node, signedReport(t, report, snCreds), "wrong-role"},
-		{"relayed by another peer", l.Publisher.Node, signedReport(t, report, creds), "peer-id-mismatch"},
+		{"signed by a supernode", agent.Node, signedReport(t, report, snCreds), "wrong-role"},
+		{"sent by a publisher", l.Publisher.Node, signedReport(t, report, creds), "wrong-role"},
+		{"relayed by another agent", l.Agents[1].Node, signedReport(t, report, creds), "peer-id-mismatch"},
 		{"payload of another zone", agent.Node, signedReport(t, wrongZoneField, creds), "wrong-zone"},
 		{"oversized", agent.Node, bytes.Repeat([]byte("x"), node.MaxReportBytes+1), "oversized"},
 		{"not an envelope", agent.Node, []byte("installed, honest"), "malformed"},
@@ -130,6 +131,19 @@ func TestForgedInstallReportsRejected(t *testing.T) {
 	}
 	if sums, err := sn.Reports(); err != nil || len(sums) != 1 || sums[0].Agents[0].Agent != agent.ID().String() {
 		t.Fatalf("reports kept: %+v, %v; want the agent's", sums, err)
+	}
+	crl, err := l.Revoke(agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crls := sn.Status().Count[node.EventCRL]
+	if err := l.Publisher.PublishCRL(ctx, crl); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the supernode to apply the CRL", func() bool { return sn.Status().Count[node.EventCRL] > crls })
+	err = node.DeliverReport(ctx, agent.Overlay().Host(), sn.ID(), signedReport(t, report, creds))
+	if e, _ := sn.Status().Last(node.EventReportRejected); err == nil || e.Reason != "revoked" {
+		t.Errorf("a revoked agent's report: %v; the supernode's rejection %q (%s), want reason revoked", err, e.Detail, e.Reason)
 	}
 }
 
