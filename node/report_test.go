@@ -91,8 +91,7 @@ func TestForgedInstallReportsRejected(t *testing.T) {
 	}
 	other := otherZoneAgent(t, l)
 	report := node.InstallReport{Zone: l.Zone, ID: "PNT-2026-0302", Version: 1, Outcome: node.OutcomeInstalled, Time: time.Now()}
-	badSig := signedReport(t, report, creds)
-	badSig[bytes.Index(badSig, []byte(`"sig":"`))+8] ^= 'A' ^ 'B' // one base64 digit of the signature changed
+	badSig := forgedSignature(t, signedReport(t, report, creds))
 	wrongZoneField := report
 	wrongZoneField.Zone = "elsewhere"
 	for _, tc := range []struct {
@@ -163,6 +162,21 @@ func signedReport(t *testing.T, r node.InstallReport, creds *trust.Credentials) 
 		t.Fatal(err)
 	}
 	return raw
+}
+
+// forgedSignature is raw with one bit of its signature flipped.
+func forgedSignature(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	env, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Signatures[0].Sig[len(env.Signatures[0].Sig)/2] ^= 1
+	out, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // otherZoneAgent is an agent of zone "other" under the lab's own root.
