@@ -307,7 +307,7 @@ func (cw *cosignWatch) progress(ctx context.Context) error {
 	if err != nil || ctx.Err() != nil {
 		return err
 	}
-	final := true
+	final, refused := true, 0
 	for _, a := range answers {
 		if a.Err != nil {
 			if !cw.errs[a.Peer] {
@@ -319,10 +319,14 @@ func (cw *cosignWatch) progress(ctx context.Context) error {
 		}
 		st := a.Status
 		final = final && st.State.Final()
+		if st.State == node.ProposalRefused {
+			refused++
+		}
 		if cw.states[a.Peer] == st.State {
 			continue
 		}
 		cw.states[a.Peer] = st.State
+		delete(cw.reasons, a.Peer) // a supernode retrying (the vendor back) no longer refuses
 		switch st.State {
 		case node.ProposalChecking:
 			fmt.Fprintf(cw.w, "  supernode %s: fetching the artifact from the vendor's origin and checking it\n", a.Peer)
@@ -333,9 +337,9 @@ func (cw *cosignWatch) progress(ctx context.Context) error {
 			fmt.Fprintf(cw.w, "  supernode %s refused: %s\n", a.Peer, st.Reason)
 		}
 	}
-	if final && len(cw.reasons) > 0 && len(answers)-len(cw.reasons) < cw.k {
+	if final && refused > 0 && len(answers)-refused < cw.k {
 		return fmt.Errorf("%d of the %d supernode(s) connected refused to co-sign, so %d co-signature(s) cannot come: %s",
-			len(cw.reasons), len(answers), cw.k, cw.refusals())
+			refused, len(answers), cw.k, cw.refusals())
 	}
 	return nil
 }
