@@ -208,6 +208,7 @@ func (n *Node) onStep(acc *updates.Accepted, s Step) {
 		n.step(a, s.Kind, s.Detail, func(r *UpdateRecord) { r.NotBefore = s.At })
 	default:
 		n.step(a, s.Kind, s.Detail, nil)
+		n.reportOutcome(acc, s) // opt-in ([report]): nothing leaves otherwise
 	}
 }
 

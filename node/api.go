@@ -123,6 +123,10 @@ type APIStatus struct {
 	// ones left out.
 	Updates        []APIUpdate `json:"updates"`
 	UpdatesOmitted int         `json:"updates_omitted,omitempty"`
+	// Reports are the install reports a supernode kept, per update
+	// version, by id and version (report.go): the agents that opted in,
+	// by outcome. None on other nodes.
+	Reports []ReportSummary `json:"reports,omitempty"`
 	// Events are the most recent events, oldest first (at most
 	// APIStatusEvents); EventCounts counts every event since start by kind.
 	Events      []APIEvent        `json:"events"`
@@ -604,6 +608,9 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 		return nil, fmt.Errorf("reading update records: %w", err)
 	}
 	out.Updates, out.UpdatesOmitted = apiUpdates(recs)
+	if out.Reports, err = n.Reports(); err != nil {
+		return nil, err
+	}
 	evs := st.Events
 	if len(evs) > APIStatusEvents {
 		evs = evs[len(evs)-APIStatusEvents:]

@@ -94,6 +94,9 @@ type Config struct {
 	Log LogConfig `toml:"log"`
 	// Metrics is the opt-in Prometheus endpoint. Default: off.
 	Metrics MetricsConfig `toml:"metrics"`
+	// Report is the opt-in install report an agent sends its supernodes
+	// (report.go). Default: off.
+	Report ReportConfig `toml:"report"`
 
 	// OnEvent, when set, is called with every event as it happens (the demo
 	// counts them). It must return quickly. Not a TOML key.
@@ -269,6 +272,9 @@ func DefaultConfig() Config {
 		FetchTimeout: Duration(DefaultFetchTimeout),
 		FetchRetry:   Duration(DefaultFetchRetry), // vendor or peers back soon, or the next window
 		Log:          LogConfig{Format: LogFormatText, Level: "info"},
+		// No install reports unless the operator opts in: without them an
+		// agent discloses nothing beyond taking part in gossip.
+		Report: ReportConfig{Enabled: false},
 	}
 }
 

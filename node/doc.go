@@ -41,6 +41,12 @@
 //     with a digest of what they co-signed; agents report stale heartbeats
 //     (cut off) and a set differing from what k supernodes agree on
 //     (withheld), and catch up from several peers;
+//   - direct protocols beside gossip (stream.go): opt-in install reports
+//     (report.go, reportstore.go: an agent with [report] enabled signs each
+//     install outcome and sends it to its connected supernodes, which
+//     verify and keep it per update) and co-signing status (refusal.go: a
+//     supernode's signed answer to its zone's publishers on where their
+//     proposal stands, refusals with their reason);
 //   - Status, Events and Updates: what each node did and when, served on
 //     the local API at STATE/patchnet.sock (api.go);
 //   - logs (logging.go: Config.Logger, built from [log]; one line per
@@ -54,6 +60,9 @@
 // peers (or the vendor) it fetches the artifact from learn that it wanted
 // that artifact. Fetching from peers spreads that knowledge across the zone
 // rather than concentrating it at one origin; it does not remove it.
+// An agent that opts in ([report] enabled) also tells the supernodes it is
+// connected to what it installed or failed to (report.go says exactly
+// what); one that does not sends nothing.
 //
 // The nodelab subpackage runs a whole zone in one process (`patchnet demo`
 // and this package's tests).

@@ -121,4 +121,44 @@ const (
 	// flight before it closes their connections; a rollback in flight is
 	// waited for to its end all the same.
 	APIShutdownTimeout = 5 * time.Second
+	// StreamExchangeTimeout bounds one exchange on the direct protocols
+	// (an install report, a co-signing status query): open, request,
+	// answer.
+	StreamExchangeTimeout = 10 * time.Second
+	// MaxReportBytes caps a signed install report: a few short fields and
+	// one certificate chain (trust.MaxChainLength certificates of a few
+	// hundred bytes each), far under this.
+	MaxReportBytes = 16 << 10
+	// MaxReportAnswerBytes caps a supernode's answer to a report: "ok" or
+	// a one-line refusal.
+	MaxReportAnswerBytes = 4 << 10
+	// MaxReportIDBytes and MaxReportReasonBytes cap a report's update id
+	// and reason word.
+	MaxReportIDBytes     = 256
+	MaxReportReasonBytes = 64
+	// MaxReportedUpdates caps the update versions a supernode keeps
+	// install reports of, and MaxReportsPerUpdate the agents per version:
+	// at a few hundred bytes a report, at most a few GiB in the worst case
+	// and a few MiB in practice.
+	MaxReportedUpdates  = 1024
+	MaxReportsPerUpdate = 10000
+	// MaxConcurrentExchanges caps the report or status streams a node
+	// serves at once, per protocol; more are reset unread (an agent's
+	// report is sent once, so a busy supernode misses it: reports are
+	// counts for operators, not a delivery guarantee).
+	MaxConcurrentExchanges = 8
+	// APIStatusReportAgents caps the agents /v1/status names per update
+	// version reported; the counts count them all.
+	APIStatusReportAgents = 100
+	// MaxCoSignStatusRequestBytes caps a publisher's co-signing status
+	// query (an id, a version, a digest), and MaxCoSignStatusAnswerBytes a
+	// supernode's signed answer (a status line and its certificate chain).
+	MaxCoSignStatusRequestBytes = 1 << 10
+	MaxCoSignStatusAnswerBytes  = 16 << 10
+	// MaxProposalStates caps the proposals a supernode remembers its
+	// progress on (for publishers' status queries), oldest forgotten first.
+	MaxProposalStates = 256
+	// MaxProposalReasonBytes caps the refusal reason a supernode tells a
+	// publisher: one error's text.
+	MaxProposalReasonBytes = 1 << 10
 )

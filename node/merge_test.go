@@ -157,7 +157,7 @@ func BenchmarkValidateAnnouncement(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			n.merge = newMergeBuffer(n.verifier.Now, n.zone)
-			if v, _ := n.validateAnnouncement(b.Context(), "", cosigned); v != 0 {
+			if v, _ := n.validateAnnouncement(b.Context(), n.topics.announce, "", cosigned); v != 0 {
 				b.Fatalf("verdict %v", v)
 			}
 		}
@@ -165,7 +165,7 @@ func BenchmarkValidateAnnouncement(b *testing.B) {
 	b.Run("validator/copy", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			n.validateAnnouncement(b.Context(), "", cosigned)
+			n.validateAnnouncement(b.Context(), n.topics.announce, "", cosigned)
 		}
 	})
 	// What one announcement costs an agent in a zone with k = 2: the two
@@ -192,7 +192,7 @@ func BenchmarkValidateAnnouncement(b *testing.B) {
 		for b.Loop() {
 			n.merge = newMergeBuffer(n.verifier.Now, n.zone)
 			for _, raw := range seq {
-				n.validateAnnouncement(b.Context(), "", raw)
+				n.validateAnnouncement(b.Context(), n.topics.announce, "", raw)
 			}
 		}
 	})

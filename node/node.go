@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -78,6 +79,13 @@ type agentPart struct {
 type cosignerPart struct {
 	records  *cosignStore
 	checkers map[string]*origin.Checker
+	// The direct protocols it serves: agents' install reports
+	// (report.go) and publishers' status queries (refusal.go).
+	reports       *reportStore
+	reportSem     chan struct{}
+	reportStreams atomic.Uint64
+	proposals     *proposalStates
+	statusSem     chan struct{}
 }
 
 // New loads the node's credentials, pins its roots, opens its state and
@@ -120,6 +128,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := n.subscribe(); err != nil {
 		return nil, err
 	}
+	n.serveDirect()
 	if err := n.startMetrics(); err != nil {
 		return nil, err
 	}
@@ -334,6 +343,16 @@ func (n *Node) subscribe() error {
 	return nil
 }
 
+// serveDirect registers the stream protocols a supernode answers beside
+// gossip: install reports (report.go) and co-signing status (refusal.go).
+func (n *Node) serveDirect() {
+	if n.cosigner == nil {
+		return
+	}
+	n.ov.Host().SetStreamHandler(ReportProtocol, n.handleReport)
+	n.ov.Host().SetStreamHandler(CoSignStatusProtocol, n.handleCoSignStatus)
+}
+
 // Run processes announcements until ctx ends or the node is closed.
 func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
@@ -498,7 +517,13 @@ func OpenStateDB(state string) (*badger.DB, error) {
 // origin checker of every [cosign.publishers] entry, its origins parsed and
 // its vendor keys loaded once.
 func (n *Node) openCosigner() (*cosignerPart, error) {
-	c := &cosignerPart{records: newCosignStore(n.db), checkers: map[string]*origin.Checker{}}
+	c := &cosignerPart{records: newCosignStore(n.db), checkers: map[string]*origin.Checker{},
+		reportSem: make(chan struct{}, MaxConcurrentExchanges), proposals: newProposalStates(),
+		statusSem: make(chan struct{}, MaxConcurrentExchanges)}
+	var err error
+	if c.reports, err = openReportStore(n.db); err != nil {
+		return nil, err
+	}
 	for pub, p := range n.cfg.CoSign.Publishers {
 		chk, err := origin.NewChecker(p, updates.FetchOptions{})
 		if err != nil {

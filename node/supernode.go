@@ -36,14 +36,15 @@ func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 	a := acc.Announcement
 	if err := n.cosigner.records.reserve(a.ID, a.Patchnet.Version, acc.Digest); err != nil {
 		if !errors.Is(err, errAlreadyCoSigned) {
-			n.emit(Event{Kind: EventRefused, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error(), Reason: reasonOf(err)})
+			n.refuseProposal(acc, err)
 		}
 		return
 	}
+	n.noteProposal(acc.Digest, ProposalChecking, nil)
 	n.wg.Go(func() {
 		if err := n.coSign(ctx, va); err != nil {
 			n.cosigner.records.release(a.ID, a.Patchnet.Version, acc.Digest)
-			n.emit(Event{Kind: EventRefused, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error(), Reason: reasonOf(err)})
+			n.refuseProposal(acc, err)
 		}
 	})
 }
@@ -56,6 +57,7 @@ func (n *Node) coSign(ctx context.Context, va *verifiedAnnouncement) error {
 	if err := n.checkArtifact(ctx, va.Accepted); err != nil {
 		return fmt.Errorf("not co-signing %s version %d: %w", a.ID, a.Patchnet.Version, err)
 	}
+	n.noteProposal(va.Accepted.Digest, ProposalChecked, nil)
 	env := va.Envelope
 	if cur := n.merge.view(keyOf(env)); cur != nil {
 		env = cur.Envelope // co-signatures merged while the artifact was checked
@@ -73,6 +75,7 @@ func (n *Node) coSign(ctx context.Context, va *verifiedAnnouncement) error {
 	if err := n.cosigner.records.done(a.ID, a.Patchnet.Version, va.Accepted.Digest); err != nil {
 		return err
 	}
+	n.noteProposal(va.Accepted.Digest, ProposalCoSigned, nil)
 	n.emit(Event{Kind: EventCoSigned, ID: a.ID, Version: a.Patchnet.Version,
 		Detail: fmt.Sprintf("co-signed after checking %s", artifactText(a))})
 	return nil

@@ -43,7 +43,7 @@ func (n *Node) ValidateMessage(ctx context.Context, topic string, from peer.ID, 
 	case n.topics.heartbeat:
 		return n.validateHeartbeat(data)
 	case n.topics.announce, n.topics.supernodes:
-		return n.validateAnnouncement(ctx, from, data)
+		return n.validateAnnouncement(ctx, topic, from, data)
 	}
 	return overlay.Reject, nil
 }
@@ -51,7 +51,7 @@ func (n *Node) ValidateMessage(ctx context.Context, topic string, from peer.ID, 
 // validateAnnouncement verifies only the signatures that would add to what
 // the merge buffer holds for the payload, checks the announcement once per
 // payload, and merges.
-func (n *Node) validateAnnouncement(ctx context.Context, from peer.ID, data []byte) (overlay.Verdict, any) {
+func (n *Node) validateAnnouncement(ctx context.Context, topic string, from peer.ID, data []byte) (overlay.Verdict, any) {
 	env, err := trust.ParseEnvelope(data)
 	if err != nil || env.PayloadType != updates.PayloadType {
 		return overlay.Reject, nil
@@ -63,6 +63,9 @@ func (n *Node) validateAnnouncement(ctx context.Context, from peer.ID, data []by
 	}
 	verified, dropped, verdict := n.verifySignatures(env, fresh)
 	if verdict != overlay.Accept {
+		if len(dropped) > 0 {
+			n.noteInvalidProposal(topic, env, dropped[0]) // a publisher of another zone, revoked, …
+		}
 		if verdict == overlay.Ignore && n.merge.checked(k) != nil {
 			n.reportDropped(n.merge.checked(k).Announcement, dropped) // e.g. a revoked co-signer of a payload held
 		}
@@ -71,6 +74,7 @@ func (n *Node) validateAnnouncement(ctx context.Context, from peer.ID, data []by
 	checked := n.merge.checked(k)
 	if checked == nil {
 		if checked, err = n.checkAnnouncement(env, verified); err != nil {
+			n.noteInvalidProposal(topic, env, err)
 			return verdictOf(err), nil
 		}
 	} else if err := updates.CheckValidity(checked.Announcement, n.verifier.Now()); err != nil {

@@ -514,6 +514,8 @@ var configHelp = map[string]string{
 	"metrics":                            "Prometheus metrics (patchnet_*): off unless listen is set.",
 	"metrics.listen":                     `host:port of the metrics endpoint, e.g. "127.0.0.1:9464"; "" is off. Loopback only unless allow_remote.`,
 	"metrics.allow_remote":               "Allow a non-loopback metrics address. Off by default: the metrics say which updates this host installed.",
+	"report":                             "Opt-in install reports: an agent signs what it installed (or failed or refused to) and sends it to the supernodes it is connected to, directly, never by gossip.",
+	"report.enabled":                     "Send a signed report of each install outcome (update id, version, digest, installed/failed/refused with one reason word, time; never the inventory or error text) to the connected supernodes, which show them in `patchnet status`. Off by default for privacy: an agent that does not opt in discloses nothing beyond taking part in gossip.",
 	"heartbeat":                          "The zone's heartbeat policy; every node of a zone should use the same.",
 	"heartbeat.interval":                 "How often a supernode signs and sends its heartbeat (time, sequence, digest of the set it co-signed), and how often an agent checks the ones it received.",
 	"heartbeat.max_age":                  "How old the k-th freshest supernode heartbeat may be before an agent reports heartbeat-stale (cut off, or the zone frozen) and catches up from several peers; at least interval.",
@@ -637,6 +639,7 @@ var roleNotes = map[trust.Role]map[string]string{
 	trust.RoleSupernode: {
 		"install":           "Agents only: a supernode installs nothing, so the table is commented out.",
 		"retention":         "Agents only: a supernode keeps no install journal, so the table is commented out.",
+		"report":            "Agents only: a supernode sends no install reports (it receives them), so the table is commented out.",
 		"cosign.publishers": "`patchnet init supernode --vendor-origin URL --vendor-key FILE` fills the \"*\" entry; without them it is a commented-out example, and this supernode co-signs nothing until an entry is filled in.",
 	},
 }
@@ -649,7 +652,7 @@ func commentedOut(role trust.Role, path string) bool {
 		return true // set by the node itself
 	case "cosign":
 		return role != trust.RoleSupernode
-	case "install", "retention":
+	case "install", "retention", "report":
 		return role != trust.RoleAgent
 	}
 	return false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -32,8 +33,11 @@ const (
 	// DefaultPublishLinger is how long a CRL's publisher stays in the zone
 	// after sending it, so gossip carries it on (there is no receipt).
 	DefaultPublishLinger = 3 * time.Second
-	// publishPoll is how often progress is looked at.
+	// publishPoll is how often merged co-signatures are looked at.
 	publishPoll = 100 * time.Millisecond
+	// publishStatusPoll is how often the supernodes are asked how the
+	// proposal stands: a few small streams per supernode and minute.
+	publishStatusPoll = time.Second
 )
 
 // publishOptions are publish's inputs besides the node config.
@@ -55,8 +59,13 @@ private-zone key), then:
 - with ANNOUNCEMENT (JSON, as 'patchnet update new' writes it): signs it with
   the publisher's key, seeds --artifact to the zone (its size, SHA-256 and
   content id must be the announced ones), offers the proposal to the zone's
-  supernodes and prints each co-signature as it arrives; it exits 0 once k
-  (threshold) supernodes co-signed, non-zero after --wait with what it saw.
+  supernodes and prints each co-signature as it arrives, and what each
+  supernode it is connected to says of the proposal (checking the artifact at
+  the vendor's origin, checked, or refused and why: a signed answer over
+  /patchnet/cosign-status/1.0.0); it exits 0 once k (threshold) supernodes
+  co-signed, non-zero with every refusal's reason as soon as the connected
+  supernodes have all answered and too many refused for k, or after --wait
+  with what it saw.
   Each supernode fetches the artifact itself from the vendor origins its
   [cosign] policy binds to the publisher, so the artifact's URLs must be
   there: --artifact only seeds peers.
@@ -224,52 +233,143 @@ func seed(ctx context.Context, n *node.Node, a *updates.Announcement, path strin
 }
 
 // awaitCoSigners prints each supernode co-signature of env as the node
-// merges it, until k count or ctx ends.
+// merges it, and each supernode's progress as it tells it (checking the
+// artifact, checked, refused and why), until k count, until every
+// supernode connected answered and too many refused for k, or until ctx
+// ends.
 func awaitCoSigners(ctx context.Context, w io.Writer, n *node.Node, env []byte, k int) error {
-	seen := map[peer.ID]bool{}
-	counted := 0
+	cw := &cosignWatch{w: w, n: n, env: env, k: k, seen: map[peer.ID]bool{}, states: map[peer.ID]node.ProposalState{},
+		reasons: map[peer.ID]string{}, errs: map[peer.ID]bool{}}
+	var asked time.Time
 	for {
-		ids, err := n.CoSigners(env)
-		if err != nil {
+		if err := cw.merged(); err != nil {
 			return err
 		}
-		for _, id := range ids {
-			if seen[id.PeerID] {
-				continue
-			}
-			seen[id.PeerID] = true
-			note := ""
-			if id.CRLCurrent {
-				counted++
-			} else {
-				note = " (not counted here yet: no current CRL of its zone CA and root)"
-			}
-			fmt.Fprintf(w, "  co-signed by supernode %s (%d/%d)%s\n", id.PeerID, counted, k, note)
-		}
-		if counted >= k {
-			fmt.Fprintf(w, "%d supernode(s) co-signed: agents of the zone accept it now\n", counted)
+		if cw.counted >= k {
+			fmt.Fprintf(w, "%d supernode(s) co-signed: agents of the zone accept it now\n", cw.counted)
 			return nil
+		}
+		if time.Since(asked) >= publishStatusPoll {
+			asked = time.Now()
+			if err := cw.progress(ctx); err != nil {
+				return err
+			}
 		}
 		select {
 		case <-ctx.Done():
-			return coSignTimeout(n, seen, counted, k)
+			return coSignTimeout(n, cw)
 		case <-time.After(publishPoll):
 		}
 	}
 }
 
-// coSignTimeout says what was missing when the wait ended.
-func coSignTimeout(n *node.Node, seen map[peer.ID]bool, counted, k int) error {
+// cosignWatch follows one proposal's co-signatures and each supernode's
+// progress on it.
+type cosignWatch struct {
+	w       io.Writer
+	n       *node.Node
+	env     []byte
+	k       int
+	seen    map[peer.ID]bool // co-signatures merged
+	counted int
+	states  map[peer.ID]node.ProposalState // what each supernode said last
+	reasons map[peer.ID]string             // why each refusing supernode refused
+	errs    map[peer.ID]bool               // supernodes whose status could not be had (said once)
+}
+
+// merged prints the co-signatures merged since last time.
+func (cw *cosignWatch) merged() error {
+	ids, err := cw.n.CoSigners(cw.env)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if cw.seen[id.PeerID] {
+			continue
+		}
+		cw.seen[id.PeerID] = true
+		note := ""
+		if id.CRLCurrent {
+			cw.counted++
+		} else {
+			note = " (not counted here yet: no current CRL of its zone CA and root)"
+		}
+		fmt.Fprintf(cw.w, "  co-signed by supernode %s (%d/%d)%s\n", id.PeerID, cw.counted, cw.k, note)
+	}
+	return nil
+}
+
+// progress asks the connected supernodes how the proposal stands, prints
+// what changed, and fails once every one of them answered for good and
+// too many refused for k co-signatures to come from them.
+func (cw *cosignWatch) progress(ctx context.Context) error {
+	answers, err := cw.n.CoSignProgress(ctx, cw.env)
+	if err != nil || ctx.Err() != nil {
+		return err
+	}
+	final, refused := true, 0
+	for _, a := range answers {
+		if a.Err != nil {
+			if !cw.errs[a.Peer] {
+				cw.errs[a.Peer] = true
+				fmt.Fprintf(cw.w, "  supernode %s: no progress to show: %v\n", a.Peer, a.Err)
+			}
+			final = false
+			continue
+		}
+		st := a.Status
+		final = final && st.State.Final()
+		if st.State == node.ProposalRefused {
+			refused++
+		}
+		if cw.states[a.Peer] == st.State {
+			continue
+		}
+		cw.states[a.Peer] = st.State
+		delete(cw.reasons, a.Peer) // a supernode retrying (the vendor back) no longer refuses
+		switch st.State {
+		case node.ProposalChecking:
+			fmt.Fprintf(cw.w, "  supernode %s: fetching the artifact from the vendor's origin and checking it\n", a.Peer)
+		case node.ProposalChecked:
+			fmt.Fprintf(cw.w, "  supernode %s: artifact fetched and checked; co-signing\n", a.Peer)
+		case node.ProposalRefused:
+			cw.reasons[a.Peer] = st.Reason
+			fmt.Fprintf(cw.w, "  supernode %s refused: %s\n", a.Peer, st.Reason)
+		}
+	}
+	if final && refused > 0 && len(answers)-refused < cw.k {
+		return fmt.Errorf("%d of the %d supernode(s) connected refused to co-sign, so %d co-signature(s) cannot come: %s",
+			refused, len(answers), cw.k, cw.refusals())
+	}
+	return nil
+}
+
+// refusals lists each refusing supernode with its reason.
+func (cw *cosignWatch) refusals() string {
+	var out []string
+	for _, p := range slices.Sorted(maps.Keys(cw.reasons)) {
+		out = append(out, fmt.Sprintf("supernode %s: %s", p, cw.reasons[p]))
+	}
+	return strings.Join(out, "; ")
+}
+
+// coSignTimeout says what was missing when the wait ended: the supernodes
+// that refused and why, and those that said nothing.
+func coSignTimeout(n *node.Node, cw *cosignWatch) error {
 	var silent []string
 	for _, p := range n.Overlay().TopicPeers(n.Overlay().SupernodesTopic()) {
-		if !seen[p] {
+		if _, refused := cw.reasons[p]; !cw.seen[p] && !refused {
 			silent = append(silent, p.String())
 		}
 	}
 	slices.Sort(silent)
-	return fmt.Errorf("only %d of %d co-signatures before the deadline; supernodes that did not co-sign: %s (each says why in its log and `patchnet status`: "+
+	refused := ""
+	if len(cw.reasons) > 0 {
+		refused = "; refused: " + cw.refusals()
+	}
+	return fmt.Errorf("only %d of %d co-signatures before the deadline%s; supernodes that did not co-sign nor refuse: %s (each says why in its log and `patchnet status`: "+
 		"most often the artifact's URLs are outside its [cosign] origins for this publisher, or the vendor's signature is missing)",
-		counted, k, orNone(strings.Join(silent, ", ")))
+		cw.counted, cw.k, refused, orNone(strings.Join(silent, ", ")))
 }
 
 // looksLikeAnnouncement tells a bare announcement (JSON with an id) from a

@@ -20,7 +20,15 @@ import (
 // operator would write one for `patchnet publish`.
 func publishLab(t *testing.T) (*nodelab.Lab, string) {
 	t.Helper()
-	l, err := nodelab.New(context.Background(), nodelab.Options{Dir: t.TempDir(), Agents: 2, Supernodes: 2, Threshold: 2, FakeInstaller: true})
+	return publishLabWith(t, nil)
+}
+
+// publishLabWith is publishLab with each lab node's config adjusted by
+// configure.
+func publishLabWith(t *testing.T, configure func(name string, cfg *node.Config)) (*nodelab.Lab, string) {
+	t.Helper()
+	l, err := nodelab.New(context.Background(), nodelab.Options{Dir: t.TempDir(), Agents: 2, Supernodes: 2, Threshold: 2, FakeInstaller: true,
+		Configure: configure})
 	if err != nil {
 		t.Fatalf("starting the lab: %v", err)
 	}
@@ -99,6 +107,42 @@ func TestPublishIntoRunningZone(t *testing.T) {
 		}
 	}
 	waitAgents(t, l, "install the published fix", func(s node.Status) bool { return s.Has(node.EventInstalled) })
+}
+
+// One supernode's [cosign] policy binds publishers to another vendor
+// origin: publish shows the other supernode checking and co-signing, this
+// one refusing and why, and fails as soon as k co-signatures cannot come,
+// the refusal in its error.
+func TestPublishShowsSupernodeRefusal(t *testing.T) {
+	l, cfg := publishLabWith(t, func(name string, cfg *node.Config) {
+		if name == "supernode-2" {
+			p := cfg.CoSign.Publishers["*"]
+			p.Origins = []string{"http://127.0.0.1:1/elsewhere/"}
+			cfg.CoSign.Publishers["*"] = p
+		}
+	})
+	fix, err := l.Fix(context.Background(), "PNT-2026-0203", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := fix.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ann := filepath.Join(t.TempDir(), "fix.json")
+	writeTestFile(t, ann, string(payload))
+	out, err := runCommand(t, newPublishCmd(), ann, "--artifact", l.Debs[nodelab.NewVersion], "--config", cfg, "--wait", "60s")
+	refusing := l.Supernodes[1].ID().String()
+	if err == nil || !strings.Contains(err.Error(), "supernode "+refusing+": not co-signing PNT-2026-0203") ||
+		!strings.Contains(err.Error(), "outside the publisher's vendor origins") || !strings.Contains(err.Error(), "cannot come") {
+		t.Fatalf("publish: %v, want a failure naming %s and its reason\n%s", err, refusing, out)
+	}
+	for _, want := range []string{"supernode " + refusing + " refused: not co-signing PNT-2026-0203 version 1: checking the artifact at the vendor's origin",
+		"co-signed by supernode " + l.Supernodes[0].ID().String() + " (1/2)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("publish output lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 // publish --crl sends a zone CA's new CRL into the running zone: every

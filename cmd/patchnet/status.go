@@ -198,6 +198,7 @@ func writeStatus(w io.Writer, st *node.APIStatus) error {
 	writeRouting(&b, st)
 	writeCRLs(&b, st)
 	writeUpdates(&b, st)
+	writeReports(&b, st)
 	writeEvents(&b, st)
 	writeCounters(&b, st)
 	_, err := w.Write(b.Bytes())
@@ -333,6 +334,43 @@ func writeUpdates(w io.Writer, st *node.APIStatus) {
 			u.Updated.UTC().Format(time.DateTime+"Z"))
 	}
 	tw.Flush()
+}
+
+// writeReports tables, on a supernode, the install reports agents that
+// opted in sent, per update version: counts by outcome, then each agent.
+func writeReports(w io.Writer, st *node.APIStatus) {
+	if !slices.Contains(st.Roles, "supernode") {
+		return
+	}
+	if len(st.Reports) == 0 {
+		fmt.Fprintln(w, "install reports: none (agents send them only with [report] enabled = true)")
+		return
+	}
+	fmt.Fprintf(w, "install reports: %d update version(s)\n", len(st.Reports))
+	tw := table(w)
+	fmt.Fprintln(tw, "  ID\tVERSION\tINSTALLED\tFAILED\tREFUSED")
+	for _, r := range st.Reports {
+		fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\n", r.ID, r.Version, r.Counts[node.OutcomeInstalled], r.Counts[node.OutcomeFailed], r.Counts[node.OutcomeRefused])
+	}
+	tw.Flush()
+	for _, r := range st.Reports {
+		total := 0
+		for _, c := range r.Counts {
+			total += c
+		}
+		shown := ""
+		if len(r.Agents) < total {
+			shown = fmt.Sprintf(" (newest %d of %d)", len(r.Agents), total)
+		}
+		fmt.Fprintf(w, "  %s v%d%s:\n", r.ID, r.Version, shown)
+		for _, a := range r.Agents {
+			outcome := string(a.Outcome)
+			if a.Reason != "" {
+				outcome += " (" + a.Reason + ")"
+			}
+			fmt.Fprintf(w, "    %s %s %s\n", a.Agent, outcome, a.At.UTC().Format(time.DateTime+"Z"))
+		}
+	}
 }
 
 // writeEvents lists the most recent events.

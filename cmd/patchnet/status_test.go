@@ -289,6 +289,45 @@ func TestStatusOfLabAgentAfterInstall(t *testing.T) {
 	}
 }
 
+// An agent that opted in reports its install to the supernodes: `patchnet
+// status` on a supernode lists it under the update, by the agent's name.
+func TestStatusOfLabSupernodeListsInstallReports(t *testing.T) {
+	l, err := nodelab.New(context.Background(), nodelab.Options{Dir: t.TempDir(), Agents: 1, Supernodes: 2, Threshold: 2,
+		FakeInstaller: true, Configure: func(_ string, cfg *node.Config) { cfg.Report.Enabled = true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fix, err := l.Fix(context.Background(), "PNT-2026-0902", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(context.Background(), fix); err != nil {
+		t.Fatal(err)
+	}
+	sn := l.Supernodes[0]
+	deadline := time.Now().Add(60 * time.Second)
+	for !sn.Status().Has(node.EventReportReceived) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s got no install report within 60s: %+v", sn.Name, sn.Status().Events)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	out, err := runCommand(t, newStatusCmd(), "--state", filepath.Join(sn.Dir, "state"))
+	if err != nil {
+		t.Fatalf("status: %v\n%s", err, out)
+	}
+	for _, re := range []string{
+		`(?m)^install reports: 1 update version\(s\)$`,
+		`(?m)^  PNT-2026-0902 +1 +1 +0 +0$`,
+		`(?m)^    ` + l.Agents[0].ID().String() + ` installed \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(out) {
+			t.Errorf("status lacks a line matching %s:\n%s", re, out)
+		}
+	}
+}
+
 // The summary marks a CRL past its next update STALE, says when a
 // scheduled update may be installed, and how many peers and updates it
 // leaves out.
@@ -317,9 +356,19 @@ func TestWriteStatus(t *testing.T) {
 			st.Peers = []node.APIPeer{{ID: "12D3KooWpeer", Role: "supernode", Addrs: []string{"/ip4/192.0.2.1/tcp/4001"}}}
 			st.PeersTotal = 600
 		}, []string{"peers: 600 connected (1 shown)\n", "12D3KooWpeer  supernode  /ip4/192.0.2.1/tcp/4001\n"}, nil},
+		{"install reports on a supernode", func(st *node.APIStatus) {
+			st.Roles = []string{"supernode"}
+			st.Reports = []node.ReportSummary{{ID: "PNT-1", Version: 2,
+				Counts: map[node.ReportOutcome]int{node.OutcomeInstalled: 1, node.OutcomeFailed: 1},
+				Agents: []node.ReportAgent{{Agent: "12D3KooWa", Outcome: node.OutcomeInstalled, At: now},
+					{Agent: "12D3KooWb", Outcome: node.OutcomeFailed, Reason: "other", At: now.Add(-time.Minute)}}}}
+		}, []string{"install reports: 1 update version(s)\n", "  ID     VERSION  INSTALLED  FAILED  REFUSED\n", "  PNT-1  2        1          1       0\n",
+			"  PNT-1 v2:\n    12D3KooWa installed 2026-11-26 12:00:00Z\n    12D3KooWb failed (other) 2026-11-26 11:59:00Z\n"}, nil},
+		{"no install reports on a supernode", func(st *node.APIStatus) { st.Roles = []string{"supernode"} },
+			[]string{"install reports: none (agents send them only with [report] enabled = true)\n"}, nil},
 		{"nothing yet", func(*node.APIStatus) {},
 			[]string{"agent 12D3KooWself of zone acme (root abababababababab…)\n", "peers: none connected\n", "dht: off\n",
-				"CRLs: none held\n", "updates: none\n", "events: none yet\n"}, []string{"STALE"}},
+				"CRLs: none held\n", "updates: none\n", "events: none yet\n"}, []string{"STALE", "install reports"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := base

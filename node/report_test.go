@@ -1,0 +1,203 @@
+package node_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/trust/ca"
+)
+
+// One agent opts in to install reports, the other keeps the default. Both
+// install the fix; each supernode holds the opted-in agent's report, by
+// name, and was never opened a report stream by the other: the opted-out
+// agent is stopped first (Run waits for any report it is sending), so a
+// default that sent would be counted here.
+func TestInstallReportsOnlyFromAgentsThatOptIn(t *testing.T) {
+	const optedIn = "agent-01"
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2, Configure: func(name string, cfg *node.Config) {
+		if name == optedIn {
+			cfg.Report.Enabled = true
+		}
+	}})
+	in, out := l.Agents[0], l.Agents[1]
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0301", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "both agents to install the fix", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return hasEvent2(s, node.EventInstalled, fix.ID) })
+		return len(no) == 0
+	})
+	for _, sn := range l.Supernodes {
+		waitFor(t, 30*time.Second, sn.Name+" to hold "+optedIn+"'s install report", func() bool {
+			sums, err := sn.Reports()
+			return err == nil && len(sums) == 1 && sums[0].Counts[node.OutcomeInstalled] == 1
+		})
+	}
+	if err := l.Stop(out); err != nil {
+		t.Fatal(err)
+	}
+	for _, sn := range l.Supernodes {
+		sums, err := sn.Reports()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []node.ReportSummary{{ID: fix.ID, Version: 1, Counts: map[node.ReportOutcome]int{node.OutcomeInstalled: 1},
+			Agents: []node.ReportAgent{{Agent: in.ID().String(), Outcome: node.OutcomeInstalled}}}}
+		if diff := cmp.Diff(want, sums, cmpopts.IgnoreFields(node.ReportAgent{}, "At")); diff != "" {
+			t.Errorf("%s's install reports:\n%s", sn.Name, diff)
+		}
+		if n := sn.ReportStreams(); n != 1 {
+			t.Errorf("%s was opened %d report streams, want 1 (the opted-in agent's): the opted-out agent sent one", sn.Name, n)
+		}
+	}
+	if out.Status().Has(node.EventReported) {
+		t.Errorf("%s, opted out, reported its install", out.Name)
+	}
+	if e, ok := in.Status().Last(node.EventReported); !ok || !strings.Contains(e.Detail, "sent to 2 supernode(s)") {
+		t.Errorf("%s's report event %+v, want sent to both supernodes", in.Name, e)
+	}
+}
+
+// A supernode refuses, by name, every install report that is not an
+// agent of its zone reporting for itself (over a stream from an admitted
+// agent of the zone), and keeps none of them; a genuine one is kept.
+func TestForgedInstallReportsRejected(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 1, Threshold: 1})
+	ctx := context.Background()
+	agent, sn := l.Agents[0], l.Supernodes[0]
+	creds, err := agent.Credentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	snCreds, err := l.Supernodes[0].Credentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := otherZoneAgent(t, l)
+	report := node.InstallReport{Zone: l.Zone, ID: "PNT-2026-0302", Version: 1, Outcome: node.OutcomeInstalled, Time: time.Now()}
+	badSig := forgedSignature(t, signedReport(t, report, creds))
+	wrongZoneField := report
+	wrongZoneField.Zone = "elsewhere"
+	for _, tc := range []struct {
+		name   string
+		from   *node.Node
+		raw    []byte
+		reason string
+	}{
+		{"forged signature", agent.Node, badSig, "bad-signature"},
+		{"agent of another zone", agent.Node, signedReport(t, report, other), "wrong-zone"},
+		{"signed by a supernode", agent.Node, signedReport(t, report, snCreds), "wrong-role"},
+		{"sent by a publisher", l.Publisher.Node, signedReport(t, report, creds), "wrong-role"},
+		{"relayed by another agent", l.Agents[1].Node, signedReport(t, report, creds), "peer-id-mismatch"},
+		{"payload of another zone", agent.Node, signedReport(t, wrongZoneField, creds), "wrong-zone"},
+		{"oversized", agent.Node, bytes.Repeat([]byte("x"), node.MaxReportBytes+1), "oversized"},
+		{"not an envelope", agent.Node, []byte("installed, honest"), "malformed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := sn.Status().Count[node.EventReportRejected]
+			err := node.DeliverReport(ctx, tc.from.Overlay().Host(), sn.ID(), tc.raw)
+			if err == nil || !strings.Contains(err.Error(), "refusing install report") {
+				t.Fatalf("delivering: %v, want a refusal", err)
+			}
+			st := sn.Status()
+			e, _ := st.Last(node.EventReportRejected)
+			if st.Count[node.EventReportRejected] != before+1 || e.Reason != tc.reason {
+				t.Errorf("supernode's rejection %q (%s), want reason %s; sender was told: %v", e.Detail, e.Reason, tc.reason, err)
+			}
+		})
+	}
+	if sums, err := sn.Reports(); err != nil || len(sums) != 0 {
+		t.Fatalf("reports kept after forgeries: %+v, %v", sums, err)
+	}
+	if err := node.DeliverReport(ctx, agent.Overlay().Host(), sn.ID(), signedReport(t, report, creds)); err != nil {
+		t.Fatalf("a genuine report: %v", err)
+	}
+	if sums, err := sn.Reports(); err != nil || len(sums) != 1 || sums[0].Agents[0].Agent != agent.ID().String() {
+		t.Fatalf("reports kept: %+v, %v; want the agent's", sums, err)
+	}
+	crl, err := l.Revoke(agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crls := sn.Status().Count[node.EventCRL]
+	if err := l.Publisher.PublishCRL(ctx, crl); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the supernode to apply the CRL", func() bool { return sn.Status().Count[node.EventCRL] > crls })
+	err = node.DeliverReport(ctx, agent.Overlay().Host(), sn.ID(), signedReport(t, report, creds))
+	if e, _ := sn.Status().Last(node.EventReportRejected); err == nil || e.Reason != "revoked" {
+		t.Errorf("a revoked agent's report: %v; the supernode's rejection %q (%s), want reason revoked", err, e.Detail, e.Reason)
+	}
+}
+
+// signedReport is r signed by creds, as an agent sends it.
+func signedReport(t *testing.T, r node.InstallReport, creds *trust.Credentials) []byte {
+	t.Helper()
+	payload, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := trust.NewEnvelope(node.ReportPayloadType, payload)
+	if err := creds.Sign(env); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// forgedSignature is raw with one bit of its signature flipped.
+func forgedSignature(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	env, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Signatures[0].Sig[len(env.Signatures[0].Sig)/2] ^= 1
+	out, err := env.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// otherZoneAgent is an agent of zone "other" under the lab's own root.
+func otherZoneAgent(t *testing.T, l *nodelab.Lab) *trust.Credentials {
+	t.Helper()
+	dir := t.TempDir()
+	zoneDir := filepath.Join(dir, "zone")
+	if _, err := ca.InitZone(filepath.Join(l.Dir, "pki", "root"), "other", zoneDir, ca.DefaultZoneOptions()); err != nil {
+		t.Fatal(err)
+	}
+	key, csr, err := ca.Request(dir, ca.RequestOptions{Role: trust.RoleAgent, Zone: "other"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, _, err := ca.SignFile(zoneDir, csr, ca.SignOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := trust.LoadCredentials(key, crt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return creds
+}
