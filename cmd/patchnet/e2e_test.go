@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,6 +23,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 )
 
@@ -171,6 +173,46 @@ func (e *e2e) stop() {
 			<-p.done
 		}
 	}
+}
+
+// waitLine waits until p printed a line containing each of want, and
+// returns it.
+func (e *e2e) waitLine(p *proc, want ...string) string {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		for line := range strings.Lines(p.output()) {
+			if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(line, w) }) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s never printed a line with each of %q:\n%s", p.name, want, p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// peerID is the peer ID a daemon printed at start ("ROLE ID of zone Z").
+func (e *e2e) peerID(p *proc) string {
+	e.t.Helper()
+	for line := range strings.Lines(p.output()) {
+		if f := strings.Fields(line); len(f) >= 4 && f[2] == "of" && f[3] == "zone" {
+			return f[1]
+		}
+	}
+	e.t.Fatalf("%s printed no peer ID:\n%s", p.name, p.output())
+	return ""
+}
+
+// status is `patchnet status --json` of the daemon on state.
+func (e *e2e) status(state string) node.APIStatus {
+	e.t.Helper()
+	var st node.APIStatus
+	if err := json.Unmarshal([]byte(e.run("status", "--json", "--state", state)), &st); err != nil {
+		e.t.Fatalf("patchnet status --json --state %s: %v", state, err)
+	}
+	return st
 }
 
 // waitOutput waits until p printed a line containing want.
@@ -352,6 +394,9 @@ type zoneSpec struct {
 	private bool
 	// hosts are the agents, by name.
 	hosts map[string]host
+	// agentBootstrap are bootstrap peers the agents get besides the zone's
+	// first supernode (another zone's, which they must never join).
+	agentBootstrap []string
 }
 
 // host is an agent's sysroot: a release and the version of the lab's
@@ -435,7 +480,8 @@ func (e *e2e) newZone(spec zoneSpec) *zone {
 		z.supernodes = append(z.supernodes, p)
 	}
 	for name := range spec.hosts {
-		z.agentArgs[name] = []string{"agent", "--config", z.config(name, "agent", "--sysroot", z.path(name, "root"), "--bootstrap", boot)}
+		boots := strings.Join(append([]string{boot}, spec.agentBootstrap...), ",")
+		z.agentArgs[name] = []string{"agent", "--config", z.config(name, "agent", "--sysroot", z.path(name, "root"), "--bootstrap", boots)}
 		z.agents[name], _ = e.start(z.proc(name), z.agentArgs[name]...)
 	}
 	z.pubConfig = z.config("pub", "publisher", "--bootstrap", boot)
