@@ -2,6 +2,7 @@ package main
 
 import (
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -12,27 +13,40 @@ import (
 // A private zone (acme: `patchnet init --private` wrote its pre-shared key,
 // its own bootstrap peer) runs beside the public zone e2e under the same
 // root. The public agent is also given the private zone's bootstrap peer
-// and never gets in (no key); an outsider holding the leaked key but a
-// certificate of e2e is dropped by admission, which names it. Each zone
-// publishes its own fix, and each agent installs only its own zone's:
-// neither ever lists a peer of the other zone.
+// and never gets in (it lacks the key). A former member of acme, its
+// certificate revoked but the key kept, is dropped by admission, which
+// names it. Each zone publishes its own fix, and each agent installs only
+// its own zone's: neither ever lists a peer of the other zone.
 func TestE2EPrivateZoneBesidePublic(t *testing.T) {
 	e := newE2E(t)
 	vulnerable := host{release: "debian12", version: nodelab.OldVersion}
-	acme := e.newZone(zoneSpec{name: "acme", private: true, hosts: map[string]host{"p1": vulnerable}})
+	acme := e.newZone(zoneSpec{name: "acme", private: true, hosts: map[string]host{"p1": vulnerable},
+		beforeStart: func(z *zone) {
+			// The former member's host still has the CRL of before its
+			// revocation; the zone's nodes start with the new one.
+			e.run("cert", "request", "--role", "agent", "--zone", "acme", "--out", z.path("former"))
+			e.run("ca", "sign", "--ca", z.path("zone"), z.path("former", "node.csr"))
+			crl, err := os.ReadFile(z.path("zone", "zone.crl"))
+			if err == nil {
+				err = os.WriteFile(z.path("former", "zone.crl"), crl, 0o644)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.run("ca", "revoke", "--ca", z.path("zone"), "--reason", "cessationOfOperation", z.path("former", "node.crt"))
+			e.run("ca", "crl", "--ca", z.path("zone"))
+		}})
 	pub := e.newZone(zoneSpec{hosts: map[string]host{"a1": vulnerable}, agentBootstrap: []string{acme.boot}})
 
-	// The outsider: an agent certificate of e2e, the acme key, acme's
-	// bootstrap peer.
-	e.run("cert", "request", "--role", "agent", "--zone", "e2e", "--out", pub.path("spy"))
-	e.run("ca", "sign", "--ca", pub.path("zone"), pub.path("spy", "node.csr"))
-	if err := e.sysroot(pub.path("spy"), vulnerable); err != nil {
+	if err := e.sysroot(acme.path("former"), vulnerable); err != nil {
 		t.Fatal(err)
 	}
-	spy, _ := e.start("spy", "agent", "--config", pub.config("spy", "agent", "--sysroot", pub.path("spy", "root"),
-		"--bootstrap", acme.boot, "--psk-file", acme.psk))
-	spyID := e.peerID(spy)
-	e.waitLine(acme.supernodes[0], "dropping peer from private zone", spyID, `certificate of zone \"e2e\" in private zone \"acme\"`)
+	e.run("init", "agent", "--out", acme.path("former.toml"), "--state", acme.path("former"), "--sysroot", acme.path("former", "root"),
+		"--root", e.path("root", "root.crt"), "--crl", acme.path("former", "zone.crl"), "--crl", e.path("root", "root.crl"),
+		"--zone", "acme", "--listen", "/ip4/127.0.0.1/tcp/0", "--bootstrap", acme.boot, "--psk-file", acme.psk)
+	former, _ := e.start("acme/former", "agent", "--config", acme.path("former.toml"))
+	formerID := e.peerID(former)
+	e.waitLine(acme.supernodes[0], "dropping peer from private zone", formerID, "revoked by zone CA acme")
 
 	pub.publish("E2E-2026-0201")
 	acme.publish("E2E-2026-0202")
@@ -55,7 +69,7 @@ func TestE2EPrivateZoneBesidePublic(t *testing.T) {
 		others     map[string]bool
 	}{
 		{pub, "a1", "E2E-2026-0201", "E2E-2026-0202", ids(acme)},
-		{acme, "p1", "E2E-2026-0202", "E2E-2026-0201", ids(pub, spy)},
+		{acme, "p1", "E2E-2026-0202", "E2E-2026-0201", ids(pub)},
 	}
 	for _, c := range zones {
 		st := e.status(c.z.path(c.agent))
@@ -83,8 +97,13 @@ func TestE2EPrivateZoneBesidePublic(t *testing.T) {
 			t.Errorf("a1 is connected to acme's bootstrap peer %s", b.Addr)
 		}
 	}
-	if out := spy.output(); strings.Contains(out, "E2E-2026-020") {
-		t.Errorf("the outsider saw an update:\n%s", out)
+	if out := former.output(); strings.Contains(out, "E2E-2026-020") {
+		t.Errorf("the revoked former member saw an update:\n%s", out)
+	}
+	for _, p := range e.status(acme.path("p1")).Peers {
+		if p.ID == formerID {
+			t.Errorf("p1 is connected to the revoked former member %s", p.ID)
+		}
 	}
 	e.waitLine(pub.agents["a1"], "cannot reach bootstrap peer", e.peerID(acme.supernodes[0]))
 }

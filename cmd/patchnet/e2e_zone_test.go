@@ -40,6 +40,9 @@ type zoneSpec struct {
 	// agentBootstrap are bootstrap peers the agents get besides the zone's
 	// first supernode (another zone's, which they must never join).
 	agentBootstrap []string
+	// beforeStart, if set, runs once the zone's PKI and sysroots exist,
+	// before any of its daemons starts (to revoke a certificate, say).
+	beforeStart func(*zone)
 }
 
 // host is an agent's sysroot: a release and the version of the lab's
@@ -106,6 +109,9 @@ func (e *e2e) newZone(spec zoneSpec) *zone {
 		if err := e.sysroot(z.path(name), h); err != nil {
 			t.Fatalf("making %s's sysroot: %v", name, err)
 		}
+	}
+	if spec.beforeStart != nil {
+		spec.beforeStart(z)
 	}
 	cosign := []string{"--vendor-origin", e.vendor().srv.URL + "/", "--vendor-key", e.path("vendor.asc")}
 	first := cosign
