@@ -86,41 +86,62 @@ func (e *e2e) zone(agents map[string]string) *zone {
 // origin, the agents given, and a publisher's config. Zones of one e2e
 // share the root CA and the vendor.
 func (e *e2e) newZone(spec zoneSpec) *zone {
-	t := e.t
 	z := &zone{e: e, name: spec.name, dir: e.dir, agents: map[string]*proc{}, agentArgs: map[string][]string{}, hosts: spec.hosts}
 	if z.name == "" {
 		z.name = "e2e"
 	} else {
 		z.dir = e.path(z.name)
 	}
+	z.issueCerts()
+	z.debs = e.debs()
+	z.vendorURL = e.vendor().serve(z.debs[nodelab.NewVersion])
+	for name, h := range spec.hosts {
+		if err := e.sysroot(z.path(name), h); err != nil {
+			e.t.Fatalf("making %s's sysroot: %v", name, err)
+		}
+	}
+	if spec.beforeStart != nil {
+		spec.beforeStart(z)
+	}
+	z.startSupernodes(spec.private)
+	for name := range spec.hosts {
+		boots := strings.Join(append([]string{z.boot}, spec.agentBootstrap...), ",")
+		z.agentArgs[name] = []string{"agent", "--config", z.config(name, "agent", "--sysroot", z.path(name, "root"), "--bootstrap", boots)}
+		z.agents[name], _ = e.start(z.proc(name), z.agentArgs[name]...)
+	}
+	z.pubConfig = z.config("pub", "publisher", "--bootstrap", z.boot)
+	return z
+}
+
+// issueCerts makes the zone CA under e's root and a certificate for each
+// supernode, agent and the publisher, each node making its own key.
+func (z *zone) issueCerts() {
+	e := z.e
 	e.pki()
 	e.run("ca", "init-zone", "--root", e.path("root"), "--zone", z.name, "--out", z.path("zone"))
 	roles := map[string]string{"sn1": "supernode", "sn2": "supernode", "sn3": "supernode", "pub": "publisher"}
-	for name := range spec.hosts {
+	for name := range z.hosts {
 		roles[name] = "agent"
 	}
 	for name, role := range roles {
 		e.run("cert", "request", "--role", role, "--zone", z.name, "--out", z.path(name))
 		e.run("ca", "sign", "--ca", z.path("zone"), z.path(name, "node.csr"))
 	}
-	z.debs = e.debs()
-	z.vendorURL = e.vendor().serve(z.debs[nodelab.NewVersion])
-	for name, h := range spec.hosts {
-		if err := e.sysroot(z.path(name), h); err != nil {
-			t.Fatalf("making %s's sysroot: %v", name, err)
-		}
-	}
-	if spec.beforeStart != nil {
-		spec.beforeStart(z)
-	}
+}
+
+// startSupernodes starts sn1, the zone's bootstrap peer, then sn2 and sn3.
+// For a private zone, sn1's `init --private` writes the zone's key, which
+// every other node is given.
+func (z *zone) startSupernodes(private bool) {
+	e := z.e
 	cosign := []string{"--vendor-origin", e.vendor().srv.URL + "/", "--vendor-key", e.path("vendor.asc")}
 	first := cosign
-	if spec.private {
+	if private {
 		first = append(slices.Clone(cosign), "--private")
 	}
 	sn1Config := z.config("sn1", "supernode", first...)
-	if spec.private {
-		z.psk = z.path("sn1", pskFileName) // the key --private wrote, given to every other node
+	if private {
+		z.psk = z.path("sn1", pskFileName)
 	}
 	sn1, boot := e.start(z.proc("sn1"), "supernode", "--config", sn1Config)
 	z.boot, z.supernodes = boot, []*proc{sn1}
@@ -128,13 +149,6 @@ func (e *e2e) newZone(spec zoneSpec) *zone {
 		p, _ := e.start(z.proc(name), "supernode", "--config", z.config(name, "supernode", append(cosign, "--bootstrap", boot)...))
 		z.supernodes = append(z.supernodes, p)
 	}
-	for name := range spec.hosts {
-		boots := strings.Join(append([]string{boot}, spec.agentBootstrap...), ",")
-		z.agentArgs[name] = []string{"agent", "--config", z.config(name, "agent", "--sysroot", z.path(name, "root"), "--bootstrap", boots)}
-		z.agents[name], _ = e.start(z.proc(name), z.agentArgs[name]...)
-	}
-	z.pubConfig = z.config("pub", "publisher", "--bootstrap", boot)
-	return z
 }
 
 // pki makes the root CA every zone of e chains to, once.
