@@ -3,7 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -21,6 +22,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 )
 
@@ -63,10 +65,13 @@ func (p *proc) output() string {
 // e2e is a zone of separate patchnet processes set up only through the CLI
 // and the config files `patchnet init` writes.
 type e2e struct {
-	t     *testing.T
-	bin   string
-	dir   string
-	procs []*proc
+	t        *testing.T
+	bin      string
+	dir      string
+	procs    []*proc
+	debFiles map[string]string // the lab's .debs by version, built on first use
+	rpmFiles map[string]string // the lab's .rpms by version, built on first use
+	origin   *vendorOrigin     // started on first use
 }
 
 func newE2E(t *testing.T) *e2e {
@@ -103,7 +108,14 @@ func (e *e2e) run(args ...string) string {
 // which it returns (with /p2p/ID).
 func (e *e2e) start(name string, args ...string) (*proc, string) {
 	e.t.Helper()
-	p := &proc{name: name, cmd: exec.Command(e.bin, args...), done: make(chan struct{})}
+	return e.startCmd(name, exec.Command(e.bin, args...))
+}
+
+// startCmd starts cmd, a process that prints "listening on ADDR" lines as
+// the daemons do, and waits for its TCP address, which it returns.
+func (e *e2e) startCmd(name string, cmd *exec.Cmd) (*proc, string) {
+	e.t.Helper()
+	p := &proc{name: name, cmd: cmd, done: make(chan struct{})}
 	r, w := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = w, w
 	if err := p.cmd.Start(); err != nil {
@@ -137,6 +149,16 @@ func (e *e2e) start(name string, args ...string) (*proc, string) {
 	return nil, ""
 }
 
+// kill ends p with SIGTERM (kill = false) or SIGKILL and waits for it.
+func (e *e2e) kill(p *proc, kill bool) {
+	sig := syscall.SIGTERM
+	if kill {
+		sig = syscall.SIGKILL
+	}
+	p.cmd.Process.Signal(sig)
+	<-p.done
+}
+
 // stop sends SIGTERM to every daemon and waits for it.
 func (e *e2e) stop() {
 	for _, p := range e.procs {
@@ -152,6 +174,46 @@ func (e *e2e) stop() {
 	}
 }
 
+// waitLine waits until p printed a line containing each of want, and
+// returns it.
+func (e *e2e) waitLine(p *proc, want ...string) string {
+	e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		for line := range strings.Lines(p.output()) {
+			if !slices.ContainsFunc(want, func(w string) bool { return !strings.Contains(line, w) }) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%s never printed a line with each of %q:\n%s", p.name, want, p.output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// peerID is the peer ID a daemon printed at start ("ROLE ID of zone Z").
+func (e *e2e) peerID(p *proc) string {
+	e.t.Helper()
+	for line := range strings.Lines(p.output()) {
+		if f := strings.Fields(line); len(f) >= 4 && f[2] == "of" && f[3] == "zone" {
+			return f[1]
+		}
+	}
+	e.t.Fatalf("%s printed no peer ID:\n%s", p.name, p.output())
+	return ""
+}
+
+// status is `patchnet status --json` of the daemon on state.
+func (e *e2e) status(state string) node.APIStatus {
+	e.t.Helper()
+	var st node.APIStatus
+	if err := json.Unmarshal([]byte(e.run("status", "--json", "--state", state)), &st); err != nil {
+		e.t.Fatalf("patchnet status --json --state %s: %v", state, err)
+	}
+	return st
+}
+
 // waitOutput waits until p printed a line containing want.
 func (e *e2e) waitOutput(p *proc, want string) {
 	e.t.Helper()
@@ -164,19 +226,26 @@ func (e *e2e) waitOutput(p *proc, want string) {
 	}
 }
 
-// vendor serves the fix and its detached OpenPGP signature on loopback,
-// and writes the vendor's public key to keyFile.
-func vendor(t *testing.T, deb, keyFile string) *httptest.Server {
+// vendorOrigin is a vendor's HTTP origin on loopback: each file it serves
+// beside its detached OpenPGP signature (NAME.asc), by the vendor's key.
+type vendorOrigin struct {
+	t   *testing.T
+	srv *httptest.Server
+	ent *openpgp.Entity
+	mu  sync.Mutex
+	// files are the bodies served, by URL path.
+	files map[string][]byte
+}
+
+// newVendor starts a vendor origin and writes the vendor's public key to
+// keyFile.
+func newVendor(t *testing.T, keyFile string) *vendorOrigin {
 	t.Helper()
-	data, err := os.ReadFile(deb)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ent, err := openpgp.NewEntity("e2e vendor", "", "vendor@e2e.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pub, sig bytes.Buffer
+	var pub bytes.Buffer
 	aw, err := armor.Encode(&pub, openpgp.PublicKeyType, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -188,22 +257,37 @@ func vendor(t *testing.T, deb, keyFile string) *httptest.Server {
 	if err := os.WriteFile(keyFile, pub.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := openpgp.ArmoredDetachSign(&sig, ent, bytes.NewReader(data), nil); err != nil {
-		t.Fatal(err)
-	}
-	name := "/" + filepath.Base(deb)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case name:
-			w.Write(data)
-		case name + ".asc":
-			w.Write(sig.Bytes())
-		default:
+	v := &vendorOrigin{t: t, ent: ent, files: map[string][]byte{}}
+	v.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		v.mu.Lock()
+		body, ok := v.files[r.URL.Path]
+		v.mu.Unlock()
+		if !ok {
 			http.NotFound(w, r)
+			return
 		}
+		w.Write(body)
 	}))
-	t.Cleanup(srv.Close)
-	return srv
+	t.Cleanup(v.srv.Close)
+	return v
+}
+
+// serve signs the file at path and serves it; it returns its URL.
+func (v *vendorOrigin) serve(path string) string {
+	v.t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	var sig bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&sig, v.ent, bytes.NewReader(data), nil); err != nil {
+		v.t.Fatal(err)
+	}
+	name := "/" + filepath.Base(path)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.files[name], v.files[name+".asc"] = data, sig.Bytes()
+	return v.srv.URL + name
 }
 
 // A zone of separate processes, set up as an administrator would (PKI
@@ -281,95 +365,4 @@ func TestE2ERevocationAcrossProcesses(t *testing.T) {
 		t.Errorf("a1 installed with a revoked co-signer:\n%s", z.agents["a1"].output())
 	}
 	z.wantVersion("a1", nodelab.OldVersion)
-}
-
-// zone is a running zone of processes.
-type zone struct {
-	e          *e2e
-	supernodes []*proc
-	agents     map[string]*proc
-	agentArgs  map[string][]string
-	boot, fix  string
-	pubConfig  string
-	debs       map[string]string
-	vendorURL  string
-}
-
-// zone sets up a zone as an administrator would (PKI with ca/cert, configs
-// with patchnet init, daemons with patchnet supernode/agent): three
-// supernodes (k = 2) checking artifacts at a signing vendor's origin, and
-// the agents given, each "vulnerable" (the package at the old version) or
-// not (without the package).
-func (e *e2e) zone(agents map[string]string) *zone {
-	t := e.t
-	ctx := context.Background()
-	e.run("ca", "init-root", "--out", e.path("root"))
-	e.run("ca", "init-zone", "--root", e.path("root"), "--zone", "e2e", "--out", e.path("zone"))
-	roles := map[string]string{"sn1": "supernode", "sn2": "supernode", "sn3": "supernode", "pub": "publisher"}
-	for name := range agents {
-		roles[name] = "agent"
-	}
-	for name, role := range roles {
-		e.run("cert", "request", "--role", role, "--zone", "e2e", "--out", e.path(name))
-		e.run("ca", "sign", "--ca", e.path("zone"), e.path(name, "node.csr"))
-	}
-	debs, err := nodelab.BuildDebs(ctx, e.path("debs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := vendor(t, debs[nodelab.NewVersion], e.path("vendor.asc"))
-	for name, kind := range agents {
-		old := ""
-		if kind == "vulnerable" {
-			old = debs[nodelab.OldVersion]
-		}
-		if err := nodelab.MakeSandbox(ctx, e.path(name), e.path(name, "root"), old); err != nil {
-			t.Fatal(err)
-		}
-	}
-	z := &zone{e: e, agents: map[string]*proc{}, agentArgs: map[string][]string{}, debs: debs,
-		vendorURL: srv.URL + "/" + filepath.Base(debs[nodelab.NewVersion])}
-	cosign := []string{"--vendor-origin", srv.URL + "/", "--vendor-key", e.path("vendor.asc")}
-	sn1, boot := e.start("sn1", "supernode", "--config", z.config("sn1", "supernode", cosign...))
-	z.boot, z.supernodes = boot, []*proc{sn1}
-	for _, name := range []string{"sn2", "sn3"} {
-		p, _ := e.start(name, "supernode", "--config", z.config(name, "supernode", append(cosign, "--bootstrap", boot)...))
-		z.supernodes = append(z.supernodes, p)
-	}
-	for name := range agents {
-		z.agentArgs[name] = []string{"agent", "--config", z.config(name, "agent", "--sysroot", e.path(name, "root"), "--bootstrap", boot)}
-		z.agents[name], _ = e.start(name, z.agentArgs[name]...)
-	}
-	z.pubConfig = z.config("pub", "publisher", "--bootstrap", boot)
-	return z
-}
-
-// config writes name's config with `patchnet init role`.
-func (z *zone) config(name, role string, extra ...string) string {
-	e := z.e
-	args := []string{"init", role, "--out", e.path(name + ".toml"), "--state", e.path(name),
-		"--root", e.path("root", "root.crt"), "--crl", e.path("zone", "zone.crl"), "--crl", e.path("root", "root.crl"),
-		"--zone", "e2e", "--threshold", "2", "--listen", "/ip4/127.0.0.1/tcp/0"}
-	e.run(append(args, extra...)...)
-	return e.path(name + ".toml")
-}
-
-// publish authors a fix of the package with `patchnet update new` and
-// publishes it with `patchnet publish`, returning publish's output.
-func (z *zone) publish(id string) string {
-	e := z.e
-	fix := e.path(id + ".json")
-	deb := z.debs[nodelab.NewVersion]
-	e.run("update", "new", "--id", id, "--version", "1", "--ecosystem", "Debian:12", "--package", nodelab.PackageName,
-		"--fixed", nodelab.NewVersion, "--summary", "hello-patchnet: fix the greeting", "--artifact", deb,
-		"--method", "dpkg", "--url", z.vendorURL, "--out", fix)
-	return e.run("publish", fix, "--artifact", deb, "--config", z.pubConfig, "--wait", "90s")
-}
-
-// wantVersion checks the package version dpkg reports in name's sysroot.
-func (z *zone) wantVersion(name, want string) {
-	z.e.t.Helper()
-	if v, err := nodelab.InstalledVersion(context.Background(), z.e.path(name, "root")); err != nil || v != want {
-		z.e.t.Errorf("%s has %q, %v; want %q", name, v, err, want)
-	}
 }
