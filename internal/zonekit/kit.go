@@ -87,7 +87,8 @@ func Fast(interval time.Duration) map[string]string {
 }
 
 // SetKeys sets keys ("table.key" → TOML value) in the config file at
-// path, each on the line `key = …` that `patchnet init` wrote in its table.
+// path, each on the line `key = …` that `patchnet init` wrote in its table
+// (or its commented-out example line `#key = …`, which it replaces).
 func SetKeys(path string, keys map[string]string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -102,11 +103,12 @@ func SetKeys(path string, keys map[string]string) error {
 			continue
 		}
 		key, _, ok := strings.Cut(line, " = ")
-		if !ok || strings.HasPrefix(key, "#") {
+		if !ok {
 			continue
 		}
+		key = strings.TrimPrefix(key, "#")
 		full := table + "." + key
-		if v, ok := keys[full]; ok {
+		if v, ok := keys[full]; ok && !done[full] {
 			lines[i] = key + " = " + v
 			done[full] = true
 		}
@@ -124,6 +126,7 @@ type Update struct {
 	ID, Summary                 string
 	Ecosystem, Package, Fixed   string // empty Package: applies to every host
 	Artifact, Method, URL, Name string // Name: the artifact's name if not its base name
+	Category                    string // security (the default), bugfix, enhancement or announcement
 }
 
 // NewUpdate writes u's announcement with `patchnet update new` and returns
@@ -137,6 +140,9 @@ func (k *Kit) NewUpdate(ctx context.Context, u Update) (string, error) {
 	}
 	if u.Package != "" {
 		args = append(args, "--ecosystem", u.Ecosystem, "--package", u.Package, "--fixed", u.Fixed)
+	}
+	if u.Category != "" {
+		args = append(args, "--category", u.Category)
 	}
 	if u.Name != "" {
 		args = append(args, "--artifact-name", u.Name)

@@ -23,10 +23,11 @@ type Vendor struct {
 	// KeyFile is the vendor's armored public key (for --vendor-key).
 	KeyFile string
 
-	ent *openpgp.Entity
-	srv *http.Server
-	mu  sync.Mutex
-	art map[string][]byte
+	ent    *openpgp.Entity
+	srv    *http.Server
+	mu     sync.Mutex
+	art    map[string][]byte
+	served int64
 }
 
 // NewVendor makes a vendor key, writes its public half to keyFile, and
@@ -83,7 +84,17 @@ func (v *Vendor) serve(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	w.Write(data)
+	n, _ := w.Write(data)
+	v.mu.Lock()
+	v.served += int64(n)
+	v.mu.Unlock()
+}
+
+// Served is the bytes the origin served so far (artifacts and signatures).
+func (v *Vendor) Served() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.served
 }
 
 // Close stops serving.
