@@ -12,6 +12,9 @@
 // root namespace or of any namespace it did not create.
 //
 // It needs root and iproute2's ip and tc; Available says what is missing.
-// The kernel has no netem here, so links have bandwidth but no added
-// latency. It is a test harness: production code must not import it.
+// The kernel has no netem here, so latency is added another way: an
+// iptables NFQUEUE rule hands a node's incoming packets to this process,
+// which accepts each after the delay (nfqueue.go speaks the netlink
+// protocol; LatencyAvailable says whether iptables is there). It is a test
+// harness: production code must not import it.
 package netns

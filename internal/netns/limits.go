@@ -21,6 +21,13 @@ const (
 	// BurstPerSecond sets the bucket to the bytes of this fraction of a
 	// second at the link's rate (1/100: 10 ms), the usual tbf sizing.
 	BurstPerSecond = 100
+	// MaxQueuedPackets bounds the packets a node's delayer holds (the
+	// kernel's queue and ours): past it the queue fails open, letting
+	// packets through undelayed rather than dropping them.
+	MaxQueuedPackets = 16384
+	// delayerPoll is how often a delayer blocked reading its queue checks
+	// whether it is being stopped.
+	delayerPoll = 100 * time.Millisecond
 	// commandTimeout bounds one ip or tc call.
 	commandTimeout = 30 * time.Second
 )

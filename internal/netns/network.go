@@ -144,6 +144,12 @@ func (n *Network) Close() error {
 	n.mu.Unlock()
 	var errs []error
 	for _, nd := range nodes {
+		nd.mu.Lock()
+		if nd.delayer != nil {
+			nd.delayer.close()
+			nd.delayer = nil
+		}
+		nd.mu.Unlock()
 		errs = append(errs, deleteNS(nd.NS))
 	}
 	errs = append(errs, deleteNS(n.hub))

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os/exec"
 	"runtime"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +25,9 @@ type Node struct {
 	// Addr is eth0's address.
 	Addr  netip.Addr
 	hubIf string
+
+	mu      sync.Mutex
+	delayer *delayer // nil: no latency
 }
 
 // create makes the namespace and its link, up, with loopback up too.
@@ -118,48 +122,54 @@ func (n *Network) ListenHub(network, addr string) (net.Listener, error) {
 // goroutine exits with the thread still locked, and Go discards the thread
 // rather than run other goroutines in the wrong namespace.
 func listenIn(path, network, addr string) (net.Listener, error) {
-	type result struct {
-		ln  net.Listener
-		err error
+	var ln net.Listener
+	err := doIn(path, func() error {
+		var err error
+		ln, err = net.Listen(network, addr)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s in %s: %w", addr, path, err)
 	}
-	ch := make(chan result, 1)
+	return ln, nil
+}
+
+// doIn runs f on a thread moved into the namespace at path and back: the
+// sockets f makes belong to that namespace. If moving back fails, the
+// goroutine exits with the thread still locked, and Go discards the
+// thread rather than run other goroutines in the wrong namespace.
+func doIn(path string, f func() error) error {
+	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		ln, restored, err := listenOnThread(path, network, addr)
+		restored, err := doOnThread(path, f)
 		if restored {
 			runtime.UnlockOSThread()
 		}
-		ch <- result{ln, err}
+		ch <- err
 	}()
-	r := <-ch
-	if r.err != nil {
-		return nil, fmt.Errorf("listening on %s in %s: %w", addr, path, r.err)
-	}
-	return r.ln, nil
+	return <-ch
 }
 
-// listenOnThread does listenIn's work on the locked thread; restored says
-// whether the thread is back in its own namespace.
-func listenOnThread(path, network, addr string) (net.Listener, bool, error) {
+// doOnThread does doIn's work on the locked thread; restored says whether
+// the thread is back in its own namespace.
+func doOnThread(path string, f func() error) (bool, error) {
 	own, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, true, fmt.Errorf("opening this thread's namespace: %w", err)
+		return true, fmt.Errorf("opening this thread's namespace: %w", err)
 	}
 	defer unix.Close(own)
 	target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, true, fmt.Errorf("opening the namespace: %w", err)
+		return true, fmt.Errorf("opening the namespace: %w", err)
 	}
 	defer unix.Close(target)
 	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
-		return nil, true, fmt.Errorf("entering the namespace: %w", err)
+		return true, fmt.Errorf("entering the namespace: %w", err)
 	}
-	ln, lerr := net.Listen(network, addr)
+	ferr := f()
 	if err := unix.Setns(own, unix.CLONE_NEWNET); err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return nil, false, errors.Join(lerr, fmt.Errorf("leaving the namespace: %w", err))
+		return false, errors.Join(ferr, fmt.Errorf("leaving the namespace: %w", err))
 	}
-	return ln, true, lerr
+	return true, ferr
 }

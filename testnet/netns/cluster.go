@@ -66,7 +66,7 @@ func newCluster(ctx context.Context, p testnet.Params, progress testnet.Progress
 	if originRate == 0 {
 		originRate = p.Bandwidth
 	}
-	origin, err := c.net.AddNode(ctx, "origin", originRate)
+	origin, err := c.addNode(ctx, "origin", originRate)
 	if err != nil {
 		return c, err
 	}
@@ -79,6 +79,16 @@ func newCluster(ctx context.Context, p testnet.Params, progress testnet.Progress
 		return c, err
 	}
 	return c, nil
+}
+
+// addNode adds a namespace with the run's link: rate, and Params.Latency
+// on everything it receives.
+func (c *cluster) addNode(ctx context.Context, name string, rate int64) (*netns.Node, error) {
+	nd, err := c.net.AddNode(ctx, name, rate)
+	if err != nil || c.p.Latency == 0 {
+		return nd, err
+	}
+	return nd, nd.SetLatency(ctx, c.p.Latency)
 }
 
 // supernodes are the supernodes' names.
@@ -111,7 +121,7 @@ func (c *cluster) startSupernodes(ctx context.Context) error {
 // configure adds name's namespace and writes its config with the run's
 // heartbeat and the keys given.
 func (c *cluster) configure(ctx context.Context, name, role string, keys map[string]string, extra ...string) (*netns.Node, string, error) {
-	nd, err := c.net.AddNode(ctx, name, c.p.Bandwidth)
+	nd, err := c.addNode(ctx, name, c.p.Bandwidth)
 	if err != nil {
 		return nil, "", err
 	}
