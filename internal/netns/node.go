@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -101,8 +102,12 @@ func (nd *Node) Up(ctx context.Context) error {
 
 // Command is name with args run inside the node's namespace (through ip
 // netns exec, which execs it: the process's pid is the command's).
+// The process is killed if this one dies (Pdeathsig survives the exec), so
+// a killed run leaves no daemons behind in namespaces the sweep removes.
 func (nd *Node) Command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	return exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", nd.NS, name}, args...)...)
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", nd.NS, name}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 // Listen opens a listener inside the node's namespace for this process:

@@ -21,6 +21,8 @@ type Proc struct {
 	Cmd *exec.Cmd
 	// Done is closed once the process exited and its output is read.
 	Done chan struct{}
+	// Addr is the TCP listen address it printed, ending in /p2p/ID.
+	Addr string
 
 	mu  sync.Mutex
 	out bytes.Buffer
@@ -68,6 +70,7 @@ func Start(ctx context.Context, name string, cmd *exec.Cmd) (*Proc, string, erro
 	go func() { cmd.Wait(); w.Close() }()
 	select {
 	case a := <-addr:
+		p.Addr = a
 		return p, a, nil
 	case <-p.Done:
 		return nil, "", fmt.Errorf("%s exited before listening:\n%s", name, p.Output())

@@ -114,8 +114,50 @@ func (c *cluster) startSupernodes(ctx context.Context) error {
 			return err
 		}
 	}
-	_, _, err := c.configure(ctx, "pub", "publisher", nil, "--bootstrap", c.boot)
+	var boots []string
+	for _, p := range c.procs {
+		boots = append(boots, "--bootstrap", p.Addr)
+	}
+	_, _, err := c.configure(ctx, "pub", "publisher", nil, boots...)
 	return err
+}
+
+// settle waits until every daemon has a peer in its DHT routing table and
+// is connected to min(SettlePeers, the others) peers: a publisher joining
+// a zone that has not formed yet finds no peer to provide to.
+func (c *cluster) settle(ctx context.Context) error {
+	want := min(SettlePeers, len(c.procs)-1)
+	clients := map[string]*node.APIClient{}
+	defer func() {
+		for _, cl := range clients {
+			cl.Close()
+		}
+	}()
+	last := -1
+	for {
+		ready := 0
+		for name := range c.procs {
+			st, err := c.status(ctx, clients, name)
+			if err != nil {
+				return err
+			}
+			if st.PeersTotal >= want && (st.DHT == nil || st.DHT.RoutingTable > 0) {
+				ready++
+			}
+		}
+		if ready != last {
+			c.progress("settling", ready, len(c.procs))
+			last = ready
+		}
+		if ready == len(c.procs) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the zone to form (%d of %d nodes ready): %w", ready, len(c.procs), ctx.Err())
+		case <-time.After(PollInterval):
+		}
+	}
 }
 
 // configure adds name's namespace and writes its config with the run's
@@ -304,19 +346,29 @@ func (c *cluster) waitFinal(ctx context.Context, id string, agents []string) (ma
 	}
 }
 
-// read reads agent a's record and events of id from its local API.
-func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, a, id string) (*timeline, error) {
-	cl := clients[a]
+// status reads daemon name's status from its local API, dialling it
+// once.
+func (c *cluster) status(ctx context.Context, clients map[string]*node.APIClient, name string) (*node.APIStatus, error) {
+	cl := clients[name]
 	if cl == nil {
 		var err error
-		if cl, err = node.DialAPI(ctx, c.kit.Path(a)); err != nil {
-			return nil, fmt.Errorf("reading %s's status: %w", a, err)
+		if cl, err = node.DialAPI(ctx, c.kit.Path(name)); err != nil {
+			return nil, fmt.Errorf("reading %s's status: %w", name, err)
 		}
-		clients[a] = cl
+		clients[name] = cl
 	}
 	st, err := cl.Status(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s's status: %w", a, err)
+		return nil, fmt.Errorf("reading %s's status: %w", name, err)
+	}
+	return st, nil
+}
+
+// read reads agent a's record and events of id from its local API.
+func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, a, id string) (*timeline, error) {
+	st, err := c.status(ctx, clients, a)
+	if err != nil {
+		return nil, err
 	}
 	tl := &timeline{at: map[node.EventKind]time.Time{}}
 	for _, u := range st.Updates {

@@ -14,6 +14,9 @@ const (
 	// PollInterval is how often agents' local APIs are read while an
 	// update propagates.
 	PollInterval = 100 * time.Millisecond
+	// SettlePeers is how many peers each daemon must be connected to
+	// (fewer in a smaller zone) before the update is published.
+	SettlePeers = 3
 	// StopGrace is how long a daemon has to exit after SIGTERM.
 	StopGrace = 10 * time.Second
 	// Table2Bandwidth is the paper's link speed, 10 Mbit/s in bytes per

@@ -55,6 +55,9 @@ func withCluster(ctx context.Context, p testnet.Params, progress testnet.Progres
 	if err := setup(ctx, c); err != nil {
 		return nil, err
 	}
+	if err := c.settle(ctx); err != nil {
+		return nil, err
+	}
 	rctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
 	return body(rctx, c, time.Since(start))
