@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,7 +107,7 @@ func (c *cluster) startSupernodes(ctx context.Context) error {
 	cosign := []string{"--vendor-origin", c.vendor.URL, "--vendor-key", c.vendor.KeyFile}
 	for i, s := range c.supernodes() {
 		c.progress("starting supernodes", i, c.p.Supernodes)
-		extra := cosign
+		extra := slices.Clone(cosign)
 		if c.boot != "" {
 			extra = append(extra, "--bootstrap", c.boot)
 		}
@@ -234,6 +235,7 @@ func (c *cluster) publish(ctx context.Context, u zonekit.Update) (time.Time, <-c
 			}
 			out.WriteString(sc.Text() + "\n")
 		}
+		io.Copy(io.Discard, r) // a line too long for the scanner must not block publish
 	}()
 	done := make(chan error, 1)
 	go func() {

@@ -63,7 +63,13 @@ func TestPropagation(t *testing.T) {
 			t.Errorf("%s: a stage is missing: %+v", s.Node, s)
 		}
 	}
-	t.Logf("install p50 %.0f ms, max %.0f ms; setup %.1f s", rep.Results[testnet.ResultPatchnet].P50MS, rep.Results[testnet.ResultPatchnet].MaxMS, rep.SetupS)
+	if _, err := exec.LookPath("curl"); err == nil {
+		if got := rep.Results[testnet.ResultHTTPOrigin].Delivered; got != 1 {
+			t.Errorf("the HTTP origin baseline delivered to %v of the agents, want all", got)
+		}
+	}
+	t.Logf("install p50 %.0f ms, max %.0f ms; HTTP origin p50 %.0f ms; setup %.1f s", rep.Results[testnet.ResultPatchnet].P50MS,
+		rep.Results[testnet.ResultPatchnet].MaxMS, rep.Results[testnet.ResultHTTPOrigin].P50MS, rep.SetupS)
 }
 
 // The paper's Table II: the three real packages install on the agent each

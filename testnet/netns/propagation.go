@@ -3,6 +3,7 @@ package netns
 import (
 	"context"
 	"fmt"
+	"os/exec"
 	"time"
 
 	"github.com/patchnet/patchnet/internal/zonekit"
@@ -69,7 +70,7 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 		}
 		rep := baseReport(p, c, setupTime)
 		fillStages(rep, tls, agents, t0)
-		rep.OriginEgressBytes = c.vendor.Served()
+		rep.OriginEgressBytes = c.vendor.Served() // before the baseline's downloads
 		rep.MemoryPerNodeBytes = c.peakRSS()
 		installed := 0
 		for _, a := range agents {
@@ -78,6 +79,13 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 			}
 		}
 		rep.Checks["all_installed"] = installed == len(agents)
+		if _, err := exec.LookPath("curl"); err == nil && p.Baselines && werr == nil { // absent from Results without curl
+			res, served, err := httpOrigin(ctx, c, url)
+			if err != nil {
+				return rep, err
+			}
+			rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = res, served
+		}
 		return rep, werr
 	})
 }
