@@ -8,8 +8,10 @@ GO       ?= go
 # vendor-signed rpms of updates/origin), gnupg (gpg and gpg-agent make the
 # vendor keys and detached signatures updates/origin verifies), dpkg-dev
 # (dpkg-deb builds test .debs), dpkg-repack (before-states of packages patchnet
-# did not install), curl (the fetch benchmark's baseline).
-APT_DEPS ?= openssl rpm gnupg dpkg-dev dpkg-repack curl
+# did not install), curl (the fetch benchmark's baseline), iptables (link
+# latency in the netns testnet and its tests: an NFQUEUE rule per namespace,
+# the kernel having no netem).
+APT_DEPS ?= openssl rpm gnupg dpkg-dev dpkg-repack curl iptables
 # Packages whose tests run under the race detector too.
 RACE_PKGS ?= ./trust/... ./updates/... ./overlay/... ./node/...
 

@@ -98,6 +98,9 @@ type Table2Row struct {
 	PaperS1S    float64 `json:"paper_s1_s"`
 	PaperS2S    float64 `json:"paper_s2_s"`
 	LineRateS1S float64 `json:"line_rate_s1_s"`
+	// ManagerS is the package manager's own time to install the same
+	// package on a scratch root, beside S2 (netns mode).
+	ManagerS float64 `json:"manager_s,omitempty"`
 }
 
 // Summarize makes a Result from the delivery times of the nodes that got

@@ -1,0 +1,122 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// delayer holds each packet a node receives for a fixed delay before
+// letting it in: an iptables NFQUEUE rule on eth0's ingress hands the
+// packets to a queue of the node's namespace, which this process reads.
+// The kernel has no netem here; these are real kernel packets, delayed in
+// userspace. Ingress, not egress: a packet queued on its way out still
+// belongs to its socket, and TCP small queues then let a connection have
+// only a couple of packets in flight (throughput collapses); one that
+// crossed the veth into the namespace belongs to no socket.
+type delayer struct {
+	q     *nfqueue
+	delay time.Duration
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// LatencyAvailable says why SetLatency cannot work here (no iptables), or
+// nil.
+func LatencyAvailable() error {
+	if _, err := exec.LookPath("iptables"); err != nil {
+		return errors.New("iptables is not installed: links get no latency (the Makefile's APT_DEPS installs it)")
+	}
+	return nil
+}
+
+// SetLatency delays every packet the node receives by d, so with it on
+// every node a one-way trip between two nodes takes d more. It can be set
+// once per node.
+func (nd *Node) SetLatency(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return fmt.Errorf("latency %v: want a positive delay", d)
+	}
+	if err := LatencyAvailable(); err != nil {
+		return err
+	}
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.delayer != nil {
+		return fmt.Errorf("node %s has a latency already", nd.Name)
+	}
+	dl := &delayer{delay: d, stop: make(chan struct{})}
+	err := doIn("/run/netns/"+nd.NS, func() error {
+		var err error
+		dl.q, err = openNFQueue(0, MaxQueuedPackets)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("delaying %s's packets: %w", nd.Name, err)
+	}
+	tv := unix.NsecToTimeval(int64(delayerPoll))
+	unix.SetsockoptTimeval(dl.q.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	dl.run()
+	if err := run(ctx, "ip", "netns", "exec", nd.NS, "iptables", "-w", "-A", "INPUT", "-i", "eth0",
+		"-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"); err != nil {
+		dl.close()
+		return fmt.Errorf("delaying %s's packets: %w", nd.Name, err)
+	}
+	nd.delayer = dl
+	return nil
+}
+
+// pending is a queued packet and when it may go.
+type pending struct {
+	id  uint32
+	due time.Time
+}
+
+// run starts reading packet ids and releasing each after the delay, in
+// the order they came (the delay is the same for all).
+func (dl *delayer) run() {
+	due := make(chan pending, MaxQueuedPackets)
+	dl.wg.Add(2)
+	go func() {
+		defer dl.wg.Done()
+		defer close(due)
+		buf := make([]byte, 1<<16)
+		for {
+			select {
+			case <-dl.stop:
+				return
+			default:
+			}
+			ids, err := dl.q.receive(buf)
+			if err != nil && !errors.Is(err, unix.EAGAIN) {
+				return
+			}
+			now := time.Now()
+			for _, id := range ids {
+				due <- pending{id, now.Add(dl.delay)}
+			}
+		}
+	}()
+	go func() {
+		defer dl.wg.Done()
+		for p := range due {
+			if wait := time.Until(p.due); wait > 0 {
+				time.Sleep(wait) // the delay itself, not a wait for a condition
+			}
+			dl.q.accept(p.id)
+		}
+	}()
+}
+
+// close stops the delayer and closes its queue (the kernel drops what is
+// still queued).
+func (dl *delayer) close() {
+	close(dl.stop)
+	dl.wg.Wait()
+	dl.q.close()
+}

@@ -1,0 +1,17 @@
+// Package netns is testnet's netns mode: real patchnet processes, each in
+// its own network namespace (internal/netns) on a link shaped with tc tbf
+// to Params.Bandwidth, the zone set up through the CLI (internal/zonekit),
+// the update published with `patchnet publish`, and each agent's times
+// read from its local API (/v1/status events on STATE/patchnet.sock).
+//
+// It runs the propagation scenario and table2 (the seed paper's Table II:
+// three real packages — a custom archive, an rpm and a .deb of the paper's
+// sizes — downloaded and installed on 10 Mbit/s links, S1 and S2 beside
+// the paper's). Params.Latency is added to every packet a node receives
+// (internal/netns's NFQUEUE delayer: this kernel has no netem), so a
+// one-way trip between two nodes takes that much more.
+//
+// It needs root, iproute2, iptables (for latency), and dpkg (rpm and
+// rpmbuild for table2). It is a
+// harness: nothing here decides trust, the processes it runs do.
+package netns

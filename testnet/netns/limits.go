@@ -1,0 +1,25 @@
+package netns
+
+import "time"
+
+const (
+	// MaxNodes bounds a netns run's agents: each is a process with its
+	// own badger and libp2p host, a few tens of MB each.
+	MaxNodes = 100
+	// HeartbeatInterval is the zone's heartbeat interval in a run: short,
+	// so a run's zone settles in seconds.
+	HeartbeatInterval = time.Second
+	// StartTimeout bounds one daemon's start (until it listens).
+	StartTimeout = time.Minute
+	// PollInterval is how often agents' local APIs are read while an
+	// update propagates.
+	PollInterval = 100 * time.Millisecond
+	// SettlePeers is how many peers each daemon must be connected to
+	// (fewer in a smaller zone) before the update is published.
+	SettlePeers = 3
+	// StopGrace is how long a daemon has to exit after SIGTERM.
+	StopGrace = 10 * time.Second
+	// Table2Bandwidth is the paper's link speed, 10 Mbit/s in bytes per
+	// second, used by table2 when Params.Bandwidth is 0.
+	Table2Bandwidth = 10_000_000 / 8
+)

@@ -1,0 +1,94 @@
+package netns
+
+import (
+	"context"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/patchnet/patchnet/internal/netns"
+	"github.com/patchnet/patchnet/testnet"
+)
+
+// params are a small run: two supernodes (k = 2), shaped 10 Mbit/s links.
+func params(t *testing.T, scenario string, nodes int) testnet.Params {
+	t.Helper()
+	if err := netns.Available(); err != nil {
+		t.Skipf("no network namespaces here: %v", err)
+	}
+	for _, tool := range []string{"dpkg", "dpkg-deb", "go"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	p := testnet.DefaultParams()
+	p.Mode, p.Scenario, p.Nodes, p.Supernodes, p.Threshold = testnet.ModeNetns, scenario, nodes, 2, 2
+	p.Bandwidth, p.ArtifactBytes, p.Timeout = Table2Bandwidth, 256<<10, 2*time.Minute
+	if err := netns.LatencyAvailable(); err != nil {
+		t.Logf("running without latency: %v", err)
+		p.Latency = 0
+	}
+	return p
+}
+
+func run(t *testing.T, p testnet.Params) *testnet.Report {
+	t.Helper()
+	rep, err := testnet.Run(context.Background(), p, func(stage string, done, total int) {
+		t.Logf("%s %d/%d", stage, done, total)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ok := range rep.Checks {
+		if !ok {
+			t.Errorf("check %s failed", name)
+		}
+	}
+	return rep
+}
+
+// Propagation through processes in namespaces: every agent installs,
+// every stage is timed for every agent.
+func TestPropagation(t *testing.T) {
+	p := params(t, testnet.ScenarioPropagation, 3)
+	rep := run(t, p)
+	if got := rep.Results[testnet.ResultPatchnet].Delivered; got != 1 {
+		t.Errorf("delivered to %v of the agents, want all", got)
+	}
+	if len(rep.Samples) != p.Nodes {
+		t.Fatalf("%d samples, want %d", len(rep.Samples), p.Nodes)
+	}
+	for _, s := range rep.Samples {
+		if s.Receipt <= 0 || s.Accept <= 0 || s.Install <= 0 {
+			t.Errorf("%s: a stage is missing: %+v", s.Node, s)
+		}
+	}
+	if _, err := exec.LookPath("curl"); err == nil {
+		if got := rep.Results[testnet.ResultHTTPOrigin].Delivered; got != 1 {
+			t.Errorf("the HTTP origin baseline delivered to %v of the agents, want all", got)
+		}
+	}
+	t.Logf("install p50 %.0f ms, max %.0f ms; HTTP origin p50 %.0f ms; setup %.1f s", rep.Results[testnet.ResultPatchnet].P50MS,
+		rep.Results[testnet.ResultPatchnet].MaxMS, rep.Results[testnet.ResultHTTPOrigin].P50MS, rep.SetupS)
+}
+
+// The paper's Table II: the three real packages install on the agent each
+// is for, and each row has its numbers beside the paper's.
+func TestTable2(t *testing.T) {
+	for _, tool := range []string{"rpm", "rpmbuild"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	rep := run(t, params(t, testnet.ScenarioTable2, 3))
+	if len(rep.Table2) != len(paper) {
+		t.Fatalf("%d rows, want %d", len(rep.Table2), len(paper))
+	}
+	for i, r := range rep.Table2 {
+		if r.Package != paper[i].pkg || r.S1S <= 0 || r.S2S <= 0 || r.ManagerS <= 0 || r.PaperS1S == 0 {
+			t.Errorf("row %d: %+v", i, r)
+		}
+		t.Logf("%-24s %-8s %8d B  S1 %.3f s (line %.3f, paper %.2f)  S2 %.3f s (manager %.3f, paper %.2f)",
+			r.System, r.Package, r.Bytes, r.S1S, r.LineRateS1S, r.PaperS1S, r.S2S, r.ManagerS, r.PaperS2S)
+	}
+}

@@ -1,0 +1,71 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/patchnet/patchnet/internal/netns"
+	"github.com/patchnet/patchnet/testnet"
+)
+
+func init() { testnet.Register(testnet.ModeNetns, Run) }
+
+// Run runs p's scenario (propagation or table2) with real patchnet
+// processes in network namespaces. It needs root; every namespace and
+// process it makes is gone when it returns, on error too.
+func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep *testnet.Report, err error) {
+	if err := netns.Available(); err != nil {
+		return nil, fmt.Errorf("netns mode: %w", err)
+	}
+	if p.Latency > 0 {
+		if err := netns.LatencyAvailable(); err != nil {
+			return nil, fmt.Errorf("latency %v: %w; or run with latency 0", p.Latency, err)
+		}
+	}
+	if p.Nodes > MaxNodes {
+		return nil, fmt.Errorf("nodes %d: netns runs at most %d processes' agents", p.Nodes, MaxNodes)
+	}
+	var scenario func(context.Context, testnet.Params, testnet.Progress) (*testnet.Report, error)
+	switch p.Scenario {
+	case testnet.ScenarioPropagation:
+		scenario = propagation
+	case testnet.ScenarioTable2:
+		scenario = table2
+	default:
+		return nil, fmt.Errorf("scenario %q: netns runs %s and %s", p.Scenario, testnet.ScenarioPropagation, testnet.ScenarioTable2)
+	}
+	return scenario(ctx, p, progress)
+}
+
+// withCluster sets up a cluster for agents, runs body, and tears it down
+// whatever happens, timing the set-up.
+func withCluster(ctx context.Context, p testnet.Params, progress testnet.Progress, agents []string,
+	setup func(context.Context, *cluster) error, body func(context.Context, *cluster, time.Duration) (*testnet.Report, error)) (rep *testnet.Report, err error) {
+	start := time.Now()
+	c, err := newCluster(ctx, p, progress, agents)
+	defer func() { err = errors.Join(err, c.close()) }()
+	if err != nil {
+		return nil, err
+	}
+	if err := c.startSupernodes(ctx); err != nil {
+		return nil, err
+	}
+	if err := setup(ctx, c); err != nil {
+		return nil, err
+	}
+	if err := c.settle(ctx); err != nil {
+		return nil, err
+	}
+	rctx, cancel := context.WithTimeout(ctx, p.Timeout)
+	defer cancel()
+	return body(rctx, c, time.Since(start))
+}
+
+// baseReport is the report's header for p.
+func baseReport(p testnet.Params, c *cluster, setup time.Duration) *testnet.Report {
+	return &testnet.Report{Scenario: p.Scenario, Mode: testnet.ModeNetns, Nodes: len(c.agents), Supernodes: p.Supernodes,
+		Threshold: p.Threshold, LatencyMS: float64(p.Latency) / float64(time.Millisecond), BandwidthBPS: p.Bandwidth, ArtifactBytes: p.ArtifactBytes,
+		Results: map[string]testnet.Result{}, Checks: map[string]bool{}, SetupS: setup.Seconds()}
+}
