@@ -50,7 +50,7 @@ func fixtureReport() *Report {
 		Checks:     map[string]bool{"all_accepted": true, "survivors_installed": true},
 		PullTimers: DefaultPullTimers(),
 		Table2: []Table2Row{{System: "debian", Package: "openssl", Bytes: 1_500_000,
-			S1S: 0.8, S2S: 1.1, PaperS1S: 2.5, PaperS2S: 1.9, LineRateS1S: 0.6}},
+			S1S: 0.8, S2S: 1.1, PaperS1S: 2.5, PaperS2S: 1.9, LineRateS1S: 0.6, ManagerS: 0.9}},
 	}
 	var receipt, accept []time.Duration
 	for i, d := range pn {

@@ -216,11 +216,11 @@ func writeTable2(t *table, r *Report) {
 	if len(r.Table2) == 0 {
 		return
 	}
-	t.head("TABLE 2", "PACKAGE", "SIZE", "S1 HERE", "S1 PAPER", "S1 LINE RATE", "S2 HERE", "S2 PAPER")
+	t.head("TABLE 2", "PACKAGE", "SIZE", "S1 HERE", "S1 PAPER", "S1 LINE RATE", "S2 HERE", "S2 PAPER", "PKG MANAGER ALONE")
 	for _, row := range r.Table2 {
 		t.row(row.System, row.Package, fmtBytes(row.Bytes),
 			fmtMS(row.S1S*1000), fmtMS(row.PaperS1S*1000), fmtMS(row.LineRateS1S*1000),
-			fmtMS(row.S2S*1000), fmtMS(row.PaperS2S*1000))
+			fmtMS(row.S2S*1000), fmtMS(row.PaperS2S*1000), fmtMS(row.ManagerS*1000))
 	}
 }
 

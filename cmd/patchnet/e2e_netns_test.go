@@ -166,8 +166,8 @@ func (z *nsZone) waitStatus(name, what string, ok func(node.APIStatus) bool) nod
 	}
 }
 
-// lastEvent is the time of the newest event of kind in st (zero if none).
-func lastEvent(st node.APIStatus, kind node.EventKind) time.Time {
+// lastEventAt is the time of the newest event of kind in st (zero if none).
+func lastEventAt(st node.APIStatus, kind node.EventKind) time.Time {
 	var at time.Time
 	for _, e := range st.Events {
 		if e.Kind == kind && e.At.After(at) {
@@ -195,9 +195,9 @@ func TestE2ECutOffAgentAlarmsAndCatchesUp(t *testing.T) {
 	cutAt := time.Now()
 	z.must(z.net.Node("cut").Down(z.ctx))
 	st := z.waitStatus("cut", "raised the heartbeat alarm", func(st node.APIStatus) bool {
-		return lastEvent(st, node.EventHeartbeatStale).After(cutAt)
+		return lastEventAt(st, node.EventHeartbeatStale).After(cutAt)
 	})
-	t.Logf("alarm %v after the cut (heartbeat interval %v, max age %v)", lastEvent(st, node.EventHeartbeatStale).Sub(cutAt), interval, 2*interval)
+	t.Logf("alarm %v after the cut (heartbeat interval %v, max age %v)", lastEventAt(st, node.EventHeartbeatStale).Sub(cutAt), interval, 2*interval)
 	z.must(z.procs["cut"].WaitOutput(z.ctx, "kind=heartbeat-stale"))
 
 	out := z.publish("E2E-2026-0009")
@@ -213,7 +213,7 @@ func TestE2ECutOffAgentAlarmsAndCatchesUp(t *testing.T) {
 	z.must(z.net.Node("cut").Up(z.ctx))
 	z.must(z.procs["cut"].WaitOutput(z.ctx, "installed E2E-2026-0009 v1"))
 	z.waitStatus("cut", "cleared the alarm", func(st node.APIStatus) bool {
-		return lastEvent(st, node.EventHeartbeatOK).After(upAt)
+		return lastEventAt(st, node.EventHeartbeatOK).After(upAt)
 	})
 	if v, err := nodelab.InstalledVersion(z.ctx, z.kit.Path("cut", "root")); err != nil || v != nodelab.NewVersion {
 		t.Errorf("the cut-off agent has %q, %v after catching up; want %q", v, err, nodelab.NewVersion)
