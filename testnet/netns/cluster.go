@@ -63,6 +63,7 @@ func newCluster(ctx context.Context, p testnet.Params, progress testnet.Progress
 	if err := c.kit.PKI(ctx, roles); err != nil {
 		return c, err
 	}
+	progress("pki", len(roles), len(roles))
 	originRate := p.OriginBandwidth
 	if originRate == 0 {
 		originRate = p.Bandwidth
@@ -115,6 +116,7 @@ func (c *cluster) startSupernodes(ctx context.Context) error {
 			return err
 		}
 	}
+	c.progress("starting supernodes", c.p.Supernodes, c.p.Supernodes)
 	var boots []string
 	for _, p := range c.procs {
 		boots = append(boots, "--bootstrap", p.Addr)

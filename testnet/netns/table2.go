@@ -148,6 +148,7 @@ func table2Setup(ctx context.Context, c *cluster) ([]table2Update, error) {
 	if err != nil {
 		return nil, err
 	}
+	c.progress("building packages", 3, 3)
 	c.progress("starting agents", 0, 3)
 	roots := map[string]string{}
 	for _, a := range c.agents {
@@ -171,6 +172,7 @@ func table2Setup(ctx context.Context, c *cluster) ([]table2Update, error) {
 			return nil, err
 		}
 	}
+	c.progress("starting agents", 3, 3)
 	scratch := c.kit.Path("scratch")
 	return []table2Update{
 		{row: paper[0], manager: func(ctx context.Context) (time.Duration, error) {
