@@ -3,7 +3,6 @@ package content
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 
 	"github.com/ipfs/go-cid"
@@ -76,8 +75,13 @@ func (s *Service) Provider() *Provider {
 	return s.prov
 }
 
-// Add imports an artifact into the store and provides it: how a publisher or
-// an air-gapped import seeds the zone.
+// Add imports an artifact into the store and provides it in the background:
+// how a publisher, a co-signing supernode or an air-gapped import seeds the
+// zone. The provide is not waited for: a DHT walk that meets a stalled peer
+// takes tens of seconds, and a supernode co-signs only after seeding, so
+// waiting delayed every co-signature by it. A fetcher searching meanwhile
+// keeps searching until its ProviderSearchTimeout, so it finds the record
+// once the walk stores it; failures reach the provider's OnError.
 func (s *Service) Add(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	if s.store == nil {
 		return cid.Undef, errors.New("adding artifact: service has no block store")
@@ -86,8 +90,6 @@ func (s *Service) Add(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	if err != nil {
 		return cid.Undef, err
 	}
-	if err := s.prov.Provide(ctx, c); err != nil {
-		return c, fmt.Errorf("adding artifact: %w", err)
-	}
+	s.prov.ProvideLater(c)
 	return c, nil
 }
