@@ -98,12 +98,6 @@ func (z *nsZone) config(name, role string, interval time.Duration, extra ...stri
 	path, err := z.kit.Config(z.ctx, name, role, "/ip4/"+nd.Addr.String()+"/tcp/0", extra...)
 	z.must(err)
 	keys := zonekit.Fast(interval)
-	if role == "agent" {
-		// Agents as DHT clients, out of the routing tables: a supernode
-		// co-signs only after a synchronous DHT provide, which waits ~30 s
-		// on a server whose link is down (docs/notes/netns.md).
-		keys["overlay.dht.mode"] = `"client"`
-	}
 	z.must(zonekit.SetKeys(path, keys))
 	return nd, path
 }
