@@ -95,7 +95,7 @@ func (e *e2e) spawn(name string, args ...string) *proc {
 
 // waitHTTP waits until GET url answers 200, failing with p's output if p
 // exits first.
-func (e *e2e) waitHTTP(url string, p *proc) {
+func (e *e2e) waitHTTP(url string, p *proc, also ...*proc) {
 	e.t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -105,13 +105,19 @@ func (e *e2e) waitHTTP(url string, p *proc) {
 				return
 			}
 		}
-		select {
-		case <-p.done:
-			e.t.Fatalf("%s exited:\n%s", p.name, p.output())
-		default:
+		for _, q := range append([]*proc{p}, also...) {
+			select {
+			case <-q.done:
+				e.t.Fatalf("%s exited:\n%s", q.name, q.output())
+			default:
+			}
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("%s never answered %s:\n%s", p.name, url, p.output())
+			var more strings.Builder
+			for _, q := range also {
+				fmt.Fprintf(&more, "\n%s:\n%s", q.name, q.output())
+			}
+			e.t.Fatalf("%s never answered %s:\n%s%s", p.name, url, p.output(), more.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -149,13 +155,13 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 	var agents []string
 	for _, name := range []string{"supernode-0", "supernode-1", "agent-0", "agent-1"} {
 		api := freePort(t)
+		// Agents listen on a port of the kernel's choosing: nobody dials
+		// them first, and a port picked here could be taken by the time
+		// the daemon binds it when other tests run beside this one.
 		port := snPorts[name]
-		if port == 0 {
-			port = freePort(t)
-		}
 		procs := c.pod(name, c.r.sets[name].Spec.Template.Spec, port, api)
 		url := fmt.Sprintf("http://127.0.0.1:%d", api)
-		e.waitHTTP(url+"/v1/status", procs[1])
+		e.waitHTTP(url+"/v1/status", procs[1], procs[0])
 		if strings.HasPrefix(name, "agent-") {
 			agents = append(agents, url)
 		}
