@@ -3,6 +3,7 @@ package node_test
 import (
 	"context"
 	"crypto/sha256"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -91,6 +92,14 @@ func TestConflictingCoSignatureBelowThresholdCaught(t *testing.T) {
 		if alerts, _ := a.Alerts(); len(alerts) != 0 {
 			t.Errorf("%s quarantined the version: %v", a.Name, alerts)
 		}
+	}
+	api, err := dialAPI(t, filepath.Join(l.Agents[0].Dir, "state")).Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(api.Conflicts) != 2 || api.Conflicts[1].Contested || api.Conflicts[1].Second.Digest != digestOf(t, &evil2) ||
+		!names(api.Conflicts[1].Second.Signers, byz) {
+		t.Errorf("/v1/status conflicts %+v, want the second byzantine payload quarantined last, naming %s", api.Conflicts, byz.Name)
 	}
 	waitFor(t, 30*time.Second, "two quarantine alerts per agent on the webhook", func() bool {
 		n := 0
