@@ -126,7 +126,9 @@ func (c *conflictSet) record(k payloadKey, checked *updates.Accepted, sigs []sig
 	news := !ok || quarantined && !e.quarantined
 	for _, id := range cosigners {
 		if !e.named[id.Fingerprint] {
-			e.named[id.Fingerprint], news = true, true
+			// A supernode joining a payload held aside is news; one joining
+			// a contested payload is the honest side gathering its quorum.
+			e.named[id.Fingerprint], news = true, news || quarantined
 		}
 	}
 	if quarantined {
@@ -143,6 +145,49 @@ func (c *conflictSet) record(k payloadKey, checked *updates.Accepted, sigs []sig
 		e.alert = alert
 	}
 	return news
+}
+
+// heldFor returns the payloads held aside for id at version other than
+// k's, as sides.
+func (c *conflictSet) heldFor(id string, version uint64, k payloadKey, zone trust.Zone) []side {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []side
+	for _, o := range c.order {
+		e := c.held[o]
+		a := e.checked.Announcement
+		if o != k && e.quarantined && a.ID == id && a.Patchnet.Version == version {
+			out = append(out, side{key: o, alert: e.alert.Second, cosigners: signerNames(coSignersOf(e.checked, e.sigs, zone))})
+		}
+	}
+	return out
+}
+
+// checked returns the announcement checked for k's payload if it is held
+// aside: a copy bringing another co-signature is not checked again.
+func (c *conflictSet) checked(k payloadKey) *updates.Accepted {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.held[k]; ok && e.quarantined {
+		return e.checked
+	}
+	return nil
+}
+
+// nameEquivocators adds names to the equivocators of k's held payload, if
+// any, so that status shows them.
+func (c *conflictSet) nameEquivocators(k payloadKey, names []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.held[k]
+	if !ok {
+		return
+	}
+	for _, name := range names {
+		if !slices.Contains(e.alert.Equivocators, name) {
+			e.alert.Equivocators = append(e.alert.Equivocators, name)
+		}
+	}
 }
 
 // release forgets k's payload: it made k on its own, and is the
@@ -191,6 +236,34 @@ func (n *Node) withSigned(checked *updates.Accepted, sigs []signed) *updates.Acc
 	return checked.WithSigners(ve, n.zone)
 }
 
+// side is another payload of an id and version: the one accepted, one
+// buffered or one held aside.
+type side struct {
+	key       payloadKey // zero for the accepted one (known by its seen record)
+	alert     updates.AlertSide
+	cosigners []string // names of its supernode co-signers
+	accepted  bool
+}
+
+// sides are the payloads of checked's id and version other than k's (its
+// own) that supernodes co-signed: the one accepted (rec, if found), those
+// buffered, those held aside.
+func (n *Node) sides(checked *updates.Accepted, k payloadKey, rec updates.SeenRecord, found bool) []side {
+	a := checked.Announcement
+	id, version := a.ID, a.Patchnet.Version
+	var out []side
+	if found && rec.Digest != checked.Digest {
+		out = append(out, side{alert: updates.AlertSide{Digest: rec.Digest, Signers: rec.Signers}, cosigners: rec.Signers, accepted: true})
+	}
+	for _, r := range n.merge.rivals(id, version, k) {
+		if len(r.Accepted.Supernodes) > 0 && !(found && r.Accepted.Digest == rec.Digest) {
+			out = append(out, side{key: keyOf(r.Envelope), alert: updates.AlertSide{Digest: r.Accepted.Digest,
+				Signers: signerNames(r.Accepted.Envelope.Signers)}, cosigners: signerNames(r.Accepted.Supernodes)})
+		}
+	}
+	return append(out, n.conflicts.heldFor(id, version, k, n.zone)...)
+}
+
 // screen runs on an agent for a checked payload before it is merged, under
 // conflicts.gate. A payload with a supernode co-signature that conflicts
 // with the payload accepted for its id and version, short of k, is held
@@ -198,18 +271,20 @@ func (n *Node) withSigned(checked *updates.Accepted, sigs []signed) *updates.Acc
 // that conflicts with another co-signed payload merely buffered is alerted
 // too, and merged (both wait: the one to make k first wins, and which is
 // honest cannot be told before; an attacker who sends first must not make
-// the honest payload the one held aside). Supernodes that co-signed both
-// sides stop counting. A payload that makes k on its own goes on to the
-// acceptor, which quarantines the version (updates.EquivocationError).
+// the honest payload the one held aside). Supernodes that co-signed two of
+// them stop counting, whichever side their second co-signature is on. A
+// payload that makes k on its own goes on to the acceptor: accepted, or
+// the version quarantined (updates.EquivocationError).
 func (n *Node) screen(k payloadKey, checked *updates.Accepted, verified []signed) (_ overlay.Verdict, held bool) {
 	a := checked.Announcement
-	prior, accepted, err := n.agent.seen.Get(a.ID, a.Patchnet.Version)
+	rec, found, err := n.agent.seen.Get(a.ID, a.Patchnet.Version)
 	if err != nil {
 		n.log.Warn("reading seen versions", "id", a.ID, "err", err)
 		return overlay.Ignore, true
 	}
-	if accepted && prior.Digest == checked.Digest {
-		return 0, false // a copy of the accepted payload
+	var prior *updates.SeenRecord
+	if found && rec.Digest != checked.Digest {
+		prior = &rec
 	}
 	kept, quarantined := n.conflicts.quarantinedSigs(k)
 	sigs := kept
@@ -217,29 +292,26 @@ func (n *Node) screen(k payloadKey, checked *updates.Accepted, verified []signed
 		sigs = n.merge.signedOf(k)
 	}
 	sigs = mergeSigned(sigs, verified)
+	others := n.sides(checked, k, rec, found)
+	eq, other := n.catchEquivocators(n.withSigned(checked, sigs).Supernodes, others)
 	p2 := n.withSigned(checked, sigs)
-	if len(p2.Supernodes) == 0 {
-		return overlay.Ignore, quarantined // nobody vouches for it: nothing conflicts yet
-	}
-	var first updates.AlertSide
-	var rivalSigners []string
-	if accepted {
-		first, rivalSigners = updates.AlertSide{Digest: prior.Digest, Signers: prior.Signers}, prior.Signers
-	} else {
-		for _, r := range n.merge.rivals(a.ID, a.Patchnet.Version, k) {
-			if len(r.Accepted.Supernodes) > 0 && first.Signers == nil {
-				first = updates.AlertSide{Digest: r.Accepted.Digest, Signers: signerNames(r.Accepted.Envelope.Signers)}
-			}
-			rivalSigners = append(rivalSigners, signerNames(r.Accepted.Supernodes)...)
+	this := updates.AlertSide{Digest: checked.Digest, Signers: signedNames(sigs)}
+	switch {
+	case found && prior == nil:
+		// The accepted payload: only a co-signer caught signing another.
+		if len(eq) > 0 {
+			n.tellEquivocators(a, this, other, eq)
 		}
-		if first.Signers == nil {
-			return overlay.Ignore, quarantined // no co-signed rival (any more)
+		return 0, false
+	case len(others) == 0 || len(coSignersOf(checked, sigs, n.zone)) == 0:
+		return overlay.Ignore, quarantined // nothing conflicts (yet)
+	case updates.QuorumError(p2, n.policy) == nil:
+		// k supernodes vouch for it, those caught signing both left out:
+		// accepted now (its rivals held aside then), or the acceptor's
+		// equivocation. Those caught are told of all the same.
+		if len(eq) > 0 {
+			n.tellEquivocators(a, this, other, eq)
 		}
-	}
-	eq := n.catchEquivocators(p2.Supernodes, rivalSigners)
-	p2 = n.withSigned(checked, sigs)
-	if accepted && updates.QuorumError(p2, n.policy) == nil {
-		// k supernodes vouch for it: the acceptor's equivocation.
 		n.conflicts.release(k)
 		if quarantined {
 			n.merge.add(k, checked, kept) // the validator merges verified
@@ -247,18 +319,29 @@ func (n *Node) screen(k payloadKey, checked *updates.Accepted, verified []signed
 		return 0, false
 	}
 	alert := updates.Alert{Kind: updates.AlertConflictingCoSignature, ID: a.ID, Version: a.Patchnet.Version, At: n.verifier.Now(),
-		First: first, Second: updates.AlertSide{Digest: checked.Digest, Signers: signedNames(sigs)}, Contested: !accepted,
-		Equivocators: signerNames(eq)}
-	if accepted {
+		First: others[0].alert, Second: this, Contested: prior == nil, Equivocators: n.caught(checked, sigs)}
+	if prior != nil {
 		sigs = mergeSigned(sigs, n.merge.take(k))
 	}
-	if n.conflicts.record(k, checked, sigs, alert, accepted, coSignersOf(checked, sigs, n.zone)) {
+	if n.conflicts.record(k, checked, sigs, alert, prior != nil, coSignersOf(checked, sigs, n.zone)) || len(eq) > 0 {
 		n.raiseConflict(alert)
 	}
-	if !accepted {
+	if prior == nil {
 		return 0, false // contested: merged, and waits like its rival
 	}
 	return overlay.Ignore, true // held aside: not relayed, not kept for catch-up
+}
+
+// tellEquivocators alerts that eq, co-signers of this payload, co-signed
+// other too, and names them in other's record if it is held.
+func (n *Node) tellEquivocators(a *updates.Announcement, this updates.AlertSide, other side, eq []trust.Identity) {
+	alert := updates.Alert{Kind: updates.AlertConflictingCoSignature, ID: a.ID, Version: a.Patchnet.Version, At: n.verifier.Now(),
+		First: this, Second: other.alert, Contested: !other.accepted, Equivocators: signerNames(eq)}
+	if other.accepted {
+		alert.First, alert.Second = other.alert, this
+	}
+	n.conflicts.nameEquivocators(other.key, alert.Equivocators)
+	n.raiseConflict(alert)
 }
 
 // quarantineRivals holds aside, once acc was accepted, every payload
@@ -276,27 +359,47 @@ func (n *Node) quarantineRivals(acc *updates.Accepted, k payloadKey) {
 			continue // nobody vouches for it: it will never make k
 		}
 		sigs = n.merge.take(rk)
-		eq := n.catchEquivocators(cos, signerNames(acc.Supernodes))
+		n.catchEquivocators(cos, []side{{cosigners: signerNames(acc.Supernodes)}})
 		alert := updates.Alert{Kind: updates.AlertConflictingCoSignature, ID: a.ID, Version: a.Patchnet.Version, At: n.verifier.Now(),
 			First: accepted, Second: updates.AlertSide{Digest: r.Accepted.Digest, Signers: signedNames(sigs)},
-			Equivocators: signerNames(eq)}
+			Equivocators: n.caught(r.Accepted, sigs)}
 		if n.conflicts.record(rk, r.Accepted, sigs, alert, true, cos) {
 			n.raiseConflict(alert)
 		}
 	}
 }
 
-// catchEquivocators distrusts the co-signers among cos that also signed the
-// rival payload (named in rivals) and returns them.
-func (n *Node) catchEquivocators(cos []trust.Identity, rivals []string) []trust.Identity {
+// catchEquivocators distrusts the co-signers among cos that also co-signed
+// one of others, and returns them and the first such other payload.
+func (n *Node) catchEquivocators(cos []trust.Identity, others []side) ([]trust.Identity, side) {
 	var eq []trust.Identity
+	var first side
 	for _, id := range cos {
-		if slices.Contains(rivals, updates.SignerName(id)) {
-			eq = append(eq, id)
+		name := updates.SignerName(id)
+		for _, o := range others {
+			if slices.Contains(o.cosigners, name) {
+				if eq == nil {
+					first = o
+				}
+				eq = append(eq, id)
+				break
+			}
 		}
 	}
 	n.conflicts.distrust(eq)
-	return eq
+	return eq, first
+}
+
+// caught names the co-signers among sigs caught signing two payloads of
+// one update version, now or before.
+func (n *Node) caught(checked *updates.Accepted, sigs []signed) []string {
+	var out []string
+	for _, id := range coSignersOf(checked, sigs, n.zone) {
+		if n.conflicts.isDistrusted(id.Fingerprint) {
+			out = append(out, updates.SignerName(id))
+		}
+	}
+	return out
 }
 
 // raiseConflict tells of a conflicting co-signature: an event (logged as a

@@ -18,7 +18,8 @@ import (
 // A byzantine supernode (k = 2, one of three, co-signing nothing honest)
 // gossips a payload with another digest for the fix's id and version,
 // signed by itself and the stolen publisher key: once before the honest fix
-// is published and once after it was accepted. Every agent alerts (event,
+// is published and once after it was accepted (a third digest: the second
+// time, it is caught co-signing two payloads). Every agent alerts (event,
 // webhook) naming it, holds both payloads aside, installs nothing of them,
 // and installs the honest fix; a copy arriving again is no new alert.
 func TestConflictingCoSignatureBelowThresholdCaught(t *testing.T) {
@@ -73,10 +74,13 @@ func TestConflictingCoSignatureBelowThresholdCaught(t *testing.T) {
 	honest := digestOf(t, fix)
 	for _, a := range l.Agents {
 		st := a.Status()
-		for _, d := range []updates.Digest{digestOf(t, evil), digestOf(t, &evil2)} {
+		// The second payload is the byzantine supernode's second
+		// co-signature for the version: it is caught signing both.
+		for i, d := range []updates.Digest{digestOf(t, evil), digestOf(t, &evil2)} {
 			al := heldAside(st, d)
-			if !names(al.Second.Signers, byz) || al.First.Digest != honest || len(al.Equivocators) != 0 {
-				t.Errorf("%s: alert %s does not name %s as the signer of %s against the accepted %s", a.Name, al, byz.Name, d, honest)
+			if !names(al.Second.Signers, byz) || al.First.Digest != honest || names(al.Equivocators, byz) != (i == 1) {
+				t.Errorf("%s: alert %s does not name %s as the signer of %s against the accepted %s (and as signing two, the second time)",
+					a.Name, al, byz.Name, d, honest)
 			}
 			if n := quarantineAlerts(st, d); n != 1 {
 				t.Errorf("%s told of %s being quarantined %d times, want once", a.Name, d, n)
@@ -112,12 +116,24 @@ func TestConflictingCoSignatureBelowThresholdCaught(t *testing.T) {
 	})
 }
 
-// A supernode co-signs the honest fix and then a conflicting payload for
-// the same id and version (k = 2, the others have not co-signed yet): every
-// agent catches it signing both, and its co-signature on the honest fix
-// stops counting. One honest co-signature later the fix still waits; with
-// a second it installs, and the conflicting payload is held aside.
+// A supernode co-signs the honest fix and a conflicting payload for the
+// same id and version, in either order (k = 2, the others have not
+// co-signed yet): every agent catches it signing both, and its
+// co-signature on the honest fix stops counting. One honest co-signature
+// later the fix still waits; with a second it installs, and the
+// conflicting payload is held aside, naming the supernode as having signed
+// both.
 func TestEquivocatingSupernodeNotCounted(t *testing.T) {
+	for _, evilFirst := range []bool{false, true} {
+		name := "fix first"
+		if evilFirst {
+			name = "conflicting payload first"
+		}
+		t.Run(name, func(t *testing.T) { testEquivocatingSupernode(t, evilFirst) })
+	}
+}
+
+func testEquivocatingSupernode(t *testing.T, evilFirst bool) {
 	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 3, Threshold: 2,
 		Configure: func(name string, cfg *node.Config) {
 			cfg.CoSign.Publishers = nil // every co-signature below is made by hand, in order
@@ -143,9 +159,13 @@ func TestEquivocatingSupernodeNotCounted(t *testing.T) {
 			return len(no) == 0
 		})
 	}
-	gossip(t, byz, signWith(t, fix, l.Publisher, byz))
-	pending("every agent to hold the fix with the byzantine co-signature", byz)
-	gossip(t, byz, signWith(t, evil, l.Publisher, byz))
+	first, second := fix, evil
+	if evilFirst {
+		first, second = evil, fix
+	}
+	gossip(t, byz, signWith(t, first, l.Publisher, byz))
+	pending("every agent to hold the first payload with the byzantine co-signature", byz)
+	gossip(t, byz, signWith(t, second, l.Publisher, byz))
 	waitFor(t, 30*time.Second, "every agent to catch the byzantine supernode signing both", func() bool {
 		_, no := agentsWith(l, func(s node.Status) bool {
 			return slices.ContainsFunc(s.Conflicts, func(a updates.Alert) bool { return names(a.Equivocators, byz) })

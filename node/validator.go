@@ -75,6 +75,9 @@ func (n *Node) validateAnnouncement(ctx context.Context, topic string, from peer
 	}
 	checked := n.merge.checked(k)
 	if checked == nil {
+		checked = n.conflicts.checked(k)
+	}
+	if checked == nil {
 		if checked, err = n.checkAnnouncement(env, verified); err != nil {
 			n.noteInvalidProposal(topic, env, err)
 			return verdictOf(err), nil
