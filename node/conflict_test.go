@@ -198,6 +198,23 @@ func testEquivocatingSupernode(t *testing.T, evilFirst bool) {
 			t.Errorf("%s has %q, want %s", a.Name, v, nodelab.NewVersion)
 		}
 	}
+
+	// A second key stolen, of a supernode that co-signed the fix: its
+	// co-signature on the payload held aside catches it too, and the
+	// payload stays held aside, short of k.
+	gossip(t, sn1, signWith(t, evil, l.Publisher, byz, sn1))
+	waitFor(t, 30*time.Second, "every agent to catch the second supernode signing both", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool {
+			al := heldAside(s, digestOf(t, evil))
+			return al != nil && names(al.Equivocators, sn1) && names(al.Second.Signers, sn1)
+		})
+		return len(no) == 0
+	})
+	for _, a := range l.Agents {
+		if st := a.Status(); st.Count[node.EventAccepted] != 1 || st.Has(node.EventQuarantined) || installedVersion(t, a) != nodelab.NewVersion {
+			t.Errorf("%s acted on the payload held aside:\n%s", a.Name, describe(l))
+		}
+	}
 }
 
 // gossip sends raw on m's announce topic as it is.
