@@ -215,6 +215,21 @@ func testEquivocatingSupernode(t *testing.T, evilFirst bool) {
 			t.Errorf("%s acted on the payload held aside:\n%s", a.Name, describe(l))
 		}
 	}
+
+	// Caught once, distrusted for every update: its co-signature on
+	// another update does not count either.
+	other, err := l.Fix(ctx, "PNT-2026-0033", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gossip(t, sn2, signWith(t, other, l.Publisher, byz, sn2))
+	waitFor(t, 30*time.Second, "every agent to drop the caught supernode's co-signature on another update", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool {
+			e, ok := s.Last(node.EventPending)
+			return ok && e.ID == other.ID && slices.Equal(e.Signers, []string{sn2.Identity().Subject})
+		})
+		return len(no) == 0
+	})
 }
 
 // gossip sends raw on m's announce topic as it is.
