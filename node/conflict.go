@@ -318,18 +318,29 @@ func (n *Node) screen(k payloadKey, checked *updates.Accepted, verified []signed
 		}
 		return 0, false
 	}
+	return n.hold(k, checked, sigs, others[0], prior != nil, len(eq) > 0)
+}
+
+// hold records k's conflicting payload, short of k, against other: held
+// aside if other is the accepted payload (taken out of the merge buffer,
+// not relayed, not kept for catch-up), else contested (merged, waiting
+// like other). It alerts when that is news or caught a co-signer signing
+// both.
+func (n *Node) hold(k payloadKey, checked *updates.Accepted, sigs []signed, other side, aside, caught bool) (overlay.Verdict, bool) {
+	a := checked.Announcement
 	alert := updates.Alert{Kind: updates.AlertConflictingCoSignature, ID: a.ID, Version: a.Patchnet.Version, At: n.verifier.Now(),
-		First: others[0].alert, Second: this, Contested: prior == nil, Equivocators: n.caught(checked, sigs)}
-	if prior != nil {
+		First: other.alert, Second: updates.AlertSide{Digest: checked.Digest, Signers: signedNames(sigs)}, Contested: !aside,
+		Equivocators: n.caught(checked, sigs)}
+	if aside {
 		sigs = mergeSigned(sigs, n.merge.take(k))
 	}
-	if n.conflicts.record(k, checked, sigs, alert, prior != nil, coSignersOf(checked, sigs, n.zone)) || len(eq) > 0 {
+	if n.conflicts.record(k, checked, sigs, alert, aside, coSignersOf(checked, sigs, n.zone)) || caught {
 		n.raiseConflict(alert)
 	}
-	if prior == nil {
-		return 0, false // contested: merged, and waits like its rival
+	if !aside {
+		return 0, false
 	}
-	return overlay.Ignore, true // held aside: not relayed, not kept for catch-up
+	return overlay.Ignore, true
 }
 
 // tellEquivocators alerts that eq, co-signers of this payload, co-signed
