@@ -53,7 +53,7 @@ func (n *Node) refreshed(va *verifiedAnnouncement) *verifiedAnnouncement {
 func (n *Node) accept(va *verifiedAnnouncement) {
 	acc := va.Accepted
 	a := acc.Announcement
-	err := n.agent.acceptor.AcceptVerified(acc)
+	err := n.acceptHolding(va)
 	var eq *updates.EquivocationError
 	switch {
 	case err == nil:
@@ -82,6 +82,21 @@ func (n *Node) accept(va *verifiedAnnouncement) {
 	default:
 		n.emit(Event{Kind: EventRejected, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error(), Reason: reasonOf(err)})
 	}
+}
+
+// acceptHolding runs the acceptor on va and, once it is accepted, holds
+// aside the co-signed payloads buffered for its id and version (conflict.go),
+// under conflicts.gate.
+func (n *Node) acceptHolding(va *verifiedAnnouncement) error {
+	n.conflicts.gate.Lock()
+	defer n.conflicts.gate.Unlock()
+	if err := n.agent.acceptor.AcceptVerified(va.Accepted); err != nil {
+		return err
+	}
+	k := keyOf(va.Envelope)
+	n.conflicts.release(k) // accepted: no longer contested
+	n.quarantineRivals(va.Accepted, k)
+	return nil
 }
 
 // countedCoSigners are acc's co-signers that count under policy.

@@ -127,6 +127,9 @@ type APIStatus struct {
 	// version, by id and version (report.go): the agents that opted in,
 	// by outcome. None on other nodes.
 	Reports []ReportSummary `json:"reports,omitempty"`
+	// Conflicts are the conflicting co-signed payloads an agent holds
+	// (Status.Conflicts): each one's latest alert, naming its signers.
+	Conflicts []updates.Alert `json:"conflicts,omitempty"`
 	// Events are the most recent events, oldest first (at most
 	// APIStatusEvents); EventCounts counts every event since start by kind.
 	Events      []APIEvent        `json:"events"`
@@ -611,6 +614,7 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	if out.Reports, err = n.Reports(); err != nil {
 		return nil, err
 	}
+	out.Conflicts = st.Conflicts
 	evs := st.Events
 	if len(evs) > APIStatusEvents {
 		evs = evs[len(evs)-APIStatusEvents:]

@@ -60,6 +60,11 @@ func TestByzantineSupernodeQuarantined(t *testing.T) {
 	hook := newWebhook(t)
 	l := newLab(t, nodelab.Options{Agents: 3, Supernodes: 3, Threshold: 1,
 		Configure: func(name string, cfg *node.Config) {
+			if name == "supernode-3" {
+				// Its attacker co-signs by hand: had it co-signed the honest
+				// fix too, it would be caught signing both and not count.
+				cfg.CoSign.Publishers = nil
+			}
 			wc := updates.DefaultWebhookConfig()
 			wc.URL = hook.srv.URL
 			cfg.Notify.Webhook = &wc

@@ -37,6 +37,12 @@
 //     step recorded in its lifecycle record (State) in
 //     badger, so a restart takes up what was unfinished; a higher version,
 //     a withdrawal or an equivocation cancels a version still waiting;
+//   - conflicting co-signatures short of k (conflict.go): a payload a
+//     supernode co-signed that conflicts with the one accepted for its id
+//     and version is held aside and alerted once, never installable,
+//     without blocking the accepted one; against a payload merely
+//     buffered, both wait and the first to make k wins; a supernode caught
+//     co-signing two payloads of one version stops counting on this agent;
 //   - zone heartbeats (heartbeat.go): supernodes sign one every interval
 //     with a digest of what they co-signed; agents report stale heartbeats
 //     (cut off) and a set differing from what k supernodes agree on

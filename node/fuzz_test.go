@@ -37,7 +37,7 @@ func validatorOnly(tb testing.TB, pki *trusttest.PKI) *Node {
 	zone := pki.ZoneRef("acme")
 	return &Node{cfg: cfg, creds: &trust.Credentials{}, self: trust.Identity{Roles: []trust.Role{trust.RoleAgent}}, zone: zone,
 		policy: cfg.policy(zone), topics: zoneTopics("acme"), verifier: v, db: db,
-		merge: newMergeBuffer(v.Now, zone), redundancy: newRedundancy(), events: newEvents(nil), log: slog.New(slog.DiscardHandler),
+		merge: newMergeBuffer(v.Now, zone), conflicts: newConflictSet(), redundancy: newRedundancy(), events: newEvents(nil), log: slog.New(slog.DiscardHandler),
 		agent: &agentPart{seen: updates.NewBadgerSeenStore(db), life: newLifecycle(db, v.Now), handlers: newInflight()}}
 }
 

@@ -14,6 +14,16 @@ const (
 	// so the merge buffer holds at most 256 MiB even under a flood of
 	// distinct, validly signed payloads (and far less in practice).
 	MaxPendingPayloads = 256
+	// MaxConflictingPayloads caps the conflicting co-signed payloads an
+	// agent holds (conflict.go), each one envelope of at most
+	// trust.MaxEnvelopeBytes: what a compromised supernode can make an
+	// agent keep. The oldest is forgotten first; a copy of it arriving
+	// again is then told again.
+	MaxConflictingPayloads = 64
+	// MaxDistrustedSigners caps the supernodes an agent remembers having
+	// caught co-signing two payloads of one update version, far more than
+	// a zone has supernodes.
+	MaxDistrustedSigners = 256
 	// MergeTTL is how long co-signatures of one payload are collected: long
 	// enough for every supernode of a zone to fetch the artifact and co-sign,
 	// short enough that a payload nobody finishes does not linger.

@@ -85,7 +85,7 @@ func (n *Node) logStart() {
 func (n *Node) logEvent(e Event) {
 	level := slog.LevelInfo
 	switch e.Kind {
-	case EventQuarantined, EventFailed, EventRefusedInstall, EventNotifyFailed, EventBootstrapFailed, EventInstallAlert:
+	case EventQuarantined, EventConflictingCoSignature, EventFailed, EventRefusedInstall, EventNotifyFailed, EventBootstrapFailed, EventInstallAlert:
 		level = slog.LevelWarn
 	}
 	if !n.log.Enabled(context.Background(), level) {

@@ -30,6 +30,10 @@ type mergeBuffer struct {
 	order   []payloadKey // oldest first
 	now     func() time.Time
 	zone    trust.Zone // whose publishers and supernodes count
+	// distrusted reports a signer this node caught equivocating
+	// (conflict.go): its signatures, merged before it was caught, are
+	// left out of every view. Nil: nobody is.
+	distrusted func(trust.Fingerprint) bool
 }
 
 // mergeEntry is one payload: its announcement, checked once when the entry
@@ -103,7 +107,7 @@ func (b *mergeBuffer) add(k payloadKey, checked *updates.Accepted, in []signed) 
 			added++
 		}
 	}
-	return e.view(b.zone), added
+	return e.view(b.zone, b.distrusted), added
 }
 
 // view returns the entry as the rest of the node sees it: the merged
@@ -112,7 +116,7 @@ func (b *mergeBuffer) view(k payloadKey) *verifiedAnnouncement {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if e, ok := b.entries[k]; ok {
-		return e.view(b.zone)
+		return e.view(b.zone, b.distrusted)
 	}
 	return nil
 }
@@ -124,7 +128,7 @@ func (b *mergeBuffer) all() []*verifiedAnnouncement {
 	b.expire()
 	out := make([]*verifiedAnnouncement, 0, len(b.order))
 	for _, k := range b.order {
-		out = append(out, b.entries[k].view(b.zone))
+		out = append(out, b.entries[k].view(b.zone, b.distrusted))
 	}
 	return out
 }
@@ -150,13 +154,67 @@ func (e *mergeEntry) merge(s signed) bool {
 	return true
 }
 
-func (e *mergeEntry) view(zone trust.Zone) *verifiedAnnouncement {
+// view is the entry without the signatures of distrusted signers: they
+// neither count nor travel on in the merged envelope.
+func (e *mergeEntry) view(zone trust.Zone, distrusted func(trust.Fingerprint) bool) *verifiedAnnouncement {
 	ve := e.checked.Envelope
 	env := trust.NewEnvelope(ve.PayloadType, ve.Payload)
-	env.Signatures = append(env.Signatures, e.sigs...)
-	merged := &trust.VerifiedEnvelope{PayloadType: ve.PayloadType, Payload: ve.Payload,
-		Signers: append([]trust.Identity(nil), e.ids...)}
+	merged := &trust.VerifiedEnvelope{PayloadType: ve.PayloadType, Payload: ve.Payload}
+	for i, id := range e.ids {
+		if distrusted != nil && distrusted(id.Fingerprint) {
+			continue
+		}
+		env.Signatures = append(env.Signatures, e.sigs[i])
+		merged.Signers = append(merged.Signers, id)
+	}
 	return &verifiedAnnouncement{Accepted: e.checked.WithSigners(merged, zone), Envelope: env}
+}
+
+// signed is every signature of the entry with its signer.
+func (e *mergeEntry) signed() []signed {
+	out := make([]signed, len(e.sigs))
+	for i := range e.sigs {
+		out[i] = signed{sig: e.sigs[i], id: e.ids[i]}
+	}
+	return out
+}
+
+// rivals returns a view of every buffered payload for id at version other
+// than k's, oldest first: the payloads a new one may conflict with.
+func (b *mergeBuffer) rivals(id string, version uint64, k payloadKey) []*verifiedAnnouncement {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.expire()
+	var out []*verifiedAnnouncement
+	for _, o := range b.order {
+		a := b.entries[o].checked.Announcement
+		if o != k && a.ID == id && a.Patchnet.Version == version {
+			out = append(out, b.entries[o].view(b.zone, b.distrusted))
+		}
+	}
+	return out
+}
+
+// signedOf returns the signatures merged for k's payload, nil if none.
+func (b *mergeBuffer) signedOf(k payloadKey) []signed {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e, ok := b.entries[k]; ok {
+		return e.signed()
+	}
+	return nil
+}
+
+// take removes k's entry and returns its signatures, nil if none is held.
+func (b *mergeBuffer) take(k payloadKey) []signed {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e, ok := b.entries[k]
+	if !ok {
+		return nil
+	}
+	b.drop(k)
+	return e.signed()
 }
 
 // expire drops entries older than MergeTTL.

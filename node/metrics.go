@@ -176,6 +176,7 @@ var installOutcomes = []State{StateInstalled, StateFailed, StateRefused, StateNo
 // announcement, with the verdict label each is counted under.
 var announcementVerdicts = map[EventKind]string{
 	EventAccepted: "accepted", EventPending: "pending", EventRejected: "rejected", EventQuarantined: "quarantined",
+	EventConflictingCoSignature: "conflicting",
 }
 
 // metrics is a node's Prometheus registry and endpoint. Counters and

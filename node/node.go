@@ -39,9 +39,10 @@ type Node struct {
 	content    *content.Service
 	blocks     *content.DiskStore
 	merge      *mergeBuffer
-	redundancy *redundancy // per-peer budget of copies that add nothing
-	beats      *heartbeats // the supernodes' newest heartbeats and the agent's alarms
-	alarms     *alarms     // what people were told through [notify] (alerts.go)
+	conflicts  *conflictSet // conflicting co-signed payloads held, equivocators caught (agents)
+	redundancy *redundancy  // per-peer budget of copies that add nothing
+	beats      *heartbeats  // the supernodes' newest heartbeats and the agent's alarms
+	alarms     *alarms      // what people were told through [notify] (alerts.go)
 	events     *events
 	log        *slog.Logger
 	metrics    *metrics   // nil unless [metrics] listen is set
@@ -99,7 +100,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, topics: zoneTopics(cfg.Zone), events: newEvents(cfg.OnEvent), redundancy: newRedundancy(),
-		log: cfg.Logger, alarms: newAlarms()}
+		log: cfg.Logger, alarms: newAlarms(), conflicts: newConflictSet()}
 	if n.log == nil {
 		n.log = slog.New(slog.DiscardHandler)
 	}
@@ -118,6 +119,7 @@ func New(ctx context.Context, cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.merge = newMergeBuffer(n.verifier.Now, n.zone)
+	n.merge.distrusted = n.conflicts.isDistrusted
 	n.beats = newHeartbeats(n.verifier.Now())
 	if err := n.openState(ctx); err != nil {
 		return nil, err
@@ -486,7 +488,7 @@ func (n *Node) Status() Status {
 	for _, r := range n.self.Roles {
 		roles = append(roles, string(r))
 	}
-	return Status{ID: n.ID(), Roles: roles, First: first, Count: count, Events: evs}
+	return Status{ID: n.ID(), Roles: roles, First: first, Count: count, Events: evs, Conflicts: n.Conflicts()}
 }
 
 // RoleText is the node's roles joined for display ("agent", "supernode").

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/updates"
 )
 
 // EventKind names what happened on a node.
@@ -115,6 +117,10 @@ type Status struct {
 	Count map[EventKind]int
 	// Events are the most recent events, oldest first (at most MaxEvents).
 	Events []Event
+	// Conflicts are the conflicting co-signed payloads an agent holds, the
+	// latest alert of each, oldest first (at most MaxConflictingPayloads):
+	// held aside (quarantined), or contested while no side is accepted.
+	Conflicts []updates.Alert
 }
 
 // Has reports whether an event of kind happened.

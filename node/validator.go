@@ -57,7 +57,9 @@ func (n *Node) validateAnnouncement(ctx context.Context, topic string, from peer
 		return overlay.Reject, nil
 	}
 	k := keyOf(env)
-	fresh := slices.DeleteFunc(slices.Clone(env.Signatures), func(s trust.Signature) bool { return !n.merge.adds(k, s) })
+	fresh := slices.DeleteFunc(slices.Clone(env.Signatures), func(s trust.Signature) bool {
+		return !n.merge.adds(k, s) || !n.conflicts.adds(k, s)
+	})
 	if len(fresh) == 0 {
 		return n.redundant(ctx, from, k)
 	}
@@ -73,6 +75,9 @@ func (n *Node) validateAnnouncement(ctx context.Context, topic string, from peer
 	}
 	checked := n.merge.checked(k)
 	if checked == nil {
+		checked = n.conflicts.checked(k)
+	}
+	if checked == nil {
 		if checked, err = n.checkAnnouncement(env, verified); err != nil {
 			n.noteInvalidProposal(topic, env, err)
 			return verdictOf(err), nil
@@ -82,6 +87,13 @@ func (n *Node) validateAnnouncement(ctx context.Context, topic string, from peer
 	}
 	if n.stale(checked.Announcement) {
 		return overlay.Ignore, nil
+	}
+	if n.agent != nil {
+		n.conflicts.gate.Lock()
+		defer n.conflicts.gate.Unlock()
+		if verdict, held := n.screen(k, checked, verified); held {
+			return verdict, nil
+		}
 	}
 	v, added := n.merge.add(k, checked, verified)
 	if added == 0 {
@@ -103,11 +115,16 @@ func (n *Node) reportDropped(a *updates.Announcement, dropped []error) {
 // verifySignatures verifies each of sigs on its own and keeps those by a
 // publisher or supernode of this zone. A forged or malformed signature
 // rejects the whole message (tampering); signatures that do not count for
-// other reasons (revoked, expired, another zone's) are left out, and the
-// message is Ignored if none counts.
+// other reasons (revoked, expired, another zone's, a supernode this agent
+// caught equivocating) are left out, and the message is Ignored if none
+// counts.
 func (n *Node) verifySignatures(env *trust.Envelope, sigs []trust.Signature) (out []signed, dropped []error, _ overlay.Verdict) {
 	for _, s := range sigs {
 		id, err := n.signerOf(env, s)
+		if err == nil && n.conflicts.isDistrusted(id.Fingerprint) {
+			err = fmt.Errorf("%w: %s co-signed two payloads of one update version: its signatures no longer count on this node",
+				trust.ErrEquivocation, id)
+		}
 		switch {
 		case errors.Is(err, trust.ErrBadSignature), errors.Is(err, trust.ErrMalformed):
 			return nil, nil, overlay.Reject
@@ -142,6 +159,10 @@ func verdictOf(err error) overlay.Verdict {
 	case errors.Is(err, trust.ErrExpired), errors.Is(err, trust.ErrStaleCRL), errors.Is(err, trust.ErrRevoked),
 		errors.Is(err, trust.ErrUnknownSigner), errors.Is(err, trust.ErrNotYetValid):
 		// Stale, or not checkable here yet: not the relaying peer's fault.
+		return overlay.Ignore
+	case errors.Is(err, trust.ErrEquivocation):
+		// A signer this node caught equivocating: peers that have not
+		// caught it relay its signatures in good faith.
 		return overlay.Ignore
 	default:
 		return overlay.Reject

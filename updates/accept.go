@@ -339,9 +339,15 @@ func signerNames(ids []trust.Identity) []string {
 		if i == MaxSignersRecorded {
 			break
 		}
-		out = append(out, fmt.Sprintf("%s (%s, %s)", id.Subject, id.PeerID, rolesText(id.Roles)))
+		out = append(out, SignerName(id))
 	}
 	return out
+}
+
+// SignerName describes one signer as seen records and alerts name it:
+// subject, peer ID and roles.
+func SignerName(id trust.Identity) string {
+	return fmt.Sprintf("%s (%s, %s)", id.Subject, id.PeerID, rolesText(id.Roles))
 }
 
 func rolesText(roles []trust.Role) string {
@@ -398,15 +404,17 @@ func RefreshSigners(v *trust.Verifier, acc *Accepted, zone trust.Zone) *Accepted
 	return acc.WithSigners(ve, zone)
 }
 
-// Quarantined reports the alert raised for id at version, if any: an
-// equivocation found after acceptance voids the accepted payload too.
+// Quarantined reports the equivocation alert raised for id at version, if
+// any: an equivocation found after acceptance voids the accepted payload
+// too. Alerts of other kinds (a conflicting co-signature short of k) hold
+// only their own payload aside, never the version.
 func Quarantined(store SeenStore, id string, version uint64) (*Alert, error) {
 	alerts, err := store.Alerts()
 	if err != nil {
 		return nil, fmt.Errorf("reading alerts: %w", err)
 	}
 	for _, a := range alerts {
-		if a.ID == id && a.Version == version {
+		if a.Kind == AlertEquivocation && a.ID == id && a.Version == version {
 			return &a, nil
 		}
 	}

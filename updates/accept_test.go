@@ -471,3 +471,31 @@ func TestRecheckRefusesWhatChangedSinceAcceptance(t *testing.T) {
 		t.Fatalf("expired since: %v, want ErrExpired", err)
 	}
 }
+
+// Only an equivocation quarantines a version: a conflicting co-signature
+// short of k recorded for it holds its own payload aside, never the
+// version's accepted one.
+func TestQuarantinedOnlyByEquivocation(t *testing.T) {
+	tests := []struct {
+		kind string
+		want bool
+	}{
+		{AlertEquivocation, true},
+		{AlertConflictingCoSignature, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kind, func(t *testing.T) {
+			store := NewMemorySeenStore()
+			if err := store.Quarantine(Alert{Kind: tt.kind, ID: "PNT-1", Version: 3}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Quarantined(store, "PNT-1", 3)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got != nil) != tt.want {
+				t.Errorf("Quarantined = %v, want quarantined %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // byzantineEnv makes the test binary a byzantine node (TestE2EByzantineHelper):
@@ -27,10 +28,15 @@ const byzantineEnv = "PATCHNET_E2E_BYZANTINE"
 // the honest fix is published. With k = 2 its co-signature alone never
 // counts: every agent holds that payload pending, naming it as the only
 // co-signer; the honest supernodes refuse to vouch for it (the vendor's
-// origin serves other bytes); the honest fix is then published, and the
-// vulnerable agent installs it. Once a second supernode key is stolen, the
-// conflicting payload makes k: every agent quarantines it with an alert
-// naming both byzantine co-signers and installs nothing more.
+// origin serves other bytes). The honest fix is then published: the
+// vulnerable agent installs it, and every agent quarantines the conflicting
+// payload (held aside, never installable) and alerts, naming the byzantine
+// supernode — caught signing both payloads, since the attacker's program,
+// a supernode node, co-signs the honest fix too. Once a second supernode
+// key is stolen, one that co-signed the honest fix, the conflicting payload
+// would make k, but that supernode is caught signing both payloads in turn:
+// its co-signature does not count, every agent names it, and nothing more
+// is installed.
 func TestE2EByzantineSupernode(t *testing.T) {
 	e := newE2E(t)
 	z := e.zone(map[string]string{"a1": "vulnerable", "a2": "without the package"})
@@ -59,21 +65,29 @@ func TestE2EByzantineSupernode(t *testing.T) {
 	z.publish(id)
 	e.waitOutput(z.agents["a1"], "installed "+id+" v1")
 	e.waitOutput(z.agents["a2"], "not-applied "+id+" v1: does not apply")
+	for _, a := range []string{"a1", "a2"} {
+		e.waitLine(z.agents[a], "conflicting-co-signature "+id+" v1", "quarantined", sn3)
+		z.waitHeld(a, id, sn3, func(held *updates.Alert) bool {
+			return named(held.Second.Signers, sn3) && named(held.Equivocators, sn3)
+		})
+	}
+	if out := e.run("status", "--state", z.path("a1")); !strings.Contains(out, "conflicting co-signatures: 1 payload(s) held") ||
+		!strings.Contains(out, id+" v1 quarantined") || !strings.Contains(out, sn3) {
+		t.Errorf("patchnet status does not show the quarantined payload and %s:\n%s", sn3, out)
+	}
 
-	// A second supernode key stolen: the conflicting payload makes k.
+	// A second supernode key stolen, one that co-signed the honest fix: the
+	// conflicting payload has two co-signatures, each by a supernode that
+	// signed both payloads, and neither counts.
 	e.kill(byz, false)
 	z.cosign("sn2", evil+".dsse")
 	z.byzantine(evil + ".dsse")
 	for _, a := range []string{"a1", "a2"} {
-		line := e.waitLine(z.agents[a], "equivocation quarantined", id)
-		for _, sn := range []string{sn2, sn3} {
-			if !strings.Contains(line, sn) {
-				t.Errorf("%s's alert does not name %s: %s", a, sn, line)
-			}
-		}
-		st := e.status(z.path(a))
-		if ev := lastEvent(st, node.EventQuarantined, id); ev == nil || !slices.ContainsFunc(ev.Signers, func(s string) bool { return strings.Contains(s, sn3) }) {
-			t.Errorf("%s's status has no quarantined event naming %s: %+v", a, sn3, ev)
+		z.waitHeld(a, id, sn2, func(held *updates.Alert) bool {
+			return named(held.Second.Signers, sn2) && named(held.Equivocators, sn2) && named(held.Equivocators, sn3)
+		})
+		if out := z.agents[a].output(); strings.Contains(out, "equivocation quarantined") || strings.Count(out, "accepted "+id+" v1") != 1 {
+			t.Errorf("%s counted a co-signature of a supernode that signed both payloads:\n%s", a, out)
 		}
 	}
 	z.wantVersion("a1", nodelab.NewVersion)
@@ -81,6 +95,31 @@ func TestE2EByzantineSupernode(t *testing.T) {
 	if n := strings.Count(z.agents["a1"].output(), " installed "+id); n != 1 {
 		t.Errorf("a1 installed %s %d times, want once:\n%s", id, n, z.agents["a1"].output())
 	}
+}
+
+// waitHeld waits until agent's status (patchnet status --json) shows a
+// conflicting payload about id held aside for which cond holds; who is the
+// supernode the wait is about, for the failure message.
+func (z *zone) waitHeld(agent, id, who string, cond func(*updates.Alert) bool) {
+	z.e.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		st := z.e.status(z.path(agent))
+		for _, held := range st.Conflicts {
+			if held.ID == id && !held.Contested && cond(&held) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			z.e.t.Fatalf("%s's status never showed the conflicting payload of %s as wanted about %s: %+v", agent, id, who, st.Conflicts)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// named reports whether names holds a signer with peer ID id.
+func named(names []string, id string) bool {
+	return slices.ContainsFunc(names, func(s string) bool { return strings.Contains(s, id) })
 }
 
 // cosign adds sn's co-signature to the envelope file with `patchnet update

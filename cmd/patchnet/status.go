@@ -198,6 +198,7 @@ func writeStatus(w io.Writer, st *node.APIStatus) error {
 	writeRouting(&b, st)
 	writeCRLs(&b, st)
 	writeUpdates(&b, st)
+	writeConflicts(&b, st)
 	writeReports(&b, st)
 	writeEvents(&b, st)
 	writeCounters(&b, st)
@@ -334,6 +335,27 @@ func writeUpdates(w io.Writer, st *node.APIStatus) {
 			u.Updated.UTC().Format(time.DateTime+"Z"))
 	}
 	tw.Flush()
+}
+
+// writeConflicts lists, on an agent, the conflicting co-signed payloads it
+// holds: quarantined (held aside, never installed) or contested (no side
+// accepted yet), with who signed them.
+func writeConflicts(w io.Writer, st *node.APIStatus) {
+	if len(st.Conflicts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "conflicting co-signatures: %d payload(s) held\n", len(st.Conflicts))
+	for _, a := range st.Conflicts {
+		state, other := "quarantined", "accepted"
+		if a.Contested {
+			state, other = "contested", "held"
+		}
+		fmt.Fprintf(w, "  %s v%d %s %s, conflicts with %s %s\n", a.ID, a.Version, state, a.Second.Digest, other, a.First.Digest)
+		fmt.Fprintf(w, "    signed by: %s\n", strings.Join(a.Second.Signers, "; "))
+		if len(a.Equivocators) > 0 {
+			fmt.Fprintf(w, "    signed both (no longer counted): %s\n", strings.Join(a.Equivocators, "; "))
+		}
+	}
 }
 
 // writeReports tables, on a supernode, the install reports agents that

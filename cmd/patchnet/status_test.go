@@ -12,6 +12,7 @@ import (
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // startNodeCmd runs `patchnet agent` (or supernode) with args until the
@@ -364,11 +365,24 @@ func TestWriteStatus(t *testing.T) {
 					{Agent: "12D3KooWb", Outcome: node.OutcomeFailed, Reason: "other", At: now.Add(-time.Minute)}}}}
 		}, []string{"install reports: 1 update version(s)\n", "  ID     VERSION  INSTALLED  FAILED  REFUSED\n", "  PNT-1  2        1          1       0\n",
 			"  PNT-1 v2:\n    12D3KooWa installed 2026-11-26 12:00:00Z\n    12D3KooWb failed (other) 2026-11-26 11:59:00Z\n"}, nil},
+		{"conflicting co-signatures held", func(st *node.APIStatus) {
+			st.Conflicts = []updates.Alert{
+				{Kind: updates.AlertConflictingCoSignature, ID: "PNT-1", Version: 2, First: updates.AlertSide{Digest: updates.Digest{0xaa}},
+					Second:       updates.AlertSide{Digest: updates.Digest{0xbb}, Signers: []string{"CN=pub (12D3KooWp, publisher)", "CN=sn3 (12D3KooWs3, supernode)"}},
+					Equivocators: []string{"CN=sn3 (12D3KooWs3, supernode)"}},
+				{Kind: updates.AlertConflictingCoSignature, ID: "PNT-3", Version: 1, Contested: true, First: updates.AlertSide{Digest: updates.Digest{0xcc}},
+					Second: updates.AlertSide{Digest: updates.Digest{0xdd}, Signers: []string{"CN=sn2 (12D3KooWs2, supernode)"}}},
+			}
+		}, []string{"conflicting co-signatures: 2 payload(s) held\n",
+			"  PNT-1 v2 quarantined bb00", ", conflicts with accepted aa00",
+			"    signed by: CN=pub (12D3KooWp, publisher); CN=sn3 (12D3KooWs3, supernode)\n",
+			"    signed both (no longer counted): CN=sn3 (12D3KooWs3, supernode)\n",
+			"  PNT-3 v1 contested dd00", ", conflicts with held cc00"}, nil},
 		{"no install reports on a supernode", func(st *node.APIStatus) { st.Roles = []string{"supernode"} },
 			[]string{"install reports: none (agents send them only with [report] enabled = true)\n"}, nil},
 		{"nothing yet", func(*node.APIStatus) {},
 			[]string{"agent 12D3KooWself of zone acme (root abababababababab…)\n", "peers: none connected\n", "dht: off\n",
-				"CRLs: none held\n", "updates: none\n", "events: none yet\n"}, []string{"STALE", "install reports"}},
+				"CRLs: none held\n", "updates: none\n", "events: none yet\n"}, []string{"STALE", "install reports", "conflicting"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := base
