@@ -83,7 +83,7 @@ func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	cm, err := connmgr.NewConnManager(cfg.Resources.ConnLow, cfg.Resources.ConnHigh)
+	cm, err := connmgr.NewConnManager(cfg.Resources.ConnLow, cfg.Resources.ConnHigh, connmgr.WithGracePeriod(ConnGracePeriod))
 	if err != nil {
 		return nil, fmt.Errorf("starting connection manager: %w", err)
 	}

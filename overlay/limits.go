@@ -152,6 +152,23 @@ const (
 	// per topic) and the DHT, trimming past the high mark.
 	DefaultConnLow  = 64
 	DefaultConnHigh = 128
+	// ConnLimitFactor sizes the resource manager's connection limits from
+	// the connection manager's high water mark (ConnLimitFactor × ConnHigh,
+	// inbound and outbound alike), so the connection manager, which trims
+	// back to ConnLow and keeps the peers gossip values, is what bounds a
+	// node's connections, and a node past its high mark still admits
+	// newcomers while its excess waits out ConnGracePeriod. With go-libp2p's
+	// defaults scaled to 128 MiB (the lab's budget) the system allowed 64
+	// inbound connections and the connection manager never trimmed (it
+	// starts past 128): a zone's 64th agent bootstrapping off the same node
+	// was refused for good, the ~64-agent cliff of issue 10.
+	ConnLimitFactor = 2
+	// ConnGracePeriod keeps a new connection safe from trimming this long
+	// (go-libp2p's default is a minute): enough for identify, admission and
+	// the DHT lookups that find the newcomer other peers, short enough that
+	// a bootstrap node flooded by a zone starting at once makes room again
+	// within seconds.
+	ConnGracePeriod = 20 * time.Second
 	// DefaultBootstrapInterval is how often a node with fewer than
 	// MinPeers connections redials its bootstrap peers.
 	DefaultBootstrapInterval = 15 * time.Second
