@@ -281,7 +281,7 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	// every peer at once, not only a mesh that may still be forming.
 	ocfg.Supernode = n.IsSupernode() || n.IsPublisher()
 	deps := overlay.Deps{Validator: n, Authenticator: overlay.AuthenticatorFunc(n.verifier.VerifyPeer),
-		Chain: n.creds.ChainDER(), Store: store, Logger: n.log, MessageID: messageID}
+		Chain: n.creds.ChainDER(), Store: store, Logger: n.log, MessageID: messageID, HostOptions: n.cfg.HostOptions}
 	var err error
 	if n.ov, err = overlay.New(ctx, n.creds.Key, ocfg, deps); err != nil {
 		return fmt.Errorf("starting overlay: %w", err)

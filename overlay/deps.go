@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -113,6 +114,11 @@ type Deps struct {
 	// validation. It must be cheap (no signature checks) and must never
 	// fail: fall back to a hash of data. Default: SHA-256 of data.
 	MessageID func(topic string, data []byte) [32]byte
+	// HostOptions are extra libp2p options applied after the overlay's own
+	// when it builds the host. Only testnet/sim sets them, to run the
+	// production host (resource and connection managers, gater, QUIC) over
+	// a simulated network (x/simlibp2p.QUICSimnet); production never does.
+	HostOptions []libp2p.Option
 }
 
 func (d *Deps) check(cfg Config) error {

@@ -61,7 +61,7 @@ func New(ctx context.Context, key crypto.Signer, cfg Config, deps Deps) (*Overla
 		return nil, err
 	}
 	g := newGater()
-	h, err := newHost(key, cfg, g)
+	h, err := newHost(key, cfg, g, deps.HostOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,8 @@ func New(ctx context.Context, key crypto.Signer, cfg Config, deps Deps) (*Overla
 }
 
 // newHost builds the libp2p host.
-func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
+// extra (Deps.HostOptions) comes last, so it can replace a default.
+func newHost(key crypto.Signer, cfg Config, g *gater, extra []libp2p.Option) (host.Host, error) {
 	priv, err := trust.LibP2PKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("converting node key: %w", err)
@@ -123,7 +124,7 @@ func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
 		}
 		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
 	}
-	h, err := libp2p.New(opts...)
+	h, err := libp2p.New(append(opts, extra...)...)
 	if err != nil {
 		cm.Close()
 		rm.Close()

@@ -1,0 +1,92 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/patchnet/patchnet/testnet"
+)
+
+// small is a zone small enough for make test: its outcomes are asserted,
+// never its times.
+func small(scenario string) testnet.Params {
+	p := testnet.DefaultParams()
+	p.Scenario = scenario
+	p.Nodes = 12
+	p.Latency = 5 * time.Millisecond
+	p.Timeout = time.Minute
+	p.Baselines = false
+	return p
+}
+
+func run(t *testing.T, p testnet.Params) *testnet.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := testnet.Run(ctx, p, nil)
+	if err != nil {
+		t.Fatalf("running %s: %v", p.Scenario, err)
+	}
+	b, _ := json.MarshalIndent(rep, "", " ")
+	t.Logf("report without samples: %s", b[:min(len(b), 1500)])
+	for name, ok := range rep.Checks {
+		if !ok {
+			t.Errorf("check %s failed", name)
+		}
+	}
+	return rep
+}
+
+func TestPropagation(t *testing.T) {
+	rep := run(t, small(testnet.ScenarioPropagation))
+	if len(rep.Samples) != 12 || rep.WrongInstalls != 0 || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
+		t.Errorf("samples %d, wrong installs %d, delivered %v", len(rep.Samples), rep.WrongInstalls, rep.Results[testnet.ResultPatchnet].Delivered)
+	}
+}
+
+var (
+	benchNodes    = flag.Int("sim.nodes", 500, "agents in BenchmarkZone")
+	benchScenario = flag.String("sim.scenario", testnet.ScenarioPropagation, "scenario of BenchmarkZone")
+	benchOut      = flag.String("sim.out", "", "write BenchmarkZone's report (JSON) to this file")
+)
+
+// BenchmarkZone runs one scenario at -sim.nodes agents (500 by default) and
+// logs its report; not part of make test:
+//
+//	go test -run '^$' -bench BenchmarkZone -benchtime 1x -timeout 30m ./testnet/sim/ -args -sim.nodes 1000
+func BenchmarkZone(b *testing.B) {
+	p := testnet.DefaultParams()
+	p.Scenario, p.Nodes, p.Timeout = *benchScenario, *benchNodes, 10*time.Minute
+	for b.Loop() {
+		start := time.Now()
+		rep, err := testnet.Run(context.Background(), p, progressLog(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		samples := rep.Samples
+		rep.Samples = nil
+		js, _ := json.MarshalIndent(rep, "", "  ")
+		b.Logf("%d agents, %s, run %v:\n%s", p.Nodes, p.Scenario, time.Since(start), js)
+		if *benchOut != "" {
+			rep.Samples = samples
+			js, _ = json.MarshalIndent(rep, "", "  ")
+			if err := os.WriteFile(*benchOut, js, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// progressLog prints a stage's count at every tenth of its total.
+func progressLog(b *testing.B) testnet.Progress {
+	return func(stage string, done, total int) {
+		if total < 10 || done == total || done%(total/10) == 0 {
+			fmt.Fprintf(os.Stderr, "%s %s %d/%d\n", time.Now().Format("15:04:05"), stage, done, total)
+		}
+	}
+}
