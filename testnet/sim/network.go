@@ -5,8 +5,6 @@ import (
 	"sync"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/metrics"
-	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
 
@@ -19,7 +17,7 @@ import (
 const uncapped = 10_000_000_000
 
 // network is the simulated network every node of a run is an endpoint of:
-// one address per node name (kept across restarts), one bandwidth counter
+// one address per node name (kept across restarts), one egress counter
 // per node.
 type network struct {
 	sn     *simnet.Simnet
@@ -27,13 +25,13 @@ type network struct {
 
 	mu       sync.Mutex
 	index    map[string]int
-	counters map[string]*metrics.BandwidthCounter
+	counters map[string]*egress
 }
 
 func newNetwork(p testnet.Params) *network {
 	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(p.Latency)}
 	sn.Start()
-	return &network{sn: sn, params: p, index: map[string]int{}, counters: map[string]*metrics.BandwidthCounter{}}
+	return &network{sn: sn, params: p, index: map[string]int{}, counters: map[string]*egress{}}
 }
 
 // close stops the network's links and router.
@@ -49,10 +47,10 @@ func (n *network) endpoint(name string, origin bool) (listen string, opts []libp
 		i = len(n.index) + 1
 		n.index[name] = i
 	}
-	bc, ok := n.counters[name]
+	e, ok := n.counters[name]
 	if !ok {
-		bc = metrics.NewBandwidthCounter()
-		n.counters[name] = bc
+		e = &egress{}
+		n.counters[name] = e
 	}
 	n.mu.Unlock()
 	up := bits(n.params.Bandwidth)
@@ -64,18 +62,19 @@ func (n *network) endpoint(name string, origin bool) (listen string, opts []libp
 		Downlink: simnet.LinkSettings{BitsPerSecond: bits(n.params.Bandwidth)},
 	}
 	listen = fmt.Sprintf("/ip4/%s/udp/4001/quic-v1", simnet.IntToPublicIPv4(i))
-	return listen, []libp2p.Option{simlibp2p.QUICSimnet(n.sn, link), libp2p.BandwidthReporter(bc)}
+	return listen, []libp2p.Option{simlibp2p.QUICSimnet(n.sn, link), libp2p.BandwidthReporter(e)}
 }
 
-// sent is the bytes name's node sent on proto.
-func (n *network) sent(name, proto string) int64 {
+// sent is the artifact bytes name's node sent: patchnet's content
+// transfer, or (raw nodes) the HTTP-origin baseline's.
+func (n *network) sent(name string) int64 {
 	n.mu.Lock()
-	bc := n.counters[name]
+	e := n.counters[name]
 	n.mu.Unlock()
-	if bc == nil {
+	if e == nil {
 		return 0
 	}
-	return bc.GetBandwidthForProtocol(protocol.ID(proto)).TotalOut
+	return e.content.Load() + e.origin.Load()
 }
 
 // bits converts a cap in bytes per second to simnet's bits per second (0:

@@ -7,7 +7,6 @@ import (
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
-	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/testnet"
 )
 
@@ -40,9 +39,9 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 	rep.Results[testnet.ResultPatchnet] = rep.Stages["accept"]
 	rep.Checks["all_accepted"] = len(accept) == len(live)
 	rep.Checks["no_wrong_installs"] = rep.WrongInstalls == 0
-	rep.OriginEgressBytes = z.net.sent(z.lab.Publisher.Name, content.ProtocolID)
+	rep.OriginEgressBytes = z.net.sent(z.lab.Publisher.Name)
 	for _, m := range append(append([]*nodelab.Member(nil), z.lab.Supernodes...), z.lab.Agents...) {
-		rep.PeerEgressBytes += z.net.sent(m.Name, content.ProtocolID)
+		rep.PeerEgressBytes += z.net.sent(m.Name)
 	}
 	rep.DuplicatesPerMessage = z.duplicatesPerMessage()
 }
@@ -51,7 +50,7 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 func (z *zone) sample(m *nodelab.Member) testnet.Sample {
 	id := m.ID()
 	s := testnet.Sample{Node: m.Name, Role: "agent", Receipt: z.receipt(id), Accept: z.since(id, node.EventAccepted),
-		Install: z.since(id, node.EventInstalled), Served: z.net.sent(m.Name, content.ProtocolID), Wrong: z.wrong(m)}
+		Install: z.since(id, node.EventInstalled), Served: z.net.sent(m.Name), Wrong: z.wrong(m)}
 	if ev, ok := z.ev.fetch(id); ok {
 		s.FromOrigin, s.FromPeers = ev.SourceBytes["vendor"], ev.SourceBytes["peers"]
 		if fromPublisher(ev.From, z.lab.Publisher.ID()) {

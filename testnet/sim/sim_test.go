@@ -42,10 +42,24 @@ func run(t *testing.T, p testnet.Params) *testnet.Report {
 	return rep
 }
 
+// TestPropagation: every agent accepts and installs the fix, none installs
+// anything else, and both baselines ran on the same zone: raw gossipsub
+// reached every agent, and the HTTP origin served every agent the whole
+// artifact.
 func TestPropagation(t *testing.T) {
-	rep := run(t, small(testnet.ScenarioPropagation))
-	if len(rep.Samples) != 12 || rep.WrongInstalls != 0 || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
-		t.Errorf("samples %d, wrong installs %d, delivered %v", len(rep.Samples), rep.WrongInstalls, rep.Results[testnet.ResultPatchnet].Delivered)
+	p := small(testnet.ScenarioPropagation)
+	p.Baselines = true
+	rep := run(t, p)
+	if len(rep.Samples) != p.Nodes || rep.WrongInstalls != 0 {
+		t.Errorf("samples %d, wrong installs %d", len(rep.Samples), rep.WrongInstalls)
+	}
+	for _, sys := range []string{testnet.ResultPatchnet, testnet.ResultRawGossipsub, testnet.ResultHTTPOrigin} {
+		if got := rep.Results[sys].Delivered; got != 1 {
+			t.Errorf("%s delivered to %v of the agents, want all", sys, got)
+		}
+	}
+	if want := int64(p.Nodes) * rep.ArtifactBytes; rep.HTTPOriginEgressBytes != want {
+		t.Errorf("HTTP origin served %d bytes, want %d (every agent the whole artifact)", rep.HTTPOriginEgressBytes, want)
 	}
 }
 
