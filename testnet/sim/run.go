@@ -21,6 +21,8 @@ type scenario func(ctx context.Context, z *zone, rep *testnet.Report, progress t
 var scenarios = map[string]scenario{
 	testnet.ScenarioPropagation: runPropagation,
 	testnet.ScenarioChurn:       runChurn,
+	testnet.ScenarioByzantine:   runByzantine,
+	testnet.ScenarioStolenKey:   runStolenKey,
 }
 
 // Scenarios lists the scenarios sim runs, sorted.

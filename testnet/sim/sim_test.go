@@ -63,6 +63,28 @@ func TestPropagation(t *testing.T) {
 	}
 }
 
+// TestChurn: with 30% of the agents killed just after publication, every
+// survivor accepts and installs, and the restarted half catches up.
+func TestChurn(t *testing.T) {
+	run(t, small(testnet.ScenarioChurn))
+}
+
+// TestByzantine: a supernode's conflicting payload (wrong digest), below k,
+// is installed nowhere; the honest fix everywhere.
+func TestByzantine(t *testing.T) {
+	if rep := run(t, small(testnet.ScenarioByzantine)); rep.WrongInstalls != 0 {
+		t.Errorf("%d wrong installs", rep.WrongInstalls)
+	}
+}
+
+// TestStolenKey: the thief's announcement is refused by every supernode and
+// accepted by no agent; the real fix is installed everywhere.
+func TestStolenKey(t *testing.T) {
+	if rep := run(t, small(testnet.ScenarioStolenKey)); rep.WrongInstalls != 0 {
+		t.Errorf("%d wrong installs", rep.WrongInstalls)
+	}
+}
+
 var (
 	benchNodes    = flag.Int("sim.nodes", 500, "agents in BenchmarkZone")
 	benchScenario = flag.String("sim.scenario", testnet.ScenarioPropagation, "scenario of BenchmarkZone")

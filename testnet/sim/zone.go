@@ -65,10 +65,16 @@ func (z *zone) publish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("making the fix: %w", err)
 	}
+	return z.publishAnnouncement(ctx, fix)
+}
+
+// publishAnnouncement publishes fix as the zone's publisher and marks the
+// time; the report's wrong installs are anything but fix.
+func (z *zone) publishAnnouncement(ctx context.Context, fix *updates.Announcement) error {
 	z.fix = fix
 	z.t0 = time.Now()
 	if _, err := z.lab.Publisher.Publish(ctx, fix); err != nil {
-		return fmt.Errorf("publishing the fix: %w", err)
+		return fmt.Errorf("publishing %s: %w", fix.ID, err)
 	}
 	return nil
 }
