@@ -175,6 +175,17 @@ const (
 	// MinPeers is the connection count below which bootstrap peers are
 	// redialled.
 	MinPeers = 3
+	// DiscoveryPeers is the connection count below which a node looks for
+	// more peers through the DHT (a forced routing-table refresh: lookups
+	// whose answers it connects to), a few more than gossip's mesh degree
+	// (D=6). An agent that joined while the DHT was sparse, or whose
+	// bootstrap peers trimmed it, otherwise stays with its bootstrap peers
+	// alone, and a full bootstrap mesh prunes it: no mesh at all.
+	DiscoveryPeers = 8
+	// MaxDiscoveryBackoff caps the wait between DHT refreshes that found no
+	// new peer (it doubles from BootstrapInterval), so a zone smaller than
+	// DiscoveryPeers is not searched without end.
+	MaxDiscoveryBackoff = 10 * time.Minute
 	// DialTimeout bounds one dial to a bootstrap peer.
 	DialTimeout = 10 * time.Second
 	// BootstrapWarnInterval is how often a bootstrap peer that keeps

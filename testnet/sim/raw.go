@@ -29,6 +29,8 @@ const (
 	// rawMessageBytes is the size of the baseline's message, about one
 	// signed announcement envelope.
 	rawMessageBytes = 4 << 10
+	// rawDialAttempts is how often a baseline connection is tried.
+	rawDialAttempts = 3
 )
 
 // rawNode is one baseline host: plain libp2p over the same simulated
@@ -155,10 +157,13 @@ func (n *rawNode) read(ctx context.Context) {
 }
 
 // connectAsZone connects the raw nodes as the patchnet nodes are connected
-// now, each pair once.
+// now, each pair once, each dial tried up to rawDialAttempts times (a
+// handshake can time out on a loaded machine). More than a hundredth of the
+// edges failing is an error; fewer leave the topology nearly the zone's.
 func connectAsZone(ctx context.Context, z *zone, nodes map[peer.ID]*rawNode) error {
 	var wg sync.WaitGroup
-	var failed atomic.Int64
+	var edges, failed atomic.Int64
+	var lastErr atomic.Value
 	sem := make(chan struct{}, 64)
 	for _, m := range z.lab.Members() {
 		a := nodes[m.ID()]
@@ -167,18 +172,24 @@ func connectAsZone(ctx context.Context, z *zone, nodes map[peer.ID]*rawNode) err
 			if b == nil || m.ID() > p {
 				continue
 			}
+			edges.Add(1)
 			wg.Go(func() {
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				if err := a.h.Connect(ctx, peer.AddrInfo{ID: b.h.ID(), Addrs: b.h.Addrs()}); err != nil {
-					failed.Add(1)
+				var err error
+				for range rawDialAttempts {
+					if err = a.h.Connect(ctx, peer.AddrInfo{ID: b.h.ID(), Addrs: b.h.Addrs()}); err == nil {
+						return
+					}
 				}
+				failed.Add(1)
+				lastErr.Store(err.Error())
 			})
 		}
 	}
 	wg.Wait()
-	if n := failed.Load(); n > 0 {
-		return fmt.Errorf("raw baseline: %d connections of the zone's topology failed", n)
+	if n, all := failed.Load(), edges.Load(); n*100 > all {
+		return fmt.Errorf("raw baseline: %d of the zone's %d connections failed, the last: %v", n, all, lastErr.Load())
 	}
 	return nil
 }

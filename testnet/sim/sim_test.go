@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,6 +89,7 @@ func TestStolenKey(t *testing.T) {
 var (
 	benchNodes    = flag.Int("sim.nodes", 500, "agents in BenchmarkZone")
 	benchScenario = flag.String("sim.scenario", testnet.ScenarioPropagation, "scenario of BenchmarkZone")
+	benchTimeout  = flag.Duration("sim.timeout", 10*time.Minute, "BenchmarkZone's timeout (set-up and after publication)")
 	benchOut      = flag.String("sim.out", "", "write BenchmarkZone's report (JSON) to this file")
 )
 
@@ -97,7 +99,7 @@ var (
 //	go test -run '^$' -bench BenchmarkZone -benchtime 1x -timeout 30m ./testnet/sim/ -args -sim.nodes 1000
 func BenchmarkZone(b *testing.B) {
 	p := testnet.DefaultParams()
-	p.Scenario, p.Nodes, p.Timeout = *benchScenario, *benchNodes, 10*time.Minute
+	p.Scenario, p.Nodes, p.Timeout = *benchScenario, *benchNodes, *benchTimeout
 	for b.Loop() {
 		start := time.Now()
 		rep, err := testnet.Run(context.Background(), p, progressLog(b))
@@ -118,11 +120,22 @@ func BenchmarkZone(b *testing.B) {
 	}
 }
 
-// progressLog prints a stage's count at every tenth of its total.
+// progressLog prints a stage's count when it changes by a tenth of its
+// total, or reaches it.
 func progressLog(b *testing.B) testnet.Progress {
+	var mu sync.Mutex
+	last := map[string]int{}
 	return func(stage string, done, total int) {
-		if total < 10 || done == total || done%(total/10) == 0 {
-			fmt.Fprintf(os.Stderr, "%s %s %d/%d\n", time.Now().Format("15:04:05"), stage, done, total)
+		mu.Lock()
+		defer mu.Unlock()
+		prev, seen := last[stage]
+		if seen && done != total && done-prev < max(1, total/10) {
+			return
 		}
+		if seen && done == prev {
+			return
+		}
+		last[stage] = done
+		fmt.Fprintf(os.Stderr, "%s %s %d/%d\n", time.Now().Format("15:04:05"), stage, done, total)
 	}
 }

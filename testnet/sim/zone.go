@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,13 +34,11 @@ type zone struct {
 // agents bootstrapping off it and the first supernode (nodelab's order).
 func startZone(ctx context.Context, p testnet.Params, dir string, net *network, progress testnet.Progress) (*zone, error) {
 	z := &zone{net: net, ev: newEvents(), params: p}
-	total := 1 + p.Supernodes + p.Nodes
-	var started atomic.Int64
 	start := time.Now()
 	lab, err := nodelab.New(ctx, nodelab.Options{
 		Dir: filepath.Join(dir, "zone"), Zone: "sim",
 		Agents: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
-		FakeInstaller: true, ReadyTimeout: p.Timeout, OnEvent: z.ev.record,
+		FakeInstaller: true, ReadyTimeout: p.Timeout, OnEvent: z.ev.record, Progress: progress,
 		Configure: func(name string, cfg *node.Config) {
 			listen, opts := net.endpoint(name, name == "publisher")
 			cfg.Overlay.ListenAddrs = []string{listen}
@@ -49,7 +46,6 @@ func startZone(ctx context.Context, p testnet.Params, dir string, net *network, 
 			// Each agent's libp2p budget stays at the lab's; the sim's
 			// nodes share one process, not one host's descriptors.
 			cfg.Overlay.Resources.MaxFileDescriptors = overlay.DefaultResourceFDs
-			progress("starting", int(started.Add(1)), total)
 		},
 	})
 	if err != nil {
