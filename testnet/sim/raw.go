@@ -31,6 +31,8 @@ const (
 	rawMessageBytes = 4 << 10
 	// rawDialAttempts is how often a baseline connection is tried.
 	rawDialAttempts = 3
+	// rawDialTimeout bounds one baseline dial.
+	rawDialTimeout = 10 * time.Second
 )
 
 // rawNode is one baseline host: plain libp2p over the same simulated
@@ -178,7 +180,10 @@ func connectAsZone(ctx context.Context, z *zone, nodes map[peer.ID]*rawNode) err
 				defer func() { <-sem }()
 				var err error
 				for range rawDialAttempts {
-					if err = a.h.Connect(ctx, peer.AddrInfo{ID: b.h.ID(), Addrs: b.h.Addrs()}); err == nil {
+					dctx, cancel := context.WithTimeout(ctx, rawDialTimeout)
+					err = a.h.Connect(dctx, peer.AddrInfo{ID: b.h.ID(), Addrs: b.h.Addrs()})
+					cancel()
+					if err == nil {
 						return
 					}
 				}

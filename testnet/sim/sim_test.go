@@ -90,6 +90,7 @@ var (
 	benchNodes    = flag.Int("sim.nodes", 500, "agents in BenchmarkZone")
 	benchScenario = flag.String("sim.scenario", testnet.ScenarioPropagation, "scenario of BenchmarkZone")
 	benchTimeout  = flag.Duration("sim.timeout", 10*time.Minute, "BenchmarkZone's timeout (set-up and after publication)")
+	benchBase     = flag.Bool("sim.baselines", true, "run BenchmarkZone's baselines")
 	benchOut      = flag.String("sim.out", "", "write BenchmarkZone's report (JSON) to this file")
 )
 
@@ -99,7 +100,7 @@ var (
 //	go test -run '^$' -bench BenchmarkZone -benchtime 1x -timeout 30m ./testnet/sim/ -args -sim.nodes 1000
 func BenchmarkZone(b *testing.B) {
 	p := testnet.DefaultParams()
-	p.Scenario, p.Nodes, p.Timeout = *benchScenario, *benchNodes, *benchTimeout
+	p.Scenario, p.Nodes, p.Timeout, p.Baselines = *benchScenario, *benchNodes, *benchTimeout, *benchBase
 	for b.Loop() {
 		start := time.Now()
 		rep, err := testnet.Run(context.Background(), p, progressLog(b))
