@@ -257,6 +257,9 @@ func httpOrigin(ctx context.Context, z *zone, rep *testnet.Report, origin *rawNo
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	for i, n := range agents {
+		// As an HTTP client knows its origin's URL: the address is given,
+		// whether or not the zone's topology connected them.
+		n.h.Peerstore().AddAddrs(origin.h.ID(), origin.h.Addrs(), time.Hour)
 		wg.Go(func() {
 			if fetchOrigin(ctx, n.h, origin.h.ID(), size, z.params.Timeout) {
 				times[i] = time.Since(t0)

@@ -33,6 +33,15 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 			rep.WrongInstalls++
 		}
 	}
+	var cosigned []time.Duration
+	for _, m := range z.lab.Supernodes {
+		if d := z.since(m.ID(), node.EventCoSigned); d > 0 {
+			cosigned = append(cosigned, d)
+		}
+	}
+	// Co-signing is the supernodes' stage: each fetched the artifact at the
+	// vendor's origin, checked it and co-signed; agents count from here.
+	rep.Stages["cosigned"] = testnet.Summarize(cosigned, len(z.lab.Supernodes))
 	rep.Stages["receipt"] = testnet.Summarize(receipt, len(live))
 	rep.Stages["accept"] = testnet.Summarize(accept, len(live))
 	rep.Stages["install"] = testnet.Summarize(install, len(live))

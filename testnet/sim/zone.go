@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -15,8 +16,14 @@ import (
 	"github.com/patchnet/patchnet/updates"
 )
 
-// pollInterval is how often a wait counts the nodes' events.
-const pollInterval = 20 * time.Millisecond
+const (
+	// pollInterval is how often a wait counts the nodes' events.
+	pollInterval = 20 * time.Millisecond
+	// agentConnLow and agentConnHigh are a sim agent's connection water
+	// marks (production: overlay.DefaultConnLow/High, 64/128): enough for
+	// gossip meshes (D=6 on a few topics) and the DHT.
+	agentConnLow, agentConnHigh = 16, 32
+)
 
 // zone is a running nodelab zone on the simulated network.
 type zone struct {
@@ -42,6 +49,13 @@ func startZone(ctx context.Context, p testnet.Params, dir string, net *network, 
 		Configure: func(name string, cfg *node.Config) {
 			listen, opts := net.endpoint(name, name == "publisher")
 			cfg.Overlay.ListenAddrs = []string{listen}
+			if strings.HasPrefix(name, "agent-") {
+				// Lean agents: the DHT lookups that find an agent its
+				// peers leave it connected to everyone they asked, and
+				// every QUIC connection costs memory; the bootstrap nodes
+				// keep the production water marks.
+				cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = agentConnLow, agentConnHigh
+			}
 			cfg.HostOptions = opts
 			// Each agent's libp2p budget stays at the lab's; the sim's
 			// nodes share one process, not one host's descriptors.
