@@ -91,7 +91,7 @@ func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 		nodes[m.ID()], all = n, append(all, n)
 		progress("baseline starting", i+1, len(members))
 	}
-	if err := connectAsZone(ctx, z, nodes); err != nil {
+	if err := connectAsZone(ctx, z, nodes, progress); err != nil {
 		return err
 	}
 	if !waitRawMeshes(ctx, all, z.params.Timeout) {
@@ -162,39 +162,41 @@ func (n *rawNode) read(ctx context.Context) {
 // now, each pair once, each dial tried up to rawDialAttempts times (a
 // handshake can time out on a loaded machine). More than a hundredth of the
 // edges failing is an error; fewer leave the topology nearly the zone's.
-func connectAsZone(ctx context.Context, z *zone, nodes map[peer.ID]*rawNode) error {
-	var wg sync.WaitGroup
-	var edges, failed atomic.Int64
-	var lastErr atomic.Value
-	sem := make(chan struct{}, 64)
+func connectAsZone(ctx context.Context, z *zone, nodes map[peer.ID]*rawNode, progress testnet.Progress) error {
+	type edge struct{ a, b *rawNode }
+	var edges []edge
 	for _, m := range z.lab.Members() {
-		a := nodes[m.ID()]
 		for _, p := range m.Overlay().Host().Network().Peers() {
-			b := nodes[p]
-			if b == nil || m.ID() > p {
-				continue
+			if b := nodes[p]; b != nil && m.ID() < p {
+				edges = append(edges, edge{nodes[m.ID()], b})
 			}
-			edges.Add(1)
-			wg.Go(func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				var err error
-				for range rawDialAttempts {
-					dctx, cancel := context.WithTimeout(ctx, rawDialTimeout)
-					err = a.h.Connect(dctx, peer.AddrInfo{ID: b.h.ID(), Addrs: b.h.Addrs()})
-					cancel()
-					if err == nil {
-						return
-					}
-				}
-				failed.Add(1)
-				lastErr.Store(err.Error())
-			})
 		}
 	}
+	var wg sync.WaitGroup
+	var done, failed atomic.Int64
+	var lastErr atomic.Value
+	sem := make(chan struct{}, 64)
+	for _, e := range edges {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			defer func() { progress("baseline connecting", int(done.Add(1)), len(edges)) }()
+			var err error
+			for range rawDialAttempts {
+				dctx, cancel := context.WithTimeout(ctx, rawDialTimeout)
+				err = e.a.h.Connect(dctx, peer.AddrInfo{ID: e.b.h.ID(), Addrs: e.b.h.Addrs()})
+				cancel()
+				if err == nil {
+					return
+				}
+			}
+			failed.Add(1)
+			lastErr.Store(err.Error())
+		})
+	}
 	wg.Wait()
-	if n, all := failed.Load(), edges.Load(); n*100 > all {
-		return fmt.Errorf("raw baseline: %d of the zone's %d connections failed, the last: %v", n, all, lastErr.Load())
+	if n := failed.Load(); n*100 > int64(len(edges)) {
+		return fmt.Errorf("raw baseline: %d of the zone's %d connections failed, the last: %v", n, len(edges), lastErr.Load())
 	}
 	return nil
 }
