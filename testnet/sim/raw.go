@@ -285,6 +285,21 @@ func httpOrigin(ctx context.Context, z *zone, rep *testnet.Report, origin *rawNo
 func fetchOrigin(ctx context.Context, h host.Host, origin peer.ID, size int64, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	// A busy origin refuses handshakes past its accept queue (quic-go's is
+	// 32); a client tries again, as an HTTP client whose SYN was dropped.
+	ai := peer.AddrInfo{ID: origin, Addrs: h.Peerstore().Addrs(origin)}
+	var err error
+	for range rawDialAttempts {
+		dctx, dcancel := context.WithTimeout(ctx, rawDialTimeout)
+		err = h.Connect(dctx, ai)
+		dcancel()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return false
+	}
 	s, err := h.NewStream(ctx, origin, originProtocol)
 	if err != nil {
 		return false
