@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/patchnet/patchnet/node"
@@ -67,3 +68,32 @@ func (z *zone) count(set []*nodelab.Member, kind node.EventKind) int {
 	}
 	return n
 }
+
+// runLateJoin publishes one fix, waits until every agent installed it,
+// then starts lateJoiners more agents that were offline meanwhile: each
+// must catch up from its peers (the gossip has passed) and install it.
+func runLateJoin(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
+	if err := z.publish(ctx); err != nil {
+		return err
+	}
+	early := append([]*nodelab.Member(nil), z.lab.Agents...)
+	got := z.waitFor(ctx, early, node.EventInstalled, "installed", progress)
+	rep.Checks["online_installed"] = got == len(early)
+	late := make([]*nodelab.Member, 0, lateJoiners(len(early)))
+	for i := range cap(late) {
+		m, err := z.lab.AddAgent(ctx)
+		if err != nil {
+			return fmt.Errorf("late join: starting agent %d: %w", i+1, err)
+		}
+		late = append(late, m)
+		progress("late agents started", i+1, cap(late))
+	}
+	caught := z.waitFor(ctx, late, node.EventInstalled, "late agents installed", progress)
+	rep.Checks["late_joiners_caught_up"] = caught == len(late)
+	z.fill(rep, z.lab.Agents)
+	return nil
+}
+
+// lateJoiners is how many agents join late: a fifth of the zone's, at
+// least one.
+func lateJoiners(agents int) int { return max(1, agents/5) }

@@ -23,6 +23,7 @@ var scenarios = map[string]scenario{
 	testnet.ScenarioChurn:       runChurn,
 	testnet.ScenarioByzantine:   runByzantine,
 	testnet.ScenarioStolenKey:   runStolenKey,
+	testnet.ScenarioLateJoin:    runLateJoin,
 }
 
 // Scenarios lists the scenarios sim runs, sorted.

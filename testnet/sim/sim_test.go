@@ -86,6 +86,15 @@ func TestStolenKey(t *testing.T) {
 	}
 }
 
+// TestLateJoin: agents started after the fix went out catch up and
+// install it.
+func TestLateJoin(t *testing.T) {
+	rep := run(t, small(testnet.ScenarioLateJoin))
+	if want := 12 + lateJoiners(12); len(rep.Samples) != want {
+		t.Errorf("%d samples, want %d (the late joiners included)", len(rep.Samples), want)
+	}
+}
+
 var (
 	benchNodes    = flag.Int("sim.nodes", 500, "agents in BenchmarkZone")
 	benchScenario = flag.String("sim.scenario", testnet.ScenarioPropagation, "scenario of BenchmarkZone")
