@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
@@ -117,4 +119,50 @@ func signWith(a *updates.Announcement, signers ...*nodelab.Member) ([]byte, erro
 		}
 	}
 	return env.Marshal()
+}
+
+// runRevocation: the last supernode's certificate is revoked and the zone
+// CA's CRL published; once every node applied it the fix goes out. The
+// revoked supernode's co-signature must count nowhere: with k of the
+// others still there every agent installs on their signatures alone; with
+// fewer, no agent accepts at all.
+func runRevocation(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
+	revoked := z.lab.Supernodes[len(z.lab.Supernodes)-1]
+	crl, err := z.lab.Revoke(revoked)
+	if err != nil {
+		return err
+	}
+	if err := z.lab.Publisher.PublishCRL(ctx, crl); err != nil {
+		return fmt.Errorf("revocation: publishing the CRL: %w", err)
+	}
+	members := z.lab.Members()
+	applied := z.waitFor(ctx, members, node.EventCRL, "CRL applied", progress)
+	rep.Checks["crl_applied_everywhere"] = applied == len(members)
+	if err := z.publish(ctx); err != nil {
+		return err
+	}
+	enough := len(z.lab.Supernodes)-1 >= z.params.Threshold
+	if enough {
+		z.waitFor(ctx, z.lab.Agents, node.EventInstalled, "installed", progress)
+		rep.Checks["all_installed"] = z.count(z.lab.Agents, node.EventInstalled) == len(z.lab.Agents)
+	} else {
+		honest := z.lab.Supernodes[:len(z.lab.Supernodes)-1]
+		z.waitFor(ctx, honest, node.EventCoSigned, "co-signed", progress)
+		z.waitFor(ctx, z.lab.Agents, node.EventPending, "pending", progress)
+		rep.Checks["none_accepted_below_k"] = z.count(z.lab.Agents, node.EventAccepted) == 0
+	}
+	id := revoked.ID().String()
+	counted := 0
+	for _, m := range z.lab.Agents {
+		if slices.ContainsFunc(z.ev.acceptedSigners(m.ID()), func(s string) bool { return strings.Contains(s, id) }) {
+			counted++
+		}
+	}
+	rep.Checks["revoked_cosigner_never_counted"] = counted == 0
+	z.fill(rep, z.lab.Agents)
+	if !enough {
+		// Nobody was to accept: all_accepted would read as a failure.
+		delete(rep.Checks, "all_accepted")
+	}
+	return nil
 }

@@ -15,11 +15,12 @@ type events struct {
 	mu      sync.Mutex
 	first   map[peer.ID]map[node.EventKind]time.Time
 	fetched map[peer.ID]node.Event
+	signers map[peer.ID][]string // the co-signers counted at acceptance
 	counts  map[node.EventKind]int
 }
 
 func newEvents() *events {
-	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{}, counts: map[node.EventKind]int{}}
+	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{}, signers: map[peer.ID][]string{}, counts: map[node.EventKind]int{}}
 }
 
 func (e *events) record(ev node.Event) {
@@ -34,9 +35,19 @@ func (e *events) record(ev node.Event) {
 		m[ev.Kind] = ev.At
 		e.counts[ev.Kind]++
 	}
-	if ev.Kind == node.EventFetched {
+	switch ev.Kind {
+	case node.EventFetched:
 		e.fetched[ev.Node] = ev
+	case node.EventAccepted:
+		e.signers[ev.Node] = append(e.signers[ev.Node], ev.Signers...)
 	}
+}
+
+// acceptedSigners are the co-signers p counted at its acceptances.
+func (e *events) acceptedSigners(p peer.ID) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.signers[p]
 }
 
 // at is when p first had an event of kind, and whether it had one.

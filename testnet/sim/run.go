@@ -24,6 +24,7 @@ var scenarios = map[string]scenario{
 	testnet.ScenarioByzantine:   runByzantine,
 	testnet.ScenarioStolenKey:   runStolenKey,
 	testnet.ScenarioLateJoin:    runLateJoin,
+	testnet.ScenarioRevocation:  runRevocation,
 }
 
 // Scenarios lists the scenarios sim runs, sorted.

@@ -95,6 +95,22 @@ func TestLateJoin(t *testing.T) {
 	}
 }
 
+// TestRevocation: a revoked supernode's co-signature counts nowhere. With
+// k=2 of the 2 others every agent still installs; with k=3 of 3 (one
+// revoked) no agent accepts.
+func TestRevocation(t *testing.T) {
+	for _, k := range []int{2, 3} {
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			p := small(testnet.ScenarioRevocation)
+			p.Threshold = k
+			rep := run(t, p)
+			if _, ok := rep.Checks["revoked_cosigner_never_counted"]; !ok {
+				t.Error("no revoked_cosigner_never_counted check")
+			}
+		})
+	}
+}
+
 var (
 	benchNodes    = flag.Int("sim.nodes", 500, "agents in BenchmarkZone")
 	benchScenario = flag.String("sim.scenario", testnet.ScenarioPropagation, "scenario of BenchmarkZone")
