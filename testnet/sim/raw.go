@@ -203,23 +203,26 @@ func connectAsZone(ctx context.Context, z *zone, nodes map[peer.ID]*rawNode, pro
 
 // waitRawMeshes waits until every raw node grafted a mesh peer.
 func waitRawMeshes(ctx context.Context, all []*rawNode, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		ready := true
+	return waitUntil(ctx, timeout, func() bool {
 		for _, n := range all {
 			if n.graft.Load() == 0 {
-				ready = false
-				break
+				return false
 			}
 		}
-		if ready {
-			return true
-		}
+		return true
+	})
+}
+
+// waitUntil polls cond until it holds, the timeout passes or ctx ends.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
 		if time.Now().After(deadline) || ctx.Err() != nil {
 			return false
 		}
 		time.Sleep(pollInterval)
 	}
+	return true
 }
 
 // waitRaw waits until every agent's counterpart got the message (or the

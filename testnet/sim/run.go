@@ -25,6 +25,7 @@ var scenarios = map[string]scenario{
 	testnet.ScenarioStolenKey:   runStolenKey,
 	testnet.ScenarioLateJoin:    runLateJoin,
 	testnet.ScenarioRevocation:  runRevocation,
+	testnet.ScenarioFlood:       runFlood,
 }
 
 // Scenarios lists the scenarios sim runs, sorted.

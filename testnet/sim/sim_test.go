@@ -111,6 +111,12 @@ func TestRevocation(t *testing.T) {
 	}
 }
 
+// TestFlood: a flooding peer's forged envelopes are rejected and score it
+// down; every agent still installs the real fix.
+func TestFlood(t *testing.T) {
+	run(t, small(testnet.ScenarioFlood))
+}
+
 var (
 	benchNodes    = flag.Int("sim.nodes", 500, "agents in BenchmarkZone")
 	benchScenario = flag.String("sim.scenario", testnet.ScenarioPropagation, "scenario of BenchmarkZone")
