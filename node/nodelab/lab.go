@@ -45,6 +45,9 @@ type Options struct {
 	// still built by dpkg-deb when it is on PATH, else by writeDeb. The
 	// demo leaves it false: it shows real dpkg installs.
 	FakeInstaller bool
+	// ArtifactBytes pads NewVersion's .deb with about this many bytes of
+	// filler (0: none), for content-distribution runs. Default 0.
+	ArtifactBytes int
 	// Progress, when set, is told how many nodes started ("starting") and,
 	// while New waits for the zone to connect, how many have a gossip mesh
 	// on the announce topic ("meshed"); testnet/sim shows it.
@@ -170,6 +173,9 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 	withDpkgDeb := !o.FakeInstaller || lookErr == nil
 	for _, v := range []string{OldVersion, NewVersion} {
 		d := labDeb(v)
+		if v == NewVersion {
+			d.Padding = o.ArtifactBytes
+		}
 		if l.Debs[v], err = buildDeb(ctx, filepath.Join(o.Dir, "packages"), d, withDpkgDeb); err != nil {
 			return nil, err
 		}

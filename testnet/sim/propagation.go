@@ -97,3 +97,18 @@ func runLateJoin(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 // lateJoiners is how many agents join late: a fifth of the zone's, at
 // least one.
 func lateJoiners(agents int) int { return max(1, agents/5) }
+
+// runContent is propagation judged by the artifact's distribution: one
+// origin (the publisher's node, its uplink capped at OriginBandwidth), every
+// agent fetching; the agents must share, so the origin serves at most
+// (supernodes + 1) × the artifact, where an HTTP origin serves it to every
+// agent.
+func runContent(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
+	if err := runPropagation(ctx, z, rep, progress); err != nil {
+		return err
+	}
+	size := z.lab.ArtifactSize()
+	rep.Checks["origin_egress_within_bound"] = rep.OriginEgressBytes <= int64(len(z.lab.Supernodes)+1)*size
+	rep.Checks["peers_served"] = rep.PeerEgressBytes > 0
+	return nil
+}

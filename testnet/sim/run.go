@@ -26,6 +26,7 @@ var scenarios = map[string]scenario{
 	testnet.ScenarioLateJoin:    runLateJoin,
 	testnet.ScenarioRevocation:  runRevocation,
 	testnet.ScenarioFlood:       runFlood,
+	testnet.ScenarioContent:     runContent,
 }
 
 // Scenarios lists the scenarios sim runs, sorted.

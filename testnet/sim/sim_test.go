@@ -22,6 +22,7 @@ func small(scenario string) testnet.Params {
 	p.Latency = 5 * time.Millisecond
 	p.Timeout = time.Minute
 	p.Baselines = false
+	p.ArtifactBytes = 16 << 10
 	return p
 }
 
@@ -115,6 +116,19 @@ func TestRevocation(t *testing.T) {
 // down; every agent still installs the real fix.
 func TestFlood(t *testing.T) {
 	run(t, small(testnet.ScenarioFlood))
+}
+
+// TestContent: a 1 MiB artifact from an origin capped at 1 MiB/s reaches
+// every agent, the agents share it (the origin serves at most supernodes+1
+// copies), and the HTTP origin baseline serves every agent a whole copy.
+func TestContent(t *testing.T) {
+	p := small(testnet.ScenarioContent)
+	p.ArtifactBytes, p.OriginBandwidth, p.Baselines = 1<<20, 1<<20, true
+	rep := run(t, p)
+	if rep.HTTPOriginEgressBytes != int64(p.Nodes)*rep.ArtifactBytes {
+		t.Errorf("HTTP origin served %d bytes, want %d", rep.HTTPOriginEgressBytes, int64(p.Nodes)*rep.ArtifactBytes)
+	}
+	t.Logf("origin %d, peers %d, HTTP origin %d bytes; artifact %d", rep.OriginEgressBytes, rep.PeerEgressBytes, rep.HTTPOriginEgressBytes, rep.ArtifactBytes)
 }
 
 var (

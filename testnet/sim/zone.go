@@ -46,6 +46,7 @@ func startZone(ctx context.Context, p testnet.Params, dir string, net *network, 
 		Dir: filepath.Join(dir, "zone"), Zone: "sim",
 		Agents: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
 		FakeInstaller: true, ReadyTimeout: p.Timeout, OnEvent: z.ev.record, Progress: progress,
+		ArtifactBytes: int(p.ArtifactBytes),
 		Configure: func(name string, cfg *node.Config) {
 			listen, opts := net.endpoint(name, name == "publisher")
 			cfg.Overlay.ListenAddrs = []string{listen}
