@@ -169,6 +169,13 @@ func TestByzantineCoSignatureAlertsOperator(t *testing.T) {
 			if name == "agent-01" {
 				cfg.Notify = ch.cfg
 			}
+			if name == "supernode-2" {
+				// Its attacker co-signs by hand: had it co-signed the honest
+				// fix too, it would be caught signing both and not count,
+				// and the conflicting payload would be held aside below k
+				// instead of making k and being quarantined.
+				cfg.CoSign.Publishers = nil
+			}
 		}})
 	ctx := context.Background()
 	fix, err := l.Fix(ctx, "PNT-2026-0091", 1)

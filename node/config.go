@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/pelletier/go-toml/v2"
 
 	"github.com/patchnet/patchnet/internal/duration"
@@ -111,6 +112,10 @@ type Config struct {
 	// daemon builds it from Log with NewLogger). Nil logs nothing (tests,
 	// the demo). Not a TOML key.
 	Logger *slog.Logger `toml:"-"`
+	// HostOptions are extra libp2p options for the overlay's host
+	// (overlay.Deps.HostOptions): testnet/sim's simulated network.
+	// Production never sets them. Not a TOML key.
+	HostOptions []libp2p.Option `toml:"-"`
 }
 
 // InstallConfig is the [install] table.

@@ -299,7 +299,8 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	// every peer at once, not only a mesh that may still be forming.
 	ocfg.Supernode = n.IsSupernode() || n.IsPublisher()
 	deps := overlay.Deps{Validator: n, Authenticator: overlay.AuthenticatorFunc(n.verifier.VerifyPeer),
-		Chain: n.creds.ChainDER(), Store: store, Logger: n.log, MessageID: messageID, OnBootstrap: n.onBootstrap}
+		Chain: n.creds.ChainDER(), Store: store, Logger: n.log, MessageID: messageID, OnBootstrap: n.onBootstrap,
+		HostOptions: n.cfg.HostOptions}
 	var err error
 	if n.ov, err = overlay.New(ctx, n.creds.Key, ocfg, deps); err != nil {
 		return fmt.Errorf("starting overlay: %w", err)

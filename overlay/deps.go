@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 
+	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -118,6 +119,11 @@ type Deps struct {
 	// reported), so the node can raise an alarm when it reaches none of
 	// them. It must return quickly.
 	OnBootstrap func(BootstrapRound)
+	// HostOptions are extra libp2p options applied after the overlay's own
+	// when it builds the host. Only testnet/sim sets them, to run the
+	// production host (resource and connection managers, gater, QUIC) over
+	// a simulated network (x/simlibp2p.QUICSimnet); production never does.
+	HostOptions []libp2p.Option
 }
 
 // BootstrapRound is the outcome of one round of bootstrap dials.

@@ -61,7 +61,7 @@ func New(ctx context.Context, key crypto.Signer, cfg Config, deps Deps) (*Overla
 		return nil, err
 	}
 	g := newGater()
-	h, err := newHost(key, cfg, g)
+	h, err := newHost(key, cfg, g, deps.HostOptions)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,8 @@ func New(ctx context.Context, key crypto.Signer, cfg Config, deps Deps) (*Overla
 }
 
 // newHost builds the libp2p host.
-func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
+// extra (Deps.HostOptions) comes last, so it can replace a default.
+func newHost(key crypto.Signer, cfg Config, g *gater, extra []libp2p.Option) (host.Host, error) {
 	priv, err := trust.LibP2PKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("converting node key: %w", err)
@@ -83,7 +84,7 @@ func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	cm, err := connmgr.NewConnManager(cfg.Resources.ConnLow, cfg.Resources.ConnHigh)
+	cm, err := connmgr.NewConnManager(cfg.Resources.ConnLow, cfg.Resources.ConnHigh, connmgr.WithGracePeriod(ConnGracePeriod))
 	if err != nil {
 		return nil, fmt.Errorf("starting connection manager: %w", err)
 	}
@@ -123,7 +124,7 @@ func newHost(key crypto.Signer, cfg Config, g *gater) (host.Host, error) {
 		}
 		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return announce }))
 	}
-	h, err := libp2p.New(opts...)
+	h, err := libp2p.New(append(opts, extra...)...)
 	if err != nil {
 		cm.Close()
 		rm.Close()
@@ -191,24 +192,57 @@ func (o *Overlay) startDHT() error {
 }
 
 // bootstrapLoop dials the bootstrap peers at start and whenever this node
-// has fewer than MinPeers connections (after an outage, say).
+// has fewer than MinPeers connections (after an outage, say), and looks for
+// more peers through the DHT while it has fewer than DiscoveryPeers.
 func (o *Overlay) bootstrapLoop() {
 	defer o.wg.Done()
 	if len(o.cfg.BootstrapPeers) == 0 {
 		return
 	}
-	t := time.NewTicker(time.Duration(o.cfg.BootstrapInterval))
+	interval := time.Duration(o.cfg.BootstrapInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
+	d := discovery{wait: interval}
 	for {
 		if len(o.host.Network().Peers()) < MinPeers {
 			o.dialBootstrap()
 		}
+		o.discover(&d, interval)
 		select {
 		case <-o.ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// discovery paces DHT refreshes: next is the earliest time of the next one,
+// wait the pause after a refresh that found nobody new.
+type discovery struct {
+	next time.Time
+	wait time.Duration
+}
+
+// discover refreshes the DHT's routing table (every bucket: the lookups
+// connect this node to the peers they find) when the node has fewer than
+// DiscoveryPeers connections and its pause is over. A refresh that found
+// no new peer doubles the pause, up to MaxDiscoveryBackoff.
+func (o *Overlay) discover(d *discovery, interval time.Duration) {
+	before := len(o.host.Network().Peers())
+	if o.dht == nil || before >= DiscoveryPeers || time.Now().Before(d.next) {
+		return
+	}
+	select {
+	case <-o.dht.ForceRefresh():
+	case <-o.ctx.Done():
+		return
+	}
+	if len(o.host.Network().Peers()) > before {
+		d.wait = interval
+	} else {
+		d.wait = min(2*d.wait, MaxDiscoveryBackoff)
+	}
+	d.next = time.Now().Add(d.wait)
 }
 
 func (o *Overlay) dialBootstrap() {

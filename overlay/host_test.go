@@ -112,3 +112,22 @@ func TestAnnounceAddrsReplaceListenAddrs(t *testing.T) {
 		t.Errorf("announced %v, want %v", addrs, cfg.AnnounceAddrs)
 	}
 }
+
+// TestConnLimitsAboveHighWater: the resource manager must let a node hold
+// more connections than the connection manager's high water mark, or the
+// connection manager never trims and a bootstrap node refuses a zone's
+// newcomers for good — the ~64-agent cliff of issue 10, where go-libp2p's
+// defaults scaled to the lab's 128 MiB allowed 64 inbound connections
+// against a high mark of 128.
+func TestConnLimitsAboveHighWater(t *testing.T) {
+	for name, mem := range map[string]int64{"minimum": MinResourceMemory, "lab": 2 * MinResourceMemory, "default": DefaultResourceMemory} {
+		r := DefaultConfig().Resources
+		r.MaxMemory = mem
+		sys := resourceLimits(r).ToPartialLimitConfig().System
+		for dir, got := range map[string]int{"inbound": int(sys.ConnsInbound), "outbound": int(sys.ConnsOutbound), "total": int(sys.Conns)} {
+			if got <= r.ConnHigh {
+				t.Errorf("%s memory: system %s connection limit %d, want above the high water mark %d", name, dir, got, r.ConnHigh)
+			}
+		}
+	}
+}

@@ -152,12 +152,40 @@ const (
 	// per topic) and the DHT, trimming past the high mark.
 	DefaultConnLow  = 64
 	DefaultConnHigh = 128
+	// ConnLimitFactor sizes the resource manager's connection limits from
+	// the connection manager's high water mark (ConnLimitFactor × ConnHigh,
+	// inbound and outbound alike), so the connection manager, which trims
+	// back to ConnLow and keeps the peers gossip values, is what bounds a
+	// node's connections, and a node past its high mark still admits
+	// newcomers while its excess waits out ConnGracePeriod. With go-libp2p's
+	// defaults scaled to 128 MiB (the lab's budget) the system allowed 64
+	// inbound connections and the connection manager never trimmed (it
+	// starts past 128): a zone's 64th agent bootstrapping off the same node
+	// was refused for good, the ~64-agent cliff of issue 10.
+	ConnLimitFactor = 2
+	// ConnGracePeriod keeps a new connection safe from trimming this long
+	// (go-libp2p's default is a minute): enough for identify, admission and
+	// the DHT lookups that find the newcomer other peers, short enough that
+	// a bootstrap node flooded by a zone starting at once makes room again
+	// within seconds.
+	ConnGracePeriod = 20 * time.Second
 	// DefaultBootstrapInterval is how often a node with fewer than
 	// MinPeers connections redials its bootstrap peers.
 	DefaultBootstrapInterval = 15 * time.Second
 	// MinPeers is the connection count below which bootstrap peers are
 	// redialled.
 	MinPeers = 3
+	// DiscoveryPeers is the connection count below which a node looks for
+	// more peers through the DHT (a forced routing-table refresh: lookups
+	// whose answers it connects to), a few more than gossip's mesh degree
+	// (D=6). An agent that joined while the DHT was sparse, or whose
+	// bootstrap peers trimmed it, otherwise stays with its bootstrap peers
+	// alone, and a full bootstrap mesh prunes it: no mesh at all.
+	DiscoveryPeers = 8
+	// MaxDiscoveryBackoff caps the wait between DHT refreshes that found no
+	// new peer (it doubles from BootstrapInterval), so a zone smaller than
+	// DiscoveryPeers is not searched without end.
+	MaxDiscoveryBackoff = 10 * time.Minute
 	// DialTimeout bounds one dial to a bootstrap peer.
 	DialTimeout = 10 * time.Second
 	// BootstrapWarnInterval is how often a bootstrap peer that keeps

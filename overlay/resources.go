@@ -16,6 +16,18 @@ import (
 // connection cap (go-libp2p's default), so tests on 127.0.0.1 are not
 // throttled.
 func newResourceManager(r ResourceConfig) (network.ResourceManager, error) {
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(resourceLimits(r)))
+	if err != nil {
+		return nil, fmt.Errorf("starting resource manager: %w", err)
+	}
+	return rm, nil
+}
+
+// resourceLimits are the scaled defaults with the connection limits raised
+// to connLimit(r): the memory-scaled defaults (64 inbound at 128 MiB, 96 at
+// 512 MiB) sat below the connection manager's high water mark, so a
+// bootstrap node refused newcomers before it ever trimmed.
+func resourceLimits(r ResourceConfig) rcmgr.ConcreteLimitConfig {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
 	limits.AddProtocolLimit(AuthProtocol,
@@ -24,9 +36,13 @@ func newResourceManager(r ResourceConfig) (network.ResourceManager, error) {
 	limits.AddProtocolLimit(SyncProtocol,
 		rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 64 << 20},
 		rcmgr.BaseLimitIncrease{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 32 << 20})
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Scale(r.MaxMemory, r.MaxFileDescriptors)))
-	if err != nil {
-		return nil, fmt.Errorf("starting resource manager: %w", err)
-	}
-	return rm, nil
+	scaled := limits.Scale(r.MaxMemory, r.MaxFileDescriptors)
+	n := rcmgr.LimitVal(connLimit(r))
+	conns := rcmgr.ResourceLimits{Conns: n, ConnsInbound: n, ConnsOutbound: n}
+	return rcmgr.PartialLimitConfig{System: conns, Transient: conns}.Build(scaled)
 }
+
+// connLimit is the most connections the resource manager lets this node
+// hold at once, each way: ConnLimitFactor × the connection manager's high
+// water mark.
+func connLimit(r ResourceConfig) int { return ConnLimitFactor * r.ConnHigh }

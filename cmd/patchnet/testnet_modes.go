@@ -4,4 +4,5 @@ package main
 // init; importing them here makes `patchnet testnet --mode …` find them.
 import (
 	_ "github.com/patchnet/patchnet/testnet/netns"
+	_ "github.com/patchnet/patchnet/testnet/sim"
 )

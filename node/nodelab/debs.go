@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,10 @@ const dpkgStatus = "var/lib/dpkg/status"
 // installs one.
 type Deb struct {
 	Package, Version, Architecture, Maintainer, Description string
+	// Padding is bytes of incompressible filler the package installs
+	// (usr/share/<package>/padding), so its artifact has about a chosen
+	// size (Options.ArtifactBytes); 0: none.
+	Padding int
 }
 
 // labDeb is PackageName at version.
@@ -69,10 +74,20 @@ func (d Deb) statusStanza() string {
 
 // files are what d installs, by path under the root.
 func (d Deb) files() map[string]string {
-	return map[string]string{
+	files := map[string]string{
 		"usr/share/" + d.Package + "/greeting":   "hello from " + d.Version + "\n",
 		"usr/share/doc/" + d.Package + "/README": "A package the patchnet demo updates.\n",
 	}
+	if d.Padding > 0 {
+		// Seeded by the version: the same package every build, and no
+		// compressor shrinks it.
+		pad := make([]byte, d.Padding)
+		var seed [32]byte
+		copy(seed[:], d.Version)
+		rand.NewChaCha8(seed).Read(pad)
+		files["usr/share/"+d.Package+"/padding"] = string(pad)
+	}
+	return files
 }
 
 // fileName is the .deb's conventional name.

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/patchnet/patchnet/node"
@@ -43,6 +45,13 @@ type Options struct {
 	// still built by dpkg-deb when it is on PATH, else by writeDeb. The
 	// demo leaves it false: it shows real dpkg installs.
 	FakeInstaller bool
+	// ArtifactBytes pads NewVersion's .deb with about this many bytes of
+	// filler (0: none), for content-distribution runs. Default 0.
+	ArtifactBytes int
+	// Progress, when set, is told how many nodes started ("starting") and,
+	// while New waits for the zone to connect, how many have a gossip mesh
+	// on the announce topic ("meshed"); testnet/sim shows it.
+	Progress func(stage string, done, total int)
 }
 
 func (o *Options) defaults() {
@@ -60,6 +69,9 @@ func (o *Options) defaults() {
 	}
 	if o.ReadyTimeout == 0 {
 		o.ReadyTimeout = 30 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = func(string, int, int) {}
 	}
 }
 
@@ -126,6 +138,7 @@ type Lab struct {
 	vendor     *vendor
 	pki        *pki
 	toolPins   map[string]string // this host's installers, pinned as `patchnet apply --pin-tools` prints them
+	started    atomic.Int64      // nodes started, for Progress
 	runCtx     context.Context
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
@@ -160,6 +173,9 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 	withDpkgDeb := !o.FakeInstaller || lookErr == nil
 	for _, v := range []string{OldVersion, NewVersion} {
 		d := labDeb(v)
+		if v == NewVersion {
+			d.Padding = o.ArtifactBytes
+		}
 		if l.Debs[v], err = buildDeb(ctx, filepath.Join(o.Dir, "packages"), d, withDpkgDeb); err != nil {
 			return nil, err
 		}
@@ -378,6 +394,7 @@ func (l *Lab) start(ctx, runCtx context.Context, m *Member, bootstrap []string) 
 		return fmt.Errorf("starting %s: %w", m.Name, err)
 	}
 	m.Node = n
+	l.Progress("starting", int(l.started.Add(1)), 1+len(l.Supernodes)+len(l.Agents))
 	mctx, stop := context.WithCancel(runCtx)
 	m.stop, m.done = stop, make(chan struct{})
 	l.wg.Go(func() {
@@ -465,12 +482,22 @@ func (l *Lab) notReady() string {
 	if got := len(pub.TopicPeers(pub.SupernodesTopic())); got < len(l.Supernodes) {
 		return fmt.Sprintf("publisher sees %d of %d supernodes", got, len(l.Supernodes))
 	}
-	for _, m := range l.Members() {
-		if len(m.Overlay().MeshPeers(m.Overlay().AnnounceTopic())) == 0 {
-			return m.Name + " has no gossip mesh on the announce topic"
+	members := l.Members()
+	var lag []string
+	for _, m := range members {
+		ov := m.Overlay()
+		if len(ov.MeshPeers(ov.AnnounceTopic())) == 0 {
+			lag = append(lag, fmt.Sprintf("%s (%d peers, %d on the topic)", m.Name, len(ov.Host().Network().Peers()), len(ov.TopicPeers(ov.AnnounceTopic()))))
 		}
 	}
-	return ""
+	l.Progress("meshed", len(members)-len(lag), len(members))
+	switch {
+	case len(lag) == 0:
+		return ""
+	case len(lag) > 3:
+		lag = append(lag[:3], fmt.Sprintf("%d more", len(lag)-3))
+	}
+	return "no gossip mesh on the announce topic: " + strings.Join(lag, ", ")
 }
 
 // Fix is the announcement of NewVersion, with its artifact provided by the

@@ -1,0 +1,74 @@
+package sim
+
+import (
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/node"
+)
+
+// events keeps, per node, the first time of each event kind and its fetch,
+// fed by every node's OnEvent (which must return quickly).
+type events struct {
+	mu      sync.Mutex
+	first   map[peer.ID]map[node.EventKind]time.Time
+	fetched map[peer.ID]node.Event
+	signers map[peer.ID][]string // the co-signers counted at acceptance
+	counts  map[node.EventKind]int
+}
+
+func newEvents() *events {
+	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{}, signers: map[peer.ID][]string{}, counts: map[node.EventKind]int{}}
+}
+
+func (e *events) record(ev node.Event) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := e.first[ev.Node]
+	if m == nil {
+		m = map[node.EventKind]time.Time{}
+		e.first[ev.Node] = m
+	}
+	if _, ok := m[ev.Kind]; !ok {
+		m[ev.Kind] = ev.At
+		e.counts[ev.Kind]++
+	}
+	switch ev.Kind {
+	case node.EventFetched:
+		e.fetched[ev.Node] = ev
+	case node.EventAccepted:
+		e.signers[ev.Node] = append(e.signers[ev.Node], ev.Signers...)
+	}
+}
+
+// acceptedSigners are the co-signers p counted at its acceptances.
+func (e *events) acceptedSigners(p peer.ID) []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.signers[p]
+}
+
+// at is when p first had an event of kind, and whether it had one.
+func (e *events) at(p peer.ID, kind node.EventKind) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.first[p][kind]
+	return t, ok
+}
+
+// fetch is p's artifact fetch, if it made one.
+func (e *events) fetch(p peer.ID) (node.Event, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	ev, ok := e.fetched[p]
+	return ev, ok
+}
+
+// count is how many nodes had an event of kind.
+func (e *events) count(kind node.EventKind) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.counts[kind]
+}

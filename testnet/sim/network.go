@@ -1,0 +1,87 @@
+package sim
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/x/simlibp2p"
+	"github.com/marcopolo/simnet"
+
+	"github.com/patchnet/patchnet/testnet"
+)
+
+// uncapped is the bandwidth of a link the run leaves uncapped, in bits per
+// second: simnet's rate limiter needs a rate, and 10 Gbit/s is beyond what
+// one process moves.
+const uncapped = 10_000_000_000
+
+// network is the simulated network every node of a run is an endpoint of:
+// one address per node name (kept across restarts), one egress counter
+// per node.
+type network struct {
+	sn     *simnet.Simnet
+	params testnet.Params
+
+	mu       sync.Mutex
+	index    map[string]int
+	counters map[string]*egress
+}
+
+func newNetwork(p testnet.Params) *network {
+	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(p.Latency)}
+	sn.Start()
+	return &network{sn: sn, params: p, index: map[string]int{}, counters: map[string]*egress{}}
+}
+
+// close stops the network's links and router.
+func (n *network) close() { n.sn.Close() }
+
+// endpoint is name's listen address and host options: a QUIC endpoint on
+// the simulated network with the node's link caps, and its bandwidth
+// counter. origin caps the node's uplink at Params.OriginBandwidth.
+func (n *network) endpoint(name string, origin bool) (listen string, opts []libp2p.Option) {
+	n.mu.Lock()
+	i, ok := n.index[name]
+	if !ok {
+		i = len(n.index) + 1
+		n.index[name] = i
+	}
+	e, ok := n.counters[name]
+	if !ok {
+		e = &egress{}
+		n.counters[name] = e
+	}
+	n.mu.Unlock()
+	up := bits(n.params.Bandwidth)
+	if origin && n.params.OriginBandwidth > 0 {
+		up = bits(n.params.OriginBandwidth)
+	}
+	link := simnet.NodeBiDiLinkSettings{
+		Uplink:   simnet.LinkSettings{BitsPerSecond: up},
+		Downlink: simnet.LinkSettings{BitsPerSecond: bits(n.params.Bandwidth)},
+	}
+	listen = fmt.Sprintf("/ip4/%s/udp/4001/quic-v1", simnet.IntToPublicIPv4(i))
+	return listen, []libp2p.Option{simlibp2p.QUICSimnet(n.sn, link), libp2p.BandwidthReporter(e)}
+}
+
+// sent is the artifact bytes name's node sent: patchnet's content
+// transfer, or (raw nodes) the HTTP-origin baseline's.
+func (n *network) sent(name string) int64 {
+	n.mu.Lock()
+	e := n.counters[name]
+	n.mu.Unlock()
+	if e == nil {
+		return 0
+	}
+	return e.content.Load() + e.origin.Load()
+}
+
+// bits converts a cap in bytes per second to simnet's bits per second (0:
+// uncapped).
+func bits(bytesPerSecond int64) int {
+	if bytesPerSecond <= 0 {
+		return uncapped
+	}
+	return int(bytesPerSecond * 8)
+}

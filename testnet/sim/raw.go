@@ -1,0 +1,314 @@
+package sim
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/host"
+	lpnet "github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+
+	"github.com/patchnet/patchnet/testnet"
+)
+
+const (
+	// rawTopic is the baseline's one topic.
+	rawTopic = "/sim/raw"
+	// originProtocol serves the HTTP-origin baseline's artifact: the whole
+	// file on every stream, as an HTTP GET of it would.
+	originProtocol = "/sim/origin/1.0.0"
+	// rawMessageBytes is the size of the baseline's message, about one
+	// signed announcement envelope.
+	rawMessageBytes = 4 << 10
+	// rawDialAttempts is how often a baseline connection is tried.
+	rawDialAttempts = 3
+	// rawDialTimeout bounds one baseline dial.
+	rawDialTimeout = 10 * time.Second
+)
+
+// rawNode is one baseline host: plain libp2p over the same simulated
+// network and link caps as the patchnet node it stands beside, with
+// gossipsub at its defaults (no validator, no scoring).
+type rawNode struct {
+	name  string
+	h     host.Host
+	ps    *pubsub.PubSub
+	topic *pubsub.Topic
+	sub   *pubsub.Subscription
+	dup   atomic.Int64
+	graft atomic.Int64
+	got   atomic.Int64 // unix nanos of the first delivery of the message
+}
+
+// rawTracer counts a raw node's grafts and duplicates.
+type rawTracer struct{ n *rawNode }
+
+func (t rawTracer) Graft(peer.ID, string)                              { t.n.graft.Add(1) }
+func (t rawTracer) DuplicateMessage(*pubsub.Message)                   { t.n.dup.Add(1) }
+func (rawTracer) Prune(peer.ID, string)                                {}
+func (rawTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (rawTracer) OnClosedOutboundStream(peer.ID)                       {}
+func (rawTracer) Join(string)                                          {}
+func (rawTracer) Leave(string)                                         {}
+func (rawTracer) ValidateMessage(*pubsub.Message)                      {}
+func (rawTracer) DeliverMessage(*pubsub.Message)                       {}
+func (rawTracer) RejectMessage(*pubsub.Message, string)                {}
+func (rawTracer) UndeliverableMessage(*pubsub.Message)                 {}
+func (rawTracer) ThrottlePeer(peer.ID)                                 {}
+func (rawTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (rawTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (rawTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (rawTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
+
+// rawBaseline runs the raw gossipsub and HTTP-origin baselines beside the
+// zone: one plain host per patchnet node, connected as the patchnet nodes
+// were at publication (same topology, same links); the publisher's
+// counterpart publishes one message and then serves the artifact to every
+// agent's counterpart.
+func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
+	members := z.lab.Members()
+	nodes := make(map[peer.ID]*rawNode, len(members))
+	var all []*rawNode
+	defer func() {
+		for _, n := range all {
+			n.h.Close()
+		}
+	}()
+	for i, m := range members {
+		n, err := newRawNode(ctx, z.net, m.Name, m == z.lab.Publisher)
+		if err != nil {
+			return err
+		}
+		nodes[m.ID()], all = n, append(all, n)
+		progress("baseline starting", i+1, len(members))
+	}
+	if err := connectAsZone(ctx, z, nodes, progress); err != nil {
+		return err
+	}
+	if !waitRawMeshes(ctx, all, z.params.Timeout) {
+		return fmt.Errorf("raw gossipsub baseline: meshes not formed within %v", z.params.Timeout)
+	}
+	pub := nodes[z.lab.Publisher.ID()]
+	msg := make([]byte, rawMessageBytes)
+	rand.Read(msg)
+	t0 := time.Now()
+	if err := pub.topic.Publish(ctx, msg); err != nil {
+		return fmt.Errorf("raw gossipsub baseline: publishing: %w", err)
+	}
+	agents := make([]*rawNode, 0, len(z.lab.Agents))
+	for _, m := range z.lab.Agents {
+		agents = append(agents, nodes[m.ID()])
+	}
+	times := waitRaw(ctx, agents, t0, z.params.Timeout, progress)
+	rep.Results[testnet.ResultRawGossipsub] = testnet.Summarize(times, len(agents))
+	var dup int64
+	for _, n := range all {
+		dup += n.dup.Load()
+	}
+	rep.RawDuplicatesPerMessage = float64(dup) / float64(len(all)-1)
+	return httpOrigin(ctx, z, rep, pub, agents, progress)
+}
+
+// newRawNode starts a plain host on name's place in the network (its own
+// address: "raw/" + name) and subscribes it to the baseline topic.
+func newRawNode(ctx context.Context, net *network, name string, origin bool) (*rawNode, error) {
+	listen, opts := net.endpoint("raw/"+name, origin)
+	opts = append(opts, libp2p.NoTransports, libp2p.Transport(quic.NewTransport), libp2p.ListenAddrStrings(listen),
+		libp2p.ResourceManager(&lpnet.NullResourceManager{}), libp2p.DisableMetrics())
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("raw baseline: starting %s's host: %w", name, err)
+	}
+	n := &rawNode{name: name, h: h}
+	if n.ps, err = pubsub.NewGossipSub(ctx, h, pubsub.WithRawTracer(rawTracer{n: n})); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("raw baseline: starting %s's gossipsub: %w", name, err)
+	}
+	n.topic, err = n.ps.Join(rawTopic)
+	if err == nil {
+		n.sub, err = n.topic.Subscribe()
+	}
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("raw baseline: subscribing %s: %w", name, err)
+	}
+	go n.read(ctx)
+	return n, nil
+}
+
+// read records when the first message arrived.
+func (n *rawNode) read(ctx context.Context) {
+	for {
+		m, err := n.sub.Next(ctx)
+		if err != nil {
+			return
+		}
+		if m.ReceivedFrom != n.h.ID() {
+			n.got.CompareAndSwap(0, time.Now().UnixNano())
+		}
+	}
+}
+
+// connectAsZone connects the raw nodes as the patchnet nodes are connected
+// now, each pair once, each dial tried up to rawDialAttempts times (a
+// handshake can time out on a loaded machine). More than a hundredth of the
+// edges failing is an error; fewer leave the topology nearly the zone's.
+func connectAsZone(ctx context.Context, z *zone, nodes map[peer.ID]*rawNode, progress testnet.Progress) error {
+	type edge struct{ a, b *rawNode }
+	var edges []edge
+	for _, m := range z.lab.Members() {
+		for _, p := range m.Overlay().Host().Network().Peers() {
+			if b := nodes[p]; b != nil && m.ID() < p {
+				edges = append(edges, edge{nodes[m.ID()], b})
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	var done, failed atomic.Int64
+	var lastErr atomic.Value
+	sem := make(chan struct{}, 64)
+	for _, e := range edges {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			defer func() { progress("baseline connecting", int(done.Add(1)), len(edges)) }()
+			var err error
+			for range rawDialAttempts {
+				dctx, cancel := context.WithTimeout(ctx, rawDialTimeout)
+				err = e.a.h.Connect(dctx, peer.AddrInfo{ID: e.b.h.ID(), Addrs: e.b.h.Addrs()})
+				cancel()
+				if err == nil {
+					return
+				}
+			}
+			failed.Add(1)
+			lastErr.Store(err.Error())
+		})
+	}
+	wg.Wait()
+	if n := failed.Load(); n*100 > int64(len(edges)) {
+		return fmt.Errorf("raw baseline: %d of the zone's %d connections failed, the last: %v", n, len(edges), lastErr.Load())
+	}
+	return nil
+}
+
+// waitRawMeshes waits until every raw node grafted a mesh peer.
+func waitRawMeshes(ctx context.Context, all []*rawNode, timeout time.Duration) bool {
+	return waitUntil(ctx, timeout, func() bool {
+		for _, n := range all {
+			if n.graft.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// waitUntil polls cond until it holds, the timeout passes or ctx ends.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(pollInterval)
+	}
+	return true
+}
+
+// waitRaw waits until every agent's counterpart got the message (or the
+// timeout) and returns their delivery times.
+func waitRaw(ctx context.Context, agents []*rawNode, t0 time.Time, timeout time.Duration, progress testnet.Progress) []time.Duration {
+	deadline := t0.Add(timeout)
+	var times []time.Duration
+	for {
+		times = times[:0]
+		for _, n := range agents {
+			if at := n.got.Load(); at != 0 {
+				times = append(times, time.Unix(0, at).Sub(t0))
+			}
+		}
+		progress("raw received", len(times), len(agents))
+		if len(times) == len(agents) || time.Now().After(deadline) || ctx.Err() != nil {
+			return times
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// httpOrigin is the HTTP-origin baseline: every agent's counterpart
+// downloads the artifact from the publisher's counterpart (the origin,
+// its uplink capped as the patchnet origin's), all at once, over the same
+// links; nobody shares.
+func httpOrigin(ctx context.Context, z *zone, rep *testnet.Report, origin *rawNode, agents []*rawNode, progress testnet.Progress) error {
+	size := z.lab.ArtifactSize()
+	file := make([]byte, size)
+	rand.Read(file)
+	origin.h.SetStreamHandler(originProtocol, func(s lpnet.Stream) {
+		defer s.Close()
+		s.Write(file)
+	})
+	t0 := time.Now()
+	times := make([]time.Duration, len(agents))
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	for i, n := range agents {
+		// As an HTTP client knows its origin's URL: the address is given,
+		// whether or not the zone's topology connected them.
+		n.h.Peerstore().AddAddrs(origin.h.ID(), origin.h.Addrs(), time.Hour)
+		wg.Go(func() {
+			if fetchOrigin(ctx, n.h, origin.h.ID(), size, z.params.Timeout) {
+				times[i] = time.Since(t0)
+				progress("origin fetched", int(done.Add(1)), len(agents))
+			}
+		})
+	}
+	wg.Wait()
+	var got []time.Duration
+	for _, d := range times {
+		if d > 0 {
+			got = append(got, d)
+		}
+	}
+	rep.Results[testnet.ResultHTTPOrigin] = testnet.Summarize(got, len(agents))
+	rep.HTTPOriginEgressBytes = z.net.sent("raw/" + z.lab.Publisher.Name)
+	return nil
+}
+
+// fetchOrigin downloads the whole artifact from the origin.
+func fetchOrigin(ctx context.Context, h host.Host, origin peer.ID, size int64, timeout time.Duration) bool {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	// A busy origin refuses handshakes past its accept queue (quic-go's is
+	// 32); a client tries again, as an HTTP client whose SYN was dropped.
+	ai := peer.AddrInfo{ID: origin, Addrs: h.Peerstore().Addrs(origin)}
+	var err error
+	for range rawDialAttempts {
+		dctx, dcancel := context.WithTimeout(ctx, rawDialTimeout)
+		err = h.Connect(dctx, ai)
+		dcancel()
+		if err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return false
+	}
+	s, err := h.NewStream(ctx, origin, originProtocol)
+	if err != nil {
+		return false
+	}
+	defer s.Close()
+	s.SetReadDeadline(time.Now().Add(timeout))
+	n, _ := io.Copy(io.Discard, s)
+	return n == size
+}

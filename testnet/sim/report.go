@@ -1,0 +1,136 @@
+package sim
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/testnet"
+)
+
+// baseInstall is the announcement ID of the lab's install of OldVersion.
+const baseInstall = "LAB-BASE"
+
+// fill puts the live agents' samples, percentiles, egress, duplicates and
+// wrong installs into rep.
+func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
+	var receipt, accept, install []time.Duration
+	for _, m := range live {
+		s := z.sample(m)
+		rep.Samples = append(rep.Samples, s)
+		if s.Receipt > 0 {
+			receipt = append(receipt, s.Receipt)
+		}
+		if s.Accept > 0 {
+			accept = append(accept, s.Accept)
+		}
+		if s.Install > 0 {
+			install = append(install, s.Install)
+		}
+		if s.Wrong {
+			rep.WrongInstalls++
+		}
+	}
+	var cosigned []time.Duration
+	for _, m := range z.lab.Supernodes {
+		if d := z.since(m.ID(), node.EventCoSigned); d > 0 {
+			cosigned = append(cosigned, d)
+		}
+	}
+	// Co-signing is the supernodes' stage: each fetched the artifact at the
+	// vendor's origin, checked it and co-signed; agents count from here.
+	rep.Stages["cosigned"] = testnet.Summarize(cosigned, len(z.lab.Supernodes))
+	rep.Stages["receipt"] = testnet.Summarize(receipt, len(live))
+	rep.Stages["accept"] = testnet.Summarize(accept, len(live))
+	rep.Stages["install"] = testnet.Summarize(install, len(live))
+	rep.Results[testnet.ResultPatchnet] = rep.Stages["accept"]
+	rep.Checks["all_accepted"] = len(accept) == len(live)
+	rep.Checks["no_wrong_installs"] = rep.WrongInstalls == 0
+	rep.OriginEgressBytes = z.net.sent(z.lab.Publisher.Name)
+	for _, m := range append(append([]*nodelab.Member(nil), z.lab.Supernodes...), z.lab.Agents...) {
+		rep.PeerEgressBytes += z.net.sent(m.Name)
+	}
+	rep.DuplicatesPerMessage = z.duplicatesPerMessage()
+}
+
+// sample is one agent's measurements.
+func (z *zone) sample(m *nodelab.Member) testnet.Sample {
+	id := m.ID()
+	s := testnet.Sample{Node: m.Name, Role: "agent", Receipt: z.receipt(id), Accept: z.since(id, node.EventAccepted),
+		Install: z.since(id, node.EventInstalled), Served: z.net.sent(m.Name), Wrong: z.wrong(m)}
+	if ev, ok := z.ev.fetch(id); ok {
+		s.FromOrigin, s.FromPeers = ev.SourceBytes["vendor"], ev.SourceBytes["peers"]
+		if fromPublisher(ev.From, z.lab.Publisher.ID()) {
+			s.FromOrigin, s.FromPeers = s.FromOrigin+s.FromPeers, 0
+		}
+	}
+	return s
+}
+
+// fromPublisher: the publisher's node alone served the artifact, so its
+// bytes count as the origin's.
+func fromPublisher(from []peer.ID, publisher peer.ID) bool {
+	return len(from) == 1 && from[0] == publisher
+}
+
+// wrong reports whether m installed anything but the lab's base and the
+// published fix's artifact.
+func (z *zone) wrong(m *nodelab.Member) bool {
+	recs, err := m.Installed()
+	if err != nil {
+		return false
+	}
+	for _, r := range recs {
+		if r.ID == baseInstall {
+			continue
+		}
+		if z.fix == nil || r.ID != z.fix.ID || r.SHA256 != z.fix.Patchnet.Artifact.SHA256 {
+			return true
+		}
+	}
+	return false
+}
+
+// duplicatesPerMessage is gossip's duplicate deliveries (dropped by
+// message ID) per message delivered, over every node.
+func (z *zone) duplicatesPerMessage() float64 {
+	var dup, delivered uint64
+	for _, m := range z.lab.Members() {
+		if m.Node == nil || m.Overlay() == nil {
+			continue
+		}
+		st := m.Overlay().Stats()
+		dup += st.Duplicates
+		delivered += st.Delivered
+	}
+	if delivered == 0 {
+		return 0
+	}
+	return float64(dup) / float64(delivered)
+}
+
+// meshedBeyondBootstrap reports whether every agent in set has a peer on
+// the announce topic other than the bootstrap peers (the publisher and the
+// first supernode): agents found each other, not only their bootstrap.
+func (z *zone) meshedBeyondBootstrap(set []*nodelab.Member) bool {
+	boot := map[peer.ID]bool{z.lab.Publisher.ID(): true}
+	if len(z.lab.Supernodes) > 0 {
+		boot[z.lab.Supernodes[0].ID()] = true
+	}
+	for _, m := range set {
+		ov := m.Overlay()
+		ok := false
+		for _, p := range ov.TopicPeers(ov.AnnounceTopic()) {
+			if !boot[p] {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,187 @@
+package sim
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/patchnet/patchnet/testnet"
+)
+
+// small is a zone small enough for make test: its outcomes are asserted,
+// never its times.
+func small(scenario string) testnet.Params {
+	p := testnet.DefaultParams()
+	p.Scenario = scenario
+	p.Nodes = 12
+	p.Latency = 5 * time.Millisecond
+	p.Timeout = time.Minute
+	p.Baselines = false
+	p.ArtifactBytes = 16 << 10
+	return p
+}
+
+func run(t *testing.T, p testnet.Params) *testnet.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	rep, err := testnet.Run(ctx, p, nil)
+	if err != nil {
+		t.Fatalf("running %s: %v", p.Scenario, err)
+	}
+	b, _ := json.MarshalIndent(rep, "", " ")
+	t.Logf("report without samples: %s", b[:min(len(b), 1500)])
+	for name, ok := range rep.Checks {
+		if !ok {
+			t.Errorf("check %s failed", name)
+		}
+	}
+	return rep
+}
+
+// TestPropagation: every agent accepts and installs the fix, none installs
+// anything else, and both baselines ran on the same zone: raw gossipsub
+// reached every agent, and the HTTP origin served every agent the whole
+// artifact.
+func TestPropagation(t *testing.T) {
+	p := small(testnet.ScenarioPropagation)
+	p.Baselines = true
+	rep := run(t, p)
+	if len(rep.Samples) != p.Nodes || rep.WrongInstalls != 0 {
+		t.Errorf("samples %d, wrong installs %d", len(rep.Samples), rep.WrongInstalls)
+	}
+	for _, sys := range []string{testnet.ResultPatchnet, testnet.ResultRawGossipsub, testnet.ResultHTTPOrigin} {
+		if got := rep.Results[sys].Delivered; got != 1 {
+			t.Errorf("%s delivered to %v of the agents, want all", sys, got)
+		}
+	}
+	if want := int64(p.Nodes) * rep.ArtifactBytes; rep.HTTPOriginEgressBytes != want {
+		t.Errorf("HTTP origin served %d bytes, want %d (every agent the whole artifact)", rep.HTTPOriginEgressBytes, want)
+	}
+}
+
+// TestChurn: with 30% of the agents killed just after publication, every
+// survivor accepts and installs, and the restarted half catches up.
+func TestChurn(t *testing.T) {
+	run(t, small(testnet.ScenarioChurn))
+}
+
+// TestByzantine: a supernode's conflicting payload (wrong digest), below k,
+// is installed nowhere; the honest fix everywhere.
+func TestByzantine(t *testing.T) {
+	if rep := run(t, small(testnet.ScenarioByzantine)); rep.WrongInstalls != 0 {
+		t.Errorf("%d wrong installs", rep.WrongInstalls)
+	}
+}
+
+// TestStolenKey: the thief's announcement is refused by every supernode and
+// accepted by no agent; the real fix is installed everywhere.
+func TestStolenKey(t *testing.T) {
+	if rep := run(t, small(testnet.ScenarioStolenKey)); rep.WrongInstalls != 0 {
+		t.Errorf("%d wrong installs", rep.WrongInstalls)
+	}
+}
+
+// TestLateJoin: agents started after the fix went out catch up and
+// install it.
+func TestLateJoin(t *testing.T) {
+	rep := run(t, small(testnet.ScenarioLateJoin))
+	if want := 12 + lateJoiners(12); len(rep.Samples) != want {
+		t.Errorf("%d samples, want %d (the late joiners included)", len(rep.Samples), want)
+	}
+}
+
+// TestRevocation: a revoked supernode's co-signature counts nowhere. With
+// k=2 of the 2 others every agent still installs; with k=3 of 3 (one
+// revoked) no agent accepts.
+func TestRevocation(t *testing.T) {
+	for _, k := range []int{2, 3} {
+		t.Run(fmt.Sprintf("k=%d", k), func(t *testing.T) {
+			p := small(testnet.ScenarioRevocation)
+			p.Threshold = k
+			rep := run(t, p)
+			if _, ok := rep.Checks["revoked_cosigner_never_counted"]; !ok {
+				t.Error("no revoked_cosigner_never_counted check")
+			}
+		})
+	}
+}
+
+// TestFlood: a flooding peer's forged envelopes are rejected and score it
+// down; every agent still installs the real fix.
+func TestFlood(t *testing.T) {
+	run(t, small(testnet.ScenarioFlood))
+}
+
+// TestContent: a 1 MiB artifact from an origin capped at 1 MiB/s reaches
+// every agent, the agents share it (the origin serves at most supernodes+1
+// copies), and the HTTP origin baseline serves every agent a whole copy.
+func TestContent(t *testing.T) {
+	p := small(testnet.ScenarioContent)
+	p.ArtifactBytes, p.OriginBandwidth, p.Baselines = 1<<20, 1<<20, true
+	rep := run(t, p)
+	if rep.HTTPOriginEgressBytes != int64(p.Nodes)*rep.ArtifactBytes {
+		t.Errorf("HTTP origin served %d bytes, want %d", rep.HTTPOriginEgressBytes, int64(p.Nodes)*rep.ArtifactBytes)
+	}
+	t.Logf("origin %d, peers %d, HTTP origin %d bytes; artifact %d", rep.OriginEgressBytes, rep.PeerEgressBytes, rep.HTTPOriginEgressBytes, rep.ArtifactBytes)
+}
+
+var (
+	benchNodes    = flag.Int("sim.nodes", 500, "agents in BenchmarkZone")
+	benchScenario = flag.String("sim.scenario", testnet.ScenarioPropagation, "scenario of BenchmarkZone")
+	benchTimeout  = flag.Duration("sim.timeout", 10*time.Minute, "BenchmarkZone's timeout (set-up and after publication)")
+	benchBase     = flag.Bool("sim.baselines", true, "run BenchmarkZone's baselines")
+	benchOut      = flag.String("sim.out", "", "write BenchmarkZone's report (JSON) to this file")
+)
+
+// BenchmarkZone runs one scenario at -sim.nodes agents (500 by default) and
+// logs its report; not part of make test:
+//
+//	go test -run '^$' -bench BenchmarkZone -benchtime 1x -timeout 30m ./testnet/sim/ -args -sim.nodes 1000
+func BenchmarkZone(b *testing.B) {
+	p := testnet.DefaultParams()
+	p.Scenario, p.Nodes, p.Timeout, p.Baselines = *benchScenario, *benchNodes, *benchTimeout, *benchBase
+	for b.Loop() {
+		start := time.Now()
+		rep, err := testnet.Run(context.Background(), p, progressLog(b))
+		if err != nil {
+			b.Fatal(err)
+		}
+		samples := rep.Samples
+		rep.Samples = nil
+		js, _ := json.MarshalIndent(rep, "", "  ")
+		b.Logf("%d agents, %s, run %v:\n%s", p.Nodes, p.Scenario, time.Since(start), js)
+		if *benchOut != "" {
+			rep.Samples = samples
+			js, _ = json.MarshalIndent(rep, "", "  ")
+			if err := os.WriteFile(*benchOut, js, 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// progressLog prints a stage's count when it changes by a tenth of its
+// total, or reaches it.
+func progressLog(b *testing.B) testnet.Progress {
+	var mu sync.Mutex
+	last := map[string]int{}
+	return func(stage string, done, total int) {
+		mu.Lock()
+		defer mu.Unlock()
+		prev, seen := last[stage]
+		if seen && done != total && done-prev < max(1, total/10) {
+			return
+		}
+		if seen && done == prev {
+			return
+		}
+		last[stage] = done
+		fmt.Fprintf(os.Stderr, "%s %s %d/%d\n", time.Now().Format("15:04:05"), stage, done, total)
+	}
+}

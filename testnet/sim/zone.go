@@ -1,0 +1,144 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/updates"
+)
+
+const (
+	// pollInterval is how often a wait counts the nodes' events.
+	pollInterval = 20 * time.Millisecond
+	// agentConnLow and agentConnHigh are a sim agent's connection water
+	// marks (production: overlay.DefaultConnLow/High, 64/128): enough for
+	// gossip meshes (D=6 on a few topics) and the DHT.
+	agentConnLow, agentConnHigh = 16, 32
+)
+
+// zone is a running nodelab zone on the simulated network.
+type zone struct {
+	lab    *nodelab.Lab
+	net    *network
+	ev     *events
+	params testnet.Params
+	setup  time.Duration
+	fix    *updates.Announcement
+	t0     time.Time // publication
+}
+
+// startZone builds the zone's files and starts every node on net: the
+// publisher first, then the supernodes bootstrapping off it, then the
+// agents bootstrapping off it and the first supernode (nodelab's order).
+func startZone(ctx context.Context, p testnet.Params, dir string, net *network, progress testnet.Progress) (*zone, error) {
+	z := &zone{net: net, ev: newEvents(), params: p}
+	start := time.Now()
+	lab, err := nodelab.New(ctx, nodelab.Options{
+		Dir: filepath.Join(dir, "zone"), Zone: "sim",
+		Agents: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
+		FakeInstaller: true, ReadyTimeout: p.Timeout, OnEvent: z.ev.record, Progress: progress,
+		ArtifactBytes: int(p.ArtifactBytes),
+		Configure: func(name string, cfg *node.Config) {
+			listen, opts := net.endpoint(name, name == "publisher")
+			cfg.Overlay.ListenAddrs = []string{listen}
+			if strings.HasPrefix(name, "agent-") {
+				// Lean agents: the DHT lookups that find an agent its
+				// peers leave it connected to everyone they asked, and
+				// every QUIC connection costs memory; the bootstrap nodes
+				// keep the production water marks.
+				cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = agentConnLow, agentConnHigh
+			}
+			cfg.HostOptions = opts
+			// Each agent's libp2p budget stays at the lab's; the sim's
+			// nodes share one process, not one host's descriptors.
+			cfg.Overlay.Resources.MaxFileDescriptors = overlay.DefaultResourceFDs
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("starting a zone of %d agents: %w", p.Nodes, err)
+	}
+	z.lab, z.setup = lab, time.Since(start)
+	return z, nil
+}
+
+// publish publishes the lab's fix and marks the time.
+func (z *zone) publish(ctx context.Context) error {
+	fix, err := z.lab.Fix(ctx, "PNT-SIM-0001", 1)
+	if err != nil {
+		return fmt.Errorf("making the fix: %w", err)
+	}
+	return z.publishAnnouncement(ctx, fix)
+}
+
+// publishAnnouncement publishes fix as the zone's publisher and marks the
+// time; the report's wrong installs are anything but fix.
+func (z *zone) publishAnnouncement(ctx context.Context, fix *updates.Announcement) error {
+	z.fix = fix
+	z.t0 = time.Now()
+	if _, err := z.lab.Publisher.Publish(ctx, fix); err != nil {
+		return fmt.Errorf("publishing %s: %w", fix.ID, err)
+	}
+	return nil
+}
+
+// waitFor waits until every agent in set had an event of kind, or the
+// run's timeout, or ctx ends; it reports progress as stage. It returns how
+// many got there.
+func (z *zone) waitFor(ctx context.Context, set []*nodelab.Member, kind node.EventKind, stage string, progress testnet.Progress) int {
+	deadline := time.NewTimer(z.params.Timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(pollInterval)
+	defer tick.Stop()
+	last := -1
+	for {
+		n := 0
+		for _, m := range set {
+			if _, ok := z.ev.at(m.ID(), kind); ok {
+				n++
+			}
+		}
+		if n != last {
+			progress(stage, n, len(set))
+			last = n
+		}
+		if n == len(set) {
+			return n
+		}
+		select {
+		case <-ctx.Done():
+			return n
+		case <-deadline.C:
+			return n
+		case <-tick.C:
+		}
+	}
+}
+
+// since is how long after publication p first had an event of kind (0: it
+// had none).
+func (z *zone) since(p peer.ID, kind node.EventKind) time.Duration {
+	at, ok := z.ev.at(p, kind)
+	if !ok {
+		return 0
+	}
+	return max(at.Sub(z.t0), time.Nanosecond)
+}
+
+// receipt is when p first held the announcement: pending (fewer than k
+// co-signatures yet) or accepted, whichever came first.
+func (z *zone) receipt(p peer.ID) time.Duration {
+	r, a := z.since(p, node.EventPending), z.since(p, node.EventAccepted)
+	if r == 0 || (a != 0 && a < r) {
+		return a
+	}
+	return r
+}
