@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -267,26 +268,45 @@ var errTransferDone = errors.New("transfer finished")
 // search feeds providers of the root to t as the DHT finds them. It asks
 // for every record (count 0) and takes the next one whenever fewer than
 // MaxProviders usable providers are in use, until the search timeout: bad
-// records are skipped past rather than filling the provider slots.
+// records are skipped past rather than filling the provider slots. A query
+// that ends with no usable provider is asked again after a pause, since
+// records appear as the zone's first fetchers finish.
 func (f *fetch) search(ctx context.Context, t *transfer) {
 	defer t.searchDone()
 	sctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
 	defer cancel()
+	pause := SearchRetryInterval
+	for f.searchOnce(ctx, sctx, t) && !t.hasUsable() {
+		select {
+		case <-sctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, MaxSearchRetryInterval)
+	}
+}
+
+// searchOnce runs one provider query under sctx (the search's deadline);
+// providers it adds live as long as ctx (the fetch). It reports false when
+// the search should stop (the transfer or sctx ended, or too many
+// candidates were tried).
+func (f *fetch) searchOnce(ctx, sctx context.Context, t *transfer) bool {
 	self := f.s.h.ID()
 	for ai := range f.s.router.FindProvidersAsync(sctx, f.want.CID, 0) {
 		if ai.ID == self || ai.ID == "" {
 			continue
 		}
 		if !t.waitRoom(sctx) {
-			return
+			return false
 		}
 		if len(ai.Addrs) > 0 {
 			f.s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
 		}
 		if !t.addProvider(ctx, ai.ID) {
-			return
+			return false
 		}
 	}
+	return sctx.Err() == nil
 }
 
 // progressWriter writes to the artifact and reports progress.

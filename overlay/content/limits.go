@@ -65,6 +65,17 @@ const (
 	// back to the vendor URL.
 	ProviderSearchTimeout = 10 * time.Second
 
+	// SearchRetryInterval is the pause before asking the DHT again when a
+	// provider query finished without one usable provider: in a zone that
+	// just accepted an update, the supernodes' and first agents' records
+	// are still being stored while everyone searches, and giving up on the
+	// first empty answer sent most agents to the vendor's origin. It
+	// doubles each round, up to MaxSearchRetryInterval, within
+	// ProviderSearchTimeout.
+	SearchRetryInterval = 200 * time.Millisecond
+	// MaxSearchRetryInterval caps the pause between provider queries.
+	MaxSearchRetryInterval = 2 * time.Second
+
 	// StallTimeout is how long a provider may send nothing on a request
 	// before its blocks go to others.
 	StallTimeout = 20 * time.Second

@@ -104,6 +104,13 @@ func (t *transfer) usable() int {
 	return n
 }
 
+// hasUsable reports whether any provider is still usable.
+func (t *transfer) hasUsable() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.usable() > 0
+}
+
 // waitRoom waits while maxProviders usable providers are in use, so the
 // search takes the next record only when one was dropped. It reports false
 // when the transfer or ctx ended.
