@@ -80,8 +80,9 @@ fuzz:
 
 # demo is README's main job: a whole zone (publisher, supernodes, agents
 # with sandbox Debian roots) in one process on embedded defaults, publishing
-# a fix that every agent must install. The test dependencies it needs
-# (dpkg-deb) come with `make deps`.
+# a fix that every agent must install with dpkg — testnet/sim's propagation
+# scenario with real installers. The test dependencies it needs (dpkg-deb)
+# come with `make deps`.
 demo: deps build
 	./bin/patchnet demo
 

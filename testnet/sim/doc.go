@@ -2,7 +2,9 @@
 // simulated network, and reports it as testnet.Report (mode "sim").
 //
 // Every node is the node package's own stack (verifier, validator,
-// acceptance, matching, content, a nodelab.RecordingInstaller), built by
+// acceptance, matching, content, a nodelab.RecordingInstaller — or, with
+// Options.RealInstallers, dpkg into a sandbox Debian root, as `patchnet
+// demo` runs it), built by
 // nodelab with its production libp2p host — resource and connection
 // managers, gater, QUIC — whose UDP sockets are endpoints of one
 // github.com/marcopolo/simnet network (x/simlibp2p.QUICSimnet, through

@@ -45,8 +45,17 @@ func Scenarios() []string {
 // p.Baselines. A failed outcome is a false check in the report; an error
 // means the run could not happen.
 func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
+	return RunWith(ctx, p, progress, Options{})
+}
+
+// RunWith is Run with o's settings and hooks: the same zone, scenario and
+// report.
+func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o Options) (*testnet.Report, error) {
 	if err := p.Validate(); err != nil {
 		return nil, fmt.Errorf("checking parameters: %w", err)
+	}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	sc, ok := scenarios[p.Scenario]
 	if !ok {
@@ -55,19 +64,20 @@ func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (*tes
 	if progress == nil {
 		progress = func(string, int, int) {}
 	}
-	dir, err := os.MkdirTemp("", "patchnet-sim-")
+	dir, cleanup, err := o.zoneDir()
 	if err != nil {
-		return nil, fmt.Errorf("making the run's directory: %w", err)
+		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer cleanup()
 	net := newNetwork(p)
 	defer net.close()
 	rss0, cpu0 := rss(), cpuSeconds()
-	z, err := startZone(ctx, p, dir, net, progress)
+	z, err := startZone(ctx, p, o, dir, net, progress)
 	if err != nil {
 		return nil, err
 	}
 	defer z.lab.Close()
+	o.started(z.lab, z.setup)
 	rep := newReport(p)
 	rep.SetupS = z.setup.Seconds()
 	rep.MemoryPerNodeBytes = max(0, rss()-rss0) / int64(1+p.Supernodes+p.Nodes)

@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -31,6 +30,7 @@ type zone struct {
 	net    *network
 	ev     *events
 	params testnet.Params
+	opts   Options
 	setup  time.Duration
 	fix    *updates.Announcement
 	t0     time.Time // publication
@@ -39,13 +39,14 @@ type zone struct {
 // startZone builds the zone's files and starts every node on net: the
 // publisher first, then the supernodes bootstrapping off it, then the
 // agents bootstrapping off it and the first supernode (nodelab's order).
-func startZone(ctx context.Context, p testnet.Params, dir string, net *network, progress testnet.Progress) (*zone, error) {
-	z := &zone{net: net, ev: newEvents(), params: p}
+// The zone's files go in dir.
+func startZone(ctx context.Context, p testnet.Params, o Options, dir string, net *network, progress testnet.Progress) (*zone, error) {
+	z := &zone{net: net, ev: newEvents(), params: p, opts: o}
 	start := time.Now()
 	lab, err := nodelab.New(ctx, nodelab.Options{
-		Dir: filepath.Join(dir, "zone"), Zone: "sim",
+		Dir: dir, Zone: "sim",
 		Agents: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
-		FakeInstaller: true, ReadyTimeout: p.Timeout, OnEvent: z.ev.record, Progress: progress,
+		FakeInstaller: !o.RealInstallers, ReadyTimeout: o.readyTimeout(p.Timeout), OnEvent: z.ev.record, Progress: progress,
 		ArtifactBytes: int(p.ArtifactBytes),
 		Configure: func(name string, cfg *node.Config) {
 			listen, opts := net.endpoint(name, name == "publisher")
@@ -87,6 +88,7 @@ func (z *zone) publishAnnouncement(ctx context.Context, fix *updates.Announcemen
 	if _, err := z.lab.Publisher.Publish(ctx, fix); err != nil {
 		return fmt.Errorf("publishing %s: %w", fix.ID, err)
 	}
+	z.opts.published(fix, z.t0)
 	return nil
 }
 
