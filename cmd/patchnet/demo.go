@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -75,7 +77,11 @@ dpkg-query (` + "`make deps`" + `).`,
   patchnet demo --keep /tmp/pn-demo    # keep certificates, packages and sandboxes`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), cmd.OutOrStdout(), o)
+			// Interrupted, the run ends as a timeout does: nodes stopped,
+			// the report of what happened so far, the directory removed.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, cmd.OutOrStdout(), o)
 		},
 	}
 	f := cmd.Flags()
@@ -249,7 +255,11 @@ func (n *demoNarrator) stop(ctx context.Context) {
 	close(n.quit)
 	<-n.done
 	n.line()
-	if n.last.installed < len(n.lab.Agents) && ctx.Err() == nil {
+	switch {
+	case n.last.installed == len(n.lab.Agents):
+	case ctx.Err() != nil:
+		fmt.Fprintf(n.w, "interrupted: %v\n", ctx.Err())
+	default:
 		fmt.Fprintf(n.w, "timed out after %v\n", n.o.timeout)
 	}
 }
