@@ -268,15 +268,17 @@ var errTransferDone = errors.New("transfer finished")
 // search feeds providers of the root to t as the DHT finds them. It asks
 // for every record (count 0) and takes the next one whenever fewer than
 // MaxProviders usable providers are in use, until the search timeout: bad
-// records are skipped past rather than filling the provider slots. A query
-// that ends with no usable provider is asked again after a pause, since
-// records appear as the zone's first fetchers finish.
+// records are skipped past rather than filling the provider slots. Whenever
+// no usable provider is left after a query (none was found, or all were
+// dropped since: a seeder past its budget answers busy) the DHT is asked
+// again after a pause, since records appear as the zone's first fetchers
+// finish.
 func (f *fetch) search(ctx context.Context, t *transfer) {
 	defer t.searchDone()
 	sctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
 	defer cancel()
 	pause := SearchRetryInterval
-	for f.searchOnce(ctx, sctx, t) && !t.hasUsable() {
+	for f.searchOnce(ctx, sctx, t) && t.waitUnusable(sctx) {
 		select {
 		case <-sctx.Done():
 			return

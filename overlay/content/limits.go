@@ -101,6 +101,21 @@ const (
 	// a bounded number of failed requests.
 	MaxProviderCandidates = 256
 
+	// SeedServeCopies is the default serve budget of an artifact this node
+	// seeded (Add): how many whole copies it serves before answering busy.
+	// One copy: the seeder is the zone's origin, whose egress must stay at
+	// about one artifact while fetchers share the rest among themselves.
+	SeedServeCopies = 1
+	// MaxSeedServeCopies bounds Config.SeedServeCopies.
+	MaxSeedServeCopies = 1 << 10
+	// SeedSlotIdle is how long a peer being served a seeded copy may ask
+	// for nothing before its slot goes to the next peer: one that took a
+	// slot and left must not hold the budget.
+	SeedSlotIdle = StallTimeout
+	// MaxSeedPeers bounds the peers one seeded artifact remembers having
+	// served, so lapsing slots cannot grow the map without end.
+	MaxSeedPeers = 4096
+
 	// MirrorResumes bounds how often a transfer from one vendor mirror that
 	// broke off after making progress is resumed from that same mirror
 	// before the next one is tried: enough for a flaky link, and a mirror

@@ -72,6 +72,9 @@ func readBlock(br *bufio.Reader, c cid.Cid, size int, bufs *bufferPool) ([]byte,
 	case statusMissing:
 		bufs.put(buf)
 		return nil, errMissing
+	case statusBusy:
+		bufs.put(buf)
+		return nil, ErrBusy
 	case statusError:
 		return nil, fmt.Errorf("%w: %q", ErrRemote, fr.data)
 	}

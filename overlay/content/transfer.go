@@ -104,13 +104,6 @@ func (t *transfer) usable() int {
 	return n
 }
 
-// hasUsable reports whether any provider is still usable.
-func (t *transfer) hasUsable() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.usable() > 0
-}
-
 // waitRoom waits while maxProviders usable providers are in use, so the
 // search takes the next record only when one was dropped. It reports false
 // when the transfer or ctx ended.
@@ -124,6 +117,26 @@ func (t *transfer) waitRoom(ctx context.Context) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for t.stopped == nil && ctx.Err() == nil && t.usable() >= t.maxProviders {
+		t.cond.Wait()
+	}
+	return t.stopped == nil && ctx.Err() == nil
+}
+
+// waitUnusable waits while some provider is usable, reporting true when
+// none is (the search should ask the DHT again) and false when the
+// transfer or ctx ended. Providers drop out after a query has ended (a
+// seeder answers busy once its budget is spent), and the fetchers that
+// finished meanwhile are the ones to ask next.
+func (t *transfer) waitUnusable(ctx context.Context) bool {
+	stop := context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		t.cond.Broadcast()
+		t.mu.Unlock()
+	})
+	defer stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for t.stopped == nil && ctx.Err() == nil && t.usable() > 0 {
 		t.cond.Wait()
 	}
 	return t.stopped == nil && ctx.Err() == nil

@@ -21,6 +21,9 @@ import (
 //	statusBlock:   uvarint len (≤ MaxBlockSize), the block's bytes
 //	statusMissing: nothing (this provider does not hold the block)
 //	statusError:   uvarint len (≤ MaxErrorMessage), UTF-8 text; the stream ends
+//	statusBusy:    nothing; the stream ends. The provider holds the block but
+//	               has spent its serve budget for the artifact (it seeded
+//	               it): ask other providers. Not a fault of the provider.
 const ProtocolID = "/patchnet/content/1.0.0"
 
 // Response frame statuses.
@@ -28,6 +31,7 @@ const (
 	statusBlock   byte = 0
 	statusMissing byte = 1
 	statusError   byte = 2
+	statusBusy    byte = 3
 )
 
 // encodeRequest appends the request for cids to dst.
@@ -121,6 +125,12 @@ func writeMissingFrame(w io.Writer) error {
 	return err
 }
 
+// writeBusyFrame writes a "serve budget spent, ask others" frame.
+func writeBusyFrame(w io.Writer) error {
+	_, err := w.Write([]byte{statusBusy})
+	return err
+}
+
 // writeErrorFrame writes an error frame; msg is cut to MaxErrorMessage.
 func writeErrorFrame(w io.Writer, msg string) error {
 	if len(msg) > MaxErrorMessage {
@@ -151,7 +161,7 @@ func readFrame(r *bufio.Reader, want int, buf []byte) (frame, error) {
 		return frame{}, err
 	}
 	switch status {
-	case statusMissing:
+	case statusMissing, statusBusy:
 		return frame{status: status}, nil
 	case statusBlock:
 		return readFrameBody(r, status, MaxBlockSize, want, buf)
