@@ -272,20 +272,32 @@ var errTransferDone = errors.New("transfer finished")
 // no usable provider is left after a query (none was found, or all were
 // dropped since: a seeder past its budget answers busy) the DHT is asked
 // again after a pause, since records appear as the zone's first fetchers
-// finish.
+// finish. A provider that answered busy proves the artifact is spreading
+// through the zone, so a search that ends without a provider after one
+// gets BusySearchRounds more timeouts before the vendor's origin is asked.
 func (f *fetch) search(ctx context.Context, t *transfer) {
 	defer t.searchDone()
+	for round := 0; round <= BusySearchRounds; round++ {
+		if !f.searchRound(ctx, t) || !t.sawBusy() {
+			return
+		}
+	}
+}
+
+// searchRound searches for one ProviderSearchTimeout. It reports true when
+// that ran out with the transfer still going and no provider usable.
+func (f *fetch) searchRound(ctx context.Context, t *transfer) bool {
 	sctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
 	defer cancel()
 	pause := SearchRetryInterval
 	for f.searchOnce(ctx, sctx, t) && t.waitUnusable(sctx) {
 		select {
 		case <-sctx.Done():
-			return
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, MaxSearchRetryInterval)
 	}
+	return ctx.Err() == nil && sctx.Err() != nil && t.starved()
 }
 
 // searchOnce runs one provider query under sctx (the search's deadline);

@@ -73,6 +73,12 @@ const (
 	// doubles each round, up to MaxSearchRetryInterval, within
 	// ProviderSearchTimeout.
 	SearchRetryInterval = 200 * time.Millisecond
+	// BusySearchRounds is how many more ProviderSearchTimeouts a fetch
+	// searches when every provider it found answered busy: seeders past
+	// their budget have handed copies to fetchers that will provide them
+	// within seconds, and waiting for those beats the vendor's origin. A
+	// peer answering busy falsely delays the fallback by this much, once.
+	BusySearchRounds = 1
 	// MaxSearchRetryInterval caps the pause between provider queries.
 	MaxSearchRetryInterval = 2 * time.Second
 

@@ -42,6 +42,7 @@ type transfer struct {
 	providers []*source
 	live      int  // running workers
 	searching bool // providers may still be added
+	busy      bool // a provider answered busy (a seeder past its budget)
 	stopped   error
 }
 
@@ -102,6 +103,20 @@ func (t *transfer) usable() int {
 		}
 	}
 	return n
+}
+
+// sawBusy reports whether a provider answered busy.
+func (t *transfer) sawBusy() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.busy
+}
+
+// starved reports whether the transfer goes on with no usable provider.
+func (t *transfer) starved() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stopped == nil && t.usable() == 0
 }
 
 // waitRoom waits while maxProviders usable providers are in use, so the
@@ -366,6 +381,9 @@ func (t *transfer) drop(s *source, err error) {
 	defer t.mu.Unlock()
 	if s.err == nil {
 		s.err = err
+	}
+	if errors.Is(err, ErrBusy) {
+		t.busy = true
 	}
 	s.cancel()
 	t.cond.Broadcast()
