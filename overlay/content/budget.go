@@ -40,6 +40,7 @@ type seeded struct {
 	spent int64                // bytes served so far, to anyone
 	slots map[peer.ID]*seedRun // peers being served a copy
 	done  map[peer.ID]bool     // peers served a whole copy, or whose slot lapsed
+	given []peer.ID            // peers served a whole copy, latest last
 }
 
 // seedRun is one peer's copy in progress.
@@ -97,8 +98,30 @@ func (b *serveBudget) spend(p peer.ID, c cid.Cid, n int, now time.Time) bool {
 	if run.served >= a.total {
 		delete(a.slots, p)
 		a.done[p] = true
+		if len(a.given) < MaxSeedPeers {
+			a.given = append(a.given, p)
+		}
 	}
 	return true
+}
+
+// hints names up to MaxBusyHints peers, other than p, that were served a
+// whole copy of c's artifact (the latest first): a refused fetcher asks
+// them at once instead of waiting for their provider records.
+func (b *serveBudget) hints(p peer.ID, c cid.Cid) []peer.ID {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	a := b.blocks[c]
+	if a == nil {
+		return nil
+	}
+	var out []peer.ID
+	for i := len(a.given) - 1; i >= 0 && len(out) < MaxBusyHints; i-- {
+		if a.given[i] != p {
+			out = append(out, a.given[i])
+		}
+	}
+	return out
 }
 
 // slot returns p's slot, taking a free one (after freeing lapsed ones) if

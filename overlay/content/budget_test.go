@@ -1,9 +1,11 @@
 package content
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,8 +89,9 @@ func TestSeedBudgetFetchersShare(t *testing.T) {
 	t.Logf("seeder served %d bytes of a %d-byte artifact to %d fetchers", sent.Load(), len(data), fetchers)
 }
 
-// When the only provider is a seeder past its budget, the fetch still
-// completes, from the vendor URL, and the seeder is not marked bad.
+// When the only provider is a seeder past its budget (and the peer it
+// served no longer serves), the fetch still completes, from the vendor URL,
+// and the seeder is not marked bad.
 func TestBusySeederFallsBackToVendor(t *testing.T) {
 	nodes := newNet(t, 3, func(i int) Config {
 		c := DefaultConfig()
@@ -111,6 +114,11 @@ func TestBusySeederFallsBackToVendor(t *testing.T) {
 		t.Fatalf("first fetch used %v, vendor sent %d bytes; want the seeder's copy", res.Sources, v.sent.Load())
 	}
 
+	// The copy holder stops serving, so the seeder's hint leads nowhere.
+	if err := nodes[1].svc.Close(); err != nil {
+		t.Fatal(err)
+	}
+
 	got, res, err = fetchTo(t, nodes[0], want)
 	if err != nil {
 		t.Fatalf("second fetch: %v", err)
@@ -119,11 +127,63 @@ func TestBusySeederFallsBackToVendor(t *testing.T) {
 	if diff := cmp.Diff([]Source{SourceVendor}, res.Sources); diff != "" {
 		t.Errorf("second fetch sources (-want +got):\n%s", diff)
 	}
-	if len(res.Providers) != 1 || !errors.Is(res.Providers[0].Err, ErrBusy) || res.Providers[0].Bad {
+	i := slices.IndexFunc(res.Providers, func(p ProviderStat) bool { return p.Peer == seeder.h.ID() })
+	if i < 0 || !errors.Is(res.Providers[i].Err, ErrBusy) || res.Providers[i].Bad {
 		t.Errorf("providers %+v, want the seeder dropped as busy, not bad", res.Providers)
 	}
 	if errors.Is(ErrBusy, trust.ErrUntrusted) {
 		t.Errorf("ErrBusy matches trust.ErrUntrusted: a busy seeder would be taken for a forger")
+	}
+}
+
+// A busy seeder names the peers it served a copy, and a refused fetcher
+// gets the artifact from them at once, though they never provided it: the
+// copy holder keeps its copy to itself in the DHT and the vendor is dead.
+func TestBusySeederHintsCopyHolder(t *testing.T) {
+	nodes := newNet(t, 3, func(i int) Config {
+		c := DefaultConfig()
+		c.ProviderSearchTimeout = 2 * time.Second
+		c.Provide = i != 1 // no provider record for the copy holder
+		return c
+	})
+	seeder, holder := nodes[2], nodes[1]
+	data, sum := artifact(2<<20+9, 14)
+	root := seed(t, data, nodes[0], seeder)
+	want := Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{deadURL()}}
+	if _, _, err := fetchTo(t, holder, want); err != nil {
+		t.Fatalf("first fetch: %v", err)
+	}
+	got, res, err := fetchTo(t, nodes[0], want)
+	if err != nil {
+		t.Fatalf("second fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	var from []peer.ID
+	for _, p := range res.Providers {
+		if p.Bytes > 0 {
+			from = append(from, p.Peer)
+		}
+	}
+	if diff := cmp.Diff([]peer.ID{holder.h.ID()}, from); diff != "" {
+		t.Errorf("providers that delivered (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseHints(t *testing.T) {
+	ids := []peer.ID{newHost(t, secTLS).ID(), newHost(t, secTLS).ID()}
+	var buf bytes.Buffer
+	if err := writeBusyFrame(&buf, append(ids, peer.ID("x"))); err != nil {
+		t.Fatal(err)
+	}
+	fr, err := readFrame(bufio.NewReader(&buf), -1, nil)
+	if err != nil || fr.status != statusBusy {
+		t.Fatalf("readFrame: %+v, %v", fr, err)
+	}
+	if diff := cmp.Diff(ids, parseHints(fr.data)); diff != "" {
+		t.Errorf("hints (-want +got):\n%s", diff)
+	}
+	if got := parseHints([]byte{200, 1, 2}); len(got) != 0 {
+		t.Errorf("hints from a malformed body: %v", got)
 	}
 }
 

@@ -231,7 +231,7 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 	if f.kept != nil {
 		store = f.kept
 	}
-	t := newTransfer(f.s.h, f.s.cfg.MaxProviders, f.s.cfg.StreamsPerProvider, store)
+	t := newTransfer(ctx, f.s.h, f.s.cfg.MaxProviders, f.s.cfg.StreamsPerProvider, store)
 	f.t = t
 	go f.search(ctx, t)
 	defer func() { t.stop(errTransferDone); f.res.Providers = t.stats() }()

@@ -122,6 +122,14 @@ const (
 	// served, so lapsing slots cannot grow the map without end.
 	MaxSeedPeers = 4096
 
+	// MaxBusyHints bounds the peers a busy frame names.
+	MaxBusyHints = 8
+	// MaxPeerIDLen bounds one hinted peer ID's encoding (an ed25519 one
+	// is 38 bytes).
+	MaxPeerIDLen = 64
+	// MaxBusyFrame bounds a busy frame's body.
+	MaxBusyFrame = MaxBusyHints * (1 + MaxPeerIDLen)
+
 	// MirrorResumes bounds how often a transfer from one vendor mirror that
 	// broke off after making progress is resumed from that same mirror
 	// before the next one is tried: enough for a flaky link, and a mirror

@@ -149,7 +149,7 @@ func (s *server) serve(st network.Stream, p peer.ID, cids []cid.Cid) error {
 			return err
 		case !s.budget.spend(p, c, len(data), time.Now()):
 			done()
-			return writeBusyFrame(w)
+			return writeBusyFrame(w, s.budget.hints(p, c))
 		default:
 			err = writeBlockFrame(w, data)
 		}

@@ -24,6 +24,7 @@ import (
 // request fails is dropped and its unfinished leaves go back to the pool; one
 // that sends a block not matching its CID is also marked bad.
 type transfer struct {
+	ctx          context.Context // the fetch's, for providers added by hints
 	h            host.Host
 	leaves       []leaf
 	span         int
@@ -59,8 +60,8 @@ type source struct {
 
 // newTransfer prepares a transfer using up to maxProviders providers with
 // per requests in flight to each.
-func newTransfer(h host.Host, maxProviders, per int, store Blockstore) *transfer {
-	t := &transfer{h: h, per: per, maxProviders: maxProviders, store: store, searching: true}
+func newTransfer(ctx context.Context, h host.Host, maxProviders, per int, store Blockstore) *transfer {
+	t := &transfer{ctx: ctx, h: h, per: per, maxProviders: maxProviders, store: store, searching: true}
 	t.cond = sync.NewCond(&t.mu)
 	return t
 }
@@ -103,6 +104,15 @@ func (t *transfer) usable() int {
 		}
 	}
 	return n
+}
+
+// addHints adds hinted peers as providers (never this node).
+func (t *transfer) addHints(hints []peer.ID) {
+	for _, p := range hints {
+		if p != t.h.ID() && !t.addProvider(t.ctx, p) {
+			return
+		}
+	}
 }
 
 // sawBusy reports whether a provider answered busy.
@@ -375,8 +385,13 @@ func (t *transfer) deliver(i int, data []byte, s *source) {
 	t.cond.Broadcast()
 }
 
-// drop stops using s after err.
+// drop stops using s after err. A busy provider's hints (peers it served a
+// copy) become providers, as a DHT record would.
 func (t *transfer) drop(s *source, err error) {
+	var be *busyError
+	if errors.As(err, &be) {
+		defer t.addHints(be.hints)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s.err == nil {
