@@ -240,6 +240,10 @@ type ContentConfig struct {
 	// ServeStreamsPerPeer bounds one peer's concurrent requests to this
 	// node. Default: 4.
 	ServeStreamsPerPeer int `toml:"serve_streams_per_peer"`
+	// SeedServeCopies is how many whole copies of an artifact this node
+	// seeded (published, or checked at the vendor as a supernode) it serves
+	// before answering "busy, ask others"; 0 lifts the budget. Default: 1.
+	SeedServeCopies int `toml:"seed_serve_copies"`
 }
 
 // Duration is a time.Duration written as Go duration text ("90s") in TOML.
@@ -272,6 +276,7 @@ func DefaultConfig() Config {
 			ReprovideInterval:     Duration(cc.ReprovideInterval), // kad-dht's own default, under the 48h record life
 			StreamsPerProvider:    cc.StreamsPerProvider,          // overlap request turnarounds
 			ServeStreamsPerPeer:   cc.ServeStreamsPerPeer,         // at least an honest peer's StreamsPerProvider
+			SeedServeCopies:       cc.SeedServeCopies,             // origin egress about one copy; peers serve the rest
 		},
 		Respond:      updates.DefaultRespondConfig(),
 		FetchTimeout: Duration(DefaultFetchTimeout),
@@ -408,6 +413,7 @@ func (c Config) contentConfig() (content.Config, error) {
 	cc.ReprovideInterval = time.Duration(c.Content.ReprovideInterval)
 	cc.StreamsPerProvider = c.Content.StreamsPerProvider
 	cc.ServeStreamsPerPeer = c.Content.ServeStreamsPerPeer
+	cc.SeedServeCopies = c.Content.SeedServeCopies
 	return cc, cc.Validate()
 }
 

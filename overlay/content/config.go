@@ -28,6 +28,11 @@ type Config struct {
 	// ServeStreamsPerPeer bounds one peer's concurrent requests to this
 	// node (TOML serve_streams_per_peer).
 	ServeStreamsPerPeer int
+	// SeedServeCopies is the serve budget of each artifact this node seeded
+	// (Add), in whole copies: past it, requests for its blocks are answered
+	// busy and fetchers turn to other providers (TOML seed_serve_copies).
+	// 0 lifts the budget. What this node fetched is never budgeted.
+	SeedServeCopies int
 	// Admitted, when set, is asked before each request is served: false
 	// refuses the peer. The node passes (*overlay.Overlay).WaitAdmitted, so
 	// a private zone serves only peers that passed admission. nil serves
@@ -48,6 +53,7 @@ func DefaultConfig() Config {
 		MaxProviders:          4,                     // 4 measured ≥3× one capped provider
 		StreamsPerProvider:    StreamsPerProvider,    // overlap request turnarounds
 		ServeStreamsPerPeer:   ServeStreamsPerPeer,   // ≥ StreamsPerProvider of an honest peer
+		SeedServeCopies:       SeedServeCopies,       // origin egress ≈ one copy; peers serve the rest
 	}
 }
 
@@ -64,6 +70,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("content: streams_per_provider %d must be 1..%d", c.StreamsPerProvider, ServeStreamsPerPeer)
 	case c.ServeStreamsPerPeer < 1 || c.ServeStreamsPerPeer > 64:
 		return fmt.Errorf("content: serve_streams_per_peer %d must be 1..64", c.ServeStreamsPerPeer)
+	case c.SeedServeCopies < 0 || c.SeedServeCopies > MaxSeedServeCopies:
+		return fmt.Errorf("content: seed_serve_copies %d must be 0..%d", c.SeedServeCopies, MaxSeedServeCopies)
 	case c.sendRate < 0:
 		return fmt.Errorf("content: send rate %v must not be negative", c.sendRate)
 	}

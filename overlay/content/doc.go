@@ -31,6 +31,12 @@
 // per-peer bound (ServeStreamsPerPeer) sits far below rcmgr's default of 64
 // inbound streams per protocol and peer.
 //
+// Seed budget: what a node added itself (Add: the publisher, a supernode
+// that checked the artifact at the vendor) it serves Config.SeedServeCopies
+// whole copies of, then answers busy naming the peers it served (budget.go);
+// fetchers drop a busy provider without blaming it, ask the named peers,
+// and search the DHT one more round before the vendor URL.
+//
 // Serving asks Config.Admitted (if set) before each request: the node
 // passes the overlay's admission check, so a private zone serves blocks only
 // to peers that presented a certificate of the zone.

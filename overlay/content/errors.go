@@ -34,6 +34,10 @@ var (
 	ErrNoSource = errors.New("no source delivered the artifact")
 	// ErrMalformedRequest: a transfer request could not be decoded.
 	ErrMalformedRequest = errors.New("malformed content request")
+	// ErrBusy: the provider spent its serve budget for the artifact (it
+	// seeded it and served its share); the fetch goes on without it. A
+	// soft refusal: the provider is not marked bad.
+	ErrBusy = errors.New("provider busy: serve budget for the artifact spent, ask others")
 	// ErrRemote: the serving peer answered with an error frame.
 	ErrRemote = errors.New("provider reported an error")
 )

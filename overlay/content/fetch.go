@@ -231,7 +231,7 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 	if f.kept != nil {
 		store = f.kept
 	}
-	t := newTransfer(f.s.h, f.s.cfg.MaxProviders, f.s.cfg.StreamsPerProvider, store)
+	t := newTransfer(ctx, f.s.h, f.s.cfg.MaxProviders, f.s.cfg.StreamsPerProvider, store)
 	f.t = t
 	go f.search(ctx, t)
 	defer func() { t.stop(errTransferDone); f.res.Providers = t.stats() }()
@@ -268,22 +268,36 @@ var errTransferDone = errors.New("transfer finished")
 // search feeds providers of the root to t as the DHT finds them. It asks
 // for every record (count 0) and takes the next one whenever fewer than
 // MaxProviders usable providers are in use, until the search timeout: bad
-// records are skipped past rather than filling the provider slots. A query
-// that ends with no usable provider is asked again after a pause, since
-// records appear as the zone's first fetchers finish.
+// records are skipped past rather than filling the provider slots. Whenever
+// no usable provider is left after a query (none was found, or all were
+// dropped since: a seeder past its budget answers busy) the DHT is asked
+// again after a pause, since records appear as the zone's first fetchers
+// finish. A provider that answered busy proves the artifact is spreading
+// through the zone, so a search that ends without a provider after one
+// gets BusySearchRounds more timeouts before the vendor's origin is asked.
 func (f *fetch) search(ctx context.Context, t *transfer) {
 	defer t.searchDone()
+	for round := 0; round <= BusySearchRounds; round++ {
+		if !f.searchRound(ctx, t) || !t.sawBusy() {
+			return
+		}
+	}
+}
+
+// searchRound searches for one ProviderSearchTimeout. It reports true when
+// that ran out with the transfer still going and no provider usable.
+func (f *fetch) searchRound(ctx context.Context, t *transfer) bool {
 	sctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
 	defer cancel()
 	pause := SearchRetryInterval
-	for f.searchOnce(ctx, sctx, t) && !t.hasUsable() {
+	for f.searchOnce(ctx, sctx, t) && t.waitUnusable(sctx) {
 		select {
 		case <-sctx.Done():
-			return
 		case <-time.After(pause):
 		}
 		pause = min(2*pause, MaxSearchRetryInterval)
 	}
+	return ctx.Err() == nil && sctx.Err() != nil && t.starved()
 }
 
 // searchOnce runs one provider query under sctx (the search's deadline);

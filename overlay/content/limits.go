@@ -73,6 +73,12 @@ const (
 	// doubles each round, up to MaxSearchRetryInterval, within
 	// ProviderSearchTimeout.
 	SearchRetryInterval = 200 * time.Millisecond
+	// BusySearchRounds is how many more ProviderSearchTimeouts a fetch
+	// searches when every provider it found answered busy: seeders past
+	// their budget have handed copies to fetchers that will provide them
+	// within seconds, and waiting for those beats the vendor's origin. A
+	// peer answering busy falsely delays the fallback by this much, once.
+	BusySearchRounds = 1
 	// MaxSearchRetryInterval caps the pause between provider queries.
 	MaxSearchRetryInterval = 2 * time.Second
 
@@ -100,6 +106,29 @@ const (
 	// from the DHT search, good or bad, so a flood of bogus records costs
 	// a bounded number of failed requests.
 	MaxProviderCandidates = 256
+
+	// SeedServeCopies is the default serve budget of an artifact this node
+	// seeded (Add): how many whole copies it serves before answering busy.
+	// One copy: the seeder is the zone's origin, whose egress must stay at
+	// about one artifact while fetchers share the rest among themselves.
+	SeedServeCopies = 1
+	// MaxSeedServeCopies bounds Config.SeedServeCopies.
+	MaxSeedServeCopies = 1 << 10
+	// SeedSlotIdle is how long a peer being served a seeded copy may ask
+	// for nothing before its slot goes to the next peer: one that took a
+	// slot and left must not hold the budget.
+	SeedSlotIdle = StallTimeout
+	// MaxSeedPeers bounds the peers one seeded artifact remembers having
+	// served, so lapsing slots cannot grow the map without end.
+	MaxSeedPeers = 4096
+
+	// MaxBusyHints bounds the peers a busy frame names.
+	MaxBusyHints = 8
+	// MaxPeerIDLen bounds one hinted peer ID's encoding (an ed25519 one
+	// is 38 bytes).
+	MaxPeerIDLen = 64
+	// MaxBusyFrame bounds a busy frame's body.
+	MaxBusyFrame = MaxBusyHints * (1 + MaxPeerIDLen)
 
 	// MirrorResumes bounds how often a transfer from one vendor mirror that
 	// broke off after making progress is resumed from that same mirror

@@ -72,6 +72,9 @@ func readBlock(br *bufio.Reader, c cid.Cid, size int, bufs *bufferPool) ([]byte,
 	case statusMissing:
 		bufs.put(buf)
 		return nil, errMissing
+	case statusBusy:
+		bufs.put(buf)
+		return nil, &busyError{hints: parseHints(fr.data)}
 	case statusError:
 		return nil, fmt.Errorf("%w: %q", ErrRemote, fr.data)
 	}
@@ -81,6 +84,12 @@ func readBlock(br *bufio.Reader, c cid.Cid, size int, bufs *bufferPool) ([]byte,
 	}
 	return fr.data, nil
 }
+
+// busyError is ErrBusy with the peers the busy provider named.
+type busyError struct{ hints []peer.ID }
+
+func (e *busyError) Error() string { return ErrBusy.Error() }
+func (e *busyError) Unwrap() error { return ErrBusy }
 
 // ctxErr prefers the context's error: a reset we caused is not the peer's
 // fault.

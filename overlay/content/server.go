@@ -20,6 +20,7 @@ type server struct {
 	perPeer  int
 	admitted func(context.Context, peer.ID) bool // nil: serve every peer
 	limiter  *rate.Limiter                       // nil: unthrottled; tests cap a provider's link with it
+	budget   *serveBudget                        // caps what is served of seeded artifacts
 
 	mu     sync.Mutex
 	active map[peer.ID]int
@@ -50,8 +51,8 @@ func (s *server) get(ctx context.Context, c cid.Cid) (data []byte, done func(), 
 	return data, func() { s.bufs.Put(bp) }, err
 }
 
-func newServer(store Blockstore, perPeer int, sendRate float64, admitted func(context.Context, peer.ID) bool) *server {
-	s := &server{store: store, perPeer: perPeer, admitted: admitted, active: make(map[peer.ID]int)}
+func newServer(store Blockstore, perPeer int, sendRate float64, admitted func(context.Context, peer.ID) bool, budget *serveBudget) *server {
+	s := &server{store: store, perPeer: perPeer, admitted: admitted, budget: budget, active: make(map[peer.ID]int)}
 	if sendRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(sendRate), rateBurst)
 	}
@@ -107,7 +108,7 @@ func (s *server) handle(st network.Stream) {
 		refuse(st, err.Error())
 		return
 	}
-	if err := s.serve(st, cids); err != nil {
+	if err := s.serve(st, p, cids); err != nil {
 		_ = st.Reset()
 		return
 	}
@@ -124,8 +125,9 @@ func (s *server) admit(p peer.ID) bool {
 	return s.admitted(ctx, p)
 }
 
-// serve writes one frame per requested CID.
-func (s *server) serve(st network.Stream, cids []cid.Cid) error {
+// serve writes one frame per requested CID to p. A block past the serve
+// budget gets a busy frame, which ends the response: the peer asks others.
+func (s *server) serve(st network.Stream, p peer.ID, cids []cid.Cid) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var w io.Writer = st
@@ -145,6 +147,9 @@ func (s *server) serve(st network.Stream, cids []cid.Cid) error {
 		case err != nil:
 			_ = writeErrorFrame(w, "reading block store failed")
 			return err
+		case !s.budget.spend(p, c, len(data), time.Now()):
+			done()
+			return writeBusyFrame(w, s.budget.hints(p, c))
 		default:
 			err = writeBlockFrame(w, data)
 		}

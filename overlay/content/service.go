@@ -21,6 +21,7 @@ type Service struct {
 	store  Blockstore
 	cfg    Config
 	srv    *server
+	budget *serveBudget // what is served of artifacts seeded by Add
 	prov   *Provider
 	// vendorOpts carries the one HTTP client all vendor fetches share.
 	vendorOpts updates.FetchOptions
@@ -38,9 +39,10 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 	}
 	s := &Service{h: h, router: router, store: store, cfg: cfg,
 		prov:       NewProvider(router, cfg.ReprovideInterval, cfg.Provide && router != nil),
-		vendorOpts: updates.FetchOptions{Client: updates.NewFetchClient()}}
+		vendorOpts: updates.FetchOptions{Client: updates.NewFetchClient()},
+		budget:     newServeBudget(cfg.SeedServeCopies)}
 	if store != nil {
-		s.srv = newServer(store, cfg.ServeStreamsPerPeer, cfg.sendRate, cfg.Admitted)
+		s.srv = newServer(store, cfg.ServeStreamsPerPeer, cfg.sendRate, cfg.Admitted, s.budget)
 		h.SetStreamHandler(ProtocolID, s.srv.handle)
 	}
 	return s, nil
@@ -77,7 +79,9 @@ func (s *Service) Provider() *Provider {
 
 // Add imports an artifact into the store and provides it in the background:
 // how a publisher, a co-signing supernode or an air-gapped import seeds the
-// zone. The provide is not waited for: a DHT walk that meets a stalled peer
+// zone. The artifact is served under the seed budget
+// (Config.SeedServeCopies): a few whole copies, then "busy", so the
+// fetchers serve each other and the seeder's egress stays flat. The provide is not waited for: a DHT walk that meets a stalled peer
 // takes tens of seconds, and a supernode co-signs only after seeding, so
 // waiting delayed every co-signature by it. A fetcher searching meanwhile
 // keeps searching until its ProviderSearchTimeout, so it finds the record
@@ -86,10 +90,12 @@ func (s *Service) Add(ctx context.Context, r io.Reader) (cid.Cid, error) {
 	if s.store == nil {
 		return cid.Undef, errors.New("adding artifact: service has no block store")
 	}
-	c, err := Import(ctx, r, s.store)
+	rec := &recordBlocks{Blockstore: s.store, blocks: make(map[cid.Cid]int)}
+	c, err := Import(ctx, r, rec)
 	if err != nil {
 		return cid.Undef, err
 	}
+	s.budget.seed(rec.blocks)
 	s.prov.ProvideLater(c)
 	return c, nil
 }

@@ -24,6 +24,7 @@ import (
 // request fails is dropped and its unfinished leaves go back to the pool; one
 // that sends a block not matching its CID is also marked bad.
 type transfer struct {
+	ctx          context.Context // the fetch's, for providers added by hints
 	h            host.Host
 	leaves       []leaf
 	span         int
@@ -42,6 +43,7 @@ type transfer struct {
 	providers []*source
 	live      int  // running workers
 	searching bool // providers may still be added
+	busy      bool // a provider answered busy (a seeder past its budget)
 	stopped   error
 }
 
@@ -58,8 +60,8 @@ type source struct {
 
 // newTransfer prepares a transfer using up to maxProviders providers with
 // per requests in flight to each.
-func newTransfer(h host.Host, maxProviders, per int, store Blockstore) *transfer {
-	t := &transfer{h: h, per: per, maxProviders: maxProviders, store: store, searching: true}
+func newTransfer(ctx context.Context, h host.Host, maxProviders, per int, store Blockstore) *transfer {
+	t := &transfer{ctx: ctx, h: h, per: per, maxProviders: maxProviders, store: store, searching: true}
 	t.cond = sync.NewCond(&t.mu)
 	return t
 }
@@ -104,11 +106,27 @@ func (t *transfer) usable() int {
 	return n
 }
 
-// hasUsable reports whether any provider is still usable.
-func (t *transfer) hasUsable() bool {
+// addHints adds hinted peers as providers (never this node).
+func (t *transfer) addHints(hints []peer.ID) {
+	for _, p := range hints {
+		if p != t.h.ID() && !t.addProvider(t.ctx, p) {
+			return
+		}
+	}
+}
+
+// sawBusy reports whether a provider answered busy.
+func (t *transfer) sawBusy() bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.usable() > 0
+	return t.busy
+}
+
+// starved reports whether the transfer goes on with no usable provider.
+func (t *transfer) starved() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stopped == nil && t.usable() == 0
 }
 
 // waitRoom waits while maxProviders usable providers are in use, so the
@@ -124,6 +142,26 @@ func (t *transfer) waitRoom(ctx context.Context) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for t.stopped == nil && ctx.Err() == nil && t.usable() >= t.maxProviders {
+		t.cond.Wait()
+	}
+	return t.stopped == nil && ctx.Err() == nil
+}
+
+// waitUnusable waits while some provider is usable, reporting true when
+// none is (the search should ask the DHT again) and false when the
+// transfer or ctx ended. Providers drop out after a query has ended (a
+// seeder answers busy once its budget is spent), and the fetchers that
+// finished meanwhile are the ones to ask next.
+func (t *transfer) waitUnusable(ctx context.Context) bool {
+	stop := context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		t.cond.Broadcast()
+		t.mu.Unlock()
+	})
+	defer stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for t.stopped == nil && ctx.Err() == nil && t.usable() > 0 {
 		t.cond.Wait()
 	}
 	return t.stopped == nil && ctx.Err() == nil
@@ -347,12 +385,20 @@ func (t *transfer) deliver(i int, data []byte, s *source) {
 	t.cond.Broadcast()
 }
 
-// drop stops using s after err.
+// drop stops using s after err. A busy provider's hints (peers it served a
+// copy) become providers, as a DHT record would.
 func (t *transfer) drop(s *source, err error) {
+	var be *busyError
+	if errors.As(err, &be) {
+		defer t.addHints(be.hints)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s.err == nil {
 		s.err = err
+	}
+	if errors.Is(err, ErrBusy) {
+		t.busy = true
 	}
 	s.cancel()
 	t.cond.Broadcast()

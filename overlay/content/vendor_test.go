@@ -258,6 +258,8 @@ func TestConfigValidate(t *testing.T) {
 		{"max_providers", func(c *Config) { c.MaxProviders = MaxProviders + 1 }},
 		{"streams_per_provider", func(c *Config) { c.StreamsPerProvider = 0 }},
 		{"serve_streams_per_peer", func(c *Config) { c.ServeStreamsPerPeer = 65 }},
+		{"seed_serve_copies", func(c *Config) { c.SeedServeCopies = -1 }},
+		{"seed_serve_copies", func(c *Config) { c.SeedServeCopies = MaxSeedServeCopies + 1 }},
 	} {
 		c := DefaultConfig()
 		tc.mutate(&c)

@@ -8,6 +8,7 @@ import (
 	"io"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multicodec"
 	mh "github.com/multiformats/go-multihash"
 )
@@ -21,6 +22,11 @@ import (
 //	statusBlock:   uvarint len (≤ MaxBlockSize), the block's bytes
 //	statusMissing: nothing (this provider does not hold the block)
 //	statusError:   uvarint len (≤ MaxErrorMessage), UTF-8 text; the stream ends
+//	statusBusy:    uvarint len (≤ MaxBusyFrame), then up to MaxBusyHints ×
+//	               (uvarint len, peer ID): peers it served a whole copy;
+//	               the stream ends. The provider holds the block but has
+//	               spent its serve budget for the artifact (it seeded it):
+//	               ask others, those first. Not a fault of the provider.
 const ProtocolID = "/patchnet/content/1.0.0"
 
 // Response frame statuses.
@@ -28,6 +34,7 @@ const (
 	statusBlock   byte = 0
 	statusMissing byte = 1
 	statusError   byte = 2
+	statusBusy    byte = 3
 )
 
 // encodeRequest appends the request for cids to dst.
@@ -121,6 +128,41 @@ func writeMissingFrame(w io.Writer) error {
 	return err
 }
 
+// writeBusyFrame writes a "serve budget spent, ask others" frame naming
+// hints, peers that hold a copy.
+func writeBusyFrame(w io.Writer, hints []peer.ID) error {
+	var body []byte
+	for _, p := range hints[:min(len(hints), MaxBusyHints)] {
+		b := []byte(p)
+		if len(b) > MaxPeerIDLen {
+			continue
+		}
+		body = binary.AppendUvarint(body, uint64(len(b)))
+		body = append(body, b...)
+	}
+	b := append([]byte{statusBusy}, binary.AppendUvarint(nil, uint64(len(body)))...)
+	_, err := w.Write(append(b, body...))
+	return err
+}
+
+// parseHints decodes a busy frame's peers; a malformed rest is ignored (the
+// hints are only suggestions, and every block is verified anyway).
+func parseHints(body []byte) []peer.ID {
+	var out []peer.ID
+	for len(body) > 0 && len(out) < MaxBusyHints {
+		l, n := binary.Uvarint(body)
+		if n <= 0 || l == 0 || l > uint64(len(body)-n) {
+			break
+		}
+		p, err := peer.IDFromBytes(body[n : n+int(l)])
+		body = body[n+int(l):]
+		if err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // writeErrorFrame writes an error frame; msg is cut to MaxErrorMessage.
 func writeErrorFrame(w io.Writer, msg string) error {
 	if len(msg) > MaxErrorMessage {
@@ -153,6 +195,8 @@ func readFrame(r *bufio.Reader, want int, buf []byte) (frame, error) {
 	switch status {
 	case statusMissing:
 		return frame{status: status}, nil
+	case statusBusy:
+		return readFrameBody(r, status, MaxBusyFrame, -1, nil)
 	case statusBlock:
 		return readFrameBody(r, status, MaxBlockSize, want, buf)
 	case statusError:

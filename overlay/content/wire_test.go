@@ -89,6 +89,8 @@ func TestReadFrame(t *testing.T) {
 		{"block", block(10), 10, statusBlock, 10, nil},
 		{"block, size unknown", block(10), -1, statusBlock, 10, nil},
 		{"missing", []byte{statusMissing}, 10, statusMissing, 0, nil},
+		{"busy", []byte{statusBusy, 0}, 10, statusBusy, 0, nil},
+		{"busy, oversized hints", binary.AppendUvarint([]byte{statusBusy}, MaxBusyFrame+1), 10, 0, 0, ErrEndlessData},
 		{"error", errFrame.Bytes(), 10, statusError, len("no such thing"), nil},
 		{"wrong size", block(11), 10, 0, 0, ErrSizeMismatch},
 		{"oversized", binary.AppendUvarint([]byte{statusBlock}, MaxBlockSize+1), -1, 0, 0, ErrEndlessData},
