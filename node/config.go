@@ -240,9 +240,10 @@ type ContentConfig struct {
 	// ServeStreamsPerPeer bounds one peer's concurrent requests to this
 	// node. Default: 4.
 	ServeStreamsPerPeer int `toml:"serve_streams_per_peer"`
-	// SeedServeCopies is how many whole copies of an artifact this node
-	// seeded (published, or checked at the vendor as a supernode) it serves
-	// before answering "busy, ask others"; 0 lifts the budget. Default: 1.
+	// SeedServeCopies is how many whole copies of an artifact a publisher
+	// seeded it serves before answering "busy, ask others", so the vendor's
+	// side serves about one copy and peers the rest; 0 lifts the budget.
+	// Supernodes and agents serve without a budget. Default: 1.
 	SeedServeCopies int `toml:"seed_serve_copies"`
 }
 

@@ -314,6 +314,13 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	// A private zone serves artifact blocks only to peers that passed
 	// admission; a public zone's artifacts are public anyway.
 	cc.Admitted = n.ov.WaitAdmitted
+	if !n.IsPublisher() {
+		// The budget bounds what the vendor's side serves. A supernode's
+		// seed is the zone's own capacity: budgeting it too left four
+		// copies for a whole zone and every other agent waiting on DHT
+		// records of the first copy holders.
+		cc.SeedServeCopies = 0
+	}
 	var router routing.ContentRouting
 	if d := n.ov.DHT(); d != nil {
 		router = d

@@ -570,7 +570,7 @@ var configHelp = map[string]string{
 	"content.reprovide_interval":      "How often held artifacts are announced in the DHT again; it must stay below the DHT's 48h record life.",
 	"content.streams_per_provider":    "Requests a fetch keeps in flight to each peer.",
 	"content.serve_streams_per_peer":  "Bounds one peer's concurrent requests to this node; at least an honest peer's streams_per_provider.",
-	"content.seed_serve_copies":       "Whole copies of an artifact this node seeded (published or checked at the vendor) it serves before answering busy, so fetchers share it; 0 lifts the budget.",
+	"content.seed_serve_copies":       "Publishers only: whole copies of an artifact it published that it serves before answering busy, so fetchers share it and the vendor side serves about one copy; 0 lifts the budget. Supernodes and agents serve without a budget.",
 
 	"respond":                     "What an agent does with an update that matches its host, per category and zone: apply (install, within maintenance windows), notify (tell people, install nothing) or log.",
 	"respond.default":             "The mode of a category not listed in categories.",
