@@ -270,8 +270,9 @@ func (n *Node) openInstaller(ctx context.Context) (Installer, error) {
 // and co-signing records, which must survive a restart.
 func openDB(cfg Config) (*badger.DB, error) {
 	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
-	opts = opts.WithLogger(nil).WithMemTableSize(StateDBMemTable).WithBlockCacheSize(StateDBMemTable).
-		WithValueLogFileSize(16 << 20).WithNumVersionsToKeep(1).WithValueThreshold(64 << 10)
+	opts = opts.WithLogger(nil).WithMemTableSize(cfg.StateDBMemTable).WithBlockCacheSize(cfg.StateDBMemTable).
+		WithValueLogFileSize(StateDBValueLogFactor * cfg.StateDBMemTable).WithNumVersionsToKeep(1).
+		WithValueThreshold(min(StateDBValueThreshold, cfg.StateDBMemTable/StateDBValueThresholdDivisor))
 	db, err := badgerdb.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening node database: %w", err)
@@ -513,7 +514,7 @@ func (n *Node) emit(e Event) {
 // node subdirectory): where the agent and `patchnet apply` keep the one
 // rollback floor (seen versions) of the host. Close it when done.
 func OpenStateDB(state string) (*badger.DB, error) {
-	return openDB(Config{State: state})
+	return openDB(Config{State: state}.withDefaults())
 }
 
 // openCosigner opens a supernode's part: its co-signing records and the
