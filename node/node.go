@@ -269,6 +269,7 @@ func (n *Node) openInstaller(ctx context.Context) (Installer, error) {
 // InMemory: it holds the rollback floor (seen versions), pending installs
 // and co-signing records, which must survive a restart.
 func openDB(cfg Config) (*badger.DB, error) {
+	cfg = cfg.withDefaults()
 	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
 	opts = opts.WithLogger(nil).WithMemTableSize(cfg.StateDBMemTable).WithBlockCacheSize(cfg.StateDBMemTable).
 		WithValueLogFileSize(StateDBValueLogFactor * cfg.StateDBMemTable).WithNumVersionsToKeep(1).
@@ -514,7 +515,7 @@ func (n *Node) emit(e Event) {
 // node subdirectory): where the agent and `patchnet apply` keep the one
 // rollback floor (seen versions) of the host. Close it when done.
 func OpenStateDB(state string) (*badger.DB, error) {
-	return openDB(Config{State: state}.withDefaults())
+	return openDB(Config{State: state})
 }
 
 // openCosigner opens a supernode's part: its co-signing records and the
