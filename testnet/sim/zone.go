@@ -23,12 +23,14 @@ const (
 	// marks (production: overlay.DefaultConnLow/High, 64/128): enough for
 	// gossip meshes (D=6 on a few topics) and the DHT.
 	agentConnLow, agentConnHigh = 16, 32
-	// simQueue is a sim node's subscription buffer and per-peer outbound
-	// queue (production: overlay.DefaultSubscriptionBuffer and
-	// DefaultPeerOutboundQueueSize, 1024 each): a run sends a handful of
-	// announcements, and the 1024-slot queues, allocated per topic and per
-	// peer up front, cost about half a MiB a node.
-	simQueue = 128
+	// simSubscriptionBuffer is a sim node's subscription buffer (production:
+	// overlay.DefaultSubscriptionBuffer, 1024), allocated per topic up
+	// front: a run sends a handful of announcements, and a full buffer
+	// holds pubsub back rather than losing a message. The per-peer
+	// outbound queue stays at its default: pubsub drops what a full one
+	// cannot take, a subscription included, and at 128 a 300-agent zone's
+	// publisher never learnt of one supernode.
+	simSubscriptionBuffer = 128
 )
 
 // zone is a running nodelab zone on the simulated network.
@@ -67,7 +69,7 @@ func startZone(ctx context.Context, p testnet.Params, dir string, net *network, 
 			// Lean state: badger allocates its whole memtable at open,
 			// 4 MiB by default, most of an idle node's memory.
 			cfg.StateDBMemTable = node.MinStateDBMemTable
-			cfg.Overlay.Gossip.SubscriptionBuffer, cfg.Overlay.Gossip.PeerOutboundQueueSize = simQueue, simQueue
+			cfg.Overlay.Gossip.SubscriptionBuffer = simSubscriptionBuffer
 			// Each agent's libp2p budget stays at the lab's; the sim's
 			// nodes share one process, not one host's descriptors.
 			cfg.Overlay.Resources.MaxFileDescriptors = overlay.DefaultResourceFDs
