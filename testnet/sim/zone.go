@@ -28,8 +28,7 @@ const (
 	// front: a run sends a handful of announcements, and a full buffer
 	// holds pubsub back rather than losing a message. The per-peer
 	// outbound queue stays at its default: pubsub drops what a full one
-	// cannot take, a subscription included, and at 128 a 300-agent zone's
-	// publisher never learnt of one supernode.
+	// cannot take, subscriptions included.
 	simSubscriptionBuffer = 128
 )
 
