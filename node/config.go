@@ -30,6 +30,14 @@ type Config struct {
 	// State/node (tests, the demo, the testnet). The install journal is
 	// always on disk. Default: false.
 	InMemory bool `toml:"in_memory"`
+	// StateDBMemTable is the memtable of the node's badger database in
+	// State/node, in bytes; its block cache is as large and its value log
+	// files StateDBValueLogFactor times larger. Badger allocates the whole
+	// memtable up front, so it is most of an idle node's memory: testnet/sim,
+	// which runs thousands of nodes in one process, sets MinStateDBMemTable.
+	// It sizes buffers only, never what is kept. Not a TOML key. Default:
+	// StateDBMemTable (4 MiB).
+	StateDBMemTable int64 `toml:"-"`
 	// Key and Cert are the node's key and certificate chain (leaf, zone CA),
 	// as `patchnet cert request` and `patchnet ca sign` write them.
 	// Defaults: State/node.key and State/node.crt.
@@ -268,8 +276,9 @@ func DefaultConfig() Config {
 			Interval: Duration(DefaultHeartbeatInterval), // noticed within minutes, not apt's hours
 			MaxAge:   Duration(DefaultHeartbeatMaxAge),   // three missed beats
 		},
-		Sysroot: "/",
-		Overlay: overlay.DefaultConfig(),
+		Sysroot:         "/",
+		StateDBMemTable: StateDBMemTable, // seen versions and catch-up items of a few KiB each
+		Overlay:         overlay.DefaultConfig(),
 		Content: ContentConfig{
 			Provide:               true,                                   // serve what we fetched
 			ProviderSearchTimeout: Duration(DefaultProviderSearchTimeout), // then the vendor URL
@@ -337,13 +346,17 @@ func decodeConfig(name string, data []byte) (Config, error) {
 // MarshalTOML encodes c as a config file.
 func (c Config) MarshalTOML() ([]byte, error) { return toml.Marshal(c) }
 
-// withDefaults fills the paths derived from State.
+// withDefaults fills the paths derived from State, and the state
+// database's memtable of a Config not made by DefaultConfig.
 func (c Config) withDefaults() Config {
 	if c.Key == "" && c.State != "" {
 		c.Key = c.State + "/node.key"
 	}
 	if c.Cert == "" && c.State != "" {
 		c.Cert = c.State + "/node.crt"
+	}
+	if c.StateDBMemTable == 0 {
+		c.StateDBMemTable = StateDBMemTable
 	}
 	c.Overlay.Zone = c.Zone
 	return c
@@ -363,6 +376,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("config: fetch_timeout %v must be in (0, %v]", time.Duration(c.FetchTimeout), MaxFetchTimeout)
 	case c.FetchRetry <= 0 || time.Duration(c.FetchRetry) > MaxFetchRetryBackoff:
 		return fmt.Errorf("config: fetch_retry %v must be in (0, %v]", time.Duration(c.FetchRetry), MaxFetchRetryBackoff)
+	case c.StateDBMemTable < MinStateDBMemTable || c.StateDBMemTable > MaxStateDBMemTable:
+		return fmt.Errorf("config: StateDBMemTable %d must be in [%d, %d]", c.StateDBMemTable, MinStateDBMemTable, MaxStateDBMemTable)
 	}
 	if err := trust.ValidateZoneName(c.Zone); err != nil {
 		return fmt.Errorf("config: zone %q: %w", c.Zone, err)

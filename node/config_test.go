@@ -86,6 +86,7 @@ func TestConfigErrorsNameFieldAndValue(t *testing.T) {
 		{"max providers", func(c *Config) { c.Content.MaxProviders = 99 }, "max_providers 99"},
 		{"respond", func(c *Config) { c.Respond.Default = "explode" }, "explode"},
 		{"overlay", func(c *Config) { c.Overlay.ListenAddrs = []string{"nonsense"} }, "nonsense"},
+		{"state db memtable", func(c *Config) { c.StateDBMemTable = 1 << 10 }, "StateDBMemTable 1024"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := validConfig(t)

@@ -86,6 +86,22 @@ const (
 	// StateDBMemTable is the memtable of the node's badger database: it holds
 	// seen versions and catch-up items of a few KiB each.
 	StateDBMemTable = 4 << 20
+	// MinStateDBMemTable and MaxStateDBMemTable bound Config.StateDBMemTable.
+	// 256 KiB keeps badger's own minimum value log file (1 MiB, at
+	// StateDBValueLogFactor) and is what testnet/sim's nodes use; 256 MiB
+	// is far beyond a node's few MiB of state.
+	MinStateDBMemTable = 256 << 10
+	MaxStateDBMemTable = 256 << 20
+	// StateDBValueThreshold is the value size from which the node's badger
+	// database keeps a value in its value log rather than its LSM tree, at
+	// most a StateDBValueThresholdDivisor-th of the memtable: badger takes
+	// a transaction of at most 15% of the memtable, which must hold such a
+	// value (16 KiB at the smallest memtable, 64 KiB from 1 MiB up).
+	StateDBValueThreshold        = 64 << 10
+	StateDBValueThresholdDivisor = 16
+	// StateDBValueLogFactor is how many memtables one value log file of
+	// the node's badger database holds (16 MiB at the default memtable).
+	StateDBValueLogFactor = 4
 	// MetricsMaxInFlight caps concurrent scrapes of the metrics endpoint;
 	// more are answered 503.
 	MetricsMaxInFlight = 4

@@ -269,9 +269,11 @@ func (n *Node) openInstaller(ctx context.Context) (Installer, error) {
 // InMemory: it holds the rollback floor (seen versions), pending installs
 // and co-signing records, which must survive a restart.
 func openDB(cfg Config) (*badger.DB, error) {
+	cfg = cfg.withDefaults()
 	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
-	opts = opts.WithLogger(nil).WithMemTableSize(StateDBMemTable).WithBlockCacheSize(StateDBMemTable).
-		WithValueLogFileSize(16 << 20).WithNumVersionsToKeep(1).WithValueThreshold(64 << 10)
+	opts = opts.WithLogger(nil).WithMemTableSize(cfg.StateDBMemTable).WithBlockCacheSize(cfg.StateDBMemTable).
+		WithValueLogFileSize(StateDBValueLogFactor * cfg.StateDBMemTable).WithNumVersionsToKeep(1).
+		WithValueThreshold(min(StateDBValueThreshold, cfg.StateDBMemTable/StateDBValueThresholdDivisor))
 	db, err := badgerdb.Open(opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening node database: %w", err)

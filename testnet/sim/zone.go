@@ -22,6 +22,13 @@ const (
 	// marks (production: overlay.DefaultConnLow/High, 64/128): enough for
 	// gossip meshes (D=6 on a few topics) and the DHT.
 	agentConnLow, agentConnHigh = 16, 32
+	// simSubscriptionBuffer is a sim node's subscription buffer (production:
+	// overlay.DefaultSubscriptionBuffer, 1024), allocated per topic up
+	// front: a run sends a handful of announcements, and a full buffer
+	// holds pubsub back rather than losing a message. The per-peer
+	// outbound queue stays at its default: pubsub drops what a full one
+	// cannot take, subscriptions included.
+	simSubscriptionBuffer = 128
 )
 
 // zone is a running nodelab zone on the simulated network.
@@ -59,6 +66,10 @@ func startZone(ctx context.Context, p testnet.Params, o Options, dir string, net
 				cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = agentConnLow, agentConnHigh
 			}
 			cfg.HostOptions = opts
+			// Lean state: badger allocates its whole memtable at open,
+			// 4 MiB by default, most of an idle node's memory.
+			cfg.StateDBMemTable = node.MinStateDBMemTable
+			cfg.Overlay.Gossip.SubscriptionBuffer = simSubscriptionBuffer
 			// Each agent's libp2p budget stays at the lab's; the sim's
 			// nodes share one process, not one host's descriptors.
 			cfg.Overlay.Resources.MaxFileDescriptors = overlay.DefaultResourceFDs
