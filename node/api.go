@@ -123,6 +123,12 @@ type APIStatus struct {
 	// ones left out.
 	Updates        []APIUpdate `json:"updates"`
 	UpdatesOmitted int         `json:"updates_omitted,omitempty"`
+	// Pending are the verified announcements an agent holds short of k
+	// co-signatures; Heartbeat what it heard of the zone's heartbeats. Both
+	// absent on other nodes.
+	Pending   []APIPending  `json:"pending,omitempty"`
+	Fetching  []APIFetch    `json:"fetching,omitempty"`
+	Heartbeat *APIHeartbeat `json:"heartbeat,omitempty"`
 	// Reports are the install reports a supernode kept, per update
 	// version, by id and version (report.go): the agents that opted in,
 	// by outcome. None on other nodes.
@@ -611,6 +617,9 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 		return nil, fmt.Errorf("reading update records: %w", err)
 	}
 	out.Updates, out.UpdatesOmitted = apiUpdates(recs)
+	out.Pending = n.apiPending(recs)
+	out.Fetching = n.fetches.list()
+	out.Heartbeat = n.apiHeartbeat(now)
 	if out.Reports, err = n.Reports(); err != nil {
 		return nil, err
 	}

@@ -319,3 +319,38 @@ func txIDs(txs []*install.Transaction) []string {
 	}
 	return out
 }
+
+// An agent holding an announcement short of k lists it under pending with
+// its co-signer count, and reports the zone heartbeats it heard: what
+// `patchnet status` shows as "pending 1/2" and the heartbeat age.
+func TestAPIStatusShowsPendingAndHeartbeat(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 2, Threshold: 2, Configure: func(name string, cfg *node.Config) {
+		if name == "supernode-2" {
+			cfg.CoSign.Publishers = nil // co-signs nothing: the fix stays at 1/2
+		}
+		cfg.Heartbeat = node.HeartbeatConfig{Interval: node.Duration(100 * time.Millisecond), MaxAge: node.Duration(30 * time.Second)}
+	}})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0809", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	c := dialAPI(t, filepath.Join(l.Agents[0].Dir, "state"))
+	var st *node.APIStatus
+	waitFor(t, 60*time.Second, "the fix pending at 1/2 and a heartbeat", func() bool {
+		if st, err = c.Status(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return len(st.Pending) == 1 && st.Pending[0].CoSigners == 1 && st.Heartbeat != nil && st.Heartbeat.Supernodes > 0
+	})
+	p := st.Pending[0]
+	if p.ID != fix.ID || p.Version != 1 || p.Threshold != 2 {
+		t.Errorf("pending %+v, want %s version 1 at 1/2", p, fix.ID)
+	}
+	if findUpdate(st, fix.ID) != nil || st.Heartbeat.Stale || st.Heartbeat.AgeSeconds < 0 {
+		t.Errorf("updates %+v, heartbeat %+v: want no lifecycle record and a fresh heartbeat", st.Updates, st.Heartbeat)
+	}
+}

@@ -37,7 +37,9 @@ func (n *Node) fetch(ctx context.Context, art *updates.Artifact, w io.Writer) (f
 		}
 		want.CID = c
 	}
-	res, err := n.content.Fetch(ctx, want, w)
+	progress, done := n.fetches.track(art.SHA256)
+	defer done()
+	res, err := n.content.Fetch(ctx, want, w, content.WithProgress(progress))
 	if err != nil {
 		return fetched{}, err
 	}

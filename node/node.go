@@ -26,6 +26,7 @@ import (
 // Node is one patchnet node: an agent, a supernode, a publisher, or several
 // of these at once, as its certificate says.
 type Node struct {
+	fetches    fetchProgress // artifact fetches in flight, for status
 	cfg        Config
 	creds      *trust.Credentials
 	self       trust.Identity

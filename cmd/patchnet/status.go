@@ -57,8 +57,11 @@ what it is doing, and prints a summary: its role and peer ID, its zone and
 root, the addresses it listens on, the peers it is connected to, its gossip
 mesh per topic, the DHT and bootstrap peers, the CRLs it holds with their
 age and expiry (STALE once past their next update: signatures of that
-issuer's certificates no longer count), the updates it accepted with their
-state, and its most recent events. --json prints the daemon's whole answer
+issuer's certificates no longer count), on an agent the newest zone
+heartbeat's age (STALE while the alarm is up), announcements pending short
+of k co-signatures (k/n), artifact fetches in flight (x/y bytes, from which
+peers), the updates it accepted with their state, and its most recent
+events. --json prints the daemon's whole answer
 instead; --watch redraws it every --interval until interrupted.
 
 It fails when no daemon answers on the state directory.`,
@@ -197,6 +200,9 @@ func writeStatus(w io.Writer, st *node.APIStatus) error {
 	writeTopics(&b, st)
 	writeRouting(&b, st)
 	writeCRLs(&b, st)
+	writeHeartbeat(&b, st)
+	writePending(&b, st)
+	writeFetching(&b, st)
 	writeUpdates(&b, st)
 	writeConflicts(&b, st)
 	writeReports(&b, st)
@@ -335,6 +341,58 @@ func writeUpdates(w io.Writer, st *node.APIStatus) {
 			u.Updated.UTC().Format(time.DateTime+"Z"))
 	}
 	tw.Flush()
+}
+
+// writeHeartbeat prints the newest zone heartbeat's age, and STALE while
+// the stale alarm is up.
+func writeHeartbeat(w io.Writer, st *node.APIStatus) {
+	hb := st.Heartbeat
+	switch {
+	case hb == nil:
+		return
+	case hb.Newest.IsZero():
+		fmt.Fprintf(w, "heartbeats: none heard yet (max age %s)%s\n", hb.MaxAge, staleMark(hb.Stale))
+	default:
+		fmt.Fprintf(w, "heartbeats: newest %s ago from %d supernode(s) (max age %s)%s\n",
+			(time.Duration(hb.AgeSeconds * float64(time.Second))).Round(time.Second), hb.Supernodes, hb.MaxAge, staleMark(hb.Stale))
+	}
+}
+
+func staleMark(stale bool) string {
+	if stale {
+		return " STALE: the zone may be cut off or frozen"
+	}
+	return ""
+}
+
+// writePending lists verified announcements short of k co-signatures.
+func writePending(w io.Writer, st *node.APIStatus) {
+	for _, p := range st.Pending {
+		fmt.Fprintf(w, "pending: %s version %d, %d/%d co-signatures (payload %s)\n",
+			p.ID, p.Version, p.CoSigners, p.Threshold, shortDigest(p.Digest.String()))
+	}
+}
+
+// writeFetching lists artifact fetches in flight with their providers.
+func writeFetching(w io.Writer, st *node.APIStatus) {
+	for _, f := range st.Fetching {
+		from := f.Source
+		if len(f.Peers) > 0 {
+			short := make([]string, len(f.Peers))
+			for i, p := range f.Peers {
+				short[i] = shortDigest(p)
+			}
+			from += ": " + strings.Join(short, ", ")
+		}
+		fmt.Fprintf(w, "fetching: artifact %s, %d/%d bytes from %s\n", shortDigest(f.SHA256), f.Done, f.Total, from)
+	}
+}
+
+func shortDigest(d string) string {
+	if len(d) > 12 {
+		return d[:12] + "…"
+	}
+	return d
 }
 
 // writeConflicts lists, on an agent, the conflicting co-signed payloads it

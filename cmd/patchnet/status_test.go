@@ -353,6 +353,18 @@ func TestWriteStatus(t *testing.T) {
 			st.UpdatesOmitted = 4
 		}, []string{"updates: 1, 1 in flight, 4 older ones not shown\n",
 			"PNT-1  2        scheduled  maintenance window; not before 2026-11-26 22:00:00Z  2026-11-26 11:59:00Z\n"}, nil},
+		{"pending short of k and a stale heartbeat", func(st *node.APIStatus) {
+			st.Pending = []node.APIPending{{ID: "PNT-9", Version: 3, Digest: updates.Digest{0xab, 0xcd}, CoSigners: 1, Threshold: 2}}
+			st.Heartbeat = &node.APIHeartbeat{Newest: now.Add(-4 * time.Minute), AgeSeconds: 240, Supernodes: 2, MaxAge: "3m0s", Stale: true}
+		}, []string{"pending: PNT-9 version 3, 1/2 co-signatures (payload abcd00000000…)\n",
+			"heartbeats: newest 4m0s ago from 2 supernode(s) (max age 3m0s) STALE: the zone may be cut off or frozen\n"}, nil},
+		{"fetch in flight", func(st *node.APIStatus) {
+			st.Fetching = []node.APIFetch{{SHA256: strings.Repeat("9f", 32), Done: 4096, Total: 10240, Source: "peers",
+				Peers: []string{"12D3KooWAAAAAAAAAA", "12D3KooWBBBBBBBBBB"}}}
+		}, []string{"fetching: artifact 9f9f9f9f9f9f…, 4096/10240 bytes from peers: 12D3KooWAAAA…, 12D3KooWBBBB…\n"}, nil},
+		{"fresh heartbeat", func(st *node.APIStatus) {
+			st.Heartbeat = &node.APIHeartbeat{Newest: now.Add(-20 * time.Second), AgeSeconds: 20, Supernodes: 3, MaxAge: "3m0s"}
+		}, []string{"heartbeats: newest 20s ago from 3 supernode(s) (max age 3m0s)\n"}, []string{"STALE"}},
 		{"peers left out", func(st *node.APIStatus) {
 			st.Peers = []node.APIPeer{{ID: "12D3KooWpeer", Role: "supernode", Addrs: []string{"/ip4/192.0.2.1/tcp/4001"}}}
 			st.PeersTotal = 600
