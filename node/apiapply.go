@@ -185,21 +185,8 @@ func (n *Node) checkForApply(raw []byte) (*updates.Accepted, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = n.agent.acceptor.CheckVerified(acc)
-	if !errors.Is(err, updates.ErrDuplicate) {
-		return acc, err
-	}
-	a := acc.Announcement
-	if err := updates.QuorumError(acc, n.policy); err != nil {
-		return nil, fmt.Errorf("accepting announcement %s again: %w", a.ID, err)
-	}
-	highest, ok, err := n.agent.seen.Highest(a.ID)
-	if err != nil {
-		return nil, fmt.Errorf("reading seen versions: %w", err)
-	}
-	if ok && highest != a.Patchnet.Version {
-		return nil, fmt.Errorf("accepting announcement %s again: %w: version %d was accepted before, but version %d has been accepted since",
-			a.ID, trust.ErrRollback, a.Patchnet.Version, highest)
+	if err := n.agent.acceptor.CheckRetry(acc); err != nil {
+		return nil, err
 	}
 	return acc, nil
 }

@@ -136,6 +136,31 @@ func (ac *Acceptor) CheckVerified(acc *Accepted) error {
 	return ac.check(acc)
 }
 
+// CheckRetry is CheckVerified for an install that may be a retry (apply,
+// offline or through the daemon): an announcement accepted before (same id,
+// version and payload) passes again while it still makes k and its version
+// is still the highest accepted for its id, so a failed install can be run
+// again; an older one is a rollback.
+func (ac *Acceptor) CheckRetry(acc *Accepted) error {
+	err := ac.CheckVerified(acc)
+	if !errors.Is(err, ErrDuplicate) {
+		return err
+	}
+	a := acc.Announcement
+	if err := QuorumError(acc, ac.policy); err != nil {
+		return fmt.Errorf("accepting announcement %s again: %w", a.ID, err)
+	}
+	highest, ok, err := ac.store.Highest(a.ID)
+	if err != nil {
+		return fmt.Errorf("reading seen versions: %w", err)
+	}
+	if ok && highest != a.Patchnet.Version {
+		return fmt.Errorf("accepting announcement %s again: %w: version %d was accepted before, but version %d has been accepted since",
+			a.ID, trust.ErrRollback, a.Patchnet.Version, highest)
+	}
+	return nil
+}
+
 // check runs rollback, quorum and equivocation; callers hold ac.mu.
 func (ac *Acceptor) check(acc *Accepted) error {
 	prior, err := ac.checkVersion(acc)

@@ -360,14 +360,10 @@ func (st *applyState) check(raw []byte) (*updates.Accepted, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = st.acceptor.CheckVerified(acc)
-	if errors.Is(err, updates.ErrDuplicate) {
-		if err := updates.QuorumError(acc, st.policy); err != nil {
-			return nil, fmt.Errorf("accepting announcement %s again: %w", acc.Announcement.ID, err)
-		}
-		return acc, requireHighest(st.seen, acc)
+	if err := st.acceptor.CheckRetry(acc); err != nil {
+		return nil, err
 	}
-	return acc, err
+	return acc, nil
 }
 
 // record makes acc the rollback floor of its id.
@@ -375,22 +371,6 @@ func (st *applyState) record(acc *updates.Accepted) error {
 	err := st.acceptor.AcceptVerified(acc)
 	if err != nil && !errors.Is(err, updates.ErrDuplicate) {
 		return fmt.Errorf("recording %s version %d as seen: %w", acc.Announcement.ID, acc.Announcement.Patchnet.Version, err)
-	}
-	return nil
-}
-
-// requireHighest lets an envelope accepted before through again only if
-// its version is still the highest accepted for its id: re-accepting an
-// older one would bypass the rollback protection.
-func requireHighest(seen updates.SeenStore, acc *updates.Accepted) error {
-	id, version := acc.Announcement.ID, acc.Announcement.Patchnet.Version
-	highest, ok, err := seen.Highest(id)
-	if err != nil {
-		return fmt.Errorf("reading seen versions: %w", err)
-	}
-	if ok && version != highest {
-		return fmt.Errorf("accepting announcement %s again: %w: version %d was accepted before, but version %d has been accepted since",
-			id, trust.ErrRollback, version, highest)
 	}
 	return nil
 }
