@@ -67,6 +67,7 @@ var (
 	verifyingRE = regexp.MustCompile(`(?m)^verifying (\S+)( \(by the patchnet daemon at \S+\))? \.\.\.$`)
 	signedByRE  = regexp.MustCompile(`(?m)^  signed by .*$`)
 	sha256RE    = regexp.MustCompile(`sha256 [0-9a-f]{64}`)
+	debSizeRE   = regexp.MustCompile(`\(\d+ bytes, sha256`)
 )
 
 // normalizeApply replaces what differs between two worlds and between the
@@ -75,7 +76,10 @@ var (
 func normalizeApply(out string, w *applyWorld) string {
 	out = verifyingRE.ReplaceAllString(out, "verifying ENVELOPE ...")
 	out = signedByRE.ReplaceAllString(out, "  signed by SIGNERS")
-	out = sha256RE.ReplaceAllString(out, "sha256 SUM") // each world builds its own .deb
+	// Each world builds its own .deb: its digest differs, and its size by a
+	// few bytes with the compressed timestamps in it.
+	out = sha256RE.ReplaceAllString(out, "sha256 SUM")
+	out = debSizeRE.ReplaceAllString(out, "(SIZE bytes, sha256")
 	out = strings.ReplaceAll(out, w.debs["2.0"], "DEB")
 	out = strings.ReplaceAll(out, filepath.Dir(w.debs["2.0"]), "DEBS")
 	return normalizeRollback(out, w)
