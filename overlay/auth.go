@@ -144,6 +144,24 @@ func (a *admission) disconnected(n network.Network, c network.Conn) {
 	a.mu.Lock()
 	delete(a.peers, p)
 	a.mu.Unlock()
+	a.host.ConnManager().Unprotect(p, ProtectTag)
+}
+
+// ProtectTag is the connection manager's protection tag on verified
+// supernodes and publishers of the node's zone.
+const ProtectTag = "patchnet-zone-signer"
+
+// protect keeps the connection manager from trimming a verified supernode
+// or publisher of this zone: co-signatures travel on the supernodes' topic
+// and a publisher learns refusals over direct streams, so under a crowd
+// of agents (hundreds dialling the bootstrap nodes) these few links must
+// outlive the trimming that makes room for newcomers. Nothing else rests
+// on it: a protected peer still signs nothing that is not verified.
+func (a *admission) protect(p peer.ID, id trust.Identity) {
+	if id.Zone != a.cfg.Zone || !(id.HasRole(trust.RoleSupernode) || id.HasRole(trust.RolePublisher)) {
+		return
+	}
+	a.host.ConnManager().Protect(p, ProtectTag)
 }
 
 // await waits for p's exchange to settle or the deadline to pass.
@@ -361,6 +379,7 @@ func (a *admission) settle(p peer.ID, e *peerAuth, chain [][]byte, id trust.Iden
 	if err == nil {
 		a.stats.authVerified.Add(1)
 		a.log.Debug("peer verified", "peer", p, "zone", id.Zone, "roles", rolesString(id.Roles))
+		a.protect(p, id)
 		return
 	}
 	a.stats.authFailed.Add(1)

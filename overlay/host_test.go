@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 
+	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
 )
 
@@ -130,4 +131,42 @@ func TestConnLimitsAboveHighWater(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestZoneSignersProtectedFromTrimming: a node keeps its connections to
+// the zone's verified supernodes and publishers out of the connection
+// manager's trimming (a publisher that lost a supernode under a crowd of
+// dialling agents saw 2 of 3 and nothing redialled it), and only those:
+// an agent, or a supernode of another zone, is trimmed like anyone.
+func TestZoneSignersProtectedFromTrimming(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone, "elsewhere")
+	self := startNode(t, pki, nodeOpts{})
+	peers := map[string]struct {
+		node *testNode
+		want bool
+	}{
+		"supernode":               {startNode(t, pki, nodeOpts{member: pki.Issue(t, testZone, trust.RoleSupernode)}), true},
+		"publisher":               {startNode(t, pki, nodeOpts{member: pki.Issue(t, testZone, trust.RolePublisher)}), true},
+		"agent":                   {startNode(t, pki, nodeOpts{}), false},
+		"supernode of other zone": {startNode(t, pki, nodeOpts{member: pki.Issue(t, "elsewhere", trust.RoleSupernode)}), false},
+	}
+	cm := self.Host().ConnManager()
+	for name, p := range peers {
+		connect(t, self.Overlay, p.node.Overlay)
+		waitFor(t, 10*time.Second, name+" settled", func() bool {
+			return self.auth.settled(p.node.ID()) && (!p.want || cm.IsProtected(p.node.ID(), ProtectTag))
+		})
+	}
+	for name, p := range peers {
+		if got := cm.IsProtected(p.node.ID(), ProtectTag); got != p.want {
+			t.Errorf("%s: protected %v, want %v", name, got, p.want)
+		}
+	}
+	sn := peers["supernode"].node
+	if err := self.Host().Network().ClosePeer(sn.ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "supernode unprotected after disconnect", func() bool {
+		return !cm.IsProtected(sn.ID(), ProtectTag)
+	})
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -45,6 +46,7 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 	rep.Stages["receipt"] = testnet.Summarize(receipt, len(live))
 	rep.Stages["accept"] = testnet.Summarize(accept, len(live))
 	rep.Stages["install"] = testnet.Summarize(install, len(live))
+	rep.Stages["spread"] = testnet.Summarize(spread(accept, cosigned, z.params.Threshold), len(live))
 	rep.Results[testnet.ResultPatchnet] = rep.Stages["accept"]
 	rep.Checks["all_accepted"] = len(accept) == len(live)
 	rep.Checks["no_wrong_installs"] = rep.WrongInstalls == 0
@@ -53,6 +55,25 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 		rep.PeerEgressBytes += z.net.sent(m.Name)
 	}
 	rep.DuplicatesPerMessage = z.duplicatesPerMessage()
+}
+
+// spread is each acceptance counted from the k-th co-signature instead of
+// from publication: the time gossip and verification took to carry a
+// payload k supernodes had vouched for, the part comparable with raw
+// gossipsub (which carries bytes nobody checks). Nil without k
+// co-signatures.
+func spread(accept, cosigned []time.Duration, k int) []time.Duration {
+	if k < 1 || len(cosigned) < k {
+		return nil
+	}
+	c := slices.Clone(cosigned)
+	slices.Sort(c)
+	kth := c[k-1]
+	out := make([]time.Duration, 0, len(accept))
+	for _, a := range accept {
+		out = append(out, max(a-kth, 0))
+	}
+	return out
 }
 
 // sample is one agent's measurements.
