@@ -421,12 +421,6 @@ func (a *admission) settled(p peer.ID) bool {
 	return ok && !info.Pending
 }
 
-// verified reports whether p passed admission (used by peer scoring).
-func (a *admission) verified(p peer.ID) bool {
-	info, _ := a.info(p)
-	return info.Verified
-}
-
 // all returns every connected peer's record.
 func (a *admission) all() []PeerInfo {
 	a.mu.Lock()

@@ -82,7 +82,7 @@ func messageIDFn(id func(string, []byte) [32]byte) func(*pb.Message) string {
 	}
 }
 
-func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, stats *counters, verified func(peer.ID) bool) (*gossip, error) {
+func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config, deps Deps, stats *counters, app func(peer.ID) float64) (*gossip, error) {
 	delivered, err := lru.New[[32]byte, struct{}](DeliveredCacheSize)
 	if err != nil {
 		return nil, err
@@ -108,7 +108,8 @@ func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 			pubsub.WithValidatorTimeout(ValidateTimeout)),
 		pubsub.WithRawTracer(tracer{c: stats, mesh: g.mesh}),
 		pubsub.WithFloodPublish(cfg.Supernode),
-		pubsub.WithPeerScore(peerScoreParams(cfg.Score, verified, known), peerScoreThresholds(cfg.Score)),
+		pubsub.WithPeerScore(peerScoreParams(cfg.Score, app, known), peerScoreThresholds(cfg.Score)),
+		pubsub.WithPeerExchange(cfg.Supernode),
 		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(g.inspectScores), ScoreInspectInterval),
 	}
 	if cfg.Gossip.ValidateWorkers > 0 {
