@@ -11,6 +11,15 @@
 // (internal/netns's NFQUEUE delayer: this kernel has no netem), so a
 // one-way trip between two nodes takes that much more.
 //
+// At the end of a run every daemon's /v1/status is read the way
+// `patchnet testnet collect` reads a cluster's nodes (k8s.Fetch,
+// k8s.FillCounters): the bytes each served to peers (peer egress; each
+// agent's fetch by source in its sample), gossip duplicates per message
+// delivered, the mean peak resident set of the daemons (memory per node)
+// and their CPU time together. The origin's egress is what the vendor's
+// HTTP origin served (the supernodes' checks, agents' fallbacks) plus what
+// `patchnet publish` says it served as seeder when it exits.
+//
 // It needs root, iproute2, iptables (for latency), and dpkg (rpm and
 // rpmbuild for table2). It is a
 // harness: nothing here decides trust, the processes it runs do.

@@ -2,7 +2,9 @@ package netns
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"time"
 
@@ -69,9 +71,13 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 			return nil, err
 		}
 		rep := baseReport(p, c, setupTime)
+		if fi, err := os.Stat(fix); err == nil {
+			rep.ArtifactBytes = fi.Size() // the .deb as built, within 512 bytes of the asked size
+		}
 		fillStages(rep, tls, agents, t0)
-		rep.OriginEgressBytes = c.vendor.Served() // before the baseline's downloads
-		rep.MemoryPerNodeBytes = c.peakRSS()
+		if err := c.counters(ctx, rep, propID); err != nil { // before the baseline's downloads
+			return rep, errors.Join(werr, err)
+		}
 		installed := 0
 		for _, a := range agents {
 			if tl := tls[a]; tl != nil && tl.state == node.StateInstalled {
