@@ -190,6 +190,12 @@ func (c *cluster) start(ctx context.Context, name, role string, keys map[string]
 	if err != nil {
 		return err
 	}
+	return c.launch(ctx, nd, name, role, path)
+}
+
+// launch starts daemon name of role with its config at path in nd's
+// namespace and waits until it listens.
+func (c *cluster) launch(ctx context.Context, nd *netns.Node, name, role, path string) error {
 	sctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 	// The daemon must outlive sctx: its command gets the run's ctx.
@@ -202,6 +208,20 @@ func (c *cluster) start(ctx context.Context, name, role string, keys map[string]
 		c.boot = addr
 	}
 	return nil
+}
+
+// kill SIGKILLs daemon name (no shutdown: a crash or a power cut) and
+// forgets it; its namespace, config and state stay for restart.
+func (c *cluster) kill(name string) {
+	if p := c.procs[name]; p != nil {
+		p.Kill()
+		delete(c.procs, name)
+	}
+}
+
+// restart starts agent name again on the state and config it had.
+func (c *cluster) restart(ctx context.Context, name string) error {
+	return c.launch(ctx, c.net.Node(name), name, "agent", c.kit.Path(name+".toml"))
 }
 
 // startAgent starts agent name on sysroot with extra config keys.

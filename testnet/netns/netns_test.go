@@ -3,6 +3,8 @@ package netns
 import (
 	"context"
 	"os/exec"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,6 +75,51 @@ func TestPropagation(t *testing.T) {
 		rep.Results[testnet.ResultPatchnet].MaxMS, rep.Results[testnet.ResultHTTPOrigin].P50MS, rep.SetupS)
 }
 
+// Churn through processes: a third of six agents SIGKILLed right after
+// publication, one of them restarted once the four survivors installed;
+// the survivors and the restarted one install (the run's checks), each
+// with every stage timed and the whole artifact fetched.
+func TestChurn(t *testing.T) {
+	p := params(t, testnet.ScenarioChurn, 6)
+	p.ChurnShare = 0.34 // two of six
+	rep := run(t, p)
+	for _, want := range []string{"survivors_accepted", "survivors_installed", "restarted_caught_up"} {
+		if _, ok := rep.Checks[want]; !ok {
+			t.Errorf("no check %s in %v", want, rep.Checks)
+		}
+	}
+	if len(rep.Samples) != 5 {
+		t.Fatalf("%d samples, want the 4 survivors and the restarted agent", len(rep.Samples))
+	}
+	for _, s := range rep.Samples {
+		if s.Receipt <= 0 || s.Accept <= 0 || s.Install <= 0 {
+			t.Errorf("%s: a stage is missing: %+v", s.Node, s)
+		}
+	}
+	checkCounters(t, rep)
+}
+
+// Churn's split is the seed's, kills ChurnShare of the agents and keeps
+// the rest; a share that would restart nobody is refused before any
+// namespace is made.
+func TestChurnSplit(t *testing.T) {
+	agents := []string{"a1", "a2", "a3", "a4", "a5", "a6"}
+	p := testnet.DefaultParams()
+	p.ChurnShare = 0.34
+	killed, survivors := churnSplit(agents, p)
+	again, _ := churnSplit(agents, p)
+	if len(killed) != 2 || len(survivors) != 4 || !slices.Equal(killed, again) {
+		t.Errorf("split %v / %v (again %v): want 2 killed, 4 survivors, the same for the same seed", killed, survivors, again)
+	}
+	if got := append(slices.Clone(killed), survivors...); !slices.Equal(slices.Sorted(slices.Values(got)), agents) {
+		t.Errorf("split %v / %v is not a partition of %v", killed, survivors, agents)
+	}
+	p.Nodes, p.ChurnShare = 3, 0.3
+	if _, err := churn(context.Background(), p, nil); err == nil || !strings.Contains(err.Error(), "restarts none") {
+		t.Errorf("churn of 0.3 × 3 agents: %v, want an error saying it restarts none", err)
+	}
+}
+
 // checkCounters checks the counters read from the daemons' local APIs:
 // every agent fetched the whole artifact from somebody, and the bytes the
 // zone's nodes, the publisher and the vendor served cover those fetches;
@@ -86,9 +133,9 @@ func checkCounters(t *testing.T, rep *testnet.Report) {
 		}
 		fetched += s.FromPeers + s.FromOrigin
 	}
-	if served := rep.PeerEgressBytes + rep.OriginEgressBytes; served < int64(rep.Nodes)*rep.ArtifactBytes || served < fetched {
+	if served := rep.PeerEgressBytes + rep.OriginEgressBytes; served < int64(len(rep.Samples))*rep.ArtifactBytes || served < fetched {
 		t.Errorf("peers served %d bytes and the origin %d: less than the %d agents × %d bytes they fetched", rep.PeerEgressBytes,
-			rep.OriginEgressBytes, rep.Nodes, rep.ArtifactBytes)
+			rep.OriginEgressBytes, len(rep.Samples), rep.ArtifactBytes)
 	}
 	// Every daemon is in the announce and heartbeat topics' meshes with
 	// several others, so each heartbeat reaches it more than once.
@@ -99,7 +146,7 @@ func checkCounters(t *testing.T, rep *testnet.Report) {
 		t.Errorf("memory per node %d, CPU %v s: want both read from the daemons", rep.MemoryPerNodeBytes, rep.CPUSeconds)
 	}
 	t.Logf("peer egress %d, origin egress %d (artifact %d × %d agents); duplicates per message %.2f; memory per node %d MiB; CPU %.1f s",
-		rep.PeerEgressBytes, rep.OriginEgressBytes, rep.ArtifactBytes, rep.Nodes, rep.DuplicatesPerMessage, rep.MemoryPerNodeBytes>>20, rep.CPUSeconds)
+		rep.PeerEgressBytes, rep.OriginEgressBytes, rep.ArtifactBytes, len(rep.Samples), rep.DuplicatesPerMessage, rep.MemoryPerNodeBytes>>20, rep.CPUSeconds)
 }
 
 // The paper's Table II: the three real packages install on the agent each
