@@ -4,10 +4,12 @@
 // the update published with `patchnet publish`, and each agent's times
 // read from its local API (/v1/status events on STATE/patchnet.sock).
 //
-// It runs the propagation scenario and table2 (the seed paper's Table II:
-// three real packages — a custom archive, an rpm and a .deb of the paper's
-// sizes — downloaded and installed on 10 Mbit/s links, S1 and S2 beside
-// the paper's). Params.Latency is added to every packet a node receives
+// It runs the propagation scenario; churn (propagation with a share of
+// the agents SIGKILLed right after publication and half of those
+// restarted on their state once the survivors installed); and table2 (the
+// seed paper's Table II: three real packages — a custom archive, an rpm
+// and a .deb of the paper's sizes — downloaded and installed on 10 Mbit/s
+// links, S1 and S2 beside the paper's). Params.Latency is added to every packet a node receives
 // (internal/netns's NFQUEUE delayer: this kernel has no netem), so a
 // one-way trip between two nodes takes that much more.
 //
