@@ -125,7 +125,8 @@ func runPublish(ctx context.Context, w io.Writer, cfg node.Config, opts publishO
 	}
 	err = publishUpdate(wctx, w, n, cfg, opts)
 	if opts.artifact != "" {
-		// The seeder's egress, for operators and testnet's origin count.
+		// The seeder's egress, for operators and testnet's origin count
+		// (testnet/netns parses this line: keep its words).
 		fmt.Fprintf(w, "served %d artifact bytes to peers\n", n.ServedBytes())
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,6 +118,19 @@ func TestChurnSplit(t *testing.T) {
 	p.Nodes, p.ChurnShare = 3, 0.3
 	if _, err := churn(context.Background(), p, nil); err == nil || !strings.Contains(err.Error(), "restarts none") {
 		t.Errorf("churn of 0.3 × 3 agents: %v, want an error saying it restarts none", err)
+	}
+}
+
+// The seeder's bytes are read from publish's exit line, and from no
+// other line.
+func TestCountSeeded(t *testing.T) {
+	var n atomic.Int64
+	for _, line := range []string{"served 1234 artifact bytes to peers", "served 66 artifact bytes to peers",
+		"published X version 1", "served lots artifact bytes to peers", "  co-signed by supernode served 5 artifact bytes to peers"} {
+		countSeeded(line, &n)
+	}
+	if got := n.Load(); got != 1300 {
+		t.Errorf("counted %d bytes, want 1300", got)
 	}
 }
 
