@@ -143,6 +143,11 @@ type APIStatus struct {
 	// Overlay are the overlay's counters (overlay.Stats, its field names
 	// in snake case).
 	Overlay map[string]uint64 `json:"overlay"`
+	// Content is what the node's content service served to peers;
+	// Process what the node's process used. A harness collecting the
+	// zone's nodes reads its egress, memory and CPU from them.
+	Content APIContent `json:"content"`
+	Process APIProcess `json:"process"`
 }
 
 // APIZone is the node's zone: its name under the root its certificate
@@ -216,6 +221,9 @@ type APIEvent struct {
 	Source  string    `json:"source,omitempty"`
 	From    []string  `json:"from,omitempty"`
 	Signers []string  `json:"signers,omitempty"`
+	// SourceBytes are a fetched event's bytes by source (peers, vendor,
+	// local).
+	SourceBytes map[string]int64 `json:"source_bytes,omitempty"`
 }
 
 // APIRollbackRequest is the body of POST /v1/rollback.
@@ -591,7 +599,8 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	out := &APIStatus{Now: now, ID: n.ID().String(), Roles: st.Roles,
 		Zone:        APIZone{Name: n.zone.Name, Root: n.zone.Root.String()},
 		Listen:      []string{},
-		EventCounts: st.Count, Overlay: statsMap(n.ov.Stats())}
+		EventCounts: st.Count, Overlay: statsMap(n.ov.Stats()), Content: APIContent{ServedBytes: n.ServedBytes()},
+		Process: processUsage()}
 	if out.Roles == nil {
 		out.Roles = []string{}
 	}
@@ -631,7 +640,7 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	out.Events = make([]APIEvent, 0, len(evs))
 	for _, e := range evs {
 		out.Events = append(out.Events, APIEvent{Kind: e.Kind, At: e.At, ID: e.ID, Version: e.Version, Detail: e.Detail,
-			Source: e.Source, From: peerStrings(e.From), Signers: e.Signers})
+			Source: e.Source, From: peerStrings(e.From), Signers: e.Signers, SourceBytes: e.SourceBytes})
 	}
 	return out, nil
 }

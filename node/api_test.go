@@ -98,6 +98,37 @@ func TestAPIOfRunningNodes(t *testing.T) {
 		}
 	})
 
+	// The counters a harness collects: the fetch's bytes by source, the
+	// bytes the zone's nodes served, the process's memory and CPU.
+	t.Run("counters", func(t *testing.T) {
+		st, err := c.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(st.Events, func(e node.APIEvent) bool { return e.Kind == node.EventFetched && e.ID == fix.ID })
+		if i < 0 {
+			t.Fatalf("no fetched event of %s in %v", fix.ID, st.Events)
+		}
+		fetched := st.Events[i].SourceBytes
+		if got := fetched["peers"] + fetched["vendor"] + fetched["local"]; got != l.ArtifactSize() {
+			t.Errorf("fetched event's bytes by source %v sum to %d, want the artifact's %d", fetched, got, l.ArtifactSize())
+		}
+		if st.Process.PeakRSSBytes <= 0 || st.Process.CPUSeconds <= 0 {
+			t.Errorf("process usage %+v, want memory and CPU", st.Process)
+		}
+		var served int64
+		for _, m := range l.Members() {
+			mst, err := dialAPI(t, filepath.Join(m.Dir, "state")).Status(ctx)
+			if err != nil {
+				t.Fatalf("%s: %v", m.Name, err)
+			}
+			served += mst.Content.ServedBytes
+		}
+		if served < fetched["peers"] {
+			t.Errorf("the zone's nodes served %d bytes, less than the %d %s fetched from peers", served, fetched["peers"], agent.Name)
+		}
+	})
+
 	t.Run("socket is private", func(t *testing.T) {
 		fi, err := os.Lstat(node.APISocket(state))
 		if err != nil {

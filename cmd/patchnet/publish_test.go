@@ -101,7 +101,7 @@ func TestPublishIntoRunningZone(t *testing.T) {
 	if err != nil {
 		t.Fatalf("publish: %v\n%s", err, out)
 	}
-	for _, want := range []string{"joined zone demo", "published PNT-2026-0201 version 1", "(1/2)", "(2/2)", "2 supernode(s) co-signed"} {
+	for _, want := range []string{"joined zone demo", "published PNT-2026-0201 version 1", "(1/2)", "(2/2)", "2 supernode(s) co-signed", "artifact bytes to peers\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("publish output lacks %q:\n%s", want, out)
 		}

@@ -208,6 +208,7 @@ func writeStatus(w io.Writer, st *node.APIStatus) error {
 	writeReports(&b, st)
 	writeEvents(&b, st)
 	writeCounters(&b, st)
+	writeUsage(&b, st)
 	_, err := w.Write(b.Bytes())
 	return err
 }
@@ -227,6 +228,13 @@ func writeCounters(w io.Writer, st *node.APIStatus) {
 	if line != "" {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
+}
+
+// writeUsage prints what the node served to peers and what its process
+// used.
+func writeUsage(w io.Writer, st *node.APIStatus) {
+	fmt.Fprintf(w, "served to peers: %d artifact bytes; process: peak RSS %d MiB, CPU %.1f s\n",
+		st.Content.ServedBytes, st.Process.PeakRSSBytes>>20, st.Process.CPUSeconds)
 }
 
 // table is the tabwriter of the summary's tables.

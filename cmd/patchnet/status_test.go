@@ -390,6 +390,10 @@ func TestWriteStatus(t *testing.T) {
 			"    signed by: CN=pub (12D3KooWp, publisher); CN=sn3 (12D3KooWs3, supernode)\n",
 			"    signed both (no longer counted): CN=sn3 (12D3KooWs3, supernode)\n",
 			"  PNT-3 v1 contested dd00", ", conflicts with held cc00"}, nil},
+		{"served bytes and process usage", func(st *node.APIStatus) {
+			st.Content.ServedBytes = 3 << 20
+			st.Process = node.APIProcess{PeakRSSBytes: 48 << 20, CPUSeconds: 2.25}
+		}, []string{"served to peers: 3145728 artifact bytes; process: peak RSS 48 MiB, CPU 2.2 s\n"}, nil},
 		{"no install reports on a supernode", func(st *node.APIStatus) { st.Roles = []string{"supernode"} },
 			[]string{"install reports: none (agents send them only with [report] enabled = true)\n"}, nil},
 		{"nothing yet", func(*node.APIStatus) {},

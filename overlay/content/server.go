@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -25,6 +26,10 @@ type server struct {
 	mu     sync.Mutex
 	active map[peer.ID]int
 	bufs   sync.Pool // *[]byte of ChunkSize, for stores that read into a buffer
+
+	// served counts the block bytes written to peers: what a harness
+	// reports as this node's egress (frames' few header bytes left out).
+	served atomic.Int64
 }
 
 // bufferedGetter is a Blockstore that can read a block into a caller's
@@ -151,7 +156,9 @@ func (s *server) serve(st network.Stream, p peer.ID, cids []cid.Cid) error {
 			done()
 			return writeBusyFrame(w, s.budget.hints(p, c))
 		default:
-			err = writeBlockFrame(w, data)
+			if err = writeBlockFrame(w, data); err == nil {
+				s.served.Add(int64(len(data)))
+			}
 		}
 		done()
 		if err != nil {

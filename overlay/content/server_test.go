@@ -90,3 +90,25 @@ func activeFor(s *server, p peer.ID) int {
 	defer s.mu.Unlock()
 	return s.active[p]
 }
+
+// Served counts the block bytes a provider wrote: at least the artifact
+// (its leaves) and no more than what went on the stream, frames included.
+func TestServedCountsBlockBytes(t *testing.T) {
+	nodes := newNet(t, 2, defaultCfg)
+	provider, fetcher := nodes[1], nodes[0]
+	sent := countServed(provider)
+	data, sum := artifact(1<<20+333, 5)
+	root := seed(t, data, fetcher, provider)
+	if got := provider.svc.Served(); got != 0 {
+		t.Fatalf("served %d bytes before any fetch, want 0", got)
+	}
+	if _, _, err := fetchTo(t, fetcher, Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{deadURL()}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := provider.svc.Served(); got < int64(len(data)) || got > sent.Load() {
+		t.Errorf("served %d bytes, want between the artifact's %d and the %d written to streams", got, len(data), sent.Load())
+	}
+	if got := fetcher.svc.Served(); got != 0 {
+		t.Errorf("the fetcher served %d bytes, want 0", got)
+	}
+}

@@ -66,6 +66,16 @@ func (s *Service) Close() error {
 	return nil
 }
 
+// Served is how many block bytes the service has served to peers since it
+// started (the artifact's leaves and its DAG's few internal nodes): the
+// node's share of the zone's distribution, for status and harnesses.
+func (s *Service) Served() int64 {
+	if s.srv == nil {
+		return 0
+	}
+	return s.srv.served.Load()
+}
+
 // Run re-provides held roots every ReprovideInterval until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
 	return s.prov.Run(ctx)

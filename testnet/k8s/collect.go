@@ -125,7 +125,8 @@ type CollectOptions struct {
 // Collect reads every endpoint (CollectParallel at a time) and builds the
 // run's report: one Sample per agent, with receipt, acceptance and
 // install times from publication, out of its lifecycle events and install
-// journal. The times are the nodes' clocks: keep them in sync (NTP) across
+// journal, and the counters of FillCounters (egress, duplicates, memory,
+// CPU). The times are the nodes' clocks: keep them in sync (NTP) across
 // machines.
 func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testnet.Report, error) {
 	switch {
@@ -216,6 +217,7 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 	rep.Stages["installed"] = testnet.Summarize(inst, rep.Nodes)
 	rep.Checks["all_nodes_answered"] = failed == 0
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
+	FillCounters(rep, reports, o.UpdateID)
 	return rep
 }
 

@@ -88,6 +88,14 @@ func TestCollectFromRunningNodes(t *testing.T) {
 	if r := rep.Results[testnet.ResultPatchnet]; r.Delivered != 2.0/3 || r.MaxMS <= 0 {
 		t.Errorf("patchnet result %+v: want 2 of 3 delivered", r)
 	}
+	for _, s := range rep.Samples {
+		if got := s.FromPeers + s.FromOrigin; got != l.ArtifactSize() {
+			t.Errorf("%s fetched %d bytes (peers %d, origin %d), want the artifact's %d", s.Node, got, s.FromPeers, s.FromOrigin, l.ArtifactSize())
+		}
+	}
+	if rep.MemoryPerNodeBytes <= 0 || rep.CPUSeconds <= 0 {
+		t.Errorf("memory per node %d, CPU %v s: want both read from the nodes", rep.MemoryPerNodeBytes, rep.CPUSeconds)
+	}
 	if rep.Checks["all_nodes_answered"] || rep.Checks["all_agents_installed"] {
 		t.Errorf("checks %v: the missing node must fail both", rep.Checks)
 	}
@@ -142,6 +150,40 @@ func TestSampleOf(t *testing.T) {
 		if got != c.want || s.Node != "a1" {
 			t.Errorf("%s: %s %v, want a1 %v", c.name, s.Node, got, c.want)
 		}
+	}
+}
+
+// FillCounters sums what the nodes served by role (publishers' bytes are
+// the origin's), averages their memory, adds up their CPU, divides the
+// duplicates by the messages delivered over every node, and gives each
+// agent's sample its bytes — a fetch served by the publisher alone
+// counting as the origin's.
+func TestFillCounters(t *testing.T) {
+	fetched := func(from string, peers, vendor int64) node.APIEvent {
+		return node.APIEvent{Kind: node.EventFetched, ID: "U", From: []string{from},
+			SourceBytes: map[string]int64{"peers": peers, "vendor": vendor}}
+	}
+	status := func(id, role string, served, rss int64, dup, delivered uint64, events ...node.APIEvent) *node.APIStatus {
+		return &node.APIStatus{ID: id, Roles: []string{role}, Content: node.APIContent{ServedBytes: served},
+			Process: node.APIProcess{PeakRSSBytes: rss, CPUSeconds: 1.5}, Overlay: map[string]uint64{"duplicates": dup, "delivered": delivered},
+			Events: events}
+	}
+	reports := []*NodeReport{
+		{Endpoint: "/z/pub/state", Status: status("P", "publisher", 300, 10, 0, 1)},
+		{Endpoint: "/z/sn1/state", Status: status("S", "supernode", 700, 20, 2, 3)},
+		{Endpoint: "/z/a1/state", Status: status("A1", "agent", 100, 30, 1, 2, fetched("P", 500, 0))},
+		{Endpoint: "/z/a2/state", Status: status("A2", "agent", 0, 40, 3, 2, fetched("S", 400, 100),
+			node.APIEvent{Kind: node.EventFetched, ID: "other", SourceBytes: map[string]int64{"peers": 9}})},
+	}
+	rep := &testnet.Report{Samples: []testnet.Sample{{Node: "a1"}, {Node: "a2"}}}
+	FillCounters(rep, reports, "U")
+	want := &testnet.Report{OriginEgressBytes: 300, PeerEgressBytes: 800, DuplicatesPerMessage: 6.0 / 8,
+		MemoryPerNodeBytes: 25, CPUSeconds: 6, Samples: []testnet.Sample{
+			{Node: "a1", Served: 100, FromOrigin: 500},
+			{Node: "a2", FromPeers: 400, FromOrigin: 100},
+		}}
+	if d := cmp.Diff(want, rep); d != "" {
+		t.Errorf("report (-want +got):\n%s", d)
 	}
 }
 

@@ -16,7 +16,10 @@
 //
 // Collect reads /v1/status and /v1/history of each node, over its unix
 // socket or through the read-only API proxy (Proxy) the pods run beside
-// the node, and turns the lifecycle events into testnet.Samples.
+// the node, and turns the lifecycle events into testnet.Samples and the
+// statuses' counters (bytes served, fetch sources, gossip duplicates,
+// process memory and CPU) into the report's (FillCounters, which the netns
+// mode uses too).
 //
 // It talks to no cluster: an operator applies the YAML with kubectl. It
 // decides no trust — the nodes it deploys do — and production code must

@@ -8,8 +8,8 @@ import (
 	"io"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/patchnet/patchnet/internal/netns"
@@ -30,6 +30,9 @@ type cluster struct {
 	procs    map[string]*zonekit.Proc
 	boot     string
 	agents   []string
+	// seeded is what the runs of `patchnet publish` served as seeder,
+	// from the line each prints when it exits.
+	seeded atomic.Int64
 }
 
 // newCluster makes the network, the PKI for the supernodes sn1…snS, the
@@ -187,6 +190,12 @@ func (c *cluster) start(ctx context.Context, name, role string, keys map[string]
 	if err != nil {
 		return err
 	}
+	return c.launch(ctx, nd, name, role, path)
+}
+
+// launch starts daemon name of role with its config at path in nd's
+// namespace and waits until it listens.
+func (c *cluster) launch(ctx context.Context, nd *netns.Node, name, role, path string) error {
 	sctx, cancel := context.WithTimeout(ctx, StartTimeout)
 	defer cancel()
 	// The daemon must outlive sctx: its command gets the run's ctx.
@@ -199,6 +208,20 @@ func (c *cluster) start(ctx context.Context, name, role string, keys map[string]
 		c.boot = addr
 	}
 	return nil
+}
+
+// kill SIGKILLs daemon name (no shutdown: a crash or a power cut) and
+// forgets it; its namespace, config and state stay for restart.
+func (c *cluster) kill(name string) {
+	if p := c.procs[name]; p != nil {
+		p.Kill()
+		delete(c.procs, name)
+	}
+}
+
+// restart starts agent name again on the state and config it had.
+func (c *cluster) restart(ctx context.Context, name string) error {
+	return c.launch(ctx, c.net.Node(name), name, "agent", c.kit.Path(name+".toml"))
 }
 
 // startAgent starts agent name on sysroot with extra config keys.
@@ -229,6 +252,7 @@ func (c *cluster) publish(ctx context.Context, u zonekit.Update) (time.Time, <-c
 		defer close(lines)
 		sc := bufio.NewScanner(r)
 		for sc.Scan() {
+			countSeeded(sc.Text(), &c.seeded)
 			if strings.HasPrefix(sc.Text(), "published ") {
 				select {
 				case published <- time.Now():
@@ -273,31 +297,6 @@ func (c *cluster) close() error {
 		errs = append(errs, os.RemoveAll(c.dir))
 	}
 	return errors.Join(errs...)
-}
-
-// peakRSS is the mean peak resident memory of the daemons, from
-// /proc/PID/status (VmHWM).
-func (c *cluster) peakRSS() int64 {
-	var sum, n int64
-	for _, p := range c.procs {
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Cmd.Process.Pid))
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-				kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				if err == nil {
-					sum += kb << 10
-					n++
-				}
-			}
-		}
-	}
-	if n == 0 {
-		return 0
-	}
-	return sum / n
 }
 
 // timeline is one agent's events for one update.

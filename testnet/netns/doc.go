@@ -4,12 +4,23 @@
 // the update published with `patchnet publish`, and each agent's times
 // read from its local API (/v1/status events on STATE/patchnet.sock).
 //
-// It runs the propagation scenario and table2 (the seed paper's Table II:
-// three real packages — a custom archive, an rpm and a .deb of the paper's
-// sizes — downloaded and installed on 10 Mbit/s links, S1 and S2 beside
-// the paper's). Params.Latency is added to every packet a node receives
+// It runs the propagation scenario; churn (propagation with a share of
+// the agents SIGKILLed right after publication and half of those
+// restarted on their state once the survivors installed); and table2 (the
+// seed paper's Table II: three real packages — a custom archive, an rpm
+// and a .deb of the paper's sizes — downloaded and installed on 10 Mbit/s
+// links, S1 and S2 beside the paper's). Params.Latency is added to every packet a node receives
 // (internal/netns's NFQUEUE delayer: this kernel has no netem), so a
 // one-way trip between two nodes takes that much more.
+//
+// At the end of a run every daemon's /v1/status is read the way
+// `patchnet testnet collect` reads a cluster's nodes (k8s.Fetch,
+// k8s.FillCounters): the bytes each served to peers (peer egress; each
+// agent's fetch by source in its sample), gossip duplicates per message
+// delivered, the mean peak resident set of the daemons (memory per node)
+// and their CPU time together. The origin's egress is what the vendor's
+// HTTP origin served (the supernodes' checks, agents' fallbacks) plus what
+// `patchnet publish` says it served as seeder when it exits.
 //
 // It needs root, iproute2, iptables (for latency), and dpkg (rpm and
 // rpmbuild for table2). It is a

@@ -2,7 +2,9 @@ package netns
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"time"
 
@@ -27,18 +29,54 @@ const (
 // Params.Nodes agents, each vulnerable, and times receipt, acceptance and
 // install on each from publication.
 func propagation(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
+	agents := agentNames(p.Nodes)
+	var fix string
+	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &fix), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
+		url, t0, done, err := c.publishFix(ctx, fix)
+		if err != nil {
+			return nil, err
+		}
+		tls, werr := c.waitFinal(ctx, propID, agents)
+		if err := <-done; err != nil {
+			return nil, err
+		}
+		rep := fixReport(p, c, setupTime, fix)
+		fillStages(rep, tls, agents, t0)
+		if err := c.counters(ctx, rep, propID); err != nil { // before the baseline's downloads
+			return rep, errors.Join(werr, err)
+		}
+		rep.Checks["all_installed"] = count(tls, agents, installed) == len(agents)
+		if _, err := exec.LookPath("curl"); err == nil && p.Baselines && werr == nil { // absent from Results without curl
+			res, served, err := httpOrigin(ctx, c, url)
+			if err != nil {
+				return rep, err
+			}
+			rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = res, served
+		}
+		return rep, werr
+	})
+}
+
+// agentNames are the names of n agents: a1…an.
+func agentNames(n int) []string {
 	var agents []string
-	for i := range p.Nodes {
+	for i := range n {
 		agents = append(agents, fmt.Sprintf("a%d", i+1))
 	}
-	var fix string
-	setup := func(ctx context.Context, c *cluster) error {
+	return agents
+}
+
+// fixSetup builds the old package and the fix of Params.ArtifactBytes
+// (its path into *fix) and starts the agents, each with the old package
+// installed.
+func fixSetup(p testnet.Params, agents []string, fix *string) func(context.Context, *cluster) error {
+	return func(ctx context.Context, c *cluster) error {
 		dir := c.kit.Path("packages")
 		old, err := buildDeb(ctx, dir, pkg{propPackage, oldVersion, smallPackage})
 		if err != nil {
 			return err
 		}
-		if fix, err = buildDeb(ctx, dir, pkg{propPackage, newVersion, p.ArtifactBytes}); err != nil {
+		if *fix, err = buildDeb(ctx, dir, pkg{propPackage, newVersion, p.ArtifactBytes}); err != nil {
 			return err
 		}
 		for i, a := range agents {
@@ -54,40 +92,42 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 		c.progress("starting agents", len(agents), len(agents))
 		return nil
 	}
-	return withCluster(ctx, p, progress, agents, setup, func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
-		url, err := c.vendor.Add(fix)
-		if err != nil {
-			return nil, err
+}
+
+// publishFix puts the fix on the vendor's origin and publishes it; it
+// returns the fix's URL and what cluster.publish returns.
+func (c *cluster) publishFix(ctx context.Context, fix string) (string, time.Time, <-chan error, error) {
+	url, err := c.vendor.Add(fix)
+	if err != nil {
+		return "", time.Time{}, nil, err
+	}
+	t0, done, err := c.publish(ctx, zonekit.Update{ID: propID, Summary: "testnet propagation", Ecosystem: "Debian:12",
+		Package: propPackage, Fixed: newVersion, Artifact: fix, Method: "dpkg", URL: url})
+	return url, t0, done, err
+}
+
+// fixReport is the report's header for a run that published fix.
+func fixReport(p testnet.Params, c *cluster, setupTime time.Duration, fix string) *testnet.Report {
+	rep := baseReport(p, c, setupTime)
+	if fi, err := os.Stat(fix); err == nil {
+		rep.ArtifactBytes = fi.Size() // the .deb as built, within 512 bytes of the asked size
+	}
+	return rep
+}
+
+// installed and accepted say whether a timeline reached a stage.
+func installed(tl *timeline) bool { return tl.state == node.StateInstalled }
+func accepted(tl *timeline) bool  { return !tl.at[node.EventAccepted].IsZero() }
+
+// count is how many of set have a timeline for which reached holds.
+func count(tls map[string]*timeline, set []string, reached func(*timeline) bool) int {
+	n := 0
+	for _, a := range set {
+		if tl := tls[a]; tl != nil && reached(tl) {
+			n++
 		}
-		t0, done, err := c.publish(ctx, zonekit.Update{ID: propID, Summary: "testnet propagation", Ecosystem: "Debian:12",
-			Package: propPackage, Fixed: newVersion, Artifact: fix, Method: "dpkg", URL: url})
-		if err != nil {
-			return nil, err
-		}
-		tls, werr := c.waitFinal(ctx, propID, agents)
-		if err := <-done; err != nil {
-			return nil, err
-		}
-		rep := baseReport(p, c, setupTime)
-		fillStages(rep, tls, agents, t0)
-		rep.OriginEgressBytes = c.vendor.Served() // before the baseline's downloads
-		rep.MemoryPerNodeBytes = c.peakRSS()
-		installed := 0
-		for _, a := range agents {
-			if tl := tls[a]; tl != nil && tl.state == node.StateInstalled {
-				installed++
-			}
-		}
-		rep.Checks["all_installed"] = installed == len(agents)
-		if _, err := exec.LookPath("curl"); err == nil && p.Baselines && werr == nil { // absent from Results without curl
-			res, served, err := httpOrigin(ctx, c, url)
-			if err != nil {
-				return rep, err
-			}
-			rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = res, served
-		}
-		return rep, werr
-	})
+	}
+	return n
 }
 
 // fillStages fills the report's samples, stage percentiles and the

@@ -12,7 +12,7 @@ import (
 
 func init() { testnet.Register(testnet.ModeNetns, Run) }
 
-// Run runs p's scenario (propagation or table2) with real patchnet
+// Run runs p's scenario (propagation, churn or table2) with real patchnet
 // processes in network namespaces. It needs root; every namespace and
 // process it makes is gone when it returns, on error too.
 func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep *testnet.Report, err error) {
@@ -33,8 +33,10 @@ func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep 
 		scenario = propagation
 	case testnet.ScenarioTable2:
 		scenario = table2
+	case testnet.ScenarioChurn:
+		scenario = churn
 	default:
-		return nil, fmt.Errorf("scenario %q: netns runs %s and %s", p.Scenario, testnet.ScenarioPropagation, testnet.ScenarioTable2)
+		return nil, fmt.Errorf("scenario %q: netns runs %s, %s and %s", p.Scenario, testnet.ScenarioPropagation, testnet.ScenarioChurn, testnet.ScenarioTable2)
 	}
 	return scenario(ctx, p, progress)
 }

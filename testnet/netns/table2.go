@@ -70,9 +70,7 @@ func table2(ctx context.Context, p testnet.Params, progress testnet.Progress) (*
 			rep.Table2 = append(rep.Table2, row)
 			rep.Checks[u.row.pkg+"_installed"] = row.S2S > 0
 		}
-		rep.OriginEgressBytes = c.vendor.Served()
-		rep.MemoryPerNodeBytes = c.peakRSS()
-		return rep, nil
+		return rep, c.counters(ctx, rep, "")
 	})
 }
 

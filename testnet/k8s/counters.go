@@ -1,0 +1,75 @@
+package k8s
+
+import (
+	"slices"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// FillCounters puts the counters the nodes' statuses carry into rep, the
+// same way for every mode that reads its nodes through their local API
+// (k8s collect, netns):
+//
+//   - each agent sample (matched by node name): Served, the bytes it served
+//     to peers, and FromPeers and FromOrigin, the bytes its fetch of update
+//     id got from peers and from the vendor's origin (a fetch served by a
+//     publisher alone counts as the origin's, as in sim);
+//   - PeerEgressBytes: what supernodes and agents served each other;
+//     OriginEgressBytes gains what publishers' nodes served (the caller
+//     adds what the vendor's HTTP origin served, when it knows it);
+//   - DuplicatesPerMessage: gossip copies dropped as duplicates per
+//     message delivered, over every node read;
+//   - MemoryPerNodeBytes, the mean peak resident set of the nodes read, and
+//     CPUSeconds, the CPU time they used together.
+func FillCounters(rep *testnet.Report, reports []*NodeReport, id string) {
+	publishers := map[string]bool{}
+	for _, r := range reports {
+		if nodeRole(r.Status) == trust.RolePublisher {
+			publishers[r.Status.ID] = true
+		}
+	}
+	var dup, delivered uint64
+	var rss, rssNodes int64
+	for _, r := range reports {
+		st := r.Status
+		switch nodeRole(st) {
+		case trust.RolePublisher:
+			rep.OriginEgressBytes += st.Content.ServedBytes
+		case trust.RoleSupernode, trust.RoleAgent:
+			rep.PeerEgressBytes += st.Content.ServedBytes
+		}
+		dup += st.Overlay["duplicates"]
+		delivered += st.Overlay["delivered"]
+		if st.Process.PeakRSSBytes > 0 {
+			rss += st.Process.PeakRSSBytes
+			rssNodes++
+		}
+		rep.CPUSeconds += st.Process.CPUSeconds
+		if i := slices.IndexFunc(rep.Samples, func(s testnet.Sample) bool { return s.Node == nodeName(r.Endpoint) }); i >= 0 {
+			fillSample(&rep.Samples[i], st, id, publishers)
+		}
+	}
+	if delivered > 0 {
+		rep.DuplicatesPerMessage = float64(dup) / float64(delivered)
+	}
+	if rssNodes > 0 {
+		rep.MemoryPerNodeBytes = rss / rssNodes
+	}
+}
+
+// fillSample puts an agent's served bytes and its fetch of id by source
+// into s.
+func fillSample(s *testnet.Sample, st *node.APIStatus, id string, publishers map[string]bool) {
+	s.Served = st.Content.ServedBytes
+	for _, e := range st.Events {
+		if e.Kind != node.EventFetched || e.ID != id {
+			continue
+		}
+		s.FromOrigin, s.FromPeers = e.SourceBytes["vendor"], e.SourceBytes["peers"]
+		if len(e.From) == 1 && publishers[e.From[0]] {
+			s.FromOrigin, s.FromPeers = s.FromOrigin+s.FromPeers, 0
+		}
+	}
+}
