@@ -27,6 +27,7 @@ var scenarios = map[string]scenario{
 	testnet.ScenarioRevocation:  runRevocation,
 	testnet.ScenarioFlood:       runFlood,
 	testnet.ScenarioContent:     runContent,
+	testnet.ScenarioPartition:   runPartition,
 }
 
 // Scenarios lists the scenarios sim runs, sorted.
