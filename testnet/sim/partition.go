@@ -110,11 +110,12 @@ func (z *zone) waitIsolated(ctx context.Context, s sides, progress testnet.Progr
 		}
 		return n
 	}
-	last := -1
+	first, last := crossing(), -1
 	return waitUntil(ctx, z.params.Timeout, func() bool {
 		n := crossing()
 		if n != last {
-			progress("connections across the cut", n, n)
+			// Counts the connections gone, out of those there were.
+			progress("connections across the cut closed", first-min(n, first), first)
 			last = n
 		}
 		return n == 0
