@@ -33,8 +33,10 @@ func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep 
 		scenario = propagation
 	case testnet.ScenarioTable2:
 		scenario = table2
+	case testnet.ScenarioPrivateZone:
+		scenario = privateZoneScenario
 	default:
-		return nil, fmt.Errorf("scenario %q: netns runs %s and %s", p.Scenario, testnet.ScenarioPropagation, testnet.ScenarioTable2)
+		return nil, fmt.Errorf("scenario %q: netns runs %s, %s and %s", p.Scenario, testnet.ScenarioPropagation, testnet.ScenarioTable2, testnet.ScenarioPrivateZone)
 	}
 	return scenario(ctx, p, progress)
 }
