@@ -7,7 +7,8 @@
 // demo` runs it), built by
 // nodelab with its production libp2p host — resource and connection
 // managers, gater, QUIC — whose UDP sockets are endpoints of one
-// github.com/marcopolo/simnet network (x/simlibp2p.QUICSimnet, through
+// github.com/marcopolo/simnet network (x/simlibp2p.QUICSimnet's wiring
+// with the partition's cut around each socket, cut.go, through
 // node.Config.HostOptions): every node has its own address, a one-way
 // latency and an uplink/downlink bandwidth cap. The zone forms as a real
 // one: agents bootstrap off the publisher and one supernode and find each
