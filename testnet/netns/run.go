@@ -35,8 +35,10 @@ func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep 
 		scenario = table2
 	case testnet.ScenarioChurn:
 		scenario = churn
+	case testnet.ScenarioPrivateZone:
+		scenario = privateZoneScenario
 	default:
-		return nil, fmt.Errorf("scenario %q: netns runs %s, %s and %s", p.Scenario, testnet.ScenarioPropagation, testnet.ScenarioChurn, testnet.ScenarioTable2)
+		return nil, fmt.Errorf("scenario %q: netns runs %s, %s, %s and %s", p.Scenario, testnet.ScenarioPropagation, testnet.ScenarioChurn, testnet.ScenarioTable2, testnet.ScenarioPrivateZone)
 	}
 	return scenario(ctx, p, progress)
 }

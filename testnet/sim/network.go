@@ -2,10 +2,10 @@ package sim
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/x/simlibp2p"
 	"github.com/marcopolo/simnet"
 
 	"github.com/patchnet/patchnet/testnet"
@@ -18,10 +18,11 @@ const uncapped = 10_000_000_000
 
 // network is the simulated network every node of a run is an endpoint of:
 // one address per node name (kept across restarts), one egress counter
-// per node.
+// per node, and a cut the partition scenario puts up and takes down.
 type network struct {
 	sn     *simnet.Simnet
 	params testnet.Params
+	cut    cut
 
 	mu       sync.Mutex
 	index    map[string]int
@@ -42,11 +43,7 @@ func (n *network) close() { n.sn.Close() }
 // counter. origin caps the node's uplink at Params.OriginBandwidth.
 func (n *network) endpoint(name string, origin bool) (listen string, opts []libp2p.Option) {
 	n.mu.Lock()
-	i, ok := n.index[name]
-	if !ok {
-		i = len(n.index) + 1
-		n.index[name] = i
-	}
+	i := n.indexOf(name)
 	e, ok := n.counters[name]
 	if !ok {
 		e = &egress{}
@@ -62,8 +59,42 @@ func (n *network) endpoint(name string, origin bool) (listen string, opts []libp
 		Downlink: simnet.LinkSettings{BitsPerSecond: bits(n.params.Bandwidth)},
 	}
 	listen = fmt.Sprintf("/ip4/%s/udp/4001/quic-v1", simnet.IntToPublicIPv4(i))
-	return listen, []libp2p.Option{simlibp2p.QUICSimnet(n.sn, link), libp2p.BandwidthReporter(e)}
+	return listen, []libp2p.Option{n.quicBehindCut(link), libp2p.BandwidthReporter(e)}
 }
+
+// indexOf is name's number on the network, given on first use; n.mu held.
+func (n *network) indexOf(name string) int {
+	i, ok := n.index[name]
+	if !ok {
+		i = len(n.index) + 1
+		n.index[name] = i
+	}
+	return i
+}
+
+// addr is name's IP address on the network.
+func (n *network) addr(name string) netip.Addr {
+	n.mu.Lock()
+	i := n.indexOf(name)
+	n.mu.Unlock()
+	ip, _ := netip.AddrFromSlice(simnet.IntToPublicIPv4(i).To4())
+	return ip
+}
+
+// split cuts every link between the nodes named in a and those in b.
+func (n *network) split(a, b []string) {
+	ips := func(names []string) []netip.Addr {
+		out := make([]netip.Addr, len(names))
+		for i, name := range names {
+			out[i] = n.addr(name)
+		}
+		return out
+	}
+	n.cut.split(ips(a), ips(b))
+}
+
+// heal restores the links split cut.
+func (n *network) heal() { n.cut.heal() }
 
 // sent is the artifact bytes name's node sent: patchnet's content
 // transfer, or (raw nodes) the HTTP-origin baseline's.

@@ -27,6 +27,7 @@ var scenarios = map[string]scenario{
 	testnet.ScenarioRevocation:  runRevocation,
 	testnet.ScenarioFlood:       runFlood,
 	testnet.ScenarioContent:     runContent,
+	testnet.ScenarioPartition:   runPartition,
 }
 
 // Scenarios lists the scenarios sim runs, sorted.
@@ -58,6 +59,10 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 		return nil, err
 	}
 	sc, ok := scenarios[p.Scenario]
+	if p.Scenario == testnet.ScenarioPrivateZone {
+		// go-libp2p's QUIC refuses a pre-shared key; simnet has no TCP.
+		return nil, fmt.Errorf("scenario %q: runs in netns mode (--mode netns): a private zone's pre-shared key needs TCP, and sim's network carries QUIC only", p.Scenario)
+	}
 	if !ok {
 		return nil, fmt.Errorf("scenario %q: not run in sim yet (sim runs %v)", p.Scenario, Scenarios())
 	}

@@ -185,3 +185,27 @@ func progressLog(b *testing.B) testnet.Progress {
 		fmt.Fprintf(os.Stderr, "%s %s %d/%d\n", time.Now().Format("15:04:05"), stage, done, total)
 	}
 }
+
+// TestPartition: with the network cut in two, the side with the publisher
+// and k supernodes accepts and installs the fix, the cut side (fewer than
+// k supernodes) accepts nothing; once healed, the cut side catches up and
+// installs it, and nobody installs anything else.
+func TestPartition(t *testing.T) {
+	p := small(testnet.ScenarioPartition)
+	// The sides come apart when QUIC gives up on the silent connections
+	// across the cut (its 30 s idle timeout, more for a connection with
+	// data in flight); the timeout bounds that wait too.
+	p.Timeout = 90 * time.Second
+	rep := run(t, p)
+	if rep.WrongInstalls != 0 {
+		t.Errorf("%d wrong installs", rep.WrongInstalls)
+	}
+	if got := rep.Stages["cut_side_before_heal"].Delivered; got != 0 {
+		t.Errorf("cut side accepted %v before the heal, want none", got)
+	}
+	for _, stage := range []string{"connected_side", "caught_up"} {
+		if got := rep.Stages[stage].Delivered; got != 1 {
+			t.Errorf("stage %s delivered to %v of its agents, want all", stage, got)
+		}
+	}
+}

@@ -73,6 +73,9 @@ func startZone(ctx context.Context, p testnet.Params, o Options, dir string, net
 			// Each agent's libp2p budget stays at the lab's; the sim's
 			// nodes share one process, not one host's descriptors.
 			cfg.Overlay.Resources.MaxFileDescriptors = overlay.DefaultResourceFDs
+			if p.Scenario == testnet.ScenarioPartition {
+				partitionTimers(cfg)
+			}
 		},
 	})
 	if err != nil {
