@@ -480,6 +480,7 @@ func (l *Lab) waitReady(ctx context.Context) error {
 func (l *Lab) notReady() string {
 	pub := l.Publisher.Overlay()
 	if got := len(pub.TopicPeers(pub.SupernodesTopic())); got < len(l.Supernodes) {
+		l.Progress("publisher sees supernodes", got, len(l.Supernodes))
 		return fmt.Sprintf("publisher sees %d of %d supernodes", got, len(l.Supernodes))
 	}
 	members := l.Members()

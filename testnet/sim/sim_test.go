@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"sync"
 	"testing"
@@ -137,6 +139,7 @@ var (
 	benchTimeout  = flag.Duration("sim.timeout", 10*time.Minute, "BenchmarkZone's timeout (set-up and after publication)")
 	benchBase     = flag.Bool("sim.baselines", true, "run BenchmarkZone's baselines")
 	benchOut      = flag.String("sim.out", "", "write BenchmarkZone's report (JSON) to this file")
+	benchPprof    = flag.String("sim.pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060) during BenchmarkZone")
 )
 
 // BenchmarkZone runs one scenario at -sim.nodes agents (500 by default) and
@@ -146,6 +149,9 @@ var (
 func BenchmarkZone(b *testing.B) {
 	p := testnet.DefaultParams()
 	p.Scenario, p.Nodes, p.Timeout, p.Baselines = *benchScenario, *benchNodes, *benchTimeout, *benchBase
+	if *benchPprof != "" {
+		go func() { b.Log(http.ListenAndServe(*benchPprof, nil)) }()
+	}
 	for b.Loop() {
 		start := time.Now()
 		rep, err := testnet.Run(context.Background(), p, progressLog(b))
