@@ -8,21 +8,17 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
-	"github.com/marcopolo/simnet"
 	"github.com/quic-go/quic-go"
 	"go.uber.org/fx"
 )
 
 // cut is a partition of the simulated network: while it is up, every
 // datagram between endpoints on different sides is dropped, in both
-// directions, as on a link that went dark. simnet (v0.0.7) routes every
-// packet and offers no way to drop one between chosen endpoints (its
-// router's only per-packet hook, LatencyFunc, can delay a packet but not
-// drop it), so the cut sits in each endpoint's socket instead: a datagram
-// for the other side is dropped as it is written, one from the other side
-// as it is read (a packet in flight when the cut went up). Nodes see what
-// a real partition shows them: silence, retransmissions, transport
-// timeouts — no connection is closed for them, no dial refused.
+// directions, as on a link that went dark: the fabric drops a datagram for
+// the other side as it is sent, and one in flight when the cut went up as
+// it arrives. Nodes see what a real partition shows them: silence,
+// retransmissions, transport timeouts — no connection is closed for them,
+// no dial refused.
 type cut struct {
 	mu   sync.RWMutex
 	side map[netip.Addr]int // endpoint → side while the cut is up; absent: no side
@@ -79,31 +75,6 @@ func ipOf(addr net.Addr) netip.Addr {
 	return ip.Unmap()
 }
 
-// cutConn is a simnet endpoint behind the network's cut.
-type cutConn struct {
-	*simnet.SimConn
-	cut *cut
-}
-
-// WriteTo drops a datagram for the other side of the cut (as the network
-// would: the sender learns nothing) and sends the others.
-func (c *cutConn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	if c.cut.drops(c.LocalAddr(), addr) {
-		return len(p), nil
-	}
-	return c.SimConn.WriteTo(p, addr)
-}
-
-// ReadFrom skips datagrams from the other side of the cut.
-func (c *cutConn) ReadFrom(p []byte) (int, net.Addr, error) {
-	for {
-		n, from, err := c.SimConn.ReadFrom(p)
-		if err != nil || !c.cut.drops(from, c.LocalAddr()) {
-			return n, from, err
-		}
-	}
-}
-
 // sourceIP answers QUIC's question which source IP to send from: the
 // endpoint's one address.
 type sourceIP struct{ ip atomic.Pointer[net.IP] }
@@ -112,15 +83,15 @@ func (s *sourceIP) PreferredSourceIPForDestination(*net.UDPAddr) (net.IP, error)
 	return *s.ip.Load(), nil
 }
 
-// quicBehindCut is libp2p's QUIC transport on a simnet endpoint behind
-// the network's cut, with link's caps: x/simlibp2p.QUICSimnet's wiring
-// (quicreuse's documented overrides for the UDP socket and the source IP),
-// with the endpoint wrapped in the cut.
-func (n *network) quicBehindCut(link simnet.NodeBiDiLinkSettings) libp2p.Option {
+// quicOnFabric is libp2p's QUIC transport on an endpoint of the network's
+// fabric whose link sends up and receives down bytes per second (0:
+// uncapped): x/simlibp2p.QUICSimnet's wiring (quicreuse's documented
+// overrides for the UDP socket and the source IP) on the fabric's socket.
+func (n *network) quicOnFabric(up, down int64) libp2p.Option {
 	src := &sourceIP{}
 	listen := quicreuse.OverrideListenUDP(func(_ string, addr *net.UDPAddr) (net.PacketConn, error) {
 		src.ip.Store(&addr.IP)
-		return &cutConn{SimConn: n.sn.NewEndpoint(addr, link), cut: &n.cut}, nil
+		return n.fab.endpoint(addr, up, down), nil
 	})
 	selector := quicreuse.OverrideSourceIPSelector(func() (quicreuse.SourceIPSelector, error) { return src, nil })
 	return libp2p.QUICReuse(func(l fx.Lifecycle, reset quic.StatelessResetKey, token quic.TokenGeneratorKey, opts ...quicreuse.Option) (*quicreuse.ConnManager, error) {

@@ -11,16 +11,11 @@ import (
 	"github.com/patchnet/patchnet/testnet"
 )
 
-// uncapped is the bandwidth of a link the run leaves uncapped, in bits per
-// second: simnet's rate limiter needs a rate, and 10 Gbit/s is beyond what
-// one process moves.
-const uncapped = 10_000_000_000
-
 // network is the simulated network every node of a run is an endpoint of:
 // one address per node name (kept across restarts), one egress counter
 // per node, and a cut the partition scenario puts up and takes down.
 type network struct {
-	sn     *simnet.Simnet
+	fab    *fabric
 	params testnet.Params
 	cut    cut
 
@@ -30,13 +25,13 @@ type network struct {
 }
 
 func newNetwork(p testnet.Params) *network {
-	sn := &simnet.Simnet{LatencyFunc: simnet.StaticLatency(p.Latency)}
-	sn.Start()
-	return &network{sn: sn, params: p, index: map[string]int{}, counters: map[string]*egress{}}
+	n := &network{params: p, index: map[string]int{}, counters: map[string]*egress{}}
+	n.fab = newFabric(p.Latency, &n.cut)
+	return n
 }
 
 // close stops the network's links and router.
-func (n *network) close() { n.sn.Close() }
+func (n *network) close() { n.fab.close() }
 
 // endpoint is name's listen address and host options: a QUIC endpoint on
 // the simulated network with the node's link caps, and its bandwidth
@@ -50,16 +45,12 @@ func (n *network) endpoint(name string, origin bool) (listen string, opts []libp
 		n.counters[name] = e
 	}
 	n.mu.Unlock()
-	up := bits(n.params.Bandwidth)
+	up := n.params.Bandwidth
 	if origin && n.params.OriginBandwidth > 0 {
-		up = bits(n.params.OriginBandwidth)
-	}
-	link := simnet.NodeBiDiLinkSettings{
-		Uplink:   simnet.LinkSettings{BitsPerSecond: up},
-		Downlink: simnet.LinkSettings{BitsPerSecond: bits(n.params.Bandwidth)},
+		up = n.params.OriginBandwidth
 	}
 	listen = fmt.Sprintf("/ip4/%s/udp/4001/quic-v1", simnet.IntToPublicIPv4(i))
-	return listen, []libp2p.Option{n.quicBehindCut(link), libp2p.BandwidthReporter(e)}
+	return listen, []libp2p.Option{n.quicOnFabric(up, n.params.Bandwidth), libp2p.BandwidthReporter(e)}
 }
 
 // indexOf is name's number on the network, given on first use; n.mu held.
@@ -106,13 +97,4 @@ func (n *network) sent(name string) int64 {
 		return 0
 	}
 	return e.content.Load() + e.origin.Load()
-}
-
-// bits converts a cap in bytes per second to simnet's bits per second (0:
-// uncapped).
-func bits(bytesPerSecond int64) int {
-	if bytesPerSecond <= 0 {
-		return uncapped
-	}
-	return int(bytesPerSecond * 8)
 }

@@ -1,0 +1,258 @@
+package sim
+
+import (
+	"container/heap"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// fabric is the simulated network: each node's endpoint has a link whose
+// uplink and downlink send one datagram after another at their rate, and
+// every datagram takes the run's latency between them. It replaced
+// simnet's own Simnet (v0.0.7), whose single router goroutine hands every
+// datagram of the network over one at a time and waits while the
+// destination's link is full: one busy node stalled every delivery. At
+// 1,000 nodes (240,000 goroutines) that router sat blocked on one downlink
+// after another with thousands of uplinks queued behind it, and the zone
+// took minutes to mesh. Here a datagram's times are computed as it is
+// sent, and each endpoint has its own queue and goroutine, so a slow node
+// delays only what is sent to it, as on a real network.
+//
+// Links drop as a router's full buffer does: a datagram that would wait
+// more than linkBuffer behind those already queued on a link is dropped,
+// which is the loss QUIC's congestion control backs off on.
+type fabric struct {
+	latency time.Duration
+	cut     *cut
+	closing chan struct{}
+	wg      sync.WaitGroup
+
+	mu    sync.RWMutex
+	ports map[netip.AddrPort]*port
+
+	unroutable atomic.Int64 // datagrams for an address no endpoint has
+	overflow   atomic.Int64 // datagrams a full link buffer dropped
+}
+
+func newFabric(latency time.Duration, c *cut) *fabric {
+	return &fabric{latency: latency, cut: c, closing: make(chan struct{}), ports: map[netip.AddrPort]*port{}}
+}
+
+// port is one endpoint's place on the fabric: its link's two directions,
+// the datagrams on their way to it, and its current socket.
+type port struct {
+	addr     *net.UDPAddr
+	up, down shaper
+
+	mu    sync.Mutex
+	sock  *socket
+	queue arrivals
+	seq   uint64
+	wake  chan struct{} // capacity 1: the queue's head changed
+}
+
+// endpoint is a socket at addr whose link sends up and receives down bytes
+// per second (0: uncapped). An address used before (a restarted node)
+// gets a new socket on the same port.
+func (f *fabric) endpoint(addr *net.UDPAddr, up, down int64) *socket {
+	ap := addrPort(addr)
+	f.mu.Lock()
+	pt, ok := f.ports[ap]
+	if !ok {
+		pt = &port{addr: addr, wake: make(chan struct{}, 1)}
+		f.ports[ap] = pt
+		f.wg.Go(func() { f.deliver(pt) })
+	}
+	f.mu.Unlock()
+	s := newSocket(f, pt)
+	pt.mu.Lock()
+	pt.sock = s
+	pt.up.reset(up)
+	pt.down.reset(down)
+	pt.mu.Unlock()
+	return s
+}
+
+// send puts a datagram from one port on its way to addr: it leaves the
+// sender's uplink when the uplink has sent what it holds, and reaches the
+// destination's queue a latency later. It never blocks.
+func (f *fabric) send(from *port, to net.Addr, b []byte) {
+	u, ok := to.(*net.UDPAddr)
+	if !ok {
+		f.unroutable.Add(1)
+		return
+	}
+	f.mu.RLock()
+	dst := f.ports[addrPort(u)]
+	f.mu.RUnlock()
+	if dst == nil {
+		f.unroutable.Add(1)
+		return
+	}
+	if f.cut.drops(from.addr, u) {
+		return
+	}
+	left, ok := from.up.admit(time.Now(), len(b))
+	if !ok {
+		f.overflow.Add(1)
+		return
+	}
+	dst.push(arrival{at: left.Add(f.latency), from: from.addr, b: b})
+}
+
+// deliver passes each datagram for pt through pt's downlink, then to its
+// socket, as their times come, until the fabric closes.
+func (f *fabric) deliver(pt *port) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		a, wait := pt.next(time.Now())
+		if wait == 0 {
+			f.arrive(pt, a)
+			continue
+		}
+		var tick <-chan time.Time
+		if wait > 0 {
+			timer.Reset(wait)
+			tick = timer.C
+		}
+		select {
+		case <-f.closing:
+			return
+		case <-pt.wake:
+		case <-tick:
+		}
+	}
+}
+
+// arrive takes a datagram whose time has come: one off the wire enters
+// pt's downlink (or is dropped by a full buffer, or by a cut that went up
+// while it was in flight); one through the downlink goes to the socket.
+func (f *fabric) arrive(pt *port, a arrival) {
+	if a.linked {
+		pt.mu.Lock()
+		s := pt.sock
+		pt.mu.Unlock()
+		s.receive(a.from, a.b)
+		return
+	}
+	if f.cut.drops(a.from, pt.addr) {
+		return
+	}
+	done, ok := pt.down.admit(a.at, len(a.b))
+	if !ok {
+		f.overflow.Add(1)
+		return
+	}
+	a.at, a.linked = done, true
+	pt.push(a)
+}
+
+// push queues a for pt, waking its goroutine if a is now first.
+func (pt *port) push(a arrival) {
+	pt.mu.Lock()
+	pt.seq++
+	a.seq = pt.seq
+	heap.Push(&pt.queue, a)
+	first := pt.queue[0].seq == a.seq
+	pt.mu.Unlock()
+	if first {
+		select {
+		case pt.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// next takes the first datagram off pt's queue if its time has come (wait
+// 0); otherwise it says how long until it does (-1: the queue is empty).
+func (pt *port) next(now time.Time) (arrival, time.Duration) {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if len(pt.queue) == 0 {
+		return arrival{}, -1
+	}
+	if d := pt.queue[0].at.Sub(now); d > 0 {
+		return arrival{}, d
+	}
+	return heap.Pop(&pt.queue).(arrival), 0
+}
+
+// close stops every port and closes every socket's reads.
+func (f *fabric) close() {
+	close(f.closing)
+	f.wg.Wait()
+}
+
+// addrPort is addr as a map key.
+func addrPort(addr *net.UDPAddr) netip.AddrPort {
+	ap := addr.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// arrival is a datagram on its way to a port: due at at, either at the
+// port's downlink (linked false) or, through it, at its socket.
+type arrival struct {
+	at     time.Time
+	seq    uint64 // order pushed, so equal times keep it
+	linked bool
+	from   *net.UDPAddr
+	b      []byte
+}
+
+// arrivals is a min-heap of arrivals by time, then order pushed.
+type arrivals []arrival
+
+func (q arrivals) Len() int { return len(q) }
+func (q arrivals) Less(i, j int) bool {
+	if !q[i].at.Equal(q[j].at) {
+		return q[i].at.Before(q[j].at)
+	}
+	return q[i].seq < q[j].seq
+}
+func (q arrivals) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
+func (q *arrivals) Push(x any)   { *q = append(*q, x.(arrival)) }
+func (q *arrivals) Pop() any {
+	old := *q
+	a := old[len(old)-1]
+	old[len(old)-1] = arrival{}
+	*q = old[:len(old)-1]
+	return a
+}
+
+// shaper is one direction of a link: it sends one datagram after another
+// at its rate, and drops one that would wait more than linkBuffer.
+type shaper struct {
+	mu   sync.Mutex
+	rate float64   // bytes per second; 0: uncapped
+	free time.Time // when it has sent what it holds
+}
+
+// reset gives the shaper a new rate and an empty buffer.
+func (s *shaper) reset(bytesPerSecond int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.rate, s.free = float64(bytesPerSecond), time.Time{}
+}
+
+// admit returns when a datagram of size bytes entering at t has been sent,
+// or false if the buffer is full.
+func (s *shaper) admit(t time.Time, size int) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rate <= 0 {
+		return t, true
+	}
+	start := t
+	if s.free.After(t) {
+		start = s.free
+	}
+	if start.Sub(t) > linkBuffer {
+		return time.Time{}, false
+	}
+	s.free = start.Add(time.Duration(float64(size) / s.rate * float64(time.Second)))
+	return s.free, true
+}
