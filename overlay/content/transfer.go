@@ -9,6 +9,8 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/patchnet/patchnet/trust"
 )
 
@@ -106,10 +108,27 @@ func (t *transfer) usable() int {
 	return n
 }
 
-// addHints adds hinted peers as providers (never this node).
-func (t *transfer) addHints(hints []peer.ID) {
-	for _, p := range hints {
-		if p != t.h.ID() && !t.addProvider(t.ctx, p) {
+// addHints adds the peers a busy provider (from, reached at via) named as
+// providers, never this node or the busy provider itself. The addresses it
+// gave go into the peerstore for TempAddrTTL only, and only those in scope
+// (inScope): enough to dial the hint now, never kept as if identify had
+// learned them. Hints grant no trust: a hinted peer is one more provider,
+// like a DHT record anyone may publish, and every block it sends is checked
+// against its CID and the artifact against the announced SHA-256 as for any
+// other. One busy frame adds at most MaxBusyHints providers with at most
+// MaxBusyHintAddrs addresses each, and a fetch tries at most
+// MaxProviderCandidates providers in all, which bounds the dials a server
+// pointing its hints at a victim can cause.
+func (t *transfer) addHints(from peer.ID, via ma.Multiaddr, hints []busyHint) {
+	self := t.h.ID()
+	for _, hint := range hints {
+		if hint.ID == self || hint.ID == from {
+			continue
+		}
+		if addrs := dialableHint(hint, via); len(addrs) > 0 {
+			t.h.Peerstore().AddAddrs(hint.ID, addrs, peerstore.TempAddrTTL)
+		}
+		if !t.addProvider(t.ctx, hint.ID) {
 			return
 		}
 	}
@@ -390,7 +409,7 @@ func (t *transfer) deliver(i int, data []byte, s *source) {
 func (t *transfer) drop(s *source, err error) {
 	var be *busyError
 	if errors.As(err, &be) {
-		defer t.addHints(be.hints)
+		defer t.addHints(be.from, be.via, be.hints)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
