@@ -321,7 +321,9 @@ func TestDecodeBusyBodyRejects(t *testing.T) {
 		return append(append(binary.AppendUvarint(nil, uint64(len(id))), id...), rest...)
 	}
 	addr := addrs(t, "/ip4/192.0.2.1/tcp/1")[0].Bytes()
-	withAddr := func(a []byte) []byte { return hint(id, append(binary.AppendUvarint([]byte{1}, uint64(len(a))), a...)...) }
+	withAddr := func(a []byte) []byte {
+		return hint(id, append(binary.AppendUvarint([]byte{1}, uint64(len(a))), a...)...)
+	}
 	var tooMany []byte
 	for range MaxBusyHints + 1 {
 		tooMany = append(tooMany, hint(id, 0)...)
