@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -91,6 +93,52 @@ func TestBusyHintAddrsReachCopyHolder(t *testing.T) {
 	}
 	if diff := cmp.Diff([]peer.ID{a.h.ID()}, delivered); diff != "" {
 		t.Errorf("providers that delivered (-want +got):\n%s", diff)
+	}
+}
+
+// A hinted copy holder that still lacks the blocks when first asked (the
+// seeder named it on sending the last block, before it arrived) is asked
+// again after a pause instead of dropped for the fetch.
+func TestHintedHolderAskedAgain(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.ProviderSearchTimeout = time.Second
+	pub := newStaticNode(t, peer.AddrInfo{}, cfg)
+	route := peer.AddrInfo{ID: pub.h.ID(), Addrs: pub.h.Addrs()}
+	a, b := newStaticNode(t, route, cfg), newStaticNode(t, route, cfg)
+	data, sum := artifact(1<<20+11, 18)
+	root, err := pub.svc.Add(context.Background(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{deadURL()}}
+	if _, _, err := fetchTo(t, a, want); err != nil {
+		t.Fatalf("A's fetch: %v", err)
+	}
+	// A answers its first two requests as a peer still receiving would.
+	var asked atomic.Int32
+	a.h.SetStreamHandler(ProtocolID, func(st network.Stream) {
+		if asked.Add(1) > 2 {
+			a.svc.srv.handle(st)
+			return
+		}
+		if _, err := decodeRequest(bufio.NewReader(st)); err == nil {
+			_ = writeMissingFrame(st)
+		}
+		_ = st.Close()
+	})
+	got, res, err := fetchTo(t, b, want)
+	if err != nil {
+		t.Fatalf("B's fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	var fromA int64
+	for _, p := range res.Providers {
+		if p.Peer == a.h.ID() {
+			fromA += p.Bytes
+		}
+	}
+	if fromA != int64(len(data)) || asked.Load() < 3 {
+		t.Errorf("A delivered %d of %d bytes after %d requests; want all, after the missing answers", fromA, len(data), asked.Load())
 	}
 }
 

@@ -140,6 +140,13 @@ const (
 	// (/ip6/…/udp/…/quic-v1 is 22 bytes; a /dns name takes up to 255, so
 	// hosts known only by a long name are hinted without addresses).
 	MaxBusyHintAddrLen = 128
+	// HintMissRetries bounds how often a fetch asks a hinted peer again
+	// after it answered that it lacks a block (it was still receiving the
+	// copy the seeder just sent it; transfer.retryHint).
+	HintMissRetries = 4
+	// HintRetryInterval is the pause before the first such retry; it
+	// doubles, so the retries span about 4 s.
+	HintRetryInterval = 250 * time.Millisecond
 	// MaxBusyIDsFrame bounds the body of a busy frame of peer IDs only
 	// (statusBusy, protocol 1.0.0): per hint a 1-byte length and the ID.
 	MaxBusyIDsFrame = MaxBusyHints * (1 + MaxPeerIDLen)
