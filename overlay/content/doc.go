@@ -36,8 +36,9 @@
 // whole copies of, then answers busy naming the peers it served, with the
 // addresses its peerstore holds for them (budget.go, hints.go); fetchers
 // drop a busy provider without blaming it, dial the named peers at those
-// addresses (kept for TempAddrTTL only; hints grant no trust), and search
-// the DHT one more round before the vendor URL.
+// addresses (kept for TempAddrTTL only; hints grant no trust), ask a named
+// peer again shortly if it still lacks a block (it may still be receiving
+// its copy), and search the DHT one more round before the vendor URL.
 //
 // Serving asks Config.Admitted (if set) before each request: the node
 // passes the overlay's admission check, so a private zone serves blocks only
