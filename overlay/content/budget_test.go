@@ -1,7 +1,6 @@
 package content
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -166,24 +165,6 @@ func TestBusySeederHintsCopyHolder(t *testing.T) {
 	}
 	if diff := cmp.Diff([]peer.ID{holder.h.ID()}, from); diff != "" {
 		t.Errorf("providers that delivered (-want +got):\n%s", diff)
-	}
-}
-
-func TestParseHints(t *testing.T) {
-	ids := []peer.ID{newHost(t, secTLS).ID(), newHost(t, secTLS).ID()}
-	var buf bytes.Buffer
-	if err := writeBusyFrame(&buf, append(ids, peer.ID("x"))); err != nil {
-		t.Fatal(err)
-	}
-	fr, err := readFrame(bufio.NewReader(&buf), -1, nil)
-	if err != nil || fr.status != statusBusy {
-		t.Fatalf("readFrame: %+v, %v", fr, err)
-	}
-	if diff := cmp.Diff(ids, parseHints(fr.data)); diff != "" {
-		t.Errorf("hints (-want +got):\n%s", diff)
-	}
-	if got := parseHints([]byte{200, 1, 2}); len(got) != 0 {
-		t.Errorf("hints from a malformed body: %v", got)
 	}
 }
 

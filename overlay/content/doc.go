@@ -3,8 +3,8 @@
 // It owns: building an artifact's UnixFS DAG (Import, ContentID), the block
 // store seam (Blockstore, with DiskStore and MemStore), providing root CIDs
 // through the DHT and re-providing them before the records expire (Provider),
-// the block transfer protocol /patchnet/content/1.0.0 (serving side and a
-// multi-provider client), and the Fetch entry point that tries the local
+// the block transfer protocol /patchnet/content/1.1.0 (serving side and a
+// multi-provider client; 1.0.0 still served and spoken, wire.go), and the Fetch entry point that tries the local
 // store, then peers, then the vendor URLs, and checks the final SHA-256 in
 // every case.
 //
@@ -33,9 +33,12 @@
 //
 // Seed budget: what a node added itself (Add: the publisher, a supernode
 // that checked the artifact at the vendor) it serves Config.SeedServeCopies
-// whole copies of, then answers busy naming the peers it served (budget.go);
-// fetchers drop a busy provider without blaming it, ask the named peers,
-// and search the DHT one more round before the vendor URL.
+// whole copies of, then answers busy naming the peers it served, with the
+// addresses its peerstore holds for them (budget.go, hints.go); fetchers
+// drop a busy provider without blaming it, dial the named peers at those
+// addresses (kept for TempAddrTTL only; hints grant no trust), ask a named
+// peer again shortly if it still lacks a block (it may still be receiving
+// its copy), and search the DHT one more round before the vendor URL.
 //
 // Serving asks Config.Admitted (if set) before each request: the node
 // passes the overlay's admission check, so a private zone serves blocks only

@@ -38,6 +38,10 @@ var (
 	// seeded it and served its share); the fetch goes on without it. A
 	// soft refusal: the provider is not marked bad.
 	ErrBusy = errors.New("provider busy: serve budget for the artifact spent, ask others")
+	// ErrMalformedBusy: a busy frame's hints could not be decoded. Not a
+	// verification failure (hints are advice, trusted for nothing), but
+	// the provider is dropped as broken rather than as busy.
+	ErrMalformedBusy = errors.New("malformed busy frame")
 	// ErrRemote: the serving peer answered with an error frame.
 	ErrRemote = errors.New("provider reported an error")
 )

@@ -122,13 +122,39 @@ const (
 	// served, so lapsing slots cannot grow the map without end.
 	MaxSeedPeers = 4096
 
-	// MaxBusyHints bounds the peers a busy frame names.
+	// MaxBusyHints bounds the peers a busy frame names. It is also the
+	// bound on the providers one busy frame adds to a fetch, so a hostile
+	// server pointing its hints at a victim makes each fetcher dial at
+	// most MaxBusyHints × MaxBusyHintAddrs addresses per busy frame (and
+	// each provider answers a fetch at most once before it is dropped).
 	MaxBusyHints = 8
 	// MaxPeerIDLen bounds one hinted peer ID's encoding (an ed25519 one
 	// is 38 bytes).
 	MaxPeerIDLen = 64
-	// MaxBusyFrame bounds a busy frame's body.
-	MaxBusyFrame = MaxBusyHints * (1 + MaxPeerIDLen)
+	// MaxBusyHintAddrs bounds the addresses a busy frame gives for one
+	// hinted peer: enough for a TCP and a QUIC address on IPv4 and IPv6,
+	// few enough that a hint pointing at a victim costs it a handful of
+	// failed handshakes per fetcher.
+	MaxBusyHintAddrs = 4
+	// MaxBusyHintAddrLen bounds one hinted address's binary encoding
+	// (/ip6/…/udp/…/quic-v1 is 22 bytes; a /dns name takes up to 255, so
+	// hosts known only by a long name are hinted without addresses).
+	MaxBusyHintAddrLen = 128
+	// HintMissRetries bounds how often a fetch asks a hinted peer again
+	// after it answered that it lacks a block (it was still receiving the
+	// copy the seeder just sent it; transfer.retryHint).
+	HintMissRetries = 4
+	// HintRetryInterval is the pause before the first such retry; it
+	// doubles, so the retries span about 4 s.
+	HintRetryInterval = 250 * time.Millisecond
+	// MaxBusyIDsFrame bounds the body of a busy frame of peer IDs only
+	// (statusBusy, protocol 1.0.0): per hint a 1-byte length and the ID.
+	MaxBusyIDsFrame = MaxBusyHints * (1 + MaxPeerIDLen)
+	// MaxBusyFrame bounds the body of a busy frame with addresses
+	// (statusBusyAddrs, protocol 1.1.0): per hint a 1-byte length, the
+	// ID, a 1-byte address count, and per address a length (2 bytes of
+	// uvarint for up to 128) and the address.
+	MaxBusyFrame = MaxBusyHints * (1 + MaxPeerIDLen + 1 + MaxBusyHintAddrs*(2+MaxBusyHintAddrLen))
 
 	// MirrorResumes bounds how often a transfer from one vendor mirror that
 	// broke off after making progress is resumed from that same mirror

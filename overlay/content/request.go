@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // errMissing means the provider answered that it does not hold a block.
@@ -25,7 +26,9 @@ type blockSink func(i int, data []byte) error
 // refused before its bytes are read. Any failure ends the request; blocks
 // already handed over stay valid.
 func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, sizes []int, bufs *bufferPool, sink blockSink) error {
-	st, err := h.NewStream(ctx, p, ProtocolID)
+	// 1.1.0 first; a node not yet upgraded answers 1.0.0 (wire.go). The
+	// host picks from what identify learned, so this costs no round trip.
+	st, err := h.NewStream(ctx, p, ProtocolID, ProtocolIDv1)
 	if err != nil {
 		return fmt.Errorf("opening stream to %s: %w", p, err)
 	}
@@ -48,6 +51,9 @@ func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, 
 	for i, c := range cids {
 		_ = st.SetReadDeadline(time.Now().Add(StallTimeout))
 		data, err := readBlock(br, c, sizes[i], bufs)
+		if be := (*busyError)(nil); errors.As(err, &be) {
+			be.from, be.via = p, st.Conn().RemoteMultiaddr()
+		}
 		if err != nil {
 			return fmt.Errorf("receiving %s from %s: %w", c, p, ctxErr(ctx, err))
 		}
@@ -72,9 +78,13 @@ func readBlock(br *bufio.Reader, c cid.Cid, size int, bufs *bufferPool) ([]byte,
 	case statusMissing:
 		bufs.put(buf)
 		return nil, errMissing
-	case statusBusy:
+	case statusBusy, statusBusyAddrs:
 		bufs.put(buf)
-		return nil, &busyError{hints: parseHints(fr.data)}
+		hints, err := decodeBusyBody(fr.data, fr.status == statusBusyAddrs)
+		if err != nil {
+			return nil, fmt.Errorf("decoding busy frame: %w", err)
+		}
+		return nil, &busyError{hints: hints}
 	case statusError:
 		return nil, fmt.Errorf("%w: %q", ErrRemote, fr.data)
 	}
@@ -85,8 +95,13 @@ func readBlock(br *bufio.Reader, c cid.Cid, size int, bufs *bufferPool) ([]byte,
 	return fr.data, nil
 }
 
-// busyError is ErrBusy with the peers the busy provider named.
-type busyError struct{ hints []peer.ID }
+// busyError is ErrBusy with the peers the busy provider (from, reached at
+// via) named.
+type busyError struct {
+	hints []busyHint
+	from  peer.ID
+	via   ma.Multiaddr
+}
 
 func (e *busyError) Error() string { return ErrBusy.Error() }
 func (e *busyError) Unwrap() error { return ErrBusy }

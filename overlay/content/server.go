@@ -10,13 +10,15 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 )
 
-// server answers /patchnet/content/1.0.0 requests from a Blockstore.
+// server answers ProtocolID and ProtocolIDv1 requests from a Blockstore.
 type server struct {
+	h        host.Host // whose peerstore gives busy hints their addresses; nil: none
 	store    Blockstore
 	perPeer  int
 	admitted func(context.Context, peer.ID) bool // nil: serve every peer
@@ -56,8 +58,8 @@ func (s *server) get(ctx context.Context, c cid.Cid) (data []byte, done func(), 
 	return data, func() { s.bufs.Put(bp) }, err
 }
 
-func newServer(store Blockstore, perPeer int, sendRate float64, admitted func(context.Context, peer.ID) bool, budget *serveBudget) *server {
-	s := &server{store: store, perPeer: perPeer, admitted: admitted, budget: budget, active: make(map[peer.ID]int)}
+func newServer(h host.Host, store Blockstore, perPeer int, sendRate float64, admitted func(context.Context, peer.ID) bool, budget *serveBudget) *server {
+	s := &server{h: h, store: store, perPeer: perPeer, admitted: admitted, budget: budget, active: make(map[peer.ID]int)}
 	if sendRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(sendRate), rateBurst)
 	}
@@ -131,7 +133,9 @@ func (s *server) admit(p peer.ID) bool {
 }
 
 // serve writes one frame per requested CID to p. A block past the serve
-// budget gets a busy frame, which ends the response: the peer asks others.
+// budget gets a busy frame, which ends the response: the peer asks others,
+// those the frame names first (with their addresses on a ProtocolID
+// stream; a ProtocolIDv1 peer could not read them).
 func (s *server) serve(st network.Stream, p peer.ID, cids []cid.Cid) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -154,7 +158,8 @@ func (s *server) serve(st network.Stream, p peer.ID, cids []cid.Cid) error {
 			return err
 		case !s.budget.spend(p, c, len(data), time.Now()):
 			done()
-			return writeBusyFrame(w, s.budget.hints(p, c))
+			withAddrs := st.Protocol() == ProtocolID
+			return writeBusyFrame(w, busyHints(s.h, s.budget, p, c, st.Conn().RemoteMultiaddr(), withAddrs), withAddrs)
 		default:
 			if err = writeBlockFrame(w, data); err == nil {
 				s.served.Add(int64(len(data)))

@@ -13,7 +13,7 @@ import (
 )
 
 // Service is a node's content layer: it serves blocks from its store over
-// ProtocolID, provides held roots through the router (normally the zone's
+// ProtocolID (and ProtocolIDv1 for older nodes), provides held roots through the router (normally the zone's
 // kad-dht), and fetches artifacts (Fetch).
 type Service struct {
 	h      host.Host
@@ -42,8 +42,9 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 		vendorOpts: updates.FetchOptions{Client: updates.NewFetchClient()},
 		budget:     newServeBudget(cfg.SeedServeCopies)}
 	if store != nil {
-		s.srv = newServer(store, cfg.ServeStreamsPerPeer, cfg.sendRate, cfg.Admitted, s.budget)
+		s.srv = newServer(h, store, cfg.ServeStreamsPerPeer, cfg.sendRate, cfg.Admitted, s.budget)
 		h.SetStreamHandler(ProtocolID, s.srv.handle)
+		h.SetStreamHandler(ProtocolIDv1, s.srv.handle)
 	}
 	return s, nil
 }
@@ -62,6 +63,7 @@ func (s *Service) stagingDir() string {
 func (s *Service) Close() error {
 	if s.srv != nil {
 		s.h.RemoveStreamHandler(ProtocolID)
+		s.h.RemoveStreamHandler(ProtocolIDv1)
 	}
 	return nil
 }

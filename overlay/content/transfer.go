@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/patchnet/patchnet/trust"
 )
 
@@ -43,6 +46,7 @@ type transfer struct {
 	providers []*source
 	live      int  // running workers
 	searching bool // providers may still be added
+	retrying  int  // hinted peers waiting to be asked again (retryHint)
 	busy      bool // a provider answered busy (a seeder past its budget)
 	stopped   error
 }
@@ -56,6 +60,8 @@ type source struct {
 	active int   // requests in flight
 	blocks int
 	err    error // why the provider was dropped
+	hinted bool  // named by a busy provider's hint
+	misses int   // times an earlier entry for this hinted peer lacked a block
 }
 
 // newTransfer prepares a transfer using up to maxProviders providers with
@@ -72,6 +78,11 @@ func newTransfer(ctx context.Context, h host.Host, maxProviders, per int, store 
 // honest ones found later. It reports false once the transfer has ended or
 // MaxProviderCandidates were tried, when the search should stop.
 func (t *transfer) addProvider(ctx context.Context, p peer.ID) bool {
+	return t.add(ctx, p, false)
+}
+
+// add is addProvider; hinted marks a provider named by a busy frame.
+func (t *transfer) add(ctx context.Context, p peer.ID, hinted bool) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stopped != nil || len(t.providers) >= MaxProviderCandidates {
@@ -85,14 +96,18 @@ func (t *transfer) addProvider(ctx context.Context, p peer.ID) bool {
 			return true
 		}
 	}
-	s := &source{id: p}
+	t.addSource(ctx, &source{id: p, hinted: hinted})
+	return true
+}
+
+// addSource starts using s; t.mu is held.
+func (t *transfer) addSource(ctx context.Context, s *source) {
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	t.providers = append(t.providers, s)
 	if t.leaves != nil {
 		t.spawn(s)
 	}
 	t.cond.Broadcast()
-	return true
 }
 
 // usable counts providers not dropped; t.mu is held.
@@ -106,13 +121,59 @@ func (t *transfer) usable() int {
 	return n
 }
 
-// addHints adds hinted peers as providers (never this node).
-func (t *transfer) addHints(hints []peer.ID) {
-	for _, p := range hints {
-		if p != t.h.ID() && !t.addProvider(t.ctx, p) {
+// addHints adds the peers a busy provider (from, reached at via) named as
+// providers, never this node or the busy provider itself. The addresses it
+// gave go into the peerstore for TempAddrTTL only, and only those in scope
+// (inScope): enough to dial the hint now, never kept as if identify had
+// learned them. Hints grant no trust: a hinted peer is one more provider,
+// like a DHT record anyone may publish, and every block it sends is checked
+// against its CID and the artifact against the announced SHA-256 as for any
+// other. One busy frame adds at most MaxBusyHints providers with at most
+// MaxBusyHintAddrs addresses each, and a fetch tries at most
+// MaxProviderCandidates providers in all, which bounds the dials a server
+// pointing its hints at a victim can cause.
+func (t *transfer) addHints(from peer.ID, via ma.Multiaddr, hints []busyHint) {
+	self := t.h.ID()
+	for _, hint := range hints {
+		if hint.ID == self || hint.ID == from {
+			continue
+		}
+		if addrs := dialableHint(hint, via); len(addrs) > 0 {
+			t.h.Peerstore().AddAddrs(hint.ID, addrs, peerstore.TempAddrTTL)
+		}
+		if !t.add(t.ctx, hint.ID, true) {
 			return
 		}
 	}
+}
+
+// retryHint asks hinted peer s again after a pause when it answered that
+// it lacks a block: a seeder names a peer once it has sent it the last
+// block, so the hint often arrives while that peer is still receiving (in
+// the 50-agent sim every hinted peer answered "missing" and was dropped).
+// At most HintMissRetries times, HintRetryInterval doubling; only a peer
+// that speaks the content protocol answers "missing", so retries add no
+// dials at a hinted address that is no patchnet node. t.mu is held.
+func (t *transfer) retryHint(s *source) {
+	if !s.hinted || s.misses >= HintMissRetries {
+		return
+	}
+	t.retrying++
+	time.AfterFunc(HintRetryInterval<<s.misses, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.retrying--
+		t.cond.Broadcast()
+		if t.stopped != nil || t.ctx.Err() != nil || len(t.providers) >= MaxProviderCandidates || t.usable() >= t.maxProviders {
+			return
+		}
+		for _, o := range t.providers {
+			if o.id == s.id && o.err == nil {
+				return // in use again already
+			}
+		}
+		t.addSource(t.ctx, &source{id: s.id, hinted: true, misses: s.misses + 1})
+	})
 }
 
 // sawBusy reports whether a provider answered busy.
@@ -241,7 +302,7 @@ func (t *transfer) firstGood(ctx context.Context) (*source, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if !t.searching {
+		if !t.searching && t.retrying == 0 {
 			return nil, t.failure()
 		}
 		t.cond.Wait()
@@ -390,12 +451,15 @@ func (t *transfer) deliver(i int, data []byte, s *source) {
 func (t *transfer) drop(s *source, err error) {
 	var be *busyError
 	if errors.As(err, &be) {
-		defer t.addHints(be.hints)
+		defer t.addHints(be.from, be.via, be.hints)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if s.err == nil {
 		s.err = err
+		if errors.Is(err, errMissing) {
+			t.retryHint(s)
+		}
 	}
 	if errors.Is(err, ErrBusy) {
 		t.busy = true
@@ -428,7 +492,7 @@ func (t *transfer) nextLeaf(ctx context.Context) ([]byte, error) {
 			return nil, ctx.Err()
 		case t.stopped != nil:
 			return nil, t.stopped
-		case t.live == 0 && !t.searching:
+		case t.live == 0 && !t.searching && t.retrying == 0:
 			return nil, t.failure()
 		}
 		t.cond.Wait()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/multiformats/go-multicodec"
 	mh "github.com/multiformats/go-multihash"
 )
@@ -19,15 +20,35 @@ import (
 // Request:  uvarint n (1..MaxBlocksPerRequest), then n × (uvarint len, CID).
 // Response: per CID, a status byte, then
 //
-//	statusBlock:   uvarint len (≤ MaxBlockSize), the block's bytes
-//	statusMissing: nothing (this provider does not hold the block)
-//	statusError:   uvarint len (≤ MaxErrorMessage), UTF-8 text; the stream ends
-//	statusBusy:    uvarint len (≤ MaxBusyFrame), then up to MaxBusyHints ×
-//	               (uvarint len, peer ID): peers it served a whole copy;
-//	               the stream ends. The provider holds the block but has
-//	               spent its serve budget for the artifact (it seeded it):
-//	               ask others, those first. Not a fault of the provider.
-const ProtocolID = "/patchnet/content/1.0.0"
+//	statusBlock:     uvarint len (≤ MaxBlockSize), the block's bytes
+//	statusMissing:   nothing (this provider does not hold the block)
+//	statusError:     uvarint len (≤ MaxErrorMessage), UTF-8 text; the stream ends
+//	statusBusy:      uvarint len (≤ MaxBusyIDsFrame), then up to MaxBusyHints ×
+//	                 (uvarint len, peer ID): peers it served a whole copy;
+//	                 the stream ends. The provider holds the block but has
+//	                 spent its serve budget for the artifact (it seeded it):
+//	                 ask others, those first. Not a fault of the provider.
+//	statusBusyAddrs: as statusBusy, but uvarint len (≤ MaxBusyFrame), and
+//	                 each hint is (uvarint len, peer ID, uvarint n
+//	                 (0..MaxBusyHintAddrs), n × (uvarint len (1..
+//	                 MaxBusyHintAddrLen), binary multiaddr)): the fetcher
+//	                 dials the copy holders at once instead of looking
+//	                 their addresses up in the DHT.
+//
+// Compatibility: 1.1.0 adds statusBusyAddrs and is otherwise 1.0.0. The
+// addresses could not be an optional trailing part of the 1.0.0 busy frame:
+// a 1.0.0 client refuses a busy body over MaxBusyIDsFrame as endless data
+// (trust.ErrUntrusted) and an unknown status as malformed, so it would drop,
+// or even blame, an honest seeder. Hence a version: a server handles both
+// (ProtocolIDv1 streams get statusBusy, ProtocolID streams statusBusyAddrs)
+// and a client asks for ProtocolID first and ProtocolIDv1 second, and
+// decodes both busy frames, so old and new nodes mix in one zone.
+const ProtocolID = "/patchnet/content/1.1.0"
+
+// ProtocolIDv1 is the protocol's first version, whose busy frames name
+// peers without addresses: served for, and asked of, nodes not yet
+// upgraded.
+const ProtocolIDv1 = "/patchnet/content/1.0.0"
 
 // Response frame statuses.
 const (
@@ -35,6 +56,8 @@ const (
 	statusMissing byte = 1
 	statusError   byte = 2
 	statusBusy    byte = 3
+	// statusBusyAddrs is sent on ProtocolID streams only.
+	statusBusyAddrs byte = 4
 )
 
 // encodeRequest appends the request for cids to dst.
@@ -128,39 +151,144 @@ func writeMissingFrame(w io.Writer) error {
 	return err
 }
 
+// busyHint is one peer a busy frame names, with addresses to dial it at.
+type busyHint struct {
+	ID    peer.ID
+	Addrs []ma.Multiaddr
+}
+
 // writeBusyFrame writes a "serve budget spent, ask others" frame naming
-// hints, peers that hold a copy.
-func writeBusyFrame(w io.Writer, hints []peer.ID) error {
-	var body []byte
-	for _, p := range hints[:min(len(hints), MaxBusyHints)] {
-		b := []byte(p)
-		if len(b) > MaxPeerIDLen {
-			continue
-		}
-		body = binary.AppendUvarint(body, uint64(len(b)))
-		body = append(body, b...)
+// hints, peers that hold a copy: with their addresses (statusBusyAddrs)
+// when withAddrs, else their IDs only (statusBusy, for 1.0.0 peers).
+func writeBusyFrame(w io.Writer, hints []busyHint, withAddrs bool) error {
+	status := statusBusy
+	if withAddrs {
+		status = statusBusyAddrs
 	}
-	b := append([]byte{statusBusy}, binary.AppendUvarint(nil, uint64(len(body)))...)
+	body := encodeBusyBody(nil, hints, withAddrs)
+	b := append([]byte{status}, binary.AppendUvarint(nil, uint64(len(body)))...)
 	_, err := w.Write(append(b, body...))
 	return err
 }
 
-// parseHints decodes a busy frame's peers; a malformed rest is ignored (the
-// hints are only suggestions, and every block is verified anyway).
-func parseHints(body []byte) []peer.ID {
-	var out []peer.ID
-	for len(body) > 0 && len(out) < MaxBusyHints {
-		l, n := binary.Uvarint(body)
-		if n <= 0 || l == 0 || l > uint64(len(body)-n) {
+// encodeBusyBody appends up to MaxBusyHints hints to dst. An ID or address
+// over its bound is left out, as are addresses past MaxBusyHintAddrs, so
+// the body always fits its frame's bound.
+func encodeBusyBody(dst []byte, hints []busyHint, withAddrs bool) []byte {
+	n := 0
+	for _, h := range hints {
+		id := []byte(h.ID)
+		if n == MaxBusyHints {
 			break
 		}
-		p, err := peer.IDFromBytes(body[n : n+int(l)])
-		body = body[n+int(l):]
-		if err == nil {
-			out = append(out, p)
+		if len(id) == 0 || len(id) > MaxPeerIDLen {
+			continue
+		}
+		n++
+		dst = binary.AppendUvarint(dst, uint64(len(id)))
+		dst = append(dst, id...)
+		if !withAddrs {
+			continue
+		}
+		var addrs [][]byte
+		for _, a := range h.Addrs {
+			if b := a.Bytes(); len(b) > 0 && len(b) <= MaxBusyHintAddrLen && len(addrs) < MaxBusyHintAddrs {
+				addrs = append(addrs, b)
+			}
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(addrs)))
+		for _, b := range addrs {
+			dst = binary.AppendUvarint(dst, uint64(len(b)))
+			dst = append(dst, b...)
 		}
 	}
-	return out
+	return dst
+}
+
+// decodeBusyBody decodes a busy frame's hints (with addresses when
+// withAddrs: statusBusyAddrs). The body comes off the wire: a structural
+// fault (a length out of bounds, too many hints or addresses, a truncated
+// field) fails the whole frame with an error naming it, matching
+// ErrMalformedBusy. A well-framed field that does not decode is dropped: a
+// hint whose ID is no peer ID, an address that is no multiaddr.
+func decodeBusyBody(body []byte, withAddrs bool) ([]busyHint, error) {
+	r := busyReader{b: body}
+	var out []busyHint
+	for i := 0; len(r.b) > 0; i++ {
+		if i == MaxBusyHints {
+			return nil, fmt.Errorf("more than %d hints: %w", MaxBusyHints, ErrMalformedBusy)
+		}
+		raw, err := r.field(MaxPeerIDLen)
+		if err != nil {
+			return nil, fmt.Errorf("hint %d: peer ID: %w", i, err)
+		}
+		id, idErr := peer.IDFromBytes(raw)
+		h := busyHint{ID: id}
+		if withAddrs {
+			if h.Addrs, err = r.addrs(); err != nil {
+				return nil, fmt.Errorf("hint %d: %w", i, err)
+			}
+		}
+		if idErr == nil {
+			out = append(out, h)
+		}
+	}
+	return out, nil
+}
+
+// busyReader reads a busy frame's body field by field.
+type busyReader struct{ b []byte }
+
+// uvarint reads one uvarint.
+func (r *busyReader) uvarint() (uint64, error) {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		return 0, fmt.Errorf("truncated or overlong length: %w", ErrMalformedBusy)
+	}
+	r.b = r.b[n:]
+	return v, nil
+}
+
+// field reads one length-prefixed field of 1..limit bytes.
+func (r *busyReader) field(limit int) ([]byte, error) {
+	l, err := r.uvarint()
+	if err != nil {
+		return nil, err
+	}
+	if l == 0 || l > uint64(limit) {
+		return nil, fmt.Errorf("field of %d bytes (1..%d allowed): %w", l, limit, ErrMalformedBusy)
+	}
+	if l > uint64(len(r.b)) {
+		return nil, fmt.Errorf("field of %d bytes truncated at %d: %w", l, len(r.b), ErrMalformedBusy)
+	}
+	f := r.b[:l]
+	r.b = r.b[l:]
+	return f, nil
+}
+
+// addrs reads one hint's address count and addresses, dropping those that
+// are not multiaddrs.
+func (r *busyReader) addrs() ([]ma.Multiaddr, error) {
+	n, err := r.uvarint()
+	if err != nil {
+		return nil, fmt.Errorf("address count: %w", err)
+	}
+	if n > MaxBusyHintAddrs {
+		return nil, fmt.Errorf("%d addresses (at most %d): %w", n, MaxBusyHintAddrs, ErrMalformedBusy)
+	}
+	var out []ma.Multiaddr
+	for j := range n {
+		raw, err := r.field(MaxBusyHintAddrLen)
+		if err != nil {
+			return nil, fmt.Errorf("address %d: %w", j, err)
+		}
+		a, err := ma.NewMultiaddrBytes(raw)
+		if err != nil || len(a.Bytes()) == 0 || len(a.Bytes()) > MaxBusyHintAddrLen {
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // writeErrorFrame writes an error frame; msg is cut to MaxErrorMessage.
@@ -196,6 +324,8 @@ func readFrame(r *bufio.Reader, want int, buf []byte) (frame, error) {
 	case statusMissing:
 		return frame{status: status}, nil
 	case statusBusy:
+		return readFrameBody(r, status, MaxBusyIDsFrame, -1, nil)
+	case statusBusyAddrs:
 		return readFrameBody(r, status, MaxBusyFrame, -1, nil)
 	case statusBlock:
 		return readFrameBody(r, status, MaxBlockSize, want, buf)
