@@ -194,7 +194,7 @@ func (n *Node) sendHeartbeat(ctx context.Context, seq uint64) error {
 // than k supernodes' heartbeats fresh (cut off, or the zone frozen), and k
 // supernodes agreeing on a co-signed set that differs from what this agent
 // accepted (an announcement withheld from it). Either starts catch-up from
-// several peers.
+// several peers; a stale one also redials the bootstrap peers.
 func (n *Node) checkHeartbeats(ctx context.Context) {
 	now := n.verifier.Now()
 	fresh := n.beats.fresh(now, n.heartbeatMaxAge())
@@ -209,6 +209,12 @@ func (n *Node) checkHeartbeats(ctx context.Context) {
 		}
 	}
 	if stale {
+		// The peers it has may all be on its side of a partition: reach
+		// for the bootstrap peers too, or the sides stay apart after the
+		// link comes back.
+		if n.ov != nil {
+			n.ov.RedialBootstrap()
+		}
 		n.catchUpFromSeveral(ctx)
 		return
 	}

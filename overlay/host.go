@@ -41,6 +41,8 @@ type Overlay struct {
 	sync   *syncer
 	boot   *bootstrapLog
 
+	redial chan struct{} // capacity 1: RedialBootstrap asked for a round
+
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
@@ -138,7 +140,7 @@ func newHost(key crypto.Signer, cfg Config, g *gater, extra []libp2p.Option) (ho
 func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater) (*Overlay, error) {
 	ctx, cancel := context.WithCancel(parent)
 	o := &Overlay{cfg: cfg, deps: deps, log: deps.Logger, host: h, gater: g, stats: &counters{}, ctx: ctx, cancel: cancel,
-		boot: newBootstrapLog(deps.Logger)}
+		boot: newBootstrapLog(deps.Logger), redial: make(chan struct{}, 1)}
 	o.auth = newAdmission(ctx, &o.wg, h, cfg, deps, g, o.stats)
 	gs, err := newGossip(ctx, &o.wg, h, cfg, deps, o.stats, func(p peer.ID) float64 {
 		info, ok := o.auth.info(p)
@@ -208,13 +210,15 @@ func (o *Overlay) bootstrapLoop() {
 	d := discovery{wait: interval}
 	for {
 		if len(o.host.Network().Peers()) < MinPeers {
-			o.dialBootstrap()
+			o.dialBootstrap(o.ctx)
 		}
 		o.discover(&d, interval)
 		select {
 		case <-o.ctx.Done():
 			return
 		case <-t.C:
+		case <-o.redial:
+			o.dialBootstrap(network.WithForceDirectDial(o.ctx, "redialling bootstrap peers while cut off"))
 		}
 	}
 }
@@ -248,7 +252,24 @@ func (o *Overlay) discover(d *discovery, interval time.Duration) {
 	d.next = time.Now().Add(d.wait)
 }
 
-func (o *Overlay) dialBootstrap() {
+// RedialBootstrap dials, in the background, the bootstrap peers this node
+// is not connected to, however many peers it has, ignoring the dial
+// backoff earlier failures left. The node calls it while it hears fewer
+// than k supernodes: a partition leaves each side well connected within
+// itself, so the bootstrap loop (which redials below MinPeers) would never
+// reach across once the link is back, and the backoff of the dials that
+// failed during the cut would delay the first one that could succeed. At
+// most one round is pending; the bootstrap loop runs it.
+func (o *Overlay) RedialBootstrap() {
+	select {
+	case o.redial <- struct{}{}:
+	default:
+	}
+}
+
+// dialBootstrap dials the bootstrap peers this node is not connected to,
+// under ctx, and reports the round.
+func (o *Overlay) dialBootstrap(ctx context.Context) {
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex
@@ -264,7 +285,7 @@ func (o *Overlay) dialBootstrap() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(o.ctx, DialTimeout)
+			ctx, cancel := context.WithTimeout(ctx, DialTimeout)
 			defer cancel()
 			err := o.host.Connect(ctx, *ai)
 			o.boot.dialled(s, ai.ID, err)

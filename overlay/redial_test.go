@@ -1,0 +1,51 @@
+package overlay
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/trust/trusttest"
+)
+
+// TestRedialBootstrapReachesAcrossAPartition: a node with enough peers on
+// its own side of a partition never redials its bootstrap peer from the
+// bootstrap loop (that waits for fewer than MinPeers), and a dial that
+// failed during the cut leaves a backoff on the peer's address. Once the
+// bootstrap peer is back, RedialBootstrap (which the node calls while it
+// hears fewer than k supernodes) reaches it anyway.
+func TestRedialBootstrapReachesAcrossAPartition(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	bootMember := pki.Issue(t, testZone)
+	boot := startNode(t, pki, nodeOpts{member: bootMember})
+	bootAddr := boot.Addrs()[0]
+
+	cfg := testConfig()
+	cfg.BootstrapPeers = []string{bootAddr.String()}
+	a := startNode(t, pki, nodeOpts{cfg: cfg})
+	waitFor(t, 10*time.Second, "a connected to its bootstrap peer", func() bool { return connected(a.Overlay, boot.Overlay) })
+	for range MinPeers {
+		connect(t, a.Overlay, startNode(t, pki, nodeOpts{}).Overlay)
+	}
+
+	// The cut: the bootstrap peer goes dark, and a dial fails meanwhile.
+	info := boot.AddrInfo()
+	boot.Close()
+	waitFor(t, 10*time.Second, "a disconnected from the bootstrap peer", func() bool { return !connected(a.Overlay, boot.Overlay) })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.Connect(ctx, info); err == nil {
+		t.Fatal("dialled the closed bootstrap peer")
+	}
+
+	// The heal: the same peer at the same address.
+	back := cfg
+	back.BootstrapPeers = nil
+	transport, _ := peer.SplitAddr(bootAddr)
+	back.ListenAddrs = []string{transport.String()}
+	again := startNode(t, pki, nodeOpts{cfg: back, member: bootMember})
+	a.RedialBootstrap()
+	waitFor(t, 10*time.Second, "a reconnected to its bootstrap peer", func() bool { return connected(a.Overlay, again.Overlay) })
+}
