@@ -6,7 +6,11 @@
 //
 // It runs the propagation scenario; churn (propagation with a share of
 // the agents SIGKILLed right after publication and half of those
-// restarted on their state once the survivors installed); and table2 (the
+// restarted on their state once the survivors installed); private-zone (a
+// private zone, its pre-shared key from `patchnet init --private`, beside
+// the public one on the same bridge under the same root: each installs
+// only its own fix, no peer across the zones; not in sim, whose QUIC takes
+// no pre-shared key); and table2 (the
 // seed paper's Table II: three real packages — a custom archive, an rpm
 // and a .deb of the paper's sizes — downloaded and installed on 10 Mbit/s
 // links, S1 and S2 beside the paper's). Params.Latency is added to every packet a node receives
