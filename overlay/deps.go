@@ -122,7 +122,7 @@ type Deps struct {
 	// HostOptions are extra libp2p options applied after the overlay's own
 	// when it builds the host. Only testnet/sim sets them, to run the
 	// production host (resource and connection managers, gater, QUIC) over
-	// a simulated network (x/simlibp2p.QUICSimnet); production never does.
+	// its simulated network's sockets; production never does.
 	HostOptions []libp2p.Option
 }
 

@@ -47,9 +47,9 @@ func psk(priv *cluster) string {
 // Each zone publishes its own fix. Every agent must install its own
 // zone's fix and never hear of the other's, and no node may be connected
 // to a node of the other zone (read at the end of the run): without the
-// key a connection cannot be set up. It runs in netns, not sim: libp2p's pre-shared
-// key needs TCP (its QUIC transport refuses one), and simnet carries only
-// datagrams.
+// key a connection cannot be set up. It runs in netns, not sim: libp2p's
+// pre-shared key needs TCP (its QUIC transport refuses one), and the sim's
+// network carries only datagrams.
 func privateZoneScenario(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
 	var public, private []string
 	for i := range p.Nodes {

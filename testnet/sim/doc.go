@@ -24,7 +24,7 @@
 // node's socket (socket.go) is a net.PacketConn that libp2p's QUIC
 // transport runs on through quicreuse's OverrideListenUDP and
 // OverrideSourceIPSelector, the wiring x/simlibp2p.QUICSimnet uses
-// (cut.go's quicOnFabric).
+// (network.go's quicOnFabric).
 //
 // Why not mocknet: mocknet hosts have no resource manager, connection
 // manager or gater, so the ~64-peer cliff of issue 10 (a resource-manager

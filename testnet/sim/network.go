@@ -2,11 +2,16 @@ package sim
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/marcopolo/simnet"
+	"github.com/quic-go/quic-go"
+	"go.uber.org/fx"
 
 	"github.com/patchnet/patchnet/testnet"
 )
@@ -97,4 +102,35 @@ func (n *network) sent(name string) int64 {
 		return 0
 	}
 	return e.content.Load() + e.origin.Load()
+}
+
+// sourceIP answers QUIC's question which source IP to send from: the
+// endpoint's one address.
+type sourceIP struct{ ip atomic.Pointer[net.IP] }
+
+func (s *sourceIP) PreferredSourceIPForDestination(*net.UDPAddr) (net.IP, error) {
+	return *s.ip.Load(), nil
+}
+
+// quicOnFabric is libp2p's QUIC transport on an endpoint of the network's
+// fabric whose link sends up and receives down bytes per second (0:
+// uncapped): x/simlibp2p.QUICSimnet's wiring (quicreuse's documented
+// overrides for the UDP socket and the source IP) on the fabric's socket.
+func (n *network) quicOnFabric(up, down int64) libp2p.Option {
+	src := &sourceIP{}
+	listen := quicreuse.OverrideListenUDP(func(_ string, addr *net.UDPAddr) (net.PacketConn, error) {
+		src.ip.Store(&addr.IP)
+		return n.fab.endpoint(addr, up, down), nil
+	})
+	selector := quicreuse.OverrideSourceIPSelector(func() (quicreuse.SourceIPSelector, error) { return src, nil })
+	return libp2p.QUICReuse(func(l fx.Lifecycle, reset quic.StatelessResetKey, token quic.TokenGeneratorKey, opts ...quicreuse.Option) (*quicreuse.ConnManager, error) {
+		cm, err := quicreuse.NewConnManager(reset, token, opts...)
+		if err != nil {
+			return nil, err
+		}
+		// A conn manager passed in is the caller's to close; libp2p closes
+		// only the one it makes itself.
+		l.Append(fx.StopHook(cm.Close))
+		return cm, nil
+	}, listen, selector)
 }

@@ -60,7 +60,7 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 	}
 	sc, ok := scenarios[p.Scenario]
 	if p.Scenario == testnet.ScenarioPrivateZone {
-		// go-libp2p's QUIC refuses a pre-shared key; simnet has no TCP.
+		// go-libp2p's QUIC refuses a pre-shared key; the fabric has no TCP.
 		return nil, fmt.Errorf("scenario %q: runs in netns mode (--mode netns): a private zone's pre-shared key needs TCP, and sim's network carries QUIC only", p.Scenario)
 	}
 	if !ok {
