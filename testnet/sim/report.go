@@ -50,7 +50,11 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 	rep.Results[testnet.ResultPatchnet] = rep.Stages["accept"]
 	rep.Checks["all_accepted"] = len(accept) == len(live)
 	rep.Checks["no_wrong_installs"] = rep.WrongInstalls == 0
-	rep.OriginEgressBytes = z.net.sent(z.lab.Publisher.Name)
+	// The origin is the vendor's server (the supernodes' checks, and any
+	// agent that fell back to the vendor URL) and the publisher's node
+	// seeding, as netns counts it.
+	vendor, _ := z.lab.VendorBytes()
+	rep.OriginEgressBytes = z.net.sent(z.lab.Publisher.Name) + vendor
 	for _, m := range append(append([]*nodelab.Member(nil), z.lab.Supernodes...), z.lab.Agents...) {
 		rep.PeerEgressBytes += z.net.sent(m.Name)
 	}
