@@ -164,6 +164,8 @@ func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater)
 	}
 	o.wg.Add(1)
 	go o.bootstrapLoop()
+	o.wg.Add(1)
+	go o.relinkLoop()
 	if cfg.Sync.Interval > 0 {
 		o.wg.Add(1)
 		go o.sync.antiEntropy(o.auth.settled)

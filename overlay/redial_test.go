@@ -7,6 +7,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
 )
 
@@ -48,4 +49,35 @@ func TestRedialBootstrapReachesAcrossAPartition(t *testing.T) {
 	again := startNode(t, pki, nodeOpts{cfg: back, member: bootMember})
 	a.RedialBootstrap()
 	waitFor(t, 10*time.Second, "a reconnected to its bootstrap peer", func() bool { return connected(a.Overlay, again.Overlay) })
+}
+
+// TestSilentSupernodeRelinked: a supernode connected but absent from the
+// supernodes' topic (its gossip stream lost while its protected connection
+// stays up) gets a fresh connection; one on the topic keeps its own.
+func TestSilentSupernodeRelinked(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	silent := startNode(t, pki, nodeOpts{member: pki.Issue(t, testZone, trust.RoleSupernode)})
+	heard := startNode(t, pki, nodeOpts{member: pki.Issue(t, testZone, trust.RoleSupernode)})
+	if _, err := heard.Subscribe(heard.SupernodesTopic()); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, pki, nodeOpts{})
+	connect(t, a.Overlay, silent.Overlay)
+	connect(t, a.Overlay, heard.Overlay)
+	waitTopicPeers(t, a.Overlay, a.SupernodesTopic(), 1)
+	first := func(o *testNode) string {
+		cs := a.Host().Network().ConnsToPeer(o.ID())
+		if len(cs) == 0 {
+			return ""
+		}
+		return cs[0].ID()
+	}
+	silentConn, heardConn := first(silent), first(heard)
+	waitFor(t, 20*time.Second, "a fresh connection to the silent supernode", func() bool {
+		c := first(silent)
+		return c != "" && c != silentConn
+	})
+	if got := first(heard); got != heardConn {
+		t.Errorf("the supernode on the topic was relinked too: connection %s, was %s", got, heardConn)
+	}
 }

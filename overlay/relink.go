@@ -1,0 +1,81 @@
+package overlay
+
+import (
+	"context"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// Relinking: gossipsub opens its stream to a peer when a connection comes
+// up and does not open another while that connection lasts (a failed open
+// drops the peer from the router; a stream that died is reopened a bounded
+// number of times). The zone's supernodes are protected from trimming
+// (admission.protect), so a connection to one whose gossip stream was
+// lost — refused by a supernode's resource manager under a crowd of
+// dialling agents, say — would stay up, silent, for good: the 1,000-agent
+// sim saw a publisher hear one of three supernodes on their topic for ten
+// minutes. A connected supernode that is missing from the supernodes'
+// topic for two rounds in a row gets a fresh connection, on which both
+// routers start over.
+
+// relinkLoop checks the supernode links every BootstrapInterval until the
+// overlay closes.
+func (o *Overlay) relinkLoop() {
+	defer o.wg.Done()
+	t := time.NewTicker(time.Duration(o.cfg.BootstrapInterval))
+	defer t.Stop()
+	suspect := map[peer.ID]bool{}
+	for {
+		select {
+		case <-o.ctx.Done():
+			return
+		case <-t.C:
+		}
+		suspect = o.relinkSilentSupernodes(suspect)
+	}
+}
+
+// relinkSilentSupernodes replaces the connection to each verified
+// supernode of the zone that was connected but off the supernodes' topic
+// in this round and in the last (suspect); it returns this round's
+// suspects.
+func (o *Overlay) relinkSilentSupernodes(suspect map[peer.ID]bool) map[peer.ID]bool {
+	onTopic := map[peer.ID]bool{}
+	for _, p := range o.TopicPeers(o.SupernodesTopic()) {
+		onTopic[p] = true
+	}
+	next := map[peer.ID]bool{}
+	for _, info := range o.auth.all() {
+		p := info.ID
+		if !o.isZoneSupernode(info) || onTopic[p] || o.host.Network().Connectedness(p) != network.Connected {
+			continue
+		}
+		if !suspect[p] {
+			next[p] = true
+			continue
+		}
+		o.relink(p)
+	}
+	return next
+}
+
+// isZoneSupernode reports whether info is a verified supernode of this
+// node's zone.
+func (o *Overlay) isZoneSupernode(info PeerInfo) bool {
+	return info.Verified && info.Identity.Zone == o.cfg.Zone && info.Identity.HasRole(trust.RoleSupernode)
+}
+
+// relink closes every connection to p and dials it again at the addresses
+// the peerstore holds.
+func (o *Overlay) relink(p peer.ID) {
+	o.log.Info("supernode connected but silent on the supernodes' topic: reconnecting", "peer", p)
+	_ = o.host.Network().ClosePeer(p)
+	ctx, cancel := context.WithTimeout(o.ctx, DialTimeout)
+	defer cancel()
+	if err := o.host.Connect(network.WithForceDirectDial(ctx, "relinking a silent supernode"), peer.AddrInfo{ID: p}); err != nil {
+		o.log.Warn("reconnecting to a silent supernode", "peer", p, "err", err)
+	}
+}
