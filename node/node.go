@@ -273,7 +273,7 @@ func openDB(cfg Config) (*badger.DB, error) {
 	cfg = cfg.withDefaults()
 	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
 	opts = opts.WithLogger(nil).WithMemTableSize(cfg.StateDBMemTable).WithBlockCacheSize(cfg.StateDBMemTable).
-		WithValueLogFileSize(StateDBValueLogFactor * cfg.StateDBMemTable).WithNumVersionsToKeep(1).
+		WithValueLogFileSize(StateDBValueLogFactor * cfg.StateDBMemTable).WithNumVersionsToKeep(1).WithNumCompactors(StateDBCompactors).
 		WithValueThreshold(min(StateDBValueThreshold, cfg.StateDBMemTable/StateDBValueThresholdDivisor))
 	db, err := badgerdb.Open(opts)
 	if err != nil {
