@@ -188,6 +188,12 @@ const (
 	MaxDiscoveryBackoff = 10 * time.Minute
 	// DialTimeout bounds one dial to a bootstrap peer.
 	DialTimeout = 10 * time.Second
+	// RelinkGrace is how long a connection to a supernode must have been
+	// up before its absence from the supernodes' topic counts as a lost
+	// gossip stream (relink.go): far beyond a router's hello, so a slow
+	// start is never mistaken for one, and at most one reconnect a
+	// minute for a supernode that stays silent.
+	RelinkGrace = time.Minute
 	// BootstrapWarnInterval is how often a bootstrap peer that keeps
 	// failing is logged at warn again (each failure in between at debug).
 	BootstrapWarnInterval = 10 * time.Minute

@@ -61,7 +61,9 @@ func TestSilentSupernodeRelinked(t *testing.T) {
 	if _, err := heard.Subscribe(heard.SupernodesTopic()); err != nil {
 		t.Fatal(err)
 	}
-	a := startNode(t, pki, nodeOpts{})
+	cfg := testConfig()
+	cfg.relinkGrace = time.Millisecond
+	a := startNode(t, pki, nodeOpts{cfg: cfg})
 	connect(t, a.Overlay, silent.Overlay)
 	connect(t, a.Overlay, heard.Overlay)
 	waitTopicPeers(t, a.Overlay, a.SupernodesTopic(), 1)

@@ -17,9 +17,9 @@ import (
 // lost — refused by a supernode's resource manager under a crowd of
 // dialling agents, say — would stay up, silent, for good: the 1,000-agent
 // sim saw a publisher hear one of three supernodes on their topic for ten
-// minutes. A connected supernode that is missing from the supernodes'
-// topic for two rounds in a row gets a fresh connection, on which both
-// routers start over.
+// minutes. A supernode connected for RelinkGrace and missing from the
+// supernodes' topic for two rounds in a row gets a fresh connection, on
+// which both routers start over.
 
 // relinkLoop checks the supernode links every BootstrapInterval until the
 // overlay closes.
@@ -50,7 +50,7 @@ func (o *Overlay) relinkSilentSupernodes(suspect map[peer.ID]bool) map[peer.ID]b
 	next := map[peer.ID]bool{}
 	for _, info := range o.auth.all() {
 		p := info.ID
-		if !o.isZoneSupernode(info) || onTopic[p] || o.host.Network().Connectedness(p) != network.Connected {
+		if !o.isZoneSupernode(info) || onTopic[p] || !o.linkedSince(p, time.Now().Add(-o.relinkGrace())) {
 			continue
 		}
 		if !suspect[p] {
@@ -78,4 +78,23 @@ func (o *Overlay) relink(p peer.ID) {
 	if err := o.host.Connect(network.WithForceDirectDial(ctx, "relinking a silent supernode"), peer.AddrInfo{ID: p}); err != nil {
 		o.log.Warn("reconnecting to a silent supernode", "peer", p, "err", err)
 	}
+}
+
+// linkedSince reports whether a connection to p has been open since
+// before t.
+func (o *Overlay) linkedSince(p peer.ID, t time.Time) bool {
+	for _, c := range o.host.Network().ConnsToPeer(p) {
+		if c.Stat().Opened.Before(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// relinkGrace is Config.relinkGrace, or RelinkGrace.
+func (o *Overlay) relinkGrace() time.Duration {
+	if o.cfg.relinkGrace > 0 {
+		return o.cfg.relinkGrace
+	}
+	return RelinkGrace
 }
