@@ -25,9 +25,6 @@ import (
 // Validate rejects a PSK together with a QUIC listen address rather than
 // silently dropping the address.
 type Config struct {
-	// relinkGrace overrides RelinkGrace (tests of relink.go; 0: RelinkGrace).
-	relinkGrace time.Duration
-
 	// Zone names the zone; it becomes part of every topic and the DHT prefix.
 	// Required: no default.
 	Zone string `toml:"zone"`

@@ -61,9 +61,9 @@ func TestSilentSupernodeRelinked(t *testing.T) {
 	if _, err := heard.Subscribe(heard.SupernodesTopic()); err != nil {
 		t.Fatal(err)
 	}
-	cfg := testConfig()
-	cfg.relinkGrace = time.Millisecond
-	a := startNode(t, pki, nodeOpts{cfg: cfg})
+	relinkGraceOverride.Store(int64(time.Millisecond))
+	t.Cleanup(func() { relinkGraceOverride.Store(0) })
+	a := startNode(t, pki, nodeOpts{})
 	connect(t, a.Overlay, silent.Overlay)
 	connect(t, a.Overlay, heard.Overlay)
 	waitTopicPeers(t, a.Overlay, a.SupernodesTopic(), 1)

@@ -2,6 +2,7 @@ package overlay
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -91,10 +92,14 @@ func (o *Overlay) linkedSince(p peer.ID, t time.Time) bool {
 	return false
 }
 
-// relinkGrace is Config.relinkGrace, or RelinkGrace.
+// relinkGraceOverride, when positive, replaces RelinkGrace: relink.go's
+// own test sets it for its duration.
+var relinkGraceOverride atomic.Int64
+
+// relinkGrace is RelinkGrace, or its test override.
 func (o *Overlay) relinkGrace() time.Duration {
-	if o.cfg.relinkGrace > 0 {
-		return o.cfg.relinkGrace
+	if d := time.Duration(relinkGraceOverride.Load()); d > 0 {
+		return d
 	}
 	return RelinkGrace
 }
