@@ -60,19 +60,23 @@ type port struct {
 func (f *fabric) endpoint(addr *net.UDPAddr, up, down int64) *socket {
 	ap := addrPort(addr)
 	f.mu.Lock()
+	defer f.mu.Unlock()
 	pt, ok := f.ports[ap]
 	if !ok {
 		pt = &port{addr: addr, wake: make(chan struct{}, 1)}
-		f.ports[ap] = pt
-		f.wg.Go(func() { f.deliver(pt) })
 	}
-	f.mu.Unlock()
 	s := newSocket(f, pt)
 	pt.mu.Lock()
 	pt.sock = s
 	pt.up.reset(up)
 	pt.down.reset(down)
 	pt.mu.Unlock()
+	if !ok {
+		// Routable only once it has a socket: a datagram may arrive at
+		// once (latency 0).
+		f.ports[ap] = pt
+		f.wg.Go(func() { f.deliver(pt) })
+	}
 	return s
 }
 
