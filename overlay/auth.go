@@ -84,6 +84,7 @@ type admission struct {
 
 type peerAuth struct {
 	info      PeerInfo
+	score     float64 // appScore of info, kept with it: the router asks for it per peer on every heartbeat
 	chain     [][]byte
 	done      chan struct{}
 	initiated bool // an outbound exchange was started
@@ -365,7 +366,7 @@ func (a *admission) settle(p peer.ID, e *peerAuth, chain [][]byte, id trust.Iden
 	a.mu.Lock()
 	first := e.info.Pending
 	if first {
-		e.info = PeerInfo{ID: p, Verified: err == nil, Identity: id, Err: err}
+		e.set(PeerInfo{ID: p, Verified: err == nil, Identity: id, Err: err}, a.cfg.Zone)
 		e.chain = chain
 		close(e.done)
 	}
@@ -409,6 +410,25 @@ func (a *admission) info(p peer.ID) (PeerInfo, bool) {
 	return e.info, true
 }
 
+// appScore is p's application score (appScore of its admission), without
+// copying its PeerInfo: gossipsub asks for it for every peer on every
+// heartbeat.
+func (a *admission) appScore(p peer.ID) float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if e, ok := a.peers[p]; ok {
+		return e.score
+	}
+	return 0
+}
+
+// set records the exchange's outcome and the score it earns in zone;
+// the admission's lock is held.
+func (e *peerAuth) set(info PeerInfo, zone string) {
+	e.info = info
+	e.score = appScore(info, true, zone)
+}
+
 // failure is why p last failed admission, or nil.
 func (a *admission) failure(p peer.ID) error {
 	err, _ := a.failures.Get(p)
@@ -448,7 +468,7 @@ func (a *admission) reauthenticate() int {
 	for _, e := range recheck {
 		if _, err := a.check(e.info.ID, e.chain); err != nil {
 			a.mu.Lock()
-			e.info = PeerInfo{ID: e.info.ID, Err: err}
+			e.set(PeerInfo{ID: e.info.ID, Err: err}, a.cfg.Zone)
 			a.mu.Unlock()
 			a.stats.authFailed.Add(1)
 			a.reject(e.info.ID, err)

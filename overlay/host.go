@@ -142,10 +142,7 @@ func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater)
 	o := &Overlay{cfg: cfg, deps: deps, log: deps.Logger, host: h, gater: g, stats: &counters{}, ctx: ctx, cancel: cancel,
 		boot: newBootstrapLog(deps.Logger), redial: make(chan struct{}, 1)}
 	o.auth = newAdmission(ctx, &o.wg, h, cfg, deps, g, o.stats)
-	gs, err := newGossip(ctx, &o.wg, h, cfg, deps, o.stats, func(p peer.ID) float64 {
-		info, ok := o.auth.info(p)
-		return appScore(info, ok, cfg.Zone)
-	})
+	gs, err := newGossip(ctx, &o.wg, h, cfg, deps, o.stats, o.auth.appScore)
 	if err != nil {
 		cancel()
 		return nil, err

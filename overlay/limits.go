@@ -54,8 +54,10 @@ const (
 	// delivered to subscribers, so gossip and catch-up dedupe each other.
 	DeliveredCacheSize = 1 << 16
 	// ScoreInspectInterval is how often peer scores are snapshotted for
-	// PeerScores.
-	ScoreInspectInterval = time.Second
+	// PeerScores. Each snapshot scores every peer on every topic: at 1 s
+	// it was 4.5 % of an idle 300-node sim's CPU, for a view only tests
+	// and the flood scenario read.
+	ScoreInspectInterval = 5 * time.Second
 
 	// DefaultAuthDeadline is how long a new peer has to complete the
 	// /patchnet/auth/1.0.0 exchange before a private zone drops it.

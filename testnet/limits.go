@@ -11,4 +11,6 @@ const (
 	MaxLatency = 10 * time.Second
 	// MaxArtifactBytes bounds the published artifact (1 GiB).
 	MaxArtifactBytes = 1 << 30
+	// MaxSettle bounds Params.Settle.
+	MaxSettle = time.Hour
 )

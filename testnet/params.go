@@ -65,6 +65,11 @@ type Params struct {
 	Timeout time.Duration
 	// Baselines runs the baselines the mode supports beside patchnet.
 	Baselines bool
+	// Settle is the longest a ready zone runs before publication while
+	// its CPU use is still falling (sim: the set-up's DHT refreshes and
+	// connection trimming), so a fix meets a running zone, not a booting
+	// one, as in a deployment. 0 publishes as soon as the zone is meshed.
+	Settle time.Duration
 }
 
 // DefaultParams are a small propagation run in sim.
@@ -81,6 +86,7 @@ func DefaultParams() Params {
 		Seed:          1,                     // repeatable by default
 		Timeout:       2 * time.Minute,       // generous for 1,000 nodes on 2 cores
 		Baselines:     true,                  // numbers without a floor mean little
+		Settle:        3 * time.Minute,       // a 1,000-node sim settles in about 2
 	}
 }
 
@@ -105,6 +111,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("artifact bytes %d: want 1..%d", p.ArtifactBytes, MaxArtifactBytes)
 	case p.ChurnShare < 0 || p.ChurnShare >= 1:
 		return fmt.Errorf("churn share %v: want 0 ≤ share < 1", p.ChurnShare)
+	case p.Settle < 0 || p.Settle > MaxSettle:
+		return fmt.Errorf("settle %v: want 0..%v", p.Settle, MaxSettle)
 	case p.Timeout <= 0:
 		return fmt.Errorf("timeout %v: want a positive duration", p.Timeout)
 	}

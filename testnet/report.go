@@ -44,6 +44,11 @@ type Report struct {
 	MemoryPerNodeBytes      int64   `json:"memory_per_node_bytes"`
 	CPUSeconds              float64 `json:"cpu_s,omitempty"`
 	SetupS                  float64 `json:"setup_s"`
+	// SettleS is how long the ready zone ran before publication (Params.Settle).
+	SettleS float64 `json:"settle_s,omitempty"`
+	// IdleCPUCores is the zone's CPU use, in cores, over the last settle
+	// window: what the nodes cost while nothing happens.
+	IdleCPUCores float64 `json:"idle_cpu_cores,omitempty"`
 
 	// Stages are patchnet's per-stage percentiles: receipt, acceptance and
 	// install, each from publication.

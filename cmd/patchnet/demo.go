@@ -119,6 +119,7 @@ func (o demoOptions) params() testnet.Params {
 	p.Latency, p.Timeout = o.latency, o.timeout
 	p.ArtifactBytes = demoArtifactBytes
 	p.Baselines = false
+	p.Settle = 0 // a handful of agents: publish as soon as they are meshed
 	return p
 }
 

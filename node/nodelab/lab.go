@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
@@ -481,7 +483,7 @@ func (l *Lab) notReady() string {
 	pub := l.Publisher.Overlay()
 	if got := len(pub.TopicPeers(pub.SupernodesTopic())); got < len(l.Supernodes) {
 		l.Progress("publisher sees supernodes", got, len(l.Supernodes))
-		return fmt.Sprintf("publisher sees %d of %d supernodes", got, len(l.Supernodes))
+		return fmt.Sprintf("publisher sees %d of %d supernodes: %s", got, len(l.Supernodes), l.unheardSupernodes())
 	}
 	members := l.Members()
 	var lag []string
@@ -499,6 +501,28 @@ func (l *Lab) notReady() string {
 		lag = append(lag[:3], fmt.Sprintf("%d more", len(lag)-3))
 	}
 	return "no gossip mesh on the announce topic: " + strings.Join(lag, ", ")
+}
+
+// unheardSupernodes says, of each supernode missing from the publisher's
+// supernodes' topic, whether the two are connected at all and verified:
+// a missing link and a silent one need different repairs.
+func (l *Lab) unheardSupernodes() string {
+	pub := l.Publisher.Overlay()
+	heard := map[peer.ID]bool{}
+	for _, p := range pub.TopicPeers(pub.SupernodesTopic()) {
+		heard[p] = true
+	}
+	var out []string
+	for _, s := range l.Supernodes {
+		id := s.Overlay().Host().ID()
+		if heard[id] {
+			continue
+		}
+		info, verified := pub.PeerInfo(id)
+		out = append(out, fmt.Sprintf("%s (%s, verified %v, %d peers of its own)", s.Name,
+			pub.Host().Network().Connectedness(id), verified && info.Verified, len(s.Overlay().Host().Network().Peers())))
+	}
+	return strings.Join(out, ", ")
 }
 
 // Fix is the announcement of NewVersion, with its artifact provided by the

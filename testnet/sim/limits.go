@@ -14,4 +14,15 @@ const (
 	// link waits for the reader: a kernel's default UDP buffer (212 KB) of
 	// full-size datagrams.
 	socketQueue = 160
+
+	// settleWindow is the window over which a settling zone's CPU use is
+	// measured: long enough to average over gossipsub's 1 s heartbeats and
+	// the DHT's query bursts.
+	settleWindow = 10 * time.Second
+	// settleFalling: a zone still settles while a window's CPU use is
+	// below this share of the window before it.
+	settleFalling = 0.9
+	// settleSaturated: a zone using at least this share of the machine's
+	// cores is still working off its set-up, however flat its use.
+	settleSaturated = 0.9
 )

@@ -34,8 +34,9 @@ type Options struct {
 	// (0: Params.Timeout, which bounds the scenario after it).
 	ReadyTimeout time.Duration
 	// OnStarted, when set, is called once every node is up and meshed,
-	// with the zone and how long set-up took. The lab stays valid until
-	// the run returns; its members' statuses after.
+	// with the zone and how long set-up took. The lab runs until the run
+	// returns, or until the baselines start when they run (they run
+	// alone); its members' statuses stay readable after.
 	OnStarted func(lab *nodelab.Lab, setup time.Duration)
 	// OnPublished, when set, is called each time the publisher published
 	// an announcement, with it and the publication time the report's

@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/protocol"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 
+	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 )
 
@@ -76,6 +77,11 @@ func (rawTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
 // agent's counterpart.
 func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
 	members := z.lab.Members()
+	edges := zoneEdges(members)
+	// The baselines run alone, as patchnet ran alone: a thousand idle
+	// patchnet nodes beside them would take their CPU (the zone's
+	// heartbeats, DHT and badger tickers use most of a core).
+	z.lab.Close()
 	nodes := make(map[peer.ID]*rawNode, len(members))
 	var all []*rawNode
 	defer func() {
@@ -91,7 +97,7 @@ func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 		nodes[m.ID()], all = n, append(all, n)
 		progress("baseline starting", i+1, len(members))
 	}
-	if err := connectAsZone(ctx, z, nodes, progress); err != nil {
+	if err := connectAsZone(ctx, edges, nodes, progress); err != nil {
 		return err
 	}
 	if !waitRawMeshes(ctx, all, z.params.Timeout) {
@@ -158,19 +164,32 @@ func (n *rawNode) read(ctx context.Context) {
 	}
 }
 
-// connectAsZone connects the raw nodes as the patchnet nodes are connected
-// now, each pair once, each dial tried up to rawDialAttempts times (a
-// handshake can time out on a loaded machine). More than a hundredth of the
-// edges failing is an error; fewer leave the topology nearly the zone's.
-func connectAsZone(ctx context.Context, z *zone, nodes map[peer.ID]*rawNode, progress testnet.Progress) error {
-	type edge struct{ a, b *rawNode }
-	var edges []edge
-	for _, m := range z.lab.Members() {
+// zoneEdges are the connections between members now, each pair once.
+func zoneEdges(members []*nodelab.Member) [][2]peer.ID {
+	in := map[peer.ID]bool{}
+	for _, m := range members {
+		in[m.ID()] = true
+	}
+	var edges [][2]peer.ID
+	for _, m := range members {
 		for _, p := range m.Overlay().Host().Network().Peers() {
-			if b := nodes[p]; b != nil && m.ID() < p {
-				edges = append(edges, edge{nodes[m.ID()], b})
+			if in[p] && m.ID() < p {
+				edges = append(edges, [2]peer.ID{m.ID(), p})
 			}
 		}
+	}
+	return edges
+}
+
+// connectAsZone connects the raw nodes as the patchnet nodes were
+// connected (zoneEdges), each dial tried up to rawDialAttempts times (a
+// handshake can time out on a loaded machine). More than a hundredth of the
+// edges failing is an error; fewer leave the topology nearly the zone's.
+func connectAsZone(ctx context.Context, zone [][2]peer.ID, nodes map[peer.ID]*rawNode, progress testnet.Progress) error {
+	type edge struct{ a, b *rawNode }
+	var edges []edge
+	for _, e := range zone {
+		edges = append(edges, edge{nodes[e[0]], nodes[e[1]]})
 	}
 	var wg sync.WaitGroup
 	var done, failed atomic.Int64

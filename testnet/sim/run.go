@@ -85,6 +85,8 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 	o.started(z.lab, z.setup)
 	rep := newReport(p)
 	rep.SetupS = z.setup.Seconds()
+	settled, idle := settle(ctx, p.Settle, progress)
+	rep.SettleS, rep.IdleCPUCores = settled.Seconds(), idle
 	rep.MemoryPerNodeBytes = max(0, rss()-rss0) / int64(1+p.Supernodes+p.Nodes)
 	if err := sc(ctx, z, rep, progress); err != nil {
 		return nil, err

@@ -8,10 +8,12 @@ import (
 	"net/http"
 	_ "net/http/pprof"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 )
 
@@ -25,6 +27,7 @@ func small(scenario string) testnet.Params {
 	p.Timeout = time.Minute
 	p.Baselines = false
 	p.ArtifactBytes = 16 << 10
+	p.Settle = 0 // outcomes, not times: no need to wait for a quiet zone
 	return p
 }
 
@@ -140,6 +143,7 @@ var (
 	benchBase     = flag.Bool("sim.baselines", true, "run BenchmarkZone's baselines")
 	benchOut      = flag.String("sim.out", "", "write BenchmarkZone's report (JSON) to this file")
 	benchPprof    = flag.String("sim.pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060) during BenchmarkZone")
+	benchSettle   = flag.Duration("sim.settle", testnet.DefaultParams().Settle, "BenchmarkZone's longest settle before publication")
 )
 
 // BenchmarkZone runs one scenario at -sim.nodes agents (500 by default) and
@@ -148,16 +152,18 @@ var (
 //	go test -run '^$' -bench BenchmarkZone -benchtime 1x -timeout 30m ./testnet/sim/ -args -sim.nodes 1000
 func BenchmarkZone(b *testing.B) {
 	p := testnet.DefaultParams()
-	p.Scenario, p.Nodes, p.Timeout, p.Baselines = *benchScenario, *benchNodes, *benchTimeout, *benchBase
+	p.Scenario, p.Nodes, p.Timeout, p.Baselines, p.Settle = *benchScenario, *benchNodes, *benchTimeout, *benchBase, *benchSettle
 	if *benchPprof != "" {
 		go func() { b.Log(http.ListenAndServe(*benchPprof, nil)) }()
 	}
 	for b.Loop() {
 		start := time.Now()
-		rep, err := testnet.Run(context.Background(), p, progressLog(b))
+		var lab *nodelab.Lab
+		rep, err := RunWith(context.Background(), p, progressLog(b), Options{OnStarted: func(l *nodelab.Lab, _ time.Duration) { lab = l }})
 		if err != nil {
 			b.Fatal(err)
 		}
+		logGossipStats(b, lab)
 		samples := rep.Samples
 		rep.Samples = nil
 		js, _ := json.MarshalIndent(rep, "", "  ")
@@ -170,6 +176,26 @@ func BenchmarkZone(b *testing.B) {
 			}
 		}
 	}
+}
+
+// logGossipStats logs the overlay counters summed over every node (read
+// after the run: the counters outlive the nodes): drops at the validation
+// queue, ignored copies and duplicates explain a slow spread.
+func logGossipStats(b *testing.B, lab *nodelab.Lab) {
+	if lab == nil {
+		return
+	}
+	sum := map[string]uint64{}
+	for _, m := range lab.Members() {
+		v := reflect.ValueOf(m.Overlay().Stats())
+		for i := range v.NumField() {
+			if f := v.Field(i); f.CanUint() {
+				sum[v.Type().Field(i).Name] += f.Uint()
+			}
+		}
+	}
+	js, _ := json.Marshal(sum)
+	b.Logf("overlay counters over every node: %s", js)
 }
 
 // progressLog prints a stage's count when it changes by a tenth of its

@@ -66,6 +66,11 @@ func startZone(ctx context.Context, p testnet.Params, o Options, dir string, net
 				cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = agentConnLow, agentConnHigh
 			}
 			cfg.HostOptions = opts
+			// nodelab's 1 s bootstrap interval suits a dozen test nodes;
+			// a thousand ticking every second (bootstrap check, DHT
+			// discovery, the supernode relink scan) is CPU the deployment
+			// would not spend.
+			cfg.Overlay.BootstrapInterval = node.Duration(overlay.DefaultBootstrapInterval)
 			// Lean state: badger allocates its whole memtable at open,
 			// 4 MiB by default, most of an idle node's memory.
 			cfg.StateDBMemTable = node.MinStateDBMemTable
