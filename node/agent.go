@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
@@ -264,9 +265,9 @@ func (n *Node) installTime(a *updates.Announcement, d updates.Decision) time.Tim
 	return at
 }
 
-// fetchArtifact fetches acc's artifact from peers (vendor URLs as
-// fallback) into STATE/incoming; the file is removed when the workflow is
-// done with it.
+// fetchArtifact fetches acc's artifact from peers (its co-signing
+// supernodes first, n.want; vendor URLs as fallback) into STATE/incoming;
+// the file is removed when the workflow is done with it.
 func (n *Node) fetchArtifact(ctx context.Context, acc *updates.Accepted) (string, func(), error) {
 	a := acc.Announcement
 	art := a.Patchnet.Artifact
@@ -274,8 +275,12 @@ func (n *Node) fetchArtifact(ctx context.Context, acc *updates.Accepted) (string
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
+	want, err := n.want(acc)
+	if err != nil {
+		return "", nil, err
+	}
 	path := filepath.Join(dir, art.SHA256.String())
-	res, err := n.fetchFile(ctx, art, path)
+	res, err := n.fetchFile(ctx, want, path)
 	if err != nil {
 		return "", nil, err
 	}
@@ -284,15 +289,15 @@ func (n *Node) fetchArtifact(ctx context.Context, acc *updates.Accepted) (string
 	return path, func() { os.Remove(path) }, nil
 }
 
-// fetchFile fetches art into path; a failed fetch leaves no file.
-func (n *Node) fetchFile(ctx context.Context, art *updates.Artifact, path string) (fetched, error) {
+// fetchFile fetches want into path; a failed fetch leaves no file.
+func (n *Node) fetchFile(ctx context.Context, want content.Want, path string) (fetched, error) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fetched{}, fmt.Errorf("creating %s: %w", path, err)
 	}
 	fctx, cancel := context.WithTimeout(ctx, time.Duration(n.cfg.FetchTimeout))
 	defer cancel()
-	res, err := n.fetch(fctx, art, f)
+	res, err := n.fetch(fctx, want, f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

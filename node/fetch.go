@@ -24,20 +24,37 @@ type fetched struct {
 	bytes  map[string]int64 // bytes by source
 }
 
-// fetch writes a verified announcement's artifact to w: from peers that
-// provide its content id, else from its vendor URLs. content.Service counts
-// every byte against the size and checks the SHA-256; on error whatever
-// reached w must be discarded.
-func (n *Node) fetch(ctx context.Context, art *updates.Artifact, w io.Writer) (fetched, error) {
+// want is what fetching acc's artifact asks the content layer for: the
+// announced content id, size, SHA-256 and vendor URLs, and as seeds the
+// supernodes whose co-signatures were accepted (not this node). Each of
+// them fetched the artifact from the vendor, checked it and seeded it
+// before co-signing, so it holds the artifact now, while DHT provider
+// records are still being stored; as providers they grant no trust, every
+// block is still checked.
+func (n *Node) want(acc *updates.Accepted) (content.Want, error) {
+	art := acc.Announcement.Patchnet.Artifact
 	want := content.Want{Size: art.Size, SHA256: art.SHA256, VendorURLs: art.URLs}
 	if art.ContentID != "" {
 		c, err := cid.Decode(art.ContentID)
 		if err != nil {
-			return fetched{}, fmt.Errorf("decoding content id %q: %w", art.ContentID, err)
+			return content.Want{}, fmt.Errorf("decoding content id %q: %w", art.ContentID, err)
 		}
 		want.CID = c
 	}
-	progress, done := n.fetches.track(art.SHA256)
+	for _, s := range acc.Supernodes {
+		if s.PeerID != n.ID() {
+			want.Seeds = append(want.Seeds, s.PeerID)
+		}
+	}
+	return want, nil
+}
+
+// fetch writes the artifact want names to w: from its seeds and the peers
+// that provide its content id, else from its vendor URLs. content.Service
+// counts every byte against the size and checks the SHA-256; on error
+// whatever reached w must be discarded.
+func (n *Node) fetch(ctx context.Context, want content.Want, w io.Writer) (fetched, error) {
+	progress, done := n.fetches.track(want.SHA256)
 	defer done()
 	res, err := n.content.Fetch(ctx, want, w, content.WithProgress(progress))
 	if err != nil {

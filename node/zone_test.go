@@ -241,6 +241,49 @@ func TestProvidingAndOptOut(t *testing.T) {
 	}
 }
 
+// Agents fetch the artifact from the supernodes whose co-signatures they
+// accepted (each checked the artifact at the vendor and seeded it), with no
+// provider record to find: every node opted out of providing, so the DHT
+// lists nobody, and an agent that searched it alone fell back to the
+// vendor URL after the search timeout.
+func TestAgentsFetchFromCoSigners(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 3, Supernodes: 2, Threshold: 2, ArtifactBytes: 3 << 20,
+		Configure: func(_ string, cfg *node.Config) {
+			cfg.Content.Provide = false
+			cfg.Content.ProviderSearchTimeout = node.Duration(2 * time.Second)
+		}})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0014", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every agent to install", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) || s.Has(node.EventFailed) })
+		return len(no) == 0
+	})
+	cosigners := map[peer.ID]bool{}
+	for _, s := range l.Supernodes {
+		cosigners[s.ID()] = true
+	}
+	for _, a := range l.Agents {
+		e, _ := a.Status().Last(node.EventFetched)
+		if e.Source != "peers" || len(e.From) == 0 {
+			t.Errorf("%s fetched from %q (%s), want peers\n%s", a.Name, e.Source, e.Detail, describe(l))
+		}
+		for _, p := range e.From {
+			if !cosigners[p] {
+				t.Errorf("%s fetched from %s, not a co-signing supernode", a.Name, p)
+			}
+		}
+	}
+	if sent, _ := l.VendorBytes(); sent != int64(len(l.Supernodes))*l.ArtifactSize() {
+		t.Errorf("the vendor served %d bytes, want only the %d supernodes' own checks of %d bytes each", sent, len(l.Supernodes), l.ArtifactSize())
+	}
+}
+
 // Only one of the k=2 supernodes is up when the fix is published, so agents
 // wait. A second supernode starts later: it catches up, finds the proposal,
 // verifies and co-signs it on its own, and the agents install.

@@ -4,9 +4,23 @@
 // store seam (Blockstore, with DiskStore and MemStore), providing root CIDs
 // through the DHT and re-providing them before the records expire (Provider),
 // the block transfer protocol /patchnet/content/1.1.0 (serving side and a
-// multi-provider client; 1.0.0 still served and spoken, wire.go), and the Fetch entry point that tries the local
-// store, then peers, then the vendor URLs, and checks the final SHA-256 in
-// every case.
+// multi-provider client; 1.0.0 still served and spoken, wire.go), and the
+// Fetch entry point that tries the local store, then peers, then the vendor
+// URLs, and checks the final SHA-256 in every case.
+//
+// Fetch order among peers: the seeds first (Want.Seeds: peers a verified
+// announcement says hold the artifact; the node passes the supernodes whose
+// co-signatures it accepted, each of which fetched, checked and seeded it),
+// added as providers before the DHT is asked, each as soon as a provider
+// slot is free (seeds.go); then the providers the DHT search finds, in the
+// slots the seeds leave, alongside them; busy frames' hints whenever they
+// come. Seeds are providers like any other: they grant no trust, count
+// against MaxProviders and MaxProviderCandidates, are dropped when they
+// fail or send bad blocks, and at most MaxSeeds are used, this node never.
+// They matter because a provider record takes seconds to be stored while a
+// whole zone searches at once; with no usable seed the search and the
+// vendor fallback are as without seeds. A Service without a router fetches
+// from seeds alone.
 //
 // Every block is hashed and checked against its CID as it arrives; every
 // byte is counted against the announced size. Vendor URLs are mirrors,

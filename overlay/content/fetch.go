@@ -24,6 +24,14 @@ type Want struct {
 	SHA256 [sha256.Size]byte
 	// VendorURLs are tried in order when peers cannot deliver.
 	VendorURLs []string
+	// Seeds are peers the verified announcement says hold the artifact
+	// (the node passes the supernodes whose co-signatures it accepted:
+	// each checked the artifact at the vendor and serves it). They are the
+	// fetch's first providers, before and alongside the DHT search, and
+	// are bounded like any provider (MaxSeeds of them, this node skipped).
+	// They grant no trust: every block is checked against its CID and the
+	// artifact against SHA256, as for a DHT record anyone may publish.
+	Seeds []peer.ID
 }
 
 func (w Want) validate() error {
@@ -103,16 +111,17 @@ func WithProgress(fn func(Progress)) FetchOption {
 	return func(o *fetchOptions) { o.progress = fn }
 }
 
-// Fetch writes the artifact want names to w: from the providers the DHT
-// knows (several at once, every block checked against its CID), falling back
-// to the vendor URLs when no peer has it or the peers fail (resuming where
-// the peers stopped), and using peers when the vendor is down. The vendor
-// URLs are mirrors tried in order: each one's bytes are staged in a temp
-// file and must bring the artifact to want.Size bytes with want.SHA256
-// before any of them reaches w, so a bad mirror is skipped (and listed in
-// Result.BadMirrors) rather than spoiling the fetch. Every byte is counted
-// against want.Size and the SHA-256 of all bytes must equal want.SHA256. On
-// error, whatever reached w must be discarded.
+// Fetch writes the artifact want names to w: from want.Seeds and the
+// providers the DHT knows (several at once, every block checked against
+// its CID), falling back to the vendor URLs when no peer has it or the
+// peers fail (resuming where the peers stopped), and using peers when the
+// vendor is down. The vendor URLs are mirrors tried in order: each one's
+// bytes are staged in a temp file and must bring the artifact to
+// want.Size bytes with want.SHA256 before any of them reaches w, so a bad
+// mirror is skipped (and listed in Result.BadMirrors) rather than spoiling
+// the fetch. Every byte is counted against want.Size and the SHA-256 of
+// all bytes must equal want.SHA256. On error, whatever reached w must be
+// discarded.
 //
 // On success the blocks are kept in the Service's store and the root is
 // provided, unless the operator opted out.
@@ -124,7 +133,8 @@ func (s *Service) Fetch(ctx context.Context, want Want, w io.Writer, opts ...Fet
 	if err := want.validate(); err != nil {
 		return Result{}, fmt.Errorf("fetching artifact: %w", err)
 	}
-	f := &fetch{s: s, want: want, opts: o, out: &artifactWriter{w: w, size: want.Size, h: sha256.New()}}
+	f := &fetch{s: s, want: want, opts: o, out: &artifactWriter{w: w, size: want.Size, h: sha256.New()},
+		seeds: usableSeeds(want.Seeds, s.h.ID())}
 	if s.store != nil {
 		f.kept = &recordingStore{Blockstore: s.store}
 	}
@@ -140,6 +150,9 @@ type fetch struct {
 	kept *recordingStore // nil: blocks are not kept
 	res  Result
 	t    *transfer
+	// seeds are want.Seeds as used: this node and duplicates dropped, at
+	// most MaxSeeds.
+	seeds []peer.ID
 }
 
 func (f *fetch) run(ctx context.Context) (Result, error) {
@@ -150,7 +163,7 @@ func (f *fetch) run(ctx context.Context) (Result, error) {
 		return f.finish(false)
 	}
 	fromPeers := false
-	if f.want.CID.Defined() && f.s.router != nil {
+	if f.want.CID.Defined() && (f.s.router != nil || len(f.seeds) > 0) {
 		err := f.fromPeers(ctx)
 		if err == nil {
 			fromPeers = true
@@ -223,7 +236,7 @@ func (f *fetch) report(src Source) {
 	f.opts.progress(p)
 }
 
-// fromPeers fetches the whole artifact from DHT providers.
+// fromPeers fetches the whole artifact from the seeds and DHT providers.
 func (f *fetch) fromPeers(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -265,7 +278,8 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 
 var errTransferDone = errors.New("transfer finished")
 
-// search feeds providers of the root to t as the DHT finds them. It asks
+// search feeds providers of the root to t: the seeds first (addSeeds),
+// then, if the service has a router, those the DHT finds. It asks the DHT
 // for every record (count 0) and takes the next one whenever fewer than
 // MaxProviders usable providers are in use, until the search timeout: bad
 // records are skipped past rather than filling the provider slots. Whenever
@@ -277,6 +291,9 @@ var errTransferDone = errors.New("transfer finished")
 // gets BusySearchRounds more timeouts before the vendor's origin is asked.
 func (f *fetch) search(ctx context.Context, t *transfer) {
 	defer t.searchDone()
+	if !f.addSeeds(ctx, t) || f.s.router == nil {
+		return
+	}
 	for round := 0; round <= BusySearchRounds; round++ {
 		if !f.searchRound(ctx, t) || !t.sawBusy() {
 			return

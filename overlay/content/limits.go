@@ -107,6 +107,14 @@ const (
 	// a bounded number of failed requests.
 	MaxProviderCandidates = 256
 
+	// MaxSeeds bounds the seeds (Want.Seeds) one fetch uses: peers an
+	// announcement names as holders, dialled before the DHT is asked. An
+	// announcement may carry trust.MaxSignatures (32) co-signers, each
+	// one more dial; no fetch uses more than MaxProviders providers at
+	// once, and seeds past the bound are found through the DHT like any
+	// holder that provides, so more would add dials, not sources.
+	MaxSeeds = MaxProviders
+
 	// SeedServeCopies is the default serve budget of an artifact this node
 	// seeded (Add): how many whole copies it serves before answering busy.
 	// One copy: the seeder is the zone's origin, whose egress must stay at

@@ -1,0 +1,51 @@
+package content
+
+import (
+	"context"
+	"slices"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// usableSeeds returns the seeds a fetch uses: in the given order, without
+// this node (self), empty IDs and duplicates, at most MaxSeeds.
+func usableSeeds(seeds []peer.ID, self peer.ID) []peer.ID {
+	var out []peer.ID
+	for _, p := range seeds {
+		if len(out) == MaxSeeds {
+			break
+		}
+		if p == "" || p == self || slices.Contains(out, p) {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// addSeeds adds the fetch's seeds as providers before the DHT is asked,
+// each as soon as a provider slot is free: at once while they fit in
+// MaxProviders, the others as seeds ahead of them are dropped. Seeds are
+// providers like any other (they count against MaxProviders and
+// MaxProviderCandidates, and a bad one is dropped for the fetch), only
+// known without a DHT record, whose storing takes seconds while a whole
+// zone searches at once. Waiting for a slot ends after
+// ProviderSearchTimeout: the DHT search follows, and finds the remaining
+// seeds too if they provide. It reports false when the search should stop
+// (the transfer ended or MaxProviderCandidates were tried).
+func (f *fetch) addSeeds(ctx context.Context, t *transfer) bool {
+	if len(f.seeds) == 0 {
+		return true
+	}
+	wctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
+	defer cancel()
+	for _, p := range f.seeds {
+		if !t.waitRoom(wctx) {
+			break
+		}
+		if !t.addProvider(ctx, p) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,244 @@
+package content
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// seedCfg searches the DHT briefly: these fetchers' routers find nothing,
+// and the tests wait out the search before any vendor fallback.
+func seedCfg() Config {
+	c := DefaultConfig()
+	c.ProviderSearchTimeout = time.Second
+	return c
+}
+
+// newHolder starts a node that holds data (Add) but whose provider record
+// reaches no DHT (its router stores nothing), and tells fetcher its
+// addresses, as the overlay's connections do for a zone's supernodes.
+func newHolder(t *testing.T, data []byte, fetcher *node) *node {
+	t.Helper()
+	h := newStaticNode(t, peer.AddrInfo{}, seedCfg())
+	if _, err := h.svc.Add(context.Background(), bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	fetcher.h.Peerstore().AddAddrs(h.h.ID(), h.h.Addrs(), peerstore.TempAddrTTL)
+	return h
+}
+
+// randomPeer is a peer ID nobody runs: a seed no address is known for.
+func randomPeer(t *testing.T) peer.ID {
+	t.Helper()
+	_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func providerIDs(res Result) []peer.ID {
+	var ids []peer.ID
+	for _, p := range res.Providers {
+		ids = append(ids, p.Peer)
+	}
+	return ids
+}
+
+// A holder whose provider record no DHT has is found through the seeds
+// alone: the fetcher's router finds nothing. Without it as a seed the
+// fetch falls back to the vendor URL, or fails without one. A seed equal
+// to this node is skipped (never dialled), and a service without a router
+// fetches from seeds too.
+func TestSeedsWithoutProviderRecord(t *testing.T) {
+	data, sum := artifact(3<<20+17, 20)
+	const (
+		holderSeed = "holder"
+		selfSeed   = "self"
+	)
+	for _, tc := range []struct {
+		name     string
+		seeds    []string
+		vendor   bool
+		noRouter bool
+		sources  []Source
+		used     []string // providers tried, in order
+		fails    bool
+	}{
+		{name: "holder seeded", seeds: []string{holderSeed}, vendor: true, sources: []Source{SourcePeers}, used: []string{holderSeed}},
+		{name: "no seeds: vendor", vendor: true, sources: []Source{SourceVendor}},
+		{name: "no seeds, no vendor: fails", fails: true},
+		{name: "self skipped", seeds: []string{selfSeed}, vendor: true, sources: []Source{SourceVendor}},
+		{name: "self skipped, holder used", seeds: []string{selfSeed, holderSeed, holderSeed}, sources: []Source{SourcePeers}, used: []string{holderSeed}},
+		{name: "no router", seeds: []string{holderSeed}, noRouter: true, sources: []Source{SourcePeers}, used: []string{holderSeed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newStaticNode(t, peer.AddrInfo{}, seedCfg())
+			if tc.noRouter {
+				svc, err := New(f.h, nil, f.store, seedCfg())
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.svc = svc
+			}
+			holder := newHolder(t, data, f)
+			ids := map[string]peer.ID{holderSeed: holder.h.ID(), selfSeed: f.h.ID()}
+			root, err := ContentID(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Want{CID: root, Size: int64(len(data)), SHA256: sum}
+			for _, s := range tc.seeds {
+				want.Seeds = append(want.Seeds, ids[s])
+			}
+			v := newVendor(t, data)
+			if tc.vendor {
+				want.VendorURLs = []string{v.srv.URL + "/a.deb"}
+			}
+
+			got, res, err := fetchTo(t, f, want)
+			if tc.fails {
+				if !errors.Is(err, ErrNoSource) {
+					t.Fatalf("Fetch: %v, want ErrNoSource", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Fetch: %v", err)
+			}
+			checkArtifact(t, got, data)
+			if diff := cmp.Diff(tc.sources, res.Sources); diff != "" {
+				t.Errorf("sources (-want +got):\n%s", diff)
+			}
+			var used []peer.ID
+			for _, s := range tc.used {
+				used = append(used, ids[s])
+			}
+			if diff := cmp.Diff(used, providerIDs(res)); diff != "" {
+				t.Errorf("providers tried (-want +got):\n%s", diff)
+			}
+			if fromVendor := v.sent.Load() > 0; fromVendor != slices.Contains(tc.sources, SourceVendor) {
+				t.Errorf("the vendor sent %d bytes; sources %v", v.sent.Load(), res.Sources)
+			}
+		})
+	}
+}
+
+// A seed serving blocks that fail their CID is dropped as bad for the
+// fetch, like any provider, and the artifact comes from another source: a
+// second seed, a provider the DHT found, or the vendor URL.
+func TestBadSeedDropped(t *testing.T) {
+	data, sum := artifact(16<<20, 21)
+	for _, tc := range []struct {
+		name    string
+		other   string // "seed", "dht" or "vendor"
+		sources []Source
+	}{
+		{name: "second seed", other: "seed", sources: []Source{SourcePeers}},
+		{name: "DHT provider", other: "dht", sources: []Source{SourcePeers}},
+		{name: "vendor", other: "vendor", sources: []Source{SourcePeers, SourceVendor}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var f, bad, good *node
+			want := Want{Size: int64(len(data)), SHA256: sum}
+			if tc.other == "dht" {
+				nodes := newNet(t, 3, func(int) Config { return seedCfg() })
+				f, bad, good = nodes[0], nodes[2], nodes[1]
+				want.CID = seed(t, data, f, good)
+				// bad holds the blocks without a provider record.
+				if _, err := Import(context.Background(), bytes.NewReader(data), bad.store); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				f = newStaticNode(t, peer.AddrInfo{}, seedCfg())
+				bad = newHolder(t, data, f)
+				c, err := ContentID(bytes.NewReader(data))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want.CID = c
+			}
+			bad.h.SetStreamHandler(ProtocolID, corruptingHandler(bad.store))
+			want.Seeds = []peer.ID{bad.h.ID()}
+			switch tc.other {
+			case "seed":
+				good = newHolder(t, data, f)
+				want.Seeds = append(want.Seeds, good.h.ID())
+			case "vendor":
+				want.VendorURLs = []string{newVendor(t, data).srv.URL + "/a.deb"}
+			}
+
+			got, res, err := fetchTo(t, f, want)
+			if err != nil {
+				t.Fatalf("Fetch: %v", err)
+			}
+			checkArtifact(t, got, data)
+			if diff := cmp.Diff(tc.sources, res.Sources); diff != "" {
+				t.Errorf("sources (-want +got):\n%s", diff)
+			}
+			for _, p := range res.Providers {
+				switch p.Peer {
+				case bad.h.ID():
+					if !p.Bad || !errors.Is(p.Err, ErrCorruptBlock) || !errors.Is(p.Err, trust.ErrUntrusted) || p.Bytes != 0 {
+						t.Errorf("bad seed: Bad=%v Err=%v, %d bytes credited; want dropped as bad", p.Bad, p.Err, p.Bytes)
+					}
+				case f.h.ID():
+					t.Errorf("fetcher used itself as a provider")
+				default:
+					if p.Bad || p.Err != nil {
+						t.Errorf("honest provider %s: Bad=%v Err=%v", p.Peer, p.Bad, p.Err)
+					}
+				}
+			}
+			if !slices.Contains(providerIDs(res), bad.h.ID()) {
+				t.Errorf("bad seed never tried: providers %v", providerIDs(res))
+			}
+		})
+	}
+}
+
+// At most MaxSeeds seeds are used: a holder named after MaxSeeds peers
+// nobody can reach is never dialled, and the fetch falls back to the
+// vendor URL after the DHT search.
+func TestSeedsBounded(t *testing.T) {
+	data, sum := artifact(1<<20+5, 22)
+	f := newStaticNode(t, peer.AddrInfo{}, seedCfg())
+	holder := newHolder(t, data, f)
+	root, err := ContentID(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unreachable []peer.ID
+	for range MaxSeeds {
+		unreachable = append(unreachable, randomPeer(t))
+	}
+	v := newVendor(t, data)
+	want := Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL + "/a.deb"},
+		Seeds: append(slices.Clone(unreachable), holder.h.ID())}
+
+	got, res, err := fetchTo(t, f, want)
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if diff := cmp.Diff(unreachable, providerIDs(res)); diff != "" {
+		t.Errorf("providers tried (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]Source{SourceVendor}, res.Sources); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+}
