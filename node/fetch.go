@@ -86,6 +86,7 @@ func describeFetch(res content.Result) fetched {
 	if len(parts) > 0 {
 		f.detail += ": " + strings.Join(parts, ", ")
 	}
+	f.detail += droppedProviders(provs)
 	for _, m := range res.BadMirrors {
 		what := "failed"
 		if errors.Is(m.Err, trust.ErrUntrusted) {
@@ -102,4 +103,23 @@ func shortID(id string) string {
 		return id
 	}
 	return "…" + id[len(id)-6:]
+}
+
+// droppedProviders says why the first few providers that were dropped
+// were: an operator asking why a fetch went to the vendor URL reads it
+// in the fetched event.
+func droppedProviders(provs []content.ProviderStat) string {
+	var out string
+	shown := 0
+	for _, p := range provs {
+		if p.Err == nil {
+			continue
+		}
+		if shown == maxDroppedShown {
+			return out + "; …"
+		}
+		out += fmt.Sprintf("; provider %s dropped: %v", shortID(p.Peer.String()), p.Err)
+		shown++
+	}
+	return out
 }

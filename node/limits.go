@@ -9,6 +9,10 @@ import (
 // Bounds on what a node keeps in memory or waits for. Each caps what peers
 // can make this process hold before an announcement is accepted.
 const (
+	// maxDroppedShown bounds the dropped providers a fetched event names,
+	// so a fetch that went through many bad records stays one line.
+	maxDroppedShown = 3
+
 	// MaxPendingPayloads caps the payloads whose co-signatures are being
 	// merged at once: each is one envelope of at most trust.MaxEnvelopeBytes,
 	// so the merge buffer holds at most 256 MiB even under a flood of

@@ -109,6 +109,16 @@ func newHost(key crypto.Signer, cfg Config, g *gater, extra []libp2p.Option) (ho
 		libp2p.ConnectionManager(cm),
 		libp2p.ConnectionGater(g),
 		libp2p.DisableMetrics(),
+		// No black-hole detection: after 100 UDP (or IPv6) dials with
+		// fewer than 5 successes the swarm refuses every further dial of
+		// that kind but for a rare probe. A zone's crowd trips it without
+		// any black hole: agents dialling supernodes and peers whose
+		// resource managers refuse newcomers fail most dials, and a sim
+		// agent of a 300-agent zone then could not reach its co-signing
+		// supernodes to fetch ("dial refused because of black hole"). Where
+		// UDP is really blocked, the dial ranker falls back to TCP.
+		libp2p.UDPBlackHoleSuccessCounter(nil),
+		libp2p.IPv6BlackHoleSuccessCounter(nil),
 	}
 	if cfg.PrivateZone.Enabled() {
 		psk, err := cfg.PrivateZone.Key()

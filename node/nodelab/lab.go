@@ -1,6 +1,7 @@
 package nodelab
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -374,12 +375,38 @@ func (l *Lab) startAll(ctx, runCtx context.Context) error {
 	if len(l.Supernodes) > 0 {
 		boot = append(boot, addrs(l.Supernodes[0])...)
 	}
+	return l.startAgents(ctx, runCtx, boot)
+}
+
+// startAgents starts the agents, up to agentStarts at once: a node's
+// start is CPU work (keys, badger, the libp2p host), and one starting
+// goroutine among the hundreds of thousands a large zone's running nodes
+// have gets a sliver of the scheduler's time; starting one at a time made
+// the set-up of a 1,000-agent sim grow by minutes per hundred agents.
+func (l *Lab) startAgents(ctx, runCtx context.Context, boot []string) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	sem := make(chan struct{}, agentStarts)
 	for _, m := range l.Agents {
-		if err := l.start(ctx, runCtx, m, boot); err != nil {
-			return err
+		sem <- struct{}{}
+		mu.Lock()
+		failed := first != nil
+		mu.Unlock()
+		if failed {
+			break
 		}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := l.start(ctx, runCtx, m, boot); err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+			}
+		})
 	}
-	return nil
+	wg.Wait()
+	return first
 }
 
 func addrs(m *Member) []string {

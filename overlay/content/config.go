@@ -42,6 +42,28 @@ type Config struct {
 	// sendRate caps this node's serving rate in bytes per second (0: no
 	// cap). Only tests set it, to model providers on slow links.
 	sendRate float64
+	// stall replaces StallTimeout when set. Only tests set it, so a slow
+	// provider outlasts it in seconds rather than minutes.
+	stall time.Duration
+	// minRate replaces MinProviderRate when set (bytes/s); only tests.
+	minRate float64
+}
+
+// minProviderRate is MinProviderRate unless a test set minRate.
+func (c Config) minProviderRate() float64 {
+	if c.minRate > 0 {
+		return c.minRate
+	}
+	return MinProviderRate
+}
+
+// stallTimeout is how long a stream may move no bytes: StallTimeout
+// unless a test set stall.
+func (c Config) stallTimeout() time.Duration {
+	if c.stall > 0 {
+		return c.stall
+	}
+	return StallTimeout
 }
 
 // DefaultConfig returns the configuration an agent runs with.

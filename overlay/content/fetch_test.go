@@ -516,3 +516,60 @@ func TestFetchFromLocalStore(t *testing.T) {
 	}
 	checkArtifact(t, got, data)
 }
+
+// A provider whose uplink is shared among many fetchers delivers a block
+// slowly but steadily: it is kept as long as bytes keep coming, and only a
+// silence of the stall timeout drops it. With a deadline per whole block,
+// this fetch (a 1 MiB block at 256 KiB/s, 4 s, against a 1 s stall
+// timeout) dropped its only provider and failed.
+func TestSlowButSteadyProviderKept(t *testing.T) {
+	nodes := newNet(t, 2, func(i int) Config {
+		c := DefaultConfig()
+		c.stall = time.Second
+		if i == 1 {
+			c.sendRate = 256 << 10
+		}
+		return c
+	})
+	data, sum := artifact(2<<20, 14)
+	root := seed(t, data, nodes[0], nodes[1])
+	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum})
+	if err != nil {
+		t.Fatalf("Fetch from a slow, steady provider: %v", err)
+	}
+	checkArtifact(t, got, data)
+	for _, p := range res.Providers {
+		if p.Err != nil {
+			t.Errorf("provider %s dropped: %v", p.Peer, p.Err)
+		}
+	}
+}
+
+// A provider that keeps a block coming just fast enough to beat the stall
+// timeout, but far below MinProviderRate, is dropped once the block is
+// overdue. Without the per-block floor this fetch (a 1 MiB block, its
+// last 512 KiB at 32 KiB/s, 16 s, against a 2 s stall timeout and a
+// 256 KiB/s floor: due in 6 s) waited out the drip.
+func TestDrippingProviderDropped(t *testing.T) {
+	nodes := newNet(t, 2, func(i int) Config {
+		c := DefaultConfig()
+		c.stall, c.minRate = 2*time.Second, 256<<10
+		if i == 1 {
+			c.sendRate = 32 << 10
+		}
+		return c
+	})
+	data, sum := artifact(1<<20, 15)
+	root := seed(t, data, nodes[0], nodes[1])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var sink bytes.Buffer
+	res, err := nodes[0].svc.Fetch(ctx, Want{CID: root, Size: int64(len(data)), SHA256: sum}, &sink)
+	if err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Fetch from a dripping provider: %v; want it dropped as overdue", err)
+	}
+	var timeout interface{ Timeout() bool }
+	if len(res.Providers) != 1 || !errors.As(res.Providers[0].Err, &timeout) || !timeout.Timeout() {
+		t.Errorf("providers %+v, want the dripping one dropped for its deadline", res.Providers)
+	}
+}

@@ -83,8 +83,21 @@ const (
 	MaxSearchRetryInterval = 2 * time.Second
 
 	// StallTimeout is how long a provider may send nothing on a request
-	// before its blocks go to others.
+	// before its blocks go to others (and a server may see a fetcher read
+	// nothing before it resets the stream). It is a silence, not a
+	// deadline per block: the deadline moves with every read and write.
 	StallTimeout = 20 * time.Second
+	// MinProviderRate is the slowest a provider may deliver one block
+	// (and a fetcher read one from this node's server), in bytes per
+	// second, on top of StallTimeout: 1 MiB in about two minutes. A seed shared by a few hundred fetchers stays above it; a
+	// provider dripping bytes just often enough to beat the stall timeout
+	// is dropped after that long per block (other providers take over its
+	// runs meanwhile).
+	MinProviderRate = 8 << 10
+	// stallPiece is the most a server writes between moving its write
+	// deadline: a few QUIC flow-control credits' worth, so a slow reader
+	// is one whose reads stopped, not one whose block is large.
+	stallPiece = 64 << 10
 
 	// ReprovideInterval is how often held roots are provided again: the
 	// kad-dht default (22 h), well inside the 48 h record validity.

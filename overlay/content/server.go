@@ -24,6 +24,8 @@ type server struct {
 	admitted func(context.Context, peer.ID) bool // nil: serve every peer
 	limiter  *rate.Limiter                       // nil: unthrottled; tests cap a provider's link with it
 	budget   *serveBudget                        // caps what is served of seeded artifacts
+	stall    time.Duration                       // how long a response may move no bytes
+	minRate  float64                             // the slowest a peer may read a block, bytes/s
 
 	mu     sync.Mutex
 	active map[peer.ID]int
@@ -59,7 +61,7 @@ func (s *server) get(ctx context.Context, c cid.Cid) (data []byte, done func(), 
 }
 
 func newServer(h host.Host, store Blockstore, perPeer int, sendRate float64, admitted func(context.Context, peer.ID) bool, budget *serveBudget) *server {
-	s := &server{h: h, store: store, perPeer: perPeer, admitted: admitted, budget: budget, active: make(map[peer.ID]int)}
+	s := &server{h: h, store: store, perPeer: perPeer, admitted: admitted, budget: budget, active: make(map[peer.ID]int), stall: StallTimeout, minRate: MinProviderRate}
 	if sendRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(sendRate), rateBurst)
 	}
@@ -108,7 +110,7 @@ func (s *server) handle(st network.Stream) {
 		refuse(st, "peer not admitted to this zone")
 		return
 	}
-	_ = st.SetReadDeadline(time.Now().Add(StallTimeout))
+	_ = st.SetReadDeadline(time.Now().Add(s.stall))
 	br := bufio.NewReaderSize(io.LimitReader(st, MaxRequestSize), 4096)
 	cids, err := decodeRequest(br)
 	if err != nil {
@@ -139,13 +141,14 @@ func (s *server) admit(p peer.ID) bool {
 func (s *server) serve(st network.Stream, p peer.ID, cids []cid.Cid) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var w io.Writer = st
+	sw := &stallWriter{st: st, stall: s.stall}
+	var w io.Writer = sw
 	if s.limiter != nil {
-		w = &throttledWriter{ctx: ctx, w: st, lim: s.limiter}
+		w = &throttledWriter{ctx: ctx, w: w, lim: s.limiter, stall: s.stall}
 	}
 	for _, c := range cids {
-		_ = st.SetWriteDeadline(time.Now().Add(StallTimeout))
 		data, done, err := s.get(ctx, c)
+		sw.last = blockDeadline(len(data), s.stall, s.minRate)
 		switch {
 		case errors.Is(err, ErrCorruptBlock):
 			// Never serve rot; drop it so Has tells the truth again.
@@ -189,9 +192,10 @@ func refuse(st network.Stream, msg string) {
 // throttledWriter spends tokens from a shared bucket before each piece, so
 // all of a server's streams together stay under the bucket's rate.
 type throttledWriter struct {
-	ctx context.Context
-	w   io.Writer
-	lim *rate.Limiter
+	ctx   context.Context
+	w     io.Writer
+	lim   *rate.Limiter
+	stall time.Duration
 }
 
 func (t *throttledWriter) Write(p []byte) (int, error) {
@@ -200,7 +204,7 @@ func (t *throttledWriter) Write(p []byte) (int, error) {
 		n := min(len(p)-done, ratePiece)
 		// Bounded like any write, so a reset stream cannot park a server
 		// goroutine on the bucket forever.
-		ctx, cancel := context.WithTimeout(t.ctx, StallTimeout)
+		ctx, cancel := context.WithTimeout(t.ctx, t.stall)
 		err := t.lim.WaitN(ctx, n)
 		cancel()
 		if err != nil {

@@ -30,6 +30,11 @@ const (
 	// rawMessageBytes is the size of the baseline's message, about one
 	// signed announcement envelope.
 	rawMessageBytes = 4 << 10
+	// rawMeshStable is how long the raw meshes must stay unchanged before
+	// the baseline publishes: two gossipsub heartbeats.
+	rawMeshStable = 2 * time.Second
+	// rawMeshSettle bounds the wait for the raw meshes to stop changing.
+	rawMeshSettle = 30 * time.Second
 	// rawDialAttempts is how often a baseline connection is tried.
 	rawDialAttempts = 3
 	// rawDialTimeout bounds one baseline dial.
@@ -47,15 +52,16 @@ type rawNode struct {
 	sub   *pubsub.Subscription
 	dup   atomic.Int64
 	graft atomic.Int64
+	prune atomic.Int64
 	got   atomic.Int64 // unix nanos of the first delivery of the message
 }
 
-// rawTracer counts a raw node's grafts and duplicates.
+// rawTracer counts a raw node's grafts, prunes and duplicates.
 type rawTracer struct{ n *rawNode }
 
 func (t rawTracer) Graft(peer.ID, string)                              { t.n.graft.Add(1) }
 func (t rawTracer) DuplicateMessage(*pubsub.Message)                   { t.n.dup.Add(1) }
-func (rawTracer) Prune(peer.ID, string)                                {}
+func (t rawTracer) Prune(peer.ID, string)                              { t.n.prune.Add(1) }
 func (rawTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (rawTracer) OnClosedOutboundStream(peer.ID)                       {}
 func (rawTracer) Join(string)                                          {}
@@ -220,9 +226,15 @@ func connectAsZone(ctx context.Context, zone [][2]peer.ID, nodes map[peer.ID]*ra
 	return nil
 }
 
-// waitRawMeshes waits until every raw node grafted a mesh peer.
+// waitRawMeshes waits until every raw node grafted a mesh peer, then
+// until the meshes stop growing (the sum over every node unchanged for
+// rawMeshStable): a mesh of one just-grafted peer spreads a message by
+// heartbeat gossip, seconds slower than the settled meshes of the zone it
+// stands beside. Meshes still changing after rawMeshSettle are taken as
+// they are.
 func waitRawMeshes(ctx context.Context, all []*rawNode, timeout time.Duration) bool {
-	return waitUntil(ctx, timeout, func() bool {
+	deadline := time.Now().Add(timeout)
+	grafted := waitUntil(ctx, timeout, func() bool {
 		for _, n := range all {
 			if n.graft.Load() == 0 {
 				return false
@@ -230,6 +242,21 @@ func waitRawMeshes(ctx context.Context, all []*rawNode, timeout time.Duration) b
 		}
 		return true
 	})
+	if !grafted {
+		return false
+	}
+	last, since := int64(-1), time.Now()
+	waitUntil(ctx, min(time.Until(deadline), rawMeshSettle), func() bool {
+		var sum int64
+		for _, n := range all {
+			sum += n.graft.Load() - n.prune.Load()
+		}
+		if sum != last {
+			last, since = sum, time.Now()
+		}
+		return time.Since(since) >= rawMeshStable
+	})
+	return true
 }
 
 // waitUntil polls cond until it holds, the timeout passes or ctx ends.

@@ -9,10 +9,12 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 )
@@ -196,6 +198,13 @@ func logGossipStats(b *testing.B, lab *nodelab.Lab) {
 	}
 	js, _ := json.Marshal(sum)
 	b.Logf("overlay counters over every node: %s", js)
+	shown := 0
+	for _, m := range lab.Agents {
+		if e, ok := m.Status().Last(node.EventFetched); ok && strings.Contains(e.Source, "vendor") && shown < 5 {
+			b.Logf("%s fetched %s", m.Name, e.Detail)
+			shown++
+		}
+	}
 }
 
 // progressLog prints a stage's count when it changes by a tenth of its

@@ -22,6 +22,10 @@ const (
 	// marks (production: overlay.DefaultConnLow/High, 64/128): enough for
 	// gossip meshes (D=6 on a few topics) and the DHT.
 	agentConnLow, agentConnHigh = 16, 32
+	// supernodeConnLow and supernodeConnHigh are a sim supernode's marks:
+	// a connection from each agent of a 1,000-agent zone, which fetch
+	// from it, and its own gossip and DHT peers.
+	supernodeConnLow, supernodeConnHigh = 256, 1024
 	// simSubscriptionBuffer is a sim node's subscription buffer (production:
 	// overlay.DefaultSubscriptionBuffer, 1024), allocated per topic up
 	// front: a run sends a handful of announcements, and a full buffer
@@ -64,6 +68,13 @@ func startZone(ctx context.Context, p testnet.Params, o Options, dir string, net
 				// every QUIC connection costs memory; the bootstrap nodes
 				// keep the production water marks.
 				cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = agentConnLow, agentConnHigh
+			}
+			if strings.HasPrefix(name, "supernode-") {
+				// Every agent fetches from its co-signing supernodes
+				// (content seeds): at the production marks (limit 256
+				// connections) most of a 1,000-agent zone's fetchers
+				// were refused and went to the vendor URL.
+				cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = supernodeConnLow, supernodeConnHigh
 			}
 			cfg.HostOptions = opts
 			// nodelab's 1 s bootstrap interval suits a dozen test nodes;
