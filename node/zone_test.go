@@ -128,18 +128,7 @@ func TestZoneInstallsCoSignedUpdate(t *testing.T) {
 			t.Fatalf("%s starts with %q, want %s", a.Name, v, nodelab.OldVersion)
 		}
 	}
-	ctx := context.Background()
-	fix, err := l.Fix(ctx, "PNT-2026-0001", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 60*time.Second, "every agent to install", func() bool {
-		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) || s.Has(node.EventFailed) })
-		return len(no) == 0
-	})
+	publishAndWait(t, l, "PNT-2026-0001")
 	for _, a := range l.Agents {
 		if v := installedVersion(t, a); v != nodelab.NewVersion {
 			t.Errorf("%s has %s %q after the update, want %s\n%s", a.Name, nodelab.PackageName, v, nodelab.NewVersion, describe(l))
@@ -196,24 +185,13 @@ func TestProvidingAndOptOut(t *testing.T) {
 				cfg.Content.Provide = false
 			}
 		}})
-	ctx := context.Background()
-	fix, err := l.Fix(ctx, "PNT-2026-0010", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 60*time.Second, "every agent to install", func() bool {
-		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
-		return len(no) == 0
-	})
+	fix := publishAndWait(t, l, "PNT-2026-0010")
 	root, err := cid.Decode(fix.Patchnet.Artifact.ContentID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	providers := func() map[peer.ID]bool {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		ais, _ := l.Publisher.Overlay().DHT().FindProviders(ctx, root)
 		got := map[peer.ID]bool{}
@@ -252,18 +230,7 @@ func TestAgentsFetchFromCoSigners(t *testing.T) {
 			cfg.Content.Provide = false
 			cfg.Content.ProviderSearchTimeout = node.Duration(2 * time.Second)
 		}})
-	ctx := context.Background()
-	fix, err := l.Fix(ctx, "PNT-2026-0014", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 60*time.Second, "every agent to install", func() bool {
-		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) || s.Has(node.EventFailed) })
-		return len(no) == 0
-	})
+	publishAndWait(t, l, "PNT-2026-0014")
 	cosigners := map[peer.ID]bool{}
 	for _, s := range l.Supernodes {
 		cosigners[s.ID()] = true
@@ -356,4 +323,23 @@ func TestRolloutSpreadSchedulesInstalls(t *testing.T) {
 	if len(slots) < 2 {
 		t.Errorf("all agents picked the same slot %v: no spread", slots)
 	}
+}
+
+// publishAndWait publishes the lab's fix as id, version 1, and waits until
+// every agent installed it or failed (the test checks which).
+func publishAndWait(t *testing.T, l *nodelab.Lab, id string) *updates.Announcement {
+	t.Helper()
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every agent to install", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) || s.Has(node.EventFailed) })
+		return len(no) == 0
+	})
+	return fix
 }

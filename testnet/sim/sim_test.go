@@ -9,6 +9,7 @@ import (
 	_ "net/http/pprof"
 	"os"
 	"reflect"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // small is a zone small enough for make test: its outcomes are asserted,
@@ -145,6 +147,7 @@ var (
 	benchBase     = flag.Bool("sim.baselines", true, "run BenchmarkZone's baselines")
 	benchOut      = flag.String("sim.out", "", "write BenchmarkZone's report (JSON) to this file")
 	benchPprof    = flag.String("sim.pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060) during BenchmarkZone")
+	benchProfile  = flag.String("sim.cpuprofile", "", "write a CPU profile of the 20 s after BenchmarkZone's publication to this file")
 	benchSettle   = flag.Duration("sim.settle", testnet.DefaultParams().Settle, "BenchmarkZone's longest settle before publication")
 )
 
@@ -161,7 +164,10 @@ func BenchmarkZone(b *testing.B) {
 	for b.Loop() {
 		start := time.Now()
 		var lab *nodelab.Lab
-		rep, err := RunWith(context.Background(), p, progressLog(b), Options{OnStarted: func(l *nodelab.Lab, _ time.Duration) { lab = l }})
+		rep, err := RunWith(context.Background(), p, progressLog(b), Options{
+			OnStarted:   func(l *nodelab.Lab, _ time.Duration) { lab = l },
+			OnPublished: profileAfter(b, *benchProfile),
+		})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -177,6 +183,32 @@ func BenchmarkZone(b *testing.B) {
 				b.Fatal(err)
 			}
 		}
+	}
+}
+
+// profileAfter is an OnPublished hook writing a CPU profile of the
+// publication's first 20 s to file (none if file is empty).
+func profileAfter(b *testing.B, file string) func(*updates.Announcement, time.Time) {
+	var once sync.Once
+	return func(*updates.Announcement, time.Time) {
+		if file == "" {
+			return
+		}
+		once.Do(func() {
+			f, err := os.Create(file)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				b.Error(err)
+				return
+			}
+			time.AfterFunc(20*time.Second, func() {
+				pprof.StopCPUProfile()
+				f.Close()
+			})
+		})
 	}
 }
 
