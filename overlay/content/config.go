@@ -49,21 +49,16 @@ type Config struct {
 	minRate float64
 }
 
-// minProviderRate is MinProviderRate unless a test set minRate.
-func (c Config) minProviderRate() float64 {
-	if c.minRate > 0 {
-		return c.minRate
-	}
-	return MinProviderRate
-}
-
-// stallTimeout is how long a stream may move no bytes: StallTimeout
-// unless a test set stall.
-func (c Config) stallTimeout() time.Duration {
+// pace is defaultPace with what a test set instead.
+func (c Config) pace() pace {
+	p := defaultPace
 	if c.stall > 0 {
-		return c.stall
+		p.stall = c.stall
 	}
-	return StallTimeout
+	if c.minRate > 0 {
+		p.minRate = c.minRate
+	}
+	return p
 }
 
 // DefaultConfig returns the configuration an agent runs with.

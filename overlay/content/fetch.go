@@ -245,7 +245,7 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 		store = f.kept
 	}
 	t := newTransfer(ctx, f.s.h, f.s.cfg.MaxProviders, f.s.cfg.StreamsPerProvider, store)
-	t.stall, t.minRate = f.s.cfg.stallTimeout(), f.s.cfg.minProviderRate()
+	t.pace = f.s.cfg.pace()
 	f.t = t
 	go f.search(ctx, t)
 	defer func() { t.stop(errTransferDone); f.res.Providers = t.stats() }()

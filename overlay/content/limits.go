@@ -89,10 +89,10 @@ const (
 	StallTimeout = 20 * time.Second
 	// MinProviderRate is the slowest a provider may deliver one block
 	// (and a fetcher read one from this node's server), in bytes per
-	// second, on top of StallTimeout: 1 MiB in about two minutes. A seed shared by a few hundred fetchers stays above it; a
-	// provider dripping bytes just often enough to beat the stall timeout
-	// is dropped after that long per block (other providers take over its
-	// runs meanwhile).
+	// second, on top of StallTimeout: 1 MiB in about two minutes. A seed
+	// shared by a few hundred fetchers stays above it; a provider dripping
+	// bytes just often enough to beat the stall timeout is dropped after
+	// that long per block (other providers take over its runs meanwhile).
 	MinProviderRate = 8 << 10
 	// stallPiece is the most a server writes between moving its write
 	// deadline: a few QUIC flow-control credits' worth, so a slow reader

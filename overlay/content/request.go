@@ -9,7 +9,6 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 )
@@ -26,7 +25,7 @@ type blockSink func(i int, data []byte) error
 // promises for cids[i] (-1 if unknown); a frame of any other length is
 // refused before its bytes are read. Any failure ends the request; blocks
 // already handed over stay valid.
-func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, sizes []int, bufs *bufferPool, stall time.Duration, minRate float64, sink blockSink) error {
+func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, sizes []int, bufs *bufferPool, pc pace, sink blockSink) error {
 	// 1.1.0 first; a node not yet upgraded answers 1.0.0 (wire.go). The
 	// host picks from what identify learned, so this costs no round trip.
 	st, err := h.NewStream(ctx, p, ProtocolID, ProtocolIDv1)
@@ -41,17 +40,17 @@ func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, 
 			_ = st.Reset()
 		}
 	}()
-	_ = st.SetWriteDeadline(time.Now().Add(stall))
+	_ = st.SetWriteDeadline(pc.next(time.Time{}))
 	if _, err := st.Write(encodeRequest(nil, cids)); err != nil {
 		return fmt.Errorf("sending request to %s: %w", p, err)
 	}
 	if err := st.CloseWrite(); err != nil {
 		return fmt.Errorf("sending request to %s: %w", p, err)
 	}
-	sr := &stallReader{st: st, stall: stall}
+	sr := &stallReader{st: st, pace: pc}
 	br := bufio.NewReaderSize(sr, 128<<10)
 	for i, c := range cids {
-		sr.last = blockDeadline(sizes[i], stall, minRate)
+		sr.due = pc.due(sizes[i])
 		data, err := readBlock(br, c, sizes[i], bufs)
 		if be := (*busyError)(nil); errors.As(err, &be) {
 			be.from, be.via = p, st.Conn().RemoteMultiaddr()
@@ -66,62 +65,6 @@ func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, 
 	ok = true
 	_ = st.Close()
 	return nil
-}
-
-// stallReader moves st's read deadline stall ahead of every read, up to
-// last: a provider may be slow — a popular seed shares its uplink among
-// hundreds of fetchers, and a 1 MiB block at 30 KB/s takes half a minute —
-// but not silent (a deadline per whole block of StallTimeout dropped such
-// providers mid-block), and not slower than MinProviderRate over a block
-// (blockDeadline), so one dripping a byte every few seconds is dropped all
-// the same.
-type stallReader struct {
-	st    network.Stream
-	stall time.Duration
-	last  time.Time
-}
-
-func (r *stallReader) Read(p []byte) (int, error) {
-	d := time.Now().Add(r.stall)
-	if !r.last.IsZero() && r.last.Before(d) {
-		d = r.last
-	}
-	_ = r.st.SetReadDeadline(d)
-	return r.st.Read(p)
-}
-
-// blockDeadline is the latest a block of size bytes (-1: unknown, a DAG
-// node of a few KiB) may finish arriving: the stall timeout plus its
-// bytes at minRate.
-func blockDeadline(size int, stall time.Duration, minRate float64) time.Time {
-	return time.Now().Add(stall + time.Duration(float64(max(size, 0))/minRate*float64(time.Second)))
-}
-
-// stallWriter moves st's write deadline stall ahead of every piece of
-// at most stallPiece bytes, up to last: the serving side of stallReader,
-// so a fetcher reading a byte now and then holds a serving stream no
-// longer than an honest slow one.
-type stallWriter struct {
-	st    network.Stream
-	stall time.Duration
-	last  time.Time
-}
-
-func (w *stallWriter) Write(p []byte) (int, error) {
-	done := 0
-	for done < len(p) {
-		d := time.Now().Add(w.stall)
-		if !w.last.IsZero() && w.last.Before(d) {
-			d = w.last
-		}
-		_ = w.st.SetWriteDeadline(d)
-		n, err := w.st.Write(p[done:min(len(p), done+stallPiece)])
-		done += n
-		if err != nil {
-			return done, err
-		}
-	}
-	return done, nil
 }
 
 // readBlock reads one frame and returns its verified block.

@@ -24,8 +24,7 @@ type server struct {
 	admitted func(context.Context, peer.ID) bool // nil: serve every peer
 	limiter  *rate.Limiter                       // nil: unthrottled; tests cap a provider's link with it
 	budget   *serveBudget                        // caps what is served of seeded artifacts
-	stall    time.Duration                       // how long a response may move no bytes
-	minRate  float64                             // the slowest a peer may read a block, bytes/s
+	pace     pace                                // how slow a fetcher may read
 
 	mu     sync.Mutex
 	active map[peer.ID]int
@@ -61,7 +60,7 @@ func (s *server) get(ctx context.Context, c cid.Cid) (data []byte, done func(), 
 }
 
 func newServer(h host.Host, store Blockstore, perPeer int, sendRate float64, admitted func(context.Context, peer.ID) bool, budget *serveBudget) *server {
-	s := &server{h: h, store: store, perPeer: perPeer, admitted: admitted, budget: budget, active: make(map[peer.ID]int), stall: StallTimeout, minRate: MinProviderRate}
+	s := &server{h: h, store: store, perPeer: perPeer, admitted: admitted, budget: budget, active: make(map[peer.ID]int), pace: defaultPace}
 	if sendRate > 0 {
 		s.limiter = rate.NewLimiter(rate.Limit(sendRate), rateBurst)
 	}
@@ -110,7 +109,7 @@ func (s *server) handle(st network.Stream) {
 		refuse(st, "peer not admitted to this zone")
 		return
 	}
-	_ = st.SetReadDeadline(time.Now().Add(s.stall))
+	_ = st.SetReadDeadline(s.pace.next(time.Time{}))
 	br := bufio.NewReaderSize(io.LimitReader(st, MaxRequestSize), 4096)
 	cids, err := decodeRequest(br)
 	if err != nil {
@@ -141,14 +140,14 @@ func (s *server) admit(p peer.ID) bool {
 func (s *server) serve(st network.Stream, p peer.ID, cids []cid.Cid) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sw := &stallWriter{st: st, stall: s.stall}
+	sw := &stallWriter{st: st, pace: s.pace}
 	var w io.Writer = sw
 	if s.limiter != nil {
-		w = &throttledWriter{ctx: ctx, w: w, lim: s.limiter, stall: s.stall}
+		w = &throttledWriter{ctx: ctx, w: w, lim: s.limiter, stall: s.pace.stall}
 	}
 	for _, c := range cids {
 		data, done, err := s.get(ctx, c)
-		sw.last = blockDeadline(len(data), s.stall, s.minRate)
+		sw.due = s.pace.due(len(data))
 		switch {
 		case errors.Is(err, ErrCorruptBlock):
 			// Never serve rot; drop it so Has tells the truth again.

@@ -43,7 +43,7 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 		budget:     newServeBudget(cfg.SeedServeCopies)}
 	if store != nil {
 		s.srv = newServer(h, store, cfg.ServeStreamsPerPeer, cfg.sendRate, cfg.Admitted, s.budget)
-		s.srv.stall, s.srv.minRate = cfg.stallTimeout(), cfg.minProviderRate()
+		s.srv.pace = cfg.pace()
 		h.SetStreamHandler(ProtocolID, s.srv.handle)
 		h.SetStreamHandler(ProtocolIDv1, s.srv.handle)
 	}

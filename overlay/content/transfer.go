@@ -34,9 +34,8 @@ type transfer struct {
 	per          int // workers per provider
 	maxProviders int
 	bufs         *bufferPool
-	store        Blockstore    // nil: do not keep blocks
-	stall        time.Duration // how long a provider's stream may move no bytes
-	minRate      float64       // the slowest a provider may deliver a block, bytes/s
+	store        Blockstore // nil: do not keep blocks
+	pace         pace       // how slow a provider may deliver
 
 	mu        sync.Mutex
 	cond      *sync.Cond
@@ -69,7 +68,7 @@ type source struct {
 // newTransfer prepares a transfer using up to maxProviders providers with
 // per requests in flight to each.
 func newTransfer(ctx context.Context, h host.Host, maxProviders, per int, store Blockstore) *transfer {
-	t := &transfer{ctx: ctx, h: h, per: per, maxProviders: maxProviders, store: store, searching: true, stall: StallTimeout, minRate: MinProviderRate}
+	t := &transfer{ctx: ctx, h: h, per: per, maxProviders: maxProviders, store: store, searching: true, pace: defaultPace}
 	t.cond = sync.NewCond(&t.mu)
 	return t
 }
@@ -280,7 +279,7 @@ func (t *transfer) fetchNodes(ctx context.Context, cids []cid.Cid) ([][]byte, er
 			return nil, err
 		}
 		out := make([][]byte, len(cids))
-		err = requestBlocks(s.ctx, t.h, s.id, cids, sizes, nil, t.stall, t.minRate, func(i int, d []byte) error {
+		err = requestBlocks(s.ctx, t.h, s.id, cids, sizes, nil, t.pace, func(i int, d []byte) error {
 			out[i] = d
 			return nil
 		})
@@ -342,7 +341,7 @@ func (t *transfer) fetchRun(s *source, run []int) error {
 	for i, j := range run {
 		cids[i], sizes[i] = t.leaves[j].c, t.leaves[j].size
 	}
-	return requestBlocks(s.ctx, t.h, s.id, cids, sizes, t.bufs, t.stall, t.minRate, func(i int, data []byte) error {
+	return requestBlocks(s.ctx, t.h, s.id, cids, sizes, t.bufs, t.pace, func(i int, data []byte) error {
 		if t.store != nil {
 			if err := t.store.PutVerified(s.ctx, cids[i], data); err != nil {
 				return fmt.Errorf("storing fetched block: %w", err)

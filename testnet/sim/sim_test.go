@@ -171,7 +171,7 @@ func BenchmarkZone(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		logGossipStats(b, lab)
+		logRunDiagnostics(b, lab)
 		samples := rep.Samples
 		rep.Samples = nil
 		js, _ := json.MarshalIndent(rep, "", "  ")
@@ -212,10 +212,11 @@ func profileAfter(b *testing.B, file string) func(*updates.Announcement, time.Ti
 	}
 }
 
-// logGossipStats logs the overlay counters summed over every node (read
-// after the run: the counters outlive the nodes): drops at the validation
-// queue, ignored copies and duplicates explain a slow spread.
-func logGossipStats(b *testing.B, lab *nodelab.Lab) {
+// logRunDiagnostics logs the overlay counters summed over every node (read
+// after the run: the counters outlive the nodes) — drops at the validation
+// queue, ignored copies and duplicates explain a slow spread — and why the
+// first few agents that fetched from the vendor URL did.
+func logRunDiagnostics(b *testing.B, lab *nodelab.Lab) {
 	if lab == nil {
 		return
 	}
