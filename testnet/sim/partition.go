@@ -24,6 +24,12 @@ const (
 	// partitionSyncInterval is a partition run's anti-entropy interval
 	// (production: overlay.DefaultSyncInterval, 2m).
 	partitionSyncInterval = 5 * time.Second
+	// partitionBootstrapInterval is a partition run's bootstrap interval
+	// (production and other sim runs: overlay.DefaultBootstrapInterval,
+	// 15s), which paces the relinking of supernodes whose gossip went
+	// silent across the cut; scaled down with the rest, as before sim
+	// nodes took the production interval.
+	partitionBootstrapInterval = time.Second
 )
 
 // partitionTimers scales cfg's repair timers down for a partition run.
@@ -31,6 +37,7 @@ func partitionTimers(cfg *node.Config) {
 	cfg.Heartbeat.Interval = node.Duration(partitionHeartbeat)
 	cfg.Heartbeat.MaxAge = node.Duration(partitionHeartbeatMaxAge)
 	cfg.Overlay.Sync.Interval = node.Duration(partitionSyncInterval)
+	cfg.Overlay.BootstrapInterval = node.Duration(partitionBootstrapInterval)
 }
 
 // sides are the two halves of a partitioned zone: the connected side with
