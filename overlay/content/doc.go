@@ -52,7 +52,10 @@
 // drop a busy provider without blaming it, dial the named peers at those
 // addresses (kept for TempAddrTTL only; hints grant no trust), ask a named
 // peer again shortly if it still lacks a block (it may still be receiving
-// its copy), and search the DHT one more round before the vendor URL.
+// its copy), and search the DHT one more round before the vendor URL. A
+// transfer that loses its last provider after its search ended searches
+// again while the peers keep delivering (search.go), so a long transfer
+// whose seeders ran out of budget midway stays with the zone.
 //
 // Serving asks Config.Admitted (if set) before each request: the node
 // passes the overlay's admission check, so a private zone serves blocks only

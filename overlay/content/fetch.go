@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/peerstore"
 )
 
 // Want names the artifact to fetch, as a verified announcement gives it.
@@ -278,68 +276,6 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 }
 
 var errTransferDone = errors.New("transfer finished")
-
-// search feeds providers of the root to t: the seeds first (addSeeds),
-// then, if the service has a router, those the DHT finds. It asks the DHT
-// for every record (count 0) and takes the next one whenever fewer than
-// MaxProviders usable providers are in use, until the search timeout: bad
-// records are skipped past rather than filling the provider slots. Whenever
-// no usable provider is left after a query (none was found, or all were
-// dropped since: a seeder past its budget answers busy) the DHT is asked
-// again after a pause, since records appear as the zone's first fetchers
-// finish. A provider that answered busy proves the artifact is spreading
-// through the zone, so a search that ends without a provider after one
-// gets BusySearchRounds more timeouts before the vendor's origin is asked.
-func (f *fetch) search(ctx context.Context, t *transfer) {
-	defer t.searchDone()
-	if !f.addSeeds(ctx, t) || f.s.router == nil {
-		return
-	}
-	for round := 0; round <= BusySearchRounds; round++ {
-		if !f.searchRound(ctx, t) || !t.sawBusy() {
-			return
-		}
-	}
-}
-
-// searchRound searches for one ProviderSearchTimeout. It reports true when
-// that ran out with the transfer still going and no provider usable.
-func (f *fetch) searchRound(ctx context.Context, t *transfer) bool {
-	sctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
-	defer cancel()
-	pause := SearchRetryInterval
-	for f.searchOnce(ctx, sctx, t) && t.waitUnusable(sctx) {
-		select {
-		case <-sctx.Done():
-		case <-time.After(pause):
-		}
-		pause = min(2*pause, MaxSearchRetryInterval)
-	}
-	return ctx.Err() == nil && sctx.Err() != nil && t.starved()
-}
-
-// searchOnce runs one provider query under sctx (the search's deadline);
-// providers it adds live as long as ctx (the fetch). It reports false when
-// the search should stop (the transfer or sctx ended, or too many
-// candidates were tried).
-func (f *fetch) searchOnce(ctx, sctx context.Context, t *transfer) bool {
-	self := f.s.h.ID()
-	for ai := range f.s.router.FindProvidersAsync(sctx, f.want.CID, 0) {
-		if ai.ID == self || ai.ID == "" {
-			continue
-		}
-		if !t.waitRoom(sctx) {
-			return false
-		}
-		if len(ai.Addrs) > 0 {
-			f.s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.TempAddrTTL)
-		}
-		if !t.addProvider(ctx, ai.ID) {
-			return false
-		}
-	}
-	return sctx.Err() == nil
-}
 
 // progressWriter writes to the artifact and reports progress.
 type progressWriter struct{ f *fetch }

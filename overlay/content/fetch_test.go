@@ -346,6 +346,8 @@ func TestPeersFailMidwayVendorResumes(t *testing.T) {
 	nodes := newNet(t, 2, func(int) Config {
 		c := DefaultConfig()
 		c.StreamsPerProvider = 1 // leaves are asked for in order, so the cut is known
+		// Two search rounds (the second finds no one new) before the vendor.
+		c.ProviderSearchTimeout = time.Second
 		return c
 	})
 	data, sum := artifact(6<<20+5, 7)

@@ -18,6 +18,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/libp2p/go-libp2p/core/routing"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -41,9 +42,16 @@ func (r staticRouter) FindProvidersAsync(context.Context, cid.Cid, int) <-chan p
 // about has no addresses.
 func newStaticNode(t *testing.T, provider peer.AddrInfo, cfg Config) *node {
 	t.Helper()
+	return newRoutedNode(t, staticRouter{provider}, cfg)
+}
+
+// newRoutedNode starts a content node on loopback that finds providers
+// through router alone.
+func newRoutedNode(t *testing.T, router routing.ContentRouting, cfg Config) *node {
+	t.Helper()
 	h := newHost(t, secTLS)
 	store := NewMemStore()
-	svc, err := New(h, staticRouter{provider}, store, cfg)
+	svc, err := New(h, router, store, cfg)
 	if err != nil {
 		t.Fatalf("starting content service: %v", err)
 	}

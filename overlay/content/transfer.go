@@ -45,10 +45,12 @@ type transfer struct {
 	stolen    []bool    // a second provider already covers the leaf
 	next      int       // write cursor
 	providers []*source
-	live      int  // running workers
-	searching bool // providers may still be added
-	retrying  int  // hinted peers waiting to be asked again (retryHint)
-	busy      bool // a provider answered busy (a seeder past its budget)
+	live      int   // running workers
+	searching bool  // providers may still be added
+	retrying  int   // hinted peers waiting to be asked again (retryHint)
+	busy      bool  // a provider answered busy (a seeder past its budget)
+	round     int   // the provider search's current round (newRound)
+	delivered int64 // leaf bytes delivered first, by every provider
 	stopped   error
 }
 
@@ -63,6 +65,7 @@ type source struct {
 	err    error // why the provider was dropped
 	hinted bool  // named by a busy provider's hint
 	misses int   // times an earlier entry for this hinted peer lacked a block
+	round  int   // the search round that added it
 }
 
 // newTransfer prepares a transfer using up to maxProviders providers with
@@ -89,16 +92,41 @@ func (t *transfer) add(ctx context.Context, p peer.ID, hinted bool) bool {
 	if t.stopped != nil || len(t.providers) >= MaxProviderCandidates {
 		return false
 	}
-	if t.usable() >= t.maxProviders {
+	if t.usable() >= t.maxProviders || !t.retriable(p) {
 		return true
 	}
+	t.addSource(ctx, &source{id: p, hinted: hinted, round: t.round})
+	return true
+}
+
+// retriable reports whether p may be added as a provider: it is not in
+// use, never sent a bad block, and was not already tried this search
+// round. A provider dropped for being busy, lacking a block or stalling
+// in an earlier round may have the artifact to serve now; t.mu is held.
+func (t *transfer) retriable(p peer.ID) bool {
 	for _, s := range t.providers {
-		if s.id == p {
-			return true
+		if s.id == p && (s.err == nil || s.round == t.round || errors.Is(s.err, trust.ErrUntrusted)) {
+			return false
 		}
 	}
-	t.addSource(ctx, &source{id: p, hinted: hinted})
 	return true
+}
+
+// newRound starts a search round after the transfer starved, and returns
+// the bytes delivered so far.
+func (t *transfer) newRound() int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.round++
+	return t.delivered
+}
+
+// deliveredSince reports whether providers delivered leaf bytes past
+// mark (newRound's count).
+func (t *transfer) deliveredSince(mark int64) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.delivered > mark
 }
 
 // addSource starts using s; t.mu is held.
@@ -173,7 +201,7 @@ func (t *transfer) retryHint(s *source) {
 				return // in use again already
 			}
 		}
-		t.addSource(t.ctx, &source{id: s.id, hinted: true, misses: s.misses + 1})
+		t.addSource(t.ctx, &source{id: s.id, hinted: true, misses: s.misses + 1, round: t.round})
 	})
 }
 
@@ -224,6 +252,24 @@ func (t *transfer) waitUnusable(ctx context.Context) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for t.stopped == nil && ctx.Err() == nil && t.usable() > 0 {
+		t.cond.Wait()
+	}
+	return t.stopped == nil && ctx.Err() == nil
+}
+
+// waitStarved waits while some provider is usable or a hinted one is
+// about to be asked again, reporting true when neither is left (the
+// transfer would fail) and false when the transfer or ctx ended.
+func (t *transfer) waitStarved(ctx context.Context) bool {
+	stop := context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		t.cond.Broadcast()
+		t.mu.Unlock()
+	})
+	defer stop()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for t.stopped == nil && ctx.Err() == nil && (t.usable() > 0 || t.retrying > 0) {
 		t.cond.Wait()
 	}
 	return t.stopped == nil && ctx.Err() == nil
@@ -442,6 +488,7 @@ func (t *transfer) deliver(i int, data []byte, s *source) {
 		return
 	}
 	t.data[i] = data
+	t.delivered += int64(len(data))
 	s.bytes += int64(len(data))
 	s.blocks++
 	t.cond.Broadcast()
