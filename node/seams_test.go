@@ -236,6 +236,12 @@ func TestFreshAgentGetsCRLsByCatchUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			recs, err := late.Updates()
+			t.Logf("events:\n%s\nthe late agent's records: %+v (%v)", describe(l), recs, err)
+		}
+	})
 	waitFor(t, 30*time.Second, "the late agent to apply CRLs by catch-up", func() bool { return late.Status().Count[node.EventCRL] >= 1 })
 	fix, err := l.Fix(ctx, "PNT-2026-0104", 1)
 	if err != nil {

@@ -115,7 +115,7 @@ func describe(l *nodelab.Lab) string {
 	var b strings.Builder
 	for _, m := range l.Members() {
 		for _, e := range m.Status().Events {
-			fmt.Fprintf(&b, "%s %s %s v%d: %s\n", m.Name, e.Kind, e.ID, e.Version, e.Detail)
+			fmt.Fprintf(&b, "%s %s %s %s v%d: %s\n", e.At.Format("15:04:05.000"), m.Name, e.Kind, e.ID, e.Version, e.Detail)
 		}
 	}
 	return b.String()
