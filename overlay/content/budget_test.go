@@ -139,15 +139,15 @@ func TestBusySeederFallsBackToVendor(t *testing.T) {
 // gets the artifact from them at once, though they never provided it: the
 // copy holder keeps its copy to itself in the DHT and the vendor is dead.
 func TestBusySeederHintsCopyHolder(t *testing.T) {
-	nodes := newNet(t, 3, func(i int) Config {
-		c := DefaultConfig()
-		c.ProviderSearchTimeout = 2 * time.Second
-		c.Provide = i != 1 // no provider record for the copy holder
-		return c
-	})
-	seeder, holder := nodes[2], nodes[1]
+	cfg := DefaultConfig()
+	cfg.ProviderSearchTimeout = 2 * time.Second
+	nodes := newNet(t, 2, func(int) Config { return cfg })
+	seeder := nodes[1]
 	data, sum := artifact(2<<20+9, 14)
 	root := seed(t, data, nodes[0], seeder)
+	// The copy holder finds the seeder without a DHT, and its provide
+	// goes nowhere: no provider record names it.
+	holder := newStaticNode(t, peer.AddrInfo{ID: seeder.h.ID(), Addrs: seeder.h.Addrs()}, cfg)
 	want := Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{deadURL()}}
 	if _, _, err := fetchTo(t, holder, want); err != nil {
 		t.Fatalf("first fetch: %v", err)

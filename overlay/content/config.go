@@ -10,8 +10,11 @@ import (
 
 // Config tunes a Service. Keys mirror the agent's TOML [content] table.
 type Config struct {
-	// Provide announces held artifacts in the DHT so other nodes fetch from
-	// here (TOML provide). Operators who must not serve content set false.
+	// Provide keeps fetched artifacts' blocks and announces them in the
+	// DHT so other nodes fetch from here (TOML provide). Operators who
+	// must not serve content set false: fetched blocks are then not kept,
+	// so the server has none of them to serve (what this node Adds itself
+	// it still serves, as a seed).
 	Provide bool
 	// ReprovideInterval is how often held roots are provided again (TOML
 	// reprovide_interval); it must stay below the DHT's 48 h record validity.

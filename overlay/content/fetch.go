@@ -122,7 +122,8 @@ func WithProgress(fn func(Progress)) FetchOption {
 // discarded.
 //
 // On success the blocks are kept in the Service's store and the root is
-// provided, unless the operator opted out.
+// provided, unless the operator opted out (Config.Provide false): then
+// nothing fetched is kept, so nothing fetched is served either.
 func (s *Service) Fetch(ctx context.Context, want Want, w io.Writer, opts ...FetchOption) (Result, error) {
 	var o fetchOptions
 	for _, opt := range opts {
@@ -133,7 +134,7 @@ func (s *Service) Fetch(ctx context.Context, want Want, w io.Writer, opts ...Fet
 	}
 	f := &fetch{s: s, want: want, opts: o, out: &artifactWriter{w: w, size: want.Size, h: sha256.New()},
 		seeds: usableSeeds(want.Seeds, s.h.ID())}
-	if s.store != nil {
+	if s.store != nil && s.cfg.Provide {
 		f.kept = &recordingStore{Blockstore: s.store}
 	}
 	return f.run(ctx)
@@ -258,12 +259,14 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 			}
 		}
 	}
-	f.res.Sources = append(f.res.Sources, SourcePeers)
 	t.start(leaves)
-	for range leaves {
+	for i := range leaves {
 		d, err := t.nextLeaf(ctx)
 		if err != nil {
 			return err
+		}
+		if i == 0 { // Sources lists only what contributed bytes
+			f.res.Sources = append(f.res.Sources, SourcePeers)
 		}
 		_, err = f.out.Write(d)
 		t.bufs.put(d)

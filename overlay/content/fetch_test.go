@@ -342,33 +342,44 @@ func leavesOf(t *testing.T, store Blockstore, root cid.Cid, size int64) []leaf {
 	return leaves
 }
 
+// A provider serves the DAG and the first leaves (kept), then lacks the
+// rest: the vendor sends only what the peers did not, and Sources lists
+// the peers only when they contributed bytes.
 func TestPeersFailMidwayVendorResumes(t *testing.T) {
-	nodes := newNet(t, 2, func(int) Config {
-		c := DefaultConfig()
-		c.StreamsPerProvider = 1 // leaves are asked for in order, so the cut is known
-		// Two search rounds (the second finds no one new) before the vendor.
-		c.ProviderSearchTimeout = time.Second
-		return c
-	})
-	data, sum := artifact(6<<20+5, 7)
-	root := seed(t, data, nodes[0], nodes[1])
-	leaves := leavesOf(t, nodes[1].store, root, int64(len(data)))
-	nodes[1].h.SetStreamHandler(ProtocolID, partialHandler(nodes[1].store, leaves[:2]))
-	v := newVendor(t, data)
-	got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL}})
-	if err != nil {
-		t.Fatalf("Fetch: %v", err)
-	}
-	checkArtifact(t, got, data)
-	if diff := cmp.Diff([]Source{SourcePeers, SourceVendor}, res.Sources); diff != "" {
-		t.Errorf("sources (-want +got):\n%s", diff)
-	}
-	resumeAt := "bytes=" + strconv.Itoa(leaves[0].size+leaves[1].size) + "-"
-	if v.sent.Load() >= int64(len(data)) || !slices.Equal(v.ranges, []string{resumeAt}) {
-		t.Errorf("vendor sent %d of %d bytes for ranges %q; want one resumed range", v.sent.Load(), len(data), v.ranges)
-	}
-	if res.Provided {
-		t.Errorf("artifact assembled from peers and vendor was provided without all blocks")
+	for _, tc := range []struct {
+		kept int
+		want []Source
+	}{{2, []Source{SourcePeers, SourceVendor}}, {0, []Source{SourceVendor}}} {
+		nodes := newNet(t, 2, func(int) Config {
+			c := DefaultConfig()
+			c.StreamsPerProvider = 1 // leaves are asked for in order, so the cut is known
+			// Two search rounds (the second finds no one new) before the vendor.
+			c.ProviderSearchTimeout = time.Second
+			return c
+		})
+		data, sum := artifact(6<<20+5, 7)
+		root := seed(t, data, nodes[0], nodes[1])
+		leaves := leavesOf(t, nodes[1].store, root, int64(len(data)))
+		nodes[1].h.SetStreamHandler(ProtocolID, partialHandler(nodes[1].store, leaves[:tc.kept]))
+		v := newVendor(t, data)
+		got, res, err := fetchTo(t, nodes[0], Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL}})
+		if err != nil {
+			t.Fatalf("Fetch: %v", err)
+		}
+		checkArtifact(t, got, data)
+		if diff := cmp.Diff(tc.want, res.Sources); diff != "" {
+			t.Errorf("%d leaves from peers: sources (-want +got):\n%s", tc.kept, diff)
+		}
+		resumeAt := ""
+		if tc.kept > 0 {
+			resumeAt = "bytes=" + strconv.Itoa(leaves[0].size+leaves[1].size) + "-"
+		}
+		if !slices.Equal(v.ranges, []string{resumeAt}) {
+			t.Errorf("vendor sent %d of %d bytes for ranges %q; want one, %q", v.sent.Load(), len(data), v.ranges, resumeAt)
+		}
+		if res.Provided && tc.kept > 0 {
+			t.Errorf("artifact assembled from peers and vendor was provided without all blocks")
+		}
 	}
 }
 
@@ -396,6 +407,10 @@ func TestProviderOptOut(t *testing.T) {
 		r.mu.Unlock()
 		if res.Provided == optOut || (provides == 0) != optOut {
 			t.Errorf("opted out: %v; Provided=%v and %d provides reached the DHT", optOut, res.Provided, provides)
+		}
+		// An opted-out node keeps nothing it fetched, so it serves nothing.
+		if fr := askRoot(t, nodes[1].h, nodes[0].h.ID(), ProtocolID, root); (fr.status == statusBlock) == optOut {
+			t.Errorf("opted out: %v; asked for the root it fetched, it answered status %d", optOut, fr.status)
 		}
 	}
 }

@@ -150,7 +150,7 @@ func TestBadSeedDropped(t *testing.T) {
 	}{
 		{name: "second seed", other: "seed", sources: []Source{SourcePeers}},
 		{name: "DHT provider", other: "dht", sources: []Source{SourcePeers}},
-		{name: "vendor", other: "vendor", sources: []Source{SourcePeers, SourceVendor}},
+		{name: "vendor", other: "vendor", sources: []Source{SourceVendor}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var f, bad, good *node
