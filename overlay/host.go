@@ -165,6 +165,11 @@ func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater)
 			o.sync.announceSubscribed(o.auth.settled)
 		}
 	}
+	gs.mesh.onFormed(func(topic string, p peer.ID) {
+		if topic == AnnounceTopic(cfg.Zone) {
+			o.sync.meshFormed(p)
+		}
+	})
 	if err := o.startDHT(); err != nil {
 		o.shutdown()
 		return nil, err

@@ -79,6 +79,16 @@ type tracer struct {
 type meshView struct {
 	mu    sync.Mutex
 	peers map[string]map[peer.ID]bool
+	// formed, if set, is called (outside mu, from pubsub's event loop: it
+	// must not block) when a topic's mesh goes from empty to p.
+	formed func(topic string, p peer.ID)
+}
+
+// onFormed sets the callback for a topic's mesh forming.
+func (m *meshView) onFormed(fn func(topic string, p peer.ID)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.formed = fn
 }
 
 func newMeshView() *meshView { return &meshView{peers: map[string]map[peer.ID]bool{}} }
@@ -95,11 +105,16 @@ func (m *meshView) list(topic string) []peer.ID {
 
 func (t tracer) Graft(p peer.ID, topic string) {
 	t.mesh.mu.Lock()
-	defer t.mesh.mu.Unlock()
 	if t.mesh.peers[topic] == nil {
 		t.mesh.peers[topic] = map[peer.ID]bool{}
 	}
+	first := len(t.mesh.peers[topic]) == 0
 	t.mesh.peers[topic][p] = true
+	formed := t.mesh.formed
+	t.mesh.mu.Unlock()
+	if first && formed != nil {
+		formed(topic, p)
+	}
 }
 
 func (t tracer) Prune(p peer.ID, topic string) {

@@ -62,6 +62,7 @@ type syncer struct {
 	episode  map[peer.ID]bool // peers tried in this episode
 	inflight int
 	gen      uint64 // counts episodes: isolation starts a new one
+	meshGen  uint64 // gen+1 of the episode whose mesh catch-up ran (meshFormed)
 	ready    bool   // the node subscribed to the announce topic
 
 	caughtUp     chan struct{} // closed when the first catch-up ends well
@@ -413,6 +414,10 @@ func (s *syncer) announceSubscribed(settled func(peer.ID) bool) {
 		if settled(p) {
 			s.admitted(p)
 		}
+	}
+	// A mesh that formed before the node counted as ready got no catch-up.
+	if mesh := s.gossip.mesh.list(AnnounceTopic(s.cfg.Zone)); len(mesh) > 0 {
+		s.meshFormed(mesh[0])
 	}
 }
 

@@ -345,3 +345,32 @@ func TestSyncServeSlotsNotHeldByOnePeer(t *testing.T) {
 		t.Errorf("catching up during the attack: %+v, %v; want %d items in several rounds", res, err, items)
 	}
 }
+
+// TestMeshCatchUpAfterStart: x finished its start-up catch-up from c (which
+// is not on the announce topic, so no mesh) and catches up periodically
+// never; b holds an item that never travels by gossip. When x's mesh on
+// the announce topic forms, with b, x catches up from b at once.
+func TestMeshCatchUpAfterStart(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	publisher := pki.Issue(t, testZone, trust.RoleSupernode)
+	b := startNode(t, pki, nodeOpts{})
+	keeper(t, b) // b joins the announce topic
+	c := startNode(t, pki, nodeOpts{})
+	cfg := withBootstrap(testConfig(), c)
+	cfg.Sync.Peers = 1
+	cfg.Sync.Interval = 0
+	x := startNode(t, pki, nodeOpts{cfg: cfg})
+	gotX := keeper(t, x)
+	waitFor(t, 10*time.Second, "x's start-up catch-up from c", func() bool { return x.sync.lastSynced(c.ID()) })
+
+	missed := announcement(t, publisher, "published while x was joining")
+	if _, err := b.Keep(KindAnnouncement, missed); err != nil {
+		t.Fatal(err)
+	}
+	connect(t, x.Overlay, b.Overlay)
+	waitMesh(t, x.Overlay, x.AnnounceTopic(), 1)
+	waitFor(t, 20*time.Second, "x catching up from b on joining the mesh", func() bool { return gotX.has(missed) })
+	if msg, _ := gotX.get(missed); !msg.CatchUp || msg.ReceivedFrom != b.ID() {
+		t.Errorf("arrived as %+v, want a catch-up item from b", msg)
+	}
+}
