@@ -47,8 +47,9 @@ func fixtureReport() *Report {
 		DuplicatesPerMessage: 1.5, RawDuplicatesPerMessage: 3.25,
 		OriginEgressBytes: 3 << 20, PeerEgressBytes: 45 << 20, HTTPOriginEgressBytes: 50 << 20,
 		WrongInstalls: 1, MemoryPerNodeBytes: 4_500_000, CPUSeconds: 12.5, SetupS: 3.25, SettleS: 20, IdleCPUCores: 0.35,
-		Checks:     map[string]bool{"all_accepted": true, "survivors_installed": true},
-		PullTimers: DefaultPullTimers(),
+		RolloutSpreadS: 60,
+		Checks:         map[string]bool{"all_accepted": true, "survivors_installed": true},
+		PullTimers:     DefaultPullTimers(),
 		Table2: []Table2Row{{System: "debian", Package: "openssl", Bytes: 1_500_000,
 			S1S: 0.8, S2S: 1.1, PaperS1S: 2.5, PaperS2S: 1.9, LineRateS1S: 0.6, ManagerS: 0.9}},
 	}

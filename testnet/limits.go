@@ -13,4 +13,6 @@ const (
 	MaxArtifactBytes = 1 << 30
 	// MaxSettle bounds Params.Settle.
 	MaxSettle = time.Hour
+	// MaxRolloutSpread bounds Params.RolloutSpread.
+	MaxRolloutSpread = time.Hour
 )

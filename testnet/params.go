@@ -70,6 +70,11 @@ type Params struct {
 	// connection trimming), so a fix meets a running zone, not a booting
 	// one, as in a deployment. 0 publishes as soon as the zone is meshed.
 	Settle time.Duration
+	// RolloutSpread is the fix's rollout spread (updates.Rollout.Spread):
+	// each agent accepts at once and fetches and installs at its own
+	// stable offset within it, as an operator staggers a fleet. 0 installs
+	// everywhere at once.
+	RolloutSpread time.Duration
 }
 
 // DefaultParams are a small propagation run in sim.
@@ -113,6 +118,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("churn share %v: want 0 ≤ share < 1", p.ChurnShare)
 	case p.Settle < 0 || p.Settle > MaxSettle:
 		return fmt.Errorf("settle %v: want 0..%v", p.Settle, MaxSettle)
+	case p.RolloutSpread < 0 || p.RolloutSpread > MaxRolloutSpread:
+		return fmt.Errorf("rollout spread %v: want 0..%v", p.RolloutSpread, MaxRolloutSpread)
 	case p.Timeout <= 0:
 		return fmt.Errorf("timeout %v: want a positive duration", p.Timeout)
 	}

@@ -49,6 +49,8 @@ type Report struct {
 	// IdleCPUCores is the zone's CPU use, in cores, over the last settle
 	// window: what the nodes cost while nothing happens.
 	IdleCPUCores float64 `json:"idle_cpu_cores,omitempty"`
+	// RolloutSpreadS is the fix's rollout spread (Params.RolloutSpread).
+	RolloutSpreadS float64 `json:"rollout_spread_s,omitempty"`
 
 	// Stages are patchnet's per-stage percentiles: receipt, acceptance and
 	// install, each from publication.

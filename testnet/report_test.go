@@ -35,6 +35,8 @@ func TestParamsValidate(t *testing.T) {
 		"artifact":  func(p *Params) { p.ArtifactBytes = 0 },
 		"churn":     func(p *Params) { p.ChurnShare = 1 },
 		"timeout":   func(p *Params) { p.Timeout = 0 },
+		"settle":    func(p *Params) { p.Settle = MaxSettle + 1 },
+		"rollout":   func(p *Params) { p.RolloutSpread = -time.Second },
 	} {
 		p := DefaultParams()
 		mut(&p)

@@ -153,13 +153,14 @@ func TestTestnetCommand(t *testing.T) {
 	stdout, stderr, err := runTestnetCmd(t, "--mode", testRunnerMode, "--nodes", "20", "--supernodes", "4",
 		"--threshold", "3", "--latency", "15ms", "--bandwidth", "10Mbit", "--origin-bandwidth", "1MiB/s",
 		"--artifact-size", "2MiB", "--churn", "0.2", "--seed", "7", "--timeout", "30s", "--settle", "20s",
-		"--report", reportPath, "--plot", plotPath)
+		"--rollout-spread", "45s", "--report", reportPath, "--plot", plotPath)
 	if err != nil {
 		t.Fatalf("testnet: %v\n%s%s", err, stdout, stderr)
 	}
 	want := testnet.Params{Mode: testRunnerMode, Scenario: testnet.ScenarioPropagation, Nodes: 20, Supernodes: 4,
 		Threshold: 3, Latency: 15 * time.Millisecond, Bandwidth: 1_250_000, OriginBandwidth: 1 << 20,
-		ArtifactBytes: 2 << 20, ChurnShare: 0.2, Seed: 7, Timeout: 30 * time.Second, Baselines: true, Settle: 20 * time.Second}
+		ArtifactBytes: 2 << 20, ChurnShare: 0.2, Seed: 7, Timeout: 30 * time.Second, Baselines: true, Settle: 20 * time.Second,
+		RolloutSpread: 45 * time.Second}
 	lastParamsMu.Lock()
 	got := lastParams
 	lastParamsMu.Unlock()

@@ -105,7 +105,8 @@ func newReport(p testnet.Params) *testnet.Report {
 	return &testnet.Report{
 		Scenario: p.Scenario, Mode: testnet.ModeSim, Nodes: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
 		LatencyMS: float64(p.Latency) / float64(time.Millisecond), BandwidthBPS: p.Bandwidth,
-		Results: map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{},
+		RolloutSpreadS: p.RolloutSpread.Seconds(),
+		Results:        map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{},
 	}
 }
 

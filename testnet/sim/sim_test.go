@@ -74,6 +74,31 @@ func TestPropagation(t *testing.T) {
 	}
 }
 
+// TestRolloutSpread: with a rollout spread every agent accepts at once and
+// installs at its own offset within the spread, so some wait well past
+// their acceptance (twelve offsets all within the first quarter of the
+// spread would be a 1 in 16 million draw), and none installs before it
+// accepted or after the spread ran out (plus the run's slack).
+func TestRolloutSpread(t *testing.T) {
+	p := small(testnet.ScenarioPropagation)
+	p.RolloutSpread = 8 * time.Second
+	rep := run(t, p)
+	if rep.RolloutSpreadS != p.RolloutSpread.Seconds() {
+		t.Errorf("report's rollout spread %v s, want %v", rep.RolloutSpreadS, p.RolloutSpread.Seconds())
+	}
+	var longest time.Duration
+	for _, s := range rep.Samples {
+		wait := s.Install - s.Accept
+		if s.Accept == 0 || s.Install == 0 || wait < 0 || wait > p.RolloutSpread+p.Timeout {
+			t.Errorf("%s accepted at %v, installed at %v", s.Node, s.Accept, s.Install)
+		}
+		longest = max(longest, wait)
+	}
+	if longest < p.RolloutSpread/4 {
+		t.Errorf("longest wait from acceptance to install %v; want some agents at least %v into the spread", longest, p.RolloutSpread/4)
+	}
+}
+
 // TestChurn: with 30% of the agents killed just after publication, every
 // survivor accepts and installs, and the restarted half catches up.
 func TestChurn(t *testing.T) {
@@ -149,6 +174,7 @@ var (
 	benchPprof    = flag.String("sim.pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060) during BenchmarkZone")
 	benchProfile  = flag.String("sim.cpuprofile", "", "write a CPU profile of the 20 s after BenchmarkZone's publication to this file")
 	benchSettle   = flag.Duration("sim.settle", testnet.DefaultParams().Settle, "BenchmarkZone's longest settle before publication")
+	benchSpread   = flag.Duration("sim.rollout-spread", 0, "BenchmarkZone's rollout spread (installs at each agent's offset within it)")
 )
 
 // BenchmarkZone runs one scenario at -sim.nodes agents (500 by default) and
@@ -158,6 +184,7 @@ var (
 func BenchmarkZone(b *testing.B) {
 	p := testnet.DefaultParams()
 	p.Scenario, p.Nodes, p.Timeout, p.Baselines, p.Settle = *benchScenario, *benchNodes, *benchTimeout, *benchBase, *benchSettle
+	p.RolloutSpread = *benchSpread
 	if *benchPprof != "" {
 		go func() { b.Log(http.ListenAndServe(*benchPprof, nil)) }()
 	}

@@ -107,6 +107,9 @@ func (z *zone) publish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("making the fix: %w", err)
 	}
+	if s := z.params.RolloutSpread; s > 0 {
+		fix.Patchnet.Rollout = &updates.Rollout{Spread: updates.Duration(s)}
+	}
 	return z.publishAnnouncement(ctx, fix)
 }
 
