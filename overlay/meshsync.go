@@ -29,24 +29,14 @@ func (s *syncer) meshFormed(p peer.ID) {
 	if !start {
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		res, err := s.syncWith(s.ctx, p)
+	s.catchUpAsync(p, func(res SyncResult, err error) {
 		if err != nil {
 			s.mu.Lock()
 			if s.meshGen == gen+1 {
 				s.meshGen = 0
 			}
 			s.mu.Unlock()
-			s.log.Debug("catch-up on joining the mesh failed", "peer", p.String(), "err", err)
-			return
 		}
-		level := slog.LevelDebug
-		if res.Accepted > 0 || res.Dropped > 0 {
-			level = slog.LevelInfo // published while this node was joining
-		}
-		s.log.Log(s.ctx, level, "caught up on joining the mesh", "peer", p.String(), "rounds", res.Rounds,
-			"received", res.Received, "accepted", res.Accepted, "known", res.Known, "dropped", res.Dropped)
-	}()
+		s.logCatchUp("caught up on joining the mesh", "catch-up on joining the mesh failed", p, res, err, slog.LevelDebug)
+	})
 }

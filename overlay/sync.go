@@ -366,18 +366,35 @@ func (s *syncer) admitted(p peer.ID) {
 	if !start {
 		return
 	}
+	s.catchUpAsync(p, func(res SyncResult, err error) {
+		s.endCatchUp(gen, p, err)
+		s.logCatchUp("caught up", "catch-up failed", p, res, err, slog.LevelInfo)
+	})
+}
+
+// catchUpAsync catches up from p in a goroutine the overlay waits for on
+// close, then calls done with the outcome.
+func (s *syncer) catchUpAsync(p peer.ID, done func(SyncResult, error)) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		res, err := s.syncWith(s.ctx, p)
-		s.endCatchUp(gen, p, err)
-		if err != nil {
-			s.log.Info("catch-up failed", "peer", p.String(), "err", err)
-			return
-		}
-		s.log.Info("caught up", "peer", p.String(), "rounds", res.Rounds, "received", res.Received,
-			"accepted", res.Accepted, "known", res.Known, "dropped", res.Dropped)
+		done(s.syncWith(s.ctx, p))
 	}()
+}
+
+// logCatchUp logs one catch-up from p as ok or failed at level, or at
+// Info whatever level says when it brought or refused items: gossip
+// missed something, or a peer served what does not verify.
+func (s *syncer) logCatchUp(ok, failed string, p peer.ID, res SyncResult, err error, level slog.Level) {
+	if err != nil {
+		s.log.Log(s.ctx, level, failed, "peer", p.String(), "err", err)
+		return
+	}
+	if res.Accepted > 0 || res.Dropped > 0 {
+		level = slog.LevelInfo
+	}
+	s.log.Log(s.ctx, level, ok, "peer", p.String(), "rounds", res.Rounds, "received", res.Received,
+		"accepted", res.Accepted, "known", res.Known, "dropped", res.Dropped)
 }
 
 // endCatchUp counts one episode catch-up as done. A failed one leaves p
@@ -454,16 +471,7 @@ func (s *syncer) antiEntropy(settled func(peer.ID) bool) {
 			continue
 		}
 		res, err := s.syncWith(s.ctx, p)
-		if err != nil {
-			s.log.Debug("periodic catch-up failed", "peer", p, "err", err)
-			continue
-		}
-		level := slog.LevelDebug
-		if res.Accepted > 0 || res.Dropped > 0 {
-			level = slog.LevelInfo // gossip missed something, or a peer served what does not verify
-		}
-		s.log.Log(s.ctx, level, "periodic catch-up", "peer", p.String(), "rounds", res.Rounds, "received", res.Received,
-			"accepted", res.Accepted, "known", res.Known, "dropped", res.Dropped)
+		s.logCatchUp("periodic catch-up", "periodic catch-up failed", p, res, err, slog.LevelDebug)
 	}
 }
 

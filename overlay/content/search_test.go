@@ -58,6 +58,19 @@ func (r *roundRouter) asked() int {
 	return len(r.deadlines)
 }
 
+// fetchFrom fetches want on n, which must deliver data from sources.
+func fetchFrom(t *testing.T, n *node, want Want, data []byte, sources ...Source) {
+	t.Helper()
+	got, res, err := fetchTo(t, n, want)
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if diff := cmp.Diff(sources, res.Sources); diff != "" {
+		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+}
+
 // The only provider the first search finds serves two leaves and then
 // lacks the rest, and is dropped; a second provider's record appears only
 // after that search ended (in a zone, the agents that finished meanwhile).
@@ -85,14 +98,7 @@ func TestStarvedTransferSearchesAgain(t *testing.T) {
 	fetcher := newRoutedNode(t, router, cfg)
 	v := newVendor(t, data)
 
-	got, res, err := fetchTo(t, fetcher, Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL}})
-	if err != nil {
-		t.Fatalf("Fetch: %v", err)
-	}
-	checkArtifact(t, got, data)
-	if diff := cmp.Diff([]Source{SourcePeers}, res.Sources); diff != "" {
-		t.Errorf("sources (-want +got):\n%s", diff)
-	}
+	fetchFrom(t, fetcher, Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL}}, data, SourcePeers)
 	if v.sent.Load() != 0 || router.asked() < 2 {
 		t.Errorf("vendor sent %d bytes after %d search rounds; want none, after a second round", v.sent.Load(), router.asked())
 	}
@@ -127,14 +133,7 @@ func TestSearchAgainEndsWithoutProgress(t *testing.T) {
 	fetcher := newRoutedNode(t, router, cfg)
 	v := newVendor(t, data)
 
-	got, res, err := fetchTo(t, fetcher, Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL}})
-	if err != nil {
-		t.Fatalf("Fetch: %v", err)
-	}
-	checkArtifact(t, got, data)
-	if diff := cmp.Diff([]Source{SourcePeers, SourceVendor}, res.Sources); diff != "" {
-		t.Errorf("sources (-want +got):\n%s", diff)
-	}
+	fetchFrom(t, fetcher, Want{CID: root, Size: int64(len(data)), SHA256: sum, VendorURLs: []string{v.srv.URL}}, data, SourcePeers, SourceVendor)
 	if router.asked() != 2 {
 		t.Errorf("%d search rounds; want 2 (the second brought nothing)", router.asked())
 	}

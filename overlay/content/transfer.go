@@ -223,18 +223,7 @@ func (t *transfer) starved() bool {
 // search takes the next record only when one was dropped. It reports false
 // when the transfer or ctx ended.
 func (t *transfer) waitRoom(ctx context.Context) bool {
-	stop := context.AfterFunc(ctx, func() {
-		t.mu.Lock()
-		t.cond.Broadcast()
-		t.mu.Unlock()
-	})
-	defer stop()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for t.stopped == nil && ctx.Err() == nil && t.usable() >= t.maxProviders {
-		t.cond.Wait()
-	}
-	return t.stopped == nil && ctx.Err() == nil
+	return t.waitWhile(ctx, func() bool { return t.usable() >= t.maxProviders })
 }
 
 // waitUnusable waits while some provider is usable, reporting true when
@@ -243,24 +232,19 @@ func (t *transfer) waitRoom(ctx context.Context) bool {
 // seeder answers busy once its budget is spent), and the fetchers that
 // finished meanwhile are the ones to ask next.
 func (t *transfer) waitUnusable(ctx context.Context) bool {
-	stop := context.AfterFunc(ctx, func() {
-		t.mu.Lock()
-		t.cond.Broadcast()
-		t.mu.Unlock()
-	})
-	defer stop()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for t.stopped == nil && ctx.Err() == nil && t.usable() > 0 {
-		t.cond.Wait()
-	}
-	return t.stopped == nil && ctx.Err() == nil
+	return t.waitWhile(ctx, func() bool { return t.usable() > 0 })
 }
 
 // waitStarved waits while some provider is usable or a hinted one is
 // about to be asked again, reporting true when neither is left (the
 // transfer would fail) and false when the transfer or ctx ended.
 func (t *transfer) waitStarved(ctx context.Context) bool {
+	return t.waitWhile(ctx, func() bool { return t.usable() > 0 || t.retrying > 0 })
+}
+
+// waitWhile waits while cond holds (called with t.mu held), reporting
+// false when the transfer or ctx ended first.
+func (t *transfer) waitWhile(ctx context.Context, cond func() bool) bool {
 	stop := context.AfterFunc(ctx, func() {
 		t.mu.Lock()
 		t.cond.Broadcast()
@@ -269,7 +253,7 @@ func (t *transfer) waitStarved(ctx context.Context) bool {
 	defer stop()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for t.stopped == nil && ctx.Err() == nil && (t.usable() > 0 || t.retrying > 0) {
+	for t.stopped == nil && ctx.Err() == nil && cond() {
 		t.cond.Wait()
 	}
 	return t.stopped == nil && ctx.Err() == nil
