@@ -85,14 +85,17 @@ func runPartition(ctx context.Context, z *zone, rep *testnet.Report, progress te
 	rep.Checks["cut_side_waited"] = z.count(s.cutAgents, node.EventAccepted) == 0
 	rep.Stages["cut_side_before_heal"] = testnet.Summarize(z.times(s.cutAgents, node.EventAccepted, z.t0), len(s.cutAgents))
 	rep.Checks["cut_dropped_traffic"] = z.net.cut.dropped.Load() > 0
-	synced := catchUpItems(s.cutAgents)
+	synced := catchUpItems(s.cut)
 	z.net.heal()
 	healed := time.Now()
 	caught := z.waitFor(ctx, s.cutAgents, node.EventInstalled, "cut side caught up", progress)
 	rep.Checks["healed_caught_up"] = caught == len(s.cutAgents)
 	// Gossip keeps no history: what the cut side missed can only come
-	// back through catch-up (the sync protocol).
-	rep.Checks["caught_up_through_sync"] = catchUpItems(s.cutAgents) > synced
+	// back through catch-up (the sync protocol) — into one of its members
+	// at least. Not necessarily into every agent: the cut side's
+	// supernode, once caught up, co-signs and gossips the merged envelope,
+	// which is a new message, and an agent may get that first.
+	rep.Checks["caught_up_through_sync"] = catchUpItems(s.cut) > synced
 	z.fill(rep, z.lab.Agents)
 	rep.Stages["connected_side"] = testnet.Summarize(z.times(s.connectedAgents, node.EventAccepted, z.t0), len(s.connectedAgents))
 	rep.Stages["caught_up"] = testnet.Summarize(z.times(s.cutAgents, node.EventInstalled, healed), len(s.cutAgents))
