@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/patchnet/patchnet/testnet"
@@ -13,23 +14,45 @@ import (
 // the last window, in cores. A zone that just meshed is still refreshing
 // its DHT routing tables and trimming the connections set-up left; a fix
 // published then would be measured against a booting zone, which a
-// deployment never is. The use must also be below settleSaturated of the
-// machine: on a saturated machine a flat use means a backlog, not rest.
+// deployment never is. The use must stop falling for settleQuiet windows
+// (atRest) and be below settleSaturated of the machine: on a saturated
+// machine a flat use means a backlog, not rest.
 func settle(ctx context.Context, limit time.Duration, progress testnet.Progress) (time.Duration, float64) {
 	if limit <= 0 {
 		return 0, 0
 	}
 	start := time.Now()
-	prev, rate := -1.0, 0.0
+	var rates []float64
 	for ctx.Err() == nil && time.Since(start) < limit {
-		rate = cpuRate(ctx, min(settleWindow, limit-time.Since(start)))
+		rates = append(rates, cpuRate(ctx, min(settleWindow, limit-time.Since(start))))
 		progress("settling (s)", int(time.Since(start).Seconds()), int(limit.Seconds()))
-		if prev >= 0 && rate >= settleFalling*prev && rate < settleSaturated*float64(runtime.NumCPU()) {
+		if atRest(rates, float64(runtime.NumCPU())) {
 			break
 		}
-		prev = rate
 	}
-	return time.Since(start), rate
+	if len(rates) == 0 {
+		return time.Since(start), 0
+	}
+	return time.Since(start), rates[len(rates)-1]
+}
+
+// atRest reports whether a zone whose CPU use per window was rates
+// (oldest first, in cores, on a machine of cores) stopped settling: each
+// of the last settleQuiet windows used at least settleFalling of the
+// lowest window before them, and less than settleSaturated of the
+// machine.
+func atRest(rates []float64, cores float64) bool {
+	n := len(rates)
+	if n <= settleQuiet {
+		return false
+	}
+	low := slices.Min(rates[:n-settleQuiet])
+	for _, r := range rates[n-settleQuiet:] {
+		if r < settleFalling*low || r >= settleSaturated*cores {
+			return false
+		}
+	}
+	return true
 }
 
 // cpuRate is this process's CPU use over the next d, in cores.
