@@ -14,7 +14,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
 
-	"github.com/patchnet/patchnet/internal/badgerdb"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
@@ -266,22 +265,6 @@ func (n *Node) openInstaller(ctx context.Context) (Installer, error) {
 	return m, nil
 }
 
-// openDB opens the node's database in State/node. It is on disk even with
-// InMemory: it holds the rollback floor (seen versions), pending installs
-// and co-signing records, which must survive a restart.
-func openDB(cfg Config) (*badger.DB, error) {
-	cfg = cfg.withDefaults()
-	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
-	opts = opts.WithLogger(nil).WithMemTableSize(cfg.StateDBMemTable).WithBlockCacheSize(cfg.StateDBMemTable).
-		WithValueLogFileSize(StateDBValueLogFactor * cfg.StateDBMemTable).WithNumVersionsToKeep(1).WithNumCompactors(StateDBCompactors).
-		WithValueThreshold(min(StateDBValueThreshold, cfg.StateDBMemTable/StateDBValueThresholdDivisor))
-	db, err := badgerdb.Open(opts)
-	if err != nil {
-		return nil, fmt.Errorf("opening node database: %w", err)
-	}
-	return db, nil
-}
-
 // startOverlay replays the CRLs kept for catch-up into the verifier, then
 // starts libp2p with this node's validator and authenticator, and the
 // content service on its host and DHT.
@@ -381,6 +364,7 @@ func (n *Node) Run(ctx context.Context) error {
 		n.requeuePending()
 	}
 	wg.Go(func() { n.content.Run(ctx) })
+	wg.Go(func() { n.compactLoop(ctx) })
 	if n.agent != nil || n.cosigner != nil {
 		wg.Go(func() { n.heartbeatLoop(ctx) })
 	}
@@ -517,13 +501,6 @@ func (n *Node) emit(e Event) {
 	n.metrics.observe(e)
 	n.events.add(e)
 	n.alertOn(e)
-}
-
-// OpenStateDB opens the state database of the state directory state (its
-// node subdirectory): where the agent and `patchnet apply` keep the one
-// rollback floor (seen versions) of the host. Close it when done.
-func OpenStateDB(state string) (*badger.DB, error) {
-	return openDB(Config{State: state})
 }
 
 // openCosigner opens a supernode's part: its co-signing records and the
