@@ -45,12 +45,11 @@ type transfer struct {
 	stolen    []bool    // a second provider already covers the leaf
 	next      int       // write cursor
 	providers []*source
-	live      int   // running workers
-	searching bool  // providers may still be added
-	retrying  int   // hinted peers waiting to be asked again (retryHint)
-	busy      bool  // a provider answered busy (a seeder past its budget)
-	round     int   // the provider search's current round (newRound)
-	delivered int64 // leaf bytes delivered first, by every provider
+	live      int  // running workers
+	searching bool // providers may still be added
+	retrying  int  // hinted peers waiting to be asked again (retryHint)
+	busy      bool // a provider answered busy (a seeder past its budget)
+	round     int  // the provider search's current round (newRound)
 	stopped   error
 }
 
@@ -118,7 +117,7 @@ func (t *transfer) newRound() int64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.round++
-	return t.delivered
+	return t.delivered()
 }
 
 // deliveredSince reports whether providers delivered leaf bytes past
@@ -126,7 +125,17 @@ func (t *transfer) newRound() int64 {
 func (t *transfer) deliveredSince(mark int64) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.delivered > mark
+	return t.delivered() > mark
+}
+
+// delivered is the leaf bytes every provider delivered first; t.mu is
+// held.
+func (t *transfer) delivered() int64 {
+	var n int64
+	for _, s := range t.providers {
+		n += s.bytes
+	}
+	return n
 }
 
 // addSource starts using s; t.mu is held.
@@ -472,7 +481,6 @@ func (t *transfer) deliver(i int, data []byte, s *source) {
 		return
 	}
 	t.data[i] = data
-	t.delivered += int64(len(data))
 	s.bytes += int64(len(data))
 	s.blocks++
 	t.cond.Broadcast()
