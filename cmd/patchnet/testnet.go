@@ -83,7 +83,7 @@ Scenarios: ` + strings.Join(testnet.Scenarios, ", ") + `.`,
 	f.Float64Var(&p.ChurnShare, "churn", p.ChurnShare, "share of agents the churn scenario kills (0 ≤ share < 1)")
 	f.Int64Var(&p.Seed, "seed", p.Seed, "seed of topology and choices, for a repeatable run")
 	f.DurationVar(&p.Timeout, "timeout", p.Timeout, "bound on the run once the nodes are up")
-	f.DurationVar(&p.RolloutSpread, "rollout-spread", p.RolloutSpread, "the fix's rollout spread: agents accept at once, then fetch and install each at its own offset within it (sim)")
+	f.DurationVar(&p.RolloutSpread, "rollout-spread", p.RolloutSpread, "the fix's rollout spread: agents accept at once, then fetch and install each at its own offset within it (sim, netns)")
 	f.DurationVar(&p.Settle, "settle", p.Settle, "longest wait, once the zone is up, for its CPU use to stop falling before publication (sim; 0: publish at once)")
 	f.BoolVar(&o.noBaselines, "no-baselines", false, "measure patchnet alone, without the raw gossipsub and HTTP baselines")
 	f.StringVar(&o.report, "report", "", "write the report as JSON to `FILE` (see testnet/SCHEMA.md)")

@@ -127,12 +127,21 @@ type Update struct {
 	Ecosystem, Package, Fixed   string // empty Package: applies to every host
 	Artifact, Method, URL, Name string // Name: the artifact's name if not its base name
 	Category                    string // security (the default), bugfix, enhancement or announcement
+	// RolloutSpread spreads the agents' installs over this long after
+	// acceptance (0: none), as `update new --rollout-spread` does.
+	RolloutSpread time.Duration
 }
 
 // NewUpdate writes u's announcement with `patchnet update new` and returns
 // its path.
 func (k *Kit) NewUpdate(ctx context.Context, u Update) (string, error) {
 	out := k.Path(u.ID + ".json")
+	_, err := k.Run(ctx, u.newArgs(out)...)
+	return out, err
+}
+
+// newArgs are the `patchnet update new` arguments writing u to out.
+func (u Update) newArgs(out string) []string {
 	args := []string{"update", "new", "--id", u.ID, "--version", "1", "--artifact", u.Artifact,
 		"--method", u.Method, "--url", u.URL, "--out", out}
 	if u.Summary != "" {
@@ -147,8 +156,10 @@ func (k *Kit) NewUpdate(ctx context.Context, u Update) (string, error) {
 	if u.Name != "" {
 		args = append(args, "--artifact-name", u.Name)
 	}
-	_, err := k.Run(ctx, args...)
-	return out, err
+	if u.RolloutSpread > 0 {
+		args = append(args, "--rollout-spread", u.RolloutSpread.String())
+	}
+	return args
 }
 
 // Publish publishes the announcement fix with `patchnet publish` from the

@@ -234,6 +234,7 @@ func (c *cluster) startAgent(ctx context.Context, name, sysroot string, keys map
 // publication time every delay is measured from) and a channel that
 // yields publish's outcome once it exits.
 func (c *cluster) publish(ctx context.Context, u zonekit.Update) (time.Time, <-chan error, error) {
+	u.RolloutSpread = c.p.RolloutSpread
 	fix, err := c.kit.NewUpdate(ctx, u)
 	if err != nil {
 		return time.Time{}, nil, err

@@ -110,7 +110,7 @@ func privateZoneScenario(ctx context.Context, p testnet.Params, progress testnet
 			id, pub string
 		}{{c, publicID, publicPublisher}, {priv, privateID, privPub}} {
 			u := zonekit.Update{ID: z.id, Summary: "testnet " + z.c.kit.Zone, Ecosystem: "Debian:12",
-				Package: propPackage, Fixed: newVersion, Artifact: fix, Method: "dpkg", URL: url}
+				Package: propPackage, Fixed: newVersion, Artifact: fix, Method: "dpkg", URL: url, RolloutSpread: z.c.p.RolloutSpread}
 			f, err := z.c.kit.NewUpdate(ctx, u)
 			if err != nil {
 				return nil, err

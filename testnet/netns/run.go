@@ -24,6 +24,9 @@ func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep 
 			return nil, fmt.Errorf("latency %v: %w; or run with latency 0", p.Latency, err)
 		}
 	}
+	if p.Scenario == testnet.ScenarioTable2 && p.RolloutSpread > 0 {
+		return nil, fmt.Errorf("rollout spread %v: scenario %s measures each update's download and install from publication, which a spread would delay", p.RolloutSpread, p.Scenario)
+	}
 	if p.Nodes > MaxNodes {
 		return nil, fmt.Errorf("nodes %d: netns runs at most %d processes' agents", p.Nodes, MaxNodes)
 	}
@@ -71,5 +74,6 @@ func withCluster(ctx context.Context, p testnet.Params, progress testnet.Progres
 func baseReport(p testnet.Params, c *cluster, setup time.Duration) *testnet.Report {
 	return &testnet.Report{Scenario: p.Scenario, Mode: testnet.ModeNetns, Nodes: len(c.agents), Supernodes: p.Supernodes,
 		Threshold: p.Threshold, LatencyMS: float64(p.Latency) / float64(time.Millisecond), BandwidthBPS: p.Bandwidth, ArtifactBytes: p.ArtifactBytes,
-		Results: map[string]testnet.Result{}, Checks: map[string]bool{}, SetupS: setup.Seconds()}
+		RolloutSpreadS: p.RolloutSpread.Seconds(),
+		Results:        map[string]testnet.Result{}, Checks: map[string]bool{}, SetupS: setup.Seconds()}
 }
