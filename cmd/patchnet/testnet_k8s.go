@@ -87,6 +87,7 @@ as the zone, and delete the namespace when done.`,
 	f.BoolVar(&s.Private, "private", s.Private, "a private zone: a pre-shared key (Secret psk) wraps every connection")
 	f.StringVar(&s.ClusterDomain, "cluster-domain", s.ClusterDomain, "the cluster's DNS domain")
 	f.StringVar(&s.UpdateID, "update-id", s.UpdateID, "id of the fix the publisher Job publishes")
+	f.DurationVar(&s.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread: agents accept at once, then install each at its own offset within it")
 	return cmd
 }
 
@@ -157,9 +158,13 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	}
 	fmt.Fprintf(stderr, "wrote %d objects for zone %s (%d supernodes, k=%d, %d agents) in namespace %s to %s in %v\n",
 		len(objs), s.Zone, s.Supernodes, s.Threshold, s.Agents, s.Namespace, where, time.Since(start).Round(time.Millisecond))
+	spread := ""
+	if s.RolloutSpread > 0 {
+		spread = " --rollout-spread " + s.RolloutSpread.String()
+	}
 	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n"+
-		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s\n",
-		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID)
+		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s%s\n",
+		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, spread)
 	return nil
 }
 
@@ -205,6 +210,7 @@ Node clocks are compared: keep them in sync.`,
 	f.IntVar(&o.Threshold, "threshold", o.Threshold, "the zone's k, for the report")
 	f.StringVar(&o.UpdateID, "update-id", o.UpdateID, "the update whose propagation is measured")
 	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")
+	f.DurationVar(&o.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread as rendered, for the report")
 	f.StringVar(&o.out, "out", "", "file to write the report to (default: standard output)")
 	return cmd
 }

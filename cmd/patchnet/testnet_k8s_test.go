@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/google/go-cmp/cmp"
@@ -22,6 +23,7 @@ import (
 	"github.com/patchnet/patchnet/testnet/k8s"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/ca"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // runTestnetSubCmd runs a fresh `patchnet testnet SUB args…`.
@@ -389,6 +391,52 @@ func checkVendor(t *testing.T, r *rendered) {
 	}
 }
 
+// render's --rollout-spread reaches the fix: the publisher Job's author
+// container, run as `patchnet update new` over the files it mounts, writes
+// an announcement with that spread; without the flag it writes none.
+func TestTestnetRenderRolloutSpread(t *testing.T) {
+	for _, c := range []struct {
+		flags []string
+		want  *updates.Rollout
+	}{
+		{nil, nil},
+		{[]string{"--rollout-spread", "90s"}, &updates.Rollout{Spread: updates.Duration(90 * time.Second)}},
+	} {
+		out := filepath.Join(t.TempDir(), "zone.yaml")
+		args := append([]string{"render", "--k8s", "--nodes", "1", "--supernodes", "1", "--threshold", "1", "--out", out}, c.flags...)
+		if msg, err := runTestnetSubCmd(t, args...); err != nil {
+			t.Fatalf("render %v: %v\n%s", c.flags, err, msg)
+		}
+		data, _ := os.ReadFile(out)
+		r := decodeRendered(t, data)
+		pod := r.job.Spec.Template.Spec
+		author := container(t, pod, "author")
+		root, rewrite := podRoot(t, r, pod, "author")
+		os.MkdirAll(filepath.Join(root, "/run/patchnet"), 0o755)
+		run := make([]string, len(author.Args))
+		for i, a := range author.Args {
+			run[i] = rewrite(a)
+		}
+		if run[0] != "update" {
+			t.Fatalf("author container runs %v", author.Args)
+		}
+		if msg, err := runCommand(t, newUpdateCmd(), run[1:]...); err != nil {
+			t.Fatalf("author container %v: %v\n%s", author.Args, err, msg)
+		}
+		raw, err := os.ReadFile(run[slices.Index(run, "--out")+1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := updates.DecodeAnnouncement(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(c.want, a.Patchnet.Rollout); d != "" {
+			t.Errorf("render %v: the fix's rollout (-want +got):\n%s", c.flags, d)
+		}
+	}
+}
+
 // render refuses what it cannot do, naming it.
 func TestTestnetRenderRefuses(t *testing.T) {
 	existing := filepath.Join(t.TempDir(), "zone.yaml")
@@ -401,6 +449,7 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--threshold", "4"}, "threshold 4"},
 		{[]string{"render", "--k8s", "--namespace", "Bad_NS"}, "namespace"},
 		{[]string{"render", "--k8s", "--out", existing}, "exists"},
+		{[]string{"render", "--k8s", "--rollout-spread", "2h"}, "rollout spread 2h0m0s"},
 		{[]string{"collect"}, "give --endpoint"},
 		{[]string{"collect", "--k8s-namespace", "tn"}, "--nodes 0"},
 	} {

@@ -136,12 +136,13 @@ type Update struct {
 // its path.
 func (k *Kit) NewUpdate(ctx context.Context, u Update) (string, error) {
 	out := k.Path(u.ID + ".json")
-	_, err := k.Run(ctx, u.newArgs(out)...)
+	_, err := k.Run(ctx, u.Args(out)...)
 	return out, err
 }
 
-// newArgs are the `patchnet update new` arguments writing u to out.
-func (u Update) newArgs(out string) []string {
+// Args are the `patchnet update new` arguments writing u to out: the one
+// way the test zones (netns, the k8s publisher Job) author a fix.
+func (u Update) Args(out string) []string {
 	args := []string{"update", "new", "--id", u.ID, "--version", "1", "--artifact", u.Artifact,
 		"--method", u.Method, "--url", u.URL, "--out", out}
 	if u.Summary != "" {

@@ -54,13 +54,13 @@ prefixes = { "*" = "/x" }
 
 // An update's rollout spread reaches `patchnet update new`, and an update
 // without one passes no flag (the command's default, none).
-func TestNewArgsRolloutSpread(t *testing.T) {
+func TestUpdateArgsRolloutSpread(t *testing.T) {
 	u := Update{ID: "X-1", Artifact: "a.deb", Method: "dpkg", URL: "http://o/a.deb"}
-	if args := strings.Join(u.newArgs("x.json"), " "); strings.Contains(args, "--rollout-spread") {
+	if args := strings.Join(u.Args("x.json"), " "); strings.Contains(args, "--rollout-spread") {
 		t.Errorf("no spread, args %q", args)
 	}
 	u.RolloutSpread = 90 * time.Second
-	args := u.newArgs("x.json")
+	args := u.Args("x.json")
 	if diff := cmp.Diff([]string{"--rollout-spread", "1m30s"}, args[len(args)-2:]); diff != "" {
 		t.Errorf("args %q end (-want +got):\n%s", args, diff)
 	}

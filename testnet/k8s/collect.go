@@ -111,6 +111,9 @@ type CollectOptions struct {
 	Published time.Time
 	// Threshold is the zone's k, for the report.
 	Threshold int
+	// RolloutSpread is the fix's rollout spread as rendered, for the
+	// report (installs come up to this long after acceptance).
+	RolloutSpread time.Duration
 	// Agents is how many agents the zone has; those that did not answer
 	// count as not reached. 0: the agents that answered plus every
 	// endpoint that did not.
@@ -184,7 +187,8 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 		published = earliestEvent(reports, o.UpdateID)
 	}
 	rep := &testnet.Report{Scenario: testnet.ScenarioPropagation, Mode: testnet.ModeK8s, Threshold: o.Threshold,
-		Results: map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
+		RolloutSpreadS: o.RolloutSpread.Seconds(),
+		Results:        map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
 	var receipt, accept, inst []time.Duration
 	for _, r := range reports {
 		role := nodeRole(r.Status)

@@ -64,7 +64,7 @@ func TestCollectFromRunningNodes(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "gone", "state")
 	endpoints := []string{proxy.URL, state(l.Agents[1]), state(l.Supernodes[0]), state(l.Supernodes[1]), missing}
 	var failed []string
-	rep, err := Collect(ctx, endpoints, CollectOptions{UpdateID: id, Published: published, Threshold: 2, Agents: 3,
+	rep, err := Collect(ctx, endpoints, CollectOptions{UpdateID: id, Published: published, Threshold: 2, Agents: 3, RolloutSpread: time.Minute,
 		OnError: func(ep string, err error) { failed = append(failed, ep) }})
 	if err != nil {
 		t.Fatal(err)
@@ -72,8 +72,9 @@ func TestCollectFromRunningNodes(t *testing.T) {
 	if d := cmp.Diff([]string{missing}, failed); d != "" {
 		t.Errorf("endpoints reported failed (-want +got):\n%s", d)
 	}
-	if rep.Nodes != 3 || rep.Supernodes != 2 || len(rep.Samples) != 2 || rep.Mode != testnet.ModeK8s {
-		t.Fatalf("report counts nodes %d, supernodes %d, samples %d, mode %s; want 3, 2, 2, k8s", rep.Nodes, rep.Supernodes, len(rep.Samples), rep.Mode)
+	if rep.Nodes != 3 || rep.Supernodes != 2 || len(rep.Samples) != 2 || rep.Mode != testnet.ModeK8s || rep.RolloutSpreadS != 60 {
+		t.Fatalf("report counts nodes %d, supernodes %d, samples %d, mode %s, spread %v s; want 3, 2, 2, k8s, 60",
+			rep.Nodes, rep.Supernodes, len(rep.Samples), rep.Mode, rep.RolloutSpreadS)
 	}
 	host, _, _ := strings.Cut(strings.TrimPrefix(proxy.URL, "http://"), ":")
 	for i, want := range []string{strings.Split(host, ".")[0], l.Agents[1].Name} {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
+	"github.com/patchnet/patchnet/internal/zonekit"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/trust"
 )
@@ -212,9 +213,10 @@ func (b *builder) publisher(boot []string) {
 	s, z := b.s, b.z
 	b.config(publisherName, trust.RolePublisher, s.initArgs(boot))
 	fix := runDir + "/fix.json"
-	author := s.container("author", []string{"update", "new", "--id", s.UpdateID, "--version", "1", "--ecosystem", "Debian:12",
-		"--package", nodelab.PackageName, "--fixed", nodelab.NewVersion, "--summary", nodelab.PackageName + ": the testnet's fix",
-		"--artifact", debsDir + "/" + z.NewDebName, "--method", "dpkg", "--url", s.OriginURL() + z.NewDebName, "--out", fix},
+	u := zonekit.Update{ID: s.UpdateID, Summary: nodelab.PackageName + ": the testnet's fix",
+		Ecosystem: "Debian:12", Package: nodelab.PackageName, Fixed: nodelab.NewVersion,
+		Artifact: debsDir + "/" + z.NewDebName, Method: "dpkg", URL: s.OriginURL() + z.NewDebName, RolloutSpread: s.RolloutSpread}
+	author := s.container("author", u.Args(fix),
 		[]corev1.VolumeMount{{Name: "run", MountPath: runDir}, {Name: "debs", MountPath: debsDir, ReadOnly: true}})
 	publish := s.container("publish", []string{"publish", fix, "--artifact", debsDir + "/" + z.NewDebName,
 		"--config", configDir + "/publisher.toml", "--wait", "5m"},

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
+	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/trust"
 )
 
@@ -27,6 +29,9 @@ type Spec struct {
 	ClusterDomain string
 	// UpdateID is the id of the fix the publisher Job publishes.
 	UpdateID string
+	// RolloutSpread is the fix's rollout spread: agents accept it at once
+	// and install each at its own offset within this long (0: none).
+	RolloutSpread time.Duration
 	// Configure renders a node's config file from the `patchnet init`
 	// flags of its role. Required.
 	Configure ConfigFunc
@@ -71,6 +76,8 @@ func (s Spec) Validate() error {
 		return errors.New("cluster domain: empty")
 	case s.UpdateID == "":
 		return errors.New("update id: empty")
+	case s.RolloutSpread < 0 || s.RolloutSpread > testnet.MaxRolloutSpread:
+		return fmt.Errorf("rollout spread %v: want 0..%v", s.RolloutSpread, testnet.MaxRolloutSpread)
 	case s.Configure == nil:
 		return errors.New("configure: no config renderer")
 	}
