@@ -202,7 +202,7 @@ func (o *Overlay) startDHT() error {
 		ai, _ := peer.AddrInfoFromString(s) // checked by Validate
 		boot = append(boot, *ai)
 	}
-	d, err := dht.New(o.host, dht.Mode(mode), dht.ProtocolPrefix(protocol.ID(prefix)), dht.BootstrapPeers(boot...))
+	d, err := dht.New(dhtHost{o.host}, dht.Mode(mode), dht.ProtocolPrefix(protocol.ID(prefix)), dht.BootstrapPeers(boot...))
 	if err != nil {
 		return fmt.Errorf("starting DHT: %w", err)
 	}

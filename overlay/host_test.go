@@ -170,3 +170,38 @@ func TestZoneSignersProtectedFromTrimming(t *testing.T) {
 		return !cm.IsProtected(sn.ID(), ProtectTag)
 	})
 }
+
+// TestDHTNeighboursAreTrimmed: the DHT's routing-table peers count toward
+// the connection manager's water marks like any tagged peer. kad-dht
+// protects the peers of its two widest buckets, most of a small zone, so
+// an agent with low marks never trimmed and sat at its resource manager's
+// connection cap (refusing the agents that came to fetch from it).
+func TestDHTNeighboursAreTrimmed(t *testing.T) {
+	const peers = 10 // within the resource manager's cap, twice the high mark
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.DHT.Mode = DHTModeServer
+	lean := cfg
+	lean.Resources.ConnLow, lean.Resources.ConnHigh = 3, 5
+	self := startNode(t, pki, nodeOpts{cfg: lean})
+	for range peers {
+		connect(t, self.Overlay, startNode(t, pki, nodeOpts{cfg: cfg}).Overlay)
+	}
+	rt := self.DHT().RoutingTable()
+	waitFor(t, 15*time.Second, "every peer in the routing table", func() bool { return rt.Size() == peers })
+	cm := self.Host().ConnManager()
+	for _, p := range rt.ListPeers() {
+		if cm.IsProtected(p, "kbucket") {
+			t.Errorf("routing-table peer %s is protected from trimming", p)
+		}
+		if info := cm.GetTagInfo(p); info == nil || info.Tags["kbucket"] != DHTPeerTagValue {
+			t.Errorf("routing-table peer %s: tags %+v, want kbucket=%d", p, info, DHTPeerTagValue)
+		}
+	}
+	waitFor(t, 3*ConnGracePeriod, "connections trimmed to the high water mark", func() bool {
+		return len(self.Host().Network().Conns()) <= lean.Resources.ConnHigh
+	})
+	if n := rt.Size(); n != peers {
+		t.Errorf("routing table holds %d peers after trimming, want all %d", n, peers)
+	}
+}

@@ -165,6 +165,10 @@ const (
 	// starts past 128): a zone's 64th agent bootstrapping off the same node
 	// was refused for good, the ~64-agent cliff of issue 10.
 	ConnLimitFactor = 2
+	// DHTPeerTagValue is the connection manager's value of a peer in the
+	// DHT's routing table, whichever bucket: kad-dht's own value for the
+	// buckets it does not protect (see dhtHost).
+	DHTPeerTagValue = 5
 	// ConnGracePeriod keeps a new connection safe from trimming this long
 	// (go-libp2p's default is a minute): enough for identify, admission and
 	// the DHT lookups that find the newcomer other peers, short enough that
