@@ -31,8 +31,8 @@ type Config struct {
 	// always on disk. Default: false.
 	InMemory bool `toml:"in_memory"`
 	// StateDBMemTable is the memtable of the node's badger database in
-	// State/node, in bytes; its block cache is as large and its value log
-	// files StateDBValueLogFactor times larger. Badger allocates the whole
+	// State/node, in bytes; its value log files are StateDBValueLogFactor
+	// times larger. Badger allocates the whole
 	// memtable up front, so it is most of an idle node's memory: testnet/sim,
 	// which runs thousands of nodes in one process, sets MinStateDBMemTable.
 	// It sizes buffers only, never what is kept. Not a TOML key. Default:

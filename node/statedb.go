@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 
 	"github.com/patchnet/patchnet/internal/badgerdb"
 )
@@ -23,7 +24,13 @@ import (
 func openDB(cfg Config) (*badger.DB, error) {
 	cfg = cfg.withDefaults()
 	opts := badger.DefaultOptions(filepath.Join(cfg.State, "node"))
-	opts = opts.WithLogger(nil).WithMemTableSize(cfg.StateDBMemTable).WithBlockCacheSize(cfg.StateDBMemTable).
+	// No compression, so no block cache: the cache (ristretto) costs about
+	// 330 KB and a goroutine however small it is set, more than a node's
+	// whole state, and blocks of an uncompressed table are read in place.
+	// Tables an older build wrote compressed still open: the manifest
+	// names each table's compression.
+	opts = opts.WithLogger(nil).WithMemTableSize(cfg.StateDBMemTable).
+		WithCompression(options.None).WithBlockCacheSize(0).
 		WithValueLogFileSize(StateDBValueLogFactor * cfg.StateDBMemTable).WithNumVersionsToKeep(1).WithNumCompactors(0).
 		WithNumLevelZeroTables(1).
 		WithValueThreshold(min(StateDBValueThreshold, cfg.StateDBMemTable/StateDBValueThresholdDivisor))

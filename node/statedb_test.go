@@ -3,12 +3,15 @@ package node
 import (
 	"bytes"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestStateDBCompactsWithoutCompactors: the state database runs none of
@@ -79,4 +82,66 @@ func countKeys(t *testing.T, db *badger.DB) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestStateDBReadsCompressedTables: the state database keeps no block cache
+// (its ristretto cache cost ~330 KB and a goroutine a node, more than the
+// state) and writes tables uncompressed, and a database an older build
+// wrote with snappy-compressed tables and a cache opens with every key.
+func TestStateDBReadsCompressedTables(t *testing.T) {
+	cfg := Config{State: t.TempDir(), StateDBMemTable: MinStateDBMemTable}
+	old := badger.DefaultOptions(filepath.Join(cfg.State, "node")).WithLogger(nil).
+		WithMemTableSize(MinStateDBMemTable).WithBlockCacheSize(MinStateDBMemTable).WithCompression(options.Snappy).
+		WithValueThreshold(1 << 10)
+	db, err := badger.Open(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	err = db.Update(func(txn *badger.Txn) error {
+		for i := range 200 {
+			k, v := fmt.Sprintf("k/%04d", i), strings.Repeat("v", i)
+			want[k] = v
+			if err := txn.Set([]byte(k), []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // flushes the memtable into a snappy table
+		t.Fatal(err)
+	}
+	db, err = openDB(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.BlockCacheMetrics() != nil {
+		t.Error("the state database has a block cache")
+	}
+	if tables := db.Tables(); len(tables) == 0 || tables[0].KeyCount == 0 {
+		t.Fatalf("no table on disk to read back: %+v", tables)
+	}
+	got := map[string]string{}
+	err = db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			got[string(it.Item().Key())] = string(v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("keys read back (-want +got):\n%s", d)
+	}
 }
