@@ -46,7 +46,7 @@ func fixtureReport() *Report {
 		},
 		DuplicatesPerMessage: 1.5, RawDuplicatesPerMessage: 3.25,
 		OriginEgressBytes: 3 << 20, PeerEgressBytes: 45 << 20, HTTPOriginEgressBytes: 50 << 20,
-		WrongInstalls: 1, MemoryPerNodeBytes: 4_500_000, CPUSeconds: 12.5, SetupS: 3.25, SettleS: 20, IdleCPUCores: 0.35,
+		WrongInstalls: 1, MemoryPerNodeBytes: 4_500_000, LiveMemoryPerNodeBytes: 3_000_000, CPUSeconds: 12.5, SetupS: 3.25, SettleS: 20, IdleCPUCores: 0.35,
 		RolloutSpreadS: 60,
 		Checks:         map[string]bool{"all_accepted": true, "survivors_installed": true},
 		PullTimers:     DefaultPullTimers(),

@@ -42,8 +42,12 @@ type Report struct {
 	HTTPOriginEgressBytes   int64   `json:"http_origin_egress_bytes,omitempty"`
 	WrongInstalls           int     `json:"wrong_installs"`
 	MemoryPerNodeBytes      int64   `json:"memory_per_node_bytes"`
-	CPUSeconds              float64 `json:"cpu_s,omitempty"`
-	SetupS                  float64 `json:"setup_s"`
+	// LiveMemoryPerNodeBytes is what each node holds once the zone
+	// settled: live heap and goroutine stacks per node (sim only), without
+	// the garbage and freed pages a resident set also counts.
+	LiveMemoryPerNodeBytes int64   `json:"live_memory_per_node_bytes,omitempty"`
+	CPUSeconds             float64 `json:"cpu_s,omitempty"`
+	SetupS                 float64 `json:"setup_s"`
 	// SettleS is how long the ready zone ran before publication (Params.Settle).
 	SettleS float64 `json:"settle_s,omitempty"`
 	// IdleCPUCores is the zone's CPU use, in cores, over the last settle

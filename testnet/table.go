@@ -152,6 +152,9 @@ func writeCosts(t *table, r *Report) {
 	}
 	t.row(dups...)
 	t.row("memory per node", fmtBytes(r.MemoryPerNodeBytes))
+	if r.LiveMemoryPerNodeBytes > 0 {
+		t.row("live memory per node", fmtBytes(r.LiveMemoryPerNodeBytes))
+	}
 	if r.CPUSeconds > 0 {
 		t.row("CPU", fmtMS(r.CPUSeconds*1000))
 	}

@@ -43,6 +43,7 @@ func TestWriteTable(t *testing.T) {
 		"vendor origin (HTTP baseline)": {"vendor origin (HTTP baseline)", "50 MiB", "16.7×"},
 		"duplicates per message":        {"duplicates per message", "1.50", "3.25"},
 		"memory per node":               {"memory per node", "4.3 MiB"},
+		"live memory per node":          {"live memory per node", "2.9 MiB"},
 		"rhnsd":                         {"rhnsd", "4.0 h", "2.0 h", "4.0 h", fmtRatio(2*3600*1000, pn.P50MS)},
 		"Windows Update":                {"Windows Update", "22.0 h", "11.0 h", "22.0 h", fmtRatio(11*3600*1000, pn.P50MS)},
 		"apt-daily.timer (latest)":      {"apt-daily.timer (latest)", "24.0 h", "12.0 h", "24.0 h", fmtRatio(12*3600*1000, pn.P50MS)},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"syscall"
 	"time"
@@ -76,7 +77,7 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 	defer cleanup()
 	net := newNetwork(p)
 	defer net.close()
-	rss0, cpu0 := rss(), cpuSeconds()
+	rss0, live0, cpu0 := rss(), liveBytes(), cpuSeconds()
 	z, err := startZone(ctx, p, o, dir, net, progress)
 	if err != nil {
 		return nil, err
@@ -87,7 +88,9 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 	rep.SetupS = z.setup.Seconds()
 	settled, idle := settle(ctx, p.Settle, progress)
 	rep.SettleS, rep.IdleCPUCores = settled.Seconds(), idle
-	rep.MemoryPerNodeBytes = max(0, rss()-rss0) / int64(1+p.Supernodes+p.Nodes)
+	nodes := int64(1 + p.Supernodes + p.Nodes)
+	rep.MemoryPerNodeBytes = max(0, rss()-rss0) / nodes
+	rep.LiveMemoryPerNodeBytes = max(0, liveBytes()-live0) / nodes
 	if err := sc(ctx, z, rep, progress); err != nil {
 		return nil, err
 	}
@@ -122,6 +125,22 @@ func rss() int64 {
 		return 0
 	}
 	return resident * int64(os.Getpagesize())
+}
+
+// liveBytes is this process's live heap and goroutine stacks in bytes,
+// after a collection: what its objects hold, not what the collector has
+// yet to free or return to the system.
+func liveBytes() int64 {
+	runtime.GC()
+	m := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
+	metrics.Read(m)
+	var sum int64
+	for _, s := range m {
+		if s.Value.Kind() == metrics.KindUint64 {
+			sum += int64(s.Value.Uint64())
+		}
+	}
+	return sum
 }
 
 // cpuSeconds is the user and system CPU this process used so far.

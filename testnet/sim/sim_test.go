@@ -72,6 +72,10 @@ func TestPropagation(t *testing.T) {
 	if want := int64(p.Nodes) * rep.ArtifactBytes; rep.HTTPOriginEgressBytes != want {
 		t.Errorf("HTTP origin served %d bytes, want %d (every agent the whole artifact)", rep.HTTPOriginEgressBytes, want)
 	}
+	// A node holds at least its state database's memtable.
+	if rep.LiveMemoryPerNodeBytes < node.MinStateDBMemTable {
+		t.Errorf("live memory per node %d bytes, want at least a memtable (%d)", rep.LiveMemoryPerNodeBytes, node.MinStateDBMemTable)
+	}
 }
 
 // TestRolloutSpread: with a rollout spread every agent accepts at once and
@@ -191,10 +195,15 @@ func BenchmarkZone(b *testing.B) {
 	for b.Loop() {
 		start := time.Now()
 		var lab *nodelab.Lab
+		stop := make(chan struct{})
 		rep, err := RunWith(context.Background(), p, progressLog(b), Options{
-			OnStarted:   func(l *nodelab.Lab, _ time.Duration) { lab = l },
+			OnStarted: func(l *nodelab.Lab, _ time.Duration) {
+				lab = l
+				go watchConns(b, l, 10*time.Second, stop)
+			},
 			OnPublished: profileAfter(b, *benchProfile),
 		})
+		close(stop)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -1,0 +1,43 @@
+package sim
+
+import (
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	lpnet "github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/patchnet/patchnet/node/nodelab"
+)
+
+// watchConns logs, every interval until stop closes, the agents'
+// connection counts (p50, p90, max) and how many connections the zone
+// opened and closed since the last line: connections are most of a sim
+// node's memory, and each new one a TLS handshake.
+func watchConns(b *testing.B, lab *nodelab.Lab, interval time.Duration, stop <-chan struct{}) {
+	var opened, closed atomic.Int64
+	for _, m := range lab.Members() {
+		m.Overlay().Host().Network().Notify(&lpnet.NotifyBundle{
+			ConnectedF:    func(lpnet.Network, lpnet.Conn) { opened.Add(1) },
+			DisconnectedF: func(lpnet.Network, lpnet.Conn) { closed.Add(1) },
+		})
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		var counts []int
+		for _, m := range lab.Agents {
+			counts = append(counts, len(m.Overlay().Host().Network().Conns()))
+		}
+		slices.Sort(counts)
+		n := len(counts)
+		b.Logf("agent connections p50 %d p90 %d max %d; zone opened %d, closed %d in %v",
+			counts[n/2], counts[n*9/10], counts[n-1], opened.Swap(0), closed.Swap(0), interval)
+	}
+}
