@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -176,6 +177,10 @@ func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater)
 	}
 	o.wg.Add(1)
 	go o.bootstrapLoop()
+	if o.dht != nil {
+		o.wg.Add(1)
+		go o.refreshLoop()
+	}
 	o.wg.Add(1)
 	go o.relinkLoop()
 	if cfg.Sync.Interval > 0 {
@@ -202,7 +207,13 @@ func (o *Overlay) startDHT() error {
 		ai, _ := peer.AddrInfoFromString(s) // checked by Validate
 		boot = append(boot, *ai)
 	}
-	d, err := dht.New(dhtHost{o.host}, dht.Mode(mode), dht.ProtocolPrefix(protocol.ID(prefix)), dht.BootstrapPeers(boot...))
+	// No refresh at start (refreshLoop): kad-dht's runs a lookup per
+	// bucket twice as a node comes up, each connecting it to the peers it
+	// asks — a hundred handshakes an agent, most of a zone's set-up CPU
+	// when a thousand start together. discover looks for peers when the
+	// node has too few.
+	d, err := dht.New(dhtHost{o.host}, dht.Mode(mode), dht.ProtocolPrefix(protocol.ID(prefix)), dht.BootstrapPeers(boot...),
+		dht.DisableAutoRefresh())
 	if err != nil {
 		return fmt.Errorf("starting DHT: %w", err)
 	}
@@ -244,18 +255,19 @@ type discovery struct {
 	wait time.Duration
 }
 
-// discover refreshes the DHT's routing table (every bucket: the lookups
-// connect this node to the peers they find) when the node has fewer than
-// DiscoveryPeers connections and its pause is over. A refresh that found
-// no new peer doubles the pause, up to MaxDiscoveryBackoff.
+// discover looks up this node's own key in the DHT (the lookup connects
+// it to the peers it asks, the closest to it first) when the node has
+// fewer than DiscoveryPeers connections and its pause is over. A lookup
+// that found no new peer doubles the pause, up to MaxDiscoveryBackoff.
 func (o *Overlay) discover(d *discovery, interval time.Duration) {
 	before := len(o.host.Network().Peers())
 	if o.dht == nil || before >= DiscoveryPeers || time.Now().Before(d.next) {
 		return
 	}
-	select {
-	case <-o.dht.ForceRefresh():
-	case <-o.ctx.Done():
+	ctx, cancel := context.WithTimeout(o.ctx, DiscoveryTimeout)
+	_, err := o.dht.GetClosestPeers(ctx, string(o.host.ID()))
+	cancel()
+	if err != nil && o.ctx.Err() != nil {
 		return
 	}
 	if len(o.host.Network().Peers()) > before {
@@ -264,6 +276,31 @@ func (o *Overlay) discover(d *discovery, interval time.Duration) {
 		d.wait = min(2*d.wait, MaxDiscoveryBackoff)
 	}
 	d.next = time.Now().Add(d.wait)
+}
+
+// refreshLoop refreshes the DHT's routing table every DHTRefreshInterval
+// (the buckets no lookup visited in that time, and a ping to peers not
+// heard from, evicting the dead), the first time at a random point in
+// the second half of the interval: a zone that started together does not
+// refresh together.
+func (o *Overlay) refreshLoop() {
+	defer o.wg.Done()
+	wait := DHTRefreshInterval/2 + rand.N(DHTRefreshInterval/2)
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-o.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		select {
+		case <-o.dht.RefreshRoutingTable():
+		case <-o.ctx.Done():
+			return
+		}
+		wait = DHTRefreshInterval
+	}
 }
 
 // RedialBootstrap dials, in the background, the bootstrap peers this node

@@ -205,3 +205,38 @@ func TestDHTNeighboursAreTrimmed(t *testing.T) {
 		t.Errorf("routing table holds %d peers after trimming, want all %d", n, peers)
 	}
 }
+
+// TestJoiningNodeFindsPeersWithoutBucketRefresh: a node that comes up
+// with one bootstrap peer finds more through one lookup of its own key,
+// and runs no routing-table refresh at start — kad-dht's, a lookup per
+// bucket twice over, connected each agent to a hundred peers as it came
+// up, most of a 1,000-agent zone's set-up CPU. A bucket's refresh time is
+// set by any lookup into it; the node's own key falls in none.
+func TestJoiningNodeFindsPeersWithoutBucketRefresh(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.DHT.Mode = DHTModeServer
+	hub := startNode(t, pki, nodeOpts{cfg: cfg})
+	for range 2 * DiscoveryPeers {
+		startNode(t, pki, nodeOpts{cfg: withBootstrap(cfg, hub)})
+	}
+	waitFor(t, 30*time.Second, "the zone on the hub", func() bool { return len(hub.Host().Network().Peers()) >= 2*DiscoveryPeers })
+	self := startNode(t, pki, nodeOpts{cfg: withBootstrap(cfg, hub)})
+	waitFor(t, 30*time.Second, "the newcomer to find peers beyond its bootstrap peer", func() bool {
+		return len(self.Host().Network().Peers()) >= DiscoveryPeers
+	})
+	// A refresh would start as the first peers enter the routing table and
+	// take milliseconds on loopback: watch for one over a few seconds.
+	rt := self.DHT().RoutingTable()
+	for deadline := time.Now().Add(startRefreshWindow); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for cpl, at := range rt.GetTrackedCplsForRefresh() {
+			if !at.IsZero() {
+				t.Fatalf("bucket %d refreshed at %v: a routing-table refresh ran at start", cpl, at)
+			}
+		}
+	}
+}
+
+// startRefreshWindow is how long TestJoiningNodeFindsPeersWithoutBucketRefresh
+// watches for a refresh that must not come.
+const startRefreshWindow = 5 * time.Second

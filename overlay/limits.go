@@ -182,12 +182,18 @@ const (
 	// redialled.
 	MinPeers = 3
 	// DiscoveryPeers is the connection count below which a node looks for
-	// more peers through the DHT (a forced routing-table refresh: lookups
-	// whose answers it connects to), a few more than gossip's mesh degree
+	// more peers through the DHT (a lookup of its own key, which connects
+	// it to the peers it asks), a few more than gossip's mesh degree
 	// (D=6). An agent that joined while the DHT was sparse, or whose
 	// bootstrap peers trimmed it, otherwise stays with its bootstrap peers
 	// alone, and a full bootstrap mesh prunes it: no mesh at all.
 	DiscoveryPeers = 8
+	// DiscoveryTimeout bounds that lookup.
+	DiscoveryTimeout = time.Minute
+	// DHTRefreshInterval is how often the DHT's routing table is refreshed
+	// (kad-dht's own default period), the first time at a random point in
+	// the second half of it.
+	DHTRefreshInterval = 10 * time.Minute
 	// MaxDiscoveryBackoff caps the wait between DHT refreshes that found no
 	// new peer (it doubles from BootstrapInterval), so a zone smaller than
 	// DiscoveryPeers is not searched without end.

@@ -1,8 +1,12 @@
 package overlay
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
@@ -38,4 +42,27 @@ func TestPrunedAgentsFindEachOtherThroughSupernodePX(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestPeerExchangeDeclinedAtLowWaterMark: the host gossipsub dials peer
+// exchange through follows it while the node has fewer connections than
+// its low water mark and declines it from there, opening nothing: each
+// such dial would be a handshake and an admission for the connection
+// manager to undo at its next trim.
+func TestPeerExchangeDeclinedAtLowWaterMark(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	self := startNode(t, pki, nodeOpts{})
+	a, b := startNode(t, pki, nodeOpts{}), startNode(t, pki, nodeOpts{})
+	h := pxHost{Host: self.Host(), low: 2}
+	ctx := context.Background()
+	if err := h.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()}); err != nil {
+		t.Fatalf("below the low mark: %v", err)
+	}
+	connect(t, self.Overlay, startNode(t, pki, nodeOpts{}).Overlay)
+	if err := h.Connect(ctx, peer.AddrInfo{ID: b.ID(), Addrs: b.Addrs()}); !errors.Is(err, errEnoughPeers) {
+		t.Errorf("at the low mark: %v, want errEnoughPeers", err)
+	}
+	if connected(self.Overlay, b.Overlay) {
+		t.Error("connected to the peer exchange's peer at the low mark")
+	}
 }
