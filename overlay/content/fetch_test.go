@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -589,4 +590,45 @@ func TestDrippingProviderDropped(t *testing.T) {
 	if len(res.Providers) != 1 || !errors.As(res.Providers[0].Err, &timeout) || !timeout.Timeout() {
 		t.Errorf("providers %+v, want the dripping one dropped for its deadline", res.Providers)
 	}
+}
+
+// TestRequestProtectsConnections: both ends keep the connection manager
+// from trimming their connection while a block request runs, and release
+// it after: with trimming working, a transfer longer than the manager's
+// grace period was cut at its next trim.
+func TestRequestProtectsConnections(t *testing.T) {
+	nodes := newNet(t, 2, func(i int) Config {
+		c := DefaultConfig()
+		if i == 1 {
+			c.sendRate = 256 << 10 // the second leaf is still being served while the first arrives
+		}
+		return c
+	})
+	fetcher, provider := nodes[0], nodes[1]
+	data, _ := artifact(2*ChunkSize, 21)
+	root := seed(t, data, fetcher, provider)
+	leaves := leavesOf(t, provider.store, root, int64(len(data)))
+	cids, sizes := make([]cid.Cid, len(leaves)), make([]int, len(leaves))
+	for i, l := range leaves {
+		cids[i], sizes[i] = l.c, l.size
+	}
+	// The fetcher's request takes the next tag, the provider's answer the
+	// one after (the DHT protects these peers too, under its own tag).
+	n := requestTags.Load()
+	tags := map[*node]string{fetcher: fmt.Sprintf("%s-%d", RequestProtectTag, n+1), provider: fmt.Sprintf("%s-%d", RequestProtectTag, n+2)}
+	protected := func(by, of *node) bool { return by.h.ConnManager().IsProtected(of.h.ID(), tags[by]) }
+	err := requestBlocks(context.Background(), fetcher.h, provider.h.ID(), cids, sizes, newBufferPool(ChunkSize), DefaultConfig().pace(),
+		func(i int, _ []byte) error {
+			if i == 0 && (!protected(fetcher, provider) || !protected(provider, fetcher)) {
+				t.Errorf("mid-request: fetcher protects its provider %v, provider its fetcher %v; want both",
+					protected(fetcher, provider), protected(provider, fetcher))
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "both ends to release the protection", func() bool {
+		return !protected(fetcher, provider) && !protected(provider, fetcher)
+	})
 }

@@ -28,6 +28,7 @@ type blockSink func(i int, data []byte) error
 func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, sizes []int, bufs *bufferPool, pc pace, sink blockSink) error {
 	// 1.1.0 first; a node not yet upgraded answers 1.0.0 (wire.go). The
 	// host picks from what identify learned, so this costs no round trip.
+	defer protectRequest(h, p)()
 	st, err := h.NewStream(ctx, p, ProtocolID, ProtocolIDv1)
 	if err != nil {
 		return fmt.Errorf("opening stream to %s: %w", p, err)

@@ -109,6 +109,7 @@ func (s *server) handle(st network.Stream) {
 		refuse(st, "peer not admitted to this zone")
 		return
 	}
+	defer protectRequest(s.h, p)()
 	_ = st.SetReadDeadline(s.pace.next(time.Time{}))
 	br := bufio.NewReaderSize(io.LimitReader(st, MaxRequestSize), 4096)
 	cids, err := decodeRequest(br)
