@@ -87,25 +87,31 @@ func TestOpenDBMemTables(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			got := map[string][]byte{}
-			err = db.View(func(txn *badger.Txn) error {
-				it := txn.NewIterator(badger.DefaultIteratorOptions)
-				defer it.Close()
-				for it.Rewind(); it.Valid(); it.Next() {
-					v, err := it.Item().ValueCopy(nil)
-					if err != nil {
-						return err
-					}
-					got[string(it.Item().Key())] = v
-				}
-				return nil
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
+			if diff := cmp.Diff(want, readAllKeys(t, db)); diff != "" {
 				t.Errorf("after reopening (-want +got):\n%s", diff)
 			}
 		})
 	}
+}
+
+// readAllKeys is every key of db with its value.
+func readAllKeys(t *testing.T, db *badger.DB) map[string][]byte {
+	t.Helper()
+	got := map[string][]byte{}
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.DefaultIteratorOptions)
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			got[string(it.Item().Key())] = v
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
 }

@@ -97,11 +97,11 @@ func TestStateDBReadsCompressedTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{}
+	want := map[string][]byte{}
 	err = db.Update(func(txn *badger.Txn) error {
 		for i := range 200 {
 			k, v := fmt.Sprintf("k/%04d", i), strings.Repeat("v", i)
-			want[k] = v
+			want[k] = []byte(v)
 			if err := txn.Set([]byte(k), []byte(v)); err != nil {
 				return err
 			}
@@ -125,23 +125,7 @@ func TestStateDBReadsCompressedTables(t *testing.T) {
 	if tables := db.Tables(); len(tables) == 0 || tables[0].KeyCount == 0 {
 		t.Fatalf("no table on disk to read back: %+v", tables)
 	}
-	got := map[string]string{}
-	err = db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.DefaultIteratorOptions)
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			got[string(it.Item().Key())] = string(v)
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(want, got); d != "" {
+	if d := cmp.Diff(want, readAllKeys(t, db)); d != "" {
 		t.Errorf("keys read back (-want +got):\n%s", d)
 	}
 }
