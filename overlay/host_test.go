@@ -10,6 +10,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/multiformats/go-multihash"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
 )
@@ -221,8 +222,12 @@ func TestJoiningNodeFindsPeersWithoutBucketRefresh(t *testing.T) {
 		startNode(t, pki, nodeOpts{cfg: withBootstrap(cfg, hub)})
 	}
 	waitFor(t, 30*time.Second, "the zone on the hub", func() bool { return len(hub.Host().Network().Peers()) >= 2*DiscoveryPeers })
-	self := startNode(t, pki, nodeOpts{cfg: withBootstrap(cfg, hub)})
-	waitFor(t, 30*time.Second, "the newcomer to find peers beyond its bootstrap peer", func() bool {
+	// At the production bootstrap interval, so discovery must work at its
+	// first try (a failed lookup backs off by two intervals).
+	late := withBootstrap(cfg, hub)
+	late.BootstrapInterval = duration.Duration(DefaultBootstrapInterval)
+	self := startNode(t, pki, nodeOpts{cfg: late})
+	waitFor(t, DefaultBootstrapInterval/2, "the newcomer to find peers beyond its bootstrap peer", func() bool {
 		return len(self.Host().Network().Peers()) >= DiscoveryPeers
 	})
 	// A refresh would start as the first peers enter the routing table and
