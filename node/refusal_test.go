@@ -61,18 +61,9 @@ func TestCoSignProgressTellsPublisherWhySupernodeRefused(t *testing.T) {
 	if !ok || e.Reason != "outside-origins" {
 		t.Errorf("supernode-2's refused event %+v, want reason outside-origins", e)
 	}
-	// The lab's agent bootstraps off the first supernode and finds the
-	// second through the DHT: it asks the verified supernodes it is
-	// connected to.
+	// It asks the verified supernodes it is connected to.
 	agent := l.Agents[0]
-	waitFor(t, 30*time.Second, "the agent to be admitted by both supernodes", func() bool {
-		for _, sn := range l.Supernodes {
-			if info, ok := agent.Overlay().PeerInfo(sn.ID()); !ok || !info.Verified {
-				return false
-			}
-		}
-		return true
-	})
+	waitSupernodesVerified(t, l, agent)
 	progress, err := agent.CoSignProgress(ctx, env)
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,8 @@ func TestInstallReportsOnlyFromAgentsThatOptIn(t *testing.T) {
 		}
 	}})
 	in, out := l.Agents[0], l.Agents[1]
+	// An agent reports to the verified supernodes it is connected to.
+	waitSupernodesVerified(t, l, in)
 	ctx := context.Background()
 	fix, err := l.Fix(ctx, "PNT-2026-0301", 1)
 	if err != nil {
@@ -200,4 +202,21 @@ func otherZoneAgent(t *testing.T, l *nodelab.Lab) *trust.Credentials {
 		t.Fatal(err)
 	}
 	return creds
+}
+
+// waitSupernodesVerified waits until agent is connected to every supernode
+// of l and has verified it: the lab's agents bootstrap off the first
+// supernode and find the others through the DHT, and what an agent sends
+// its supernodes (install reports, questions) goes to those it is
+// connected to.
+func waitSupernodesVerified(t *testing.T, l *nodelab.Lab, agent *nodelab.Member) {
+	t.Helper()
+	waitFor(t, 30*time.Second, agent.Name+" connected to and verifying every supernode", func() bool {
+		for _, sn := range l.Supernodes {
+			if info, ok := agent.Overlay().PeerInfo(sn.ID()); !ok || !info.Verified {
+				return false
+			}
+		}
+		return true
+	})
 }
