@@ -36,8 +36,9 @@ func (m tagOnlyConnMgr) Protect(p peer.ID, tag string) {
 	m.ConnManager.TagPeer(p, tag, DHTPeerTagValue)
 }
 
-// Unprotect removes the tag Protect set; p was never protected by it.
+// Unprotect removes the tag Protect set and reports, as the interface
+// asks, whether p stays protected (by the node's own tags).
 func (m tagOnlyConnMgr) Unprotect(p peer.ID, tag string) bool {
 	m.ConnManager.UntagPeer(p, tag)
-	return false
+	return m.ConnManager.IsProtected(p, "")
 }

@@ -77,7 +77,7 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 	defer cleanup()
 	net := newNetwork(p)
 	defer net.close()
-	rss0, live0, cpu0 := rss(), liveBytes(), cpuSeconds()
+	mem0, cpu0 := memory(), cpuSeconds()
 	z, err := startZone(ctx, p, o, dir, net, progress)
 	if err != nil {
 		return nil, err
@@ -89,8 +89,9 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 	settled, idle := settle(ctx, p.Settle, progress)
 	rep.SettleS, rep.IdleCPUCores = settled.Seconds(), idle
 	nodes := int64(1 + p.Supernodes + p.Nodes)
-	rep.MemoryPerNodeBytes = max(0, rss()-rss0) / nodes
-	rep.LiveMemoryPerNodeBytes = max(0, liveBytes()-live0) / nodes
+	mem := memory()
+	rep.MemoryPerNodeBytes = max(0, mem.rss-mem0.rss) / nodes
+	rep.LiveMemoryPerNodeBytes = max(0, mem.live-mem0.live) / nodes
 	if err := sc(ctx, z, rep, progress); err != nil {
 		return nil, err
 	}
@@ -113,34 +114,31 @@ func newReport(p testnet.Params) *testnet.Report {
 	}
 }
 
-// rss is this process's resident set in bytes (0 where unreadable).
-func rss() int64 {
-	runtime.GC()
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	var size, resident int64
-	if _, err := fmt.Sscan(string(b), &size, &resident); err != nil {
-		return 0
-	}
-	return resident * int64(os.Getpagesize())
-}
+// memUse is this process's memory after a collection: its resident set
+// (0 where unreadable), and its live heap and goroutine stacks — what its
+// objects hold, not what the collector has yet to return to the system.
+type memUse struct{ rss, live int64 }
 
-// liveBytes is this process's live heap and goroutine stacks in bytes,
-// after a collection: what its objects hold, not what the collector has
-// yet to free or return to the system.
-func liveBytes() int64 {
+// memory measures memUse, collecting once first.
+func memory() memUse {
 	runtime.GC()
 	m := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/memory/classes/heap/stacks:bytes"}}
 	metrics.Read(m)
-	var sum int64
+	var u memUse
 	for _, s := range m {
 		if s.Value.Kind() == metrics.KindUint64 {
-			sum += int64(s.Value.Uint64())
+			u.live += int64(s.Value.Uint64())
 		}
 	}
-	return sum
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return u
+	}
+	var size, resident int64
+	if _, err := fmt.Sscan(string(b), &size, &resident); err == nil {
+		u.rss = resident * int64(os.Getpagesize())
+	}
+	return u
 }
 
 // cpuSeconds is the user and system CPU this process used so far.
