@@ -183,6 +183,8 @@ func (n *Node) handleAccepted(ctx context.Context, acc *updates.Accepted) {
 // retrying records a failed attempt (state fetching, or gave-up) and
 // reports it as a failed event.
 func (n *Node) retrying(a *updates.Announcement, state State, detail string) {
+	n.stepMu.Lock()
+	defer n.stepMu.Unlock()
 	if err := n.agent.life.move(a.ID, a.Patchnet.Version, state, detail, nil); err != nil {
 		n.log.Warn("recording update state", "id", a.ID, "err", err)
 	}

@@ -595,7 +595,13 @@ func writeAPIError(w http.ResponseWriter, status int, code, msg string) {
 // apiStatus takes the snapshot /v1/status answers with.
 func (n *Node) apiStatus() (*APIStatus, error) {
 	now := n.verifier.Now()
+	n.stepMu.RLock()
 	st := n.Status()
+	recs, err := n.Updates()
+	n.stepMu.RUnlock()
+	if err != nil {
+		return nil, fmt.Errorf("reading update records: %w", err)
+	}
 	out := &APIStatus{Now: now, ID: n.ID().String(), Roles: st.Roles,
 		Zone:        APIZone{Name: n.zone.Name, Root: n.zone.Root.String()},
 		Listen:      []string{},
@@ -620,10 +626,6 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	for _, c := range n.verifier.CRLStatuses() {
 		out.CRLs = append(out.CRLs, APICRL{Issuer: c.Issuer, Number: c.Number.String(), ThisUpdate: c.ThisUpdate,
 			NextUpdate: c.NextUpdate, Revoked: c.Revoked, Stale: !now.Before(c.NextUpdate)})
-	}
-	recs, err := n.Updates()
-	if err != nil {
-		return nil, fmt.Errorf("reading update records: %w", err)
 	}
 	out.Updates, out.UpdatesOmitted = apiUpdates(recs)
 	out.Pending = n.apiPending(recs)

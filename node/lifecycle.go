@@ -200,6 +200,8 @@ func (s *lifecycle) unclaim(id string, version uint64) {
 // step records the lifecycle transition an event stands for and emits it:
 // the event log and the durable record say the same thing.
 func (n *Node) step(a *updates.Announcement, kind EventKind, detail string, edit func(*UpdateRecord)) {
+	n.stepMu.Lock()
+	defer n.stepMu.Unlock()
 	var moved State
 	if state, ok := stateOf[kind]; ok && n.agent != nil {
 		changed, err := n.agent.life.transition(a.ID, a.Patchnet.Version, state, detail, edit)

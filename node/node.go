@@ -44,9 +44,15 @@ type Node struct {
 	beats      *heartbeats  // the supernodes' newest heartbeats and the agent's alarms
 	alarms     *alarms      // what people were told through [notify] (alerts.go)
 	events     *events
-	log        *slog.Logger
-	metrics    *metrics   // nil unless [metrics] listen is set
-	api        *apiServer // the local API (api.go)
+	// stepMu makes a lifecycle transition and its event one change for
+	// readers: a step holds it across both, a status snapshot while it
+	// reads records and events, so a record's final state never shows
+	// without the event that moved it there (a test or collector waiting
+	// on the state then reads the event's time).
+	stepMu  sync.RWMutex
+	log     *slog.Logger
+	metrics *metrics   // nil unless [metrics] listen is set
+	api     *apiServer // the local API (api.go)
 
 	// The roles' parts, each holding only its role's state; nil on a node
 	// whose certificate lacks the role. Publishing and relaying CRLs need
