@@ -115,7 +115,7 @@ func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 	if cfg.Gossip.ValidateWorkers > 0 {
 		opts = append(opts, pubsub.WithValidateWorkers(cfg.Gossip.ValidateWorkers))
 	}
-	ps, err := pubsub.NewGossipSub(ctx, pxHost{Host: h, low: cfg.Resources.ConnLow}, opts...)
+	ps, err := pubsub.NewGossipSub(ctx, pxHost{Host: h, low: cfg.Resources.ConnLow, declined: &stats.pxDeclined}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("starting gossipsub: %w", err)
 	}

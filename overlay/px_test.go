@@ -3,6 +3,7 @@ package overlay
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,7 +54,7 @@ func TestPeerExchangeDeclinedAtLowWaterMark(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	self := startNode(t, pki, nodeOpts{})
 	a, b := startNode(t, pki, nodeOpts{}), startNode(t, pki, nodeOpts{})
-	h := pxHost{Host: self.Host(), low: 2}
+	h := pxHost{Host: self.Host(), low: 2, declined: new(atomic.Uint64)}
 	ctx := context.Background()
 	if err := h.Connect(ctx, peer.AddrInfo{ID: a.ID(), Addrs: a.Addrs()}); err != nil {
 		t.Fatalf("below the low mark: %v", err)
@@ -64,5 +65,42 @@ func TestPeerExchangeDeclinedAtLowWaterMark(t *testing.T) {
 	}
 	if connected(self.Overlay, b.Overlay) {
 		t.Error("connected to the peer exchange's peer at the low mark")
+	}
+}
+
+// TestPrunedAgentAtLowWaterMarkDeclinesPeerExchange: the same zone as
+// TestPrunedAgentsFindEachOtherThroughSupernodePX, but every agent's low
+// water mark is one connection, which its supernode connection fills: the
+// agents the supernode prunes decline the peers its peer exchange names
+// (Stats.PXDeclined) and stay connected to the supernode alone. With
+// gossipsub on the plain host they would dial them.
+func TestPrunedAgentAtLowWaterMarkDeclinesPeerExchange(t *testing.T) {
+	const agents = 16 // above gossipsub's Dhi (12), so the supernode prunes
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.Supernode = true
+	sn := startNode(t, pki, nodeOpts{cfg: cfg, member: pki.Issue(t, testZone, trust.RoleSupernode)})
+	collect(t, sn.Overlay, sn.AnnounceTopic())
+	lean := testConfig()
+	lean.Resources.ConnLow, lean.Resources.ConnHigh = 1, 4
+	var as []*testNode
+	for range agents {
+		a := startNode(t, pki, nodeOpts{cfg: lean})
+		collect(t, a.Overlay, a.AnnounceTopic())
+		connect(t, a.Overlay, sn.Overlay)
+		as = append(as, a)
+	}
+	waitFor(t, 60*time.Second, "a pruned agent declining the supernode's peer exchange", func() bool {
+		for _, a := range as {
+			if a.Stats().PXDeclined > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	for i, a := range as {
+		if peers := a.Host().Network().Peers(); len(peers) != 1 || peers[0] != sn.ID() {
+			t.Errorf("agent %d is connected to %d peers, want the supernode alone", i, len(peers))
+		}
 	}
 }

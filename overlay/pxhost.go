@@ -3,6 +3,7 @@ package overlay
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -23,12 +24,14 @@ var errEnoughPeers = errors.New("declining peer exchange: connections at the low
 // kept opening hundreds of connections a second for as long as it ran.
 type pxHost struct {
 	host.Host
-	low int
+	low      int
+	declined *atomic.Uint64 // Stats.PXDeclined
 }
 
 // Connect dials ai unless the node is at its low water mark.
 func (h pxHost) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if len(h.Network().Peers()) >= h.low {
+		h.declined.Add(1)
 		return errEnoughPeers
 	}
 	return h.Host.Connect(ctx, ai)

@@ -47,6 +47,10 @@ type Stats struct {
 	// from the same peer, all slots busy, or (private zone) a peer not
 	// admitted.
 	SyncRefused uint64
+	// PXDeclined counts peers a supernode's prune named (peer exchange)
+	// that this node did not dial: it had its low water mark of
+	// connections already.
+	PXDeclined uint64
 }
 
 // counters is the live form of Stats.
@@ -54,6 +58,7 @@ type counters struct {
 	delivered, rejected, ignored, queueFull, throttled, badSig, undeliverable        atomic.Uint64
 	duplicates                                                                       atomic.Uint64
 	catchUpAccepted, catchUpDropped, authVerified, authFailed, authBusy, syncRefused atomic.Uint64
+	pxDeclined                                                                       atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -65,6 +70,7 @@ func (c *counters) snapshot() Stats {
 		CatchUpAccepted: c.catchUpAccepted.Load(), CatchUpDropped: c.catchUpDropped.Load(),
 		AuthVerified: c.authVerified.Load(), AuthFailed: c.authFailed.Load(),
 		AuthBusyRetries: c.authBusy.Load(), SyncRefused: c.syncRefused.Load(),
+		PXDeclined: c.pxDeclined.Load(),
 	}
 }
 
