@@ -56,6 +56,9 @@ func (n *Node) accept(va *verifiedAnnouncement) {
 	a := acc.Announcement
 	err := n.acceptHolding(va)
 	var eq *updates.EquivocationError
+	if err == nil || errors.Is(err, updates.ErrDuplicate) {
+		n.cosigners.heard([32]byte(a.Patchnet.Artifact.SHA256), supernodeIDs(acc, n.ID()))
+	}
 	switch {
 	case err == nil:
 		n.emit(Event{Kind: EventAccepted, ID: a.ID, Version: a.Patchnet.Version, Published: publishedAt(a),

@@ -26,7 +26,9 @@ type fetched struct {
 
 // want is what fetching acc's artifact asks the content layer for: the
 // announced content id, size, SHA-256 and vendor URLs, and as seeds the
-// supernodes whose co-signatures were accepted (not this node). Each of
+// supernodes whose co-signatures were accepted, then those heard
+// co-signing it since (not this node; fetch hands it the ones heard while
+// it runs). Each of
 // them fetched the artifact from the vendor, checked it and seeded it
 // before co-signing, so it holds the artifact now, while DHT provider
 // records are still being stored; as providers they grant no trust, every
@@ -41,12 +43,24 @@ func (n *Node) want(acc *updates.Accepted) (content.Want, error) {
 		}
 		want.CID = c
 	}
-	for _, s := range acc.Supernodes {
-		if s.PeerID != n.ID() {
-			want.Seeds = append(want.Seeds, s.PeerID)
+	want.Seeds = supernodeIDs(acc, n.ID())
+	for _, p := range n.cosigners.seedsFor(want.SHA256) {
+		if !slices.Contains(want.Seeds, p) && p != n.ID() {
+			want.Seeds = append(want.Seeds, p)
 		}
 	}
 	return want, nil
+}
+
+// supernodeIDs are the peer IDs of acc's co-signers, self left out.
+func supernodeIDs(acc *updates.Accepted, self peer.ID) []peer.ID {
+	var out []peer.ID
+	for _, s := range acc.Supernodes {
+		if s.PeerID != self {
+			out = append(out, s.PeerID)
+		}
+	}
+	return out
 }
 
 // fetch writes the artifact want names to w: from its seeds and the peers
@@ -56,7 +70,9 @@ func (n *Node) want(acc *updates.Accepted) (content.Want, error) {
 func (n *Node) fetch(ctx context.Context, want content.Want, w io.Writer) (fetched, error) {
 	progress, done := n.fetches.track(want.SHA256)
 	defer done()
-	res, err := n.content.Fetch(ctx, want, w, content.WithProgress(progress))
+	late, stop := n.cosigners.watch(want.SHA256)
+	defer stop()
+	res, err := n.content.Fetch(ctx, want, w, content.WithProgress(progress), content.WithLateSeeds(late))
 	if err != nil {
 		return fetched{}, err
 	}

@@ -34,6 +34,10 @@ const (
 	MergeTTL = time.Hour
 	// MaxEvents caps the node's in-memory event log (Status.Events).
 	MaxEvents = 1024
+	// MaxSeedArtifacts caps the artifacts whose co-signers an agent
+	// remembers as seeds (seeds.go), each at most content.MaxSeeds peer
+	// IDs: far more than updates in flight at once.
+	MaxSeedArtifacts = 64
 	// InstallQueue is how many accepted announcements may wait for the
 	// installer; more are dropped with an event (they stay accepted and the
 	// next co-signature retries them).

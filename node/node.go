@@ -26,6 +26,7 @@ import (
 // of these at once, as its certificate says.
 type Node struct {
 	fetches    fetchProgress // artifact fetches in flight, for status
+	cosigners  coSigners     // co-signers heard per artifact: the fetches' seeds
 	cfg        Config
 	creds      *trust.Credentials
 	self       trust.Identity

@@ -94,6 +94,10 @@ type Sample struct {
 	FromPeers  int64 `json:"from_peers_bytes,omitempty"`
 	// Served is the artifact bytes it served to peers.
 	Served int64 `json:"served_bytes,omitempty"`
+	// Fetch is its fetched event's detail: bytes by source, the providers
+	// that delivered and why any was dropped (the first few), so a run
+	// says why an agent went to the vendor URL or left a provider idle.
+	Fetch string `json:"fetch,omitempty"`
 	// Wrong is set when it installed something it must not have.
 	Wrong bool `json:"wrong,omitempty"`
 }

@@ -100,7 +100,17 @@ type Progress struct {
 type FetchOption func(*fetchOptions)
 
 type fetchOptions struct {
-	progress func(Progress)
+	progress  func(Progress)
+	lateSeeds <-chan peer.ID
+}
+
+// WithLateSeeds adds the peers that arrive on ch while the fetch runs as
+// seeds, each as soon as a provider slot is free, under the bounds of
+// Want.Seeds (MaxSeeds in all, this node and repeats skipped): an agent
+// that accepted an update at k co-signatures hears the other co-signers
+// after its fetch started, and each of them holds the artifact.
+func WithLateSeeds(ch <-chan peer.ID) FetchOption {
+	return func(o *fetchOptions) { o.lateSeeds = ch }
 }
 
 // WithProgress calls fn after each write (about once per MiB), from the
@@ -247,6 +257,9 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 	t.pace = f.s.cfg.pace()
 	f.t = t
 	go f.search(ctx, t)
+	if f.opts.lateSeeds != nil {
+		go f.addLateSeeds(ctx, t)
+	}
 	defer func() { t.stop(errTransferDone); f.res.Providers = t.stats() }()
 	leaves, internal, err := resolveDAG(ctx, f.want.CID, f.want.Size, t.fetchNodes)
 	if err != nil {

@@ -49,3 +49,31 @@ func (f *fetch) addSeeds(ctx context.Context, t *transfer) bool {
 	}
 	return true
 }
+
+// addLateSeeds adds the seeds arriving on the fetch's late-seed channel as
+// providers until the transfer or ctx ends: each not yet used (nor this
+// node), while fewer than MaxSeeds were used, once a slot is free.
+func (f *fetch) addLateSeeds(ctx context.Context, t *transfer) {
+	used := slices.Clone(f.seeds)
+	for {
+		var (
+			p  peer.ID
+			ok bool
+		)
+		select {
+		case <-ctx.Done():
+			return
+		case p, ok = <-f.opts.lateSeeds:
+			if !ok {
+				return
+			}
+		}
+		if len(used) >= MaxSeeds || p == "" || p == f.s.h.ID() || slices.Contains(used, p) {
+			continue
+		}
+		used = append(used, p)
+		if !t.waitRoom(ctx) || !t.addProvider(ctx, p) {
+			return
+		}
+	}
+}

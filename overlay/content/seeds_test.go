@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -240,5 +241,73 @@ func TestSeedsBounded(t *testing.T) {
 	}
 	if diff := cmp.Diff([]Source{SourceVendor}, res.Sources); diff != "" {
 		t.Errorf("sources (-want +got):\n%s", diff)
+	}
+}
+
+// A seed the fetcher has never met and knows no address of (a supernode
+// whose co-signature was accepted, while this agent is connected to
+// others) is found through the DHT: the fetcher looks its peer ID up and
+// dials it. The holder's provider record reaches no DHT and there is no
+// vendor URL, so without that lookup the fetch has no source at all.
+func TestSeedWithoutAddressFoundThroughDHT(t *testing.T) {
+	nodes := newNet(t, 2, func(int) Config { return seedCfg() })
+	fetcher, middle := nodes[0], nodes[1]
+	data, sum := artifact(2<<20+5, 21)
+	holder := newStaticNode(t, peer.AddrInfo{}, seedCfg())
+	root, err := holder.svc.Add(context.Background(), bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The holder is a DHT server the middle node knows, as a zone's
+	// supernodes are; it never meets the fetcher (no refresh walks the
+	// DHT from it).
+	d, err := dht.New(holder.h, dht.Mode(dht.ModeServer), dht.ProtocolPrefix(testPrefix), dht.DisableAutoRefresh())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	if err := holder.h.Connect(context.Background(), peer.AddrInfo{ID: middle.h.ID(), Addrs: middle.h.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the holder in the middle node's routing table", func() bool {
+		return middle.dht.RoutingTable().Find(holder.h.ID()) != ""
+	})
+	if n := len(fetcher.h.Peerstore().Addrs(holder.h.ID())); n != 0 {
+		t.Fatalf("the fetcher knows %d addresses of the holder before the fetch", n)
+	}
+
+	got, res, err := fetchTo(t, fetcher, Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{holder.h.ID()}})
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if diff := cmp.Diff([]peer.ID{holder.h.ID()}, providerIDs(res)); diff != "" {
+		t.Errorf("providers tried (-want +got):\n%s", diff)
+	}
+}
+
+// A seed that arrives while the fetch runs (WithLateSeeds: a co-signer
+// heard after acceptance) is used like one the Want named: the holder,
+// known to no router and named by no Want, delivers the artifact. This
+// node and repeats arriving late are skipped.
+func TestLateSeedsUsed(t *testing.T) {
+	data, sum := artifact(2<<20+9, 22)
+	f := newStaticNode(t, peer.AddrInfo{}, seedCfg())
+	holder := newHolder(t, data, f)
+	root, err := ContentID(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	late := make(chan peer.ID, 3)
+	late <- f.h.ID()
+	late <- holder.h.ID()
+	late <- holder.h.ID()
+	got, res, err := fetchTo(t, f, Want{CID: root, Size: int64(len(data)), SHA256: sum}, WithLateSeeds(late))
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if diff := cmp.Diff([]peer.ID{holder.h.ID()}, providerIDs(res)); diff != "" {
+		t.Errorf("providers tried (-want +got):\n%s", diff)
 	}
 }

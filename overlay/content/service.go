@@ -8,6 +8,7 @@ import (
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/routing"
+	routedhost "github.com/libp2p/go-libp2p/p2p/host/routed"
 
 	"github.com/patchnet/patchnet/updates"
 )
@@ -37,7 +38,7 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 	if h == nil {
 		return nil, errors.New("content: host is nil")
 	}
-	s := &Service{h: h, router: router, store: store, cfg: cfg,
+	s := &Service{h: dialer(h, router), router: router, store: store, cfg: cfg,
 		prov:       NewProvider(router, cfg.ReprovideInterval, cfg.Provide && router != nil),
 		vendorOpts: updates.FetchOptions{Client: updates.NewFetchClient()},
 		budget:     newServeBudget(cfg.SeedServeCopies)}
@@ -48,6 +49,21 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 		h.SetStreamHandler(ProtocolIDv1, s.srv.handle)
 	}
 	return s, nil
+}
+
+// dialer is h, or with a router that also finds peers (the zone's DHT)
+// h resolving unknown peers through it: a fetch's seeds are named by
+// peer ID alone (the supernodes whose co-signatures were accepted), and
+// an agent connected to some supernodes has no addresses for the others
+// (a dial then fails "no addresses" and the fetch loses that seed). The
+// lookup happens only for a peer the host is not connected to and knows
+// no address of; whatever the peer serves is still checked block by
+// block.
+func dialer(h host.Host, router routing.ContentRouting) host.Host {
+	if pr, ok := router.(routing.PeerRouting); ok {
+		return routedhost.Wrap(h, pr)
+	}
+	return h
 }
 
 // stagingDir is where vendor bytes wait for their digest check: the disk

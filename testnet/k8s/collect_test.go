@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -92,6 +93,9 @@ func TestCollectFromRunningNodes(t *testing.T) {
 	for _, s := range rep.Samples {
 		if got := s.FromPeers + s.FromOrigin; got != l.ArtifactSize() {
 			t.Errorf("%s fetched %d bytes (peers %d, origin %d), want the artifact's %d", s.Node, got, s.FromPeers, s.FromOrigin, l.ArtifactSize())
+		}
+		if want := fmt.Sprintf("%d bytes from ", l.ArtifactSize()); !strings.HasPrefix(s.Fetch, want) {
+			t.Errorf("%s's fetch %q, want its fetched event's detail (%q…)", s.Node, s.Fetch, want)
 		}
 	}
 	if rep.MemoryPerNodeBytes <= 0 || rep.CPUSeconds <= 0 {

@@ -67,7 +67,7 @@ func fillSample(s *testnet.Sample, st *node.APIStatus, id string, publishers map
 		if e.Kind != node.EventFetched || e.ID != id {
 			continue
 		}
-		s.FromOrigin, s.FromPeers = e.SourceBytes["vendor"], e.SourceBytes["peers"]
+		s.FromOrigin, s.FromPeers, s.Fetch = e.SourceBytes["vendor"], e.SourceBytes["peers"], e.Detail
 		if len(e.From) == 1 && publishers[e.From[0]] {
 			s.FromOrigin, s.FromPeers = s.FromOrigin+s.FromPeers, 0
 		}

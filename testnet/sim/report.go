@@ -86,7 +86,7 @@ func (z *zone) sample(m *nodelab.Member) testnet.Sample {
 	s := testnet.Sample{Node: m.Name, Role: "agent", Receipt: z.receipt(id), Accept: z.since(id, node.EventAccepted),
 		Install: z.since(id, node.EventInstalled), Served: z.net.sent(m.Name), Wrong: z.wrong(m)}
 	if ev, ok := z.ev.fetch(id); ok {
-		s.FromOrigin, s.FromPeers = ev.SourceBytes["vendor"], ev.SourceBytes["peers"]
+		s.FromOrigin, s.FromPeers, s.Fetch = ev.SourceBytes["vendor"], ev.SourceBytes["peers"], ev.Detail
 		if fromPublisher(ev.From, z.lab.Publisher.ID()) {
 			s.FromOrigin, s.FromPeers = s.FromOrigin+s.FromPeers, 0
 		}

@@ -64,6 +64,11 @@ func TestPropagation(t *testing.T) {
 	if len(rep.Samples) != p.Nodes || rep.WrongInstalls != 0 {
 		t.Errorf("samples %d, wrong installs %d", len(rep.Samples), rep.WrongInstalls)
 	}
+	for _, s := range rep.Samples {
+		if want := fmt.Sprintf("%d bytes from ", rep.ArtifactBytes); !strings.HasPrefix(s.Fetch, want) {
+			t.Errorf("%s's fetch %q, want its fetched event's detail (%q…)", s.Node, s.Fetch, want)
+		}
+	}
 	for _, sys := range []string{testnet.ResultPatchnet, testnet.ResultRawGossipsub, testnet.ResultHTTPOrigin} {
 		if got := rep.Results[sys].Delivered; got != 1 {
 			t.Errorf("%s delivered to %v of the agents, want all", sys, got)
