@@ -254,6 +254,7 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 		store = f.kept
 	}
 	t := newTransfer(ctx, f.s.h, f.s.cfg.MaxProviders, f.s.cfg.StreamsPerProvider, store)
+	t.seedHost = f.s.seedHost
 	t.pace = f.s.cfg.pace()
 	f.t = t
 	go f.search(ctx, t)

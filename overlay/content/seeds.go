@@ -43,7 +43,7 @@ func (f *fetch) addSeeds(ctx context.Context, t *transfer) bool {
 		if !t.waitRoom(wctx) {
 			break
 		}
-		if !t.addProvider(ctx, p) {
+		if !t.addSeed(ctx, p) {
 			return false
 		}
 	}
@@ -72,7 +72,7 @@ func (f *fetch) addLateSeeds(ctx context.Context, t *transfer) {
 			continue
 		}
 		used = append(used, p)
-		if !t.waitRoom(ctx) || !t.addProvider(ctx, p) {
+		if !t.waitRoom(ctx) || !t.addSeed(ctx, p) {
 			return
 		}
 	}

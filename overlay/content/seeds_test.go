@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -276,7 +277,19 @@ func TestSeedWithoutAddressFoundThroughDHT(t *testing.T) {
 		t.Fatalf("the fetcher knows %d addresses of the holder before the fetch", n)
 	}
 
-	got, res, err := fetchTo(t, fetcher, Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{holder.h.ID()}})
+	// A provider record naming the holder without addresses (anyone can
+	// publish one) is not looked up: only seeds are.
+	recFetcher := newRoutedNode(t, recordsWithoutAddrs{IpfsDHT: fetcher.dht, ids: []peer.ID{holder.h.ID()}}, seedCfg())
+	if err := recFetcher.h.Connect(context.Background(), peer.AddrInfo{ID: middle.h.ID(), Addrs: middle.h.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	want := Want{CID: root, Size: int64(len(data)), SHA256: sum}
+	if _, _, err := fetchTo(t, recFetcher, want); !errors.Is(err, ErrNoSource) {
+		t.Errorf("fetch from a record without addresses: %v, want ErrNoSource", err)
+	}
+
+	want.Seeds = []peer.ID{holder.h.ID()}
+	got, res, err := fetchTo(t, fetcher, want)
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -284,6 +297,22 @@ func TestSeedWithoutAddressFoundThroughDHT(t *testing.T) {
 	if diff := cmp.Diff([]peer.ID{holder.h.ID()}, providerIDs(res)); diff != "" {
 		t.Errorf("providers tried (-want +got):\n%s", diff)
 	}
+}
+
+// recordsWithoutAddrs is a DHT whose provider search finds ids, without
+// addresses, whatever the content.
+type recordsWithoutAddrs struct {
+	*dht.IpfsDHT
+	ids []peer.ID
+}
+
+func (r recordsWithoutAddrs) FindProvidersAsync(context.Context, cid.Cid, int) <-chan peer.AddrInfo {
+	ch := make(chan peer.AddrInfo, len(r.ids))
+	for _, id := range r.ids {
+		ch <- peer.AddrInfo{ID: id}
+	}
+	close(ch)
+	return ch
 }
 
 // A seed that arrives while the fetch runs (WithLateSeeds: a co-signer

@@ -17,13 +17,16 @@ import (
 // ProtocolID (and ProtocolIDv1 for older nodes), provides held roots through the router (normally the zone's
 // kad-dht), and fetches artifacts (Fetch).
 type Service struct {
-	h      host.Host
-	router routing.ContentRouting
-	store  Blockstore
-	cfg    Config
-	srv    *server
-	budget *serveBudget // what is served of artifacts seeded by Add
-	prov   *Provider
+	h host.Host
+	// seedHost dials a fetch's seeds (seedHost): nil without a router
+	// that finds peers.
+	seedHost host.Host
+	router   routing.ContentRouting
+	store    Blockstore
+	cfg      Config
+	srv      *server
+	budget   *serveBudget // what is served of artifacts seeded by Add
+	prov     *Provider
 	// vendorOpts carries the one HTTP client all vendor fetches share.
 	vendorOpts updates.FetchOptions
 }
@@ -38,7 +41,7 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 	if h == nil {
 		return nil, errors.New("content: host is nil")
 	}
-	s := &Service{h: dialer(h, router), router: router, store: store, cfg: cfg,
+	s := &Service{h: h, seedHost: seedHost(h, router), router: router, store: store, cfg: cfg,
 		prov:       NewProvider(router, cfg.ReprovideInterval, cfg.Provide && router != nil),
 		vendorOpts: updates.FetchOptions{Client: updates.NewFetchClient()},
 		budget:     newServeBudget(cfg.SeedServeCopies)}
@@ -51,19 +54,20 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 	return s, nil
 }
 
-// dialer is h, or with a router that also finds peers (the zone's DHT)
-// h resolving unknown peers through it: a fetch's seeds are named by
-// peer ID alone (the supernodes whose co-signatures were accepted), and
-// an agent connected to some supernodes has no addresses for the others
-// (a dial then fails "no addresses" and the fetch loses that seed). The
-// lookup happens only for a peer the host is not connected to and knows
-// no address of; whatever the peer serves is still checked block by
-// block.
-func dialer(h host.Host, router routing.ContentRouting) host.Host {
+// seedHost is h resolving unknown peers through router, when router also
+// finds peers (the zone's DHT), else nil: a fetch's seeds are named by
+// peer ID alone (the supernodes whose co-signatures were heard), and an
+// agent connected to some supernodes has no addresses for the others (a
+// dial then failed "no addresses" and the fetch lost that seed). The
+// lookup happens only for a seed the host is not connected to and knows
+// no address of — at most MaxSeeds a fetch, never for a DHT record or
+// busy hint, which anyone can publish — and whatever the seed serves is
+// still checked block by block.
+func seedHost(h host.Host, router routing.ContentRouting) host.Host {
 	if pr, ok := router.(routing.PeerRouting); ok {
 		return routedhost.Wrap(h, pr)
 	}
-	return h
+	return nil
 }
 
 // stagingDir is where vendor bytes wait for their digest check: the disk

@@ -27,8 +27,11 @@ import (
 // request fails is dropped and its unfinished leaves go back to the pool; one
 // that sends a block not matching its CID is also marked bad.
 type transfer struct {
-	ctx          context.Context // the fetch's, for providers added by hints
-	h            host.Host
+	ctx context.Context // the fetch's, for providers added by hints
+	h   host.Host
+	// seedHost dials seeds: h resolving a seed's unknown addresses
+	// through the DHT (Service.seedHost); nil dials them through h.
+	seedHost     host.Host
 	leaves       []leaf
 	span         int
 	per          int // workers per provider
@@ -63,6 +66,7 @@ type source struct {
 	blocks int
 	err    error // why the provider was dropped
 	hinted bool  // named by a busy provider's hint
+	seed   bool  // named by ID alone (Want.Seeds, WithLateSeeds)
 	misses int   // times an earlier entry for this hinted peer lacked a block
 	round  int   // the search round that added it
 }
@@ -81,21 +85,38 @@ func newTransfer(ctx context.Context, h host.Host, maxProviders, per int, store 
 // honest ones found later. It reports false once the transfer has ended or
 // MaxProviderCandidates were tried, when the search should stop.
 func (t *transfer) addProvider(ctx context.Context, p peer.ID) bool {
-	return t.add(ctx, p, false)
+	return t.add(ctx, &source{id: p})
 }
 
-// add is addProvider; hinted marks a provider named by a busy frame.
-func (t *transfer) add(ctx context.Context, p peer.ID, hinted bool) bool {
+// addSeed is addProvider for a seed, dialled through t.seedHost.
+func (t *transfer) addSeed(ctx context.Context, p peer.ID) bool {
+	return t.add(ctx, &source{id: p, seed: true})
+}
+
+// add is addProvider for s, a new source of its kind (seed, hinted).
+func (t *transfer) add(ctx context.Context, s *source) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.stopped != nil || len(t.providers) >= MaxProviderCandidates {
 		return false
 	}
-	if t.usable() >= t.maxProviders || !t.retriable(p) {
+	if t.usable() >= t.maxProviders || !t.retriable(s.id) {
 		return true
 	}
-	t.addSource(ctx, &source{id: p, hinted: hinted, round: t.round})
+	s.round = t.round
+	t.addSource(ctx, s)
 	return true
+}
+
+// hostOf is the host that dials s: seeds are named by peer ID alone, and
+// only they have their addresses looked up when none is known (a DHT
+// record or busy hint without addresses fails at once, as before, so
+// bogus records cost no lookups).
+func (t *transfer) hostOf(s *source) host.Host {
+	if s.seed && t.seedHost != nil {
+		return t.seedHost
+	}
+	return t.h
 }
 
 // retriable reports whether p may be added as a provider: it is not in
@@ -179,7 +200,7 @@ func (t *transfer) addHints(from peer.ID, via ma.Multiaddr, hints []busyHint) {
 		if addrs := dialableHint(hint, via); len(addrs) > 0 {
 			t.h.Peerstore().AddAddrs(hint.ID, addrs, peerstore.TempAddrTTL)
 		}
-		if !t.add(t.ctx, hint.ID, true) {
+		if !t.add(t.ctx, &source{id: hint.ID, hinted: true}) {
 			return
 		}
 	}
@@ -318,7 +339,7 @@ func (t *transfer) fetchNodes(ctx context.Context, cids []cid.Cid) ([][]byte, er
 			return nil, err
 		}
 		out := make([][]byte, len(cids))
-		err = requestBlocks(s.ctx, t.h, s.id, cids, sizes, nil, t.pace, func(i int, d []byte) error {
+		err = requestBlocks(s.ctx, t.hostOf(s), s.id, cids, sizes, nil, t.pace, func(i int, d []byte) error {
 			out[i] = d
 			return nil
 		})
@@ -380,7 +401,7 @@ func (t *transfer) fetchRun(s *source, run []int) error {
 	for i, j := range run {
 		cids[i], sizes[i] = t.leaves[j].c, t.leaves[j].size
 	}
-	return requestBlocks(s.ctx, t.h, s.id, cids, sizes, t.bufs, t.pace, func(i int, data []byte) error {
+	return requestBlocks(s.ctx, t.hostOf(s), s.id, cids, sizes, t.bufs, t.pace, func(i int, data []byte) error {
 		if t.store != nil {
 			if err := t.store.PutVerified(s.ctx, cids[i], data); err != nil {
 				return fmt.Errorf("storing fetched block: %w", err)
