@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -204,6 +205,15 @@ func TestRevocationSurvivesRestart(t *testing.T) {
 	if err := l.Restart(ctx, agent); err != nil {
 		t.Fatal(err)
 	}
+	// The envelope below must reach the agent itself, not only copies
+	// the supernodes make as they co-sign the payload (those carry no
+	// revoked signature): wait for the publisher's mesh to take the
+	// restarted agent back (Restart waits for the agent to have a mesh,
+	// which may be a supernode's alone).
+	topic := l.Publisher.Overlay().AnnounceTopic()
+	waitFor(t, 30*time.Second, "the publisher's mesh to take the restarted agent", func() bool {
+		return slices.Contains(l.Publisher.Overlay().MeshPeers(topic), agent.ID())
+	})
 	fix, err := l.Fix(ctx, "PNT-2026-0033", 1)
 	if err != nil {
 		t.Fatal(err)

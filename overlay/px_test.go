@@ -20,20 +20,7 @@ import (
 // Without PX (or with PX from supernodes ignored) they stay the
 // supernode's alone, the ~64-agent cliff's cause in a zone of any size.
 func TestPrunedAgentsFindEachOtherThroughSupernodePX(t *testing.T) {
-	const agents = 16 // above gossipsub's Dhi (12), so the supernode prunes
-	pki := trusttest.NewPKI(t, testZone)
-	cfg := testConfig()
-	cfg.Supernode = true
-	sn := startNode(t, pki, nodeOpts{cfg: cfg, member: pki.Issue(t, testZone, trust.RoleSupernode)})
-	collect(t, sn.Overlay, sn.AnnounceTopic())
-	collect(t, sn.Overlay, sn.SupernodesTopic()) // as a node's supernode does
-	var as []*testNode
-	for range agents {
-		a := startNode(t, pki, nodeOpts{})
-		collect(t, a.Overlay, a.AnnounceTopic())
-		connect(t, a.Overlay, sn.Overlay)
-		as = append(as, a)
-	}
+	_, as := overflowingSupernode(t, testConfig())
 	// Connected first, meshed at a heartbeat after: wait for both.
 	waitFor(t, 60*time.Second, "every agent connected to another agent and meshed", func() bool {
 		for _, a := range as {
@@ -75,21 +62,9 @@ func TestPeerExchangeDeclinedAtLowWaterMark(t *testing.T) {
 // (Stats.PXDeclined) and stay connected to the supernode alone. With
 // gossipsub on the plain host they would dial them.
 func TestPrunedAgentAtLowWaterMarkDeclinesPeerExchange(t *testing.T) {
-	const agents = 16 // above gossipsub's Dhi (12), so the supernode prunes
-	pki := trusttest.NewPKI(t, testZone)
-	cfg := testConfig()
-	cfg.Supernode = true
-	sn := startNode(t, pki, nodeOpts{cfg: cfg, member: pki.Issue(t, testZone, trust.RoleSupernode)})
-	collect(t, sn.Overlay, sn.AnnounceTopic())
 	lean := testConfig()
 	lean.Resources.ConnLow, lean.Resources.ConnHigh = 1, 4
-	var as []*testNode
-	for range agents {
-		a := startNode(t, pki, nodeOpts{cfg: lean})
-		collect(t, a.Overlay, a.AnnounceTopic())
-		connect(t, a.Overlay, sn.Overlay)
-		as = append(as, a)
-	}
+	sn, as := overflowingSupernode(t, lean)
 	waitFor(t, 60*time.Second, "a pruned agent declining the supernode's peer exchange", func() bool {
 		for _, a := range as {
 			if a.Stats().PXDeclined > 0 {
@@ -103,4 +78,26 @@ func TestPrunedAgentAtLowWaterMarkDeclinesPeerExchange(t *testing.T) {
 			t.Errorf("agent %d is connected to %d peers, want the supernode alone", i, len(peers))
 		}
 	}
+}
+
+// overflowingSupernode starts a supernode and 16 agents of config
+// agentCfg bootstrapping off it alone (no DHT): more than gossipsub's Dhi
+// (12), so the supernode's announce mesh overflows and it prunes, with
+// peer exchange.
+func overflowingSupernode(t *testing.T, agentCfg Config) (*testNode, []*testNode) {
+	const agents = 16
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.Supernode = true
+	sn := startNode(t, pki, nodeOpts{cfg: cfg, member: pki.Issue(t, testZone, trust.RoleSupernode)})
+	collect(t, sn.Overlay, sn.AnnounceTopic())
+	collect(t, sn.Overlay, sn.SupernodesTopic()) // as a node's supernode does
+	var as []*testNode
+	for range agents {
+		a := startNode(t, pki, nodeOpts{cfg: agentCfg})
+		collect(t, a.Overlay, a.AnnounceTopic())
+		connect(t, a.Overlay, sn.Overlay)
+		as = append(as, a)
+	}
+	return sn, as
 }
