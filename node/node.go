@@ -307,6 +307,9 @@ func (n *Node) startOverlay(ctx context.Context) error {
 	// A private zone serves artifact blocks only to peers that passed
 	// admission; a public zone's artifacts are public anyway.
 	cc.Admitted = n.ov.WaitAdmitted
+	// A seed (a co-signing supernode) this agent is not connected to is
+	// located by asking the zone's signers it is connected to.
+	cc.LocateSeed = n.ov.LocatePeer
 	if !n.IsPublisher() {
 		// The budget bounds what the vendor's side serves. A supernode's
 		// seed is the zone's own capacity: budgeting it too left four

@@ -165,6 +165,12 @@ const (
 	// starts past 128): a zone's 64th agent bootstrapping off the same node
 	// was refused for good, the ~64-agent cliff of issue 10.
 	ConnLimitFactor = 2
+	// MaxLocateAsked bounds the connected signers LocatePeer asks, one
+	// request each.
+	MaxLocateAsked = 3
+	// LocateTimeout bounds one LocatePeer: requests over open connections
+	// to nodes that answer from memory.
+	LocateTimeout = 5 * time.Second
 	// DHTPeerTagValue is the connection manager's value of a peer in the
 	// DHT's routing table, whichever bucket: kad-dht's own value for the
 	// buckets it does not protect (see dhtHost).

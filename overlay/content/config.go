@@ -41,6 +41,13 @@ type Config struct {
 	// a private zone serves only peers that passed admission. nil serves
 	// every peer. Not a TOML key.
 	Admitted func(ctx context.Context, p peer.ID) bool
+	// LocateSeed, when set, finds the addresses of a seed this node is not
+	// connected to and knows no address of; without it such a seed fails
+	// "no addresses". The node passes (*overlay.Overlay).LocatePeer, which
+	// asks the zone's signers it is connected to. Only seeds are located:
+	// DHT records and busy hints, which anyone can publish, are not. Not
+	// a TOML key.
+	LocateSeed func(ctx context.Context, p peer.ID) (peer.AddrInfo, error)
 
 	// sendRate caps this node's serving rate in bytes per second (0: no
 	// cap). Only tests set it, to model providers on slow links.

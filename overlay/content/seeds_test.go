@@ -12,9 +12,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	dhtpb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/core/routing"
 	"github.com/patchnet/patchnet/trust"
 )
 
@@ -247,42 +249,60 @@ func TestSeedsBounded(t *testing.T) {
 
 // A seed the fetcher has never met and knows no address of (a supernode
 // whose co-signature was accepted, while this agent is connected to
-// others) is found through the DHT: the fetcher looks its peer ID up and
-// dials it. The holder's provider record reaches no DHT and there is no
-// vendor URL, so without that lookup the fetch has no source at all.
-func TestSeedWithoutAddressFoundThroughDHT(t *testing.T) {
-	nodes := newNet(t, 2, func(int) Config { return seedCfg() })
-	fetcher, middle := nodes[0], nodes[1]
+// others) is located (Config.LocateSeed: here, as the node's locator
+// does, one FIND_NODE request to a peer the fetcher is connected to) and
+// dialled. The holder's provider record reaches no DHT and there is no
+// vendor URL, so without the lookup the fetch has no source at all. A
+// provider record naming the holder without addresses is not located:
+// anyone can publish those.
+func TestSeedWithoutAddressLocated(t *testing.T) {
+	var middle *node
+	locate := func(from *node) func(context.Context, peer.ID) (peer.AddrInfo, error) {
+		return func(ctx context.Context, p peer.ID) (peer.AddrInfo, error) {
+			pm, err := dhtpb.NewProtocolMessenger(from.dht.MessageSender())
+			if err != nil {
+				return peer.AddrInfo{}, err
+			}
+			infos, err := pm.GetClosestPeers(ctx, middle.h.ID(), p)
+			for _, ai := range infos {
+				if ai.ID == p {
+					return *ai, nil
+				}
+			}
+			return peer.AddrInfo{}, errors.Join(err, routing.ErrNotFound)
+		}
+	}
+	var nodes []*node
+	nodes = newNet(t, 2, func(i int) Config {
+		c := seedCfg()
+		if i == 0 {
+			c.LocateSeed = func(ctx context.Context, p peer.ID) (peer.AddrInfo, error) { return locate(nodes[0])(ctx, p) }
+		}
+		return c
+	})
+	fetcher := nodes[0]
+	middle = nodes[1]
 	data, sum := artifact(2<<20+5, 21)
 	holder := newStaticNode(t, peer.AddrInfo{}, seedCfg())
 	root, err := holder.svc.Add(context.Background(), bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The holder is a DHT server the middle node knows, as a zone's
-	// supernodes are; it never meets the fetcher (no refresh walks the
-	// DHT from it).
-	d, err := dht.New(holder.h, dht.Mode(dht.ModeServer), dht.ProtocolPrefix(testPrefix), dht.DisableAutoRefresh())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Close() })
+	// The holder is connected to the middle node, as a zone's supernodes
+	// are to each other; it never meets the fetcher.
 	if err := holder.h.Connect(context.Background(), peer.AddrInfo{ID: middle.h.ID(), Addrs: middle.h.Addrs()}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the holder in the middle node's routing table", func() bool {
-		return middle.dht.RoutingTable().Find(holder.h.ID()) != ""
+	waitFor(t, "the middle node to learn the holder's addresses", func() bool {
+		return len(middle.h.Peerstore().Addrs(holder.h.ID())) > 0
 	})
 	if n := len(fetcher.h.Peerstore().Addrs(holder.h.ID())); n != 0 {
 		t.Fatalf("the fetcher knows %d addresses of the holder before the fetch", n)
 	}
 
-	// A provider record naming the holder without addresses (anyone can
-	// publish one) is not looked up: only seeds are.
-	recFetcher := newRoutedNode(t, recordsWithoutAddrs{IpfsDHT: fetcher.dht, ids: []peer.ID{holder.h.ID()}}, seedCfg())
-	if err := recFetcher.h.Connect(context.Background(), peer.AddrInfo{ID: middle.h.ID(), Addrs: middle.h.Addrs()}); err != nil {
-		t.Fatal(err)
-	}
+	cfg := seedCfg()
+	cfg.LocateSeed = locate(fetcher)
+	recFetcher := newRoutedNode(t, recordsWithoutAddrs{IpfsDHT: fetcher.dht, ids: []peer.ID{holder.h.ID()}}, cfg)
 	want := Want{CID: root, Size: int64(len(data)), SHA256: sum}
 	if _, _, err := fetchTo(t, recFetcher, want); !errors.Is(err, ErrNoSource) {
 		t.Errorf("fetch from a record without addresses: %v, want ErrNoSource", err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
 	routedhost "github.com/libp2p/go-libp2p/p2p/host/routed"
 
@@ -41,7 +42,7 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 	if h == nil {
 		return nil, errors.New("content: host is nil")
 	}
-	s := &Service{h: h, seedHost: seedHost(h, router), router: router, store: store, cfg: cfg,
+	s := &Service{h: h, seedHost: seedHost(h, cfg.LocateSeed), router: router, store: store, cfg: cfg,
 		prov:       NewProvider(router, cfg.ReprovideInterval, cfg.Provide && router != nil),
 		vendorOpts: updates.FetchOptions{Client: updates.NewFetchClient()},
 		budget:     newServeBudget(cfg.SeedServeCopies)}
@@ -54,21 +55,25 @@ func New(h host.Host, router routing.ContentRouting, store Blockstore, cfg Confi
 	return s, nil
 }
 
-// seedHost is h resolving unknown peers through router, when router also
-// finds peers (the zone's DHT), else nil: a fetch's seeds are named by
-// peer ID alone (the supernodes whose co-signatures were heard), and an
-// agent connected to some supernodes has no addresses for the others (a
-// dial then failed "no addresses" and the fetch lost that seed). The
-// lookup happens only for a seed the host is not connected to and knows
-// no address of — at most MaxSeeds a fetch, never for a DHT record or
-// busy hint, which anyone can publish — and whatever the seed serves is
-// still checked block by block.
-func seedHost(h host.Host, router routing.ContentRouting) host.Host {
-	if pr, ok := router.(routing.PeerRouting); ok {
-		return routedhost.Wrap(h, pr)
+// seedHost is h resolving unknown peers through locate (go-libp2p's
+// routed host), or nil without one: a fetch's seeds are named by peer ID
+// alone (the supernodes whose co-signatures were heard), and an agent
+// connected to some supernodes has no addresses for the others (a dial
+// then failed "no addresses" and the fetch lost that seed). The lookup
+// happens only for a seed the host is not connected to and knows no
+// address of — at most MaxSeeds a fetch, never for a DHT record or busy
+// hint — and whatever the seed serves is still checked block by block.
+func seedHost(h host.Host, locate func(context.Context, peer.ID) (peer.AddrInfo, error)) host.Host {
+	if locate == nil {
+		return nil
 	}
-	return nil
+	return routedhost.Wrap(h, locateFunc(locate))
 }
+
+// locateFunc is a function as the routed host's peer routing.
+type locateFunc func(context.Context, peer.ID) (peer.AddrInfo, error)
+
+func (f locateFunc) FindPeer(ctx context.Context, p peer.ID) (peer.AddrInfo, error) { return f(ctx, p) }
 
 // stagingDir is where vendor bytes wait for their digest check: the disk
 // store's temp directory (emptied when the store is opened, so a crash's

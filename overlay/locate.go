@@ -1,0 +1,69 @@
+package overlay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	dhtpb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/routing"
+
+	"github.com/patchnet/patchnet/trust"
+)
+
+// errNoDHT: LocatePeer needs the DHT's protocol to ask with.
+var errNoDHT = errors.New("locating peer: the DHT is off")
+
+// LocatePeer finds id's addresses by asking the zone's signers this node
+// is connected to (verified supernodes and publishers of its zone) with
+// one DHT FIND_NODE request each over the open connection, at most
+// MaxLocateAsked of them within LocateTimeout: the zone's signers keep
+// connections among themselves, so each knows the others' addresses. It
+// opens no connection and walks no DHT: a DHT walk dials some twenty
+// peers, and a thousand agents each walking for the supernodes they fetch
+// from (content seeds) kept a 1,000-agent sim zone's supernodes and DHT
+// peers busy with handshakes. The addresses are a hint: a dial to them
+// still authenticates id.
+func (o *Overlay) LocatePeer(ctx context.Context, id peer.ID) (peer.AddrInfo, error) {
+	if o.dht == nil {
+		return peer.AddrInfo{}, errNoDHT
+	}
+	pm, err := dhtpb.NewProtocolMessenger(o.dht.MessageSender())
+	if err != nil {
+		return peer.AddrInfo{}, fmt.Errorf("locating peer: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, LocateTimeout)
+	defer cancel()
+	for _, p := range o.locators(id) {
+		infos, err := pm.GetClosestPeers(ctx, p, id)
+		if err != nil {
+			continue
+		}
+		for _, ai := range infos {
+			if ai.ID == id && len(ai.Addrs) > 0 {
+				return *ai, nil
+			}
+		}
+	}
+	return peer.AddrInfo{}, fmt.Errorf("locating %s among the zone's connected signers: %w", id, routing.ErrNotFound)
+}
+
+// locators are the connected, verified signers of this node's zone to ask
+// for id's addresses, at most MaxLocateAsked.
+func (o *Overlay) locators(id peer.ID) []peer.ID {
+	var out []peer.ID
+	for _, pi := range o.auth.all() {
+		if len(out) == MaxLocateAsked {
+			break
+		}
+		signer := pi.Identity.HasRole(trust.RoleSupernode) || pi.Identity.HasRole(trust.RolePublisher)
+		if pi.ID == id || !pi.Verified || !signer || pi.Identity.Zone != o.cfg.Zone ||
+			o.host.Network().Connectedness(pi.ID) != network.Connected {
+			continue
+		}
+		out = append(out, pi.ID)
+	}
+	return out
+}
