@@ -33,6 +33,9 @@ type cosignStore struct {
 	mu       sync.Mutex
 	db       *badger.DB
 	inflight map[cosignKey]bool
+	// parked holds, per version being checked, the newest proposal of
+	// another payload for it, until that check ends (unpark).
+	parked map[cosignKey]*verifiedAnnouncement
 }
 
 // cosignKey is one version of one id.
@@ -42,7 +45,7 @@ type cosignKey struct {
 }
 
 func newCosignStore(db *badger.DB) *cosignStore {
-	return &cosignStore{db: db, inflight: map[cosignKey]bool{}}
+	return &cosignStore{db: db, inflight: map[cosignKey]bool{}, parked: map[cosignKey]*verifiedAnnouncement{}}
 }
 
 func (s *cosignStore) get(id string) (cosignRecord, bool, error) {
@@ -56,18 +59,34 @@ func (s *cosignStore) put(id string, rec cosignRecord) error {
 // errAlreadyCoSigned means this exact payload was co-signed (or is being).
 var errAlreadyCoSigned = errors.New("already co-signed")
 
+// errOtherInFlight means another payload of the version is being checked
+// here: the proposal was parked, to be considered once that check ends.
+var errOtherInFlight = errors.New("another payload of this version is being checked")
+
 // reserve claims (id, version, digest) for co-signing, or says why not:
 // a lower version than one co-signed is a rollback, another payload for the
 // same version an equivocation by its publishers. The same payload is
 // errAlreadyCoSigned once done or while in flight here; a reservation left
-// by a crashed run is claimed again.
-func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest) error {
+// by a crashed run is claimed again. Another payload of a version whose
+// check is in flight here is neither refused nor reserved: proposal (if
+// any) is parked, and errOtherInFlight returned. A payload signed by the
+// publisher's key with a wrong artifact (a byzantine supernode's, or a
+// thief's) must not make an honest supernode refuse the real one while it
+// is still finding the fake out at the vendor: the zone would then fall
+// short of k honest co-signatures for good.
+func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest, proposal *verifiedAnnouncement) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec, ok, err := s.get(id)
+	key := cosignKey{id, version}
 	switch {
 	case err != nil:
 		return err
+	case ok && version == rec.Version && digest != rec.Digest && s.inflight[key]:
+		if proposal != nil {
+			s.parked[key] = proposal
+		}
+		return errOtherInFlight
 	case ok && version < rec.Version:
 		return fmt.Errorf("refusing version %d of %s: version %d was co-signed already: %w", version, id, rec.Version, trust.ErrRollback)
 	case ok && version == rec.Version && digest != rec.Digest:
@@ -89,6 +108,19 @@ func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest) 
 	}
 	s.inflight[cosignKey{id, version}] = true
 	return nil
+}
+
+// unpark takes the proposal parked for (id, version), if any: the check in
+// flight for the version has ended, and the proposal is to be considered
+// again (co-signed if the other payload failed its check, refused as an
+// equivocation if it was co-signed).
+func (s *cosignStore) unpark(id string, version uint64) *verifiedAnnouncement {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := cosignKey{id, version}
+	p := s.parked[key]
+	delete(s.parked, key)
+	return p
 }
 
 // release forgets a reservation whose co-signing failed (the artifact could

@@ -18,7 +18,7 @@ func TestCoSignStoreRefusesRollbackAndEquivocation(t *testing.T) {
 	defer db.Close()
 	s := newCosignStore(db)
 	a, b := updates.Digest{1}, updates.Digest{2}
-	if err := s.reserve("X", 2, a); err != nil {
+	if err := s.reserve("X", 2, a, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.done("X", 2, a); err != nil {
@@ -33,17 +33,17 @@ func TestCoSignStoreRefusesRollbackAndEquivocation(t *testing.T) {
 		{2, b, "another payload"},
 		{2, a, errAlreadyCoSigned.Error()},
 	} {
-		err := s.reserve("X", tc.version, tc.digest)
+		err := s.reserve("X", tc.version, tc.digest, nil)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("reserve(v%d) = %v, want %q", tc.version, err, tc.want)
 		}
 	}
 	// A failed co-signing of version 3 restores version 2's record.
-	if err := s.reserve("X", 3, b); err != nil {
+	if err := s.reserve("X", 3, b, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.release("X", 3, b)
-	if err := s.reserve("X", 1, a); err == nil || errors.Is(err, errAlreadyCoSigned) {
+	if err := s.reserve("X", 1, a, nil); err == nil || errors.Is(err, errAlreadyCoSigned) {
 		t.Errorf("after a released reservation, version 1 = %v; want refused as a rollback below 2", err)
 	}
 }
@@ -68,8 +68,8 @@ func TestCosignRecordNeverMovesBackwards(t *testing.T) {
 	s := newCosignStore(db)
 	v1, v2, v2evil := updates.Digest{1}, updates.Digest{2}, updates.Digest{3}
 	for _, step := range []func() error{
-		func() error { return s.reserve("X", 1, v1) },
-		func() error { return s.reserve("X", 2, v2) },
+		func() error { return s.reserve("X", 1, v1, nil) },
+		func() error { return s.reserve("X", 2, v2, nil) },
 		func() error { return s.done("X", 2, v2) },
 		func() error { return s.done("X", 1, v1) },
 	} {
@@ -89,7 +89,7 @@ func TestCosignRecordNeverMovesBackwards(t *testing.T) {
 		{2, v2evil, "another payload"},
 		{1, v1, "rollback"},
 	} {
-		if err := s.reserve("X", tc.version, tc.digest); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if err := s.reserve("X", tc.version, tc.digest, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("reserve(v%d) = %v, want %q", tc.version, err, tc.want)
 		}
 	}
@@ -104,10 +104,10 @@ func TestCosignReservationSurvivesCrash(t *testing.T) {
 	db := openCosignDB(t, dir)
 	a, b := updates.Digest{1}, updates.Digest{2}
 	s := newCosignStore(db)
-	if err := s.reserve("X", 1, a); err != nil {
+	if err := s.reserve("X", 1, a, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.reserve("X", 1, a); !errors.Is(err, errAlreadyCoSigned) {
+	if err := s.reserve("X", 1, a, nil); !errors.Is(err, errAlreadyCoSigned) {
 		t.Errorf("second reserve while co-signing = %v, want %v", err, errAlreadyCoSigned)
 	}
 	if err := db.Close(); err != nil { // the crash: done never ran
@@ -116,16 +116,66 @@ func TestCosignReservationSurvivesCrash(t *testing.T) {
 	db = openCosignDB(t, dir)
 	defer db.Close()
 	s = newCosignStore(db)
-	if err := s.reserve("X", 1, b); err == nil || !strings.Contains(err.Error(), "another payload") {
+	if err := s.reserve("X", 1, b, nil); err == nil || !strings.Contains(err.Error(), "another payload") {
 		t.Errorf("conflicting payload after the crash = %v, want refused", err)
 	}
-	if err := s.reserve("X", 1, a); err != nil {
+	if err := s.reserve("X", 1, a, nil); err != nil {
 		t.Fatalf("the interrupted version after the restart = %v, want it reserved again", err)
 	}
 	if err := s.done("X", 1, a); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.reserve("X", 1, a); !errors.Is(err, errAlreadyCoSigned) {
+	if err := s.reserve("X", 1, a, nil); !errors.Is(err, errAlreadyCoSigned) {
 		t.Errorf("reserve after done = %v, want %v", err, errAlreadyCoSigned)
+	}
+}
+
+// A fake payload of a version (the publisher's key, a wrong artifact)
+// whose check is still in flight must not make the real one refused: the
+// real proposal is parked, and taken again once the check ends — then
+// reserved if the fake failed its check (released), refused as an
+// equivocation if the fake was co-signed (done). Without parking an honest
+// supernode refused the real fix for good whenever the fake's check was
+// slower than the real one's arrival (sim TestByzantine, once in CI: two
+// co-signatures of three, the byzantine one not counted, no agent
+// accepted).
+func TestCosignParksOtherPayloadWhileChecking(t *testing.T) {
+	fake, real := updates.Digest{6}, updates.Digest{7}
+	proposal := &verifiedAnnouncement{}
+	for _, tc := range []struct {
+		name      string
+		fakeEnds  func(s *cosignStore) error
+		realAfter string // "" reserved, else the refusal's text
+	}{
+		{"fake fails its check", func(s *cosignStore) error { s.release("X", 1, fake); return nil }, ""},
+		{"fake co-signed", func(s *cosignStore) error { return s.done("X", 1, fake) }, "another payload"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			db := openCosignDB(t, t.TempDir())
+			defer db.Close()
+			s := newCosignStore(db)
+			if err := s.reserve("X", 1, fake, nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.reserve("X", 1, real, proposal); !errors.Is(err, errOtherInFlight) {
+				t.Fatalf("real payload while the fake is checked = %v, want errOtherInFlight", err)
+			}
+			if err := tc.fakeEnds(s); err != nil {
+				t.Fatal(err)
+			}
+			if got := s.unpark("X", 1); got != proposal {
+				t.Fatalf("unparked %v, want the real proposal", got)
+			}
+			if got := s.unpark("X", 1); got != nil {
+				t.Errorf("unparked twice: %v", got)
+			}
+			err := s.reserve("X", 1, real, proposal)
+			switch {
+			case tc.realAfter == "" && err != nil:
+				t.Errorf("real payload after the fake's check failed = %v, want reserved", err)
+			case tc.realAfter != "" && (err == nil || !strings.Contains(err.Error(), tc.realAfter)):
+				t.Errorf("real payload after the fake was co-signed = %v, want %q", err, tc.realAfter)
+			}
+		})
 	}
 }

@@ -44,7 +44,7 @@ func TestReasonOf(t *testing.T) {
 	}
 	defer db.Close()
 	s := newCosignStore(db)
-	if err := s.reserve("PNT-1", 2, updates.Digest{1}); err != nil {
+	if err := s.reserve("PNT-1", 2, updates.Digest{1}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.done("PNT-1", 2, updates.Digest{1}); err != nil {
@@ -58,7 +58,7 @@ func TestReasonOf(t *testing.T) {
 		{1, updates.Digest{1}, "rollback"},
 		{2, updates.Digest{2}, "equivocation"},
 	} {
-		if got := reasonOf(s.reserve("PNT-1", tc.version, tc.digest)); got != tc.want {
+		if got := reasonOf(s.reserve("PNT-1", tc.version, tc.digest, nil)); got != tc.want {
 			t.Errorf("reserving version %d: reason %q, want %q", tc.version, got, tc.want)
 		}
 	}

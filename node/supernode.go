@@ -34,8 +34,8 @@ func (n *Node) considerCoSigning(va *verifiedAnnouncement) {
 func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 	acc := va.Accepted
 	a := acc.Announcement
-	if err := n.cosigner.records.reserve(a.ID, a.Patchnet.Version, acc.Digest); err != nil {
-		if !errors.Is(err, errAlreadyCoSigned) {
+	if err := n.cosigner.records.reserve(a.ID, a.Patchnet.Version, acc.Digest, va); err != nil {
+		if !errors.Is(err, errAlreadyCoSigned) && !errors.Is(err, errOtherInFlight) {
 			n.refuseProposal(acc, err)
 		}
 		return
@@ -45,6 +45,10 @@ func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 		if err := n.coSign(ctx, va); err != nil {
 			n.cosigner.records.release(a.ID, a.Patchnet.Version, acc.Digest)
 			n.refuseProposal(acc, err)
+		}
+		// A payload of this version that arrived during the check.
+		if next := n.cosigner.records.unpark(a.ID, a.Patchnet.Version); next != nil {
+			n.onProposal(ctx, next)
 		}
 	})
 }
