@@ -43,12 +43,8 @@ func (n *Node) want(acc *updates.Accepted) (content.Want, error) {
 		}
 		want.CID = c
 	}
-	want.Seeds = supernodeIDs(acc, n.ID())
-	for _, p := range n.cosigners.seedsFor(want.SHA256) {
-		if !slices.Contains(want.Seeds, p) && p != n.ID() {
-			want.Seeds = append(want.Seeds, p)
-		}
-	}
+	// Repeats are dropped by the content layer, as is this node.
+	want.Seeds = append(supernodeIDs(acc, n.ID()), n.cosigners.seedsFor(want.SHA256)...)
 	return want, nil
 }
 

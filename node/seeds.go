@@ -30,9 +30,7 @@ type coSigners struct {
 func (c *coSigners) heard(sha [32]byte, ids []peer.ID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.known == nil {
-		c.known, c.late = map[[32]byte][]peer.ID{}, map[[32]byte][]chan peer.ID{}
-	}
+	c.init()
 	if _, ok := c.known[sha]; !ok {
 		c.remember(sha)
 	}
@@ -47,6 +45,13 @@ func (c *coSigners) heard(sha [32]byte, ids []peer.ID) {
 			default:
 			}
 		}
+	}
+}
+
+// init makes the maps of a zero coSigners; c.mu held.
+func (c *coSigners) init() {
+	if c.known == nil {
+		c.known, c.late = map[[32]byte][]peer.ID{}, map[[32]byte][]chan peer.ID{}
 	}
 }
 
@@ -74,9 +79,7 @@ func (c *coSigners) watch(sha [32]byte) (<-chan peer.ID, func()) {
 	ch := make(chan peer.ID, content.MaxSeeds)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.late == nil {
-		c.known, c.late = map[[32]byte][]peer.ID{}, map[[32]byte][]chan peer.ID{}
-	}
+	c.init()
 	c.late[sha] = append(c.late[sha], ch)
 	return ch, func() {
 		c.mu.Lock()

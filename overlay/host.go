@@ -12,6 +12,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	dhtpb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -35,6 +36,7 @@ type Overlay struct {
 	log    *slog.Logger
 	host   host.Host
 	dht    *dht.IpfsDHT
+	dhtpm  *dhtpb.ProtocolMessenger // single DHT requests (LocatePeer)
 	gater  *gater
 	stats  *counters
 	gossip *gossip
@@ -218,6 +220,9 @@ func (o *Overlay) startDHT() error {
 		return fmt.Errorf("starting DHT: %w", err)
 	}
 	o.dht = d
+	if o.dhtpm, err = dhtpb.NewProtocolMessenger(d.MessageSender()); err != nil {
+		return fmt.Errorf("starting DHT: %w", err)
+	}
 	return nil
 }
 
@@ -264,6 +269,7 @@ func (o *Overlay) discover(d *discovery, interval time.Duration) {
 	if o.dht == nil || before >= DiscoveryPeers || time.Now().Before(d.next) {
 		return
 	}
+	o.stats.discoveryLookups.Add(1)
 	ctx, cancel := context.WithTimeout(o.ctx, DiscoveryTimeout)
 	_, _ = o.dht.GetClosestPeers(ctx, string(o.host.ID())) // what counts is whom it connected to
 	cancel()

@@ -222,14 +222,17 @@ func TestJoiningNodeFindsPeersWithoutBucketRefresh(t *testing.T) {
 		startNode(t, pki, nodeOpts{cfg: withBootstrap(cfg, hub)})
 	}
 	waitFor(t, 30*time.Second, "the zone on the hub", func() bool { return len(hub.Host().Network().Peers()) >= 2*DiscoveryPeers })
-	// At the production bootstrap interval, so discovery must work at its
-	// first try (a failed lookup backs off by two intervals).
+	// At the production bootstrap interval: one lookup at start, the
+	// next (were it needed) an interval later.
 	late := withBootstrap(cfg, hub)
 	late.BootstrapInterval = duration.Duration(DefaultBootstrapInterval)
 	self := startNode(t, pki, nodeOpts{cfg: late})
-	waitFor(t, DefaultBootstrapInterval/2, "the newcomer to find peers beyond its bootstrap peer", func() bool {
+	waitFor(t, 30*time.Second, "the newcomer to find peers beyond its bootstrap peer", func() bool {
 		return len(self.Host().Network().Peers()) >= DiscoveryPeers
 	})
+	if n := self.Stats().DiscoveryLookups; n != 1 {
+		t.Errorf("the newcomer ran %d discovery lookups to find its peers, want its first one to do", n)
+	}
 	// A refresh would start as the first peers enter the routing table and
 	// take milliseconds on loopback: watch for one over a few seconds.
 	rt := self.DHT().RoutingTable()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	dhtpb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/routing"
@@ -30,14 +29,10 @@ func (o *Overlay) LocatePeer(ctx context.Context, id peer.ID) (peer.AddrInfo, er
 	if o.dht == nil {
 		return peer.AddrInfo{}, errNoDHT
 	}
-	pm, err := dhtpb.NewProtocolMessenger(o.dht.MessageSender())
-	if err != nil {
-		return peer.AddrInfo{}, fmt.Errorf("locating peer: %w", err)
-	}
 	ctx, cancel := context.WithTimeout(ctx, LocateTimeout)
 	defer cancel()
 	for _, p := range o.locators(id) {
-		infos, err := pm.GetClosestPeers(ctx, p, id)
+		infos, err := o.dhtpm.GetClosestPeers(ctx, p, id)
 		if err != nil {
 			continue
 		}

@@ -51,6 +51,9 @@ type Stats struct {
 	// that this node did not dial: it had its low water mark of
 	// connections already.
 	PXDeclined uint64
+	// DiscoveryLookups counts the DHT lookups of its own key this node ran
+	// to find peers while it had fewer than DiscoveryPeers.
+	DiscoveryLookups uint64
 }
 
 // counters is the live form of Stats.
@@ -58,7 +61,7 @@ type counters struct {
 	delivered, rejected, ignored, queueFull, throttled, badSig, undeliverable        atomic.Uint64
 	duplicates                                                                       atomic.Uint64
 	catchUpAccepted, catchUpDropped, authVerified, authFailed, authBusy, syncRefused atomic.Uint64
-	pxDeclined                                                                       atomic.Uint64
+	pxDeclined, discoveryLookups                                                     atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -70,7 +73,7 @@ func (c *counters) snapshot() Stats {
 		CatchUpAccepted: c.catchUpAccepted.Load(), CatchUpDropped: c.catchUpDropped.Load(),
 		AuthVerified: c.authVerified.Load(), AuthFailed: c.authFailed.Load(),
 		AuthBusyRetries: c.authBusy.Load(), SyncRefused: c.syncRefused.Load(),
-		PXDeclined: c.pxDeclined.Load(),
+		PXDeclined: c.pxDeclined.Load(), DiscoveryLookups: c.discoveryLookups.Load(),
 	}
 }
 

@@ -12,15 +12,17 @@ import (
 func usableSeeds(seeds []peer.ID, self peer.ID) []peer.ID {
 	var out []peer.ID
 	for _, p := range seeds {
-		if len(out) == MaxSeeds {
-			break
+		if seedUsable(out, p, self) {
+			out = append(out, p)
 		}
-		if p == "" || p == self || slices.Contains(out, p) {
-			continue
-		}
-		out = append(out, p)
 	}
 	return out
+}
+
+// seedUsable reports whether p may join the seeds used: fewer than
+// MaxSeeds are, and p is none of them, nor empty, nor this node (self).
+func seedUsable(used []peer.ID, p, self peer.ID) bool {
+	return len(used) < MaxSeeds && p != "" && p != self && !slices.Contains(used, p)
 }
 
 // addSeeds adds the fetch's seeds as providers before the DHT is asked,
@@ -68,7 +70,7 @@ func (f *fetch) addLateSeeds(ctx context.Context, t *transfer) {
 				return
 			}
 		}
-		if len(used) >= MaxSeeds || p == "" || p == f.s.h.ID() || slices.Contains(used, p) {
+		if !seedUsable(used, p, f.s.h.ID()) {
 			continue
 		}
 		used = append(used, p)

@@ -106,9 +106,11 @@ func lateJoiners(agents int) int { return max(1, agents/5) }
 func servedCopyBytes(size int64) int64 {
 	blocks := (size + content.ChunkSize - 1) / content.ChunkSize
 	total := size + blocks*blockWireBytes
+	// Each level's nodes link to every block of the level below.
 	for level := blocks; level > 1; {
-		level = (level + content.LinksPerNode - 1) / content.LinksPerNode
-		total += level*blockWireBytes + min(blocks, content.LinksPerNode)*dagLinkBytes*level
+		above := (level + content.LinksPerNode - 1) / content.LinksPerNode
+		total += above*blockWireBytes + level*dagLinkBytes
+		level = above
 	}
 	return total
 }
