@@ -254,3 +254,60 @@ func TestRevokedSupernodeNotCounted(t *testing.T) {
 		}
 	}
 }
+
+// TestStolenKeyFakeAheadOfFixDoesNotBlockIt: a thief of the publisher's
+// key sends a payload of the fix's version with another artifact just
+// ahead of the real fix, at an address of the vendor's origin that answers
+// slowly. The supernode, still checking the fake, holds the real proposal
+// back (its publisher sees it waiting), co-signs it once the fake fails
+// its check, and the agents install the real fix. Refusing the real one as
+// an equivocation instead would leave the zone short of its co-signatures
+// for good.
+func TestStolenKeyFakeAheadOfFixDoesNotBlockIt(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 1, Threshold: 1})
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0009", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, arrived, release := l.HoldVendor("stolen-key.deb")
+	defer release()
+	fake := conflicting(t, l, fix)
+	fake.Patchnet.Artifact.URLs = []string{url}
+	thief := l.Agents[0].Overlay()
+	if err := thief.Publish(ctx, thief.SupernodesTopic(), signWith(t, fake, l.Publisher)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the supernode never asked the vendor for the fake's artifact")
+	}
+	raw, err := l.Publisher.Publish(ctx, fix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func(envelope []byte) node.ProposalState {
+		answers, err := l.Publisher.CoSignProgress(ctx, envelope)
+		if err != nil || len(answers) != 1 || answers[0].Err != nil {
+			return ""
+		}
+		return answers[0].Status.State
+	}
+	waitFor(t, 30*time.Second, "the supernode to hold the fix back while the fake is checked", func() bool {
+		return state(raw) == node.ProposalWaiting
+	})
+	release()
+	waitFor(t, 60*time.Second, "every agent to install the fix", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
+		return len(no) == 0
+	})
+	for _, a := range l.Agents {
+		if v := installedVersion(t, a); v != nodelab.NewVersion {
+			t.Errorf("%s has %q, want %s", a.Name, v, nodelab.NewVersion)
+		}
+	}
+	if st := state(raw); st != node.ProposalCoSigned {
+		t.Errorf("the fix is %q at the supernode, want co-signed", st)
+	}
+}

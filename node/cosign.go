@@ -63,13 +63,34 @@ var errAlreadyCoSigned = errors.New("already co-signed")
 // here: the proposal was parked, to be considered once that check ends.
 var errOtherInFlight = errors.New("another payload of this version is being checked")
 
+// errDisplaced is why a parked proposal was dropped: a newer payload of
+// its version was parked in its place.
+var errDisplaced = errors.New("dropped while waiting: a newer payload of this version arrived while another was being checked; publish again if this one is yours")
+
+// parkedError is errOtherInFlight naming the proposal that the one just
+// parked displaced, if any: only the newest waits, and the displaced one's
+// publisher must be told it was dropped.
+type parkedError struct{ displaced *verifiedAnnouncement }
+
+func (e *parkedError) Error() string { return errOtherInFlight.Error() }
+func (e *parkedError) Unwrap() error { return errOtherInFlight }
+
+// displacedBy is the proposal a parking displaced (nil: none).
+func displacedBy(err error) *verifiedAnnouncement {
+	if pe := (*parkedError)(nil); errors.As(err, &pe) {
+		return pe.displaced
+	}
+	return nil
+}
+
 // reserve claims (id, version, digest) for co-signing, or says why not:
 // a lower version than one co-signed is a rollback, another payload for the
 // same version an equivocation by its publishers. The same payload is
 // errAlreadyCoSigned once done or while in flight here; a reservation left
 // by a crashed run is claimed again. Another payload of a version whose
 // check is in flight here is neither refused nor reserved: proposal (if
-// any) is parked, and errOtherInFlight returned. A payload signed by the
+// any) is parked in place of any parked before it, and errOtherInFlight
+// returned (naming the displaced proposal: displacedBy). A payload signed by the
 // publisher's key with a wrong artifact (a byzantine supernode's, or a
 // thief's) must not make an honest supernode refuse the real one while it
 // is still finding the fake out at the vendor: the zone would then fall
@@ -83,10 +104,15 @@ func (s *cosignStore) reserve(id string, version uint64, digest updates.Digest, 
 	case err != nil:
 		return err
 	case ok && version == rec.Version && digest != rec.Digest && s.inflight[key]:
-		if proposal != nil {
-			s.parked[key] = proposal
+		if proposal == nil {
+			return errOtherInFlight
 		}
-		return errOtherInFlight
+		prev := s.parked[key]
+		s.parked[key] = proposal
+		if prev != nil && prev.Accepted.Digest == digest {
+			prev = nil // the same payload again
+		}
+		return &parkedError{displaced: prev}
 	case ok && version < rec.Version:
 		return fmt.Errorf("refusing version %d of %s: version %d was co-signed already: %w", version, id, rec.Version, trust.ErrRollback)
 	case ok && version == rec.Version && digest != rec.Digest:

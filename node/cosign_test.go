@@ -179,3 +179,36 @@ func TestCosignParksOtherPayloadWhileChecking(t *testing.T) {
 		})
 	}
 }
+
+// Only the newest payload of a version waits for the check under way: the
+// one it displaces is named, so its publisher can be told it was dropped;
+// the same payload parked again displaces nothing.
+func TestCosignParkNamesDisplaced(t *testing.T) {
+	first, second := updates.Digest{8}, updates.Digest{9}
+	proposal := func(d updates.Digest) *verifiedAnnouncement {
+		return &verifiedAnnouncement{Accepted: &updates.Accepted{Digest: d}}
+	}
+	db := openCosignDB(t, t.TempDir())
+	defer db.Close()
+	s := newCosignStore(db)
+	if err := s.reserve("X", 1, updates.Digest{6}, nil); err != nil {
+		t.Fatal(err)
+	}
+	a, b := proposal(first), proposal(second)
+	steps := []struct {
+		p    *verifiedAnnouncement
+		want *verifiedAnnouncement
+	}{{a, nil}, {a, nil}, {b, a}, {b, nil}}
+	for i, st := range steps {
+		err := s.reserve("X", 1, st.p.Accepted.Digest, st.p)
+		if !errors.Is(err, errOtherInFlight) {
+			t.Fatalf("step %d: reserve = %v, want errOtherInFlight", i, err)
+		}
+		if got := displacedBy(err); got != st.want {
+			t.Errorf("step %d: displaced %v, want %v", i, got, st.want)
+		}
+	}
+	if got := s.unpark("X", 1); got != b {
+		t.Errorf("unparked %v, want the newest", got)
+	}
+}

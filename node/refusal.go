@@ -45,6 +45,7 @@ type ProposalState string
 const (
 	ProposalUnknown  ProposalState = "unknown"   // not seen there (yet), or forgotten
 	ProposalChecking ProposalState = "checking"  // fetching the artifact from the vendor's origin and checking it
+	ProposalWaiting  ProposalState = "waiting"   // another payload of its version is being checked there first
 	ProposalChecked  ProposalState = "checked"   // fetched and checked: being co-signed
 	ProposalCoSigned ProposalState = "co-signed" // co-signed and sent to the zone
 	ProposalRefused  ProposalState = "refused"   // not co-signed: Reason says why

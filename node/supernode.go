@@ -34,10 +34,20 @@ func (n *Node) considerCoSigning(va *verifiedAnnouncement) {
 func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 	acc := va.Accepted
 	a := acc.Announcement
-	if err := n.cosigner.records.reserve(a.ID, a.Patchnet.Version, acc.Digest, va); err != nil {
-		if !errors.Is(err, errAlreadyCoSigned) && !errors.Is(err, errOtherInFlight) {
-			n.refuseProposal(acc, err)
+	err := n.cosigner.records.reserve(a.ID, a.Patchnet.Version, acc.Digest, va)
+	switch {
+	case errors.Is(err, errOtherInFlight):
+		// Parked: its publisher sees that some other payload of the
+		// version came first (a key thief's, or its own earlier one).
+		n.noteProposal(acc.Digest, ProposalWaiting, err)
+		if d := displacedBy(err); d != nil {
+			n.refuseProposal(d.Accepted, errDisplaced)
 		}
+		return
+	case errors.Is(err, errAlreadyCoSigned):
+		return
+	case err != nil:
+		n.refuseProposal(acc, err)
 		return
 	}
 	n.noteProposal(acc.Digest, ProposalChecking, nil)

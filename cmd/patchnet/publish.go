@@ -336,6 +336,8 @@ func (cw *cosignWatch) progress(ctx context.Context) error {
 		switch st.State {
 		case node.ProposalChecking:
 			fmt.Fprintf(cw.w, "  supernode %s: fetching the artifact from the vendor's origin and checking it\n", a.Peer)
+		case node.ProposalWaiting:
+			fmt.Fprintf(cw.w, "  supernode %s: waiting: another payload of this version reached it first and is being checked (if not yours, your publisher key may be in other hands)\n", a.Peer)
 		case node.ProposalChecked:
 			fmt.Fprintf(cw.w, "  supernode %s: artifact fetched and checked; co-signing\n", a.Peer)
 		case node.ProposalRefused:

@@ -475,6 +475,16 @@ func (l *Lab) Start(ctx context.Context, m *Member) error {
 	return nil
 }
 
+// HoldVendor parks the vendor server's answers to requests for name (a
+// file under its origin, served or not) and its signature name.asc until
+// release is called; arrived
+// is closed when the first such request comes in. Tests use it to keep one
+// supernode check under way while something else happens.
+func (l *Lab) HoldVendor(name string) (url string, arrived <-chan struct{}, release func()) {
+	arrived, release = l.vendor.holdPath("/" + name)
+	return l.vendor.origin + name, arrived, release
+}
+
 // SetVendorDown makes the vendor server answer 503 to every request (down)
 // or serve again.
 func (l *Lab) SetVendorDown(down bool) { l.vendor.down.Store(down) }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,6 +28,51 @@ type vendor struct {
 	sent   atomic.Int64
 	hits   atomic.Int64
 	down   atomic.Bool
+
+	mu    sync.Mutex
+	holds map[string]*hold // by path prefix: requests parked until released
+}
+
+// hold parks the requests for one path: arrived is closed when the first
+// comes in, released when the test lets them go on.
+type hold struct {
+	arrived, released chan struct{}
+	once              sync.Once
+}
+
+// wait parks the request for r's path if a hold covers it, until the hold
+// is released or the client gives up.
+func (v *vendor) wait(r *http.Request) {
+	var h *hold
+	v.mu.Lock()
+	for prefix, ph := range v.holds {
+		if strings.HasPrefix(r.URL.Path, prefix) {
+			h = ph
+		}
+	}
+	v.mu.Unlock()
+	if h == nil {
+		return
+	}
+	h.once.Do(func() { close(h.arrived) })
+	select {
+	case <-h.released:
+	case <-r.Context().Done():
+	}
+}
+
+// holdPath parks requests for paths beginning with prefix (and /) until
+// release is called; arrived is closed when the first of them comes in.
+func (v *vendor) holdPath(prefix string) (arrived <-chan struct{}, release func()) {
+	h := &hold{arrived: make(chan struct{}), released: make(chan struct{})}
+	v.mu.Lock()
+	if v.holds == nil {
+		v.holds = make(map[string]*hold)
+	}
+	v.holds[prefix] = h
+	v.mu.Unlock()
+	var once sync.Once
+	return h.arrived, func() { once.Do(func() { close(h.released) }) }
 }
 
 // startVendor serves file at http://127.0.0.1:PORT/<name>, with the
@@ -53,6 +100,7 @@ func startVendor(file, dir string) (*vendor, error) {
 			http.Error(w, "vendor down for maintenance", http.StatusServiceUnavailable)
 			return
 		}
+		v.wait(r)
 		if r.URL.Path == "/"+name+".asc" {
 			http.ServeContent(w, r, name+".asc", time.Time{}, bytes.NewReader(sig))
 			return
