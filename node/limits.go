@@ -32,6 +32,18 @@ const (
 	// enough for every supernode of a zone to fetch the artifact and co-sign,
 	// short enough that a payload nobody finishes does not linger.
 	MergeTTL = time.Hour
+	// CoSignCoalesce is how long a supernode holding k co-signatures of a
+	// payload waits for those still in flight before announcing it
+	// (gather.go): about a hop between supernodes, so those finishing
+	// their checks together announce one envelope, at the cost of this
+	// much on every acceptance.
+	CoSignCoalesce = 100 * time.Millisecond
+	// CoSignGatherWindow is how long after co-signing a supernode
+	// announces co-signatures that came after its first announce, or what
+	// it holds if k never came: what a supernode finishing its check alone
+	// (the others slower, down, or their co-signatures lost) delays the
+	// agents by.
+	CoSignGatherWindow = time.Second
 	// MaxEvents caps the node's in-memory event log (Status.Events).
 	MaxEvents = 1024
 	// MaxSeedArtifacts caps the artifacts whose co-signers an agent

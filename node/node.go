@@ -94,6 +94,8 @@ type cosignerPart struct {
 	reportStreams atomic.Uint64
 	proposals     *proposalStates
 	statusSem     chan struct{}
+	// gather decides when co-signed payloads are announced (gather.go).
+	gather gathering
 }
 
 // New loads the node's credentials, pins its roots, opens its state and

@@ -45,6 +45,7 @@ func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 		}
 		return
 	case errors.Is(err, errAlreadyCoSigned):
+		n.gatherHeard(ctx, keyOf(va.Envelope)) // another supernode's co-signature
 		return
 	case err != nil:
 		n.refuseProposal(acc, err)
@@ -65,7 +66,9 @@ func (n *Node) onProposal(ctx context.Context, va *verifiedAnnouncement) {
 
 // coSign checks the artifact at the vendor's origin, then adds this
 // supernode's signature to every signature merged for the payload and
-// publishes the result; the node's own validator merges it on the way out.
+// sends the result to the other supernodes (the node's own validator
+// merges it on the way out); the agents get it when k co-signatures are
+// together (gather.go).
 func (n *Node) coSign(ctx context.Context, va *verifiedAnnouncement) error {
 	a := va.Accepted.Announcement
 	if err := n.checkArtifact(ctx, va.Accepted); err != nil {
@@ -83,12 +86,13 @@ func (n *Node) coSign(ctx context.Context, va *verifiedAnnouncement) error {
 	if err != nil {
 		return err
 	}
-	if err := n.ov.Publish(ctx, n.ov.AnnounceTopic(), out); err != nil {
+	if err := n.ov.Publish(ctx, n.ov.SupernodesTopic(), out); err != nil {
 		return fmt.Errorf("publishing co-signed %s: %w", a.ID, err)
 	}
 	if err := n.cosigner.records.done(a.ID, a.Patchnet.Version, va.Accepted.Digest); err != nil {
 		return err
 	}
+	n.gatherOwn(ctx, keyOf(env))
 	n.noteProposal(va.Accepted.Digest, ProposalCoSigned, nil)
 	n.emit(Event{Kind: EventCoSigned, ID: a.ID, Version: a.Patchnet.Version,
 		Detail: fmt.Sprintf("co-signed after checking %s", artifactText(a))})

@@ -296,8 +296,9 @@ func (l *Lab) AddAgent(ctx context.Context) (*Member, error) {
 	return m, nil
 }
 
-// AddSupernode starts one more supernode bootstrapping to the publisher:
-// one that was offline when an announcement was proposed.
+// AddSupernode starts one more supernode bootstrapping to the publisher
+// and the other supernodes: one that was offline when an announcement was
+// proposed.
 func (l *Lab) AddSupernode(ctx context.Context) (*Member, error) {
 	m := &Member{Name: fmt.Sprintf("supernode-%d", len(l.Supernodes)+1)}
 	if err := l.add(ctx, m, trust.RoleSupernode); err != nil {
@@ -318,7 +319,24 @@ func (l *Lab) add(ctx context.Context, m *Member, role trust.Role) error {
 			return err
 		}
 	}
-	return l.start(ctx, l.runCtx, m, addrs(l.Publisher))
+	return l.start(ctx, l.runCtx, m, l.bootstrapOf(m))
+}
+
+// bootstrapOf is m's bootstrap peers: the publisher, and for a supernode
+// every other supernode started (as a zone's supernodes list each other):
+// co-signatures go from supernode to supernode on their topic before any
+// is announced, and only subscribers relay it.
+func (l *Lab) bootstrapOf(m *Member) []string {
+	boot := addrs(l.Publisher)
+	if !strings.HasPrefix(m.Name, "supernode-") {
+		return boot
+	}
+	for _, s := range l.Supernodes {
+		if s != m && s.Node != nil {
+			boot = append(boot, addrs(s)...)
+		}
+	}
+	return boot
 }
 
 // config is the node config of m.
@@ -360,18 +378,18 @@ func (l *Lab) config(m *Member, bootstrap []string) node.Config {
 	return cfg
 }
 
-// startAll starts the publisher, then the supernodes bootstrapping to it,
-// then the agents bootstrapping to it and the first supernode.
+// startAll starts the publisher, then the supernodes bootstrapping to it
+// and to those before them, then the agents bootstrapping to it and the first supernode.
 func (l *Lab) startAll(ctx, runCtx context.Context) error {
 	if err := l.start(ctx, runCtx, l.Publisher, nil); err != nil {
 		return err
 	}
-	boot := addrs(l.Publisher)
 	for _, m := range l.Supernodes {
-		if err := l.start(ctx, runCtx, m, boot); err != nil {
+		if err := l.start(ctx, runCtx, m, l.bootstrapOf(m)); err != nil {
 			return err
 		}
 	}
+	boot := addrs(l.Publisher)
 	if len(l.Supernodes) > 0 {
 		boot = append(boot, addrs(l.Supernodes[0])...)
 	}
@@ -434,8 +452,8 @@ func (l *Lab) start(ctx, runCtx context.Context, m *Member, bootstrap []string) 
 }
 
 // Restart stops m (as a host shutting down: Run ends, then Close) and starts
-// it again from the same state directory, bootstrapping to the publisher,
-// and waits for its gossip mesh. Only state kept on disk survives: set
+// it again from the same state directory, bootstrapping as before
+// (bootstrapOf), and waits for its gossip mesh. Only state kept on disk survives: set
 // cfg.InMemory = false for m in Options.Configure.
 func (l *Lab) Restart(ctx context.Context, m *Member) error {
 	if err := l.Stop(m); err != nil {
@@ -456,9 +474,9 @@ func (l *Lab) Stop(m *Member) error {
 }
 
 // Start starts a member Stop stopped, from the same state directory,
-// bootstrapping to the publisher, and waits for its gossip mesh.
+// bootstrapping as before (bootstrapOf), and waits for its gossip mesh.
 func (l *Lab) Start(ctx context.Context, m *Member) error {
-	if err := l.start(ctx, l.runCtx, m, addrs(l.Publisher)); err != nil {
+	if err := l.start(ctx, l.runCtx, m, l.bootstrapOf(m)); err != nil {
 		return err
 	}
 	deadline := time.Now().Add(l.ReadyTimeout)

@@ -1,0 +1,73 @@
+package node_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// TestAgentsGetOneAnnouncementWithKCoSignatures: the supernodes pass
+// their co-signatures among themselves and announce once k are together,
+// so the first announcement an agent hears is one it can accept, and the
+// zone carries one announcement per payload (two at most: a fuller one
+// when a co-signature came late), not one per supernode, each relayed and
+// verified by every agent at the same moment.
+func TestAgentsGetOneAnnouncementWithKCoSignatures(t *testing.T) {
+	const k = 2
+	l := newLab(t, nodelab.Options{Agents: 3, Supernodes: 3, Threshold: k})
+	subs := map[string]*overlay.Subscription{}
+	for _, a := range l.Agents {
+		s, err := a.Overlay().Subscribe(a.Overlay().AnnounceTopic())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		subs[a.Name] = s
+	}
+	ctx := context.Background()
+	fix, err := l.Fix(ctx, "PNT-2026-0010", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "every agent to install the fix", func() bool {
+		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
+		return len(no) == 0
+	})
+	for name, s := range subs {
+		cosigs := announced(t, s)
+		switch {
+		case len(cosigs) == 0:
+			t.Errorf("%s heard no announcement", name)
+		case cosigs[0] < k:
+			t.Errorf("%s first heard %d co-signature(s), want at least k = %d (all heard: %v)", name, cosigs[0], k, cosigs)
+		case len(cosigs) > 2:
+			t.Errorf("%s heard %d announcements of one payload %v, want one (two with a late co-signature)", name, len(cosigs), cosigs)
+		}
+	}
+}
+
+// announced drains s, returning each message's supernode co-signatures
+// (its signatures but the publisher's).
+func announced(t *testing.T, s *overlay.Subscription) []int {
+	var out []int
+	for {
+		select {
+		case m := <-s.Messages():
+			env, err := trust.ParseEnvelope(m.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, len(env.Signatures)-1)
+		default:
+			return out
+		}
+	}
+}
