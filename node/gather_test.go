@@ -1,11 +1,8 @@
 package node_test
 
 import (
-	"context"
 	"testing"
-	"time"
 
-	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
@@ -29,18 +26,7 @@ func TestAgentsGetOneAnnouncementWithKCoSignatures(t *testing.T) {
 		defer s.Close()
 		subs[a.Name] = s
 	}
-	ctx := context.Background()
-	fix, err := l.Fix(ctx, "PNT-2026-0010", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 60*time.Second, "every agent to install the fix", func() bool {
-		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventInstalled) })
-		return len(no) == 0
-	})
+	publishAndWait(t, l, "PNT-2026-0010")
 	for name, s := range subs {
 		cosigs := announced(t, s)
 		switch {
