@@ -1,8 +1,11 @@
 package node_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
@@ -56,4 +59,24 @@ func announced(t *testing.T, s *overlay.Subscription) []int {
 			return out
 		}
 	}
+}
+
+// TestLateAgentCatchesUpFromPublisherAlone: a node that merged the
+// co-signatures on the supernodes' topic keeps the co-signed envelope for
+// peers catching up, though the announcement adds nothing for it when it
+// comes: an agent offline through the rollout, with only the publisher
+// left to ask, catches up with k co-signatures and installs.
+func TestLateAgentCatchesUpFromPublisherAlone(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2})
+	publishAndWait(t, l, "PNT-2026-0011")
+	for _, m := range append(l.Supernodes, l.Agents...) {
+		if err := l.Stop(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late, err := l.AddAgent(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the late agent to install", func() bool { return late.Status().Has(node.EventInstalled) })
 }

@@ -331,8 +331,10 @@ func (n *Node) startOverlay(ctx context.Context) error {
 }
 
 // subscribe joins the CRL topic, then the announce topic (which starts
-// catch-up, whose CRLs are delivered on the CRL topic) and, on supernodes,
-// the supernodes' topic.
+// catch-up, whose CRLs are delivered on the CRL topic) and, on supernodes
+// and publishers, the supernodes' topic: a publisher hears the
+// co-signatures there as they come (supernodes announce to the agents only
+// once k are together) and relays them between supernodes it links.
 func (n *Node) subscribe() error {
 	for _, t := range []struct{ topic, what string }{{n.ov.CRLTopic(), "CRLs"}, {n.ov.AnnounceTopic(), "announcements"}, {n.ov.HeartbeatTopic(), "heartbeats"}} {
 		s, err := n.ov.Subscribe(t.topic)
@@ -341,7 +343,7 @@ func (n *Node) subscribe() error {
 		}
 		n.subs = append(n.subs, s)
 	}
-	if n.IsSupernode() {
+	if n.IsSupernode() || n.IsPublisher() {
 		s, err := n.ov.Subscribe(n.ov.SupernodesTopic())
 		if err != nil {
 			return fmt.Errorf("subscribing to the supernodes' topic: %w", err)
@@ -401,9 +403,7 @@ func (n *Node) readLoop(ctx context.Context, s *overlay.Subscription) {
 			}
 			switch s.Topic() {
 			case n.topics.supernodes:
-				if va, ok := m.Verified.(*verifiedAnnouncement); ok {
-					n.onProposal(ctx, va)
-				}
+				n.onSupernodesMessage(ctx, m)
 			case n.topics.crl:
 				n.onCRL(m)
 			case n.topics.heartbeat: // recorded by the validator
@@ -411,6 +411,23 @@ func (n *Node) readLoop(ctx context.Context, s *overlay.Subscription) {
 				n.onAnnouncement(m)
 			}
 		}
+	}
+}
+
+// onSupernodesMessage keeps a co-signed envelope from the supernodes'
+// topic for peers catching up — its announcement adds nothing here when it
+// comes, so it is never kept from the announce topic — and hands it to a
+// supernode as a proposal.
+func (n *Node) onSupernodesMessage(ctx context.Context, m overlay.Message) {
+	va, ok := m.Verified.(*verifiedAnnouncement)
+	if !ok {
+		return
+	}
+	if len(va.Accepted.Supernodes) > 0 {
+		n.keep(va)
+	}
+	if n.cosigner != nil {
+		n.onProposal(ctx, va)
 	}
 }
 
