@@ -90,8 +90,8 @@ func displacedBy(err error) *verifiedAnnouncement {
 // by a crashed run is claimed again. Another payload of a version whose
 // check is in flight here is neither refused nor reserved: proposal (if
 // any) is parked in place of any parked before it, and errOtherInFlight
-// returned (naming the displaced proposal: displacedBy). A payload signed by the
-// publisher's key with a wrong artifact (a byzantine supernode's, or a
+// returned (naming the displaced proposal: displacedBy). A payload signed
+// by the publisher's key with a wrong artifact (a byzantine supernode's, or a
 // thief's) must not make an honest supernode refuse the real one while it
 // is still finding the fake out at the vendor: the zone would then fall
 // short of k honest co-signatures for good.

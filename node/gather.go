@@ -69,10 +69,12 @@ func (n *Node) gatherHeard(ctx context.Context, k payloadKey) {
 	}
 	st.due = true
 	time.AfterFunc(CoSignCoalesce, func() {
+		// Announced (announced ≥ k) before due clears, so a co-signature
+		// heard meanwhile schedules no second announce of the same set.
+		n.announceGathered(ctx, k, 0)
 		g.mu.Lock()
 		st.due = false
 		g.mu.Unlock()
-		n.announceGathered(ctx, k, 0)
 	})
 }
 

@@ -83,8 +83,7 @@ func (n *Node) PublishEnvelope(ctx context.Context, raw []byte) error {
 // CoSigners lists the supernodes of this zone whose co-signatures of the
 // payload of envelope this node has verified and merged so far (from the
 // co-signed copies on the supernodes' and announce topics), and whether
-// each counts (a
-// current CRL of its zone CA and root is held).
+// each counts (a current CRL of its zone CA and root is held).
 func (n *Node) CoSigners(envelope []byte) ([]trust.Identity, error) {
 	env, err := trust.ParseEnvelope(envelope)
 	if err != nil {

@@ -379,7 +379,8 @@ func (l *Lab) config(m *Member, bootstrap []string) node.Config {
 }
 
 // startAll starts the publisher, then the supernodes bootstrapping to it
-// and to those before them, then the agents bootstrapping to it and the first supernode.
+// and to those before them, then the agents bootstrapping to it and the
+// first supernode.
 func (l *Lab) startAll(ctx, runCtx context.Context) error {
 	if err := l.start(ctx, runCtx, l.Publisher, nil); err != nil {
 		return err
@@ -453,8 +454,8 @@ func (l *Lab) start(ctx, runCtx context.Context, m *Member, bootstrap []string) 
 
 // Restart stops m (as a host shutting down: Run ends, then Close) and starts
 // it again from the same state directory, bootstrapping as before
-// (bootstrapOf), and waits for its gossip mesh. Only state kept on disk survives: set
-// cfg.InMemory = false for m in Options.Configure.
+// (bootstrapOf), and waits for its gossip mesh. Only state kept on disk
+// survives: set cfg.InMemory = false for m in Options.Configure.
 func (l *Lab) Restart(ctx context.Context, m *Member) error {
 	if err := l.Stop(m); err != nil {
 		return err
@@ -495,9 +496,9 @@ func (l *Lab) Start(ctx context.Context, m *Member) error {
 
 // HoldVendor parks the vendor server's answers to requests for name (a
 // file under its origin, served or not) and its signature name.asc until
-// release is called; arrived
-// is closed when the first such request comes in. Tests use it to keep one
-// supernode check under way while something else happens.
+// release is called; arrived is closed when the first such request comes
+// in. Tests use it to keep one supernode check under way while something
+// else happens.
 func (l *Lab) HoldVendor(name string) (url string, arrived <-chan struct{}, release func()) {
 	arrived, release = l.vendor.holdPath("/" + name)
 	return l.vendor.origin + name, arrived, release

@@ -61,8 +61,9 @@ func (v *vendor) wait(r *http.Request) {
 	}
 }
 
-// holdPath parks requests for paths beginning with prefix (and /) until
-// release is called; arrived is closed when the first of them comes in.
+// holdPath parks requests for paths beginning with prefix (a path, from
+// its leading /) until release is called; arrived is closed when the first
+// of them comes in.
 func (v *vendor) holdPath(prefix string) (arrived <-chan struct{}, release func()) {
 	h := &hold{arrived: make(chan struct{}), released: make(chan struct{})}
 	v.mu.Lock()
