@@ -242,6 +242,12 @@ type ContentConfig struct {
 	// ReprovideInterval is how often held artifacts are provided in the DHT
 	// again; it must stay below the DHT's 48h record validity. Default: 22h.
 	ReprovideInterval Duration `toml:"reprovide_interval"`
+	// ProvideSpread: an artifact the supernodes served this node without
+	// help (no DHT search was needed) is first provided at a random point
+	// within it, so a zone's agents finishing together do not all walk
+	// the DHT at once; 0 provides at once. A fetch that needed the DHT
+	// provides at once. Default: 10m.
+	ProvideSpread Duration `toml:"provide_spread"`
 	// StreamsPerProvider is how many requests a fetch keeps in flight to
 	// each provider. Default: 2.
 	StreamsPerProvider int `toml:"streams_per_provider"`
@@ -284,6 +290,7 @@ func DefaultConfig() Config {
 			ProviderSearchTimeout: Duration(DefaultProviderSearchTimeout), // then the vendor URL
 			MaxProviders:          cc.MaxProviders,
 			ReprovideInterval:     Duration(cc.ReprovideInterval), // kad-dht's own default, under the 48h record life
+			ProvideSpread:         Duration(cc.ProvideSpread),     // the supernodes already serve it
 			StreamsPerProvider:    cc.StreamsPerProvider,          // overlap request turnarounds
 			ServeStreamsPerPeer:   cc.ServeStreamsPerPeer,         // at least an honest peer's StreamsPerProvider
 			SeedServeCopies:       cc.SeedServeCopies,             // origin egress about one copy; peers serve the rest
@@ -427,6 +434,7 @@ func (c Config) contentConfig() (content.Config, error) {
 	cc.ProviderSearchTimeout = time.Duration(c.Content.ProviderSearchTimeout)
 	cc.MaxProviders = c.Content.MaxProviders
 	cc.ReprovideInterval = time.Duration(c.Content.ReprovideInterval)
+	cc.ProvideSpread = time.Duration(c.Content.ProvideSpread)
 	cc.StreamsPerProvider = c.Content.StreamsPerProvider
 	cc.ServeStreamsPerPeer = c.Content.ServeStreamsPerPeer
 	cc.SeedServeCopies = c.Content.SeedServeCopies

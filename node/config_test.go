@@ -61,7 +61,7 @@ func TestLoadConfig(t *testing.T) {
 	want.Overlay.AuthDeadline = Duration(5 * time.Second)
 	want.Overlay.Gossip.SeenMessagesTTL = Duration(30 * time.Minute)
 	want.Content = ContentConfig{Provide: false, ProviderSearchTimeout: Duration(5 * time.Second), MaxProviders: 4,
-		ReprovideInterval: Duration(12 * time.Hour), StreamsPerProvider: 3, ServeStreamsPerPeer: 8, SeedServeCopies: 2}
+		ReprovideInterval: Duration(12 * time.Hour), ProvideSpread: Duration(5 * time.Minute), StreamsPerProvider: 3, ServeStreamsPerPeer: 8, SeedServeCopies: 2}
 	want.Respond.Default = "notify"
 	want.Respond.MaintenanceWindows = []string{"Mon-Fri 22:00-23:30"}
 	if d := cmp.Diff(want, cfg, cmpopts.IgnoreFields(Config{}, "OnEvent"), cmpopts.EquateEmpty()); d != "" {
@@ -146,7 +146,7 @@ func TestConfigContentKeys(t *testing.T) {
 	}
 	if got.Provide != def.Provide || got.ReprovideInterval != def.ReprovideInterval || got.ProviderSearchTimeout != def.ProviderSearchTimeout ||
 		got.MaxProviders != def.MaxProviders || got.StreamsPerProvider != def.StreamsPerProvider || got.ServeStreamsPerPeer != def.ServeStreamsPerPeer ||
-		got.SeedServeCopies != def.SeedServeCopies {
+		got.SeedServeCopies != def.SeedServeCopies || got.ProvideSpread != def.ProvideSpread {
 		t.Errorf("default content config %+v, want content.DefaultConfig %+v", got, def)
 	}
 	tests := []struct {
@@ -158,6 +158,8 @@ func TestConfigContentKeys(t *testing.T) {
 		{"streams_per_provider", "streams_per_provider = 3", func(c content.Config) bool { return c.StreamsPerProvider == 3 }, ""},
 		{"serve_streams_per_peer", "serve_streams_per_peer = 8", func(c content.Config) bool { return c.ServeStreamsPerPeer == 8 }, ""},
 		{"seed_serve_copies", "seed_serve_copies = 0", func(c content.Config) bool { return c.SeedServeCopies == 0 }, ""},
+		{"provide_spread", "provide_spread = \"0s\"", func(c content.Config) bool { return c.ProvideSpread == 0 }, ""},
+		{"provide_spread too long", "provide_spread = \"23h\"", nil, "provide_spread 23h0m0s"},
 		{"seed_serve_copies negative", "seed_serve_copies = -1", nil, "seed_serve_copies -1"},
 		{"reprovide_interval too long", "reprovide_interval = \"48h\"", nil, "reprovide_interval 48h0m0s"},
 		{"streams_per_provider 0", "streams_per_provider = 0", nil, "streams_per_provider 0"},

@@ -99,6 +99,9 @@ func describeFetch(res content.Result) fetched {
 		f.detail += ": " + strings.Join(parts, ", ")
 	}
 	f.detail += droppedProviders(provs)
+	if res.Searched {
+		f.detail += "; searched the DHT for providers"
+	}
 	for _, m := range res.BadMirrors {
 		what := "failed"
 		if errors.Is(m.Err, trust.ErrUntrusted) {

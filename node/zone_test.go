@@ -177,10 +177,13 @@ func TestOfflineAgentCatchesUp(t *testing.T) {
 
 // Agents provide what they fetched, so later fetchers find them in the DHT
 // and origin egress stays flat; an agent whose operator opted out
-// (content.provide = false) installs too but is never listed.
+// (content.provide = false) installs too but is never listed. The
+// supernodes serve these agents without help, so the agents' provides
+// come within their provide_spread (short here).
 func TestProvidingAndOptOut(t *testing.T) {
 	l := newLab(t, nodelab.Options{Agents: 3, Supernodes: 2, Threshold: 2,
 		Configure: func(name string, cfg *node.Config) {
+			cfg.Content.ProvideSpread = node.Duration(2 * time.Second)
 			if name == "agent-01" {
 				cfg.Content.Provide = false
 			}

@@ -165,6 +165,17 @@ const (
 	// starts past 128): a zone's 64th agent bootstrapping off the same node
 	// was refused for good, the ~64-agent cliff of issue 10.
 	ConnLimitFactor = 2
+	// StreamsPerConn sizes the stream limits every connection's streams
+	// share (the system's, each way) from the connection limit: a peer
+	// keeps gossip's stream and the DHT's open each way, and a fetch or
+	// catch-up request now and then. The memory-scaled defaults (1,536
+	// inbound streams in all, 640 a protocol, 192 in negotiation) sat far
+	// below what a supernode holding a 1,000-agent zone's connections
+	// needs: it reset agents' gossip, DHT and fetch streams ("stream
+	// reset: code 0x1002", resource limit exceeded), and those agents'
+	// fetches went to the vendor URL. One protocol (gossip's, the DHT's,
+	// content) and streams in negotiation get one per connection.
+	StreamsPerConn = 4
 	// MaxLocateAsked bounds the connected signers LocatePeer asks, one
 	// request each.
 	MaxLocateAsked = 3

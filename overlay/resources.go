@@ -26,7 +26,8 @@ func newResourceManager(r ResourceConfig) (network.ResourceManager, error) {
 // resourceLimits are the scaled defaults with the connection limits raised
 // to connLimit(r): the memory-scaled defaults (64 inbound at 128 MiB, 96 at
 // 512 MiB) sat below the connection manager's high water mark, so a
-// bootstrap node refused newcomers before it ever trimmed.
+// bootstrap node refused newcomers before it ever trimmed. The stream
+// limits the connections share follow them (StreamsPerConn).
 func resourceLimits(r ResourceConfig) rcmgr.ConcreteLimitConfig {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
@@ -37,9 +38,29 @@ func resourceLimits(r ResourceConfig) rcmgr.ConcreteLimitConfig {
 		rcmgr.BaseLimit{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 64 << 20},
 		rcmgr.BaseLimitIncrease{StreamsInbound: 16, StreamsOutbound: 16, Streams: 32, Memory: 32 << 20})
 	scaled := limits.Scale(r.MaxMemory, r.MaxFileDescriptors)
-	n := rcmgr.LimitVal(connLimit(r))
-	conns := rcmgr.ResourceLimits{Conns: n, ConnsInbound: n, ConnsOutbound: n}
-	return rcmgr.PartialLimitConfig{System: conns, Transient: conns}.Build(scaled)
+	n := connLimit(r)
+	partial := scaled.ToPartialLimitConfig()
+	for _, l := range []*rcmgr.ResourceLimits{&partial.System, &partial.Transient} {
+		l.Conns, l.ConnsInbound, l.ConnsOutbound = rcmgr.LimitVal(n), rcmgr.LimitVal(n), rcmgr.LimitVal(n)
+	}
+	raiseStreams(&partial.System, StreamsPerConn*n)
+	for _, l := range []*rcmgr.ResourceLimits{&partial.Transient, &partial.ProtocolDefault, &partial.ServiceDefault} {
+		raiseStreams(l, n)
+	}
+	return partial.Build(scaled)
+}
+
+// raiseStreams raises l's stream limits to at least perDir each way (and
+// twice that in all), leaving unlimited ones alone.
+func raiseStreams(l *rcmgr.ResourceLimits, perDir int) {
+	for _, v := range []struct {
+		lim *rcmgr.LimitVal
+		min int
+	}{{&l.StreamsInbound, perDir}, {&l.StreamsOutbound, perDir}, {&l.Streams, 2 * perDir}} {
+		if *v.lim >= 0 && int(*v.lim) < v.min { // DefaultLimit (0) resolves to the scaled value, already in l
+			*v.lim = rcmgr.LimitVal(v.min)
+		}
+	}
 }
 
 // connLimit is the most connections the resource manager lets this node

@@ -19,6 +19,12 @@ type Config struct {
 	// ReprovideInterval is how often held roots are provided again (TOML
 	// reprovide_interval); it must stay below the DHT's 48 h record validity.
 	ReprovideInterval time.Duration
+	// ProvideSpread is how long the first provide of an artifact whose
+	// fetch its seeds covered alone may wait, at a random point, so a
+	// zone's fetchers finishing together do not walk the DHT at once
+	// (TOML provide_spread; 0: at once). A fetch that needed the DHT
+	// provides at once.
+	ProvideSpread time.Duration
 	// ProviderSearchTimeout bounds the DHT search before the vendor URL is
 	// tried (TOML provider_search_timeout).
 	ProviderSearchTimeout time.Duration
@@ -74,13 +80,14 @@ func (c Config) pace() pace {
 // DefaultConfig returns the configuration an agent runs with.
 func DefaultConfig() Config {
 	return Config{
-		Provide:               true,                  // origin egress stays flat only if fetchers serve
-		ReprovideInterval:     ReprovideInterval,     // kad-dht's own default
-		ProviderSearchTimeout: ProviderSearchTimeout, // then the vendor URL
-		MaxProviders:          4,                     // 4 measured ≥3× one capped provider
-		StreamsPerProvider:    StreamsPerProvider,    // overlap request turnarounds
-		ServeStreamsPerPeer:   ServeStreamsPerPeer,   // ≥ StreamsPerProvider of an honest peer
-		SeedServeCopies:       SeedServeCopies,       // origin egress ≈ one copy; peers serve the rest
+		Provide:               true,                     // origin egress stays flat only if fetchers serve
+		ReprovideInterval:     ReprovideInterval,        // kad-dht's own default
+		ProvideSpread:         SeedCoveredProvideSpread, // the zone already serves it
+		ProviderSearchTimeout: ProviderSearchTimeout,    // then the vendor URL
+		MaxProviders:          4,                        // 4 measured ≥3× one capped provider
+		StreamsPerProvider:    StreamsPerProvider,       // overlap request turnarounds
+		ServeStreamsPerPeer:   ServeStreamsPerPeer,      // ≥ StreamsPerProvider of an honest peer
+		SeedServeCopies:       SeedServeCopies,          // origin egress ≈ one copy; peers serve the rest
 	}
 }
 
@@ -89,6 +96,8 @@ func (c Config) Validate() error {
 	switch {
 	case c.ReprovideInterval < time.Millisecond || c.ReprovideInterval >= 48*time.Hour:
 		return fmt.Errorf("content: reprovide_interval %v must be between 1ms and 48h", c.ReprovideInterval)
+	case c.ProvideSpread < 0 || c.ProvideSpread > c.ReprovideInterval:
+		return fmt.Errorf("content: provide_spread %v must be between 0 and reprovide_interval (%v)", c.ProvideSpread, c.ReprovideInterval)
 	case c.ProviderSearchTimeout <= 0:
 		return fmt.Errorf("content: provider_search_timeout %v must be positive", c.ProviderSearchTimeout)
 	case c.MaxProviders < 1 || c.MaxProviders > MaxProviders:

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync/atomic"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -67,8 +68,12 @@ type Result struct {
 	// Providers used for the peer part, with their share and fate.
 	Providers []ProviderStat
 	// Provided: the artifact's blocks were kept and its root is being
-	// provided (in the background; see Provider.OnError for failures).
+	// provided (in the background; see Provider.OnError for failures):
+	// at once if Searched, else within Config.ProvideSpread.
 	Provided bool
+	// Searched: the DHT was asked for providers — there were no seeds, or
+	// they had not delivered the artifact within SeedOnlyWindow.
+	Searched bool
 	// BadMirrors are the vendor URLs tried that did not deliver, in order,
 	// each with its reason; a mirror that sent wrong bytes has an Err
 	// matching trust.ErrUntrusted. The fetch succeeds despite them when a
@@ -162,6 +167,9 @@ type fetch struct {
 	// seeds are want.Seeds as used: this node and duplicates dropped, at
 	// most MaxSeeds.
 	seeds []peer.ID
+	// searched: the DHT was asked for providers (the seeds alone did not
+	// do within SeedOnlyWindow, or there were none).
+	searched atomic.Bool
 }
 
 func (f *fetch) run(ctx context.Context) (Result, error) {
@@ -218,9 +226,23 @@ func (f *fetch) finish(complete bool) (Result, error) {
 		f.forget()
 		return f.res, nil
 	}
-	f.s.prov.ProvideLater(f.want.CID)
+	f.res.Searched = f.searched.Load()
+	f.provide()
 	f.res.Provided = f.s.cfg.Provide && f.s.router != nil
 	return f.res, nil
+}
+
+// provide announces the kept artifact: at once when the fetch needed the
+// DHT or had no seeds (the zone is short of sources), else at a random
+// point within Config.ProvideSpread (its seeds served it without
+// help, and every fetcher of the zone finishing about now would walk the
+// DHT to the same peers at once).
+func (f *fetch) provide() {
+	if f.searched.Load() || len(f.seeds) == 0 && f.opts.lateSeeds == nil {
+		f.s.prov.ProvideLater(f.want.CID)
+		return
+	}
+	f.s.prov.ProvideWithin(f.want.CID, f.s.cfg.ProvideSpread)
 }
 
 // forget deletes blocks this fetch added: they are incomplete or belong to

@@ -421,6 +421,7 @@ type countingRouter struct {
 	*node
 	mu    sync.Mutex
 	count map[cid.Cid]int
+	finds int // provider searches started
 }
 
 func (c *countingRouter) Provide(ctx context.Context, k cid.Cid, b bool) error {
@@ -431,6 +432,9 @@ func (c *countingRouter) Provide(ctx context.Context, k cid.Cid, b bool) error {
 }
 
 func (c *countingRouter) FindProvidersAsync(ctx context.Context, k cid.Cid, n int) <-chan peer.AddrInfo {
+	c.mu.Lock()
+	c.finds++
+	c.mu.Unlock()
 	return c.dht.FindProvidersAsync(ctx, k, n)
 }
 

@@ -106,6 +106,26 @@ const (
 	// ProvideTimeout bounds one Provide call to the DHT.
 	ProvideTimeout = 2 * time.Minute
 
+	// SeedOnlyWindow is how long a fetch with seeds pulls from them alone
+	// before it asks the DHT for more providers (at once if every seed
+	// fails or answers busy). A small artifact is done by then: at 1,000
+	// agents a provider search and a provide walk for each fetch, though
+	// its seeds sufficed, were most of the connections a rollout opened
+	// and 15 % of its CPU, while gossip was still being validated. At
+	// 1 s, 999 of those 1,000 fetches still searched: dialling and being
+	// admitted by a supernode not yet connected takes seconds on a loaded
+	// zone, though the supernodes then served every byte.
+	SeedOnlyWindow = 5 * time.Second
+	// SeedCoveredProvideSpread, the default Config.ProvideSpread, spreads
+	// the first provide of an artifact
+	// that the seeds covered alone (no DHT search was needed) over this
+	// long, at a random point: the zone's fetchers finish together, and a
+	// thousand walks to the same 20 closest peers at once is the churn
+	// above. A fetch that needed the DHT provides at once — the zone is
+	// short of sources — and every held root is provided again each
+	// ReprovideInterval.
+	SeedCoveredProvideSpread = 10 * time.Minute
+
 	// MaxVerifiedStamps bounds the DiskStore's memory of blocks already
 	// verified (about 100 bytes each; 1 Mi entries cover 1 TiB of 1 MiB
 	// blocks).

@@ -3,6 +3,9 @@ package content
 import (
 	"context"
 	"fmt"
+	"iter"
+	"maps"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -23,14 +26,17 @@ type Provider struct {
 
 	mu      sync.Mutex
 	roots   map[cid.Cid]struct{}
-	errs    func(cid.Cid, error) // nil: ignore; the node logs them
-	pending sync.WaitGroup       // background announces (ProvideLater)
+	due     map[cid.Cid]time.Time // first announces Run makes (ProvideWithin)
+	kick    chan struct{}         // tells Run an announce was scheduled
+	errs    func(cid.Cid, error)  // nil: ignore; the node logs them
+	pending sync.WaitGroup        // background announces (ProvideLater)
 }
 
 // NewProvider returns a Provider. With enabled false (the operator opted
 // out) it remembers roots but never announces them.
 func NewProvider(router routing.ContentRouting, interval time.Duration, enabled bool) *Provider {
-	return &Provider{router: router, interval: interval, enabled: enabled, roots: make(map[cid.Cid]struct{})}
+	return &Provider{router: router, interval: interval, enabled: enabled,
+		roots: make(map[cid.Cid]struct{}), due: make(map[cid.Cid]time.Time), kick: make(chan struct{}, 1)}
 }
 
 // OnError sets a callback for failed re-provides (Run carries on after
@@ -45,6 +51,7 @@ func (p *Provider) OnError(fn func(cid.Cid, error)) {
 func (p *Provider) Provide(ctx context.Context, c cid.Cid) error {
 	p.mu.Lock()
 	p.roots[c] = struct{}{}
+	delete(p.due, c)
 	p.mu.Unlock()
 	return p.announce(ctx, c)
 }
@@ -55,6 +62,7 @@ func (p *Provider) Provide(ctx context.Context, c cid.Cid) error {
 func (p *Provider) ProvideLater(c cid.Cid) {
 	p.mu.Lock()
 	p.roots[c] = struct{}{}
+	delete(p.due, c)
 	p.mu.Unlock()
 	if !p.enabled || p.router == nil {
 		return
@@ -66,6 +74,31 @@ func (p *Provider) ProvideLater(c cid.Cid) {
 	})
 }
 
+// ProvideWithin records c as held and has Run announce it once at a
+// random point within d: for an artifact the zone already serves well
+// (its seeds covered the fetch), so the walks of many fetchers finishing
+// together are spread out. A root announced meanwhile (Provide, a
+// re-provide) is not announced again; one Forgotten is not announced.
+func (p *Provider) ProvideWithin(c cid.Cid, d time.Duration) {
+	p.mu.Lock()
+	p.roots[c] = struct{}{}
+	if _, ok := p.due[c]; !ok && p.enabled && p.router != nil {
+		p.due[c] = time.Now().Add(rand.N(d + 1))
+	}
+	p.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Due lists the roots awaiting their first announce (ProvideWithin).
+func (p *Provider) Due() []cid.Cid {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return sortedCIDs(maps.Keys(p.due))
+}
+
 // wait returns once background announces have finished (tests use it to
 // observe the DHT after a fetch).
 func (p *Provider) wait() { p.pending.Wait() }
@@ -75,34 +108,86 @@ func (p *Provider) Forget(c cid.Cid) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	delete(p.roots, c)
+	delete(p.due, c)
 }
 
 // Roots lists the roots held, sorted for stable output.
 func (p *Provider) Roots() []cid.Cid {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	out := make([]cid.Cid, 0, len(p.roots))
-	for c := range p.roots {
-		out = append(out, c)
-	}
-	slices.SortFunc(out, func(a, b cid.Cid) int { return strings.Compare(a.KeyString(), b.KeyString()) })
-	return out
+	return sortedCIDs(maps.Keys(p.roots))
 }
 
-// Run re-provides every held root each interval until ctx ends.
+// sortedCIDs collects cs sorted, for stable output.
+func sortedCIDs(cs iter.Seq[cid.Cid]) []cid.Cid {
+	return slices.SortedFunc(cs, func(a, b cid.Cid) int { return strings.Compare(a.KeyString(), b.KeyString()) })
+}
+
+// Run re-provides every held root each interval, and makes the announces
+// ProvideWithin scheduled when they fall due, until ctx ends.
 func (p *Provider) Run(ctx context.Context) error {
 	tick := time.NewTicker(p.interval)
 	defer tick.Stop()
+	next := time.NewTimer(time.Hour)
+	defer next.Stop()
 	for {
+		next.Reset(p.untilDue())
+		var roots []cid.Cid
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-p.kick:
+			continue
+		case <-next.C:
+			roots = p.takeDue(time.Now())
 		case <-tick.C:
+			roots = p.Roots()
+			p.undue(roots...) // announced now
 		}
-		for _, c := range p.Roots() {
-			if err := p.announce(ctx, c); err != nil && ctx.Err() == nil {
-				p.report(c, err)
-			}
+		p.announceAll(ctx, roots)
+	}
+}
+
+// untilDue is how long until the next scheduled announce (an hour when
+// none is: Run is woken by kick when one is scheduled).
+func (p *Provider) untilDue() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	wait := time.Hour
+	for _, at := range p.due {
+		wait = min(wait, max(time.Until(at), 0))
+	}
+	return wait
+}
+
+// takeDue removes and returns the scheduled roots due by now.
+func (p *Provider) takeDue(now time.Time) []cid.Cid {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []cid.Cid
+	for c, at := range p.due {
+		if !at.After(now) {
+			out = append(out, c)
+			delete(p.due, c)
+		}
+	}
+	return out
+}
+
+// undue cancels the scheduled announces of cs: they are being announced.
+func (p *Provider) undue(cs ...cid.Cid) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		delete(p.due, c)
+	}
+}
+
+// announceAll announces roots one after another, reporting failures.
+func (p *Provider) announceAll(ctx context.Context, roots []cid.Cid) {
+	for _, c := range roots {
+		if err := p.announce(ctx, c); err != nil && ctx.Err() == nil {
+			p.report(c, err)
 		}
 	}
 }

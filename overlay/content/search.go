@@ -8,7 +8,8 @@ import (
 )
 
 // search feeds providers of the root to t: the seeds first (addSeeds),
-// then, if the service has a router, those the DHT finds. It asks the DHT
+// then, if the service has a router and the seeds do not suffice
+// (seedsFirst), those the DHT finds. It asks the DHT
 // for every record (count 0) and takes the next one whenever fewer than
 // MaxProviders usable providers are in use, until the search timeout: bad
 // records are skipped past rather than filling the provider slots. Whenever
@@ -26,15 +27,31 @@ import (
 // zone holds the artifact. A search round that brings no byte is the last.
 func (f *fetch) search(ctx context.Context, t *transfer) {
 	defer t.searchDone()
-	if !f.addSeeds(ctx, t) || f.s.router == nil {
+	if !f.addSeeds(ctx, t) || f.s.router == nil || !f.seedsFirst(ctx, t) {
 		return
 	}
+	f.searched.Store(true)
 	for mark := int64(0); ; mark = t.newRound() {
 		f.searchRounds(ctx, t)
 		if !t.waitStarved(ctx) || !t.deliveredSince(mark) {
 			return
 		}
 	}
+}
+
+// seedsFirst lets a fetch with seeds pull from them alone for
+// SeedOnlyWindow: a small artifact is done by then, without a DHT walk.
+// It reports whether the search should go on: the transfer is still
+// running after the window, or no seed is usable (none was given, every
+// one failed or answered busy with no hint left to ask).
+func (f *fetch) seedsFirst(ctx context.Context, t *transfer) bool {
+	if len(f.seeds) == 0 && f.opts.lateSeeds == nil {
+		return true
+	}
+	wctx, cancel := context.WithTimeout(ctx, SeedOnlyWindow)
+	defer cancel()
+	t.waitStarved(wctx)
+	return ctx.Err() == nil && !t.ended()
 }
 
 // searchRounds runs one search: ProviderSearchTimeout, and up to

@@ -249,6 +249,13 @@ func (t *transfer) starved() bool {
 	return t.stopped == nil && t.usable() == 0
 }
 
+// ended reports whether the transfer has stopped (done or failed).
+func (t *transfer) ended() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.stopped != nil
+}
+
 // waitRoom waits while maxProviders usable providers are in use, so the
 // search takes the next record only when one was dropped. It reports false
 // when the transfer or ctx ended.

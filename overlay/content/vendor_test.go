@@ -259,6 +259,8 @@ func TestConfigValidate(t *testing.T) {
 		{"streams_per_provider", func(c *Config) { c.StreamsPerProvider = 0 }},
 		{"serve_streams_per_peer", func(c *Config) { c.ServeStreamsPerPeer = 65 }},
 		{"seed_serve_copies", func(c *Config) { c.SeedServeCopies = -1 }},
+		{"provide_spread", func(c *Config) { c.ProvideSpread = -time.Second }},
+		{"provide_spread", func(c *Config) { c.ProvideSpread = c.ReprovideInterval + time.Second }},
 		{"seed_serve_copies", func(c *Config) { c.SeedServeCopies = MaxSeedServeCopies + 1 }},
 	} {
 		c := DefaultConfig()

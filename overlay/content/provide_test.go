@@ -1,0 +1,139 @@
+package content
+
+import (
+	"bytes"
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// A fetch whose seed delivers the artifact within SeedOnlyWindow never
+// asks the DHT, and leaves its provide to Run within
+// SeedCoveredProvideSpread: a zone's fetchers finishing together must not
+// all walk the DHT at once. One whose seed is slow asks the DHT once the
+// window is over, takes the other holder it finds, and provides at once.
+func TestSeedsCoverFetchWithoutDHTWalk(t *testing.T) {
+	for _, slow := range []bool{false, true} {
+		nodes := newNet(t, 3, func(i int) Config {
+			c := DefaultConfig()
+			c.SeedServeCopies = 0
+			if i == 1 && slow {
+				c.sendRate = 256 << 10 // 8 s for the artifact alone
+			}
+			return c
+		})
+		data, sum := artifact(2<<20+9, 21)
+		root := seed(t, data, nodes[0], nodes[1], nodes[2])
+		r := &countingRouter{node: nodes[0], count: map[cid.Cid]int{}}
+		svc, err := New(nodes[0].h, r, nodes[0].store, DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		want := Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{nodes[1].h.ID()}}
+		res, err := svc.Fetch(context.Background(), want, &buf)
+		if err != nil {
+			t.Fatalf("Fetch (slow seed: %v): %v", slow, err)
+		}
+		checkArtifact(t, buf.Bytes(), data)
+		svc.Provider().wait()
+		r.mu.Lock()
+		type outcome struct {
+			Searched, Due, Provided bool
+			Finds, Provides         int
+		}
+		got := outcome{res.Searched, slices.Contains(svc.Provider().Due(), root), res.Provided, r.finds, r.count[root]}
+		r.mu.Unlock()
+		want1 := outcome{Searched: false, Due: true, Provided: true}
+		if slow {
+			want1 = outcome{Searched: true, Due: false, Provided: true, Finds: 1, Provides: 1}
+		}
+		if diff := cmp.Diff(want1, got); diff != "" {
+			t.Errorf("slow seed: %v (-want +got):\n%s", slow, diff)
+		}
+		if used := providerIDs(res); slow && !slices.Contains(used, nodes[2].h.ID()) {
+			t.Errorf("slow seed: providers used %v, want the holder the DHT names (%v) too", used, nodes[2].h.ID())
+		}
+	}
+}
+
+// recordRouter records when each Provide reached it; it finds nothing.
+// Run's schedule is checked in virtual time (synctest), which a real DHT
+// cannot run in.
+type recordRouter struct {
+	mu  sync.Mutex
+	at  map[cid.Cid][]time.Time
+	err error
+}
+
+func (r *recordRouter) Provide(_ context.Context, c cid.Cid, _ bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.at[c] = append(r.at[c], time.Now())
+	return r.err
+}
+
+func (r *recordRouter) FindProvidersAsync(context.Context, cid.Cid, int) <-chan peer.AddrInfo {
+	ch := make(chan peer.AddrInfo)
+	close(ch)
+	return ch
+}
+
+// ProvideWithin announces each root once, from Run, at a random point
+// within the spread — not all at once — and never a root Forgotten or
+// provided meanwhile a second time.
+func TestProvideWithinSpreadsAnnounces(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recordRouter{at: map[cid.Cid][]time.Time{}}
+		p := NewProvider(r, ReprovideInterval, true)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go p.Run(ctx)
+		start := time.Now()
+		var roots []cid.Cid
+		for i := range 40 {
+			data, _ := artifact(64+i, uint64(100+i))
+			c, err := ContentID(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			roots = append(roots, c)
+			p.ProvideWithin(c, SeedCoveredProvideSpread)
+		}
+		forgotten, provided := roots[0], roots[1]
+		p.Forget(forgotten)
+		if err := p.Provide(ctx, provided); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(SeedCoveredProvideSpread + time.Second)
+		synctest.Wait()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		instants := map[time.Time]bool{}
+		for _, c := range roots[2:] {
+			if len(r.at[c]) != 1 {
+				t.Fatalf("root %s announced %d times, want once", c, len(r.at[c]))
+			}
+			if d := r.at[c][0].Sub(start); d > SeedCoveredProvideSpread {
+				t.Errorf("root %s announced after %v, past the spread %v", c, d, SeedCoveredProvideSpread)
+			}
+			instants[r.at[c][0]] = true
+		}
+		if len(instants) < 10 {
+			t.Errorf("38 announces at %d instants: not spread", len(instants))
+		}
+		if n, m := len(r.at[forgotten]), len(r.at[provided]); n != 0 || m != 1 {
+			t.Errorf("forgotten root announced %d times (want 0), provided one %d (want 1)", n, m)
+		}
+		if due := p.Due(); len(due) != 0 {
+			t.Errorf("still due after the spread: %v", due)
+		}
+	})
+}

@@ -1,0 +1,100 @@
+package overlay
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/patchnet/patchnet/trust/trusttest"
+)
+
+// TestStreamLimitsFollowConnLimit: a node whose connection limit admits a
+// zone's crowd admits that crowd's streams too. A supernode holding a
+// 1,000-agent zone's connections had go-libp2p's memory-scaled stream
+// limits (640 inbound a protocol, 1,536 in all) and reset agents'
+// gossip, DHT and fetch streams, "code 0x1002". Here twelve peers hold 60
+// streams each of one protocol open to a node with a high water mark of
+// 512: every stream is served; with the scaled defaults 80 of them were
+// reset. The system and negotiation limits are checked on the config the
+// node is built from.
+func TestStreamLimitsFollowConnLimit(t *testing.T) {
+	const perPeer, peers = 60, 12 // under the per-peer limit of a protocol (64)
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.Resources.ConnLow, cfg.Resources.ConnHigh = 256, 512
+	hub := startNode(t, pki, nodeOpts{cfg: cfg})
+	const proto = protocol.ID("/patchnet/test/hold/1.0.0")
+	release := make(chan struct{})
+	var served atomic.Int64
+	hub.Host().SetStreamHandler(proto, func(s network.Stream) {
+		defer s.Close()
+		if _, err := s.Write([]byte{1}); err != nil {
+			return
+		}
+		served.Add(1)
+		<-release
+	})
+	defer close(release)
+	var held, failed atomic.Int64
+	var (
+		mu       sync.Mutex
+		firstErr error
+	)
+	var wg sync.WaitGroup
+	for range peers {
+		p := startNode(t, pki, nodeOpts{})
+		connect(t, p.Overlay, hub.Overlay)
+		for range perPeer {
+			wg.Go(func() {
+				if err := holdStream(p, hub, proto, release); err != nil {
+					mu.Lock()
+					if failed.Add(1) == 1 {
+						firstErr = err
+					}
+					mu.Unlock()
+					return
+				}
+				held.Add(1)
+			})
+		}
+	}
+	waitFor(t, time.Minute, "every stream answered or refused", func() bool { return held.Load()+failed.Load() == perPeer*peers })
+	if failed.Load() > 0 {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Errorf("%d of %d streams refused (first: %v); %d served", failed.Load(), perPeer*peers, firstErr, served.Load())
+	}
+	l := resourceLimits(cfg.Resources).ToPartialLimitConfig()
+	n := connLimit(cfg.Resources)
+	for _, c := range []struct {
+		scope    string
+		got, min int
+	}{{"system", int(l.System.StreamsInbound), StreamsPerConn * n}, {"transient", int(l.Transient.StreamsInbound), n}} {
+		if c.got < c.min {
+			t.Errorf("%s inbound stream limit %d for %d connections, want at least %d", c.scope, c.got, n, c.min)
+		}
+	}
+}
+
+// holdStream opens a stream from p to hub, reads hub's byte, then keeps
+// the stream open until release closes (hub's handler ends it).
+func holdStream(p, hub *testNode, proto protocol.ID, release <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := p.Host().NewStream(ctx, hub.ID(), proto)
+	if err != nil {
+		return err
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(s, b[:]); err != nil {
+		s.Reset()
+		return err
+	}
+	go func() { <-release; s.Close() }()
+	return nil
+}
