@@ -57,7 +57,7 @@ func raiseStreams(l *rcmgr.ResourceLimits, perDir int) {
 		lim *rcmgr.LimitVal
 		min int
 	}{{&l.StreamsInbound, perDir}, {&l.StreamsOutbound, perDir}, {&l.Streams, 2 * perDir}} {
-		if *v.lim >= 0 && int(*v.lim) < v.min { // DefaultLimit (0) resolves to the scaled value, already in l
+		if *v.lim >= 0 && int(*v.lim) < v.min { // Unlimited (-1) and BlockAllLimit (-2) stay
 			*v.lim = rcmgr.LimitVal(v.min)
 		}
 	}
