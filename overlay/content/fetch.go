@@ -226,19 +226,18 @@ func (f *fetch) finish(complete bool) (Result, error) {
 		f.forget()
 		return f.res, nil
 	}
-	f.res.Searched = f.searched.Load()
 	f.provide()
 	f.res.Provided = f.s.cfg.Provide && f.s.router != nil
 	return f.res, nil
 }
 
 // provide announces the kept artifact: at once when the fetch needed the
-// DHT or had no seeds (the zone is short of sources), else at a random
-// point within Config.ProvideSpread (its seeds served it without
-// help, and every fetcher of the zone finishing about now would walk the
-// DHT to the same peers at once).
+// DHT (the zone is short of sources; a fetch without seeds always
+// searches), else at a random point within Config.ProvideSpread (its
+// seeds served it without help, and every fetcher of the zone finishing
+// about now would walk the DHT to the same peers at once).
 func (f *fetch) provide() {
-	if f.searched.Load() || len(f.seeds) == 0 && f.opts.lateSeeds == nil {
+	if f.searched.Load() {
 		f.s.prov.ProvideLater(f.want.CID)
 		return
 	}
@@ -283,7 +282,7 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 	if f.opts.lateSeeds != nil {
 		go f.addLateSeeds(ctx, t)
 	}
-	defer func() { t.stop(errTransferDone); f.res.Providers = t.stats() }()
+	defer func() { t.stop(errTransferDone); f.res.Providers, f.res.Searched = t.stats(), f.searched.Load() }()
 	leaves, internal, err := resolveDAG(ctx, f.want.CID, f.want.Size, t.fetchNodes)
 	if err != nil {
 		return err

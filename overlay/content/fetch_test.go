@@ -409,6 +409,10 @@ func TestProviderOptOut(t *testing.T) {
 		if res.Provided == optOut || (provides == 0) != optOut {
 			t.Errorf("opted out: %v; Provided=%v and %d provides reached the DHT", optOut, res.Provided, provides)
 		}
+		// No seeds: the fetch searched, and says so whether it keeps or not.
+		if !res.Searched {
+			t.Errorf("opted out: %v; a fetch without seeds reports Searched false", optOut)
+		}
 		// An opted-out node keeps nothing it fetched, so it serves nothing.
 		if fr := askRoot(t, nodes[1].h, nodes[0].h.ID(), ProtocolID, root); (fr.status == statusBlock) == optOut {
 			t.Errorf("opted out: %v; asked for the root it fetched, it answered status %d", optOut, fr.status)

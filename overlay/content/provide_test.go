@@ -68,16 +68,15 @@ func TestSeedsCoverFetchWithoutDHTWalk(t *testing.T) {
 // Run's schedule is checked in virtual time (synctest), which a real DHT
 // cannot run in.
 type recordRouter struct {
-	mu  sync.Mutex
-	at  map[cid.Cid][]time.Time
-	err error
+	mu sync.Mutex
+	at map[cid.Cid][]time.Time
 }
 
 func (r *recordRouter) Provide(_ context.Context, c cid.Cid, _ bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.at[c] = append(r.at[c], time.Now())
-	return r.err
+	return nil
 }
 
 func (r *recordRouter) FindProvidersAsync(context.Context, cid.Cid, int) <-chan peer.AddrInfo {
