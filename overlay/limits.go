@@ -165,6 +165,14 @@ const (
 	// starts past 128): a zone's 64th agent bootstrapping off the same node
 	// was refused for good, the ~64-agent cliff of issue 10.
 	ConnLimitFactor = 2
+	// OutboundReserveDivisor sizes the connections a node keeps for its
+	// own dials (ConnHigh / OutboundReserveDivisor) on top of the
+	// connection limit inbound connections may fill: in a 1,000-agent sim
+	// zone, agents whose inbound DHT connections (in their grace period)
+	// filled the whole shared limit could not dial the supernodes they
+	// fetch from ("system: cannot reserve connection"). Half the high mark
+	// covers a fetch's seeds, a DHT walk's dials and bootstrap redials.
+	OutboundReserveDivisor = 2
 	// StreamsPerConn sizes the stream limits every connection's streams
 	// share (the system's, each way) from the connection limit: a peer
 	// keeps gossip's stream and the DHT's open each way, and a fetch or

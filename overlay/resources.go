@@ -24,10 +24,13 @@ func newResourceManager(r ResourceConfig) (network.ResourceManager, error) {
 }
 
 // resourceLimits are the scaled defaults with the connection limits raised
-// to connLimit(r): the memory-scaled defaults (64 inbound at 128 MiB, 96 at
-// 512 MiB) sat below the connection manager's high water mark, so a
-// bootstrap node refused newcomers before it ever trimmed. The stream
-// limits the connections share follow them (StreamsPerConn).
+// to connLimit(r) each way: the memory-scaled defaults (64 inbound at 128
+// MiB, 96 at 512 MiB) sat below the connection manager's high water mark,
+// so a bootstrap node refused newcomers before it ever trimmed. In all a
+// node may hold outboundReserve(r) more than either way, so that
+// connections others open (DHT queries, a crowd of newcomers, a flood)
+// never leave it unable to dial the peers it needs. The stream limits the
+// connections share follow them (StreamsPerConn).
 func resourceLimits(r ResourceConfig) rcmgr.ConcreteLimitConfig {
 	limits := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&limits)
@@ -41,7 +44,7 @@ func resourceLimits(r ResourceConfig) rcmgr.ConcreteLimitConfig {
 	n := connLimit(r)
 	partial := scaled.ToPartialLimitConfig()
 	for _, l := range []*rcmgr.ResourceLimits{&partial.System, &partial.Transient} {
-		l.Conns, l.ConnsInbound, l.ConnsOutbound = rcmgr.LimitVal(n), rcmgr.LimitVal(n), rcmgr.LimitVal(n)
+		l.Conns, l.ConnsInbound, l.ConnsOutbound = rcmgr.LimitVal(n+outboundReserve(r)), rcmgr.LimitVal(n), rcmgr.LimitVal(n)
 	}
 	raiseStreams(&partial.System, StreamsPerConn*n)
 	for _, l := range []*rcmgr.ResourceLimits{&partial.Transient, &partial.ProtocolDefault, &partial.ServiceDefault} {
@@ -67,3 +70,7 @@ func raiseStreams(l *rcmgr.ResourceLimits, perDir int) {
 // hold at once, each way: ConnLimitFactor × the connection manager's high
 // water mark.
 func connLimit(r ResourceConfig) int { return ConnLimitFactor * r.ConnHigh }
+
+// outboundReserve is how many connections a node can always dial past
+// the inbound ones it holds: ConnHigh/OutboundReserveDivisor, at least 1.
+func outboundReserve(r ResourceConfig) int { return max(1, r.ConnHigh/OutboundReserveDivisor) }

@@ -98,3 +98,49 @@ func holdStream(p, hub *testNode, proto protocol.ID, release <-chan struct{}) er
 	go func() { <-release; s.Close() }()
 	return nil
 }
+
+// TestInboundCrowdLeavesRoomToDial: connections others open to a node
+// never take the room its own dials need. In a 1,000-agent sim zone,
+// agents held 64 connections — their whole limit — most of them inbound
+// DHT queries still in their grace period, and could not dial the
+// supernodes they fetch from: "system: cannot reserve connection". Here
+// peers fill a node's inbound limit, then the node dials one more peer:
+// the dial must succeed (with inbound and outbound sharing one limit it
+// failed, checked), while one more inbound connection is still refused.
+func TestInboundCrowdLeavesRoomToDial(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.Resources.ConnLow, cfg.Resources.ConnHigh = 2, 4
+	hub := startNode(t, pki, nodeOpts{cfg: cfg})
+	n := connLimit(cfg.Resources)
+	crowd := make([]*testNode, n)
+	for i := range crowd {
+		crowd[i] = startNode(t, pki, nodeOpts{})
+	}
+	target, extra := startNode(t, pki, nodeOpts{}), startNode(t, pki, nodeOpts{})
+	for _, p := range crowd {
+		connect(t, p.Overlay, hub.Overlay) // within ConnGracePeriod: none trimmed
+	}
+	if in := inboundConns(hub); in != n {
+		t.Fatalf("hub holds %d inbound connections, want its inbound limit %d", in, n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hub.Connect(ctx, target.AddrInfo()); err != nil {
+		t.Fatalf("dialing out with %d inbound connections held: %v", n, err)
+	}
+	if err := extra.Connect(ctx, hub.AddrInfo()); err == nil || connected(hub.Overlay, extra.Overlay) {
+		t.Errorf("connection %d into a node whose inbound limit is %d: accepted (err %v)", n+1, n, err)
+	}
+}
+
+// inboundConns counts the connections others opened to n.
+func inboundConns(n *testNode) int {
+	in := 0
+	for _, c := range n.Host().Network().Conns() {
+		if c.Stat().Direction == network.DirInbound {
+			in++
+		}
+	}
+	return in
+}
