@@ -285,12 +285,13 @@ func (n *Node) fetchArtifact(ctx context.Context, acc *updates.Accepted) (string
 		return "", nil, err
 	}
 	path := filepath.Join(dir, art.SHA256.String())
+	start := time.Now()
 	res, err := n.fetchFile(ctx, want, path)
 	if err != nil {
 		return "", nil, err
 	}
 	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: res.source, From: res.from, Detail: res.detail,
-		SourceBytes: res.bytes})
+		SourceBytes: res.bytes, Took: time.Since(start)})
 	return path, func() { os.Remove(path) }, nil
 }
 

@@ -224,6 +224,8 @@ type APIEvent struct {
 	// SourceBytes are a fetched event's bytes by source (peers, vendor,
 	// local).
 	SourceBytes map[string]int64 `json:"source_bytes,omitempty"`
+	// TookMS is how long a fetched event's fetch took, in milliseconds.
+	TookMS int64 `json:"took_ms,omitempty"`
 }
 
 // APIRollbackRequest is the body of POST /v1/rollback.
@@ -642,7 +644,8 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	out.Events = make([]APIEvent, 0, len(evs))
 	for _, e := range evs {
 		out.Events = append(out.Events, APIEvent{Kind: e.Kind, At: e.At, ID: e.ID, Version: e.Version, Detail: e.Detail,
-			Source: e.Source, From: peerStrings(e.From), Signers: e.Signers, SourceBytes: e.SourceBytes})
+			Source: e.Source, From: peerStrings(e.From), Signers: e.Signers, SourceBytes: e.SourceBytes,
+			TookMS: e.Took.Milliseconds()})
 	}
 	return out, nil
 }

@@ -107,6 +107,9 @@ func (n *Node) logEvent(e Event) {
 	if len(e.Signers) > 0 {
 		attrs = append(attrs, slog.String("signers", strings.Join(e.Signers, ",")))
 	}
+	if e.Took > 0 {
+		attrs = append(attrs, slog.Duration("took", e.Took))
+	}
 	attrs = append(attrs, slog.String("detail", e.Detail))
 	n.log.LogAttrs(context.Background(), level, "event", attrs...)
 }

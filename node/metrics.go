@@ -168,6 +168,11 @@ func sourceBytes(res content.Result) map[string]int64 {
 // days and maintenance windows still land in a bucket.
 var delayBuckets = prometheus.ExponentialBuckets(1, 4, 11)
 
+// fetchBuckets are patchnet_fetch_seconds' buckets: 0.1 s (a small
+// artifact from a seed next door) to about 29 hours (a large one
+// trickling in), in factors of 4.
+var fetchBuckets = prometheus.ExponentialBuckets(0.1, 4, 10)
+
 // installOutcomes are the final lifecycle states, the outcome label of
 // patchnet_installs_total; each is exported from start at zero.
 var installOutcomes = []State{StateInstalled, StateFailed, StateRefused, StateNotApplied, StateSuperseded, StateWithdrawn}
@@ -192,6 +197,7 @@ type metrics struct {
 	events        *prometheus.CounterVec // kind
 	acceptDelay   prometheus.Histogram
 	installDelay  prometheus.Histogram
+	fetchTime     prometheus.Histogram
 
 	srv  *http.Server
 	ln   net.Listener
@@ -217,6 +223,8 @@ func newMetrics(n *Node) *metrics {
 			Help: "Seconds from an announcement's publication (its modified time) to its acceptance here.", Buckets: delayBuckets}),
 		installDelay: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "patchnet_publication_to_install_seconds",
 			Help: "Seconds from an announcement's publication (its modified time) to its install here.", Buckets: delayBuckets}),
+		fetchTime: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "patchnet_fetch_seconds",
+			Help: "Seconds an agent's artifact fetch took, from its first request to the verified artifact.", Buckets: fetchBuckets}),
 	}
 	for _, s := range installOutcomes {
 		m.installs.WithLabelValues(string(s))
@@ -224,7 +232,7 @@ func newMetrics(n *Node) *metrics {
 	for _, src := range []content.Source{content.SourcePeers, content.SourceVendor} {
 		m.fetched.WithLabelValues(string(src))
 	}
-	m.reg.MustRegister(m.announcements, m.cosignatures, m.installs, m.fetched, m.events, m.acceptDelay, m.installDelay,
+	m.reg.MustRegister(m.announcements, m.cosignatures, m.installs, m.fetched, m.events, m.acceptDelay, m.installDelay, m.fetchTime,
 		&nodeCollector{n: n},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -251,6 +259,9 @@ func (m *metrics) observe(e Event) {
 	case EventFetched:
 		for src, b := range e.SourceBytes {
 			m.fetched.WithLabelValues(src).Add(float64(b))
+		}
+		if e.Took > 0 {
+			m.fetchTime.Observe(e.Took.Seconds())
 		}
 	case EventAccepted:
 		observeDelay(m.acceptDelay, e)

@@ -150,7 +150,7 @@ func TestMetricsAfterInstall(t *testing.T) {
 			t.Errorf("%s%v = %v, want %s", tc.name, tc.labels, got, tc.want)
 		}
 	}
-	for _, name := range []string{"patchnet_publication_to_acceptance_seconds", "patchnet_publication_to_install_seconds"} {
+	for _, name := range []string{"patchnet_publication_to_acceptance_seconds", "patchnet_publication_to_install_seconds", "patchnet_fetch_seconds"} {
 		h := series(fams, name, nil)
 		if len(h) != 1 || h[0].GetHistogram().GetSampleCount() != 1 {
 			t.Errorf("%s: %v, want one histogram with one sample", name, h)

@@ -74,6 +74,9 @@ type Event struct {
 	// SourceBytes are the bytes an artifact fetch got from each source
 	// (fetched events): peers, vendor, local.
 	SourceBytes map[string]int64
+	// Took is how long the step took: a fetched event's fetch, from its
+	// first request to the verified artifact.
+	Took time.Duration
 }
 
 // events is a node's bounded log of events and the first time of each kind.

@@ -89,6 +89,9 @@ type Sample struct {
 	Receipt time.Duration `json:"receipt_ns,omitempty"`
 	Accept  time.Duration `json:"accept_ns,omitempty"`
 	Install time.Duration `json:"install_ns,omitempty"`
+	// FetchTime is its artifact fetch alone, as its fetched event times it
+	// (not from publication).
+	FetchTime time.Duration `json:"fetch_ns,omitempty"`
 	// FromOrigin and FromPeers are the artifact bytes it fetched from each.
 	FromOrigin int64 `json:"from_origin_bytes,omitempty"`
 	FromPeers  int64 `json:"from_peers_bytes,omitempty"`

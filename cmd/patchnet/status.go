@@ -477,8 +477,12 @@ func writeEvents(w io.Writer, st *node.APIStatus) {
 	}
 	fmt.Fprintf(w, "events: last %d of %d\n", len(evs), total)
 	for _, e := range evs {
-		// As the daemon prints them (runNode).
-		fmt.Fprintf(w, "  %s %s %s v%d: %s\n", e.At.UTC().Format("15:04:05.000"), e.Kind, e.ID, e.Version, e.Detail)
+		// As the daemon prints them (runNode), with a fetch's time.
+		took := ""
+		if e.TookMS > 0 {
+			took = fmt.Sprintf(" (took %s)", time.Duration(e.TookMS)*time.Millisecond)
+		}
+		fmt.Fprintf(w, "  %s %s %s v%d: %s%s\n", e.At.UTC().Format("15:04:05.000"), e.Kind, e.ID, e.Version, e.Detail, took)
 	}
 }
 

@@ -420,3 +420,21 @@ func TestWriteStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusEventsShowFetchTime: a fetched event's line says how long the
+// fetch took; other events' lines say nothing of the kind.
+func TestStatusEventsShowFetchTime(t *testing.T) {
+	at := time.Date(2026, 12, 5, 23, 40, 1, 0, time.UTC)
+	st := &node.APIStatus{EventCounts: map[node.EventKind]int{node.EventFetched: 1, node.EventInstalled: 1}, Events: []node.APIEvent{
+		{Kind: node.EventFetched, At: at, ID: "PNT-1", Version: 2, Detail: "1024 bytes from peers", TookMS: 1500},
+		{Kind: node.EventInstalled, At: at, ID: "PNT-1", Version: 2, Detail: "hello 2.0-1"},
+	}}
+	var b strings.Builder
+	writeEvents(&b, st)
+	want := "events: last 2 of 2\n" +
+		"  23:40:01.000 fetched PNT-1 v2: 1024 bytes from peers (took 1.5s)\n" +
+		"  23:40:01.000 installed PNT-1 v2: hello 2.0-1\n"
+	if b.String() != want {
+		t.Errorf("events:\n%s\nwant:\n%s", b.String(), want)
+	}
+}

@@ -17,7 +17,7 @@ const baseInstall = "LAB-BASE"
 // fill puts the live agents' samples, percentiles, egress, duplicates and
 // wrong installs into rep.
 func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
-	var receipt, accept, install []time.Duration
+	var receipt, accept, install, fetch []time.Duration
 	for _, m := range live {
 		s := z.sample(m)
 		rep.Samples = append(rep.Samples, s)
@@ -29,6 +29,9 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 		}
 		if s.Install > 0 {
 			install = append(install, s.Install)
+		}
+		if s.FetchTime > 0 {
+			fetch = append(fetch, s.FetchTime)
 		}
 		if s.Wrong {
 			rep.WrongInstalls++
@@ -47,6 +50,7 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 	rep.Stages["accept"] = testnet.Summarize(accept, len(live))
 	rep.Stages["install"] = testnet.Summarize(install, len(live))
 	rep.Stages["spread"] = testnet.Summarize(spread(accept, cosigned, z.params.Threshold), len(live))
+	rep.Stages["fetch"] = testnet.Summarize(fetch, len(live))
 	rep.Results[testnet.ResultPatchnet] = rep.Stages["accept"]
 	rep.Checks["all_accepted"] = len(accept) == len(live)
 	rep.Checks["no_wrong_installs"] = rep.WrongInstalls == 0
@@ -86,6 +90,7 @@ func (z *zone) sample(m *nodelab.Member) testnet.Sample {
 	s := testnet.Sample{Node: m.Name, Role: "agent", Receipt: z.receipt(id), Accept: z.since(id, node.EventAccepted),
 		Install: z.since(id, node.EventInstalled), Served: z.net.sent(m.Name), Wrong: z.wrong(m)}
 	if ev, ok := z.ev.fetch(id); ok {
+		s.FetchTime = ev.Took
 		s.FromOrigin, s.FromPeers, s.Fetch = ev.SourceBytes["vendor"], ev.SourceBytes["peers"], ev.Detail
 		if fromPublisher(ev.From, z.lab.Publisher.ID()) {
 			s.FromOrigin, s.FromPeers = s.FromOrigin+s.FromPeers, 0

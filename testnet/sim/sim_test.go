@@ -56,7 +56,7 @@ func run(t *testing.T, p testnet.Params) *testnet.Report {
 // TestPropagation: every agent accepts and installs the fix, none installs
 // anything else, and both baselines ran on the same zone: raw gossipsub
 // reached every agent, and the HTTP origin served every agent the whole
-// artifact.
+// artifact. Every agent's fetch is timed on its own.
 func TestPropagation(t *testing.T) {
 	p := small(testnet.ScenarioPropagation)
 	p.Baselines = true
@@ -68,6 +68,12 @@ func TestPropagation(t *testing.T) {
 		if want := fmt.Sprintf("%d bytes from ", rep.ArtifactBytes); !strings.HasPrefix(s.Fetch, want) {
 			t.Errorf("%s's fetch %q, want its fetched event's detail (%q…)", s.Node, s.Fetch, want)
 		}
+		if s.FetchTime <= 0 || s.FetchTime > s.Install {
+			t.Errorf("%s's fetch took %v, installed at %v: want the fetch's own time, within the install's", s.Node, s.FetchTime, s.Install)
+		}
+	}
+	if got := rep.Stages["fetch"].Delivered; got != 1 {
+		t.Errorf("fetch stage delivered %v, want every agent's fetch", got)
 	}
 	for _, sys := range []string{testnet.ResultPatchnet, testnet.ResultRawGossipsub, testnet.ResultHTTPOrigin} {
 		if got := rep.Results[sys].Delivered; got != 1 {
