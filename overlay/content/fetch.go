@@ -170,6 +170,9 @@ type fetch struct {
 	// searched: the DHT was asked for providers (the seeds alone did not
 	// do within SeedOnlyWindow, or there were none).
 	searched atomic.Bool
+	// records counts the provider records the search received (this
+	// node's own excepted): enough of them and the provide can wait.
+	records atomic.Int64
 }
 
 func (f *fetch) run(ctx context.Context) (Result, error) {
@@ -232,12 +235,14 @@ func (f *fetch) finish(complete bool) (Result, error) {
 }
 
 // provide announces the kept artifact: at once when the fetch needed the
-// DHT (the zone is short of sources; a fetch without seeds always
-// searches), else at a random point within Config.ProvideSpread (its
-// seeds served it without help, and every fetcher of the zone finishing
-// about now would walk the DHT to the same peers at once).
+// DHT and found fewer than ProvideRecordsEnough records there (the zone is
+// short of sources; a fetch without seeds always searches), else at a
+// random point within Config.ProvideSpread (its seeds served it without
+// help, or the DHT already names plenty of holders, and every fetcher of
+// the zone finishing about now would walk the DHT to the same peers at
+// once).
 func (f *fetch) provide() {
-	if f.searched.Load() {
+	if f.searched.Load() && f.records.Load() < ProvideRecordsEnough {
 		f.s.prov.ProvideLater(f.want.CID)
 		return
 	}

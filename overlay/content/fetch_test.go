@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/patchnet/patchnet/trust"
@@ -420,12 +422,15 @@ func TestProviderOptOut(t *testing.T) {
 	}
 }
 
-// countingRouter counts Provide calls reaching the real DHT.
+// countingRouter counts Provide calls reaching the real DHT; its provider
+// searches return fakes records of peers without addresses before the
+// DHT's own.
 type countingRouter struct {
 	*node
 	mu    sync.Mutex
 	count map[cid.Cid]int
 	finds int // provider searches started
+	fakes int
 }
 
 func (c *countingRouter) Provide(ctx context.Context, k cid.Cid, b bool) error {
@@ -439,7 +444,30 @@ func (c *countingRouter) FindProvidersAsync(ctx context.Context, k cid.Cid, n in
 	c.mu.Lock()
 	c.finds++
 	c.mu.Unlock()
-	return c.dht.FindProvidersAsync(ctx, k, n)
+	if c.fakes == 0 {
+		return c.dht.FindProvidersAsync(ctx, k, n)
+	}
+	out := make(chan peer.AddrInfo)
+	go func() {
+		defer close(out)
+		for range c.fakes {
+			_, pub, _ := crypto.GenerateEd25519Key(rand.Reader)
+			id, _ := peer.IDFromPublicKey(pub)
+			select {
+			case out <- peer.AddrInfo{ID: id}:
+			case <-ctx.Done():
+				return
+			}
+		}
+		for ai := range c.dht.FindProvidersAsync(ctx, k, n) {
+			select {
+			case out <- ai:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }
 
 func TestReprovideBeforeExpiry(t *testing.T) {

@@ -116,6 +116,15 @@ const (
 	// admitted by a supernode not yet connected takes seconds on a loaded
 	// zone, though the supernodes then served every byte.
 	SeedOnlyWindow = 5 * time.Second
+	// ProvideRecordsEnough is how many provider records a fetch's DHT
+	// search must have received for its own provide to wait, like a
+	// seed-covered fetch's, for a random point within provide_spread: the
+	// fetchers after it find enough holders without it (a provider query
+	// returns about twenty records a responding peer, kad-dht's bucket
+	// size). A search that found fewer provides at once. At 1,000 agents a
+	// rollout in which most fetches searched opened thousands of
+	// connections a second, each fetch's at-once provide a second walk.
+	ProvideRecordsEnough = 20
 	// SeedCoveredProvideSpread, the default Config.ProvideSpread, spreads
 	// the first provide of an artifact
 	// that the seeds covered alone (no DHT search was needed) over this

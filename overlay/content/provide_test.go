@@ -18,49 +18,58 @@ import (
 // asks the DHT, and leaves its provide to Run within
 // SeedCoveredProvideSpread: a zone's fetchers finishing together must not
 // all walk the DHT at once. One whose seed is slow asks the DHT once the
-// window is over, takes the other holder it finds, and provides at once.
+// window is over, takes the other holder it finds, and provides at once —
+// unless the DHT already named ProvideRecordsEnough holders: then its
+// provide waits too (it provided at once without the check, checked).
 func TestSeedsCoverFetchWithoutDHTWalk(t *testing.T) {
-	for _, slow := range []bool{false, true} {
-		nodes := newNet(t, 3, func(i int) Config {
-			c := DefaultConfig()
-			c.SeedServeCopies = 0
-			if i == 1 && slow {
-				c.sendRate = 256 << 10 // 8 s for the artifact alone
+	type outcome struct {
+		Searched, Due, Provided bool
+		Finds, Provides         int
+	}
+	for _, tc := range []struct {
+		name  string
+		slow  bool
+		fakes int // provider records without addresses the search also gets
+		want  outcome
+	}{
+		{"seed in time", false, 0, outcome{Searched: false, Due: true, Provided: true}},
+		{"slow seed", true, 0, outcome{Searched: true, Due: false, Provided: true, Finds: 1, Provides: 1}},
+		{"slow seed, holders plenty", true, ProvideRecordsEnough, outcome{Searched: true, Due: true, Provided: true, Finds: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := newNet(t, 3, func(i int) Config {
+				c := DefaultConfig()
+				c.SeedServeCopies = 0
+				if i == 1 && tc.slow {
+					c.sendRate = 256 << 10 // 8 s for the artifact alone
+				}
+				return c
+			})
+			data, sum := artifact(2<<20+9, 21)
+			root := seed(t, data, nodes[0], nodes[1], nodes[2])
+			r := &countingRouter{node: nodes[0], count: map[cid.Cid]int{}, fakes: tc.fakes}
+			svc, err := New(nodes[0].h, r, nodes[0].store, DefaultConfig())
+			if err != nil {
+				t.Fatal(err)
 			}
-			return c
+			var buf bytes.Buffer
+			want := Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{nodes[1].h.ID()}}
+			res, err := svc.Fetch(context.Background(), want, &buf)
+			if err != nil {
+				t.Fatalf("Fetch: %v", err)
+			}
+			checkArtifact(t, buf.Bytes(), data)
+			svc.Provider().wait()
+			r.mu.Lock()
+			got := outcome{res.Searched, slices.Contains(svc.Provider().Due(), root), res.Provided, r.finds, r.count[root]}
+			r.mu.Unlock()
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+			if used := providerIDs(res); tc.slow && !slices.Contains(used, nodes[2].h.ID()) {
+				t.Errorf("providers used %v, want the holder the DHT names (%v) too", used, nodes[2].h.ID())
+			}
 		})
-		data, sum := artifact(2<<20+9, 21)
-		root := seed(t, data, nodes[0], nodes[1], nodes[2])
-		r := &countingRouter{node: nodes[0], count: map[cid.Cid]int{}}
-		svc, err := New(nodes[0].h, r, nodes[0].store, DefaultConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		want := Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{nodes[1].h.ID()}}
-		res, err := svc.Fetch(context.Background(), want, &buf)
-		if err != nil {
-			t.Fatalf("Fetch (slow seed: %v): %v", slow, err)
-		}
-		checkArtifact(t, buf.Bytes(), data)
-		svc.Provider().wait()
-		r.mu.Lock()
-		type outcome struct {
-			Searched, Due, Provided bool
-			Finds, Provides         int
-		}
-		got := outcome{res.Searched, slices.Contains(svc.Provider().Due(), root), res.Provided, r.finds, r.count[root]}
-		r.mu.Unlock()
-		want1 := outcome{Searched: false, Due: true, Provided: true}
-		if slow {
-			want1 = outcome{Searched: true, Due: false, Provided: true, Finds: 1, Provides: 1}
-		}
-		if diff := cmp.Diff(want1, got); diff != "" {
-			t.Errorf("slow seed: %v (-want +got):\n%s", slow, diff)
-		}
-		if used := providerIDs(res); slow && !slices.Contains(used, nodes[2].h.ID()) {
-			t.Errorf("slow seed: providers used %v, want the holder the DHT names (%v) too", used, nodes[2].h.ID())
-		}
 	}
 }
 

@@ -90,6 +90,7 @@ func (f *fetch) searchOnce(ctx, sctx context.Context, t *transfer) bool {
 		if ai.ID == self || ai.ID == "" {
 			continue
 		}
+		f.records.Add(1)
 		if !t.waitRoom(sctx) {
 			return false
 		}
