@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -9,18 +10,21 @@ import (
 	"github.com/patchnet/patchnet/node"
 )
 
-// events keeps, per node, the first time of each event kind and its fetch,
-// fed by every node's OnEvent (which must return quickly).
+// events keeps, per node, the first time of each event kind, its fetch and
+// its failed attempts, fed by every node's OnEvent (which must return
+// quickly).
 type events struct {
 	mu      sync.Mutex
 	first   map[peer.ID]map[node.EventKind]time.Time
 	fetched map[peer.ID]node.Event
-	signers map[peer.ID][]string // the co-signers counted at acceptance
+	failed  map[peer.ID][]node.Event // failed install attempts, in order
+	signers map[peer.ID][]string     // the co-signers counted at acceptance
 	counts  map[node.EventKind]int
 }
 
 func newEvents() *events {
-	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{}, signers: map[peer.ID][]string{}, counts: map[node.EventKind]int{}}
+	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{},
+		failed: map[peer.ID][]node.Event{}, signers: map[peer.ID][]string{}, counts: map[node.EventKind]int{}}
 }
 
 func (e *events) record(ev node.Event) {
@@ -38,6 +42,8 @@ func (e *events) record(ev node.Event) {
 	switch ev.Kind {
 	case node.EventFetched:
 		e.fetched[ev.Node] = ev
+	case node.EventFailed:
+		e.failed[ev.Node] = append(e.failed[ev.Node], ev)
 	case node.EventAccepted:
 		e.signers[ev.Node] = append(e.signers[ev.Node], ev.Signers...)
 	}
@@ -64,6 +70,14 @@ func (e *events) fetch(p peer.ID) (node.Event, bool) {
 	defer e.mu.Unlock()
 	ev, ok := e.fetched[p]
 	return ev, ok
+}
+
+// failures are p's failed install attempts (a fetch that found no source,
+// say, before the retry after node.DefaultFetchRetry), oldest first.
+func (e *events) failures(p peer.ID) []node.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.failed[p])
 }
 
 // count is how many nodes had an event of kind.

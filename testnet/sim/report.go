@@ -89,6 +89,9 @@ func (z *zone) sample(m *nodelab.Member) testnet.Sample {
 	id := m.ID()
 	s := testnet.Sample{Node: m.Name, Role: "agent", Receipt: z.receipt(id), Accept: z.since(id, node.EventAccepted),
 		Install: z.since(id, node.EventInstalled), Served: z.net.sent(m.Name), Wrong: z.wrong(m)}
+	if f := z.ev.failures(id); len(f) > 0 {
+		s.Failures, s.FirstFailure = len(f), f[0].Detail
+	}
 	if ev, ok := z.ev.fetch(id); ok {
 		s.FetchTime = ev.Took
 		s.FromOrigin, s.FromPeers, s.Fetch = ev.SourceBytes["vendor"], ev.SourceBytes["peers"], ev.Detail
