@@ -224,7 +224,8 @@ type APIEvent struct {
 	// SourceBytes are a fetched event's bytes by source (peers, vendor,
 	// local).
 	SourceBytes map[string]int64 `json:"source_bytes,omitempty"`
-	// TookMS is how long a fetched event's fetch took, in milliseconds.
+	// TookMS is how long a fetched event's fetch took, in milliseconds,
+	// rounded up (a fetch under a millisecond says 1, not nothing).
 	TookMS int64 `json:"took_ms,omitempty"`
 }
 
@@ -645,7 +646,7 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	for _, e := range evs {
 		out.Events = append(out.Events, APIEvent{Kind: e.Kind, At: e.At, ID: e.ID, Version: e.Version, Detail: e.Detail,
 			Source: e.Source, From: peerStrings(e.From), Signers: e.Signers, SourceBytes: e.SourceBytes,
-			TookMS: e.Took.Milliseconds()})
+			TookMS: (e.Took + time.Millisecond - 1).Milliseconds()})
 	}
 	return out, nil
 }

@@ -113,6 +113,9 @@ func TestAPIOfRunningNodes(t *testing.T) {
 		if got := fetched["peers"] + fetched["vendor"] + fetched["local"]; got != l.ArtifactSize() {
 			t.Errorf("fetched event's bytes by source %v sum to %d, want the artifact's %d", fetched, got, l.ArtifactSize())
 		}
+		if st.Events[i].TookMS <= 0 {
+			t.Errorf("fetched event took_ms %d, want the fetch's time (at least 1)", st.Events[i].TookMS)
+		}
 		if st.Process.PeakRSSBytes <= 0 || st.Process.CPUSeconds <= 0 {
 			t.Errorf("process usage %+v, want memory and CPU", st.Process)
 		}

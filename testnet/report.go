@@ -101,8 +101,9 @@ type Sample struct {
 	// that delivered and why any was dropped (the first few), so a run
 	// says why an agent went to the vendor URL or left a provider idle.
 	Fetch string `json:"fetch,omitempty"`
-	// Failures counts its failed install attempts (each retried after a
-	// backoff), and FirstFailure says why the first failed.
+	// Failures counts its install-failed events (a fetch that failed and
+	// is retried after a backoff, or a final failure), and FirstFailure
+	// says why the first failed.
 	Failures     int    `json:"failures,omitempty"`
 	FirstFailure string `json:"first_failure,omitempty"`
 	// Wrong is set when it installed something it must not have.

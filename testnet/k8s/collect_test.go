@@ -97,6 +97,9 @@ func TestCollectFromRunningNodes(t *testing.T) {
 		if want := fmt.Sprintf("%d bytes from ", l.ArtifactSize()); !strings.HasPrefix(s.Fetch, want) {
 			t.Errorf("%s's fetch %q, want its fetched event's detail (%q…)", s.Node, s.Fetch, want)
 		}
+		if s.FetchTime <= 0 || s.FetchTime > s.Install {
+			t.Errorf("%s's fetch took %v, installed at %v: want its fetched event's took_ms, within the install", s.Node, s.FetchTime, s.Install)
+		}
 	}
 	if rep.MemoryPerNodeBytes <= 0 || rep.CPUSeconds <= 0 {
 		t.Errorf("memory per node %d, CPU %v s: want both read from the nodes", rep.MemoryPerNodeBytes, rep.CPUSeconds)

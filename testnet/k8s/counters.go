@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"slices"
+	"time"
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/testnet"
@@ -15,7 +16,8 @@ import (
 //   - each agent sample (matched by node name): Served, the bytes it served
 //     to peers, and FromPeers and FromOrigin, the bytes its fetch of update
 //     id got from peers and from the vendor's origin (a fetch served by a
-//     publisher alone counts as the origin's, as in sim);
+//     publisher alone counts as the origin's, as in sim), and FetchTime,
+//     the fetch's own time (its event's took_ms);
 //   - PeerEgressBytes: what supernodes and agents served each other;
 //     OriginEgressBytes gains what publishers' nodes served (the caller
 //     adds what the vendor's HTTP origin served, when it knows it);
@@ -59,8 +61,8 @@ func FillCounters(rep *testnet.Report, reports []*NodeReport, id string) {
 	}
 }
 
-// fillSample puts an agent's served bytes and its fetch of id by source
-// into s.
+// fillSample puts an agent's served bytes and its fetch of id (bytes by
+// source, detail, time) into s.
 func fillSample(s *testnet.Sample, st *node.APIStatus, id string, publishers map[string]bool) {
 	s.Served = st.Content.ServedBytes
 	for _, e := range st.Events {
@@ -68,6 +70,7 @@ func fillSample(s *testnet.Sample, st *node.APIStatus, id string, publishers map
 			continue
 		}
 		s.FromOrigin, s.FromPeers, s.Fetch = e.SourceBytes["vendor"], e.SourceBytes["peers"], e.Detail
+		s.FetchTime = time.Duration(e.TookMS) * time.Millisecond
 		if len(e.From) == 1 && publishers[e.From[0]] {
 			s.FromOrigin, s.FromPeers = s.FromOrigin+s.FromPeers, 0
 		}
