@@ -45,12 +45,14 @@ func ParseCertificatesPEM(data []byte) ([]*x509.Certificate, error) {
 }
 
 // ParseCertificateDER parses one DER certificate, bounded by
-// MaxCertificateBytes.
+// MaxCertificateBytes. The certificate may be shared with every other
+// parse of the same bytes in the process (parsed.go): callers must not
+// modify it.
 func ParseCertificateDER(der []byte) (*x509.Certificate, error) {
 	if len(der) > MaxCertificateBytes {
 		return nil, fmt.Errorf("%w: certificate is %d bytes (limit %d)", ErrOversized, len(der), MaxCertificateBytes)
 	}
-	cert, err := x509.ParseCertificate(der)
+	cert, err := parsed.parse(der)
 	if err != nil {
 		return nil, fmt.Errorf("%w: parsing certificate: %v", ErrMalformed, err)
 	}

@@ -20,8 +20,13 @@ const (
 	pollInterval = 20 * time.Millisecond
 	// agentConnLow and agentConnHigh are a sim agent's connection water
 	// marks (production: overlay.DefaultConnLow/High, 64/128): enough for
-	// gossip meshes (D=6 on a few topics) and the DHT.
-	agentConnLow, agentConnHigh = 16, 32
+	// gossip meshes (D=6 on a few topics; the manager keeps mesh peers and
+	// signers past the marks) and the DHT, whose lookups dial whom they
+	// need. Each connection costs a sim node about 100 KB and nine
+	// goroutines: at 16/32 agents settled at ~30 connections and 5.3 MB
+	// live, at 8/16 at ~19 and 4.1 MB, with the same acceptance
+	// (BENCHMARKS.md).
+	agentConnLow, agentConnHigh = 8, 16
 	// supernodeConnLow and supernodeConnHigh are a sim supernode's marks:
 	// a connection from each agent of a 1,000-agent zone, which fetch
 	// from it, and its own gossip and DHT peers.
