@@ -20,11 +20,13 @@ type events struct {
 	failed  map[peer.ID][]node.Event // failed install attempts, in order
 	signers map[peer.ID][]string     // the co-signers counted at acceptance
 	counts  map[node.EventKind]int
+	order   map[node.EventKind][]peer.ID // the nodes in the order of their first event of each kind
 }
 
 func newEvents() *events {
 	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{},
-		failed: map[peer.ID][]node.Event{}, signers: map[peer.ID][]string{}, counts: map[node.EventKind]int{}}
+		failed: map[peer.ID][]node.Event{}, signers: map[peer.ID][]string{}, counts: map[node.EventKind]int{},
+		order: map[node.EventKind][]peer.ID{}}
 }
 
 func (e *events) record(ev node.Event) {
@@ -38,6 +40,7 @@ func (e *events) record(ev node.Event) {
 	if _, ok := m[ev.Kind]; !ok {
 		m[ev.Kind] = ev.At
 		e.counts[ev.Kind]++
+		e.order[ev.Kind] = append(e.order[ev.Kind], ev.Node)
 	}
 	switch ev.Kind {
 	case node.EventFetched:
@@ -62,6 +65,15 @@ func (e *events) at(p peer.ID, kind node.EventKind) (time.Time, bool) {
 	defer e.mu.Unlock()
 	t, ok := e.first[p][kind]
 	return t, ok
+}
+
+// firsts are the nodes whose first event of kind came after the first
+// from nodes' did, in order: a waiter reads only what is new since it last
+// looked, not every node's events again.
+func (e *events) firsts(kind node.EventKind, from int) []peer.ID {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.order[kind][min(from, len(e.order[kind])):])
 }
 
 // fetch is p's artifact fetch, if it made one.

@@ -37,3 +37,26 @@ func TestEventsKeepFailedAttempts(t *testing.T) {
 		t.Errorf("first failure at %v (%v), %d nodes failed: want %v, 1", first, ok, e.count(node.EventFailed), at)
 	}
 }
+
+// TestEventsListFirstsInOrder: a waiter reading firsts from where it left
+// off sees each node once per kind, in the order of their first events,
+// and a node's later events of that kind add nothing.
+func TestEventsListFirstsInOrder(t *testing.T) {
+	e := newEvents()
+	a, b, c := peer.ID("agent-a"), peer.ID("agent-b"), peer.ID("agent-c")
+	at := time.Date(2026, 12, 6, 2, 0, 0, 0, time.UTC)
+	for _, p := range []peer.ID{b, a, b} {
+		e.record(node.Event{Kind: node.EventInstalled, Node: p, At: at})
+	}
+	e.record(node.Event{Kind: node.EventAccepted, Node: c, At: at})
+	if diff := cmp.Diff([]peer.ID{b, a}, e.firsts(node.EventInstalled, 0)); diff != "" {
+		t.Errorf("firsts from 0 (-want +got):\n%s", diff)
+	}
+	e.record(node.Event{Kind: node.EventInstalled, Node: c, At: at})
+	if diff := cmp.Diff([]peer.ID{c}, e.firsts(node.EventInstalled, 2)); diff != "" {
+		t.Errorf("firsts from 2 (-want +got):\n%s", diff)
+	}
+	if got := e.firsts(node.EventInstalled, 5); len(got) != 0 {
+		t.Errorf("firsts past the end: %v", got)
+	}
+}

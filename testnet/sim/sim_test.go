@@ -187,7 +187,8 @@ var (
 	benchBase     = flag.Bool("sim.baselines", true, "run BenchmarkZone's baselines")
 	benchOut      = flag.String("sim.out", "", "write BenchmarkZone's report (JSON) to this file")
 	benchPprof    = flag.String("sim.pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060) during BenchmarkZone")
-	benchProfile  = flag.String("sim.cpuprofile", "", "write a CPU profile of the 20 s after BenchmarkZone's publication to this file")
+	benchProfile  = flag.String("sim.cpuprofile", "", "write a CPU profile of the -sim.cpuprofile-for after BenchmarkZone's publication to this file")
+	benchProfFor  = flag.Duration("sim.cpuprofile-for", 20*time.Second, "how long after publication -sim.cpuprofile profiles (the first seconds are the announcement's spread)")
 	benchSettle   = flag.Duration("sim.settle", testnet.DefaultParams().Settle, "BenchmarkZone's longest settle before publication")
 	benchSpread   = flag.Duration("sim.rollout-spread", 0, "BenchmarkZone's rollout spread (installs at each agent's offset within it)")
 )
@@ -212,7 +213,7 @@ func BenchmarkZone(b *testing.B) {
 				lab = l
 				go watchConns(b, l, 10*time.Second, stop)
 			},
-			OnPublished: profileAfter(b, *benchProfile),
+			OnPublished: profileAfter(b, *benchProfile, *benchProfFor),
 		})
 		close(stop)
 		if err != nil {
@@ -234,8 +235,8 @@ func BenchmarkZone(b *testing.B) {
 }
 
 // profileAfter is an OnPublished hook writing a CPU profile of the
-// publication's first 20 s to file (none if file is empty).
-func profileAfter(b *testing.B, file string) func(*updates.Announcement, time.Time) {
+// publication's first d to file (none if file is empty).
+func profileAfter(b *testing.B, file string, d time.Duration) func(*updates.Announcement, time.Time) {
 	var once sync.Once
 	return func(*updates.Announcement, time.Time) {
 		if file == "" {
@@ -251,7 +252,7 @@ func profileAfter(b *testing.B, file string) func(*updates.Announcement, time.Ti
 				b.Error(err)
 				return
 			}
-			time.AfterFunc(20*time.Second, func() {
+			time.AfterFunc(d, func() {
 				pprof.StopCPUProfile()
 				f.Close()
 			})

@@ -138,11 +138,19 @@ func (z *zone) waitFor(ctx context.Context, set []*nodelab.Member, kind node.Eve
 	defer deadline.Stop()
 	tick := time.NewTicker(pollInterval)
 	defer tick.Stop()
-	last := -1
+	// Each poll reads only the events new since the last: recounting
+	// every node's events 50 times a second took 7 % of a 1,000-node
+	// zone's CPU while it propagated.
+	want := make(map[peer.ID]bool, len(set))
+	for _, m := range set {
+		want[m.ID()] = true
+	}
+	n, read, last := 0, 0, -1
 	for {
-		n := 0
-		for _, m := range set {
-			if _, ok := z.ev.at(m.ID(), kind); ok {
+		news := z.ev.firsts(kind, read)
+		read += len(news)
+		for _, p := range news {
+			if want[p] {
 				n++
 			}
 		}
