@@ -217,8 +217,8 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 	}
 	rep.Results[testnet.ResultPatchnet] = testnet.Summarize(inst, rep.Nodes)
 	rep.Stages["receipt"] = testnet.Summarize(receipt, rep.Nodes)
-	rep.Stages["accepted"] = testnet.Summarize(accept, rep.Nodes)
-	rep.Stages["installed"] = testnet.Summarize(inst, rep.Nodes)
+	rep.Stages["accept"] = testnet.Summarize(accept, rep.Nodes)
+	rep.Stages["install"] = testnet.Summarize(inst, rep.Nodes)
 	rep.Checks["all_nodes_answered"] = failed == 0
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
 	FillCounters(rep, reports, o.UpdateID)

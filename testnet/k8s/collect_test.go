@@ -101,6 +101,14 @@ func TestCollectFromRunningNodes(t *testing.T) {
 			t.Errorf("%s's fetch took %v, installed at %v: want its fetched event's took_ms, within the install", s.Node, s.FetchTime, s.Install)
 		}
 	}
+	if f, ok := rep.Stages["fetch"]; !ok || f.Delivered != 2.0/3 || f.MaxMS <= 0 {
+		t.Errorf("fetch stage %+v (present %v): want the 2 answering agents' fetch times of 3", f, ok)
+	}
+	for _, name := range []string{"receipt", "accept", "install"} {
+		if r := rep.Stages[name]; r.Delivered != 2.0/3 {
+			t.Errorf("stage %q %+v: want 2 of 3 delivered, named as sim and netns name it", name, r)
+		}
+	}
 	if rep.MemoryPerNodeBytes <= 0 || rep.CPUSeconds <= 0 {
 		t.Errorf("memory per node %d, CPU %v s: want both read from the nodes", rep.MemoryPerNodeBytes, rep.CPUSeconds)
 	}

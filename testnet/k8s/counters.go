@@ -17,7 +17,8 @@ import (
 //     to peers, and FromPeers and FromOrigin, the bytes its fetch of update
 //     id got from peers and from the vendor's origin (a fetch served by a
 //     publisher alone counts as the origin's, as in sim), and FetchTime,
-//     the fetch's own time (its event's took_ms);
+//     the fetch's own time (its event's took_ms), summarised over rep.Nodes
+//     agents as the `fetch` stage when any agent reported one;
 //   - PeerEgressBytes: what supernodes and agents served each other;
 //     OriginEgressBytes gains what publishers' nodes served (the caller
 //     adds what the vendor's HTTP origin served, when it knows it);
@@ -56,9 +57,29 @@ func FillCounters(rep *testnet.Report, reports []*NodeReport, id string) {
 	if delivered > 0 {
 		rep.DuplicatesPerMessage = float64(dup) / float64(delivered)
 	}
+	fillFetchStage(rep)
 	if rssNodes > 0 {
 		rep.MemoryPerNodeBytes = rss / rssNodes
 	}
+}
+
+// fillFetchStage summarises the samples' fetch times as the `fetch`
+// stage, as sim does, over rep.Nodes agents; none when no agent reported
+// one (a node too old to time its fetch).
+func fillFetchStage(rep *testnet.Report) {
+	var fetch []time.Duration
+	for _, s := range rep.Samples {
+		if s.FetchTime > 0 {
+			fetch = append(fetch, s.FetchTime)
+		}
+	}
+	if len(fetch) == 0 {
+		return
+	}
+	if rep.Stages == nil {
+		rep.Stages = map[string]testnet.Result{}
+	}
+	rep.Stages["fetch"] = testnet.Summarize(fetch, max(rep.Nodes, len(fetch)))
 }
 
 // fillSample puts an agent's served bytes and its fetch of id (bytes by

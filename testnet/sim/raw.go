@@ -37,8 +37,15 @@ const (
 	rawMeshSettle = 30 * time.Second
 	// rawDialAttempts is how often a baseline connection is tried.
 	rawDialAttempts = 3
+	// originDialAttempts is how often an HTTP-baseline client tries to
+	// reach the origin: as Linux retransmits a TCP SYN (tcp_syn_retries,
+	// 6), waiting rawRedialWait doubling in between, about a minute.
+	originDialAttempts = 7
 	// rawDialTimeout bounds one baseline dial.
 	rawDialTimeout = 10 * time.Second
+	// rawRedialWait is the wait before a baseline dial's second attempt,
+	// doubling for each one after (a TCP SYN's first retransmission).
+	rawRedialWait = time.Second
 )
 
 // rawNode is one baseline host: plain libp2p over the same simulated
@@ -188,8 +195,8 @@ func zoneEdges(members []*nodelab.Member) [][2]peer.ID {
 }
 
 // connectAsZone connects the raw nodes as the patchnet nodes were
-// connected (zoneEdges), each dial tried up to rawDialAttempts times (a
-// handshake can time out on a loaded machine). More than a hundredth of the
+// connected (zoneEdges), each dial tried up to rawDialAttempts times
+// (dialRetrying: a handshake can time out on a loaded machine). More than a hundredth of the
 // edges failing is an error; fewer leave the topology nearly the zone's.
 func connectAsZone(ctx context.Context, zone [][2]peer.ID, nodes map[peer.ID]*rawNode, progress testnet.Progress) error {
 	type edge struct{ a, b *rawNode }
@@ -206,17 +213,11 @@ func connectAsZone(ctx context.Context, zone [][2]peer.ID, nodes map[peer.ID]*ra
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			defer func() { progress("baseline connecting", int(done.Add(1)), len(edges)) }()
-			var err error
-			for range rawDialAttempts {
-				dctx, cancel := context.WithTimeout(ctx, rawDialTimeout)
-				err = e.a.h.Connect(dctx, peer.AddrInfo{ID: e.b.h.ID(), Addrs: e.b.h.Addrs()})
-				cancel()
-				if err == nil {
-					return
-				}
+			ai := peer.AddrInfo{ID: e.b.h.ID(), Addrs: e.b.h.Addrs()}
+			if err := dialRetrying(ctx, e.a.h, ai, rawDialAttempts, rawDialTimeout, rawRedialWait); err != nil {
+				failed.Add(1)
+				lastErr.Store(err.Error())
 			}
-			failed.Add(1)
-			lastErr.Store(err.Error())
 		})
 	}
 	wg.Wait()
@@ -330,23 +331,41 @@ func httpOrigin(ctx context.Context, z *zone, rep *testnet.Report, origin *rawNo
 	return nil
 }
 
+// dialRetrying connects h to ai in up to attempts tries of timeout each,
+// waiting wait before the second and twice as long before each one after.
+// A retry skips the dial backoff libp2p's swarm keeps for a peer it failed
+// to reach (which would otherwise fail it at once, making three attempts
+// one): a TCP client has none, and the baselines stand for TCP clients.
+func dialRetrying(ctx context.Context, h host.Host, ai peer.AddrInfo, attempts int, timeout, wait time.Duration) error {
+	var err error
+	for i := range attempts {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("dialing %s: %w (after %v)", ai.ID, ctx.Err(), err)
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+		dctx, cancel := context.WithTimeout(lpnet.WithForceDirectDial(ctx, "baseline retry"), timeout)
+		err = h.Connect(dctx, ai)
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("dialing %s, %d attempts: %w", ai.ID, attempts, err)
+}
+
 // fetchOrigin downloads the whole artifact from the origin.
 func fetchOrigin(ctx context.Context, h host.Host, origin peer.ID, size int64, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	// A busy origin refuses handshakes past its accept queue (quic-go's is
-	// 32); a client tries again, as an HTTP client whose SYN was dropped.
+	// 32); a client tries again, as an HTTP client's kernel retransmits a
+	// dropped SYN.
 	ai := peer.AddrInfo{ID: origin, Addrs: h.Peerstore().Addrs(origin)}
-	var err error
-	for range rawDialAttempts {
-		dctx, dcancel := context.WithTimeout(ctx, rawDialTimeout)
-		err = h.Connect(dctx, ai)
-		dcancel()
-		if err == nil {
-			break
-		}
-	}
-	if err != nil {
+	if dialRetrying(ctx, h, ai, originDialAttempts, rawDialTimeout, rawRedialWait) != nil {
 		return false
 	}
 	s, err := h.NewStream(ctx, origin, originProtocol)
