@@ -1,15 +1,19 @@
 package sim
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"fmt"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	lpnet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	ma "github.com/multiformats/go-multiaddr"
@@ -64,4 +68,41 @@ func freeUDPPort(t *testing.T) int {
 	}
 	defer c.Close()
 	return c.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestBaselineOriginDownloadRetried: an HTTP-baseline client whose first
+// download the origin dropped (a connection its busy origin closed, seen
+// at 1,000 nodes as "opening a stream: connection failed") downloads on
+// its next attempt rather than counting as never delivered.
+func TestBaselineOriginDownloadRetried(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	hosts := make([]host.Host, 2)
+	for i := range hosts {
+		h, err := libp2p.New(libp2p.NoTransports, libp2p.Transport(quic.NewTransport),
+			libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"), libp2p.DisableMetrics())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		hosts[i] = h
+	}
+	client, origin := hosts[0], hosts[1]
+	artifact := bytes.Repeat([]byte{7}, 64<<10)
+	var streams atomic.Int64
+	origin.SetStreamHandler(originProtocol, func(s lpnet.Stream) {
+		if streams.Add(1) == 1 {
+			s.Reset() // dropped
+			return
+		}
+		defer s.Close()
+		s.Write(artifact)
+	})
+	client.Peerstore().AddAddrs(origin.ID(), origin.Addrs(), time.Hour)
+	if !fetchOrigin(ctx, client, origin.ID(), int64(len(artifact)), 30*time.Second) {
+		t.Fatalf("the download failed after %d attempts reached the origin", streams.Load())
+	}
+	if n := streams.Load(); n != 2 {
+		t.Errorf("the origin saw %d downloads, want the dropped one and its retry", n)
+	}
 }

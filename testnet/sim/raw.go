@@ -38,8 +38,9 @@ const (
 	// rawDialAttempts is how often a baseline connection is tried.
 	rawDialAttempts = 3
 	// originDialAttempts is how often an HTTP-baseline client tries to
-	// reach the origin: as Linux retransmits a TCP SYN (tcp_syn_retries,
-	// 6), waiting rawRedialWait doubling in between, about a minute.
+	// download from the origin: as often as Linux sends a TCP SYN
+	// (tcp_syn_retries, 6 retransmissions), waiting rawRedialWait doubling
+	// in between, about a minute.
 	originDialAttempts = 7
 	// rawDialTimeout bounds one baseline dial.
 	rawDialTimeout = 10 * time.Second
@@ -357,23 +358,54 @@ func dialRetrying(ctx context.Context, h host.Host, ai peer.AddrInfo, attempts i
 	return fmt.Errorf("dialing %s, %d attempts: %w", ai.ID, attempts, err)
 }
 
-// fetchOrigin downloads the whole artifact from the origin.
+// fetchOrigin downloads the whole artifact from the origin, trying again
+// as an HTTP client does whose connection failed or was dropped (a busy
+// origin refuses handshakes past its accept queue, quic-go's 32, and may
+// close a connection its client already counts as up): up to
+// originDialAttempts attempts, rawRedialWait doubling apart, within
+// timeout.
 func fetchOrigin(ctx context.Context, h host.Host, origin peer.ID, size int64, timeout time.Duration) bool {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	// A busy origin refuses handshakes past its accept queue (quic-go's is
-	// 32); a client tries again, as an HTTP client's kernel retransmits a
-	// dropped SYN.
 	ai := peer.AddrInfo{ID: origin, Addrs: h.Peerstore().Addrs(origin)}
-	if dialRetrying(ctx, h, ai, originDialAttempts, rawDialTimeout, rawRedialWait) != nil {
-		return false
+	wait := rawRedialWait
+	for i := range originDialAttempts {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(wait):
+			}
+			wait *= 2
+		}
+		if fetchOriginOnce(ctx, h, ai, size) == nil {
+			return true
+		}
 	}
-	s, err := h.NewStream(ctx, origin, originProtocol)
+	return false
+}
+
+// fetchOriginOnce is one attempt of fetchOrigin: connect (past the
+// swarm's dial backoff, as dialRetrying), open a stream, read the whole
+// artifact.
+func fetchOriginOnce(ctx context.Context, h host.Host, ai peer.AddrInfo, size int64) error {
+	dctx, cancel := context.WithTimeout(lpnet.WithForceDirectDial(ctx, "baseline retry"), rawDialTimeout)
+	err := h.Connect(dctx, ai)
+	cancel()
 	if err != nil {
-		return false
+		return err
+	}
+	s, err := h.NewStream(ctx, ai.ID, originProtocol)
+	if err != nil {
+		return fmt.Errorf("opening a stream: %w", err)
 	}
 	defer s.Close()
-	s.SetReadDeadline(time.Now().Add(timeout))
-	n, _ := io.Copy(io.Discard, s)
-	return n == size
+	if d, ok := ctx.Deadline(); ok {
+		s.SetReadDeadline(d)
+	}
+	n, err := io.Copy(io.Discard, s)
+	if n != size {
+		return fmt.Errorf("read %d of %d bytes: %v", n, size, err)
+	}
+	return nil
 }
