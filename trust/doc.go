@@ -4,8 +4,11 @@
 // through a trust.Verify… function.
 //
 // It must not touch the network, and it imports no other patchnet package.
-// Issuance (keys and state on disk) lives in trust/ca; test PKIs in
-// trust/trusttest.
+// Its one process-wide state is the cache of parsed certificates
+// (parsed.go), shared by every parse of the same DER while anyone holds
+// the result: it shares parsing only, never a verdict, which each
+// Verifier reaches against its own roots, CRLs and clock. Issuance (keys
+// and state on disk) lives in trust/ca; test PKIs in trust/trusttest.
 //
 // # Certificates
 //
