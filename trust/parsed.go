@@ -83,10 +83,3 @@ func (p *parsedCertificates) forget(e entry) {
 		delete(p.m, e.fp)
 	}
 }
-
-// len is how many certificates are cached, freed or not.
-func (p *parsedCertificates) len() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.m)
-}

@@ -117,3 +117,10 @@ func TestParsedCertificatesConcurrentParsesAgree(t *testing.T) {
 		}
 	}
 }
+
+// len is how many certificates p caches, freed or not.
+func (p *parsedCertificates) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.m)
+}

@@ -26,12 +26,7 @@ import (
 func TestBaselineDialRetriesPastBackoff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	client, err := libp2p.New(libp2p.NoTransports, libp2p.Transport(quic.NewTransport),
-		libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	client := loopbackHost(t)
 	key, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -48,15 +43,24 @@ func TestBaselineDialRetriesPastBackoff(t *testing.T) {
 		t.Fatal("dialed an origin that is not listening")
 	}
 	// The origin comes up; the client's next attempts must reach it.
-	origin, err := libp2p.New(libp2p.Identity(key), libp2p.NoTransports, libp2p.Transport(quic.NewTransport),
-		libp2p.ListenAddrs(addr), libp2p.DisableMetrics())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer origin.Close()
+	loopbackHost(t, libp2p.Identity(key), libp2p.ListenAddrs(addr))
 	if err := dialRetrying(ctx, client, ai, 3, 5*time.Second, 50*time.Millisecond); err != nil {
 		t.Fatalf("the origin listens, yet: %v", err)
 	}
+}
+
+// loopbackHost is a plain QUIC host for the test's life, on a loopback
+// port of its own unless opts listen elsewhere.
+func loopbackHost(t *testing.T, opts ...libp2p.Option) host.Host {
+	t.Helper()
+	opts = append([]libp2p.Option{libp2p.NoTransports, libp2p.Transport(quic.NewTransport),
+		libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"), libp2p.DisableMetrics()}, opts...)
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
 }
 
 // freeUDPPort is a loopback UDP port nothing listens on now.
@@ -77,17 +81,7 @@ func freeUDPPort(t *testing.T) int {
 func TestBaselineOriginDownloadRetried(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	hosts := make([]host.Host, 2)
-	for i := range hosts {
-		h, err := libp2p.New(libp2p.NoTransports, libp2p.Transport(quic.NewTransport),
-			libp2p.ListenAddrStrings("/ip4/127.0.0.1/udp/0/quic-v1"), libp2p.DisableMetrics())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer h.Close()
-		hosts[i] = h
-	}
-	client, origin := hosts[0], hosts[1]
+	client, origin := loopbackHost(t), loopbackHost(t)
 	artifact := bytes.Repeat([]byte{7}, 64<<10)
 	var streams atomic.Int64
 	origin.SetStreamHandler(originProtocol, func(s lpnet.Stream) {

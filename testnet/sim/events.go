@@ -17,15 +17,14 @@ type events struct {
 	mu      sync.Mutex
 	first   map[peer.ID]map[node.EventKind]time.Time
 	fetched map[peer.ID]node.Event
-	failed  map[peer.ID][]node.Event // failed install attempts, in order
-	signers map[peer.ID][]string     // the co-signers counted at acceptance
-	counts  map[node.EventKind]int
+	failed  map[peer.ID][]node.Event     // failed install attempts, in order
+	signers map[peer.ID][]string         // the co-signers counted at acceptance
 	order   map[node.EventKind][]peer.ID // the nodes in the order of their first event of each kind
 }
 
 func newEvents() *events {
 	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{},
-		failed: map[peer.ID][]node.Event{}, signers: map[peer.ID][]string{}, counts: map[node.EventKind]int{},
+		failed: map[peer.ID][]node.Event{}, signers: map[peer.ID][]string{},
 		order: map[node.EventKind][]peer.ID{}}
 }
 
@@ -39,7 +38,6 @@ func (e *events) record(ev node.Event) {
 	}
 	if _, ok := m[ev.Kind]; !ok {
 		m[ev.Kind] = ev.At
-		e.counts[ev.Kind]++
 		e.order[ev.Kind] = append(e.order[ev.Kind], ev.Node)
 	}
 	switch ev.Kind {
@@ -96,5 +94,5 @@ func (e *events) failures(p peer.ID) []node.Event {
 func (e *events) count(kind node.EventKind) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return e.counts[kind]
+	return len(e.order[kind])
 }

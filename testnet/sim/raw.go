@@ -332,30 +332,45 @@ func httpOrigin(ctx context.Context, z *zone, rep *testnet.Report, origin *rawNo
 	return nil
 }
 
-// dialRetrying connects h to ai in up to attempts tries of timeout each,
-// waiting wait before the second and twice as long before each one after.
-// A retry skips the dial backoff libp2p's swarm keeps for a peer it failed
-// to reach (which would otherwise fail it at once, making three attempts
-// one): a TCP client has none, and the baselines stand for TCP clients.
-func dialRetrying(ctx context.Context, h host.Host, ai peer.AddrInfo, attempts int, timeout, wait time.Duration) error {
+// retrying runs try up to attempts times, waiting wait before the second
+// and twice as long before each one after (as a TCP client retransmits its
+// SYN), until it succeeds or ctx ends; it returns try's last error.
+func retrying(ctx context.Context, attempts int, wait time.Duration, try func() error) error {
 	var err error
 	for i := range attempts {
 		if i > 0 {
 			select {
 			case <-ctx.Done():
-				return fmt.Errorf("dialing %s: %w (after %v)", ai.ID, ctx.Err(), err)
+				return fmt.Errorf("%w (after %v)", ctx.Err(), err)
 			case <-time.After(wait):
 			}
 			wait *= 2
 		}
-		dctx, cancel := context.WithTimeout(lpnet.WithForceDirectDial(ctx, "baseline retry"), timeout)
-		err = h.Connect(dctx, ai)
-		cancel()
-		if err == nil {
+		if err = try(); err == nil {
 			return nil
 		}
 	}
-	return fmt.Errorf("dialing %s, %d attempts: %w", ai.ID, attempts, err)
+	return fmt.Errorf("%d attempts: %w", attempts, err)
+}
+
+// connectOnce dials ai from h once, within timeout, skipping the dial
+// backoff libp2p's swarm keeps for a peer it failed to reach (which would
+// fail a retry at once, making three attempts one): a TCP client has
+// none, and the baselines stand for TCP clients.
+func connectOnce(ctx context.Context, h host.Host, ai peer.AddrInfo, timeout time.Duration) error {
+	dctx, cancel := context.WithTimeout(lpnet.WithForceDirectDial(ctx, "baseline retry"), timeout)
+	defer cancel()
+	return h.Connect(dctx, ai)
+}
+
+// dialRetrying connects h to ai in up to attempts tries of timeout each,
+// wait doubling between them (retrying, connectOnce).
+func dialRetrying(ctx context.Context, h host.Host, ai peer.AddrInfo, attempts int, timeout, wait time.Duration) error {
+	err := retrying(ctx, attempts, wait, func() error { return connectOnce(ctx, h, ai, timeout) })
+	if err != nil {
+		return fmt.Errorf("dialing %s: %w", ai.ID, err)
+	}
+	return nil
 }
 
 // fetchOrigin downloads the whole artifact from the origin, trying again
@@ -368,31 +383,13 @@ func fetchOrigin(ctx context.Context, h host.Host, origin peer.ID, size int64, t
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	ai := peer.AddrInfo{ID: origin, Addrs: h.Peerstore().Addrs(origin)}
-	wait := rawRedialWait
-	for i := range originDialAttempts {
-		if i > 0 {
-			select {
-			case <-ctx.Done():
-				return false
-			case <-time.After(wait):
-			}
-			wait *= 2
-		}
-		if fetchOriginOnce(ctx, h, ai, size) == nil {
-			return true
-		}
-	}
-	return false
+	return retrying(ctx, originDialAttempts, rawRedialWait, func() error { return fetchOriginOnce(ctx, h, ai, size) }) == nil
 }
 
-// fetchOriginOnce is one attempt of fetchOrigin: connect (past the
-// swarm's dial backoff, as dialRetrying), open a stream, read the whole
-// artifact.
+// fetchOriginOnce is one attempt of fetchOrigin: connect, open a stream,
+// read the whole artifact.
 func fetchOriginOnce(ctx context.Context, h host.Host, ai peer.AddrInfo, size int64) error {
-	dctx, cancel := context.WithTimeout(lpnet.WithForceDirectDial(ctx, "baseline retry"), rawDialTimeout)
-	err := h.Connect(dctx, ai)
-	cancel()
-	if err != nil {
+	if err := connectOnce(ctx, h, ai, rawDialTimeout); err != nil {
 		return err
 	}
 	s, err := h.NewStream(ctx, ai.ID, originProtocol)
