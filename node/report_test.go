@@ -205,15 +205,20 @@ func otherZoneAgent(t *testing.T, l *nodelab.Lab) *trust.Credentials {
 }
 
 // waitSupernodesVerified waits until agent is connected to every supernode
-// of l and has verified it: the lab's agents bootstrap off the first
+// of l, each having verified the other: the lab's agents bootstrap off the first
 // supernode and find the others through the DHT, and what an agent sends
 // its supernodes (install reports, questions) goes to those it is
 // connected to.
 func waitSupernodesVerified(t *testing.T, l *nodelab.Lab, agent *nodelab.Member) {
 	t.Helper()
-	waitFor(t, 30*time.Second, agent.Name+" connected to and verifying every supernode", func() bool {
+	waitFor(t, 30*time.Second, agent.Name+" and every supernode connected, each side having verified the other", func() bool {
 		for _, sn := range l.Supernodes {
 			if info, ok := agent.Overlay().PeerInfo(sn.ID()); !ok || !info.Verified {
+				return false
+			}
+			// The supernode answers a query only from a peer it admitted:
+			// its own check of the agent may end after the agent's.
+			if info, ok := sn.Overlay().PeerInfo(agent.ID()); !ok || !info.Verified {
 				return false
 			}
 		}
