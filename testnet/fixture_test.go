@@ -35,7 +35,7 @@ func fixtureReport() *Report {
 	r := &Report{
 		Schema: SchemaVersion, Scenario: ScenarioPropagation, Mode: ModeSim,
 		Nodes: agents, Supernodes: 3, Threshold: 2, LatencyMS: 20,
-		BandwidthBPS: 1_250_000, ArtifactBytes: 1 << 20,
+		BandwidthBPS: 1_250_000, ArtifactBytes: 1 << 20, AnnouncementBytes: 7240,
 		Results: map[string]Result{
 			ResultPatchnet:     Summarize(pn, agents),
 			ResultRawGossipsub: Summarize(raw, agents),

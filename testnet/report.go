@@ -27,6 +27,10 @@ type Report struct {
 	LatencyMS     float64 `json:"latency_ms"`
 	BandwidthBPS  int64   `json:"bandwidth_bytes_per_s,omitempty"`
 	ArtifactBytes int64   `json:"artifact_bytes"`
+	// AnnouncementBytes is the size of the announcement gossip carried (sim:
+	// as an agent first delivered it, co-signatures included); the raw
+	// gossipsub baseline publishes a message of this size.
+	AnnouncementBytes int64 `json:"announcement_bytes,omitempty"`
 
 	// Results are delivery percentiles per system, measured on the same
 	// nodes and links in the same run.

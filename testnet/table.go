@@ -73,8 +73,12 @@ func writeHeader(t *table, r *Report) {
 	}
 	t.row(fmt.Sprintf("scenario %s in %s mode: %d agents, %d supernodes, k=%d",
 		r.Scenario, r.Mode, r.Nodes, r.Supernodes, r.Threshold))
-	t.row(fmt.Sprintf("links: latency %s, bandwidth %s; artifact %s; set-up %s",
-		fmtMS(r.LatencyMS), bw, fmtBytes(r.ArtifactBytes), fmtMS(r.SetupS*1000)))
+	announcement := ""
+	if r.AnnouncementBytes > 0 {
+		announcement = fmt.Sprintf("; announcement %s", fmtBytes(r.AnnouncementBytes))
+	}
+	t.row(fmt.Sprintf("links: latency %s, bandwidth %s; artifact %s%s; set-up %s",
+		fmtMS(r.LatencyMS), bw, fmtBytes(r.ArtifactBytes), announcement, fmtMS(r.SetupS*1000)))
 }
 
 // writeDelivery prints each system's percentiles, and when a baseline ran

@@ -27,8 +27,9 @@ const (
 	// originProtocol serves the HTTP-origin baseline's artifact: the whole
 	// file on every stream, as an HTTP GET of it would.
 	originProtocol = "/sim/origin/1.0.0"
-	// rawMessageBytes is the size of the baseline's message, about one
-	// signed announcement envelope.
+	// rawMessageBytes is the size of the baseline's message when the
+	// zone's announcement was not observed (zone.announceBytes), and of
+	// the flooding peer's junk: about one signed envelope.
 	rawMessageBytes = 4 << 10
 	// rawMeshStable is how long the raw meshes must stay unchanged before
 	// the baseline publishes: two gossipsub heartbeats.
@@ -118,7 +119,15 @@ func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 		return fmt.Errorf("raw gossipsub baseline: meshes not formed within %v", z.params.Timeout)
 	}
 	pub := nodes[z.lab.Publisher.ID()]
-	msg := make([]byte, rawMessageBytes)
+	// The same bytes on the wire as the zone's announcement: a smaller
+	// message would make the floor lower by its size, not by patchnet's
+	// checks (a co-signed announcement is ~7 KB, twice the fallback).
+	size := z.announceBytes.Load()
+	if size == 0 {
+		size = rawMessageBytes
+	}
+	rep.AnnouncementBytes = size
+	msg := make([]byte, size)
 	rand.Read(msg)
 	t0 := time.Now()
 	if err := pub.topic.Publish(ctx, msg); err != nil {

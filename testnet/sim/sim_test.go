@@ -12,6 +12,7 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,9 +38,15 @@ func small(scenario string) testnet.Params {
 
 func run(t *testing.T, p testnet.Params) *testnet.Report {
 	t.Helper()
+	return runWith(t, p, Options{})
+}
+
+// runWith is run with o's settings and hooks.
+func runWith(t *testing.T, p testnet.Params, o Options) *testnet.Report {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	rep, err := testnet.Run(ctx, p, nil)
+	rep, err := RunWith(ctx, p, nil, o)
 	if err != nil {
 		t.Fatalf("running %s: %v", p.Scenario, err)
 	}
@@ -56,11 +63,30 @@ func run(t *testing.T, p testnet.Params) *testnet.Report {
 // TestPropagation: every agent accepts and installs the fix, none installs
 // anything else, and both baselines ran on the same zone: raw gossipsub
 // reached every agent, and the HTTP origin served every agent the whole
-// artifact. Every agent's fetch is timed on its own.
+// artifact. Every agent's fetch is timed on its own. The raw gossipsub
+// baseline carried a message the size of the announcement as an agent
+// delivered it (watched here on another agent than the run's observer).
 func TestPropagation(t *testing.T) {
 	p := small(testnet.ScenarioPropagation)
 	p.Baselines = true
-	rep := run(t, p)
+	var seen atomic.Int64
+	rep := runWith(t, p, Options{OnStarted: func(lab *nodelab.Lab, _ time.Duration) {
+		ov := lab.Agents[len(lab.Agents)-1].Overlay()
+		sub, err := ov.Subscribe(ov.AnnounceTopic())
+		if err != nil {
+			t.Errorf("watching the announce topic: %v", err)
+			return
+		}
+		go func() {
+			defer sub.Close()
+			if m, err := sub.Next(t.Context()); err == nil {
+				seen.Store(int64(len(m.Data)))
+			}
+		}()
+	}})
+	if rep.AnnouncementBytes == 0 || rep.AnnouncementBytes != seen.Load() {
+		t.Errorf("report's announcement_bytes %d, an agent delivered a %d-byte announcement: the raw baseline's message must be its size", rep.AnnouncementBytes, seen.Load())
+	}
 	if len(rep.Samples) != p.Nodes || rep.WrongInstalls != 0 {
 		t.Errorf("samples %d, wrong installs %d", len(rep.Samples), rep.WrongInstalls)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -50,6 +51,10 @@ type zone struct {
 	setup  time.Duration
 	fix    *updates.Announcement
 	t0     time.Time // publication
+	// announceBytes is the size of the first announcement an agent
+	// delivered after publication (observeAnnouncement): what the zone's
+	// gossip carried, the size the raw gossipsub baseline then publishes.
+	announceBytes atomic.Int64
 }
 
 // startZone builds the zone's files and starts every node on net: the
@@ -122,11 +127,39 @@ func (z *zone) publish(ctx context.Context) error {
 // time; the report's wrong installs are anything but fix.
 func (z *zone) publishAnnouncement(ctx context.Context, fix *updates.Announcement) error {
 	z.fix = fix
+	if err := z.observeAnnouncement(ctx); err != nil {
+		return err
+	}
 	z.t0 = time.Now()
 	if _, err := z.lab.Publisher.Publish(ctx, fix); err != nil {
 		return fmt.Errorf("publishing %s: %w", fix.ID, err)
 	}
 	z.opts.published(fix, z.t0)
+	return nil
+}
+
+// observeAnnouncement records in announceBytes the size of the next
+// announcement the zone's first agent delivers, its co-signatures
+// included: the one message the raw gossipsub baseline stands for. It
+// watches through a subscription of its own, beside the node's, until the
+// first message or the run's timeout.
+func (z *zone) observeAnnouncement(ctx context.Context) error {
+	if len(z.lab.Agents) == 0 {
+		return nil
+	}
+	ov := z.lab.Agents[0].Overlay()
+	sub, err := ov.Subscribe(ov.AnnounceTopic())
+	if err != nil {
+		return fmt.Errorf("watching the announce topic: %w", err)
+	}
+	go func() {
+		defer sub.Close()
+		ctx, cancel := context.WithTimeout(ctx, z.params.Timeout)
+		defer cancel()
+		if m, err := sub.Next(ctx); err == nil {
+			z.announceBytes.Store(int64(len(m.Data)))
+		}
+	}()
 	return nil
 }
 
