@@ -122,11 +122,10 @@ func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 	// The same bytes on the wire as the zone's announcement: a smaller
 	// message would make the floor lower by its size, not by patchnet's
 	// checks (a co-signed announcement is ~7 KB, twice the fallback).
-	size := z.announceBytes.Load()
+	size := rep.AnnouncementBytes
 	if size == 0 {
 		size = rawMessageBytes
 	}
-	rep.AnnouncementBytes = size
 	msg := make([]byte, size)
 	rand.Read(msg)
 	t0 := time.Now()

@@ -51,9 +51,10 @@ type zone struct {
 	setup  time.Duration
 	fix    *updates.Announcement
 	t0     time.Time // publication
-	// announceBytes is the size of the first announcement an agent
-	// delivered after publication (observeAnnouncement): what the zone's
-	// gossip carried, the size the raw gossipsub baseline then publishes.
+	// announceBytes is the size of the last published announcement as
+	// the first agent delivered it (observeAnnouncement; 0 if it did not):
+	// what the zone's gossip carried, the size the raw gossipsub baseline
+	// then publishes.
 	announceBytes atomic.Int64
 }
 
