@@ -524,13 +524,9 @@ func (l *Lab) Members() []*Member {
 func (l *Lab) waitReady(ctx context.Context) error {
 	deadline := time.Now().Add(l.ReadyTimeout)
 	r := readiness{lab: l}
-	for {
-		lag := r.check()
-		if lag == "" {
-			return nil
-		}
+	for !r.ready() {
 		if time.Now().After(deadline) {
-			return fmt.Errorf("zone not connected after %v: %s", l.ReadyTimeout, lag)
+			return fmt.Errorf("zone not connected after %v: %s", l.ReadyTimeout, r.why())
 		}
 		select {
 		case <-ctx.Done():
@@ -538,36 +534,41 @@ func (l *Lab) waitReady(ctx context.Context) error {
 		case <-time.After(readyPoll):
 		}
 	}
+	return nil
 }
 
 // readiness is waitReady's state: the members that lagged at the last
-// full check, and why.
+// full check and still do, of how many.
 type readiness struct {
 	lab     *Lab
 	members int
 	lagging []*Member
-	why     string
 }
 
-// check returns why the zone is not ready, or "" once a full check finds
-// it ready. While members lagged at the last full check it only drops
-// those that caught up; when none lag it checks the whole zone again, as a
-// node meshed earlier may have lost its mesh since.
-func (r *readiness) check() string {
+// ready reports whether the zone is ready, which only a full check finds.
+// While members lagged at the last full check it only drops those that
+// caught up; when none lag it checks the whole zone again, as a node
+// meshed earlier may have lost its mesh since.
+func (r *readiness) ready() bool {
+	if r.lab.publisherLags() != "" {
+		return false
+	}
+	r.lagging = slices.DeleteFunc(r.lagging, meshed)
+	if len(r.lagging) == 0 {
+		members := r.lab.Members()
+		r.members = len(members)
+		r.lagging = slices.DeleteFunc(members, meshed)
+	}
+	r.lab.Progress("meshed", r.members-len(r.lagging), r.members)
+	return len(r.lagging) == 0
+}
+
+// why says why the zone is not ready, as of now.
+func (r *readiness) why() string {
 	if why := r.lab.publisherLags(); why != "" {
 		return why
 	}
-	r.lagging = slices.DeleteFunc(r.lagging, meshed)
-	if len(r.lagging) > 0 {
-		r.lab.Progress("meshed", r.members-len(r.lagging), r.members)
-		return r.why
-	}
-	members := r.lab.Members()
-	r.members = len(members)
-	r.lagging = slices.DeleteFunc(members, meshed)
-	r.lab.Progress("meshed", r.members-len(r.lagging), r.members)
-	r.why = unmeshed(r.lagging)
-	return r.why
+	return unmeshed(r.lagging)
 }
 
 // publisherLags says which supernodes the publisher does not see on the

@@ -28,7 +28,7 @@ const (
 	// file on every stream, as an HTTP GET of it would.
 	originProtocol = "/sim/origin/1.0.0"
 	// rawMessageBytes is the size of the baseline's message when the
-	// zone's announcement was not observed (zone.announceBytes), and of
+	// zone's announcement was not observed (zone.announcementBytes), and of
 	// the flooding peer's junk: about one signed envelope.
 	rawMessageBytes = 4 << 10
 	// rawMeshStable is how long the raw meshes must stay unchanged before

@@ -96,7 +96,7 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 		return nil, err
 	}
 	rep.CPUSeconds = cpuSeconds() - cpu0
-	rep.AnnouncementBytes = z.announceBytes.Load()
+	rep.AnnouncementBytes = z.announcementBytes(ctx)
 	rep.ArtifactBytes = z.lab.ArtifactSize()
 	if p.Baselines {
 		if err := rawBaseline(ctx, z, rep, progress); err != nil {

@@ -12,12 +12,12 @@ import (
 	"runtime/pprof"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/updates"
 )
@@ -69,23 +69,24 @@ func runWith(t *testing.T, p testnet.Params, o Options) *testnet.Report {
 func TestPropagation(t *testing.T) {
 	p := small(testnet.ScenarioPropagation)
 	p.Baselines = true
-	var seen atomic.Int64
+	var watch *overlay.Subscription
 	rep := runWith(t, p, Options{OnStarted: func(lab *nodelab.Lab, _ time.Duration) {
 		ov := lab.Agents[len(lab.Agents)-1].Overlay()
-		sub, err := ov.Subscribe(ov.AnnounceTopic())
-		if err != nil {
-			t.Errorf("watching the announce topic: %v", err)
-			return
+		var err error
+		if watch, err = ov.Subscribe(ov.AnnounceTopic()); err != nil {
+			t.Fatalf("watching the announce topic: %v", err)
 		}
-		go func() {
-			defer sub.Close()
-			if m, err := sub.Next(t.Context()); err == nil {
-				seen.Store(int64(len(m.Data)))
-			}
-		}()
 	}})
-	if rep.AnnouncementBytes == 0 || rep.AnnouncementBytes != seen.Load() {
-		t.Errorf("report's announcement_bytes %d, an agent delivered a %d-byte announcement: the raw baseline's message must be its size", rep.AnnouncementBytes, seen.Load())
+	// The agent installed, so it was delivered the announcement; closed
+	// with its node, the watch still holds what it queued.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	m, err := watch.Next(ctx)
+	if err != nil {
+		t.Fatalf("reading the watched announcement: %v", err)
+	}
+	if rep.AnnouncementBytes != int64(len(m.Data)) {
+		t.Errorf("report's announcement_bytes %d, an agent delivered a %d-byte announcement: the raw baseline's message must be its size", rep.AnnouncementBytes, len(m.Data))
 	}
 	if len(rep.Samples) != p.Nodes || rep.WrongInstalls != 0 {
 		t.Errorf("samples %d, wrong installs %d", len(rep.Samples), rep.WrongInstalls)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -51,11 +50,10 @@ type zone struct {
 	setup  time.Duration
 	fix    *updates.Announcement
 	t0     time.Time // publication
-	// announceBytes is the size of the last published announcement as
-	// the first agent delivered it (observeAnnouncement; 0 if it did not):
-	// what the zone's gossip carried, the size the raw gossipsub baseline
-	// then publishes.
-	announceBytes atomic.Int64
+	// watch is the first agent's own subscription to the announce topic,
+	// made before the first publication (watchAnnouncements): the copy
+	// of the announcement gossip carried, read once after the scenario.
+	watch *overlay.Subscription
 }
 
 // startZone builds the zone's files and starts every node on net: the
@@ -128,7 +126,7 @@ func (z *zone) publish(ctx context.Context) error {
 // time; the report's wrong installs are anything but fix.
 func (z *zone) publishAnnouncement(ctx context.Context, fix *updates.Announcement) error {
 	z.fix = fix
-	if err := z.observeAnnouncement(ctx); err != nil {
+	if err := z.watchAnnouncements(); err != nil {
 		return err
 	}
 	z.t0 = time.Now()
@@ -139,13 +137,11 @@ func (z *zone) publishAnnouncement(ctx context.Context, fix *updates.Announcemen
 	return nil
 }
 
-// observeAnnouncement records in announceBytes the size of the next
-// announcement the zone's first agent delivers, its co-signatures
-// included: the one message the raw gossipsub baseline stands for. It
-// watches through a subscription of its own, beside the node's, until the
-// first message or the run's timeout.
-func (z *zone) observeAnnouncement(ctx context.Context) error {
-	if len(z.lab.Agents) == 0 {
+// watchAnnouncements subscribes the zone's first agent to the announce
+// topic a second time, beside its node, unless the zone already watches:
+// every announcement the agent delivers from now on is also queued there.
+func (z *zone) watchAnnouncements() error {
+	if z.watch != nil || len(z.lab.Agents) == 0 {
 		return nil
 	}
 	ov := z.lab.Agents[0].Overlay()
@@ -153,15 +149,29 @@ func (z *zone) observeAnnouncement(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("watching the announce topic: %w", err)
 	}
-	go func() {
-		defer sub.Close()
-		ctx, cancel := context.WithTimeout(ctx, z.params.Timeout)
-		defer cancel()
-		if m, err := sub.Next(ctx); err == nil {
-			z.announceBytes.Store(int64(len(m.Data)))
-		}
-	}()
+	z.watch = sub
 	return nil
+}
+
+// announcementBytes is the size of the first announcement the first agent
+// delivered after watchAnnouncements, its co-signatures included: the
+// message the raw gossipsub baseline stands for; 0 when that agent
+// accepted none. An agent that accepted was delivered a message, so the
+// watch holds one too (pubsub hands each message to every subscription
+// of the node) and the read does not wait on chance. It ends the watch.
+func (z *zone) announcementBytes(ctx context.Context) int64 {
+	if z.watch == nil {
+		return 0
+	}
+	defer z.watch.Close()
+	if _, ok := z.ev.at(z.lab.Agents[0].ID(), node.EventAccepted); !ok {
+		return 0
+	}
+	m, err := z.watch.Next(ctx)
+	if err != nil {
+		return 0
+	}
+	return int64(len(m.Data))
 }
 
 // waitFor waits until every agent in set had an event of kind, or the
