@@ -87,12 +87,15 @@ func (rawTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
 
 // rawBaseline runs the raw gossipsub and HTTP-origin baselines beside the
 // zone: one plain host per patchnet node, connected as the patchnet nodes
-// were at publication (same topology, same links); the publisher's
+// were at the first publication (same topology, same links); the publisher's
 // counterpart publishes one message and then serves the artifact to every
 // agent's counterpart.
 func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
 	members := z.lab.Members()
-	edges := zoneEdges(members)
+	edges := z.edges
+	if edges == nil {
+		edges = zoneEdges(members)
+	}
 	// The baselines run alone, as patchnet ran alone: a thousand idle
 	// patchnet nodes beside them would take their CPU (the zone's
 	// heartbeats, DHT and badger tickers use most of a core).

@@ -50,6 +50,11 @@ type zone struct {
 	setup  time.Duration
 	fix    *updates.Announcement
 	t0     time.Time // publication
+	// edges are the zone's connections at the first publication: the
+	// topology the announcement spread over, which the raw gossipsub
+	// baseline rebuilds (the nodes' fetches and DHT walks add connections
+	// after it).
+	edges [][2]peer.ID
 	// watch is the first agent's own subscription to the announce topic,
 	// made before the first publication (watchAnnouncements): the copy
 	// of the announcement gossip carried, read once after the scenario.
@@ -128,6 +133,9 @@ func (z *zone) publishAnnouncement(ctx context.Context, fix *updates.Announcemen
 	z.fix = fix
 	if err := z.watchAnnouncements(); err != nil {
 		return err
+	}
+	if z.edges == nil {
+		z.edges = zoneEdges(z.lab.Members())
 	}
 	z.t0 = time.Now()
 	if _, err := z.lab.Publisher.Publish(ctx, fix); err != nil {
