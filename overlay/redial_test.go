@@ -2,11 +2,14 @@ package overlay
 
 import (
 	"context"
+	"io"
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
 )
@@ -82,4 +85,46 @@ func TestSilentSupernodeRelinked(t *testing.T) {
 	if got := first(heard); got != heardConn {
 		t.Errorf("the supernode on the topic was relinked too: connection %s, was %s", got, heardConn)
 	}
+}
+
+// TestSilentSupernodeRelinkWaitsForTransfer: a silent supernode that this
+// node is fetching an artifact from keeps its connection (closing it would
+// cut the transfer) for as long as the transfer's stream is open, and gets
+// its fresh connection once the stream ends.
+func TestSilentSupernodeRelinkWaitsForTransfer(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	silent := startNode(t, pki, nodeOpts{member: pki.Issue(t, testZone, trust.RoleSupernode)})
+	silent.Host().SetStreamHandler(content.ProtocolID, func(s network.Stream) {
+		_, _ = io.Copy(io.Discard, s) // a transfer, open until the fetcher ends it
+		s.Close()
+	})
+	relinkGraceOverride.Store(int64(time.Millisecond))
+	t.Cleanup(func() { relinkGraceOverride.Store(0) })
+	a := startNode(t, pki, nodeOpts{})
+	connect(t, a.Overlay, silent.Overlay)
+	conn := func() string {
+		if cs := a.Host().Network().ConnsToPeer(silent.ID()); len(cs) > 0 {
+			return cs[0].ID()
+		}
+		return ""
+	}
+	was := conn()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := a.Host().NewStream(ctx, silent.ID(), content.ProtocolID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "two relink rounds deferred for the transfer, or a relink", func() bool {
+		st := a.Stats()
+		return st.RelinksDeferred >= 2 || st.Relinks > 0
+	})
+	if got, n := conn(), a.Stats().Relinks; got != was || n != 0 {
+		t.Fatalf("relinked during the transfer: connection %s (was %s), %d relinks", got, was, n)
+	}
+	s.Close()
+	waitFor(t, 20*time.Second, "a fresh connection once the transfer ended", func() bool {
+		c := conn()
+		return c != "" && c != was && a.Stats().Relinks > 0
+	})
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
 )
 
@@ -20,7 +22,13 @@ import (
 // sim saw a publisher hear one of three supernodes on their topic for ten
 // minutes. A supernode connected for RelinkGrace and missing from the
 // supernodes' topic for two rounds in a row gets a fresh connection, on
-// which both routers start over.
+// which both routers start over. Not while an artifact transfer runs on
+// it, though: closing the connection would cut the transfer (a supernode
+// is every agent's first content seed, and the one a starved zone loses
+// gossip streams to is the one it is fetching from), so the relink waits,
+// the supernode still a suspect, until no transfer is open. A supernode
+// cannot hold that off past the transfer: the fetcher drops a provider
+// that stalls or drips (content.StallTimeout, content.MinProviderRate).
 
 // relinkLoop checks the supernode links every BootstrapInterval until the
 // overlay closes.
@@ -58,6 +66,11 @@ func (o *Overlay) relinkSilentSupernodes(suspect map[peer.ID]bool) map[peer.ID]b
 			next[p] = true
 			continue
 		}
+		if transferring(o.host.Network().ConnsToPeer(p)) {
+			o.stats.relinksDeferred.Add(1)
+			next[p] = true
+			continue
+		}
 		o.relink(p)
 	}
 	return next
@@ -73,12 +86,26 @@ func (o *Overlay) isZoneSupernode(info PeerInfo) bool {
 // the peerstore holds.
 func (o *Overlay) relink(p peer.ID) {
 	o.log.Info("supernode connected but silent on the supernodes' topic: reconnecting", "peer", p)
+	o.stats.relinks.Add(1)
 	_ = o.host.Network().ClosePeer(p)
 	ctx, cancel := context.WithTimeout(o.ctx, DialTimeout)
 	defer cancel()
 	if err := o.host.Connect(network.WithForceDirectDial(ctx, "relinking a silent supernode"), peer.AddrInfo{ID: p}); err != nil {
 		o.log.Warn("reconnecting to a silent supernode", "peer", p, "err", err)
 	}
+}
+
+// transferring reports whether any of conns carries an artifact transfer
+// (a content-protocol stream, either way).
+func transferring(conns []network.Conn) bool {
+	for _, c := range conns {
+		for _, s := range c.GetStreams() {
+			if pr := s.Protocol(); pr == content.ProtocolID || pr == content.ProtocolIDv1 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // linkedSince reports whether a connection to p has been open since

@@ -54,6 +54,10 @@ type Stats struct {
 	// DiscoveryLookups counts the DHT lookups of its own key this node ran
 	// to find peers while it had fewer than DiscoveryPeers.
 	DiscoveryLookups uint64
+	// Relinks counts connections to a silent supernode this node closed and
+	// dialled again (relink.go); RelinksDeferred counts the rounds a relink
+	// waited for an artifact transfer on that connection to end.
+	Relinks, RelinksDeferred uint64
 }
 
 // counters is the live form of Stats.
@@ -61,7 +65,7 @@ type counters struct {
 	delivered, rejected, ignored, queueFull, throttled, badSig, undeliverable        atomic.Uint64
 	duplicates                                                                       atomic.Uint64
 	catchUpAccepted, catchUpDropped, authVerified, authFailed, authBusy, syncRefused atomic.Uint64
-	pxDeclined, discoveryLookups                                                     atomic.Uint64
+	pxDeclined, discoveryLookups, relinks, relinksDeferred                           atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -74,6 +78,7 @@ func (c *counters) snapshot() Stats {
 		AuthVerified: c.authVerified.Load(), AuthFailed: c.authFailed.Load(),
 		AuthBusyRetries: c.authBusy.Load(), SyncRefused: c.syncRefused.Load(),
 		PXDeclined: c.pxDeclined.Load(), DiscoveryLookups: c.discoveryLookups.Load(),
+		Relinks: c.relinks.Load(), RelinksDeferred: c.relinksDeferred.Load(),
 	}
 }
 
