@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/test"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 
 	"github.com/patchnet/patchnet/internal/duration"
@@ -380,4 +381,23 @@ func TestAuthSlowFirstFrameIsNotAVerdict(t *testing.T) {
 		t.Fatalf("asking again: %v", err)
 	}
 	waitFor(t, 10*time.Second, "the member verified", func() bool { info, _ := a.PeerInfo(h.ID()); return info.Verified })
+}
+
+// TestAdmissionNotJudgedOnClosedConnection: an exchange that broke with
+// its connection (trimmed, closed by the remote's resource limits) is
+// churn, not a failed admission: neither counted nor remembered. A chain
+// that failed verification is judged even if its peer is gone.
+func TestAdmissionNotJudgedOnClosedConnection(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	a := startNode(t, pki, nodeOpts{})
+	gone := test.RandPeerIDFatal(t)
+	a.auth.settle(gone, a.auth.entry(gone), nil, trust.Identity{}, errors.New("receiving chain: connection closed"))
+	if n, err := a.Stats().AuthFailed, a.AdmissionFailure(gone); n != 0 || err != nil {
+		t.Errorf("a transport failure on a closed connection: %d failed admissions, failure %v; want none", n, err)
+	}
+	forged := test.RandPeerIDFatal(t)
+	a.auth.settle(forged, a.auth.entry(forged), [][]byte{{0x30}}, trust.Identity{}, fmt.Errorf("verifying chain: %w", trust.ErrUnknownRoot))
+	if n, err := a.Stats().AuthFailed, a.AdmissionFailure(forged); n != 1 || !errors.Is(err, trust.ErrUnknownRoot) {
+		t.Errorf("a chain that failed verification, peer gone: %d failed admissions, failure %v; want 1, ErrUnknownRoot", n, err)
+	}
 }
