@@ -3,7 +3,10 @@ package node
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/patchnet/patchnet/trust"
 )
 
 // gathering decides when a supernode announces to the agents a payload it
@@ -17,6 +20,13 @@ import (
 // many floods as supernodes, each verified and relayed by every agent at
 // the same moment (a 300-agent zone took twice as long to reach its last
 // agent with three supernodes as with one).
+//
+// The wait is for co-signatures in flight, so there is none once every
+// supernode this node hears on their topic has co-signed: it announces at
+// once (a healthy zone's common case, where all finish their checks
+// within a few milliseconds). One silent or slow supernode costs the wait,
+// never more; a peer that is not a verified supernode of the zone does not
+// count, so subscribing to the topic cannot make anyone wait or hurry.
 //
 // CoSignGatherWindow after its own co-signature the supernode announces
 // once more if it holds more co-signatures than it announced (or announces
@@ -46,7 +56,7 @@ func (n *Node) gatherOwn(ctx context.Context, k payloadKey) {
 	}
 	if g.pending[k] == nil {
 		g.pending[k] = &gatherState{}
-		time.AfterFunc(CoSignGatherWindow, func() { n.gatherEnd(ctx, k) })
+		time.AfterFunc(gatherWindow(), func() { n.gatherEnd(ctx, k) })
 	}
 	g.mu.Unlock()
 	if len(n.ov.TopicPeers(n.ov.SupernodesTopic())) == 0 {
@@ -58,24 +68,57 @@ func (n *Node) gatherOwn(ctx context.Context, k payloadKey) {
 
 // gatherHeard is called whenever co-signatures of a payload are merged
 // here: once they reach k (and this supernode co-signed the payload and
-// has not announced k yet), the announce is scheduled.
+// has not announced k yet), it announces at once if every supernode it
+// hears has co-signed, and otherwise schedules the announce CoSignCoalesce
+// later.
 func (n *Node) gatherHeard(ctx context.Context, k payloadKey) {
+	heard := n.supernodesHeard()
 	g := &n.cosigner.gather
 	g.mu.Lock()
-	defer g.mu.Unlock()
 	st := g.pending[k]
-	if st == nil || st.due || st.announced >= n.cfg.Threshold || n.coSignatures(k) < n.cfg.Threshold {
+	have := n.coSignatures(k)
+	if st == nil || st.announced >= n.cfg.Threshold || have < n.cfg.Threshold {
+		g.mu.Unlock()
+		return
+	}
+	if have >= heard {
+		already := st.announced
+		st.announced = have // claimed here, so a concurrent call does not announce it too
+		g.mu.Unlock()
+		n.announceGathered(ctx, k, already)
+		return
+	}
+	if st.due {
+		g.mu.Unlock()
 		return
 	}
 	st.due = true
-	time.AfterFunc(CoSignCoalesce, func() {
+	g.mu.Unlock()
+	time.AfterFunc(gatherCoalesce(), func() {
+		g.mu.Lock()
+		already := st.announced
+		g.mu.Unlock()
 		// Announced (announced ≥ k) before due clears, so a co-signature
 		// heard meanwhile schedules no second announce of the same set.
-		n.announceGathered(ctx, k, 0)
+		n.announceGathered(ctx, k, already)
 		g.mu.Lock()
 		st.due = false
 		g.mu.Unlock()
 	})
+}
+
+// supernodesHeard counts this supernode and the verified supernodes of its
+// zone it hears on their topic: the co-signatures a gather can expect.
+func (n *Node) supernodesHeard() int {
+	count := 1
+	for _, p := range n.ov.TopicPeers(n.ov.SupernodesTopic()) {
+		info, ok := n.ov.PeerInfo(p)
+		if ok && info.Verified && info.Identity.HasRole(trust.RoleSupernode) &&
+			info.Identity.Zone == n.zone.Name && info.Identity.Root == n.zone.Root {
+			count++
+		}
+	}
+	return count
 }
 
 // gatherEnd closes the window: a last announce if this node holds more
@@ -125,4 +168,23 @@ func (n *Node) coSignatures(k payloadKey) int {
 		return len(view.Accepted.Supernodes)
 	}
 	return 0
+}
+
+// coalesceOverride and windowOverride, when positive, replace
+// CoSignCoalesce and CoSignGatherWindow: set by this package's tests only
+// (export_test.go).
+var coalesceOverride, windowOverride atomic.Int64
+
+func gatherCoalesce() time.Duration {
+	if d := time.Duration(coalesceOverride.Load()); d > 0 {
+		return d
+	}
+	return CoSignCoalesce
+}
+
+func gatherWindow() time.Duration {
+	if d := time.Duration(windowOverride.Load()); d > 0 {
+		return d
+	}
+	return CoSignGatherWindow
 }

@@ -43,6 +43,24 @@ func TestAgentsGetOneAnnouncementWithKCoSignatures(t *testing.T) {
 	}
 }
 
+// TestSupernodesAnnounceOnceAllHaveCoSigned: the coalescing wait is for
+// co-signatures in flight, so supernodes that all co-signed announce at
+// once. With the wait and the gathering window an hour long, only that
+// rule can announce: the agents accept, and hear all three co-signatures.
+func TestSupernodesAnnounceOnceAllHaveCoSigned(t *testing.T) {
+	node.SetGatherTimes(t, time.Hour, time.Hour)
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 3, Threshold: 2})
+	s, err := l.Agents[0].Overlay().Subscribe(l.Agents[0].Overlay().AnnounceTopic())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	publishAndWait(t, l, "PNT-2026-0012")
+	if cosigs := announced(t, s); len(cosigs) == 0 || cosigs[0] != 3 {
+		t.Errorf("announcements heard with %v co-signatures, want the first with all 3", cosigs)
+	}
+}
+
 // announced drains s, returning each message's supernode co-signatures
 // (its signatures but the publisher's).
 func announced(t *testing.T, s *overlay.Subscription) []int {
