@@ -55,3 +55,28 @@ func TestLocatePeerAsksConnectedSigners(t *testing.T) {
 		t.Errorf("locating through an agent: %v, want routing.ErrNotFound", err)
 	}
 }
+
+// TestLocatePeerAsksBootstrapPeersWithoutSigners: a node connected to no
+// signer of its zone (the signers it bootstrapped off trimmed it) asks its
+// bootstrap peers instead, which the operator configured.
+func TestLocatePeerAsksBootstrapPeersWithoutSigners(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	withDHT := testConfig()
+	withDHT.DHT.Mode = DHTModeServer
+	target, boot := startNode(t, pki, nodeOpts{cfg: withDHT}), startNode(t, pki, nodeOpts{cfg: withDHT})
+	connect(t, target.Overlay, boot.Overlay)
+	waitFor(t, 30*time.Second, "the bootstrap peer to learn the target's addresses", func() bool {
+		return len(boot.Host().Peerstore().Addrs(target.ID())) > 0
+	})
+	cfg := withDHT
+	cfg.BootstrapPeers = []string{boot.Addrs()[0].String()}
+	a := startNode(t, pki, nodeOpts{cfg: cfg})
+
+	ai, err := a.LocatePeer(context.Background(), target.ID())
+	if err != nil {
+		t.Fatalf("locating through the bootstrap peer: %v", err)
+	}
+	if ai.ID != target.ID() || len(ai.Addrs) == 0 {
+		t.Errorf("located %+v, want %s with addresses", ai, target.ID())
+	}
+}

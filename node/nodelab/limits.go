@@ -12,3 +12,8 @@ const agentStarts = 16
 // member) has meshed: soon enough that a test waits little past the
 // moment, seldom enough that the check is not a load on the zone.
 const readyPoll = 20 * time.Millisecond
+
+// memberCloses is how many members a lab closes at once (Lab.Close): a
+// libp2p host's close waits up to 15 s for its QUIC connections to end,
+// and a busy sim zone has hosts that use all of it.
+const memberCloses = 64
