@@ -56,13 +56,13 @@ func (o *Overlay) LocatePeer(ctx context.Context, id peer.ID) (peer.AddrInfo, er
 
 // bootstrapLocators connects to this node's bootstrap peers (at most
 // MaxLocateAsked) when it is connected to no signer of its zone, and
-// returns those it reached, to be asked as signers are. That is the
-// common case at scale, not a corner: a supernode or publisher that
-// thousands of agents bootstrapped off keeps its low water mark of them,
-// and a 1,000-agent sim zone had every fetch after the first minute lose
-// its seeds ("not found") and search the DHT. A bootstrap peer is one the
-// operator configured, usually a signer, and what it answers is a hint
-// like a signer's: one dial each instead of a DHT walk's twenty.
+// returns those it reached, to be asked as signers are. A supernode or
+// publisher that thousands of agents bootstrapped off keeps only its low
+// water mark of them, so an agent may well be connected to none; without
+// a signer to ask it lost its seeds ("not found") and searched the DHT. A
+// bootstrap peer is one the operator configured, usually a signer, and
+// what it answers is a hint like a signer's: one dial each instead of a
+// DHT walk's twenty.
 func (o *Overlay) bootstrapLocators(ctx context.Context, id peer.ID) []peer.ID {
 	var out []peer.ID
 	for _, s := range o.cfg.BootstrapPeers {
