@@ -15,6 +15,10 @@ const (
 	// full-size datagrams.
 	socketQueue = 160
 
+	// meshChecks is how many agents' pubsub loops the mesh check asks at
+	// once (zone.meshedBeyondBootstrap): each loop answers on its own.
+	meshChecks = 64
+
 	// settleWindow is the window over which a settling zone's CPU use is
 	// measured: long enough to average over gossipsub's 1 s heartbeats and
 	// the DHT's query bursts.

@@ -14,16 +14,13 @@ import (
 // runPropagation publishes one fix and waits until every agent installed
 // it: delivery, acceptance and install times from publication.
 func runPropagation(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
-	// The mesh the announcement spreads over, asked of a zone at rest: each
-	// question waits for the node's pubsub loop, and a thousand of them
-	// behind a zone busy fetching took minutes.
-	rep.Checks["agents_meshed_beyond_bootstrap"] = z.meshedBeyondBootstrap(z.lab.Agents)
 	if err := z.publish(ctx); err != nil {
 		return err
 	}
 	installed := z.waitFor(ctx, z.lab.Agents, node.EventInstalled, "installed", progress)
 	z.fill(rep, z.lab.Agents)
 	rep.Checks["all_installed"] = installed == len(z.lab.Agents)
+	rep.Checks["agents_meshed_beyond_bootstrap"] = z.meshedBeyondBootstrap(z.lab.Agents)
 	return nil
 }
 

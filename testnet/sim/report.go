@@ -2,6 +2,8 @@ package sim
 
 import (
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -147,23 +149,27 @@ func (z *zone) duplicatesPerMessage() float64 {
 // meshedBeyondBootstrap reports whether every agent in set has a peer on
 // the announce topic other than the bootstrap peers (the publisher and the
 // first supernode): agents found each other, not only their bootstrap.
+// Each question waits for the agent's pubsub loop, so they are asked
+// meshChecks at a time: one after another behind a busy 1,000-agent zone
+// they took minutes.
 func (z *zone) meshedBeyondBootstrap(set []*nodelab.Member) bool {
 	boot := map[peer.ID]bool{z.lab.Publisher.ID(): true}
 	if len(z.lab.Supernodes) > 0 {
 		boot[z.lab.Supernodes[0].ID()] = true
 	}
+	var lonely atomic.Int64
+	sem := make(chan struct{}, meshChecks)
+	var wg sync.WaitGroup
 	for _, m := range set {
-		ov := m.Overlay()
-		ok := false
-		for _, p := range ov.TopicPeers(ov.AnnounceTopic()) {
-			if !boot[p] {
-				ok = true
-				break
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			ov := m.Overlay()
+			if !slices.ContainsFunc(ov.TopicPeers(ov.AnnounceTopic()), func(p peer.ID) bool { return !boot[p] }) {
+				lonely.Add(1)
 			}
-		}
-		if !ok {
-			return false
-		}
+		})
 	}
-	return true
+	wg.Wait()
+	return lonely.Load() == 0
 }
