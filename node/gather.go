@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,6 +74,13 @@ func (n *Node) gatherOwn(ctx context.Context, k payloadKey) {
 // later.
 func (n *Node) gatherHeard(ctx context.Context, k payloadKey) {
 	heard := n.supernodesHeard()
+	if !n.hearsAgents() {
+		// Just started: its router knows no subscriber of the announce
+		// topic but signers, which merged these co-signatures from their
+		// own topic already and relay nothing new, so a flood now would
+		// reach no agent. The wait gives the agents' hellos time to come.
+		heard = math.MaxInt
+	}
 	g := &n.cosigner.gather
 	g.mu.Lock()
 	st := g.pending[k]
@@ -119,6 +127,22 @@ func (n *Node) supernodesHeard() int {
 		}
 	}
 	return count
+}
+
+// hearsAgents reports whether the announce topic has a subscriber this
+// node does not know as a signer of its zone (a verified supernode or
+// publisher): someone a flood reaches who has not merged the supernodes'
+// co-signatures already.
+func (n *Node) hearsAgents() bool {
+	for _, p := range n.ov.TopicPeers(n.ov.AnnounceTopic()) {
+		info, ok := n.ov.PeerInfo(p)
+		signer := ok && info.Verified && info.Identity.Zone == n.zone.Name &&
+			(info.Identity.HasRole(trust.RoleSupernode) || info.Identity.HasRole(trust.RolePublisher))
+		if !signer {
+			return true
+		}
+	}
+	return false
 }
 
 // gatherEnd closes the window: a last announce if this node holds more
