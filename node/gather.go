@@ -2,10 +2,11 @@ package node
 
 import (
 	"context"
-	"math"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/trust"
 )
@@ -73,56 +74,67 @@ func (n *Node) gatherOwn(ctx context.Context, k payloadKey) {
 // hears has co-signed, and otherwise schedules the announce CoSignCoalesce
 // later.
 func (n *Node) gatherHeard(ctx context.Context, k payloadKey) {
-	heard := n.supernodesHeard()
-	if !n.hearsAgents() {
-		// Just started: its router knows no subscriber of the announce
-		// topic but signers, which merged these co-signatures from their
-		// own topic already and relay nothing new, so a flood now would
-		// reach no agent. The wait gives the agents' hellos time to come.
-		heard = math.MaxInt
-	}
 	g := &n.cosigner.gather
-	g.mu.Lock()
-	st := g.pending[k]
 	have := n.coSignatures(k)
-	if st == nil || st.announced >= n.cfg.Threshold || have < n.cfg.Threshold {
-		g.mu.Unlock()
+	if have < n.cfg.Threshold || g.waiting(k, n.cfg.Threshold) == nil {
 		return
 	}
-	if have >= heard {
+	// Asked of the router outside the lock, and only for a payload still
+	// waiting for its first announce.
+	allIn := have >= n.supernodesHeard() && n.hearsAgents()
+	g.mu.Lock()
+	st := g.waitingLocked(k, n.cfg.Threshold)
+	switch {
+	case st == nil:
+		g.mu.Unlock()
+	case allIn:
 		already := st.announced
 		st.announced = have // claimed here, so a concurrent call does not announce it too
 		g.mu.Unlock()
 		n.announceGathered(ctx, k, already)
-		return
+	case st.due:
+		g.mu.Unlock()
+	default:
+		st.due = true
+		g.mu.Unlock()
+		time.AfterFunc(gatherCoalesce(), func() {
+			g.mu.Lock()
+			already := st.announced
+			g.mu.Unlock()
+			// Announced (announced ≥ k) before due clears, so a co-signature
+			// heard meanwhile schedules no second announce of the same set.
+			n.announceGathered(ctx, k, already)
+			g.mu.Lock()
+			st.due = false
+			g.mu.Unlock()
+		})
 	}
-	if st.due {
-		g.mu.Unlock()
-		return
+}
+
+// waiting returns k's state while this supernode co-signed it and has not
+// announced k co-signatures of it yet, else nil.
+func (g *gathering) waiting(k payloadKey, threshold int) *gatherState {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.waitingLocked(k, threshold)
+}
+
+// waitingLocked is waiting with g.mu held.
+func (g *gathering) waitingLocked(k payloadKey, threshold int) *gatherState {
+	if st := g.pending[k]; st != nil && st.announced < threshold {
+		return st
 	}
-	st.due = true
-	g.mu.Unlock()
-	time.AfterFunc(gatherCoalesce(), func() {
-		g.mu.Lock()
-		already := st.announced
-		g.mu.Unlock()
-		// Announced (announced ≥ k) before due clears, so a co-signature
-		// heard meanwhile schedules no second announce of the same set.
-		n.announceGathered(ctx, k, already)
-		g.mu.Lock()
-		st.due = false
-		g.mu.Unlock()
-	})
+	return nil
 }
 
 // supernodesHeard counts this supernode and the verified supernodes of its
 // zone it hears on their topic: the co-signatures a gather can expect.
+// A node whose router knows no agent on the announce topic (hearsAgents)
+// waits whatever it holds.
 func (n *Node) supernodesHeard() int {
 	count := 1
 	for _, p := range n.ov.TopicPeers(n.ov.SupernodesTopic()) {
-		info, ok := n.ov.PeerInfo(p)
-		if ok && info.Verified && info.Identity.HasRole(trust.RoleSupernode) &&
-			info.Identity.Zone == n.zone.Name && info.Identity.Root == n.zone.Root {
+		if n.peerHolds(p, trust.RoleSupernode) {
 			count++
 		}
 	}
@@ -132,17 +144,23 @@ func (n *Node) supernodesHeard() int {
 // hearsAgents reports whether the announce topic has a subscriber this
 // node does not know as a signer of its zone (a verified supernode or
 // publisher): someone a flood reaches who has not merged the supernodes'
-// co-signatures already.
+// co-signatures already. A supernode that just started knows only
+// signers there, which relay nothing new, so announcing at once reached
+// no agent (TestLateSupernodeCatchesUpAndCoSigns).
 func (n *Node) hearsAgents() bool {
 	for _, p := range n.ov.TopicPeers(n.ov.AnnounceTopic()) {
-		info, ok := n.ov.PeerInfo(p)
-		signer := ok && info.Verified && info.Identity.Zone == n.zone.Name &&
-			(info.Identity.HasRole(trust.RoleSupernode) || info.Identity.HasRole(trust.RolePublisher))
-		if !signer {
+		if !n.peerHolds(p, trust.RoleSupernode) && !n.peerHolds(p, trust.RolePublisher) {
 			return true
 		}
 	}
 	return false
+}
+
+// peerHolds reports whether admission verified the connected peer p as
+// holding role in this node's zone.
+func (n *Node) peerHolds(p peer.ID, role trust.Role) bool {
+	info, ok := n.ov.PeerInfo(p)
+	return ok && n.verifiedAs(info, role)
 }
 
 // gatherEnd closes the window: a last announce if this node holds more

@@ -13,6 +13,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
@@ -152,11 +153,17 @@ func (n *Node) signReport(r InstallReport) ([]byte, error) {
 func (n *Node) connectedWith(role trust.Role) []peer.ID {
 	var out []peer.ID
 	for _, pi := range n.ov.Peers() {
-		if pi.Verified && pi.Identity.Holds(role, n.zone) {
+		if n.verifiedAs(pi, role) {
 			out = append(out, pi.ID)
 		}
 	}
 	return out
+}
+
+// verifiedAs reports whether admission verified pi as holding role in
+// this zone.
+func (n *Node) verifiedAs(pi overlay.PeerInfo, role trust.Role) bool {
+	return pi.Verified && pi.Identity.Holds(role, n.zone)
 }
 
 // DeliverReport sends a signed install report to the supernode p over h

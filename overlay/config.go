@@ -249,6 +249,18 @@ func (c Config) validateAddrs() error {
 	return nil
 }
 
+// bootstrapInfos are BootstrapPeers parsed, in order; Validate refused
+// any that does not parse.
+func (c Config) bootstrapInfos() []peer.AddrInfo {
+	out := make([]peer.AddrInfo, 0, len(c.BootstrapPeers))
+	for _, s := range c.BootstrapPeers {
+		if ai, err := peer.AddrInfoFromString(s); err == nil {
+			out = append(out, *ai)
+		}
+	}
+	return out
+}
+
 func (c Config) validatePrivateZone() error {
 	if !c.PrivateZone.Enabled() {
 		return nil

@@ -204,11 +204,7 @@ func (o *Overlay) startDHT() error {
 	if prefix == "" {
 		prefix = TopicPrefix + o.cfg.Zone
 	}
-	var boot []peer.AddrInfo
-	for _, s := range o.cfg.BootstrapPeers {
-		ai, _ := peer.AddrInfoFromString(s) // checked by Validate
-		boot = append(boot, *ai)
-	}
+	boot := o.cfg.bootstrapInfos()
 	// No refresh at start (refreshLoop): kad-dht's runs a lookup per
 	// bucket twice as a node comes up, each connecting it to the peers it
 	// asks — a hundred handshakes an agent, most of a zone's set-up CPU
@@ -334,7 +330,7 @@ func (o *Overlay) dialBootstrap(ctx context.Context) {
 		errs  []error
 	)
 	for _, s := range o.cfg.BootstrapPeers {
-		ai, _ := peer.AddrInfoFromString(s)
+		ai, _ := peer.AddrInfoFromString(s) // checked by Validate
 		if ai.ID == o.host.ID() || o.host.Network().Connectedness(ai.ID) == network.Connected {
 			continue
 		}

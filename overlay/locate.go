@@ -65,12 +65,11 @@ func (o *Overlay) LocatePeer(ctx context.Context, id peer.ID) (peer.AddrInfo, er
 // DHT walk's twenty.
 func (o *Overlay) bootstrapLocators(ctx context.Context, id peer.ID) []peer.ID {
 	var out []peer.ID
-	for _, s := range o.cfg.BootstrapPeers {
-		ai, err := peer.AddrInfoFromString(s)
-		if err != nil || ai.ID == o.host.ID() || ai.ID == id {
+	for _, ai := range o.cfg.bootstrapInfos() {
+		if ai.ID == o.host.ID() || ai.ID == id {
 			continue
 		}
-		if err := o.host.Connect(ctx, *ai); err != nil {
+		if err := o.host.Connect(ctx, ai); err != nil {
 			continue
 		}
 		if out = append(out, ai.ID); len(out) == MaxLocateAsked {

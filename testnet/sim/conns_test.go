@@ -37,24 +37,24 @@ func watchConns(b *testing.B, lab *nodelab.Lab, interval time.Duration, stop <-c
 		}
 		slices.Sort(counts)
 		n := len(counts)
-		var signers []int
-		for _, m := range append([]*nodelab.Member{lab.Publisher}, lab.Supernodes...) {
-			signers = append(signers, len(m.Overlay().Host().Network().Conns()))
+		signers := append([]*nodelab.Member{lab.Publisher}, lab.Supernodes...)
+		var signerConns []int
+		for _, m := range signers {
+			signerConns = append(signerConns, len(m.Overlay().Host().Network().Conns()))
 		}
 		b.Logf("agent connections p50 %d p90 %d max %d, %d agents connected to no signer; publisher and supernodes %v; zone opened %d, closed %d in %v",
-			counts[n/2], counts[n*9/10], counts[n-1], signerless(lab), signers, opened.Swap(0), closed.Swap(0), interval)
+			counts[n/2], counts[n*9/10], counts[n-1], signerless(lab.Agents, signers), signerConns, opened.Swap(0), closed.Swap(0), interval)
 	}
 }
 
-// signerless counts the agents connected to neither the publisher nor a
-// supernode: they cannot ask a signer where a seed is (overlay.LocatePeer).
-func signerless(lab *nodelab.Lab) int {
+// signerless counts the agents connected to none of signers (the
+// publisher and the supernodes): they cannot ask a signer where a seed is
+// (overlay.LocatePeer).
+func signerless(agents, signers []*nodelab.Member) int {
 	n := 0
-	for _, a := range lab.Agents {
+	for _, a := range agents {
 		net := a.Overlay().Host().Network()
-		if !slices.ContainsFunc(append([]*nodelab.Member{lab.Publisher}, lab.Supernodes...), func(s *nodelab.Member) bool {
-			return net.Connectedness(s.ID()) == lpnet.Connected
-		}) {
+		if !slices.ContainsFunc(signers, func(s *nodelab.Member) bool { return net.Connectedness(s.ID()) == lpnet.Connected }) {
 			n++
 		}
 	}
