@@ -245,8 +245,10 @@ type ContentConfig struct {
 	// ProvideSpread: an artifact the supernodes served this node without
 	// help (no DHT search was needed) is first provided at a random point
 	// within it, so a zone's agents finishing together do not all walk
-	// the DHT at once; 0 provides at once. A fetch that needed the DHT
-	// provides at once. Default: 10m.
+	// the DHT at once; 0: at once. At that point it asks the DHT first
+	// and, if 20 holders are named already, waits for a point within
+	// reprovide_interval instead. A fetch that needed the DHT provides at
+	// once (unless its search named 20 holders). Default: 10m.
 	ProvideSpread Duration `toml:"provide_spread"`
 	// StreamsPerProvider is how many requests a fetch keeps in flight to
 	// each provider. Default: 2.

@@ -568,7 +568,7 @@ var configHelp = map[string]string{
 	"content.provider_search_timeout": "Bounds the DHT search for peers holding an artifact before the vendor URLs are tried.",
 	"content.max_providers":           "How many peers one fetch pulls from at once.",
 	"content.reprovide_interval":      "How often held artifacts are announced in the DHT again; it must stay below the DHT's 48h record life.",
-	"content.provide_spread":          "An artifact the supernodes served this node without help (or that the DHT already named 20 holders of) is first announced in the DHT at a random point within this, so a zone's agents finishing together do not all walk the DHT at once; 0 announces at once.",
+	"content.provide_spread":          "An artifact the supernodes served this node without help (or that the DHT already named 20 holders of) is first announced in the DHT at a random point within this, so a zone's agents finishing together do not all walk the DHT at once; at that point it asks the DHT first and, if 20 holders are named already, waits for a random point within reprovide_interval instead; 0: at once.",
 	"content.streams_per_provider":    "Requests a fetch keeps in flight to each peer.",
 	"content.serve_streams_per_peer":  "Bounds one peer's concurrent requests to this node; at least an honest peer's streams_per_provider.",
 	"content.seed_serve_copies":       "Publishers only: whole copies of an artifact it published that it serves before answering busy, so fetchers share it and the vendor side serves about one copy; 0 lifts the budget. Supernodes and agents serve without a budget.",

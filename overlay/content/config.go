@@ -22,8 +22,10 @@ type Config struct {
 	// ProvideSpread is how long the first provide of an artifact whose
 	// fetch its seeds covered alone may wait, at a random point, so a
 	// zone's fetchers finishing together do not walk the DHT at once
-	// (TOML provide_spread; 0: at once). A fetch that needed the DHT
-	// provides at once.
+	// (TOML provide_spread; 0: at once). At that point the DHT is asked
+	// first: with ProvideRecordsEnough holders named, the provide waits
+	// for a point within ReprovideInterval instead. A fetch that needed
+	// the DHT provides at once (unless its search named that many).
 	ProvideSpread time.Duration
 	// ProviderSearchTimeout bounds the DHT search before the vendor URL is
 	// tried (TOML provider_search_timeout).

@@ -236,17 +236,21 @@ func (f *fetch) finish(complete bool) (Result, error) {
 
 // provide announces the kept artifact: at once when the fetch needed the
 // DHT and found fewer than ProvideRecordsEnough records there (the zone is
-// short of sources; a fetch without seeds always searches), else at a
-// random point within Config.ProvideSpread (its seeds served it without
-// help, or the DHT already names plenty of holders, and every fetcher of
-// the zone finishing about now would walk the DHT to the same peers at
-// once).
+// short of sources; a fetch without seeds always searches); within the
+// reprovide interval when it found that many (fetchers find enough
+// holders without it); else, its seeds having served it without help, at
+// a random point within Config.ProvideSpread, checking first how many
+// holders the DHT names by then (Provider.ProvideWithin): every fetcher of
+// the zone finishing about now would walk the DHT to the same peers.
 func (f *fetch) provide() {
-	if f.searched.Load() && f.records.Load() < ProvideRecordsEnough {
+	switch {
+	case f.searched.Load() && f.records.Load() < ProvideRecordsEnough:
 		f.s.prov.ProvideLater(f.want.CID)
-		return
+	case f.searched.Load():
+		f.s.prov.ProvideEventually(f.want.CID)
+	default:
+		f.s.prov.ProvideWithin(f.want.CID, f.s.cfg.ProvideSpread)
 	}
-	f.s.prov.ProvideWithin(f.want.CID, f.s.cfg.ProvideSpread)
 }
 
 // forget deletes blocks this fetch added: they are incomplete or belong to

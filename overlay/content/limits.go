@@ -105,6 +105,10 @@ const (
 
 	// ProvideTimeout bounds one Provide call to the DHT.
 	ProvideTimeout = 2 * time.Minute
+	// ProvideCheckTimeout bounds the DHT query a scheduled first provide
+	// makes to learn whether enough holders are named already
+	// (ProvideWithin); one that ends short of them provides.
+	ProvideCheckTimeout = ProviderSearchTimeout
 
 	// SeedOnlyWindow is how long a fetch with seeds pulls from them alone
 	// before it asks the DHT for more providers (at once if every seed

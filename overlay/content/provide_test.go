@@ -3,6 +3,7 @@ package content
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -77,12 +78,13 @@ func TestSeedsCoverFetchWithoutDHTWalk(t *testing.T) {
 	}
 }
 
-// recordRouter records when each Provide reached it; it finds nothing.
-// Run's schedule is checked in virtual time (synctest), which a real DHT
-// cannot run in.
+// recordRouter records when each Provide reached it; it finds named
+// holders of every root, none by default. Run's schedule is checked in
+// virtual time (synctest), which a real DHT cannot run in.
 type recordRouter struct {
-	mu sync.Mutex
-	at map[cid.Cid][]time.Time
+	mu    sync.Mutex
+	at    map[cid.Cid][]time.Time
+	named int
 }
 
 func (r *recordRouter) Provide(_ context.Context, c cid.Cid, _ bool) error {
@@ -93,9 +95,51 @@ func (r *recordRouter) Provide(_ context.Context, c cid.Cid, _ bool) error {
 }
 
 func (r *recordRouter) FindProvidersAsync(context.Context, cid.Cid, int) <-chan peer.AddrInfo {
-	ch := make(chan peer.AddrInfo)
+	ch := make(chan peer.AddrInfo, r.named)
+	for i := range r.named {
+		ch <- peer.AddrInfo{ID: peer.ID(fmt.Sprintf("holder-%d", i))}
+	}
 	close(ch)
 	return ch
+}
+
+// Holders the DHT names — real ones, or records an attacker planted to
+// keep the zone's agents from providing — postpone a checked first
+// announce past the spread but do not suppress it: the root is announced
+// within the reprovide interval after the check (at its postponed point,
+// or by the periodic re-provide if that comes first).
+func TestPostponedProvideStillAnnouncedWithinReprovideInterval(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := &recordRouter{at: map[cid.Cid][]time.Time{}, named: ProvideRecordsEnough}
+		p := NewProvider(r, ReprovideInterval, true)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go p.Run(ctx)
+		data, _ := artifact(64, 500)
+		c, err := ContentID(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.ProvideWithin(c, SeedCoveredProvideSpread)
+		time.Sleep(SeedCoveredProvideSpread + time.Second)
+		synctest.Wait()
+		r.mu.Lock()
+		early := len(r.at[c])
+		r.mu.Unlock()
+		if early != 0 || !slices.Contains(p.Postponed(), c) {
+			t.Fatalf("after the spread: announced %d times, postponed %v; want 0 and postponed", early, p.Postponed())
+		}
+		time.Sleep(ReprovideInterval)
+		synctest.Wait()
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if n := len(r.at[c]); n == 0 {
+			t.Errorf("not announced within the reprovide interval after the check")
+		}
+		if due := p.Due(); len(due) != 0 {
+			t.Errorf("still due after the reprovide interval: %v", due)
+		}
+	})
 }
 
 // ProvideWithin announces each root once, from Run, at a random point
@@ -148,4 +192,64 @@ func TestProvideWithinSpreadsAnnounces(t *testing.T) {
 			t.Errorf("still due after the spread: %v", due)
 		}
 	})
+}
+
+// A fetch its seed covered provides, when its time within the spread
+// comes, only if the DHT then names fewer than ProvideRecordsEnough
+// holders; with that many it postpones its first announce to a point
+// within the reprovide interval, so a rollout's thousand fetchers do not
+// all walk to the same closest peers (it announced regardless before,
+// checked). Real DHTs on loopback; the router counts the announces.
+func TestSeedCoveredProvideWaitsWhileDHTNamesPlenty(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		holders   int
+		postponed bool
+	}{
+		{"few holders", 1, false},
+		{"plenty of holders", ProvideRecordsEnough, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := newNet(t, tc.holders+1, defaultCfg)
+			fetcher, holders := nodes[0], nodes[1:]
+			data, sum := artifact(64<<10+3, 77)
+			root := seed(t, data, fetcher, holders...)
+			r := &countingRouter{node: fetcher, count: map[cid.Cid]int{}}
+			cfg := DefaultConfig()
+			cfg.ProvideSpread = 0 // due at once: Run checks, then announces or postpones
+			svc, err := New(fetcher.h, r, fetcher.store, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go svc.Run(ctx)
+			var buf bytes.Buffer
+			want := Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{holders[0].h.ID()}}
+			res, err := svc.Fetch(ctx, want, &buf)
+			if err != nil {
+				t.Fatalf("Fetch: %v", err)
+			}
+			checkArtifact(t, buf.Bytes(), data)
+			if res.Searched {
+				t.Fatalf("the seed's fetch searched the DHT; want it covered by the seed")
+			}
+			p := svc.Provider()
+			waitFor(t, "the first announce checked", func() bool {
+				r.mu.Lock()
+				announced := r.count[root] > 0
+				r.mu.Unlock()
+				return announced || len(p.Postponed()) > 0
+			})
+			r.mu.Lock()
+			announces := r.count[root]
+			r.mu.Unlock()
+			if got := slices.Contains(p.Postponed(), root); got != tc.postponed || (announces == 0) != tc.postponed {
+				t.Errorf("%d holders named: postponed %v, announced %d times; want postponed %v", tc.holders, got, announces, tc.postponed)
+			}
+			if !slices.Contains(p.Roots(), root) {
+				t.Errorf("root not held after the check")
+			}
+		})
+	}
 }

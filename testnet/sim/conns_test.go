@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"runtime"
 	"slices"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +27,8 @@ func watchConns(b *testing.B, lab *nodelab.Lab, interval time.Duration, stop <-c
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var use processUse
+	use.sample()
 	for {
 		select {
 		case <-stop:
@@ -42,8 +46,9 @@ func watchConns(b *testing.B, lab *nodelab.Lab, interval time.Duration, stop <-c
 		for _, m := range signers {
 			signerConns = append(signerConns, len(m.Overlay().Host().Network().Conns()))
 		}
-		b.Logf("agent connections p50 %d p90 %d max %d, %d agents connected to no signer; publisher and supernodes %v; zone opened %d, closed %d in %v",
-			counts[n/2], counts[n*9/10], counts[n-1], signerless(lab.Agents, signers), signerConns, opened.Swap(0), closed.Swap(0), interval)
+		cores, gcs := use.sample()
+		b.Logf("agent connections p50 %d p90 %d max %d, %d agents connected to no signer; publisher and supernodes %v; zone opened %d, closed %d in %v; %.2f cores, %d GC cycles",
+			counts[n/2], counts[n*9/10], counts[n-1], signerless(lab.Agents, signers), signerConns, opened.Swap(0), closed.Swap(0), interval, cores, gcs)
 	}
 }
 
@@ -59,4 +64,29 @@ func signerless(agents, signers []*nodelab.Member) int {
 		}
 	}
 	return n
+}
+
+// processUse samples the process's CPU time and GC cycles: a 1,000-node
+// zone on two cores that saturates them slows every node's answers alike.
+type processUse struct {
+	at  time.Time
+	cpu time.Duration
+	gcs uint32
+}
+
+// sample returns the cores used and the GC cycles run since the last
+// sample.
+func (u *processUse) sample() (cores float64, gcs uint32) {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	now := time.Now()
+	if !u.at.IsZero() {
+		cores = float64(cpu-u.cpu) / float64(now.Sub(u.at))
+		gcs = ms.NumGC - u.gcs
+	}
+	u.at, u.cpu, u.gcs = now, cpu, ms.NumGC
+	return cores, gcs
 }

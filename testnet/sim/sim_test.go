@@ -216,6 +216,7 @@ var (
 	benchPprof    = flag.String("sim.pprof", "", "serve net/http/pprof on this loopback address (e.g. 127.0.0.1:6060) during BenchmarkZone")
 	benchProfile  = flag.String("sim.cpuprofile", "", "write a CPU profile of the -sim.cpuprofile-for after BenchmarkZone's publication to this file")
 	benchProfFor  = flag.Duration("sim.cpuprofile-for", 20*time.Second, "how long after publication -sim.cpuprofile profiles (the first seconds are the announcement's spread)")
+	benchProfAt   = flag.Duration("sim.cpuprofile-at", 0, "how long after publication -sim.cpuprofile starts (0: at once; later for the rollout's fetches)")
 	benchSettle   = flag.Duration("sim.settle", testnet.DefaultParams().Settle, "BenchmarkZone's longest settle before publication")
 	benchSpread   = flag.Duration("sim.rollout-spread", 0, "BenchmarkZone's rollout spread (installs at each agent's offset within it)")
 )
@@ -240,7 +241,7 @@ func BenchmarkZone(b *testing.B) {
 				lab = l
 				go watchConns(b, l, 10*time.Second, stop)
 			},
-			OnPublished: profileAfter(b, *benchProfile, *benchProfFor),
+			OnPublished: profileAfter(b, *benchProfile, *benchProfAt, *benchProfFor),
 		})
 		close(stop)
 		if err != nil {
@@ -261,30 +262,33 @@ func BenchmarkZone(b *testing.B) {
 	}
 }
 
-// profileAfter is an OnPublished hook writing a CPU profile of the
-// publication's first d to file (none if file is empty).
-func profileAfter(b *testing.B, file string, d time.Duration) func(*updates.Announcement, time.Time) {
+// profileAfter is an OnPublished hook writing a CPU profile of d from at
+// after the publication to file (none if file is empty).
+func profileAfter(b *testing.B, file string, at, d time.Duration) func(*updates.Announcement, time.Time) {
 	var once sync.Once
 	return func(*updates.Announcement, time.Time) {
 		if file == "" {
 			return
 		}
-		once.Do(func() {
-			f, err := os.Create(file)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			if err := pprof.StartCPUProfile(f); err != nil {
-				b.Error(err)
-				return
-			}
-			time.AfterFunc(d, func() {
-				pprof.StopCPUProfile()
-				f.Close()
-			})
-		})
+		once.Do(func() { time.AfterFunc(at, func() { profileFor(b, file, d) }) })
 	}
+}
+
+// profileFor writes a CPU profile of the next d to file.
+func profileFor(b *testing.B, file string, d time.Duration) {
+	f, err := os.Create(file)
+	if err != nil {
+		b.Error(err)
+		return
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Error(err)
+		return
+	}
+	time.AfterFunc(d, func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	})
 }
 
 // logRunDiagnostics logs the overlay counters summed over every node (read
