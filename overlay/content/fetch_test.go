@@ -609,7 +609,12 @@ func TestDrippingProviderDropped(t *testing.T) {
 		c := DefaultConfig()
 		c.stall, c.minRate = 2*time.Second, 256<<10
 		if i == 1 {
+			// The server's own pace would cut the drip at the same due
+			// time, and on a loaded machine its reset could arrive first
+			// (CI saw it): give it all the time, so the fetcher's deadline
+			// is what ends the block.
 			c.sendRate = 32 << 10
+			c.stall, c.minRate = time.Minute, 1
 		}
 		return c
 	})

@@ -214,6 +214,14 @@ func TestSeedCoveredProvideWaitsWhileDHTNamesPlenty(t *testing.T) {
 			fetcher, holders := nodes[0], nodes[1:]
 			data, sum := artifact(64<<10+3, 77)
 			root := seed(t, data, fetcher, holders...)
+			// Every holder's provide reaches the fetcher too (K = 20 of
+			// twenty other nodes), so its check can count them without a
+			// lookup whose RPCs a loaded machine may time out: wait for
+			// them there.
+			waitFor(t, "the holders' records in the fetcher's own store", func() bool {
+				ais, err := fetcher.dht.ProviderStore().GetProviders(context.Background(), root.Hash())
+				return err == nil && len(ais) >= tc.holders
+			})
 			r := &countingRouter{node: fetcher, count: map[cid.Cid]int{}}
 			cfg := DefaultConfig()
 			cfg.ProvideSpread = 0 // due at once: Run checks, then announces or postpones
