@@ -44,7 +44,7 @@ func fixtureReport() *Report {
 		Deliveries: map[string][]float64{
 			ResultPatchnet: msList(pn), ResultRawGossipsub: msList(raw), ResultHTTPOrigin: msList(http),
 		},
-		DuplicatesPerMessage: 1.5, RawDuplicatesPerMessage: 3.25,
+		DuplicatesPerMessage: 1.5, RawDuplicatesPerMessage: 3.25, RawRoundsMaxMS: []float64{214, 198, 251},
 		OriginEgressBytes: 3 << 20, PeerEgressBytes: 45 << 20, HTTPOriginEgressBytes: 50 << 20,
 		WrongInstalls: 1, MemoryPerNodeBytes: 4_500_000, LiveMemoryPerNodeBytes: 3_000_000, CPUSeconds: 12.5, SetupS: 3.25, SettleS: 20, IdleCPUCores: 0.35,
 		RolloutSpreadS: 60,

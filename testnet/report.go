@@ -41,11 +41,15 @@ type Report struct {
 
 	DuplicatesPerMessage    float64 `json:"duplicates_per_message"`
 	RawDuplicatesPerMessage float64 `json:"raw_duplicates_per_message,omitempty"`
-	OriginEgressBytes       int64   `json:"origin_egress_bytes"`
-	PeerEgressBytes         int64   `json:"peer_egress_bytes"`
-	HTTPOriginEgressBytes   int64   `json:"http_origin_egress_bytes,omitempty"`
-	WrongInstalls           int     `json:"wrong_installs"`
-	MemoryPerNodeBytes      int64   `json:"memory_per_node_bytes"`
+	// RawRoundsMaxMS is, for each message the raw gossipsub baseline
+	// published (sim: three, one after another), the time to its last
+	// node; Results["raw_gossipsub"] is the round with the median one.
+	RawRoundsMaxMS        []float64 `json:"raw_gossipsub_rounds_max_ms,omitempty"`
+	OriginEgressBytes     int64     `json:"origin_egress_bytes"`
+	PeerEgressBytes       int64     `json:"peer_egress_bytes"`
+	HTTPOriginEgressBytes int64     `json:"http_origin_egress_bytes,omitempty"`
+	WrongInstalls         int       `json:"wrong_installs"`
+	MemoryPerNodeBytes    int64     `json:"memory_per_node_bytes"`
 	// LiveMemoryPerNodeBytes is what each node holds once the zone
 	// settled: live heap and goroutine stacks per node (sim only), without
 	// the garbage and freed pages a resident set also counts.

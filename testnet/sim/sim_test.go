@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -106,6 +107,10 @@ func TestPropagation(t *testing.T) {
 		if got := rep.Results[sys].Delivered; got != 1 {
 			t.Errorf("%s delivered to %v of the agents, want all", sys, got)
 		}
+	}
+	if rounds := slices.Sorted(slices.Values(rep.RawRoundsMaxMS)); len(rounds) != rawRounds || rounds[rawRounds/2] != rep.Results[testnet.ResultRawGossipsub].MaxMS {
+		t.Errorf("raw gossipsub rounds' last deliveries %v, result's max %v: want %d rounds and the median one reported",
+			rep.RawRoundsMaxMS, rep.Results[testnet.ResultRawGossipsub].MaxMS, rawRounds)
 	}
 	if want := int64(p.Nodes) * rep.ArtifactBytes; rep.HTTPOriginEgressBytes != want {
 		t.Errorf("HTTP origin served %d bytes, want %d (every agent the whole artifact)", rep.HTTPOriginEgressBytes, want)
