@@ -321,8 +321,11 @@ func publishRaw(ctx context.Context, pub *rawNode, agents []*rawNode, r, size in
 // against should be neither the luckiest nor the unluckiest.
 func medianRound(rounds [][]time.Duration, agents int) []time.Duration {
 	last := func(times []time.Duration) time.Duration {
-		if len(times) < agents {
+		switch {
+		case len(times) < agents:
 			return time.Duration(math.MaxInt64)
+		case len(times) == 0:
+			return 0
 		}
 		return slices.Max(times)
 	}

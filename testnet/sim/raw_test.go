@@ -19,9 +19,14 @@ func TestMedianRound(t *testing.T) {
 		{"middle of three", [][]time.Duration{{1 * s, 3 * s}, {1 * s, 1 * s}, {2 * s, 2 * s}}, []time.Duration{2 * s, 2 * s}},
 		{"a round short of an agent is slowest", [][]time.Duration{{9 * s}, {1 * s, 5 * s}, {1 * s, 4 * s}}, []time.Duration{1 * s, 5 * s}},
 		{"one round", [][]time.Duration{{1 * s, 2 * s}}, []time.Duration{1 * s, 2 * s}},
+		{"no agents", [][]time.Duration{{}, {}, {}}, []time.Duration{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if diff := cmp.Diff(tc.want, medianRound(tc.rounds, 2)); diff != "" {
+			agents := 2
+			if len(tc.want) == 0 {
+				agents = 0
+			}
+			if diff := cmp.Diff(tc.want, medianRound(tc.rounds, agents)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
 		})
