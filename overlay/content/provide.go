@@ -237,10 +237,10 @@ func (p *Provider) checkDue(ctx context.Context, due map[cid.Cid]firstAnnounce) 
 }
 
 // heldWidely reports whether the DHT names at least ProvideRecordsEnough
-// holders of c within ProvideCheckTimeout. The query stops at that many,
-// usually at the first of the closest peers, which hold the records: a
-// fraction of a provide's walk, which must reach all twenty and then
-// send each one the record.
+// holders of c within ProvideCheckTimeout. kad-dht ends the query at that
+// many, usually at the first of the closest peers, which hold the records;
+// a provide's walk must reach all twenty and then send each one the
+// record.
 func (p *Provider) heldWidely(ctx context.Context, c cid.Cid) bool {
 	ctx, cancel := context.WithTimeout(ctx, ProvideCheckTimeout)
 	defer cancel()
