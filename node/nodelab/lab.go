@@ -24,6 +24,8 @@ import (
 	"github.com/patchnet/patchnet/updates"
 	"github.com/patchnet/patchnet/updates/install"
 	"github.com/patchnet/patchnet/updates/origin"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Options shape a lab zone.
@@ -701,19 +703,18 @@ func (l *Lab) Close() error {
 func (l *Lab) closeMembers() []error {
 	members := l.Members()
 	errs := make([]error, len(members))
-	sem := make(chan struct{}, memberCloses)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(memberCloses)
 	for i := len(members) - 1; i >= 0; i-- {
 		m := members[i]
 		if m == nil || m.Node == nil {
 			continue
 		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			errs[i] = m.Node.Close()
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	return errs
 }

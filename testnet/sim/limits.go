@@ -8,9 +8,10 @@ const (
 	// time to its last node (medianRound) and each round's in
 	// raw_gossipsub_rounds_max_ms.
 	rawRounds = 3
-	// rawRoundGap is the pause before each round after the first: the
-	// previous message's gossip (IHAVE for three heartbeats) has stopped.
-	rawRoundGap = 3 * time.Second
+	// rawRoundGap bounds the wait before each round after the first for
+	// the previous message's gossip to stop (publishRaw): duplicates
+	// still arriving would load the next round's nodes.
+	rawRoundGap = 10 * time.Second
 	// linkBuffer is how long a datagram may wait on a capped link behind
 	// those already queued before the link drops it: a router's buffer of
 	// about a bandwidth-delay product at the run's latencies (125 KB at

@@ -141,7 +141,7 @@ func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 	rounds := make([][]time.Duration, rawRounds)
 	for r := range rounds {
 		var err error
-		if rounds[r], err = publishRaw(ctx, pub, agents, r, int(size), z.params.Timeout, progress); err != nil {
+		if rounds[r], err = publishRaw(ctx, pub, all, agents, r, int(size), z.params.Timeout, progress); err != nil {
 			return err
 		}
 	}
@@ -267,18 +267,25 @@ func waitRawMeshes(ctx context.Context, all []*rawNode, timeout time.Duration) b
 	if !grafted {
 		return false
 	}
-	last, since := int64(-1), time.Now()
-	waitUntil(ctx, min(time.Until(deadline), rawMeshSettle), func() bool {
-		var sum int64
+	waitSteady(ctx, min(time.Until(deadline), rawMeshSettle), func() (sum int64) {
 		for _, n := range all {
 			sum += n.graft.Load() - n.prune.Load()
 		}
-		if sum != last {
-			last, since = sum, time.Now()
+		return sum
+	})
+	return true
+}
+
+// waitSteady waits until count has not changed for rawMeshStable (two
+// gossipsub heartbeats), at most bound.
+func waitSteady(ctx context.Context, bound time.Duration, count func() int64) {
+	last, since := int64(-1), time.Now()
+	waitUntil(ctx, bound, func() bool {
+		if c := count(); c != last {
+			last, since = c, time.Now()
 		}
 		return time.Since(since) >= rawMeshStable
 	})
-	return true
 }
 
 // waitUntil polls cond until it holds, the timeout passes or ctx ends.
@@ -294,11 +301,17 @@ func waitUntil(ctx context.Context, timeout time.Duration, cond func() bool) boo
 }
 
 // publishRaw publishes round r's message from pub (size bytes, the round
-// number first) once the previous round's gossip has died down, and
-// returns the agents' delivery times.
-func publishRaw(ctx context.Context, pub *rawNode, agents []*rawNode, r, size int, timeout time.Duration, progress testnet.Progress) ([]time.Duration, error) {
+// number first) once the previous round's gossip has died down (no
+// duplicate delivered anywhere for two heartbeats, at most rawRoundGap),
+// and returns the agents' delivery times.
+func publishRaw(ctx context.Context, pub *rawNode, all, agents []*rawNode, r, size int, timeout time.Duration, progress testnet.Progress) ([]time.Duration, error) {
 	if r > 0 {
-		time.Sleep(rawRoundGap)
+		waitSteady(ctx, rawRoundGap, func() (sum int64) {
+			for _, n := range all {
+				sum += n.dup.Load()
+			}
+			return sum
+		})
 	}
 	for _, n := range agents {
 		n.round.Store(int64(r))

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"slices"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +10,8 @@ import (
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // baseInstall is the announcement ID of the lab's install of OldVersion.
@@ -158,18 +159,17 @@ func (z *zone) meshedBeyondBootstrap(set []*nodelab.Member) bool {
 		boot[z.lab.Supernodes[0].ID()] = true
 	}
 	var lonely atomic.Int64
-	sem := make(chan struct{}, meshChecks)
-	var wg sync.WaitGroup
+	var g errgroup.Group
+	g.SetLimit(meshChecks)
 	for _, m := range set {
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
+		g.Go(func() error {
 			ov := m.Overlay()
 			if !slices.ContainsFunc(ov.TopicPeers(ov.AnnounceTopic()), func(p peer.ID) bool { return !boot[p] }) {
 				lonely.Add(1)
 			}
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	return lonely.Load() == 0
 }
