@@ -278,7 +278,7 @@ func (w *Workflow) report(acc *updates.Accepted, kind EventKind, detail string) 
 // every package looks absent, and "does not apply" would be recorded for
 // good on the strength of a missing or unreadable database.
 func (w *Workflow) match(ctx context.Context, a *updates.Announcement) (updates.MatchResult, error) {
-	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: w.Sysroot})
+	inv, err := sysinfo.Collect(ctx, sysinfo.Options{Root: w.Sysroot, PackagesOnly: true})
 	if err != nil {
 		return updates.MatchResult{}, fmt.Errorf("collecting the inventory of %s: %w", w.Sysroot, err)
 	}

@@ -19,6 +19,13 @@ type Options struct {
 	// AgentVersion is reported in Meta; "" means this binary's module
 	// version, or "devel".
 	AgentVersion string
+	// PackagesOnly takes the OS and the package databases and nothing
+	// else: what matching an announcement needs. The agent matches every
+	// announcement it accepts, and the host's kind, hardware and services
+	// (a walk of every systemd unit directory) would be read each time
+	// for nothing. Meta then holds only Root, AgentVersion and
+	// CollectedAt.
+	PackagesOnly bool
 }
 
 // Collector names, as CollectorError.Collector gives them.
@@ -55,17 +62,9 @@ func Collect(ctx context.Context, opts Options) (*Inventory, error) {
 
 	// Each goroutine writes its own part of inv; only Errors is shared.
 	var wg sync.WaitGroup
-	wg.Go(func() { inv.Meta = collectMeta(root) })
-	wg.Go(func() {
-		var err error
-		inv.Hardware, err = collectHardware(ctx, root)
-		c.fail(CollectorHardware, err)
-	})
-	wg.Go(func() {
-		svcs, err := collectServices(ctx, root)
-		inv.Services = append(inv.Services, svcs...)
-		c.fail(CollectorServices, err)
-	})
+	if !opts.PackagesOnly {
+		c.host(ctx, root, &wg)
+	}
 	software := [...]struct {
 		name    string
 		collect func(*os.Root) ([]Package, error)
@@ -93,6 +92,23 @@ func Collect(ctx context.Context, opts Options) (*Inventory, error) {
 	inv.Meta.CollectedAt = time.Now().UTC()
 	c.sortErrors()
 	return inv, nil
+}
+
+// host starts the collectors of what is not software: the host's kind,
+// its hardware and its services.
+func (c *collection) host(ctx context.Context, root *os.Root, wg *sync.WaitGroup) {
+	inv := c.inv
+	wg.Go(func() { inv.Meta = collectMeta(root) })
+	wg.Go(func() {
+		var err error
+		inv.Hardware, err = collectHardware(ctx, root)
+		c.fail(CollectorHardware, err)
+	})
+	wg.Go(func() {
+		svcs, err := collectServices(ctx, root)
+		inv.Services = append(inv.Services, svcs...)
+		c.fail(CollectorServices, err)
+	})
 }
 
 // collection guards the inventory's error list while collectors run.

@@ -81,6 +81,40 @@ func TestThisMachine(t *testing.T) {
 	}
 }
 
+// TestPackagesOnly takes what matching needs, the OS and the packages,
+// exactly as the whole inventory has them, and none of the host's other
+// facts (on this machine, whose hardware and kind a whole inventory has).
+func TestPackagesOnly(t *testing.T) {
+	var roots []string
+	if _, err := os.Stat("/proc/cpuinfo"); err == nil {
+		roots = append(roots, "/")
+	}
+	for _, name := range []string{"debian-12", "alpine-3.20", "rocky-9"} {
+		roots = append(roots, filepath.Join("testdata", "roots", name))
+	}
+	for _, root := range roots {
+		t.Run(filepath.Base(root), func(t *testing.T) {
+			full := collectRoot(t, root)
+			pkgs, err := Collect(context.Background(), Options{Root: root, PackagesOnly: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(full.OS, pkgs.OS); diff != "" {
+				t.Errorf("OS differs (-whole +packages only):\n%s", diff)
+			}
+			if diff := cmp.Diff(full.Software, pkgs.Software); diff != "" {
+				t.Errorf("software differs (-whole +packages only):\n%s", diff)
+			}
+			if pkgs.Hardware != (Hardware{}) || len(pkgs.Services) != 0 || pkgs.Meta.Kind != "" || pkgs.Meta.Hostname != "" {
+				t.Errorf("packages only took more: hardware %+v, %d services, meta %+v", pkgs.Hardware, len(pkgs.Services), pkgs.Meta)
+			}
+			if root == "/" && (full.Hardware == (Hardware{}) || full.Meta.Kind == "") {
+				t.Errorf("the whole inventory of this machine has no hardware or kind: %+v %+v", full.Hardware, full.Meta)
+			}
+		})
+	}
+}
+
 // TestGoldenJSON pins the JSON schema: field names and layout of the
 // inventory of two fixture roots. A deliberate change reruns with -update.
 func TestGoldenJSON(t *testing.T) {
