@@ -27,7 +27,7 @@ func (n *Node) onAnnouncement(m overlay.Message) {
 		n.considerCoSigning(va)
 	}
 	if n.IsAgent() {
-		n.accept(va)
+		n.accept(va, m.Received)
 	}
 }
 
@@ -50,8 +50,9 @@ func (n *Node) refreshed(va *verifiedAnnouncement) *verifiedAnnouncement {
 }
 
 // accept runs acceptance (rollback, quorum, equivocation) on a verified
-// announcement and reports the outcome.
-func (n *Node) accept(va *verifiedAnnouncement) {
+// announcement and reports the outcome; received is when the message
+// carrying it reached the node (zero when none did just now).
+func (n *Node) accept(va *verifiedAnnouncement, received time.Time) {
 	acc := va.Accepted
 	a := acc.Announcement
 	err := n.acceptHolding(va)
@@ -61,7 +62,7 @@ func (n *Node) accept(va *verifiedAnnouncement) {
 	}
 	switch {
 	case err == nil:
-		n.emit(Event{Kind: EventAccepted, ID: a.ID, Version: a.Patchnet.Version, Published: publishedAt(a),
+		n.emit(Event{Kind: EventAccepted, ID: a.ID, Version: a.Patchnet.Version, Published: publishedAt(a), Received: received,
 			Signers: subjects(acc.Supernodes), Detail: fmt.Sprintf("%d supernode co-signatures", len(acc.Supernodes))})
 		n.cancelOlder(a)
 		raw, err := va.Envelope.Marshal()
@@ -81,7 +82,7 @@ func (n *Node) accept(va *verifiedAnnouncement) {
 		n.cancelVersion(eq.Alert.ID, eq.Alert.Version)
 		n.notify(context.Background(), updates.Notification{Alert: &eq.Alert})
 	case errors.Is(err, trust.ErrInsufficientSigners):
-		n.emit(Event{Kind: EventPending, ID: a.ID, Version: a.Patchnet.Version, Signers: subjects(acc.Supernodes),
+		n.emit(Event{Kind: EventPending, ID: a.ID, Version: a.Patchnet.Version, Signers: subjects(acc.Supernodes), Received: received,
 			Detail: pendingText(acc, n.policy, err), Reason: pendingReason(acc, n.policy)})
 	default:
 		n.emit(Event{Kind: EventRejected, ID: a.ID, Version: a.Patchnet.Version, Detail: err.Error(), Reason: reasonOf(err)})

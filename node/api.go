@@ -227,7 +227,14 @@ type APIEvent struct {
 	// TookMS is how long a fetched event's fetch took, in milliseconds,
 	// rounded up (a fetch under a millisecond says 1, not nothing).
 	TookMS int64 `json:"took_ms,omitempty"`
+	// Received is when the message that brought the announcement reached
+	// the node, before its checks (pending and accepted events).
+	Received time.Time `json:"received,omitzero"`
 }
+
+// Arrived is when the event's announcement reached the node: Received, or
+// At for an event that carries no arrival.
+func (e APIEvent) Arrived() time.Time { return arrived(e.Received, e.At) }
 
 // APIRollbackRequest is the body of POST /v1/rollback.
 type APIRollbackRequest struct {
@@ -646,7 +653,7 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	for _, e := range evs {
 		out.Events = append(out.Events, APIEvent{Kind: e.Kind, At: e.At, ID: e.ID, Version: e.Version, Detail: e.Detail,
 			Source: e.Source, From: peerStrings(e.From), Signers: e.Signers, SourceBytes: e.SourceBytes,
-			TookMS: (e.Took + time.Millisecond - 1).Milliseconds()})
+			TookMS: (e.Took + time.Millisecond - 1).Milliseconds(), Received: e.Received})
 	}
 	return out, nil
 }

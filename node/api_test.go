@@ -93,6 +93,12 @@ func TestAPIOfRunningNodes(t *testing.T) {
 		if st.EventCounts[node.EventInstalled] != 1 || len(st.Events) == 0 || st.Events[len(st.Events)-1].At.IsZero() {
 			t.Errorf("events %v, counts %v", st.Events, st.EventCounts)
 		}
+		// The accepted event says when its message arrived, before the
+		// agent's checks.
+		i := slices.IndexFunc(st.Events, func(e node.APIEvent) bool { return e.Kind == node.EventAccepted })
+		if i < 0 || st.Events[i].Received.IsZero() || st.Events[i].Received.After(st.Events[i].At) || st.Events[i].Arrived() != st.Events[i].Received {
+			t.Errorf("accepted event %+v: want its message's arrival, not after it", st.Events[max(i, 0)])
+		}
 		if _, ok := st.Overlay["delivered"]; !ok {
 			t.Errorf("overlay counters %v lack delivered", st.Overlay)
 		}

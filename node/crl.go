@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -84,7 +85,7 @@ func (n *Node) onCRL(m overlay.Message) {
 	n.emit(Event{Kind: EventCRL, Detail: detail})
 	if n.IsAgent() {
 		for _, va := range n.merge.all() {
-			n.accept(n.refreshed(va))
+			n.accept(n.refreshed(va), time.Time{})
 		}
 	}
 }

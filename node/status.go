@@ -77,6 +77,24 @@ type Event struct {
 	// Took is how long the step took: a fetched event's fetch, from its
 	// first request to the verified artifact.
 	Took time.Duration
+	// Received is when the message that brought the announcement reached
+	// the node, before its checks (pending and accepted events): Received
+	// to At is what the node's validation, acceptance and their queues
+	// took. Zero for an acceptance no message prompted just then (a CRL
+	// arriving).
+	Received time.Time
+}
+
+// Arrived is when the event's announcement reached the node: Received, or
+// At for an event that carries no arrival.
+func (e Event) Arrived() time.Time { return arrived(e.Received, e.At) }
+
+// arrived is received, or at when received is unset or later.
+func arrived(received, at time.Time) time.Time {
+	if received.IsZero() || received.After(at) {
+		return at
+	}
+	return received
 }
 
 // events is a node's bounded log of events and the first time of each kind.

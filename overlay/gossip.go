@@ -36,6 +36,11 @@ type Message struct {
 	CatchUp bool
 	// Kind is the serving peer's claim for a catch-up item (unverified).
 	Kind Kind
+	// Received is when the message reached this node, before any check:
+	// when gossipsub took the first copy in for validation, or when a
+	// catch-up item was read. Received to its delivery is what the
+	// node's validation and its queues took.
+	Received time.Time
 }
 
 // ErrForeignTopic is returned for a topic outside this node's zone.
@@ -60,6 +65,9 @@ type gossip struct {
 	snapshots int // score snapshots taken
 
 	delivered *lru.Cache[[32]byte, struct{}]
+	// received holds when each message in validation arrived (tracer),
+	// until it is delivered or refused.
+	received *lru.Cache[string, time.Time]
 	// onSubscribe is called after each new local subscription.
 	onSubscribe func(topic string)
 	ctx         context.Context
@@ -87,9 +95,13 @@ func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 	if err != nil {
 		return nil, err
 	}
+	received, err := lru.New[string, time.Time](ReceivedCacheSize)
+	if err != nil {
+		return nil, err
+	}
 	g := &gossip{
 		cfg: cfg, validator: deps.Validator, msgID: deps.MessageID, stats: stats, mesh: newMeshView(), zoneRE: zoneTopicsRE(cfg.Zone).MatchString,
-		topics: map[string]*joinedTopic{}, delivered: delivered, ctx: ctx, wg: wg,
+		topics: map[string]*joinedTopic{}, delivered: delivered, received: received, ctx: ctx, wg: wg,
 	}
 	known := []string{AnnounceTopic(cfg.Zone), CRLTopic(cfg.Zone), HeartbeatTopic(cfg.Zone), SupernodesTopic(cfg.Zone)}
 	for _, c := range cfg.Collectives {
@@ -106,7 +118,7 @@ func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 		pubsub.WithDefaultValidator(pubsub.ValidatorEx(g.validate),
 			pubsub.WithValidatorConcurrency(cfg.Gossip.ValidateConcurrency),
 			pubsub.WithValidatorTimeout(ValidateTimeout)),
-		pubsub.WithRawTracer(tracer{c: stats, mesh: g.mesh}),
+		pubsub.WithRawTracer(tracer{c: stats, mesh: g.mesh, received: received}),
 		pubsub.WithFloodPublish(cfg.Supernode),
 		pubsub.WithPeerScore(peerScoreParams(cfg.Score, app, known), peerScoreThresholds(cfg.Score)),
 		pubsub.WithPeerExchange(cfg.Supernode),
@@ -248,10 +260,30 @@ func (g *gossip) pump(topic string, sub *pubsub.Subscription) {
 			return
 		}
 		g.deliver(Message{
-			Topic: topic, Data: m.Data, Hash: g.msgID(topic, m.Data), Verified: m.ValidatorData,
-			ReceivedFrom: m.ReceivedFrom, Author: m.GetFrom(),
+			Topic: topic, Data: m.Data, Hash: g.hashOf(topic, m), Verified: m.ValidatorData,
+			ReceivedFrom: m.ReceivedFrom, Author: m.GetFrom(), Received: g.receivedAt(m.ID),
 		})
 	}
+}
+
+// hashOf is m's ID: the one gossipsub computed with Deps.MessageID when
+// m arrived, so its envelope is not parsed a second time.
+func (g *gossip) hashOf(topic string, m *pubsub.Message) [32]byte {
+	if len(m.ID) == len([32]byte{}) {
+		return [32]byte([]byte(m.ID))
+	}
+	return g.msgID(topic, m.Data)
+}
+
+// receivedAt is when the message with gossipsub ID id arrived, forgotten
+// once asked; now if the tracer did not see it (a message published here).
+func (g *gossip) receivedAt(id string) time.Time {
+	at, ok := g.received.Peek(id)
+	if !ok {
+		return time.Now()
+	}
+	g.received.Remove(id)
+	return at
 }
 
 // seen reports whether a message with this ID was delivered already.

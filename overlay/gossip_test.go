@@ -308,3 +308,37 @@ func TestSupernodeFloodPublishes(t *testing.T) {
 		})
 	}
 }
+
+// TestReceivedIsBeforeValidation checks Message.Received: the time the
+// message entered gossipsub's validation, before the node's validator ran
+// (so a report's receipt-to-acceptance includes the validation queue), and
+// Hash the ID gossipsub computed.
+func TestReceivedIsBeforeValidation(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	verifier := pki.Verifier(t)
+	var mu sync.Mutex
+	var called time.Time
+	check := trustValidator(verifier)
+	recv := startNode(t, pki, nodeOpts{validator: ValidatorFunc(func(ctx context.Context, topic string, from peer.ID, data []byte) (Verdict, any) {
+		mu.Lock()
+		if called.IsZero() {
+			called = time.Now()
+		}
+		mu.Unlock()
+		return check(ctx, topic, from, data)
+	})})
+	send := startNode(t, pki, nodeOpts{})
+	got := meshed(t, recv, send)
+	msg := announcement(t, send.member, "received-1")
+	publish(t, send, msg)
+	waitFor(t, 10*time.Second, "delivery", func() bool { return got.has(msg) })
+	m, _ := got.get(msg)
+	mu.Lock()
+	defer mu.Unlock()
+	if m.Received.IsZero() || !m.Received.Before(called) {
+		t.Errorf("received %v, validator called %v: want the arrival before validation", m.Received, called)
+	}
+	if want := sha256.Sum256(msg); m.Hash != want { // Deps.MessageID's default
+		t.Errorf("hash %x, want the message id %x", m.Hash, want)
+	}
+}

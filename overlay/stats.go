@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
@@ -87,6 +88,8 @@ func (c *counters) snapshot() Stats {
 type tracer struct {
 	c    *counters
 	mesh *meshView
+	// received notes when each message entered validation (Message.Received).
+	received *lru.Cache[string, time.Time]
 }
 
 // meshView mirrors the router's mesh per topic.
@@ -153,7 +156,18 @@ func (t tracer) Leave(topic string) {
 
 var _ pubsub.RawTracer = tracer{}
 
-func (t tracer) RejectMessage(_ *pubsub.Message, reason string) {
+// ValidateMessage notes when a message, not a duplicate, entered
+// validation: its Received time.
+func (t tracer) ValidateMessage(m *pubsub.Message) {
+	if t.received != nil && m.ID != "" {
+		t.received.Add(m.ID, time.Now())
+	}
+}
+
+func (t tracer) RejectMessage(m *pubsub.Message, reason string) {
+	if t.received != nil && m != nil {
+		t.received.Remove(m.ID)
+	}
 	switch reason {
 	case pubsub.RejectValidationFailed:
 		t.c.rejected.Add(1)
@@ -171,7 +185,6 @@ func (t tracer) RejectMessage(_ *pubsub.Message, reason string) {
 func (t tracer) UndeliverableMessage(*pubsub.Message)               { t.c.undeliverable.Add(1) }
 func (tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (tracer) Join(string)                                          {}
-func (tracer) ValidateMessage(*pubsub.Message)                      {}
 func (tracer) DeliverMessage(*pubsub.Message)                       {}
 func (t tracer) DuplicateMessage(*pubsub.Message)                   { t.c.duplicates.Add(1) }
 func (tracer) ThrottlePeer(peer.ID)                                 {}

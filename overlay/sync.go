@@ -321,6 +321,7 @@ func (s *syncer) consider(ctx context.Context, p peer.ID, it Item, res *SyncResu
 		res.Known++
 		return
 	}
+	got := time.Now()
 	vctx, cancel := context.WithTimeout(context.WithValue(ctx, catchUpKey{}, true), ValidateTimeout)
 	v, verified := s.validator.ValidateMessage(vctx, topic, p, it.Data)
 	cancel()
@@ -332,7 +333,7 @@ func (s *syncer) consider(ctx context.Context, p peer.ID, it Item, res *SyncResu
 	}
 	res.Accepted++
 	s.stats.catchUpAccepted.Add(1)
-	s.gossip.deliver(Message{Topic: topic, Data: it.Data, Hash: h, Verified: verified, ReceivedFrom: p, CatchUp: true, Kind: it.Kind})
+	s.gossip.deliver(Message{Topic: topic, Data: it.Data, Hash: h, Verified: verified, ReceivedFrom: p, CatchUp: true, Kind: it.Kind, Received: got})
 }
 
 func (s *syncer) setCursor(p peer.ID, c cursor) {

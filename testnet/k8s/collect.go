@@ -248,7 +248,8 @@ func earliestEvent(reports []*NodeReport, id string) time.Time {
 	return first
 }
 
-// sampleOf is the agent's sample: receipt is its first event about id,
+// sampleOf is the agent's sample: receipt is its first event about id
+// (when its message arrived, for pending and accepted events),
 // acceptance its accepted event, install its installed event or, when
 // that fell out of the recent events, the commit of the install
 // transaction in its journal.
@@ -265,8 +266,8 @@ func sampleOf(r *NodeReport, id string, published time.Time) testnet.Sample {
 		if e.ID != id {
 			continue
 		}
-		if receipt.IsZero() || e.At.Before(receipt) {
-			receipt = e.At
+		if receipt.IsZero() || e.Arrived().Before(receipt) {
+			receipt = e.Arrived()
 		}
 		switch e.Kind {
 		case node.EventAccepted:

@@ -303,7 +303,7 @@ func (c *cluster) close() error {
 // timeline is one agent's events for one update.
 type timeline struct {
 	state node.State
-	first time.Time // the first event of the update (receipt)
+	first time.Time // when the update first reached the node (receipt): its first event's arrival
 	at    map[node.EventKind]time.Time
 	err   string // the record's detail when it did not install
 }
@@ -384,8 +384,8 @@ func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, 
 		if e.ID != id {
 			continue
 		}
-		if tl.first.IsZero() {
-			tl.first = e.At
+		if tl.first.IsZero() || e.Arrived().Before(tl.first) {
+			tl.first = e.Arrived()
 		}
 		if _, ok := tl.at[e.Kind]; !ok {
 			tl.at[e.Kind] = e.At

@@ -20,12 +20,13 @@ type events struct {
 	failed  map[peer.ID][]node.Event     // failed install attempts, in order
 	signers map[peer.ID][]string         // the co-signers counted at acceptance
 	order   map[node.EventKind][]peer.ID // the nodes in the order of their first event of each kind
+	arrived map[peer.ID]time.Time        // when the message behind the first pending or accepted event came
 }
 
 func newEvents() *events {
 	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{},
 		failed: map[peer.ID][]node.Event{}, signers: map[peer.ID][]string{},
-		order: map[node.EventKind][]peer.ID{}}
+		order: map[node.EventKind][]peer.ID{}, arrived: map[peer.ID]time.Time{}}
 }
 
 func (e *events) record(ev node.Event) {
@@ -48,6 +49,11 @@ func (e *events) record(ev node.Event) {
 	case node.EventAccepted:
 		e.signers[ev.Node] = append(e.signers[ev.Node], ev.Signers...)
 	}
+	if ev.Kind == node.EventAccepted || ev.Kind == node.EventPending {
+		if t, ok := e.arrived[ev.Node]; !ok || ev.Arrived().Before(t) {
+			e.arrived[ev.Node] = ev.Arrived()
+		}
+	}
 }
 
 // acceptedSigners are the co-signers p counted at its acceptances.
@@ -55,6 +61,15 @@ func (e *events) acceptedSigners(p peer.ID) []string {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.signers[p]
+}
+
+// arrival is when the message behind p's first pending or accepted event
+// reached p, and whether it had one.
+func (e *events) arrival(p peer.ID) (time.Time, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t, ok := e.arrived[p]
+	return t, ok
 }
 
 // at is when p first had an event of kind, and whether it had one.

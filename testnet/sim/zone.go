@@ -233,12 +233,13 @@ func (z *zone) since(p peer.ID, kind node.EventKind) time.Duration {
 	return max(at.Sub(z.t0), time.Nanosecond)
 }
 
-// receipt is when p first held the announcement: pending (fewer than k
-// co-signatures yet) or accepted, whichever came first.
+// receipt is when the announcement first reached p: the arrival of the
+// message behind its first pending (fewer than k co-signatures yet) or
+// accepted event, before p's checks.
 func (z *zone) receipt(p peer.ID) time.Duration {
-	r, a := z.since(p, node.EventPending), z.since(p, node.EventAccepted)
-	if r == 0 || (a != 0 && a < r) {
-		return a
+	at, ok := z.ev.arrival(p)
+	if !ok {
+		return 0
 	}
-	return r
+	return max(at.Sub(z.t0), time.Nanosecond)
 }
