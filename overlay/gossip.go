@@ -37,8 +37,8 @@ type Message struct {
 	// Kind is the serving peer's claim for a catch-up item (unverified).
 	Kind Kind
 	// Received is when the message reached this node, before any check:
-	// when gossipsub took the first copy in for validation, or when a
-	// catch-up item was read. Received to its delivery is what the
+	// when gossipsub's router took in the RPC with its first copy, or
+	// when a catch-up item was read. Received to its delivery is what the
 	// node's validation and its queues took.
 	Received time.Time
 }
@@ -65,7 +65,7 @@ type gossip struct {
 	snapshots int // score snapshots taken
 
 	delivered *lru.Cache[[32]byte, struct{}]
-	// received holds when each message in validation arrived (tracer),
+	// received holds when each message's first copy arrived (tracer),
 	// until it is delivered or refused.
 	received *lru.Cache[string, time.Time]
 	// onSubscribe is called after each new local subscription.
@@ -261,7 +261,7 @@ func (g *gossip) pump(topic string, sub *pubsub.Subscription) {
 		}
 		g.deliver(Message{
 			Topic: topic, Data: m.Data, Hash: g.hashOf(topic, m), Verified: m.ValidatorData,
-			ReceivedFrom: m.ReceivedFrom, Author: m.GetFrom(), Received: g.receivedAt(m.ID),
+			ReceivedFrom: m.ReceivedFrom, Author: m.GetFrom(), Received: g.receivedAt(m),
 		})
 	}
 }
@@ -275,14 +275,15 @@ func (g *gossip) hashOf(topic string, m *pubsub.Message) [32]byte {
 	return g.msgID(topic, m.Data)
 }
 
-// receivedAt is when the message with gossipsub ID id arrived, forgotten
-// once asked; now if the tracer did not see it (a message published here).
-func (g *gossip) receivedAt(id string) time.Time {
-	at, ok := g.received.Peek(id)
+// receivedAt is when the router took in m's first copy, forgotten once
+// asked; now if the tracer did not see it (a message published here).
+func (g *gossip) receivedAt(m *pubsub.Message) time.Time {
+	key := arrivalKey(m.Message.GetFrom(), m.GetSeqno())
+	at, ok := g.received.Peek(key)
 	if !ok {
 		return time.Now()
 	}
-	g.received.Remove(id)
+	g.received.Remove(key)
 	return at
 }
 

@@ -53,10 +53,11 @@ const (
 	// DeliveredCacheSize is how many content hashes the overlay remembers as
 	// delivered to subscribers, so gossip and catch-up dedupe each other.
 	DeliveredCacheSize = 1 << 16
-	// ReceivedCacheSize bounds the arrival times kept for messages in
-	// validation (Message.Received): each is forgotten at its delivery or
-	// refusal, so this is room for messages validated at once; beyond it
-	// the oldest arrivals are forgotten and read as their delivery time.
+	// ReceivedCacheSize bounds the arrival times kept for messages not yet
+	// delivered (Message.Received): each is forgotten at its delivery or
+	// refusal (a duplicate after its delivery leaves one until evicted),
+	// so this is room for messages in validation at once; beyond it the
+	// oldest arrivals are forgotten and read as their delivery time.
 	ReceivedCacheSize = 4096
 	// ScoreInspectInterval is how often peer scores are snapshotted for
 	// PeerScores. Each snapshot scores every peer on every topic: at 1 s

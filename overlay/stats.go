@@ -88,7 +88,8 @@ func (c *counters) snapshot() Stats {
 type tracer struct {
 	c    *counters
 	mesh *meshView
-	// received notes when each message entered validation (Message.Received).
+	// received notes when the router took in each message's first copy
+	// (Message.Received), by arrivalKey.
 	received *lru.Cache[string, time.Time]
 }
 
@@ -156,17 +157,26 @@ func (t tracer) Leave(topic string) {
 
 var _ pubsub.RawTracer = tracer{}
 
-// ValidateMessage notes when a message, not a duplicate, entered
-// validation: its Received time.
-func (t tracer) ValidateMessage(m *pubsub.Message) {
-	if t.received != nil && m.ID != "" {
-		t.received.Add(m.ID, time.Now())
+// RecvRPC notes when the router took in the first copy of each message
+// an RPC carries, before its queues and checks: its Received time.
+func (t tracer) RecvRPC(rpc *pubsub.RPC) {
+	if t.received == nil || len(rpc.GetPublish()) == 0 {
+		return
+	}
+	now := time.Now()
+	for _, m := range rpc.GetPublish() {
+		t.received.ContainsOrAdd(arrivalKey(m.GetFrom(), m.GetSeqno()), now)
 	}
 }
 
+// arrivalKey names a gossip message by its author and sequence number,
+// which StrictSign makes every message carry: known when an RPC arrives,
+// before the message's ID is computed.
+func arrivalKey(from, seqno []byte) string { return string(from) + "/" + string(seqno) }
+
 func (t tracer) RejectMessage(m *pubsub.Message, reason string) {
 	if t.received != nil && m != nil {
-		t.received.Remove(m.ID)
+		t.received.Remove(arrivalKey(m.Message.GetFrom(), m.GetSeqno()))
 	}
 	switch reason {
 	case pubsub.RejectValidationFailed:
@@ -185,10 +195,10 @@ func (t tracer) RejectMessage(m *pubsub.Message, reason string) {
 func (t tracer) UndeliverableMessage(*pubsub.Message)               { t.c.undeliverable.Add(1) }
 func (tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (tracer) Join(string)                                          {}
+func (tracer) ValidateMessage(*pubsub.Message)                      {}
 func (tracer) DeliverMessage(*pubsub.Message)                       {}
 func (t tracer) DuplicateMessage(*pubsub.Message)                   { t.c.duplicates.Add(1) }
 func (tracer) ThrottlePeer(peer.ID)                                 {}
-func (tracer) RecvRPC(*pubsub.RPC)                                  {}
 func (tracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
 func (tracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
 func (tracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
