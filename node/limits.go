@@ -13,6 +13,12 @@ const (
 	// so a fetch that went through many bad records stays one line.
 	maxDroppedShown = 3
 
+	// messageIDMemoSize is how many message IDs messageID remembers by
+	// the bytes they were derived from: room for the messages in flight
+	// at once (a few per topic), each of which gossip brings about six
+	// times.
+	messageIDMemoSize = 64
+
 	// MaxPendingPayloads caps the payloads whose co-signatures are being
 	// merged at once: each is one envelope of at most trust.MaxEnvelopeBytes,
 	// so the merge buffer holds at most 256 MiB even under a flood of

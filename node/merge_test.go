@@ -252,6 +252,66 @@ func TestMessageIDNamesContentNotEncoding(t *testing.T) {
 	}
 }
 
+// TestMessageIDMemo checks the memo: a copy's ID is the derived one, the
+// bytes on another topic are another entry, and the oldest entry goes
+// once messageIDMemoSize others came after it.
+func TestMessageIDMemo(t *testing.T) {
+	pki := trusttest.NewPKI(t, "acme")
+	pub, sn := pki.Issue(t, "acme", trust.RolePublisher), pki.Issue(t, "acme", trust.RoleSupernode)
+	raw := trusttest.Envelope(t, updates.PayloadType, announcementPayload(t, pki.Clock.Now(), 1), pub, sn)
+	topic := "/patchnet/acme/announce"
+	if first, again := messageID(topic, raw), messageID(topic, raw); first != deriveMessageID(topic, raw) || again != first {
+		t.Errorf("first %x, again %x, derived %x", first, again, deriveMessageID(topic, raw))
+	}
+	var m idMemo
+	sum := m.sum(topic, raw)
+	m.put(sum, [32]byte{1})
+	if id, ok := m.get(sum); !ok || id != ([32]byte{1}) {
+		t.Errorf("got %x %v, want the remembered id", id, ok)
+	}
+	if _, ok := m.get(m.sum("/patchnet/acme/supernodes", raw)); ok {
+		t.Error("the same bytes on another topic found an entry")
+	}
+	for i := range messageIDMemoSize {
+		m.put(m.sum(topic, fmt.Appendf(nil, "other %d", i)), [32]byte{2})
+	}
+	if _, ok := m.get(sum); ok {
+		t.Errorf("the oldest entry outlived %d newer ones", messageIDMemoSize)
+	}
+}
+
+// BenchmarkMessageID is what naming a gossip copy costs: "derive" parses
+// the envelope (a co-signed announcement, three certificate chains),
+// "copy" finds bytes seen before in the memo; the baseline is hashing the
+// bytes alone.
+func BenchmarkMessageID(b *testing.B) {
+	pki := trusttest.NewPKI(b, "acme")
+	pub := pki.Issue(b, "acme", trust.RolePublisher)
+	sn1, sn2 := pki.Issue(b, "acme", trust.RoleSupernode), pki.Issue(b, "acme", trust.RoleSupernode)
+	raw := trusttest.Envelope(b, updates.PayloadType, announcementPayload(b, pki.Clock.Now(), 1), pub, sn1, sn2)
+	topic := "/patchnet/acme/announce"
+	b.Run("baseline=sha256", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			sha256.Sum256(raw)
+		}
+	})
+	b.Run("derive", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		for b.Loop() {
+			deriveMessageID(topic, raw)
+		}
+	})
+	b.Run("copy", func(b *testing.B) {
+		b.SetBytes(int64(len(raw)))
+		b.ReportAllocs()
+		for b.Loop() {
+			messageID(topic, raw)
+		}
+	})
+}
+
 // A payload checked once while valid, whose co-signatures keep arriving
 // after it expired, is not merged and accepted on the strength of that old
 // check: the validator bounds its life by the clock at every message.

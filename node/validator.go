@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -237,6 +238,63 @@ func (n *Node) signerOf(env *trust.Envelope, s trust.Signature) (trust.Identity,
 // signature or certificate bytes differ is another message (and the
 // validator Ignores it cheaply, then Rejects its sender if it keeps on).
 func messageID(topic string, data []byte) [32]byte {
+	sum := messageIDs.sum(topic, data)
+	if id, ok := messageIDs.get(sum); ok {
+		return id
+	}
+	id := deriveMessageID(topic, data)
+	messageIDs.put(sum, id)
+	return id
+}
+
+// messageIDs is the process's memo of message IDs (idMemo).
+var messageIDs idMemo
+
+// idMemo remembers the last messageIDMemoSize message IDs by a hash of
+// the topic and bytes they were derived from. Gossip brings each message
+// about six times byte for byte (a copy from each mesh peer), and
+// deriving its ID parses the envelope and decodes every certificate in
+// it, several times what hashing the bytes costs. An ID is a function of
+// those bytes, so a remembered one is what deriving would give: nothing
+// is trusted on its strength, and nodes sharing a process (the testnet's
+// sim) may share it.
+type idMemo struct {
+	mu   sync.Mutex
+	next int
+	ring [messageIDMemoSize]struct{ sum, id [32]byte }
+}
+
+// sum is the memo's key for data on topic.
+func (*idMemo) sum(topic string, data []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(topic))
+	h.Write([]byte{0})
+	h.Write(data)
+	return [32]byte(h.Sum(nil))
+}
+
+// get is the ID remembered for sum, if any.
+func (m *idMemo) get(sum [32]byte) ([32]byte, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, e := range m.ring {
+		if e.sum == sum {
+			return e.id, true
+		}
+	}
+	return [32]byte{}, false
+}
+
+// put remembers id for sum, forgetting the oldest.
+func (m *idMemo) put(sum, id [32]byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ring[m.next].sum, m.ring[m.next].id = sum, id
+	m.next = (m.next + 1) % len(m.ring)
+}
+
+// deriveMessageID is messageID without the memo.
+func deriveMessageID(topic string, data []byte) [32]byte {
 	h := sha256.New()
 	h.Write([]byte(topic))
 	h.Write([]byte{0})
