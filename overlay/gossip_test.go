@@ -10,8 +10,10 @@ import (
 	"testing"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/trust"
@@ -340,5 +342,39 @@ func TestReceivedIsBeforeValidation(t *testing.T) {
 	}
 	if want := sha256.Sum256(msg); m.Hash != want { // Deps.MessageID's default
 		t.Errorf("hash %x, want the message id %x", m.Hash, want)
+	}
+}
+
+// TestArrivalNotesForgotten checks the tracer's notes behind
+// Message.Received: the first copy's note survives a copy arriving while
+// it is in validation, and a copy arriving after the message's delivery
+// or refusal leaves none behind (a long-running node would otherwise
+// keep one for every message until the bound).
+func TestArrivalNotesForgotten(t *testing.T) {
+	received, _ := lru.New[string, time.Time](ReceivedCacheSize)
+	delivered, _ := lru.New[[32]byte, struct{}](DeliveredCacheSize)
+	tr := tracer{c: &counters{}, mesh: newMeshView(), received: received, delivered: delivered}
+	id := sha256.Sum256([]byte("m"))
+	msg := &pb.Message{From: []byte("author"), Seqno: []byte{1}, Data: []byte("m")}
+	copyOf := func() *pubsub.Message { return &pubsub.Message{Message: msg, ID: string(id[:])} }
+	arrive := func() { tr.RecvRPC(&pubsub.RPC{RPC: pb.RPC{Publish: []*pb.Message{msg}}}) }
+
+	arrive()
+	arrive() // a second copy while the first is in validation
+	tr.DuplicateMessage(copyOf())
+	if received.Len() != 1 {
+		t.Fatalf("%d notes while the first copy is in validation, want its one", received.Len())
+	}
+	delivered.Add(id, struct{}{})
+	received.Remove(arrivalKey(msg.GetFrom(), msg.GetSeqno())) // the pump's read
+	arrive()
+	tr.DuplicateMessage(copyOf())
+	if received.Len() != 0 {
+		t.Errorf("a copy after delivery left %d notes", received.Len())
+	}
+	arrive()
+	tr.RejectMessage(copyOf(), pubsub.RejectValidationFailed)
+	if received.Len() != 0 {
+		t.Errorf("a refused message left %d notes", received.Len())
 	}
 }

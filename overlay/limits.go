@@ -55,10 +55,12 @@ const (
 	DeliveredCacheSize = 1 << 16
 	// ReceivedCacheSize bounds the arrival times kept for messages not yet
 	// delivered (Message.Received): each is forgotten at its delivery or
-	// refusal (a duplicate after its delivery leaves one until evicted),
-	// so this is room for messages in validation at once; beyond it the
-	// oldest arrivals are forgotten and read as their delivery time.
-	ReceivedCacheSize = 4096
+	// refusal, and a copy arriving after its delivery leaves none, so
+	// this is room for messages in validation at once. Only RPCs the
+	// router drops untraced (a graylisted peer's) leave notes behind;
+	// beyond the bound the oldest arrivals are forgotten, and a message
+	// whose note went is read as received when delivered.
+	ReceivedCacheSize = 256
 	// ScoreInspectInterval is how often peer scores are snapshotted for
 	// PeerScores. Each snapshot scores every peer on every topic: at 1 s
 	// it was 4.5 % of an idle 300-node sim's CPU, for a view only tests

@@ -91,6 +91,9 @@ type tracer struct {
 	// received notes when the router took in each message's first copy
 	// (Message.Received), by arrivalKey.
 	received *lru.Cache[string, time.Time]
+	// delivered is the overlay's set of messages delivered (by ID): a
+	// copy arriving after its message was delivered leaves no note.
+	delivered *lru.Cache[[32]byte, struct{}]
 }
 
 // meshView mirrors the router's mesh per topic.
@@ -169,6 +172,20 @@ func (t tracer) RecvRPC(rpc *pubsub.RPC) {
 	}
 }
 
+// DuplicateMessage counts a copy of a message seen before and, once the
+// message was delivered, drops the note RecvRPC made for this copy: only
+// a copy arriving while its first is still in validation leaves the
+// first's note alone.
+func (t tracer) DuplicateMessage(m *pubsub.Message) {
+	t.c.duplicates.Add(1)
+	if t.received == nil || t.delivered == nil || len(m.ID) != len([32]byte{}) {
+		return
+	}
+	if t.delivered.Contains([32]byte([]byte(m.ID))) {
+		t.received.Remove(arrivalKey(m.Message.GetFrom(), m.GetSeqno()))
+	}
+}
+
 // arrivalKey names a gossip message by its author and sequence number,
 // which StrictSign makes every message carry: known when an RPC arrives,
 // before the message's ID is computed.
@@ -197,7 +214,6 @@ func (tracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
 func (tracer) Join(string)                                          {}
 func (tracer) ValidateMessage(*pubsub.Message)                      {}
 func (tracer) DeliverMessage(*pubsub.Message)                       {}
-func (t tracer) DuplicateMessage(*pubsub.Message)                   { t.c.duplicates.Add(1) }
 func (tracer) ThrottlePeer(peer.ID)                                 {}
 func (tracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
 func (tracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
