@@ -272,6 +272,9 @@ func TestMessageIDMemo(t *testing.T) {
 	if _, ok := m.get(m.sum("/patchnet/acme/supernodes", raw)); ok {
 		t.Error("the same bytes on another topic found an entry")
 	}
+	if m.sum("a\x00", []byte("b")) == m.sum("a", []byte("\x00b")) {
+		t.Error("the same bytes split into another topic and data share a key")
+	}
 	for i := range messageIDMemoSize {
 		m.put(m.sum(topic, fmt.Appendf(nil, "other %d", i)), [32]byte{2})
 	}

@@ -264,11 +264,15 @@ type idMemo struct {
 	ring [messageIDMemoSize]struct{ sum, id [32]byte }
 }
 
-// sum is the memo's key for data on topic.
+// sum is the memo's key for data on topic; the topic's length comes
+// first, so no split of the same bytes into another topic and data (a
+// topic from the wire may hold any byte) finds another's entry.
 func (*idMemo) sum(topic string, data []byte) [32]byte {
 	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(topic)))
+	h.Write(n[:])
 	h.Write([]byte(topic))
-	h.Write([]byte{0})
 	h.Write(data)
 	return [32]byte(h.Sum(nil))
 }
