@@ -39,7 +39,7 @@ func (n *Node) onAnnouncement(m overlay.Message) {
 // keep stores the merged envelope for catch-up: it carries every
 // co-signature seen, so a node that was offline needs one item.
 func (n *Node) keep(va *verifiedAnnouncement) {
-	raw, err := va.Envelope.Marshal()
+	raw, err := va.marshal()
 	if err == nil {
 		_, err = n.ov.Keep(overlay.KindAnnouncement, raw)
 	}
@@ -70,7 +70,7 @@ func (n *Node) accept(va *verifiedAnnouncement, received time.Time) {
 		n.emit(Event{Kind: EventAccepted, ID: a.ID, Version: a.Patchnet.Version, Published: publishedAt(a), Received: received,
 			Signers: subjects(acc.Supernodes), Detail: fmt.Sprintf("%d supernode co-signatures", len(acc.Supernodes))})
 		n.cancelOlder(a)
-		raw, err := va.Envelope.Marshal()
+		raw, err := va.marshal()
 		if err == nil {
 			_, err = n.agent.life.accept(acc, raw)
 		}

@@ -42,7 +42,7 @@ func (n *Node) retryDuplicate(va *verifiedAnnouncement) {
 	if err := updates.QuorumError(acc, n.policy); err != nil {
 		return // this copy alone is short of the quorum (the merged one was not)
 	}
-	raw, err := va.Envelope.Marshal()
+	raw, err := va.marshal()
 	if err == nil {
 		_, err = n.agent.life.accept(acc, raw) // a node that lost or never made the record
 	}

@@ -28,6 +28,19 @@ type verifiedAnnouncement struct {
 	// Envelope carries the merged signatures, key ids canonical: what the
 	// node relays and keeps for peers catching up.
 	Envelope *trust.Envelope
+
+	encoded struct {
+		once sync.Once
+		raw  []byte
+		err  error
+	}
+}
+
+// marshal is Envelope's bytes, encoded once for every store that keeps
+// them (the catch-up store, the lifecycle record).
+func (va *verifiedAnnouncement) marshal() ([]byte, error) {
+	va.encoded.once.Do(func() { va.encoded.raw, va.encoded.err = va.Envelope.Marshal() })
+	return va.encoded.raw, va.encoded.err
 }
 
 // ValidateMessage decides every gossip message and catch-up item and, on
