@@ -4,7 +4,6 @@ import (
 	"runtime"
 	"slices"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -66,25 +65,24 @@ func signerless(agents, signers []*nodelab.Member) int {
 	return n
 }
 
-// processUse samples the process's CPU time and GC cycles: a 1,000-node
-// zone on two cores that saturates them slows every node's answers alike.
+// processUse samples the process's CPU time (cpuSeconds) and GC cycles:
+// a 1,000-node zone on two cores that saturates them slows every node's
+// answers alike.
 type processUse struct {
 	at  time.Time
-	cpu time.Duration
+	cpu float64
 	gcs uint32
 }
 
 // sample returns the cores used and the GC cycles run since the last
 // sample.
 func (u *processUse) sample() (cores float64, gcs uint32) {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	cpu := cpuSeconds()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	now := time.Now()
 	if !u.at.IsZero() {
-		cores = float64(cpu-u.cpu) / float64(now.Sub(u.at))
+		cores = (cpu - u.cpu) / now.Sub(u.at).Seconds()
 		gcs = ms.NumGC - u.gcs
 	}
 	u.at, u.cpu, u.gcs = now, cpu, ms.NumGC
