@@ -160,6 +160,7 @@ func TestSampleOf(t *testing.T) {
 		{"events", []node.APIEvent{ev(node.EventPending, 1), ev(node.EventAccepted, 2), ev(node.EventInstalled, 3)}, nil, [3]int{1, 2, 3}},
 		{"journal", []node.APIEvent{ev(node.EventAccepted, 2)}, []*install.Transaction{tx}, [3]int{2, 2, 5}},
 		{"pending", []node.APIEvent{ev(node.EventPending, 1), {Kind: node.EventInstalled, At: at(9), ID: "other"}}, nil, [3]int{1, 0, 0}},
+		{"received before its checks", []node.APIEvent{{Kind: node.EventAccepted, At: at(4), Received: at(1), ID: "U"}, ev(node.EventInstalled, 6)}, nil, [3]int{1, 4, 6}},
 	} {
 		s := sampleOf(&NodeReport{Endpoint: "/x/a1/state", Status: &node.APIStatus{Events: c.events}, History: c.txs}, "U", pub)
 		got := [3]int{int(s.Receipt / time.Second), int(s.Accept / time.Second), int(s.Install / time.Second)}
