@@ -15,3 +15,7 @@ func SetGatherTimes(t testing.TB, coalesce, window time.Duration) {
 		windowOverride.Store(0)
 	})
 }
+
+// HeartbeatAddrs is heartbeatAddrs: the addresses a supernode's heartbeat
+// names, given its host's.
+var HeartbeatAddrs = heartbeatAddrs

@@ -14,6 +14,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
@@ -33,6 +35,13 @@ type Heartbeat struct {
 	Time   time.Time `json:"time"`
 	Count  int       `json:"count"`  // how many ids the digest covers
 	Digest string    `json:"digest"` // SetDigest of the co-signed (id, version) set
+	// Addrs are where the supernode listens (multiaddrs without its peer
+	// id, at most MaxHeartbeatAddrs). Agents fetch an artifact from its
+	// co-signers first; with these they dial a co-signer they are not
+	// connected to without asking a peer where it is, which the busiest
+	// supernode (everyone's bootstrap and DHT peer) may be too loaded to
+	// answer.
+	Addrs []string `json:"addrs,omitempty"`
 }
 
 // SetDigest is the digest of a set of (id, highest version): SHA-256 over
@@ -72,8 +81,20 @@ func newHeartbeats(now time.Time) *heartbeats {
 	return &heartbeats{beats: map[peer.ID]beat{}, since: now}
 }
 
-// verifiedHeartbeat is what the validator makes of a heartbeat.
-type verifiedHeartbeat struct{ beat }
+// verifiedHeartbeat is what the validator makes of a heartbeat: the beat
+// it recorded and the addresses parsed from it.
+type verifiedHeartbeat struct {
+	beat
+	addrs []ma.Multiaddr
+}
+
+// onHeartbeat acts on a heartbeat the validator verified and recorded
+// (m.Verified): it keeps the supernode's addresses.
+func (n *Node) onHeartbeat(m overlay.Message) {
+	if vh, ok := m.Verified.(*verifiedHeartbeat); ok {
+		n.learnAddrs(vh.from, vh.addrs)
+	}
+}
 
 // validateHeartbeat accepts a heartbeat signed by a supernode of this zone,
 // newer (by sequence) than the last one from it, not from the future and
@@ -97,6 +118,10 @@ func (n *Node) validateHeartbeat(data []byte) (overlay.Verdict, any) {
 	if err := dec.Decode(&hb); err != nil || hb.Zone != n.zone.Name || len(hb.Digest) != 2*sha256.Size {
 		return overlay.Reject, nil
 	}
+	addrs, err := parseHeartbeatAddrs(hb.Addrs)
+	if err != nil {
+		return overlay.Reject, nil
+	}
 	now := n.verifier.Now()
 	if hb.Time.After(now.Add(updates.MaxClockSkew)) || now.Sub(hb.Time) > n.heartbeatMaxAge() {
 		return overlay.Ignore, nil
@@ -105,7 +130,58 @@ func (n *Node) validateHeartbeat(data []byte) (overlay.Verdict, any) {
 	if !n.beats.record(b) {
 		return overlay.Ignore, nil
 	}
-	return overlay.Accept, &verifiedHeartbeat{b}
+	return overlay.Accept, &verifiedHeartbeat{beat: b, addrs: addrs}
+}
+
+// parseHeartbeatAddrs parses a heartbeat's addresses: at most
+// MaxHeartbeatAddrs multiaddrs, none naming a peer (the signer's
+// certificate says whose they are).
+func parseHeartbeatAddrs(in []string) ([]ma.Multiaddr, error) {
+	if len(in) > MaxHeartbeatAddrs {
+		return nil, fmt.Errorf("%d addresses: want at most %d", len(in), MaxHeartbeatAddrs)
+	}
+	out := make([]ma.Multiaddr, 0, len(in))
+	for _, s := range in {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("parsing address %.80q: %w", s, err)
+		}
+		if _, err := a.ValueForProtocol(ma.P_P2P); err == nil {
+			return nil, fmt.Errorf("address %.80q names a peer", s)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// learnAddrs keeps a verified supernode's addresses from its heartbeat in
+// the peerstore for as long as a heartbeat counts as fresh, so dialling
+// it as a seed needs no lookup; later heartbeats renew them. A supernode
+// could name addresses that are not its own: a dial there fails the
+// handshake, which checks the peer id its certificate binds.
+func (n *Node) learnAddrs(from trust.Identity, addrs []ma.Multiaddr) {
+	if len(addrs) == 0 || from.PeerID == n.ID() {
+		return
+	}
+	n.ov.Host().Peerstore().AddAddrs(from.PeerID, addrs, n.heartbeatMaxAge())
+}
+
+// heartbeatAddrs are the addresses this supernode's heartbeat names: its
+// host's, loopback ones left out unless it has no other (a zone on one
+// machine), at most MaxHeartbeatAddrs.
+func heartbeatAddrs(have []ma.Multiaddr) []string {
+	var out, loop []string
+	for _, a := range have {
+		if manet.IsIPLoopback(a) {
+			loop = append(loop, a.String())
+		} else {
+			out = append(out, a.String())
+		}
+	}
+	if len(out) == 0 {
+		out = loop
+	}
+	return out[:min(len(out), MaxHeartbeatAddrs)]
 }
 
 // record keeps b unless a heartbeat with its sequence or a later one from
@@ -174,7 +250,8 @@ func (n *Node) sendHeartbeat(ctx context.Context, seq uint64) error {
 	}
 	digest, count := SetDigest(set)
 	now := n.verifier.Now()
-	hb := Heartbeat{Zone: n.zone.Name, Seq: uint64(now.UnixNano()) + seq, Time: now, Count: count, Digest: digest}
+	hb := Heartbeat{Zone: n.zone.Name, Seq: uint64(now.UnixNano()) + seq, Time: now, Count: count, Digest: digest,
+		Addrs: heartbeatAddrs(n.ov.Host().Addrs())}
 	payload, err := json.Marshal(hb)
 	if err != nil {
 		return err

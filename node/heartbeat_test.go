@@ -3,9 +3,12 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/trust"
@@ -21,6 +24,12 @@ func heartbeatOf(t *testing.T, m *trusttest.Member, hb Heartbeat) []byte {
 		t.Fatal(err)
 	}
 	return trusttest.Envelope(t, HeartbeatPayloadType, payload, m)
+}
+
+// withAddrs is hb naming addrs.
+func withAddrs(hb Heartbeat, addrs ...string) Heartbeat {
+	hb.Addrs = addrs
+	return hb
 }
 
 // heartbeatAgent is validatorOnly with k = 2 and a heartbeat policy.
@@ -58,6 +67,9 @@ func TestHeartbeatValidation(t *testing.T) {
 		{"signed by a publisher", heartbeatOf(t, pub, hb(1, now)), overlay.Reject},
 		{"another zone's name", heartbeatOf(t, sn, Heartbeat{Zone: "beta", Seq: 14, Time: now, Digest: digest}), overlay.Reject},
 		{"malformed", []byte(`{"payloadType":`), overlay.Reject},
+		{"a malformed address", heartbeatOf(t, sn, withAddrs(hb(20, now), "/ip4/192.0.2.1/udp")), overlay.Reject},
+		{"an address naming a peer", heartbeatOf(t, sn, withAddrs(hb(21, now), "/ip4/192.0.2.1/udp/4001/quic-v1/p2p/"+sn.PeerID().String())), overlay.Reject},
+		{"too many addresses", heartbeatOf(t, sn, withAddrs(hb(22, now), slices.Repeat([]string{"/ip4/192.0.2.1/udp/4001/quic-v1"}, MaxHeartbeatAddrs+1)...)), overlay.Reject},
 		{"an announcement on the heartbeat topic", trusttest.Envelope(t, updates.PayloadType, announcementPayload(t, now, 1), pub), overlay.Reject},
 	}
 	for _, tc := range tests {
@@ -122,4 +134,26 @@ func TestStaleHeartbeatsAfterMaxAge(t *testing.T) {
 	if e, ok := n.Status().Last(EventHeartbeatStale); !ok || !strings.Contains(e.Detail, "cut off") {
 		t.Fatalf("no stale alarm after the max age: %+v", n.Status().Events)
 	}
+}
+
+// FuzzParseHeartbeatAddrs: a heartbeat's addresses parse without panic,
+// and what is accepted names no peer and reads back as itself.
+func FuzzParseHeartbeatAddrs(f *testing.F) {
+	f.Add("/ip4/192.0.2.1/udp/4001/quic-v1", "/ip6/2001:db8::1/tcp/4001")
+	f.Add("/ip4/192.0.2.1/udp", "")
+	f.Add("/dns4/example.org/tcp/443/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA", "/")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		addrs, err := parseHeartbeatAddrs([]string{a, b})
+		if err != nil {
+			return
+		}
+		for _, x := range addrs {
+			if _, err := x.ValueForProtocol(ma.P_P2P); err == nil {
+				t.Fatalf("accepted %s, which names a peer", x)
+			}
+			if y, err := ma.NewMultiaddr(x.String()); err != nil || !y.Equal(x) {
+				t.Fatalf("accepted %s, which reads back as %v (%v)", x, y, err)
+			}
+		}
+	})
 }

@@ -104,8 +104,12 @@ const (
 	DefaultHeartbeatInterval = time.Minute
 	// DefaultHeartbeatMaxAge is how old the k-th freshest heartbeat may be.
 	DefaultHeartbeatMaxAge = 3 * time.Minute
-	// MaxHeartbeatBytes caps a heartbeat's payload: a few small fields.
-	MaxHeartbeatBytes = 1024
+	// MaxHeartbeatBytes caps a heartbeat's payload: a few small fields and
+	// at most MaxHeartbeatAddrs addresses.
+	MaxHeartbeatBytes = 2048
+	// MaxHeartbeatAddrs caps the addresses a supernode's heartbeat names
+	// (Heartbeat.Addrs): a host's few interfaces and transports.
+	MaxHeartbeatAddrs = 8
 	// HeartbeatCatchUpPeers is how many peers an alarm catches up from, so
 	// that one peer withholding an item cannot hide it.
 	HeartbeatCatchUpPeers = 3

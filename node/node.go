@@ -407,6 +407,7 @@ func (n *Node) readLoop(ctx context.Context, s *overlay.Subscription) {
 			case n.topics.crl:
 				n.onCRL(m)
 			case n.topics.heartbeat: // recorded by the validator
+				n.onHeartbeat(m)
 			default:
 				n.onAnnouncement(m)
 			}

@@ -2,18 +2,22 @@ package node_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
 )
 
@@ -345,4 +349,44 @@ func publishAndWait(t *testing.T, l *nodelab.Lab, id string) *updates.Announceme
 		return len(no) == 0
 	})
 	return fix
+}
+
+// A supernode's heartbeat names where it listens, and a node that verifies
+// it keeps those addresses, so it can dial that supernode as a seed
+// without asking a peer. The second heartbeat, signed with the
+// supernode's key but published by another node, names an address nobody
+// listens on: a node knows it only from that heartbeat.
+func TestHeartbeatCarriesAddresses(t *testing.T) {
+	l := startLab(t, nodelab.Options{Agents: 1, Supernodes: 1, Threshold: 1, FakeInstaller: true,
+		Configure: func(_ string, cfg *node.Config) { cfg.Heartbeat.Interval = node.Duration(200 * time.Millisecond) }})
+	sn, agent := l.Supernodes[0], l.Agents[0]
+	want := node.HeartbeatAddrs(sn.Overlay().Host().Addrs())
+	waitFor(t, 10*time.Second, "the supernode's heartbeat with its addresses", func() bool {
+		hbs := agent.Heartbeats()
+		return len(hbs) > 0 && slices.Equal(hbs[0].Addrs, want) && len(want) > 0
+	})
+
+	planted := ma.StringCast("/ip4/192.0.2.7/udp/4001/quic-v1") // TEST-NET-1: never dialled
+	creds, err := sn.Credentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := node.SetDigest(nil)
+	zone, err := l.ZoneRef()
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	payload, _ := json.Marshal(node.Heartbeat{Zone: zone.Name, Seq: uint64(now.UnixNano()) << 1, Time: now, Digest: digest, Addrs: []string{planted.String()}})
+	env := trust.NewEnvelope(node.HeartbeatPayloadType, payload)
+	if err := creds.Sign(env); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := env.Marshal()
+	if err := l.Publisher.Overlay().Publish(context.Background(), l.Publisher.Overlay().HeartbeatTopic(), raw); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the address from the heartbeat in the agent's peerstore", func() bool {
+		return slices.ContainsFunc(agent.Overlay().Host().Peerstore().Addrs(sn.ID()), planted.Equal)
+	})
 }
