@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
 	"reflect"
 	"runtime/pprof"
+	rtrace "runtime/trace"
 	"slices"
 	"strings"
 	"sync"
@@ -222,6 +224,7 @@ var (
 	benchProfile  = flag.String("sim.cpuprofile", "", "write a CPU profile of the -sim.cpuprofile-for after BenchmarkZone's publication to this file")
 	benchProfFor  = flag.Duration("sim.cpuprofile-for", 20*time.Second, "how long after publication -sim.cpuprofile profiles (the first seconds are the announcement's spread)")
 	benchProfAt   = flag.Duration("sim.cpuprofile-at", 0, "how long after publication -sim.cpuprofile starts (0: at once; later for the rollout's fetches)")
+	benchTrace    = flag.String("sim.trace", "", "write an execution trace (go tool trace; -pprof=sched for where goroutines waited to run) of the same window as -sim.cpuprofile to this file")
 	benchSettle   = flag.Duration("sim.settle", testnet.DefaultParams().Settle, "BenchmarkZone's longest settle before publication")
 	benchSpread   = flag.Duration("sim.rollout-spread", 0, "BenchmarkZone's rollout spread (installs at each agent's offset within it)")
 )
@@ -246,7 +249,7 @@ func BenchmarkZone(b *testing.B) {
 				lab = l
 				go watchConns(b, l, 10*time.Second, stop)
 			},
-			OnPublished: profileAfter(b, *benchProfile, *benchProfAt, *benchProfFor),
+			OnPublished: profileAfter(b, *benchProfAt, *benchProfFor, recording{*benchProfile, cpuProfile}, recording{*benchTrace, execTrace}),
 		})
 		close(stop)
 		if err != nil {
@@ -267,31 +270,52 @@ func BenchmarkZone(b *testing.B) {
 	}
 }
 
-// profileAfter is an OnPublished hook writing a CPU profile of d from at
-// after the publication to file (none if file is empty).
-func profileAfter(b *testing.B, file string, at, d time.Duration) func(*updates.Announcement, time.Time) {
+// recording is one kind of record (a CPU profile, an execution trace)
+// written to file; none if file is empty.
+type recording struct {
+	file  string
+	start func(io.Writer) (stop func(), err error)
+}
+
+// cpuProfile starts a CPU profile.
+func cpuProfile(w io.Writer) (func(), error) { return pprof.StopCPUProfile, pprof.StartCPUProfile(w) }
+
+// execTrace starts an execution trace.
+func execTrace(w io.Writer) (func(), error) { return rtrace.Stop, rtrace.Start(w) }
+
+// profileAfter is an OnPublished hook writing each recording of d from at
+// after the publication.
+func profileAfter(b *testing.B, at, d time.Duration, recs ...recording) func(*updates.Announcement, time.Time) {
 	var once sync.Once
 	return func(*updates.Announcement, time.Time) {
-		if file == "" {
-			return
-		}
-		once.Do(func() { time.AfterFunc(at, func() { profileFor(b, file, d) }) })
+		once.Do(func() {
+			time.AfterFunc(at, func() {
+				for _, r := range recs {
+					recordFor(b, r, d)
+				}
+			})
+		})
 	}
 }
 
-// profileFor writes a CPU profile of the next d to file.
-func profileFor(b *testing.B, file string, d time.Duration) {
-	f, err := os.Create(file)
+// recordFor writes r for the next d.
+func recordFor(b *testing.B, r recording, d time.Duration) {
+	if r.file == "" {
+		return
+	}
+	f, err := os.Create(r.file)
 	if err != nil {
 		b.Error(err)
 		return
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	stop, err := r.start(f)
+	if err != nil {
+		f.Close()
 		b.Error(err)
 		return
 	}
 	time.AfterFunc(d, func() {
-		pprof.StopCPUProfile()
+		stop()
 		f.Close()
 	})
 }
