@@ -167,11 +167,19 @@ func (n *Node) learnAddrs(from trust.Identity, addrs []ma.Multiaddr) {
 }
 
 // heartbeatAddrs are the addresses this supernode's heartbeat names: its
-// host's, loopback ones left out unless it has no other (a zone on one
-// machine), at most MaxHeartbeatAddrs.
+// host's direct ones (a relayed address names the relay, which receivers
+// refuse), loopback ones left out unless it has no other (a zone on one
+// machine), at most MaxHeartbeatAddrs and MaxHeartbeatAddrBytes of text,
+// so that an honest heartbeat always passes its receivers' checks.
 func heartbeatAddrs(have []ma.Multiaddr) []string {
 	var out, loop []string
 	for _, a := range have {
+		if _, err := a.ValueForProtocol(ma.P_P2P); err == nil {
+			continue
+		}
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+			continue
+		}
 		if manet.IsIPLoopback(a) {
 			loop = append(loop, a.String())
 		} else {
@@ -181,7 +189,13 @@ func heartbeatAddrs(have []ma.Multiaddr) []string {
 	if len(out) == 0 {
 		out = loop
 	}
-	return out[:min(len(out), MaxHeartbeatAddrs)]
+	size := 0
+	for i, a := range out {
+		if size += len(a); i == MaxHeartbeatAddrs || size > MaxHeartbeatAddrBytes {
+			return out[:i]
+		}
+	}
+	return out
 }
 
 // record keeps b unless a heartbeat with its sequence or a later one from

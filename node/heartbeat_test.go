@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/patchnet/patchnet/overlay"
@@ -156,4 +157,36 @@ func FuzzParseHeartbeatAddrs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A supernode's heartbeat names only what its receivers accept, and fits
+// their size limit, whatever its host listens on.
+func TestHeartbeatAddrsPassReceivers(t *testing.T) {
+	long := "/dns4/" + strings.Repeat("a", 250) + ".example/udp/4001/quic-v1"
+	tests := []struct {
+		name string
+		have []string
+		want []string
+	}{
+		{"direct ones, loopback left out", []string{"/ip4/127.0.0.1/udp/4001/quic-v1", "/ip4/192.0.2.1/udp/4001/quic-v1"}, []string{"/ip4/192.0.2.1/udp/4001/quic-v1"}},
+		{"loopback when there is no other", []string{"/ip4/127.0.0.1/udp/4001/quic-v1"}, []string{"/ip4/127.0.0.1/udp/4001/quic-v1"}},
+		{"relayed ones left out", []string{"/ip4/192.0.2.9/udp/4001/quic-v1/p2p/12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA/p2p-circuit", "/p2p-circuit", "/ip4/192.0.2.1/tcp/4001"}, []string{"/ip4/192.0.2.1/tcp/4001"}},
+		{"at most the count", slices.Repeat([]string{"/ip4/192.0.2.1/tcp/4001"}, MaxHeartbeatAddrs+3), slices.Repeat([]string{"/ip4/192.0.2.1/tcp/4001"}, MaxHeartbeatAddrs)},
+		{"at most the bytes", slices.Repeat([]string{long}, 8), slices.Repeat([]string{long}, MaxHeartbeatAddrBytes/len(long))},
+	}
+	digest, _ := SetDigest(nil)
+	for _, tc := range tests {
+		var have []ma.Multiaddr
+		for _, s := range tc.have {
+			have = append(have, ma.StringCast(s))
+		}
+		got := heartbeatAddrs(have)
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tc.name, diff)
+		}
+		payload, _ := json.Marshal(Heartbeat{Zone: "acme", Seq: 1 << 62, Time: time.Now(), Count: 1 << 20, Digest: digest, Addrs: got})
+		if _, err := parseHeartbeatAddrs(got); err != nil || len(payload) > MaxHeartbeatBytes {
+			t.Errorf("%s: a receiver refuses it (%v, %d bytes of %d)", tc.name, err, len(payload), MaxHeartbeatBytes)
+		}
+	}
 }

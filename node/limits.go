@@ -110,6 +110,10 @@ const (
 	// MaxHeartbeatAddrs caps the addresses a supernode's heartbeat names
 	// (Heartbeat.Addrs): a host's few interfaces and transports.
 	MaxHeartbeatAddrs = 8
+	// MaxHeartbeatAddrBytes caps the text of the addresses a supernode
+	// puts in its heartbeat, so the payload stays under MaxHeartbeatBytes
+	// whatever its host listens on (DNS names, certificate hashes).
+	MaxHeartbeatAddrBytes = 1280
 	// HeartbeatCatchUpPeers is how many peers an alarm catches up from, so
 	// that one peer withholding an item cannot hide it.
 	HeartbeatCatchUpPeers = 3
