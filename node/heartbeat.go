@@ -146,12 +146,19 @@ func parseHeartbeatAddrs(in []string) ([]ma.Multiaddr, error) {
 		if err != nil {
 			return nil, fmt.Errorf("parsing address %.80q: %w", s, err)
 		}
-		if _, err := a.ValueForProtocol(ma.P_P2P); err == nil {
+		if namesPeer(a) {
 			return nil, fmt.Errorf("address %.80q names a peer", s)
 		}
 		out = append(out, a)
 	}
 	return out, nil
+}
+
+// namesPeer reports whether a carries a peer id, which a heartbeat's
+// addresses must not: the signer's certificate says whose they are.
+func namesPeer(a ma.Multiaddr) bool {
+	_, err := a.ValueForProtocol(ma.P_P2P)
+	return err == nil
 }
 
 // learnAddrs keeps a verified supernode's addresses from its heartbeat in
@@ -174,10 +181,7 @@ func (n *Node) learnAddrs(from trust.Identity, addrs []ma.Multiaddr) {
 func heartbeatAddrs(have []ma.Multiaddr) []string {
 	var out, loop []string
 	for _, a := range have {
-		if _, err := a.ValueForProtocol(ma.P_P2P); err == nil {
-			continue
-		}
-		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil {
+		if _, err := a.ValueForProtocol(ma.P_CIRCUIT); err == nil || namesPeer(a) {
 			continue
 		}
 		if manet.IsIPLoopback(a) {
