@@ -15,4 +15,13 @@ const (
 	MaxSettle = time.Hour
 	// MaxRolloutSpread bounds Params.RolloutSpread.
 	MaxRolloutSpread = time.Hour
+
+	// dagLinkBytes bounds one link of a DAG node as encoded (a CIDv1
+	// sha2-256 of 36 bytes, its size and protobuf framing): what an
+	// artifact's internal blocks add to a served copy.
+	dagLinkBytes = 64
+	// blockWireBytes bounds what serving one block adds on the wire beyond
+	// the block: its frame header and its share of a request's protocol
+	// negotiation.
+	blockWireBytes = 64
 )

@@ -52,8 +52,9 @@ type Params struct {
 	Latency time.Duration
 	// Bandwidth caps every node's link, in bytes per second (0: uncapped).
 	Bandwidth int64
-	// OriginBandwidth caps the vendor origin's link, in bytes per second
-	// (0: as Bandwidth).
+	// OriginBandwidth caps the origins' links, in bytes per second (0: as
+	// Bandwidth): the vendor's HTTP origin and the publisher's node, which
+	// seeds the artifact.
 	OriginBandwidth int64
 	// ArtifactBytes is the size of the published artifact.
 	ArtifactBytes int64

@@ -14,6 +14,10 @@ import (
 
 	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/testnet"
+	// The modes register their runners with testnet.Register from init;
+	// importing them here makes `patchnet testnet --mode …` find them.
+	"github.com/patchnet/patchnet/testnet/netns"
+	"github.com/patchnet/patchnet/testnet/sim"
 )
 
 // testnetCmd is `patchnet testnet`. It is a package variable, set before
@@ -57,7 +61,9 @@ Windows Update and rhnsd. --report writes the JSON (testnet/SCHEMA.md),
 --plot an SVG of the delivery CDF and the egress. The exit status is
 non-zero when a check fails.
 
-Scenarios: ` + strings.Join(testnet.Scenarios, ", ") + `.`,
+Scenarios: ` + strings.Join(testnet.Scenarios, ", ") + `.
+sim runs ` + strings.Join(sim.Scenarios(), ", ") + `;
+netns runs ` + strings.Join(netns.Scenarios(), ", ") + `.`,
 		Example: `  patchnet testnet
   patchnet testnet --nodes 1000 --supernodes 5 --threshold 3 --latency 40ms --bandwidth 10Mbit
   patchnet testnet --scenario churn --churn 0.3 --report churn.json --plot churn.svg
@@ -78,7 +84,7 @@ Scenarios: ` + strings.Join(testnet.Scenarios, ", ") + `.`,
 	f.IntVar(&p.Threshold, "threshold", p.Threshold, "distinct supernode co-signatures an agent requires (k)")
 	f.DurationVar(&p.Latency, "latency", p.Latency, "one-way delay of every link")
 	f.StringVar(&o.bandwidth, "bandwidth", "0", "every node's link, e.g. 10Mbit or 1MiB/s (0: uncapped)")
-	f.StringVar(&o.originBandwidth, "origin-bandwidth", "0", "the vendor origin's link (0: as --bandwidth)")
+	f.StringVar(&o.originBandwidth, "origin-bandwidth", "0", "the origins' links: the vendor's HTTP origin and the publisher, which seeds the artifact (0: as --bandwidth)")
 	f.StringVar(&o.artifactLen, "artifact-size", "1MiB", "size of the published artifact, e.g. 1MiB or 500kB")
 	f.Float64Var(&p.ChurnShare, "churn", p.ChurnShare, "share of agents the churn scenario kills (0 ≤ share < 1)")
 	f.Int64Var(&p.Seed, "seed", p.Seed, "seed of topology and choices, for a repeatable run")

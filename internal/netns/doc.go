@@ -2,8 +2,10 @@
 // namespaces: a hub namespace holding a bridge, and one namespace per node
 // joined to the bridge by a veth pair, with addresses in a private range,
 // optional bandwidth shaping (tc tbf on both ends of a link), links that
-// can be taken down and up, commands run inside a node's namespace, and
-// listeners the calling process opens inside one.
+// can be taken down and up, a partition of the nodes into two sides that
+// hear nothing of each other until healed (an iptables chain in each
+// node: the kernel filters no bridged traffic), commands run inside a
+// node's namespace, and listeners the calling process opens inside one.
 //
 // It owns only namespaces it creates itself, each named with the
 // NamePrefix, the creating process's id and a per-process sequence, so a

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 // newNet makes a network for one test, skipping where namespaces cannot
@@ -200,4 +201,64 @@ func TestSweepRemovesDeadRunsOnly(t *testing.T) {
 	if _, err := os.Stat("/run/netns/" + n.Hub()); err != nil {
 		t.Fatalf("Sweep removed a live run's hub: %v", err)
 	}
+}
+
+// A partition cuts both ways between its sides and nowhere else: each
+// side's nodes reach each other, no connection crosses (between nodes
+// with latency too, whose delaying queues would let packets in were the
+// cut's rule not ahead of them), and after Heal every pair connects again.
+func TestPartitionCutsBothWaysAndHeals(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed")
+	}
+	if err := LatencyAvailable(); err != nil {
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	n := newNet(t)
+	nodes := map[string]*Node{}
+	for _, name := range []string{"a", "b", "c", "d"} {
+		nd, err := n.AddNode(ctx, name, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes[name] = nd
+	}
+	for _, name := range []string{"a", "c"} {
+		if err := nodes[name].SetLatency(ctx, 5*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reaches := func(from, to string) bool {
+		ln, err := nodes[to].Listen("tcp", nodes[to].Addr.String()+":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		got := receive(t, ln)
+		if err := send(nodes[from], ln.Addr(), "hi"); err != nil {
+			return false
+		}
+		return <-got == "hi"
+	}
+	check := func(when string, want map[[2]string]bool) {
+		t.Helper()
+		for pair, ok := range want {
+			if got := reaches(pair[0], pair[1]); got != ok {
+				t.Errorf("%s: %s → %s connects: %v, want %v", when, pair[0], pair[1], got, ok)
+			}
+		}
+	}
+	if err := n.Partition(ctx, []string{"c", "d"}); err != nil {
+		t.Fatal(err)
+	}
+	check("partitioned", map[[2]string]bool{{"a", "b"}: true, {"c", "d"}: true, {"d", "c"}: true,
+		{"a", "c"}: false, {"c", "a"}: false, {"b", "d"}: false, {"d", "b"}: false})
+	if err := n.Partition(ctx, []string{"x"}); err == nil || !strings.Contains(err.Error(), `"x"`) {
+		t.Errorf("Partition of an unknown node: %v, want an error naming it", err)
+	}
+	if err := n.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	check("healed", map[[2]string]bool{{"a", "c"}: true, {"c", "a"}: true, {"b", "d"}: true, {"d", "a"}: true})
 }

@@ -25,9 +25,9 @@ func churn(ctx context.Context, p testnet.Params, progress testnet.Progress) (*t
 	if len(restarted) == 0 {
 		return nil, fmt.Errorf("churn share %v of %d agents kills %d and restarts none: raise --churn or --nodes", p.ChurnShare, p.Nodes, len(killed))
 	}
-	var fix string
-	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &fix), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
-		_, t0, done, err := c.publishFix(ctx, fix)
+	var pk packages
+	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &pk), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
+		_, t0, done, err := c.publishFix(ctx, pk.fix)
 		if err != nil {
 			return nil, err
 		}
@@ -39,7 +39,7 @@ func churn(ctx context.Context, p testnet.Params, progress testnet.Progress) (*t
 		if err := <-done; err != nil {
 			return nil, err
 		}
-		rep := fixReport(p, c, setupTime, fix)
+		rep := fixReport(p, c, setupTime, pk.fix)
 		rep.Checks["survivors_accepted"] = count(tls, survivors, accepted) == len(survivors)
 		rep.Checks["survivors_installed"] = count(tls, survivors, installed) == len(survivors)
 		if werr == nil {

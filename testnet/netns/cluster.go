@@ -134,11 +134,7 @@ func (c *cluster) startSupernodes(ctx context.Context) error {
 func (c *cluster) settle(ctx context.Context) error {
 	want := min(SettlePeers, len(c.procs)-1)
 	clients := map[string]*node.APIClient{}
-	defer func() {
-		for _, cl := range clients {
-			cl.Close()
-		}
-	}()
+	defer closeClients(clients)
 	last := -1
 	for {
 		ready := 0
@@ -169,7 +165,11 @@ func (c *cluster) settle(ctx context.Context) error {
 // configure adds name's namespace and writes its config with the run's
 // heartbeat and the keys given.
 func (c *cluster) configure(ctx context.Context, name, role string, keys map[string]string, extra ...string) (*netns.Node, string, error) {
-	nd, err := c.addNode(ctx, name, c.p.Bandwidth)
+	rate := c.p.Bandwidth
+	if name == "pub" && c.p.OriginBandwidth > 0 {
+		rate = c.p.OriginBandwidth // the publisher seeds the artifact: an origin too
+	}
+	nd, err := c.addNode(ctx, name, rate)
 	if err != nil {
 		return nil, "", err
 	}
@@ -313,11 +313,7 @@ type timeline struct {
 func (c *cluster) waitFinal(ctx context.Context, id string, agents []string) (map[string]*timeline, error) {
 	out := map[string]*timeline{}
 	clients := map[string]*node.APIClient{}
-	defer func() {
-		for _, cl := range clients {
-			cl.Close()
-		}
-	}()
+	defer closeClients(clients)
 	last := -1
 	for {
 		final := 0

@@ -4,18 +4,26 @@
 // the update published with `patchnet publish`, and each agent's times
 // read from its local API (/v1/status events on STATE/patchnet.sock).
 //
-// It runs the propagation scenario; churn (propagation with a share of
-// the agents SIGKILLed right after publication and half of those
-// restarted on their state once the survivors installed); private-zone (a
-// private zone, its pre-shared key from `patchnet init --private`, beside
-// the public one on the same bridge under the same root: each installs
-// only its own fix, no peer across the zones; not in sim, whose QUIC takes
-// no pre-shared key); and table2 (the
+// It runs every scenario but byzantine and flood (they need attacker
+// code inside the zone, which the patchnet binary has not): propagation;
+// churn (a share of the agents SIGKILLed right after publication and
+// half of those restarted on their state once the survivors installed);
+// partition (internal/netns cuts the network in two; the cut side hears
+// nothing until it heals and then catches up); late-join; stolen-key
+// (`patchnet publish` with the publisher's own config passes the old
+// package off as the fix; the supernodes refuse); revocation (`patchnet
+// ca revoke`, `ca crl` and `publish --crl`, applied by every running
+// daemon from the zone's gossip); content (both origins capped, their
+// egress bounded); private-zone (a private zone, its pre-shared key from
+// `patchnet init --private`, beside the public one on the same bridge
+// under the same root: each installs only its own fix, no peer across the
+// zones; not in sim, whose QUIC takes no pre-shared key); and table2 (the
 // seed paper's Table II: three real packages — a custom archive, an rpm
 // and a .deb of the paper's sizes — downloaded and installed on 10 Mbit/s
-// links, S1 and S2 beside the paper's). Params.Latency is added to every packet a node receives
-// (internal/netns's NFQUEUE delayer: this kernel has no netem), so a
-// one-way trip between two nodes takes that much more.
+// links, S1 and S2 beside the paper's). Params.Latency is added to every
+// packet a node receives (internal/netns's NFQUEUE delayer: this kernel
+// has no netem), so a one-way trip between two nodes takes that much
+// more.
 //
 // At the end of a run every daemon's /v1/status is read the way
 // `patchnet testnet collect` reads a cluster's nodes (k8s.Fetch,

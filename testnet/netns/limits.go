@@ -22,4 +22,10 @@ const (
 	// Table2Bandwidth is the paper's link speed, 10 Mbit/s in bytes per
 	// second, used by table2 when Params.Bandwidth is 0.
 	Table2Bandwidth = 10_000_000 / 8
+	// PartitionHold is how long the partition scenario's cut lasts at
+	// least after publication: past gossipsub's message cache (5
+	// heartbeats of 1 s, what a peer can still ask for after hearing of
+	// it), so the cut side can only learn what it missed through
+	// catch-up, as after any partition longer than seconds.
+	PartitionHold = 8 * time.Second
 )

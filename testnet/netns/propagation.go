@@ -30,9 +30,9 @@ const (
 // install on each from publication.
 func propagation(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
 	agents := agentNames(p.Nodes)
-	var fix string
-	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &fix), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
-		url, t0, done, err := c.publishFix(ctx, fix)
+	var pk packages
+	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &pk), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
+		url, t0, done, err := c.publishFix(ctx, pk.fix)
 		if err != nil {
 			return nil, err
 		}
@@ -40,7 +40,7 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 		if err := <-done; err != nil {
 			return nil, err
 		}
-		rep := fixReport(p, c, setupTime, fix)
+		rep := fixReport(p, c, setupTime, pk.fix)
 		fillStages(rep, tls, agents, t0)
 		if err := c.counters(ctx, rep, propID); err != nil { // before the baseline's downloads
 			return rep, errors.Join(werr, err)
@@ -57,6 +57,20 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 	})
 }
 
+// content is propagation judged by the artifact's distribution: the
+// origins (the vendor's HTTP origin and the publisher, each capped at
+// Params.OriginBandwidth) may serve at most each supernode's own check
+// of the artifact and one more copy, where the HTTP baseline's origin
+// serves every agent: the agents must share.
+func content(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
+	rep, err := propagation(ctx, p, progress)
+	if rep != nil {
+		rep.Checks["origin_egress_within_bound"] = rep.OriginEgressBytes <= testnet.OriginEgressBound(p.Supernodes, rep.ArtifactBytes)
+		rep.Checks["peers_served"] = rep.PeerEgressBytes > 0
+	}
+	return rep, err
+}
+
 // agentNames are the names of n agents: a1…an.
 func agentNames(n int) []string {
 	var agents []string
@@ -66,32 +80,42 @@ func agentNames(n int) []string {
 	return agents
 }
 
-// fixSetup builds the old package and the fix of Params.ArtifactBytes
-// (its path into *fix) and starts the agents, each with the old package
-// installed.
-func fixSetup(p testnet.Params, agents []string, fix *string) func(context.Context, *cluster) error {
+// packages are a propagation run's two packages: the old one every agent
+// starts with, and the fix of Params.ArtifactBytes.
+type packages struct{ old, fix string }
+
+// fixSetup builds the packages (into *pk) and starts the agents, each
+// with the old package installed. Agents of the cluster not in started
+// get no process yet (late-join starts them later).
+func fixSetup(p testnet.Params, started []string, pk *packages) func(context.Context, *cluster) error {
 	return func(ctx context.Context, c *cluster) error {
 		dir := c.kit.Path("packages")
-		old, err := buildDeb(ctx, dir, pkg{propPackage, oldVersion, smallPackage})
-		if err != nil {
+		var err error
+		if pk.old, err = buildDeb(ctx, dir, pkg{propPackage, oldVersion, smallPackage}); err != nil {
 			return err
 		}
-		if *fix, err = buildDeb(ctx, dir, pkg{propPackage, newVersion, p.ArtifactBytes}); err != nil {
+		if pk.fix, err = buildDeb(ctx, dir, pkg{propPackage, newVersion, p.ArtifactBytes}); err != nil {
 			return err
 		}
-		for i, a := range agents {
-			c.progress("starting agents", i, len(agents))
-			root := c.kit.Path(a, "root")
-			if err := nodelab.MakeSandbox(ctx, c.kit.Path(a), root, old); err != nil {
-				return err
-			}
-			if err := c.startAgent(ctx, a, root, nil); err != nil {
+		for i, a := range started {
+			c.progress("starting agents", i, len(started))
+			if err := c.startVulnerable(ctx, a, pk.old); err != nil {
 				return err
 			}
 		}
-		c.progress("starting agents", len(agents), len(agents))
+		c.progress("starting agents", len(started), len(started))
 		return nil
 	}
+}
+
+// startVulnerable starts agent a on a new sysroot with the old package
+// installed.
+func (c *cluster) startVulnerable(ctx context.Context, a, old string) error {
+	root := c.kit.Path(a, "root")
+	if err := nodelab.MakeSandbox(ctx, c.kit.Path(a), root, old); err != nil {
+		return err
+	}
+	return c.startAgent(ctx, a, root, nil)
 }
 
 // publishFix puts the fix on the vendor's origin and publishes it; it

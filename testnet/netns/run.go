@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/patchnet/patchnet/internal/netns"
@@ -12,7 +15,23 @@ import (
 
 func init() { testnet.Register(testnet.ModeNetns, Run) }
 
-// Run runs p's scenario (propagation, churn or table2) with real patchnet
+// scenarios are the scenarios netns runs.
+var scenarios = map[string]func(context.Context, testnet.Params, testnet.Progress) (*testnet.Report, error){
+	testnet.ScenarioPropagation: propagation,
+	testnet.ScenarioChurn:       churn,
+	testnet.ScenarioPartition:   partition,
+	testnet.ScenarioLateJoin:    lateJoin,
+	testnet.ScenarioStolenKey:   stolenKey,
+	testnet.ScenarioRevocation:  revocation,
+	testnet.ScenarioContent:     content,
+	testnet.ScenarioPrivateZone: privateZoneScenario,
+	testnet.ScenarioTable2:      table2,
+}
+
+// Scenarios lists the scenarios netns runs, sorted.
+func Scenarios() []string { return slices.Sorted(maps.Keys(scenarios)) }
+
+// Run runs p's scenario (one of Scenarios) with real patchnet
 // processes in network namespaces. It needs root; every namespace and
 // process it makes is gone when it returns, on error too.
 func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep *testnet.Report, err error) {
@@ -30,18 +49,9 @@ func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep 
 	if p.Nodes > MaxNodes {
 		return nil, fmt.Errorf("nodes %d: netns runs at most %d processes' agents", p.Nodes, MaxNodes)
 	}
-	var scenario func(context.Context, testnet.Params, testnet.Progress) (*testnet.Report, error)
-	switch p.Scenario {
-	case testnet.ScenarioPropagation:
-		scenario = propagation
-	case testnet.ScenarioTable2:
-		scenario = table2
-	case testnet.ScenarioChurn:
-		scenario = churn
-	case testnet.ScenarioPrivateZone:
-		scenario = privateZoneScenario
-	default:
-		return nil, fmt.Errorf("scenario %q: netns runs %s, %s, %s and %s", p.Scenario, testnet.ScenarioPropagation, testnet.ScenarioChurn, testnet.ScenarioTable2, testnet.ScenarioPrivateZone)
+	scenario, ok := scenarios[p.Scenario]
+	if !ok {
+		return nil, fmt.Errorf("scenario %q: netns runs %s", p.Scenario, strings.Join(Scenarios(), ", "))
 	}
 	return scenario(ctx, p, progress)
 }

@@ -43,13 +43,4 @@ const (
 	// falling ones (a 1,000-node zone stopped settling after 30 s at 1.65
 	// cores, where it falls to about one core within 3 minutes) is noise.
 	settleQuiet = 2
-
-	// dagLinkBytes bounds one link of a DAG node as encoded (a CIDv1
-	// sha2-256 of 36 bytes, its size and protobuf framing): what an
-	// artifact's internal blocks add to a served copy.
-	dagLinkBytes = 64
-	// blockWireBytes bounds what serving one block adds on the wire beyond
-	// the block: its frame header and its share of a request's protocol
-	// negotiation.
-	blockWireBytes = 64
 )

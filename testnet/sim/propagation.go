@@ -7,7 +7,6 @@ import (
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
-	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/testnet"
 )
 
@@ -71,7 +70,7 @@ func (z *zone) count(set []*nodelab.Member, kind node.EventKind) int {
 }
 
 // runLateJoin publishes one fix, waits until every agent installed it,
-// then starts lateJoiners more agents that were offline meanwhile: each
+// then starts testnet.LateJoiners more agents that were offline meanwhile: each
 // must catch up from its peers (the gossip has passed) and install it.
 func runLateJoin(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
 	if err := z.publish(ctx); err != nil {
@@ -80,7 +79,7 @@ func runLateJoin(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 	early := append([]*nodelab.Member(nil), z.lab.Agents...)
 	got := z.waitFor(ctx, early, node.EventInstalled, "installed", progress)
 	rep.Checks["online_installed"] = got == len(early)
-	late := make([]*nodelab.Member, 0, lateJoiners(len(early)))
+	late := make([]*nodelab.Member, 0, testnet.LateJoiners(len(early)))
 	for i := range cap(late) {
 		m, err := z.lab.AddAgent(ctx)
 		if err != nil {
@@ -95,26 +94,6 @@ func runLateJoin(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 	return nil
 }
 
-// lateJoiners is how many agents join late: a fifth of the zone's, at
-// least one.
-func lateJoiners(agents int) int { return max(1, agents/5) }
-
-// servedCopyBytes bounds the bytes one copy of an artifact of size bytes
-// costs served over the content protocol: its leaves, the DAG's internal
-// blocks and every block's framing. It is the artifact's size plus a few
-// kilobytes a copy (8.4 KB for 64 MiB).
-func servedCopyBytes(size int64) int64 {
-	blocks := (size + content.ChunkSize - 1) / content.ChunkSize
-	total := size + blocks*blockWireBytes
-	// Each level's nodes link to every block of the level below.
-	for level := blocks; level > 1; {
-		above := (level + content.LinksPerNode - 1) / content.LinksPerNode
-		total += above*blockWireBytes + level*dagLinkBytes
-		level = above
-	}
-	return total
-}
-
 // runContent is propagation judged by the artifact's distribution: one
 // origin (the publisher's node, its uplink capped at OriginBandwidth), every
 // agent fetching; the agents must share, so the origin serves at most
@@ -124,10 +103,7 @@ func runContent(ctx context.Context, z *zone, rep *testnet.Report, progress test
 	if err := runPropagation(ctx, z, rep, progress); err != nil {
 		return err
 	}
-	size := z.lab.ArtifactSize()
-	// The supernodes' checks are whole files from the vendor; the
-	// publisher's one copy travels as a DAG's blocks.
-	bound := int64(len(z.lab.Supernodes))*size + servedCopyBytes(size)
+	bound := testnet.OriginEgressBound(len(z.lab.Supernodes), z.lab.ArtifactSize())
 	rep.Checks["origin_egress_within_bound"] = rep.OriginEgressBytes <= bound
 	rep.Checks["peers_served"] = rep.PeerEgressBytes > 0
 	return nil

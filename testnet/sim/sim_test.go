@@ -174,7 +174,7 @@ func TestStolenKey(t *testing.T) {
 // install it.
 func TestLateJoin(t *testing.T) {
 	rep := run(t, small(testnet.ScenarioLateJoin))
-	if want := 12 + lateJoiners(12); len(rep.Samples) != want {
+	if want := 12 + testnet.LateJoiners(12); len(rep.Samples) != want {
 		t.Errorf("%d samples, want %d (the late joiners included)", len(rep.Samples), want)
 	}
 }

@@ -1,4 +1,4 @@
-package sim
+package testnet
 
 import (
 	"bytes"
@@ -32,9 +32,9 @@ func TestServedCopyBytes(t *testing.T) {
 			}
 			dag += int64(n) + 4 // a status byte and the length's uvarint
 		}
-		got := servedCopyBytes(size)
+		got := ServedCopyBytes(size)
 		if got < dag || got > size+(int64(len(keys))+1)*(blockWireBytes+content.LinksPerNode*dagLinkBytes) {
-			t.Errorf("servedCopyBytes(%d) = %d; the DAG with frames is %d bytes in %d blocks", size, got, dag, len(keys))
+			t.Errorf("ServedCopyBytes(%d) = %d; the DAG with frames is %d bytes in %d blocks", size, got, dag, len(keys))
 		}
 	}
 }

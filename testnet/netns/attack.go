@@ -1,0 +1,191 @@
+package netns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/patchnet/patchnet/internal/zonekit"
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/testnet"
+)
+
+// stolenID is the update the thief publishes in the stolen-key scenario.
+const stolenID = "TESTNET-NETNS-STOLEN"
+
+// stolenKey: the publisher's key is stolen, and the thief runs `patchnet
+// publish` with the publisher's own config to pass the old package off as
+// the fix, at the fix's URL on the vendor's origin (where the thief
+// cannot put bytes of its own). Every supernode fetches the artifact
+// from the vendor, finds another digest and refuses to co-sign; publish
+// exits with their refusals; no agent may accept or install it. Then the
+// real fix goes out and every agent installs it. Wrong installs count
+// agents that installed the thief's update.
+func stolenKey(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
+	agents := agentNames(p.Nodes)
+	var pk packages
+	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &pk), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
+		url, err := c.vendor.Add(pk.fix)
+		if err != nil {
+			return nil, err
+		}
+		_, thief, err := c.publish(ctx, zonekit.Update{ID: stolenID, Summary: "the thief's update", Ecosystem: "Debian:12",
+			Package: propPackage, Fixed: newVersion, Artifact: pk.old, Method: "dpkg", URL: url})
+		if err != nil {
+			return nil, err
+		}
+		perr := <-thief
+		rep := fixReport(p, c, setupTime, pk.fix)
+		rep.Checks["publish_reported_refusals"] = perr != nil && strings.Contains(perr.Error(), "refused")
+		if err := c.waitAll(ctx, c.supernodes(), "supernodes refused", hasEvent(stolenID, node.EventRefused)); err != nil {
+			return rep, err
+		}
+		cosigned, err := c.countWith(ctx, c.supernodes(), hasEvent(stolenID, node.EventCoSigned))
+		if err != nil {
+			return rep, err
+		}
+		rep.Checks["none_cosigned"] = cosigned == 0
+		werr := c.publishAndWait(ctx, rep, pk.fix, agents)
+		return rep, errors.Join(werr, c.checkNothingOf(ctx, rep, stolenID, agents))
+	})
+}
+
+// publishAndWait publishes the fix, waits until every agent finished with
+// it, and fills the stages, all_installed and the counters.
+func (c *cluster) publishAndWait(ctx context.Context, rep *testnet.Report, fix string, agents []string) error {
+	_, t0, done, err := c.publishFix(ctx, fix)
+	if err != nil {
+		return err
+	}
+	tls, werr := c.waitFinal(ctx, propID, agents)
+	if err := <-done; err != nil {
+		return errors.Join(werr, err)
+	}
+	fillStages(rep, tls, agents, t0)
+	rep.Checks["all_installed"] = count(tls, agents, installed) == len(agents)
+	return errors.Join(werr, c.counters(ctx, rep, propID))
+}
+
+// checkNothingOf checks, read at the end of the run, that no agent
+// accepted or installed update id, and counts those that installed it as
+// wrong installs.
+func (c *cluster) checkNothingOf(ctx context.Context, rep *testnet.Report, id string, agents []string) error {
+	acceptedBad, err := c.countWith(ctx, agents, hasEvent(id, node.EventAccepted))
+	if err != nil {
+		return err
+	}
+	installedBad, err := c.countWith(ctx, agents, hasEvent(id, node.EventInstalled))
+	rep.WrongInstalls = installedBad
+	rep.Checks["no_agent_accepted_"+strings.ToLower(strings.TrimPrefix(id, "TESTNET-NETNS-"))] = acceptedBad == 0
+	rep.Checks["no_wrong_installs"] = installedBad == 0
+	return err
+}
+
+// revocation: the last supernode's certificate is revoked with `patchnet
+// ca revoke`, the zone CA's next CRL issued with `patchnet ca crl` and
+// sent with `patchnet publish --crl`; the daemons read CRL files only at
+// start, so each must apply it from the zone's gossip. Then the fix goes
+// out. The revoked supernode, still running, must count nowhere: with k
+// of the others every agent installs on their signatures alone; with
+// fewer, no agent accepts at all (each waits, pending).
+func revocation(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
+	agents := agentNames(p.Nodes)
+	var pk packages
+	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &pk), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
+		sns := c.supernodes()
+		revoked := sns[len(sns)-1]
+		id, err := c.peerID(ctx, revoked)
+		if err != nil {
+			return nil, err
+		}
+		rep := fixReport(p, c, setupTime, pk.fix)
+		applied := c.revoke(ctx, revoked)
+		rep.Checks["crl_applied_everywhere"] = applied == nil
+		if applied != nil {
+			return rep, applied
+		}
+		var werr error
+		if len(sns)-1 >= p.Threshold {
+			werr = c.publishAndWait(ctx, rep, pk.fix, agents)
+		} else {
+			werr = c.belowK(ctx, rep, pk.fix, sns[:len(sns)-1], agents)
+		}
+		counted, err := c.countWith(ctx, agents, signedBy(propID, id))
+		rep.Checks["revoked_cosigner_never_counted"] = counted == 0
+		return rep, errors.Join(werr, err)
+	})
+}
+
+// revoke revokes supernode name's certificate, issues the zone CA's next
+// CRL and sends it from the publisher's namespace, and waits until every
+// daemon applied it (nil: all did).
+func (c *cluster) revoke(ctx context.Context, name string) error {
+	crlAt := time.Now()
+	zone := c.kit.Path("zone")
+	if _, err := c.kit.Run(ctx, "ca", "revoke", "--ca", zone, "--reason", "keyCompromise", c.kit.Path(name, "node.crt")); err != nil {
+		return err
+	}
+	if _, err := c.kit.Run(ctx, "ca", "crl", "--ca", zone); err != nil {
+		return err
+	}
+	sent := make(chan error, 1)
+	go func() {
+		_, err := c.kit.RunWith(ctx, c.net.Node("pub").Command, "publish", "--crl", c.kit.Path("zone", "zone.crl"),
+			"--config", c.kit.Path("pub.toml"))
+		sent <- err
+	}()
+	applied := c.waitAll(ctx, slices.Sorted(maps.Keys(c.procs)), "CRL applied", eventSince(node.EventCRL, crlAt))
+	if err := errors.Join(<-sent, applied); err != nil {
+		return fmt.Errorf("revoking %s: %w", name, err)
+	}
+	return nil
+}
+
+// belowK publishes the fix when fewer than k unrevoked supernodes remain:
+// once each of them co-signed and every agent holds the fix pending, no
+// agent may have accepted it.
+func (c *cluster) belowK(ctx context.Context, rep *testnet.Report, fix string, honest, agents []string) error {
+	// publish would wait out its --wait for k co-signatures that cannot
+	// come: it is stopped once the checks are read.
+	pctx, stop := context.WithCancel(ctx)
+	_, _, done, err := c.publishFix(pctx, fix)
+	if err != nil {
+		stop()
+		return err
+	}
+	defer func() { stop(); <-done }()
+	if err := c.waitAll(ctx, honest, "co-signed", hasEvent(propID, node.EventCoSigned)); err != nil {
+		return err
+	}
+	if err := c.waitAll(ctx, agents, "pending", hasEvent(propID, node.EventPending)); err != nil {
+		return err
+	}
+	n, err := c.countWith(ctx, agents, hasEvent(propID, node.EventAccepted))
+	rep.Checks["none_accepted_below_k"] = n == 0
+	return err
+}
+
+// signedBy holds when the status shows update id accepted on a
+// co-signature of the supernode with peer id pid.
+func signedBy(id, pid string) condition {
+	return func(st *node.APIStatus) bool {
+		return slices.ContainsFunc(st.Events, func(e node.APIEvent) bool {
+			return e.ID == id && e.Kind == node.EventAccepted && slices.ContainsFunc(e.Signers, func(s string) bool { return strings.Contains(s, pid) })
+		})
+	}
+}
+
+// peerID reads daemon name's peer id from its local API.
+func (c *cluster) peerID(ctx context.Context, name string) (string, error) {
+	clients := map[string]*node.APIClient{}
+	defer closeClients(clients)
+	st, err := c.status(ctx, clients, name)
+	if err != nil {
+		return "", err
+	}
+	return st.ID, nil
+}
