@@ -33,6 +33,9 @@ type cluster struct {
 	// seeded is what the runs of `patchnet publish` served as seeder,
 	// from the line each prints when it exits.
 	seeded atomic.Int64
+	// publishCPU is the CPU time the runs of `patchnet publish` used, in
+	// nanoseconds, from each one's rusage once it exited.
+	publishCPU atomic.Int64
 }
 
 // newCluster makes the network, the PKI for the supernodes sn1…snS, the
@@ -267,6 +270,7 @@ func (c *cluster) publish(ctx context.Context, u zonekit.Update) (time.Time, <-c
 	done := make(chan error, 1)
 	go func() {
 		err := cmd.Wait()
+		c.publishCPU.Add(int64(cpuTime(cmd.ProcessState)))
 		w.Close()
 		<-lines
 		if err != nil {
@@ -388,4 +392,13 @@ func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, 
 		}
 	}
 	return tl, nil
+}
+
+// cpuTime is the user and system CPU time of an exited process (0 if
+// unknown).
+func cpuTime(ps *os.ProcessState) time.Duration {
+	if ps == nil {
+		return 0
+	}
+	return ps.UserTime() + ps.SystemTime()
 }

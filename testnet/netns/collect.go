@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/testnet/k8s"
@@ -18,7 +19,8 @@ import (
 // cluster's nodes (k8s.Fetch, k8s.FillCounters), for update id (the
 // samples' fetch bytes). The origin's egress is what the vendor's HTTP
 // origin served (the supernodes' checks, agents' fallbacks) plus what
-// `patchnet publish` served as seeder. Call it while the daemons still
+// `patchnet publish` served as seeder; the CPU time is the daemons' and
+// that of the publish runs that exited. Call it while the daemons still
 // run, before a baseline downloads from the vendor.
 func (c *cluster) counters(ctx context.Context, rep *testnet.Report, id string) error {
 	names := slices.Sorted(maps.Keys(c.procs))
@@ -34,6 +36,7 @@ func (c *cluster) counters(ctx context.Context, rep *testnet.Report, id string) 
 	c.progress("collecting", len(names), len(names))
 	k8s.FillCounters(rep, reports, id)
 	rep.OriginEgressBytes += c.vendor.Served() + c.seeded.Load()
+	rep.CPUSeconds += time.Duration(c.publishCPU.Load()).Seconds()
 	return nil
 }
 

@@ -190,3 +190,18 @@ func TestTable2(t *testing.T) {
 			rep.OriginEgressBytes, bytes, rep.MemoryPerNodeBytes, rep.CPUSeconds)
 	}
 }
+
+// A publish run's CPU is read from its rusage once it exited: a process
+// that spins is counted, one not yet run is 0.
+func TestCPUTime(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done")
+	if cpuTime(cmd.ProcessState) != 0 {
+		t.Fatal("a process not run has CPU time")
+	}
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cpuTime(cmd.ProcessState); got <= 0 {
+		t.Errorf("a spinning process used %v of CPU, want some", got)
+	}
+}
