@@ -31,6 +31,7 @@ const (
 func propagation(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
 	agents := agentNames(p.Nodes)
 	var pk packages
+	outer := ctx // the baseline's budget is its own, not what is left of patchnet's
 	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &pk), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
 		url, t0, done, err := c.publishFix(ctx, pk.fix)
 		if err != nil {
@@ -47,7 +48,7 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 		}
 		rep.Checks["all_installed"] = count(tls, agents, installed) == len(agents)
 		if _, err := exec.LookPath("curl"); err == nil && p.Baselines && werr == nil { // absent from Results without curl
-			res, served, err := httpOrigin(ctx, c, url)
+			res, served, err := httpOrigin(outer, c, url)
 			if err != nil {
 				return rep, err
 			}
