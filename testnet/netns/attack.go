@@ -50,7 +50,7 @@ func stolenKey(ctx context.Context, p testnet.Params, progress testnet.Progress)
 		}
 		rep.Checks["none_cosigned"] = cosigned == 0
 		werr := c.publishAndWait(ctx, rep, pk.fix, agents)
-		return rep, errors.Join(werr, c.checkNothingOf(ctx, rep, stolenID, agents))
+		return rep, errors.Join(werr, c.checkNothingOf(ctx, rep, stolenID, agents, "no_agent_accepted_stolen"))
 	})
 }
 
@@ -71,16 +71,16 @@ func (c *cluster) publishAndWait(ctx context.Context, rep *testnet.Report, fix s
 }
 
 // checkNothingOf checks, read at the end of the run, that no agent
-// accepted or installed update id, and counts those that installed it as
-// wrong installs.
-func (c *cluster) checkNothingOf(ctx context.Context, rep *testnet.Report, id string, agents []string) error {
+// accepted update id (the check named check) or installed it
+// (no_wrong_installs, and counted as wrong installs).
+func (c *cluster) checkNothingOf(ctx context.Context, rep *testnet.Report, id string, agents []string, check string) error {
 	acceptedBad, err := c.countWith(ctx, agents, hasEvent(id, node.EventAccepted))
 	if err != nil {
 		return err
 	}
 	installedBad, err := c.countWith(ctx, agents, hasEvent(id, node.EventInstalled))
 	rep.WrongInstalls = installedBad
-	rep.Checks["no_agent_accepted_"+strings.ToLower(strings.TrimPrefix(id, "TESTNET-NETNS-"))] = acceptedBad == 0
+	rep.Checks[check] = acceptedBad == 0
 	rep.Checks["no_wrong_installs"] = installedBad == 0
 	return err
 }
