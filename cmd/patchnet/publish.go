@@ -105,6 +105,28 @@ private-zone key), then:
 
 // runPublish starts the publisher's node, joins the zone and publishes.
 func runPublish(ctx context.Context, w io.Writer, cfg node.Config, opts publishOptions) error {
+	return withRunningNode(ctx, cfg, func(n *node.Node) error {
+		wctx, wcancel := context.WithTimeout(ctx, opts.wait)
+		defer wcancel()
+		if opts.crl != "" {
+			return publishCRL(wctx, w, n, opts)
+		}
+		if !n.IsPublisher() {
+			return roleMismatch(cfg.Cert, n.Identity().Roles, trust.RolePublisher)
+		}
+		err := publishUpdate(wctx, w, n, cfg, opts)
+		if opts.artifact != "" {
+			// The seeder's egress, for operators and testnet's origin count
+			// (testnet/netns parses this line: keep its words).
+			fmt.Fprintf(w, "served %d artifact bytes to peers\n", n.ServedBytes())
+		}
+		return err
+	})
+}
+
+// withRunningNode starts a node on cfg that installs nothing, runs body
+// with it while it runs, and stops it.
+func withRunningNode(ctx context.Context, cfg node.Config, body func(*node.Node) error) error {
 	cfg.Install.RequireToolPins = false // a publisher installs nothing
 	n, err := node.New(ctx, cfg)
 	if err != nil {
@@ -115,21 +137,7 @@ func runPublish(ctx context.Context, w io.Writer, cfg node.Config, opts publishO
 	done := make(chan struct{})
 	go func() { defer close(done); n.Run(runCtx) }()
 	defer func() { cancel(); <-done }()
-	wctx, wcancel := context.WithTimeout(ctx, opts.wait)
-	defer wcancel()
-	if opts.crl != "" {
-		return publishCRL(wctx, w, n, opts)
-	}
-	if !n.IsPublisher() {
-		return roleMismatch(cfg.Cert, n.Identity().Roles, trust.RolePublisher)
-	}
-	err = publishUpdate(wctx, w, n, cfg, opts)
-	if opts.artifact != "" {
-		// The seeder's egress, for operators and testnet's origin count
-		// (testnet/netns parses this line: keep its words).
-		fmt.Fprintf(w, "served %d artifact bytes to peers\n", n.ServedBytes())
-	}
-	return err
+	return body(n)
 }
 
 // joinZone waits until the node has a peer on topic.

@@ -2,9 +2,11 @@ package netns
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -12,6 +14,8 @@ import (
 	"github.com/patchnet/patchnet/internal/zonekit"
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/trust"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // stolenID is the update the thief publishes in the stolen-key scenario.
@@ -61,7 +65,7 @@ func (c *cluster) publishAndWait(ctx context.Context, rep *testnet.Report, fix s
 	if err != nil {
 		return err
 	}
-	tls, werr := c.waitFinal(ctx, propID, agents)
+	tls, werr := c.waitFinalSince(ctx, propID, agents, t0)
 	if err := <-done; err != nil {
 		return errors.Join(werr, err)
 	}
@@ -188,4 +192,119 @@ func (c *cluster) peerID(ctx context.Context, name string) (string, error) {
 		return "", err
 	}
 	return st.ID, nil
+}
+
+// byzantine: the last supernode turns byzantine. With the publisher's
+// signature on it (`patchnet update sign` with both keys, as sim's
+// attacker holds them) it co-signs a conflicting payload for the fix's id
+// and version — the old package passed off as the fix, at the fix's URL —
+// and the envelope is gossiped on the announce topic as it is (`patchnet
+// testnet gossip`). Below k, every agent holds it pending and none accepts
+// it. Then the honest fix is published; the byzantine supernode's daemon
+// co-signs it too, so every agent catches it co-signing both, counts it
+// no more, and installs the fix on the others' co-signatures. Read at the
+// end: every agent's dpkg holds the fix's version, and no agent has a
+// record of the fix with another digest (wrong installs).
+func byzantine(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
+	if p.Threshold < 2 || p.Supernodes-1 < p.Threshold {
+		return nil, fmt.Errorf("byzantine: needs k ≥ 2 and k honest supernodes beside the byzantine one (have k=%d of %d supernodes)", p.Threshold, p.Supernodes)
+	}
+	agents := agentNames(p.Nodes)
+	var pk packages
+	return withCluster(ctx, p, progress, agents, fixSetup(p, agents, &pk), func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
+		sns := c.supernodes()
+		evil, err := c.gossipConflicting(ctx, pk, sns[len(sns)-1])
+		if err != nil {
+			return nil, err
+		}
+		rep := fixReport(p, c, setupTime, pk.fix)
+		if err := c.waitAll(ctx, agents, "held the conflicting payload pending", hasEvent(propID, node.EventPending)); err != nil {
+			return rep, err
+		}
+		early, err := c.countWith(ctx, agents, hasEvent(propID, node.EventAccepted))
+		if err != nil {
+			return rep, err
+		}
+		rep.Checks["none_accepted_below_k"] = early == 0
+		werr := c.publishAndWait(ctx, rep, pk.fix, agents)
+		caught, err := c.countWith(ctx, agents, hasEvent(propID, node.EventConflictingCoSignature))
+		rep.Checks["conflict_caught_everywhere"] = caught == len(agents)
+		return rep, errors.Join(werr, err, c.checkInstalledFix(ctx, rep, evil, agents))
+	})
+}
+
+// gossipConflicting signs the conflicting payload with the publisher's and
+// supernode byz's keys and gossips the envelope from the publisher's
+// namespace; it returns the conflicting payload's digest.
+func (c *cluster) gossipConflicting(ctx context.Context, pk packages, byz string) (updates.Digest, error) {
+	url, err := c.vendor.Add(pk.fix)
+	if err != nil {
+		return updates.Digest{}, err
+	}
+	ann, err := c.kit.NewUpdate(ctx, zonekit.Update{ID: propID, Summary: "the byzantine supernode's payload", Ecosystem: "Debian:12",
+		Package: propPackage, Fixed: newVersion, Artifact: pk.old, Method: "dpkg", URL: url})
+	if err != nil {
+		return updates.Digest{}, err
+	}
+	env := c.kit.Path("byzantine.dsse")
+	in := ann
+	for _, signer := range []string{"pub", byz} {
+		if _, err := c.kit.Run(ctx, "update", "sign", "--key", c.kit.Path(signer, "node.key"), "--cert", c.kit.Path(signer, "node.crt"), in, "--out", env); err != nil {
+			return updates.Digest{}, err
+		}
+		in = env
+	}
+	if _, err := c.kit.RunWith(ctx, c.net.Node("pub").Command, "testnet", "gossip", env, "--config", c.kit.Path("pub.toml")); err != nil {
+		return updates.Digest{}, err
+	}
+	return payloadDigest(env)
+}
+
+// payloadDigest is the digest of the payload of the envelope in file
+// path, as agents name a payload in their records.
+func payloadDigest(path string) (updates.Digest, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return updates.Digest{}, fmt.Errorf("reading %s: %w", path, err)
+	}
+	env, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		return updates.Digest{}, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return sha256.Sum256(env.Payload), nil
+}
+
+// checkInstalledFix reads each agent's dpkg database for the fix's
+// version and its records of the fix: one with the conflicting payload's
+// digest means the agent accepted it, one installed a wrong install.
+func (c *cluster) checkInstalledFix(ctx context.Context, rep *testnet.Report, evil updates.Digest, agents []string) error {
+	fixed := 0
+	for _, a := range agents {
+		v, err := installedVersion(ctx, c.kit.Path(a, "root"), propPackage)
+		if err != nil {
+			return err
+		}
+		if v == newVersion {
+			fixed++
+		}
+	}
+	rep.Checks["every_agent_has_the_fix"] = fixed == len(agents)
+	acceptedBad, err := c.countWith(ctx, agents, recordOf(propID, evil, false))
+	if err != nil {
+		return err
+	}
+	rep.Checks["no_agent_accepted_conflicting"] = acceptedBad == 0
+	rep.WrongInstalls, err = c.countWith(ctx, agents, recordOf(propID, evil, true))
+	rep.Checks["no_wrong_installs"] = rep.WrongInstalls == 0
+	return err
+}
+
+// recordOf holds when the status has a record of update id with payload
+// digest d (installed, if installed is set).
+func recordOf(id string, d updates.Digest, installed bool) condition {
+	return func(st *node.APIStatus) bool {
+		return slices.ContainsFunc(st.Updates, func(u node.APIUpdate) bool {
+			return u.ID == id && u.Digest == d && (!installed || u.State == node.StateInstalled)
+		})
+	}
 }

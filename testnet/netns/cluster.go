@@ -315,6 +315,13 @@ type timeline struct {
 // waitFinal polls the agents' local APIs until each has a final record
 // for id (or ctx ends), and returns their timelines by name.
 func (c *cluster) waitFinal(ctx context.Context, id string, agents []string) (map[string]*timeline, error) {
+	return c.waitFinalSince(ctx, id, agents, time.Time{})
+}
+
+// waitFinalSince is waitFinal leaving out the events of id that arrived
+// before from: they belong to another payload of the same id (a
+// conflicting one gossiped earlier).
+func (c *cluster) waitFinalSince(ctx context.Context, id string, agents []string, from time.Time) (map[string]*timeline, error) {
 	out := map[string]*timeline{}
 	clients := map[string]*node.APIClient{}
 	defer closeClients(clients)
@@ -326,7 +333,7 @@ func (c *cluster) waitFinal(ctx context.Context, id string, agents []string) (ma
 				final++
 				continue
 			}
-			tl, err := c.read(ctx, clients, a, id)
+			tl, err := c.read(ctx, clients, a, id, from)
 			if err != nil {
 				return out, err
 			}
@@ -368,8 +375,9 @@ func (c *cluster) status(ctx context.Context, clients map[string]*node.APIClient
 	return st, nil
 }
 
-// read reads agent a's record and events of id from its local API.
-func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, a, id string) (*timeline, error) {
+// read reads agent a's record and events of id from its local API, those
+// that arrived before from left out.
+func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, a, id string, from time.Time) (*timeline, error) {
 	st, err := c.status(ctx, clients, a)
 	if err != nil {
 		return nil, err
@@ -381,7 +389,7 @@ func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, 
 		}
 	}
 	for _, e := range st.Events {
-		if e.ID != id {
+		if e.ID != id || e.Arrived().Before(from) {
 			continue
 		}
 		if tl.first.IsZero() || e.Arrived().Before(tl.first) {

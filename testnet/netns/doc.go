@@ -4,14 +4,17 @@
 // the update published with `patchnet publish`, and each agent's times
 // read from its local API (/v1/status events on STATE/patchnet.sock).
 //
-// It runs every scenario but byzantine and flood (they need attacker
-// code inside the zone, which the patchnet binary has not): propagation;
+// It runs every scenario but flood (it needs a flooding program inside
+// the zone, which the patchnet binary has not): propagation;
 // churn (a share of the agents SIGKILLed right after publication and
 // half of those restarted on their state once the survivors installed);
 // partition (internal/netns cuts the network in two; the cut side hears
 // nothing until it heals and then catches up); late-join; stolen-key
 // (`patchnet publish` with the publisher's own config passes the old
-// package off as the fix; the supernodes refuse); revocation (`patchnet
+// package off as the fix; the supernodes refuse); byzantine (a
+// supernode's key co-signs a conflicting payload, gossiped as it is with
+// the hidden `patchnet testnet gossip`; the agents catch it and install
+// the fix on the others' co-signatures); revocation (`patchnet
 // ca revoke`, `ca crl` and `publish --crl`, applied by every running
 // daemon from the zone's gossip); content (both origins capped, their
 // egress bounded); private-zone (a private zone, its pre-shared key from

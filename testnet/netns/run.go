@@ -22,6 +22,7 @@ var scenarios = map[string]func(context.Context, testnet.Params, testnet.Progres
 	testnet.ScenarioPartition:   partition,
 	testnet.ScenarioLateJoin:    lateJoin,
 	testnet.ScenarioStolenKey:   stolenKey,
+	testnet.ScenarioByzantine:   byzantine,
 	testnet.ScenarioRevocation:  revocation,
 	testnet.ScenarioContent:     content,
 	testnet.ScenarioPrivateZone: privateZoneScenario,

@@ -92,13 +92,33 @@ func TestContent(t *testing.T) {
 	checkCounters(t, rep)
 }
 
-// netns runs every scenario but those that need attacker code in the
-// zone (byzantine, flood), which run in sim.
+// netns runs every scenario but flood, which needs a flooding program in
+// the zone and runs in sim.
 func TestScenariosListed(t *testing.T) {
 	want := slices.DeleteFunc(slices.Clone(testnet.Scenarios), func(s string) bool {
-		return s == testnet.ScenarioByzantine || s == testnet.ScenarioFlood
+		return s == testnet.ScenarioFlood
 	})
 	if got := Scenarios(); !slices.Equal(got, slices.Sorted(slices.Values(want))) {
 		t.Errorf("Scenarios() = %v, want %v", got, want)
+	}
+}
+
+// A byzantine supernode through processes: its co-signature on a
+// conflicting payload (with the publisher's), gossiped with the hidden
+// `patchnet testnet gossip`, leaves every agent pending;
+// once it co-signs the honest fix too, every agent catches it and
+// installs the fix on the two honest supernodes' co-signatures, and every
+// agent's dpkg holds the fix.
+func TestByzantine(t *testing.T) {
+	p := params(t, testnet.ScenarioByzantine, 3)
+	p.Supernodes = 3
+	rep := run(t, p)
+	requireChecks(t, rep, "none_accepted_below_k", "all_installed", "conflict_caught_everywhere", "every_agent_has_the_fix", "no_agent_accepted_conflicting", "no_wrong_installs")
+	// The honest fix's stages run from its publication: the conflicting
+	// payload's earlier events (same id) are left out.
+	for _, s := range rep.Samples {
+		if s.Receipt <= 0 || s.Accept < s.Receipt || s.Install <= s.Accept {
+			t.Errorf("%s: stages %+v, want receipt ≤ accept < install, all after publication", s.Node, s)
+		}
 	}
 }
