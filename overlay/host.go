@@ -331,7 +331,11 @@ func (o *Overlay) dialBootstrap(ctx context.Context) {
 	)
 	for _, s := range o.cfg.BootstrapPeers {
 		ai, _ := peer.AddrInfoFromString(s) // checked by Validate
-		if ai.ID == o.host.ID() || o.host.Network().Connectedness(ai.ID) == network.Connected {
+		if ai.ID == o.host.ID() {
+			continue
+		}
+		if o.host.Network().Connectedness(ai.ID) == network.Connected {
+			o.boot.found(s, ai.ID)
 			continue
 		}
 		round.Dialled++
