@@ -36,34 +36,27 @@ func newBootstrapLog(log *slog.Logger) *bootstrapLog {
 
 // dialled logs the outcome err of one dial of bootstrap peer p at addr.
 func (b *bootstrapLog) dialled(addr string, p peer.ID, err error) {
+	if err == nil {
+		b.connected(addr, p, true)
+		return
+	}
 	now := time.Now()
 	b.mu.Lock()
 	f, wasFailing := b.failing[p]
-	warn := false
-	if err == nil {
-		delete(b.failing, p)
-		b.logged[p] = true
-	} else {
-		delete(b.logged, p)
-		if !wasFailing {
-			f.since = now
-		}
-		f.attempts++
-		if warn = now.Sub(f.warned) >= BootstrapWarnInterval; warn {
-			f.warned = now
-		}
-		b.failing[p] = f
+	delete(b.logged, p)
+	if !wasFailing {
+		f.since = now
 	}
+	f.attempts++
+	warn := now.Sub(f.warned) >= BootstrapWarnInterval
+	if warn {
+		f.warned = now
+	}
+	b.failing[p] = f
 	b.mu.Unlock()
-	switch {
-	case err == nil && wasFailing:
-		b.log.Info("connected to bootstrap peer", "peer", p.String(), "addr", addr,
-			"failed_attempts", f.attempts, "unreachable_for", now.Sub(f.since).Round(time.Second).String())
-	case err == nil:
-		b.log.Info("connected to bootstrap peer", "peer", p.String(), "addr", addr)
-	case warn:
+	if warn {
 		b.log.Warn("cannot reach bootstrap peer", "peer", p.String(), "addr", addr, "attempts", f.attempts, "err", err)
-	default:
+	} else {
 		b.log.Debug("cannot reach bootstrap peer", "peer", p.String(), "addr", addr, "attempts", f.attempts, "err", err)
 	}
 }
@@ -72,7 +65,12 @@ func (b *bootstrapLog) dialled(addr string, p peer.ID, err error) {
 // this node's, unless its connection was logged since its last failed
 // dial: a peer that failed and then came by another way would otherwise
 // stay "cannot reach" in the log for good.
-func (b *bootstrapLog) found(addr string, p peer.ID) {
+func (b *bootstrapLog) found(addr string, p peer.ID) { b.connected(addr, p, false) }
+
+// connected records p as connected and logs it: always when this node
+// dialled it, else once since its last failed dial; with its failed
+// attempts if it was failing.
+func (b *bootstrapLog) connected(addr string, p peer.ID, dialled bool) {
 	now := time.Now()
 	b.mu.Lock()
 	f, wasFailing := b.failing[p]
@@ -80,11 +78,15 @@ func (b *bootstrapLog) found(addr string, p peer.ID) {
 	delete(b.failing, p)
 	b.logged[p] = true
 	b.mu.Unlock()
-	switch {
-	case wasFailing:
-		b.log.Info("connected to bootstrap peer", "peer", p.String(), "addr", addr, "dialled", false,
-			"failed_attempts", f.attempts, "unreachable_for", now.Sub(f.since).Round(time.Second).String())
-	case !logged:
-		b.log.Info("connected to bootstrap peer", "peer", p.String(), "addr", addr, "dialled", false)
+	attrs := []any{"peer", p.String(), "addr", addr}
+	if !dialled {
+		if logged && !wasFailing {
+			return
+		}
+		attrs = append(attrs, "dialled", false)
 	}
+	if wasFailing {
+		attrs = append(attrs, "failed_attempts", f.attempts, "unreachable_for", now.Sub(f.since).Round(time.Second).String())
+	}
+	b.log.Info("connected to bootstrap peer", attrs...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -136,33 +137,13 @@ func (c *cluster) startSupernodes(ctx context.Context) error {
 // a zone that has not formed yet finds no peer to provide to.
 func (c *cluster) settle(ctx context.Context) error {
 	want := min(SettlePeers, len(c.procs)-1)
-	clients := map[string]*node.APIClient{}
-	defer closeClients(clients)
-	last := -1
-	for {
-		ready := 0
-		for name := range c.procs {
-			st, err := c.status(ctx, clients, name)
-			if err != nil {
-				return err
-			}
-			if st.PeersTotal >= want && (st.DHT == nil || st.DHT.RoutingTable > 0) {
-				ready++
-			}
-		}
-		if ready != last {
-			c.progress("settling", ready, len(c.procs))
-			last = ready
-		}
-		if ready == len(c.procs) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for the zone to form (%d of %d nodes ready): %w", ready, len(c.procs), ctx.Err())
-		case <-time.After(PollInterval):
-		}
+	err := c.waitAll(ctx, slices.Sorted(maps.Keys(c.procs)), "settling", func(st *node.APIStatus) bool {
+		return st.PeersTotal >= want && (st.DHT == nil || st.DHT.RoutingTable > 0)
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for the zone to form: %w", err)
 	}
+	return nil
 }
 
 // configure adds name's namespace and writes its config with the run's
@@ -323,38 +304,11 @@ func (c *cluster) waitFinal(ctx context.Context, id string, agents []string) (ma
 // conflicting one gossiped earlier).
 func (c *cluster) waitFinalSince(ctx context.Context, id string, agents []string, from time.Time) (map[string]*timeline, error) {
 	out := map[string]*timeline{}
-	clients := map[string]*node.APIClient{}
-	defer closeClients(clients)
-	last := -1
-	for {
-		final := 0
-		for _, a := range agents {
-			if tl := out[a]; tl != nil && tl.state.Final() {
-				final++
-				continue
-			}
-			tl, err := c.read(ctx, clients, a, id, from)
-			if err != nil {
-				return out, err
-			}
-			out[a] = tl
-			if tl.state.Final() {
-				final++
-			}
-		}
-		if final != last {
-			c.progress("final "+id, final, len(agents))
-			last = final
-		}
-		if final == len(agents) {
-			return out, nil
-		}
-		select {
-		case <-ctx.Done():
-			return out, fmt.Errorf("waiting for %d of %d agents to finish %s: %w", len(agents)-final, len(agents), id, ctx.Err())
-		case <-time.After(PollInterval):
-		}
-	}
+	err := c.waitEach(ctx, agents, "final "+id, func(a string, st *node.APIStatus) bool {
+		out[a] = timelineOf(st, id, from)
+		return out[a].state.Final()
+	})
+	return out, err
 }
 
 // status reads daemon name's status from its local API, dialling it
@@ -375,13 +329,9 @@ func (c *cluster) status(ctx context.Context, clients map[string]*node.APIClient
 	return st, nil
 }
 
-// read reads agent a's record and events of id from its local API, those
+// timelineOf is an agent's record and events of id in its status, those
 // that arrived before from left out.
-func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, a, id string, from time.Time) (*timeline, error) {
-	st, err := c.status(ctx, clients, a)
-	if err != nil {
-		return nil, err
-	}
+func timelineOf(st *node.APIStatus, id string, from time.Time) *timeline {
 	tl := &timeline{at: map[node.EventKind]time.Time{}}
 	for _, u := range st.Updates {
 		if u.ID == id {
@@ -399,7 +349,7 @@ func (c *cluster) read(ctx context.Context, clients map[string]*node.APIClient, 
 			tl.at[e.Kind] = e.At
 		}
 	}
-	return tl, nil
+	return tl
 }
 
 // cpuTime is the user and system CPU time of an exited process (0 if

@@ -36,6 +36,12 @@ func heardOf(id string) condition {
 // waitAll polls the named daemons' local APIs until cond holds for each,
 // counting them under what; it fails when ctx ends first.
 func (c *cluster) waitAll(ctx context.Context, names []string, what string, cond condition) error {
+	return c.waitEach(ctx, names, what, func(_ string, st *node.APIStatus) bool { return cond(st) })
+}
+
+// waitEach is waitAll with a condition told whose status it reads. Once
+// it held for a daemon, that daemon is read no more.
+func (c *cluster) waitEach(ctx context.Context, names []string, what string, cond func(string, *node.APIStatus) bool) error {
 	clients := map[string]*node.APIClient{}
 	defer closeClients(clients)
 	done, last := map[string]bool{}, -1
@@ -48,7 +54,7 @@ func (c *cluster) waitAll(ctx context.Context, names []string, what string, cond
 			if err != nil {
 				return err
 			}
-			done[name] = cond(st)
+			done[name] = cond(name, st)
 		}
 		n := countTrue(done)
 		if n != last {
