@@ -102,6 +102,11 @@ type APIPeer struct {
 	// without) admission.
 	Role  string   `json:"role"`
 	Addrs []string `json:"addrs"` // the remote address of each connection
+	// Score is the peer's gossip score as last snapshotted (every
+	// overlay.ScoreInspectInterval); absent before the first snapshot
+	// that saw it. Below zero the node gossips less with it; below the
+	// graylist threshold it ignores the peer's messages.
+	Score *float64 `json:"score,omitempty"`
 }
 
 // APITopic is one gossip topic the node subscribes to.
@@ -257,8 +262,12 @@ func (n *Node) apiPeers() ([]APIPeer, int) {
 	total := len(ids)
 	ids = ids[:min(len(ids), APIStatusPeers)]
 	out := make([]APIPeer, 0, len(ids))
+	scores := n.ov.PeerScores()
 	for _, p := range ids {
 		ap := APIPeer{ID: p.String(), Role: "unverified", Addrs: []string{}}
+		if s, ok := scores[p]; ok {
+			ap.Score = &s
+		}
 		if pi, ok := n.ov.PeerInfo(p); ok {
 			ap.Role = pi.Role()
 		}

@@ -16,6 +16,20 @@ const (
 	// MaxRolloutSpread bounds Params.RolloutSpread.
 	MaxRolloutSpread = time.Hour
 
+	// FloodTargets is how many agents the flood scenario's peer connects
+	// to (all of them in a smaller zone).
+	FloodTargets = 5
+	// ForgeryBytes is the size of the flooding peer's junk: about one
+	// signed envelope.
+	ForgeryBytes = 4 << 10
+	// MaxReplays bounds the flooding peer's copies of a real envelope
+	// (Replays): past the nodes' budget for copies that add nothing
+	// (node.RedundantBurst, 64), so the last ones are Rejected.
+	MaxReplays = 200
+	// MaxReplayItems bounds the signature forms Replays combines (2^12
+	// subsets).
+	MaxReplayItems = 12
+
 	// dagLinkBytes bounds one link of a DAG node as encoded (a CIDv1
 	// sha2-256 of 36 bytes, its size and protobuf framing): what an
 	// artifact's internal blocks add to a served copy.

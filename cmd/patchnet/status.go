@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -252,9 +253,13 @@ func writePeers(w io.Writer, st *node.APIStatus) {
 	}
 	fmt.Fprintf(w, "peers: %d connected%s\n", st.PeersTotal, shown)
 	tw := table(w)
-	fmt.Fprintln(tw, "  PEER\tROLE\tADDRESS")
+	fmt.Fprintln(tw, "  PEER\tROLE\tSCORE\tADDRESS")
 	for _, p := range st.Peers {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", p.ID, p.Role, strings.Join(p.Addrs, ", "))
+		score := "-"
+		if p.Score != nil {
+			score = strconv.FormatFloat(*p.Score, 'f', 1, 64)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", p.ID, p.Role, score, strings.Join(p.Addrs, ", "))
 	}
 	tw.Flush()
 }

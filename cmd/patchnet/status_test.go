@@ -272,7 +272,7 @@ func TestStatusOfLabAgentAfterInstall(t *testing.T) {
 	for _, re := range []string{
 		`(?m)^agent 12D3KooW\S+ of zone demo \(root [0-9a-f]{16}…\)$`,
 		`(?m)^peers: [1-9]\d* connected$`,
-		`(?m)^  12D3KooW\S+ +(supernode|publisher|agent) +/ip4/127\.0\.0\.1/tcp/\d+`,
+		`(?m)^  12D3KooW\S+ +(supernode|publisher|agent) +(-|-?\d+\.\d) +/ip4/127\.0\.0\.1/tcp/\d+`,
 		`(?m)^  /patchnet/demo/announce +[1-9]\d* +[1-9]\d*$`,
 		`(?m)^  ISSUER +NUMBER +REVOKED +ISSUED +NEXT UPDATE`,
 		`(?m)^  .*\d+[smhd] ago +in \d+[smhd] *$`,
@@ -368,7 +368,12 @@ func TestWriteStatus(t *testing.T) {
 		{"peers left out", func(st *node.APIStatus) {
 			st.Peers = []node.APIPeer{{ID: "12D3KooWpeer", Role: "supernode", Addrs: []string{"/ip4/192.0.2.1/tcp/4001"}}}
 			st.PeersTotal = 600
-		}, []string{"peers: 600 connected (1 shown)\n", "12D3KooWpeer  supernode  /ip4/192.0.2.1/tcp/4001\n"}, nil},
+		}, []string{"peers: 600 connected (1 shown)\n", "12D3KooWpeer  supernode  -      /ip4/192.0.2.1/tcp/4001\n"}, nil},
+		{"a peer scored down", func(st *node.APIStatus) {
+			score := -80.5
+			st.Peers = []node.APIPeer{{ID: "12D3KooWpeer", Role: "unverified", Score: &score, Addrs: []string{"/ip4/192.0.2.1/tcp/4001"}}}
+			st.PeersTotal = 1
+		}, []string{"  PEER          ROLE        SCORE  ADDRESS\n", "12D3KooWpeer  unverified  -80.5  /ip4/192.0.2.1/tcp/4001\n"}, nil},
 		{"install reports on a supernode", func(st *node.APIStatus) {
 			st.Roles = []string{"supernode"}
 			st.Reports = []node.ReportSummary{{ID: "PNT-1", Version: 2,

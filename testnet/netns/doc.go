@@ -4,8 +4,7 @@
 // the update published with `patchnet publish`, and each agent's times
 // read from its local API (/v1/status events on STATE/patchnet.sock).
 //
-// It runs every scenario but flood (it needs a flooding program inside
-// the zone, which the patchnet binary has not): propagation;
+// It runs every scenario: propagation;
 // churn (a share of the agents SIGKILLed right after publication and
 // half of those restarted on their state once the survivors installed);
 // partition (internal/netns cuts the network in two; the cut side hears
@@ -17,7 +16,11 @@
 // the fix on the others' co-signatures); revocation (`patchnet
 // ca revoke`, `ca crl` and `publish --crl`, applied by every running
 // daemon from the zone's gossip); content (both origins capped, their
-// egress bounded); private-zone (a private zone, its pre-shared key from
+// egress bounded); flood (the hidden `patchnet testnet flood` runs two
+// peers outside the zone's PKI next to a few agents, a forger and a
+// replayer of the real fix, testnet.Forger and testnet.Replays; the agents
+// install the fix, accept nothing else and score both down, read from
+// their status's peer scores); private-zone (a private zone, its pre-shared key from
 // `patchnet init --private`, beside the public one on the same bridge
 // under the same root: each installs only its own fix, no peer across the
 // zones; not in sim, whose QUIC takes no pre-shared key); and table2 (the

@@ -28,4 +28,8 @@ const (
 	// it), so the cut side can only learn what it missed through
 	// catch-up, as after any partition longer than seconds.
 	PartitionHold = 8 * time.Second
+	// FloodScoreWait bounds the wait for the agents' next snapshot of
+	// their peers' scores (overlay.ScoreInspectInterval, 5 s) once the
+	// flood is over.
+	FloodScoreWait = 30 * time.Second
 )

@@ -25,6 +25,7 @@ var scenarios = map[string]func(context.Context, testnet.Params, testnet.Progres
 	testnet.ScenarioByzantine:   byzantine,
 	testnet.ScenarioRevocation:  revocation,
 	testnet.ScenarioContent:     content,
+	testnet.ScenarioFlood:       flood,
 	testnet.ScenarioPrivateZone: privateZoneScenario,
 	testnet.ScenarioTable2:      table2,
 }

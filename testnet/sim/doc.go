@@ -36,7 +36,8 @@
 // the baselines measured in the same run.
 //
 // Scenarios: propagation, churn, byzantine, stolen-key, late-join,
-// revocation, flood, content and partition. Partition cuts the network in
+// revocation, flood (the same forger and replayer as netns's, testnet's
+// Flood, here on raw hosts of the fabric), content and partition. Partition cuts the network in
 // two (cut.go): while the cut is up the fabric drops every datagram
 // between the sides, as it is sent and, for one in flight when the cut
 // went up, as it arrives — a packet-level cut the nodes see as silence,

@@ -2,76 +2,115 @@ package sim
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 )
 
-const (
-	// floodMessages is how many forged envelopes the flooding peer sends.
-	floodMessages = 2000
-	// floodTargets is how many agents the flooding peer connects to.
-	floodTargets = 5
-)
+// floodRate is each flooding peer's messages a second (as `patchnet
+// testnet flood`'s default).
+const floodRate = 200
 
-// runFlood: a peer outside the zone's PKI joins the public zone next to a
-// few agents and floods the announce topic with forged envelopes, then the
-// real fix is published. The agents must drop the forgeries, score the
-// flooder down, and still install the fix like everyone else.
+// runFlood: two peers outside the zone's PKI join the public zone's
+// announce topic next to a few agents (testnet.FloodTargets). The forger
+// sends forged announcements from before publication on (testnet.Forger);
+// the replayer waits for the co-signed fix and sends it again in every
+// shape that adds nothing (testnet.Replays). The agents must drop it all,
+// score both down, and still install the fix like everyone else.
 func runFlood(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
-	f, err := newRawNode(ctx, z.net, "flooder", false)
+	forger, err := testnet.NewForger(z.lab.Zone)
 	if err != nil {
 		return err
 	}
-	defer f.h.Close()
+	targets := z.lab.Agents[:min(testnet.FloodTargets, len(z.lab.Agents))]
 	announce := z.lab.Publisher.Overlay().AnnounceTopic()
-	topic, err := f.ps.Join(announce)
-	if err != nil {
-		return fmt.Errorf("flood: joining the announce topic: %w", err)
-	}
-	targets := z.lab.Agents[:min(floodTargets, len(z.lab.Agents))]
-	for _, m := range targets {
-		ov := m.Overlay()
-		if err := f.h.Connect(ctx, peer.AddrInfo{ID: ov.ID(), Addrs: ov.Host().Addrs()}); err != nil {
-			return fmt.Errorf("flood: connecting to %s: %w", m.Name, err)
+	var flooders [2]*rawNode
+	var topics [2]*pubsub.Topic
+	for i, name := range []string{"forger", "replayer"} {
+		if flooders[i], topics[i], err = z.floodPeer(ctx, name, announce, targets); err != nil {
+			return err
 		}
+		defer flooders[i].h.Close()
 	}
-	// Flood-publishing reaches the peers the flooder knows subscribed.
-	if !waitUntil(ctx, z.params.Timeout, func() bool { return len(f.ps.ListPeers(announce)) == len(targets) }) {
-		return fmt.Errorf("flood: the targets' subscriptions never reached the flooder")
+	sub, err := topics[1].Subscribe()
+	if err != nil {
+		return fmt.Errorf("flood: subscribing the replayer: %w", err)
 	}
 	before := dropped(z)
-	junk := make([]byte, rawMessageBytes)
-	for i := range floodMessages {
-		rand.Read(junk)
-		if err := topic.Publish(ctx, junk); err != nil {
-			return fmt.Errorf("flood: publishing forgery %d: %w", i+1, err)
-		}
-		if (i+1)%(floodMessages/10) == 0 {
-			progress("forgeries sent", i+1, floodMessages)
-		}
+	type sent struct {
+		forged, replayed int
+		err              error
 	}
+	done := make(chan sent, 1)
+	fctx, cancel := context.WithTimeout(ctx, z.params.Timeout)
+	defer cancel()
+	go func() {
+		var s sent
+		s.forged, s.replayed, s.err = testnet.Flood(fctx, forger, topics[0], topics[1],
+			testnet.HeardAnnouncement(fctx, sub, flooders[1].h.ID()), floodRate, func(int) {})
+		done <- s
+	}()
 	if err := z.publish(ctx); err != nil {
 		return err
 	}
 	z.waitFor(ctx, z.lab.Agents, node.EventInstalled, "installed", progress)
+	s := <-done
+	if s.err != nil {
+		return s.err
+	}
+	progress(fmt.Sprintf("flooded: %d forgeries, %d replays", s.forged, s.replayed), 1, 1)
 	z.fill(rep, z.lab.Agents)
 	rep.Checks["all_installed"] = z.count(z.lab.Agents, node.EventInstalled) == len(z.lab.Agents)
+	rep.Checks["replays_sent"] = s.replayed > 0
 	rep.Checks["forgeries_dropped"] = dropped(z) > before
-	// Scores are snapshotted every overlay.ScoreInspectInterval.
-	rep.Checks["flooder_scored_down"] = waitUntil(ctx, z.params.Timeout, func() bool {
+	for i, check := range []string{"forger_scored_down", "replayer_scored_down"} {
+		rep.Checks[check] = z.scoredDown(ctx, targets, flooders[i].h.ID())
+	}
+	return nil
+}
+
+// floodPeer starts a raw node named name, joined to topic and connected
+// to targets, and waits until it knows every target on the topic.
+func (z *zone) floodPeer(ctx context.Context, name, topic string, targets []*nodelab.Member) (*rawNode, *pubsub.Topic, error) {
+	f, err := newRawNode(ctx, z.net, name, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := f.ps.Join(topic)
+	if err != nil {
+		f.h.Close()
+		return nil, nil, fmt.Errorf("flood: joining the announce topic: %w", err)
+	}
+	for _, m := range targets {
+		ov := m.Overlay()
+		if err := f.h.Connect(ctx, peer.AddrInfo{ID: ov.ID(), Addrs: ov.Host().Addrs()}); err != nil {
+			f.h.Close()
+			return nil, nil, fmt.Errorf("flood: connecting %s to %s: %w", name, m.Name, err)
+		}
+	}
+	if !waitUntil(ctx, z.params.Timeout, func() bool { return len(t.ListPeers()) == len(targets) }) {
+		f.h.Close()
+		return nil, nil, fmt.Errorf("flood: the targets' subscriptions never reached the %s", name)
+	}
+	return f, t, nil
+}
+
+// scoredDown waits until one of targets scores p below zero (scores are
+// snapshotted every overlay.ScoreInspectInterval).
+func (z *zone) scoredDown(ctx context.Context, targets []*nodelab.Member, p peer.ID) bool {
+	return waitUntil(ctx, z.params.Timeout, func() bool {
 		for _, m := range targets {
-			if s, ok := m.Overlay().PeerScores()[f.h.ID()]; ok && s < 0 {
+			if s, ok := m.Overlay().PeerScores()[p]; ok && s < 0 {
 				return true
 			}
 		}
 		return false
 	})
-	return nil
 }
 
 // dropped is the gossip messages every node's validation dropped so far:

@@ -195,8 +195,9 @@ func TestRevocation(t *testing.T) {
 	}
 }
 
-// TestFlood: a flooding peer's forged envelopes are rejected and score it
-// down; every agent still installs the real fix.
+// TestFlood: a forger's forged announcements and a replayer's copies of
+// the real fix that add nothing are dropped and score both down; every
+// agent still installs the real fix.
 func TestFlood(t *testing.T) {
 	run(t, small(testnet.ScenarioFlood))
 }
