@@ -324,7 +324,7 @@ func publishRaw(ctx context.Context, pub *rawNode, all, agents []*rawNode, r, si
 	if err := pub.topic.Publish(ctx, msg); err != nil {
 		return nil, fmt.Errorf("raw gossipsub baseline: publishing round %d: %w", r+1, err)
 	}
-	return waitRaw(ctx, agents, t0, timeout, progress), nil
+	return waitRaw(ctx, agents, t0, timeout, rawRoundQuiet, progress), nil
 }
 
 // medianRound is the round whose last delivery is the median of the
@@ -347,11 +347,13 @@ func medianRound(rounds [][]time.Duration, agents int) []time.Duration {
 	return sorted[len(sorted)/2]
 }
 
-// waitRaw waits until every agent's counterpart got the message (or the
-// timeout) and returns their delivery times.
-func waitRaw(ctx context.Context, agents []*rawNode, t0 time.Time, timeout time.Duration, progress testnet.Progress) []time.Duration {
+// waitRaw waits until every agent's counterpart got the message, or
+// none got it for quiet (rawRoundQuiet: no more will), or timeout passed
+// since t0, and returns the delivery times.
+func waitRaw(ctx context.Context, agents []*rawNode, t0 time.Time, timeout, quiet time.Duration, progress testnet.Progress) []time.Duration {
 	deadline := t0.Add(timeout)
 	var times []time.Duration
+	last, changed := -1, time.Now()
 	for {
 		times = times[:0]
 		for _, n := range agents {
@@ -359,8 +361,11 @@ func waitRaw(ctx context.Context, agents []*rawNode, t0 time.Time, timeout time.
 				times = append(times, time.Unix(0, at).Sub(t0))
 			}
 		}
-		progress("raw received", len(times), len(agents))
-		if len(times) == len(agents) || time.Now().After(deadline) || ctx.Err() != nil {
+		if len(times) != last {
+			progress("raw received", len(times), len(agents))
+			last, changed = len(times), time.Now()
+		}
+		if len(times) == len(agents) || time.Since(changed) >= quiet || time.Now().After(deadline) || ctx.Err() != nil {
 			return times
 		}
 		time.Sleep(pollInterval)

@@ -1,7 +1,9 @@
 package sim
 
 import (
+	"context"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -29,6 +31,38 @@ func TestMedianRound(t *testing.T) {
 			if diff := cmp.Diff(tc.want, medianRound(tc.rounds, agents)); diff != "" {
 				t.Errorf("(-want +got):\n%s", diff)
 			}
+		})
+	}
+}
+
+// A raw round that stops delivering ends rawRoundQuiet after its last
+// delivery with what it delivered, not at its timeout: raw gossipsub has
+// no catch-up. One that delivers to everyone ends at once.
+func TestRawRoundEndsWhenQuiet(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		delivered int
+		want      time.Duration // how long waitRaw waits after the last delivery
+	}{
+		{"stalled", 2, rawRoundQuiet},
+		{"complete", 3, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				agents := []*rawNode{{}, {}, {}}
+				t0 := time.Now()
+				time.Sleep(time.Second)
+				for _, n := range agents[:tc.delivered] {
+					n.got.Store(time.Now().UnixNano())
+				}
+				times := waitRaw(context.Background(), agents, t0, time.Hour, rawRoundQuiet, func(string, int, int) {})
+				if len(times) != tc.delivered {
+					t.Errorf("%d delivery times, want %d", len(times), tc.delivered)
+				}
+				if waited := time.Since(t0) - time.Second; waited < tc.want || waited > tc.want+pollInterval {
+					t.Errorf("waited %v after the last delivery, want %v", waited, tc.want)
+				}
+			})
 		})
 	}
 }
