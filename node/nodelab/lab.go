@@ -4,19 +4,15 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/overlay"
@@ -79,57 +75,6 @@ func (o *Options) defaults() {
 	if o.Progress == nil {
 		o.Progress = func(string, int, int) {}
 	}
-}
-
-// Member is one node of the lab with its files.
-type Member struct {
-	*node.Node
-	Name             string
-	Dir              string
-	KeyPath, CrtPath string
-	Sysroot          string // agents only
-	// Recorder is the agent's installer with Options.FakeInstaller; nil
-	// otherwise (the agent installs with dpkg through its journal).
-	Recorder *RecordingInstaller
-	stop     context.CancelFunc
-	done     chan struct{} // closed when Run returned
-}
-
-// Installed lists the installs m's installer made, oldest first, the lab's
-// base install of OldVersion (announcement LAB-BASE) included: its
-// Recorder's records with FakeInstaller, else the committed install
-// transactions of its journal.
-func (m *Member) Installed() ([]InstallRecord, error) {
-	if m.Recorder != nil {
-		return m.Recorder.Records(), nil
-	}
-	mgr := m.Installs()
-	if mgr == nil {
-		return nil, fmt.Errorf("nodelab: %s has no install journal", m.Name)
-	}
-	txs, err := mgr.History()
-	if err != nil {
-		return nil, fmt.Errorf("reading %s's install history: %w", m.Name, err)
-	}
-	var out []InstallRecord
-	for _, tx := range txs {
-		if tx.Kind != install.KindInstall || tx.State != install.StateCommitted {
-			continue
-		}
-		var sum [32]byte
-		if b, err := hex.DecodeString(tx.Artifact.SHA256); err == nil && len(b) == len(sum) {
-			copy(sum[:], b)
-		}
-		out = append(out, InstallRecord{ID: tx.Plan.AnnouncementID, Version: tx.Plan.AnnouncementVersion, Method: tx.Plan.Method,
-			SHA256: sum, Goal: tx.Goal, At: tx.Started(), Tx: tx})
-	}
-	return out, nil
-}
-
-// Credentials loads the member's key and chain from its files (tests use
-// them to play a compromised node).
-func (m *Member) Credentials() (*trust.Credentials, error) {
-	return trust.LoadCredentials(m.KeyPath, m.CrtPath)
 }
 
 // Lab is a running zone.
@@ -516,117 +461,6 @@ func (l *Lab) Members() []*Member {
 	out := []*Member{l.Publisher}
 	out = append(out, l.Supernodes...)
 	return append(out, l.Agents...)
-}
-
-// waitReady waits until the publisher sees every supernode on the
-// supernodes' topic and every node has a gossip mesh on the announce topic.
-// Between full checks it re-checks only the nodes that lagged at the last
-// one (readiness): polling a thousand nodes' meshes every readyPoll took a
-// fifth of a 2-core machine from the zone it was waiting for.
-func (l *Lab) waitReady(ctx context.Context) error {
-	deadline := time.Now().Add(l.ReadyTimeout)
-	r := readiness{lab: l}
-	for !r.ready() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("zone not connected after %v: %s", l.ReadyTimeout, r.why())
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(readyPoll):
-		}
-	}
-	return nil
-}
-
-// readiness is waitReady's state: the members that lagged at the last
-// full check and still do, of how many.
-type readiness struct {
-	lab     *Lab
-	members int
-	lagging []*Member
-}
-
-// ready reports whether the zone is ready, which only a full check finds.
-// While members lagged at the last full check it only drops those that
-// caught up; when none lag it checks the whole zone again, as a node
-// meshed earlier may have lost its mesh since.
-func (r *readiness) ready() bool {
-	if r.lab.publisherLags() != "" {
-		return false
-	}
-	r.lagging = slices.DeleteFunc(r.lagging, meshed)
-	if len(r.lagging) == 0 {
-		members := r.lab.Members()
-		r.members = len(members)
-		r.lagging = slices.DeleteFunc(members, meshed)
-	}
-	r.lab.Progress("meshed", r.members-len(r.lagging), r.members)
-	return len(r.lagging) == 0
-}
-
-// why says why the zone is not ready, as of now.
-func (r *readiness) why() string {
-	if why := r.lab.publisherLags(); why != "" {
-		return why
-	}
-	return unmeshed(r.lagging)
-}
-
-// publisherLags says which supernodes the publisher does not see on the
-// supernodes' topic, or "".
-func (l *Lab) publisherLags() string {
-	pub := l.Publisher.Overlay()
-	if got := len(pub.TopicPeers(pub.SupernodesTopic())); got < len(l.Supernodes) {
-		l.Progress("publisher sees supernodes", got, len(l.Supernodes))
-		return fmt.Sprintf("publisher sees %d of %d supernodes: %s", got, len(l.Supernodes), l.unheardSupernodes())
-	}
-	return ""
-}
-
-// meshed reports whether m has a gossip mesh on the announce topic.
-func meshed(m *Member) bool {
-	ov := m.Overlay()
-	return len(ov.MeshPeers(ov.AnnounceTopic())) > 0
-}
-
-// unmeshed says which of lag (members without a mesh) lack one and what
-// they are connected to, naming at most three; "" for none.
-func unmeshed(lag []*Member) string {
-	if len(lag) == 0 {
-		return ""
-	}
-	var out []string
-	for _, m := range lag[:min(len(lag), 3)] {
-		ov := m.Overlay()
-		out = append(out, fmt.Sprintf("%s (%d peers, %d on the topic)", m.Name, len(ov.Host().Network().Peers()), len(ov.TopicPeers(ov.AnnounceTopic()))))
-	}
-	if len(lag) > 3 {
-		out = append(out, fmt.Sprintf("%d more", len(lag)-3))
-	}
-	return "no gossip mesh on the announce topic: " + strings.Join(out, ", ")
-}
-
-// unheardSupernodes says, of each supernode missing from the publisher's
-// supernodes' topic, whether the two are connected at all and verified:
-// a missing link and a silent one need different repairs.
-func (l *Lab) unheardSupernodes() string {
-	pub := l.Publisher.Overlay()
-	heard := map[peer.ID]bool{}
-	for _, p := range pub.TopicPeers(pub.SupernodesTopic()) {
-		heard[p] = true
-	}
-	var out []string
-	for _, s := range l.Supernodes {
-		id := s.Overlay().Host().ID()
-		if heard[id] {
-			continue
-		}
-		info, verified := pub.PeerInfo(id)
-		out = append(out, fmt.Sprintf("%s (%s, verified %v, %d peers of its own)", s.Name,
-			pub.Host().Network().Connectedness(id), verified && info.Verified, len(s.Overlay().Host().Network().Peers())))
-	}
-	return strings.Join(out, ", ")
 }
 
 // Fix is the announcement of NewVersion, with its artifact provided by the
