@@ -103,7 +103,7 @@ type APIPeer struct {
 	Role  string   `json:"role"`
 	Addrs []string `json:"addrs"` // the remote address of each connection
 	// Score is the peer's gossip score as last snapshotted (every
-	// overlay.ScoreInspectInterval); absent before the first snapshot
+	// overlay score.inspect_interval, 1 s); absent before the first snapshot
 	// that saw it. Below zero the node gossips less with it; below the
 	// graylist threshold it ignores the peer's messages.
 	Score *float64 `json:"score,omitempty"`

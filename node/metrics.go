@@ -361,6 +361,8 @@ var (
 		"Admission exchanges by result (verified, failed), and busy retries.", []string{"result"}, nil)
 	descSyncRefused = prometheus.NewDesc("patchnet_sync_refused_total",
 		"Catch-up requests this node refused to serve (busy, repeated, or not admitted).", nil, nil)
+	descGraylisted = prometheus.NewDesc("patchnet_peers_graylisted_total",
+		"Peers disconnected and kept out for a while because their gossip score fell below the graylist threshold.", nil, nil)
 	descCRLAge = prometheus.NewDesc("patchnet_crl_age_seconds",
 		"Seconds since the thisUpdate of the CRL held from each issuer.", []string{"issuer"}, nil)
 	descCRLNext = prometheus.NewDesc("patchnet_crl_next_update_seconds",
@@ -376,7 +378,7 @@ type nodeCollector struct{ n *Node }
 // Describe sends every description of the collector.
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descPeers, descPeersVerified, descMesh, descTopicPeers, descGossip,
-		descCatchUp, descAdmissions, descSyncRefused, descCRLAge, descCRLNext, descCRLRevoked} {
+		descCatchUp, descAdmissions, descSyncRefused, descGraylisted, descCRLAge, descCRLNext, descCRLRevoked} {
 		ch <- d
 	}
 }
@@ -421,6 +423,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descAdmissions, s.AuthFailed, "failed")
 		counter(descAdmissions, s.AuthBusyRetries, "busy-retry")
 		counter(descSyncRefused, s.SyncRefused)
+		counter(descGraylisted, s.Graylisted)
 	}
 	if n.verifier != nil {
 		now := n.verifier.Now()

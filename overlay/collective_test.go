@@ -95,6 +95,9 @@ func TestCollectiveSurvivesKilledRelays(t *testing.T) {
 	}
 }
 
+// A peer that sends forgeries is scored below the graylist threshold,
+// its forgeries go nowhere, and it is then disconnected and kept out
+// (BlockDuration) while honest peers stay.
 func TestForgingPeerScoredDown(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	rogue := trusttest.NewPKI(t, testZone).Issue(t, testZone, trust.RoleSupernode)
@@ -142,5 +145,19 @@ func TestForgingPeerScoredDown(t *testing.T) {
 	}
 	if score := victim.PeerScores()[honest.ID()]; score < 0 {
 		t.Errorf("honest peer's score %v, want >= 0", score)
+	}
+	// Graylisted, the forger is disconnected (a score snapshot after) and
+	// kept out; the honest peer stays.
+	waitFor(t, 3*time.Duration(victim.cfg.Score.InspectInterval), "the victim to drop the graylisted forger", func() bool { return !connected(victim.Overlay, forger.Overlay) })
+	if n := victim.Stats().Graylisted; n != 1 {
+		t.Errorf("victim counted %d graylisted peers dropped, want 1", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := forger.Connect(ctx, victim.AddrInfo()); err == nil && connected(victim.Overlay, forger.Overlay) {
+		t.Error("the dropped forger connected again at once")
+	}
+	if !connected(victim.Overlay, honest.Overlay) {
+		t.Error("the honest peer was disconnected too")
 	}
 }

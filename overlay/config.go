@@ -118,8 +118,13 @@ type ScoreConfig struct {
 	GossipThreshold float64 `toml:"gossip_threshold"`
 	// PublishThreshold: below it we do not publish to a peer. Default: -40.
 	PublishThreshold float64 `toml:"publish_threshold"`
-	// GraylistThreshold: below it a peer's RPCs are ignored. Default: -80.
+	// GraylistThreshold: below it a peer's RPCs are ignored, and at the
+	// next score snapshot the peer is disconnected and kept out for
+	// BlockDuration. Default: -80.
 	GraylistThreshold float64 `toml:"graylist_threshold"`
+	// InspectInterval is how often scores are snapshotted: how long a
+	// graylisted peer stays connected at most. Default: 1s.
+	InspectInterval duration.Duration `toml:"inspect_interval"`
 }
 
 // SyncConfig bounds catch-up.
@@ -198,6 +203,7 @@ func DefaultScoreConfig() ScoreConfig {
 		GossipThreshold:      -10,
 		PublishThreshold:     -40,
 		GraylistThreshold:    -80,
+		InspectInterval:      duration.Duration(DefaultScoreInspectInterval), // a flooder's bytes for a second at most
 	}
 }
 
@@ -354,6 +360,8 @@ func (s ScoreConfig) validate() error {
 		return fmt.Errorf("score.publish_threshold: %v: want at most gossip_threshold (%v)", s.PublishThreshold, s.GossipThreshold)
 	case s.GraylistThreshold > s.PublishThreshold:
 		return fmt.Errorf("score.graylist_threshold: %v: want at most publish_threshold (%v)", s.GraylistThreshold, s.PublishThreshold)
+	case time.Duration(s.InspectInterval) < MinScoreInspectInterval || time.Duration(s.InspectInterval) > MaxScoreInspectInterval:
+		return fmt.Errorf("score.inspect_interval: %v: want %v to %v", s.InspectInterval, MinScoreInspectInterval, MaxScoreInspectInterval)
 	}
 	return nil
 }

@@ -66,6 +66,8 @@ func TestConfigValidate(t *testing.T) {
 		{"positive invalid weight", func(c *Config) { c.Score.InvalidMessageWeight = 1 }, "score.invalid_message_weight: 1"},
 		{"threshold order", func(c *Config) { c.Score.GraylistThreshold = -1 }, "score.graylist_threshold: -1"},
 		{"publish threshold", func(c *Config) { c.Score.PublishThreshold = -1 }, "score.publish_threshold: -1"},
+		{"score inspect too often", func(c *Config) { c.Score.InspectInterval = duration.Duration(time.Millisecond) }, "score.inspect_interval: 1ms"},
+		{"score inspect too rarely", func(c *Config) { c.Score.InspectInterval = duration.Duration(time.Hour) }, "score.inspect_interval: 1h"},
 		{"gossip threshold", func(c *Config) { c.Score.GossipThreshold = 0 }, "score.gossip_threshold: 0"},
 		{"auth deadline", func(c *Config) { c.AuthDeadline = 0 }, "auth_deadline: 0s"},
 		{"long auth deadline", func(c *Config) { c.AuthDeadline = duration.Duration(time.Hour) }, "auth_deadline: 1h0m0s"},

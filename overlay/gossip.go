@@ -63,6 +63,9 @@ type gossip struct {
 	topics    map[string]*joinedTopic
 	scores    map[peer.ID]float64
 	snapshots int // score snapshots taken
+	// drop is called for each peer a snapshot finds below the graylist
+	// threshold (Overlay.dropGraylisted); set once at start, under mu.
+	drop func(p peer.ID, score float64)
 
 	delivered *lru.Cache[[32]byte, struct{}]
 	// received holds when each message's first copy arrived (tracer),
@@ -122,7 +125,7 @@ func newGossip(ctx context.Context, wg *sync.WaitGroup, h host.Host, cfg Config,
 		pubsub.WithFloodPublish(cfg.Supernode),
 		pubsub.WithPeerScore(peerScoreParams(cfg.Score, app, known), peerScoreThresholds(cfg.Score)),
 		pubsub.WithPeerExchange(cfg.Supernode),
-		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(g.inspectScores), ScoreInspectInterval),
+		pubsub.WithPeerScoreInspect(pubsub.PeerScoreInspectFn(g.inspectScores), time.Duration(cfg.Score.InspectInterval)),
 	}
 	if cfg.Gossip.ValidateWorkers > 0 {
 		opts = append(opts, pubsub.WithValidateWorkers(cfg.Gossip.ValidateWorkers))
@@ -148,11 +151,26 @@ func (g *gossip) validate(ctx context.Context, from peer.ID, m *pubsub.Message) 
 	return v.pubsubResult()
 }
 
+// inspectScores keeps pubsub's periodic score snapshot and drops the
+// peers it finds graylisted.
 func (g *gossip) inspectScores(scores map[peer.ID]float64) {
 	g.mu.Lock()
 	g.scores = scores
 	g.snapshots++
+	drop := g.drop
 	g.mu.Unlock()
+	for p, s := range scores {
+		if s < g.cfg.Score.GraylistThreshold && drop != nil {
+			drop(p, s)
+		}
+	}
+}
+
+// onGraylisted sets what inspectScores calls for a graylisted peer.
+func (g *gossip) onGraylisted(drop func(p peer.ID, score float64)) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.drop = drop
 }
 
 func (g *gossip) scoreSnapshots() int {

@@ -201,7 +201,7 @@ func TestIgnoredMessagesDoNotPenalize(t *testing.T) {
 		}
 	}
 	waitFor(t, 10*time.Second, "10 ignored messages", func() bool { return recv.Stats().Ignored >= 10 })
-	// Scores are snapshotted every ScoreInspectInterval: wait for two more
+	// Scores are snapshotted every score.inspect_interval: wait for two more
 	// snapshots after the last ignored message.
 	for range 2 {
 		before := recv.gossip.scoreSnapshots()

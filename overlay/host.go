@@ -161,6 +161,7 @@ func start(parent context.Context, h host.Host, cfg Config, deps Deps, g *gater)
 		return nil, err
 	}
 	o.gossip = gs
+	gs.onGraylisted(o.dropGraylisted)
 	o.sync = newSyncer(ctx, &o.wg, h, cfg, deps, gs, o.stats, o.WaitAdmitted)
 	o.auth.admitted = o.sync.admitted
 	gs.onSubscribe = func(topic string) {
@@ -382,6 +383,24 @@ func (o *Overlay) AddrInfo() peer.AddrInfo {
 	return peer.AddrInfo{ID: o.host.ID(), Addrs: o.host.Addrs()}
 }
 
+// dropGraylisted disconnects p, whose gossip score s fell below the
+// graylist threshold, and has the gater keep it out for BlockDuration.
+// Gossipsub ignores a graylisted peer's messages but keeps its
+// connection, over which the peer can go on sending what this node must
+// still read off its link and decode, for as long as it likes. Only a
+// peer whose messages this node rejected gets there (invalid messages
+// are what weigh), and it may come back under another identity, to be
+// scored down again from zero.
+func (o *Overlay) dropGraylisted(p peer.ID, score float64) {
+	if o.ctx.Err() != nil || o.gater.isBlocked(p) {
+		return
+	}
+	o.gater.block(p)
+	o.stats.graylisted.Add(1)
+	o.log.Warn("dropping graylisted peer", "peer", p.String(), "score", score, "kept_out", BlockDuration.String())
+	o.wg.Go(func() { _ = o.host.Network().ClosePeer(p) })
+}
+
 // Connect dials a peer.
 func (o *Overlay) Connect(ctx context.Context, ai peer.AddrInfo) error {
 	if err := o.host.Connect(ctx, ai); err != nil {
@@ -462,7 +481,7 @@ func (o *Overlay) Peers() []PeerInfo { return o.auth.all() }
 func (o *Overlay) Reauthenticate() int { return o.auth.reauthenticate() }
 
 // PeerScores is the latest gossipsub score of each peer (refreshed every
-// ScoreInspectInterval).
+// score.inspect_interval).
 func (o *Overlay) PeerScores() map[peer.ID]float64 { return o.gossip.peerScores() }
 
 // MeshPeers are the peers this node exchanges full messages with on topic

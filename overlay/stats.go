@@ -55,6 +55,10 @@ type Stats struct {
 	// DiscoveryLookups counts the DHT lookups of its own key this node ran
 	// to find peers while it had fewer than DiscoveryPeers.
 	DiscoveryLookups uint64
+	// Graylisted counts peers this node disconnected and kept out for
+	// BlockDuration because their gossip score fell below the graylist
+	// threshold (gossip.dropGraylisted).
+	Graylisted uint64
 	// Relinks counts connections to a silent supernode this node closed and
 	// dialled again (relink.go); RelinksDeferred counts the rounds a relink
 	// waited for an artifact transfer on that connection to end.
@@ -66,7 +70,7 @@ type counters struct {
 	delivered, rejected, ignored, queueFull, throttled, badSig, undeliverable        atomic.Uint64
 	duplicates                                                                       atomic.Uint64
 	catchUpAccepted, catchUpDropped, authVerified, authFailed, authBusy, syncRefused atomic.Uint64
-	pxDeclined, discoveryLookups, relinks, relinksDeferred                           atomic.Uint64
+	pxDeclined, discoveryLookups, relinks, relinksDeferred, graylisted               atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -80,6 +84,7 @@ func (c *counters) snapshot() Stats {
 		AuthBusyRetries: c.authBusy.Load(), SyncRefused: c.syncRefused.Load(),
 		PXDeclined: c.pxDeclined.Load(), DiscoveryLookups: c.discoveryLookups.Load(),
 		Relinks: c.relinks.Load(), RelinksDeferred: c.relinksDeferred.Load(),
+		Graylisted: c.graylisted.Load(),
 	}
 }
 

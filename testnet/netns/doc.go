@@ -19,8 +19,8 @@
 // egress bounded); flood (the hidden `patchnet testnet flood` runs two
 // peers outside the zone's PKI next to a few agents, a forger and a
 // replayer of the real fix, testnet.Forger and testnet.Replays; the agents
-// install the fix, accept nothing else and score both down, read from
-// their status's peer scores); private-zone (a private zone, its pre-shared key from
+// install the fix, accept nothing else, and graylist and disconnect
+// both, read from their status's peers); private-zone (a private zone, its pre-shared key from
 // `patchnet init --private`, beside the public one on the same bridge
 // under the same root: each installs only its own fix, no peer across the
 // zones; not in sim, whose QUIC takes no pre-shared key); and table2 (the

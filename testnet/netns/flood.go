@@ -23,7 +23,7 @@ import (
 // and sends it again in every shape that adds nothing, past the agents'
 // budget for such copies. Every agent must still install the fix, drop
 // the flood, and accept nothing else; the agents next to the flooders
-// must score both down.
+// must score both below the graylist threshold and disconnect them.
 func flood(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
 	agents := agentNames(p.Nodes)
 	var pk packages
@@ -85,9 +85,9 @@ func (c *cluster) judgeFlood(ctx context.Context, rep *testnet.Report, fl *zonek
 		return err
 	}
 	rep.Checks["forgeries_dropped"] = after > before
-	for check, id := range map[string]string{"forger_scored_down": forger, "replayer_scored_down": replayer} {
-		wctx, cancel := context.WithTimeout(ctx, FloodScoreWait)
-		rep.Checks[check] = c.waitAll(wctx, targets, check, scoredDown(id)) == nil
+	for check, id := range map[string]string{"forger_dropped": forger, "replayer_dropped": replayer} {
+		wctx, cancel := context.WithTimeout(ctx, FloodDropWait)
+		rep.Checks[check] = c.waitAll(wctx, targets, check, notConnectedTo(id)) == nil
 		cancel()
 	}
 	only, err := c.countWith(ctx, agents, onlyRecordsOf(propID))
@@ -129,11 +129,12 @@ func (c *cluster) dropped(ctx context.Context, names []string) (uint64, error) {
 	return sum, nil
 }
 
-// scoredDown holds when the status lists peer id with a gossip score
-// below zero.
-func scoredDown(id string) condition {
+// notConnectedTo holds when the status does not list peer id among the
+// connected peers. The flooders stay connected until stopped: a target
+// that no longer lists one dropped it.
+func notConnectedTo(id string) condition {
 	return func(st *node.APIStatus) bool {
-		return slices.ContainsFunc(st.Peers, func(p node.APIPeer) bool { return p.ID == id && p.Score != nil && *p.Score < 0 })
+		return st.PeersTotal <= len(st.Peers) && !slices.ContainsFunc(st.Peers, func(p node.APIPeer) bool { return p.ID == id })
 	}
 }
 

@@ -28,8 +28,8 @@ const (
 	// it), so the cut side can only learn what it missed through
 	// catch-up, as after any partition longer than seconds.
 	PartitionHold = 8 * time.Second
-	// FloodScoreWait bounds the wait for the agents' next snapshot of
-	// their peers' scores (overlay.ScoreInspectInterval, 5 s) once the
-	// flood is over.
-	FloodScoreWait = 30 * time.Second
+	// FloodDropWait bounds the wait, once the flood is over, for the
+	// agents next to the flooders to drop them: at their next snapshot of
+	// peer scores (overlay score.inspect_interval, 1 s).
+	FloodDropWait = 30 * time.Second
 )

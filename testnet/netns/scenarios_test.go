@@ -103,10 +103,10 @@ func TestScenariosListed(t *testing.T) {
 // announcements (junk, an impostor PKI's signatures, the fix tampered
 // with) and replays the co-signed fix in every shape that adds nothing;
 // every agent installs the fix and accepts nothing else, and the agents
-// next to the flooders score both down.
+// next to the flooders graylist both and disconnect them.
 func TestFlood(t *testing.T) {
 	rep := run(t, params(t, testnet.ScenarioFlood, 3))
-	requireChecks(t, rep, "all_installed", "replays_sent", "forgeries_dropped", "forger_scored_down", "replayer_scored_down", "nothing_else_accepted")
+	requireChecks(t, rep, "all_installed", "replays_sent", "forgeries_dropped", "forger_dropped", "replayer_dropped", "nothing_else_accepted")
 }
 
 // A byzantine supernode through processes: its co-signature on a

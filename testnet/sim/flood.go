@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	lpnet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/patchnet/patchnet/node"
@@ -21,7 +22,8 @@ const floodRate = 200
 // sends forged announcements from before publication on (testnet.Forger);
 // the replayer waits for the co-signed fix and sends it again in every
 // shape that adds nothing (testnet.Replays). The agents must drop it all,
-// score both down, and still install the fix like everyone else.
+// graylist both and disconnect them, and still install the fix like
+// everyone else.
 func runFlood(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
 	forger, err := testnet.NewForger(z.lab.Zone)
 	if err != nil {
@@ -68,8 +70,8 @@ func runFlood(ctx context.Context, z *zone, rep *testnet.Report, progress testne
 	rep.Checks["all_installed"] = z.count(z.lab.Agents, node.EventInstalled) == len(z.lab.Agents)
 	rep.Checks["replays_sent"] = s.replayed > 0
 	rep.Checks["forgeries_dropped"] = dropped(z) > before
-	for i, check := range []string{"forger_scored_down", "replayer_scored_down"} {
-		rep.Checks[check] = z.scoredDown(ctx, targets, flooders[i].h.ID())
+	for i, check := range []string{"forger_dropped", "replayer_dropped"} {
+		rep.Checks[check] = z.droppedBy(ctx, targets, flooders[i].h.ID())
 	}
 	return nil
 }
@@ -100,16 +102,18 @@ func (z *zone) floodPeer(ctx context.Context, name, topic string, targets []*nod
 	return f, t, nil
 }
 
-// scoredDown waits until one of targets scores p below zero (scores are
-// snapshotted every overlay.ScoreInspectInterval).
-func (z *zone) scoredDown(ctx context.Context, targets []*nodelab.Member, p peer.ID) bool {
+// droppedBy waits until none of targets is connected to p: each drops a
+// peer it graylisted at its next score snapshot
+// (simScoreInspect), and the flooders never close a
+// connection themselves.
+func (z *zone) droppedBy(ctx context.Context, targets []*nodelab.Member, p peer.ID) bool {
 	return waitUntil(ctx, z.params.Timeout, func() bool {
 		for _, m := range targets {
-			if s, ok := m.Overlay().PeerScores()[p]; ok && s < 0 {
-				return true
+			if m.Overlay().Host().Network().Connectedness(p) == lpnet.Connected {
+				return false
 			}
 		}
-		return false
+		return true
 	})
 }
 

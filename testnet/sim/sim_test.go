@@ -196,8 +196,8 @@ func TestRevocation(t *testing.T) {
 }
 
 // TestFlood: a forger's forged announcements and a replayer's copies of
-// the real fix that add nothing are dropped and score both down; every
-// agent still installs the real fix.
+// the real fix that add nothing are dropped, both are graylisted and
+// disconnected; every agent still installs the real fix.
 func TestFlood(t *testing.T) {
 	run(t, small(testnet.ScenarioFlood))
 }
