@@ -398,7 +398,9 @@ func (o *Overlay) dropGraylisted(p peer.ID, score float64) {
 	o.gater.block(p)
 	o.stats.graylisted.Add(1)
 	o.log.Warn("dropping graylisted peer", "peer", p.String(), "score", score, "kept_out", BlockDuration.String())
-	o.wg.Go(func() { _ = o.host.Network().ClosePeer(p) })
+	// pubsub calls the inspection in a goroutine of its own: closing here
+	// holds up nothing of the router's.
+	_ = o.host.Network().ClosePeer(p)
 }
 
 // Connect dials a peer.
