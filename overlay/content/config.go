@@ -65,6 +65,8 @@ type Config struct {
 	stall time.Duration
 	// minRate replaces MinProviderRate when set (bytes/s); only tests.
 	minRate float64
+	// stealAfter replaces StealAfter when set; only tests.
+	stealAfter time.Duration
 }
 
 // pace is defaultPace with what a test set instead.
@@ -75,6 +77,9 @@ func (c Config) pace() pace {
 	}
 	if c.minRate > 0 {
 		p.minRate = c.minRate
+	}
+	if c.stealAfter > 0 {
+		p.stealAfter = c.stealAfter
 	}
 	return p
 }

@@ -16,10 +16,13 @@ import (
 type pace struct {
 	stall   time.Duration
 	minRate float64
+	// stealAfter is how long a provider's run is left to it before an
+	// idle provider requests it too.
+	stealAfter time.Duration
 }
 
 // defaultPace is the production pace; Config.pace replaces it in tests.
-var defaultPace = pace{stall: StallTimeout, minRate: MinProviderRate}
+var defaultPace = pace{stall: StallTimeout, minRate: MinProviderRate, stealAfter: StealAfter}
 
 // due is when a block of size bytes (-1: unknown, a DAG node of a few
 // KiB) started now must be done.

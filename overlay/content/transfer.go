@@ -21,9 +21,9 @@ import (
 // Work is claimed in runs of up to span leaves within ReorderWindow of the
 // write cursor. A provider's workers claim fresh runs first; when none is
 // left and the provider has nothing else in flight, one of them steals a run
-// another provider still has in flight (the lowest first, which is the one
-// holding the writer up), so a slow provider's work is redone by fast ones
-// and the first verified copy wins. A provider whose
+// another provider has had in flight for StealAfter (the lowest first,
+// which is the one holding the writer up), so a slow provider's work is
+// redone by fast ones and the first verified copy wins. A provider whose
 // request fails is dropped and its unfinished leaves go back to the pool; one
 // that sends a block not matching its CID is also marked bad.
 type transfer struct {
@@ -42,11 +42,14 @@ type transfer struct {
 
 	mu        sync.Mutex
 	cond      *sync.Cond
-	data      [][]byte  // verified leaves not yet written
-	inflight  []int8    // requests currently covering each leaf
-	owner     []*source // first claimant of each in-flight leaf
-	stolen    []bool    // a second provider already covers the leaf
-	next      int       // write cursor
+	data      [][]byte    // verified leaves not yet written
+	inflight  []int8      // requests currently covering each leaf
+	owner     []*source   // first claimant of each in-flight leaf
+	claimed   []time.Time // when the owner claimed each in-flight leaf
+	stolen    []bool      // a second provider already covers the leaf
+	wake      *time.Timer // wakes claim when a run becomes old enough to steal
+	wakeAt    time.Time
+	next      int // write cursor
 	providers []*source
 	live      int  // running workers
 	searching bool // providers may still be added
@@ -317,6 +320,7 @@ func (t *transfer) start(leaves []leaf) {
 	t.data = make([][]byte, len(leaves))
 	t.inflight = make([]int8, len(leaves))
 	t.owner = make([]*source, len(leaves))
+	t.claimed = make([]time.Time, len(leaves))
 	t.stolen = make([]bool, len(leaves))
 	for _, s := range t.providers {
 		if s.err == nil {
@@ -419,86 +423,6 @@ func (t *transfer) fetchRun(s *source, run []int) error {
 	})
 }
 
-// claim returns the next run of leaves for s to request, waiting while
-// there is none; nil means s should stop.
-func (t *transfer) claim(s *source) []int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for {
-		if t.stopped != nil || s.err != nil || t.next >= len(t.leaves) {
-			return nil
-		}
-		hi := min(len(t.leaves), t.next+ReorderWindow)
-		if run := t.freshRun(hi); run != nil {
-			t.mark(run, s, false)
-			return run
-		}
-		// Steal only when none of s's own requests is running: on a capped
-		// link a duplicate would slow s's own work as much as it helps.
-		if run := t.stealRun(s, hi); run != nil && s.active == 0 {
-			t.mark(run, s, true)
-			return run
-		}
-		t.cond.Wait()
-	}
-}
-
-// freshRun finds the first run of unclaimed, undelivered leaves below hi.
-func (t *transfer) freshRun(hi int) []int {
-	var run []int
-	for i := t.next; i < hi && len(run) < t.span; i++ {
-		free := t.data[i] == nil && t.inflight[i] == 0
-		if free {
-			run = append(run, i)
-		} else if len(run) > 0 {
-			break
-		}
-	}
-	return run
-}
-
-// stealRun finds the first run another single provider has in flight.
-func (t *transfer) stealRun(s *source, hi int) []int {
-	var run []int
-	var victim *source
-	for i := t.next; i < hi && len(run) < t.span; i++ {
-		ok := t.data[i] == nil && t.inflight[i] > 0 && !t.stolen[i] && t.owner[i] != s
-		if ok && (victim == nil || t.owner[i] == victim) {
-			victim = t.owner[i]
-			run = append(run, i)
-		} else if len(run) > 0 {
-			break
-		}
-	}
-	return run
-}
-
-func (t *transfer) mark(run []int, s *source, steal bool) {
-	s.active++
-	for _, i := range run {
-		t.inflight[i]++
-		if steal {
-			t.stolen[i] = true
-		} else {
-			t.owner[i] = s
-		}
-	}
-}
-
-// release ends a request's claim on its leaves; undelivered ones become
-// claimable again once no request covers them.
-func (t *transfer) release(s *source, run []int) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	s.active--
-	for _, i := range run {
-		if t.inflight[i]--; t.inflight[i] == 0 {
-			t.owner[i], t.stolen[i] = nil, false
-		}
-	}
-	t.cond.Broadcast()
-}
-
 // deliver files a verified leaf; a duplicate (stolen run finished second)
 // is recycled.
 func (t *transfer) deliver(i int, data []byte, s *source) {
@@ -545,6 +469,9 @@ func (t *transfer) stop(err error) {
 	}
 	for _, s := range t.providers {
 		s.cancel()
+	}
+	if t.wake != nil {
+		t.wake.Stop()
 	}
 	t.cond.Broadcast()
 }
