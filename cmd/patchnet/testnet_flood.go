@@ -112,9 +112,9 @@ func (p *floodPeer) join(ctx context.Context, peers []peer.AddrInfo) error {
 
 // runFlood starts the forger and the replayer next to o.peers, prints
 // "ready", floods until the replayer sent every replay of the first real
-// announcement it heard, prints what each sent, and stays connected until
-// ctx ends: the nodes' scores of the flooders are read from their status,
-// which lists connected peers only.
+// announcement it heard, prints what each sent, and keeps its connections
+// until ctx ends: a node that no longer lists a flooder among its peers
+// dropped it.
 func runFlood(ctx context.Context, w io.Writer, o floodOptions) error {
 	forger, err := testnet.NewForger(o.zone)
 	if err != nil {
@@ -135,6 +135,9 @@ func runFlood(ctx context.Context, w io.Writer, o floodOptions) error {
 		return fmt.Errorf("flood: subscribing: %w", err)
 	}
 	fmt.Fprintf(w, "forger %s\n", fp.h.ID())
+	if len(rp.h.Addrs()) == 0 {
+		return fmt.Errorf("flood: no listen address on %s", o.listen)
+	}
 	fmt.Fprintf(w, "listening on %s/p2p/%s\n", rp.h.Addrs()[0], rp.h.ID())
 	jctx, cancel := context.WithTimeout(ctx, o.wait)
 	defer cancel()
