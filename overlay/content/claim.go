@@ -1,9 +1,13 @@
 package content
 
-import "time"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // Claiming work: fresh runs first, then, for an idle provider, a run
-// another has had in flight for pace.stealAfter (work stealing).
+// another has had in flight for pace.stealAfter and will not finish soon
+// (work stealing).
 
 // claim returns the next run of leaves for s to request, waiting while
 // there is none; nil means s should stop.
@@ -47,18 +51,46 @@ func (t *transfer) freshRun(hi int) []int {
 	return run
 }
 
-// stealRun finds the first run another single provider has had in
-// flight for StealAfter at now; if there is none, later is when the
-// first younger one will have been (zero if none).
+// runClaim is a provider's claim of a run: when it was made, the run's
+// bytes, and how many its request has read so far.
+type runClaim struct {
+	at    time.Time
+	total int64
+	got   atomic.Int64
+}
+
+// ripe reports whether an idle provider may request the run too at now,
+// or when to look again: once the run has been in flight for stealAfter,
+// unless its provider, at the pace it has kept so far, will be done
+// within stealAfter more (a duplicate would then only load both links).
+func (c *runClaim) ripe(now time.Time, stealAfter time.Duration) (bool, time.Time) {
+	age := now.Sub(c.at)
+	if age < stealAfter {
+		return false, c.at.Add(stealAfter)
+	}
+	got := c.got.Load()
+	if got <= 0 {
+		return true, time.Time{}
+	}
+	rest := time.Duration(float64(c.total-got) / float64(got) * float64(age))
+	if rest < stealAfter {
+		return false, now.Add(max(rest, stealAfter/StealRechecks))
+	}
+	return true, time.Time{}
+}
+
+// stealRun finds the first run another single provider holds that is ripe
+// at now; if there is none, later is when to look again (zero if no run
+// may ripen).
 func (t *transfer) stealRun(s *source, hi int, now time.Time) (run []int, later time.Time) {
 	var victim *source
 	for i := t.next; i < hi && len(run) < t.span; i++ {
 		ok := t.data[i] == nil && t.inflight[i] > 0 && !t.stolen[i] && t.owner[i] != s
-		if ripe := t.claimed[i].Add(t.pace.stealAfter); ok && ripe.After(now) {
-			if later.IsZero() || ripe.Before(later) {
-				later = ripe
+		if ok {
+			var again time.Time
+			if ok, again = t.claims[i].ripe(now, t.pace.stealAfter); !ok && (later.IsZero() || again.Before(later)) {
+				later = again
 			}
-			ok = false
 		}
 		if ok && (victim == nil || t.owner[i] == victim) {
 			victim = t.owner[i]
@@ -75,19 +107,31 @@ func (t *transfer) stealRun(s *source, hi int, now time.Time) (run []int, later 
 
 func (t *transfer) mark(run []int, s *source, steal bool) {
 	s.active++
-	now := time.Now()
+	c := &runClaim{at: time.Now()}
 	for _, i := range run {
 		t.inflight[i]++
 		if steal {
 			t.stolen[i] = true
 		} else {
-			t.owner[i], t.claimed[i] = s, now
+			t.owner[i], t.claims[i] = s, c
+			c.total += int64(t.leaves[i].size)
 		}
 	}
 }
 
+// progressOf is the byte counter of s's own claim of run, nil for a
+// stolen copy.
+func (t *transfer) progressOf(s *source, run []int) *atomic.Int64 {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(run) == 0 || t.owner[run[0]] != s || t.claims[run[0]] == nil {
+		return nil
+	}
+	return &t.claims[run[0]].got
+}
+
 // wakeAtLatest has the waiting claims looked at again by at (when a run
-// becomes old enough to steal); t.mu is held.
+// may have become ripe); t.mu is held.
 func (t *transfer) wakeAtLatest(at time.Time) {
 	if t.wake != nil && !t.wakeAt.After(at) {
 		return
@@ -112,7 +156,7 @@ func (t *transfer) release(s *source, run []int) {
 	s.active--
 	for _, i := range run {
 		if t.inflight[i]--; t.inflight[i] == 0 {
-			t.owner[i], t.stolen[i] = nil, false
+			t.owner[i], t.stolen[i], t.claims[i] = nil, false, nil
 		}
 	}
 	t.cond.Broadcast()

@@ -427,6 +427,58 @@ func TestYoungRunNotStolen(t *testing.T) {
 	}
 }
 
+// A provider that will finish its run soon at its steady pace keeps it:
+// the fast provider that joins while it sends finds the run past
+// StealAfter but about done, and requests nothing. (With a steal at
+// StealAfter alone, it requested the block again and served a copy.)
+func TestNearlyDoneRunNotStolen(t *testing.T) {
+	fcfg := seedCfg()
+	fcfg.stealAfter = 2 * time.Second
+	f := newStaticNode(t, peer.AddrInfo{}, fcfg)
+	slowCfg := seedCfg()
+	// The first 512 KiB go out at once (the limiter's burst), the rest at
+	// 220 KiB/s: the block in ~2.3 s, about 0.15 s left at 2 s.
+	slowCfg.sendRate = 220 << 10
+	holders := []*node{newStaticNode(t, peer.AddrInfo{}, slowCfg), newStaticNode(t, peer.AddrInfo{}, seedCfg())}
+	data, sum := artifact(ChunkSize, 15)
+	var root cid.Cid
+	for _, h := range holders {
+		var err error
+		if root, err = h.svc.Add(context.Background(), bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		f.h.Peerstore().AddAddrs(h.h.ID(), h.h.Addrs(), time.Hour)
+	}
+	slow, fast := holders[0], holders[1]
+	late := make(chan peer.ID, 1)
+	go func() { // the fast seed is heard once the block is asked of the slow one
+		for !requesting(f, slow) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		late <- fast.h.ID()
+	}()
+	got, _, err := fetchTo(t, f, Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{slow.h.ID()}}, WithLateSeeds(late))
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	if n := fast.svc.Served(); n != 0 {
+		t.Errorf("the fast seed served %d bytes of a block the slow one was about to finish", n)
+	}
+}
+
+// requesting reports whether f has a block request open to p.
+func requesting(f, p *node) bool {
+	for _, c := range f.h.Network().ConnsToPeer(p.h.ID()) {
+		for _, st := range c.GetStreams() {
+			if st.Protocol() == ProtocolID || st.Protocol() == ProtocolIDv1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func TestFetchFromLocalStore(t *testing.T) {
 	nodes := newNet(t, 3, defaultCfg)
 	data, sum := artifact(3<<20+1, 13)
@@ -540,7 +592,7 @@ func TestRequestProtectsConnections(t *testing.T) {
 	n := requestTags.Load()
 	tags := map[*node]string{fetcher: fmt.Sprintf("%s-%d", RequestProtectTag, n+1), provider: fmt.Sprintf("%s-%d", RequestProtectTag, n+2)}
 	protected := func(by, of *node) bool { return by.h.ConnManager().IsProtected(of.h.ID(), tags[by]) }
-	err := requestBlocks(context.Background(), fetcher.h, provider.h.ID(), cids, sizes, newBufferPool(ChunkSize), DefaultConfig().pace(),
+	err := requestBlocks(context.Background(), fetcher.h, provider.h.ID(), cids, sizes, newBufferPool(ChunkSize), DefaultConfig().pace(), nil,
 		func(i int, _ []byte) error {
 			if i == 0 && (!protected(fetcher, provider) || !protected(provider, fetcher)) {
 				t.Errorf("mid-request: fetcher protects its provider %v, provider its fetcher %v; want both",

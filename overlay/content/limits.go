@@ -62,8 +62,12 @@ const (
 	// on a fast link the first provider is done sooner, and an at-once
 	// duplicate of a one-block artifact (1 MiB, ChunkSize) doubled what
 	// the seeds served: 1.8 copies an agent in a 1,000-agent sim. A
-	// provider slower than a block a second is still overtaken.
+	// provider slower than a block a second is still overtaken, unless
+	// at its pace so far it will be done within StealAfter more.
 	StealAfter = time.Second
+	// StealRechecks: a run left to a provider about to finish it is looked
+	// at again after StealAfter/StealRechecks at least.
+	StealRechecks = 4
 
 	// MaxProviders bounds the providers one fetch uses at once.
 	MaxProviders = 8

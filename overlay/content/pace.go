@@ -1,6 +1,7 @@
 package content
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -45,12 +46,17 @@ func (p pace) next(due time.Time) time.Time {
 type stallReader struct {
 	st   network.Stream
 	pace pace
-	due  time.Time // the current block's
+	due  time.Time     // the current block's
+	got  *atomic.Int64 // counts what was read, if set
 }
 
 func (r *stallReader) Read(b []byte) (int, error) {
 	_ = r.st.SetReadDeadline(r.pace.next(r.due))
-	return r.st.Read(b)
+	n, err := r.st.Read(b)
+	if r.got != nil {
+		r.got.Add(int64(n))
+	}
+	return n, err
 }
 
 // stallWriter moves st's write deadline ahead of every piece of at most

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -24,8 +25,8 @@ type blockSink func(i int, data []byte) error
 // sink after checking it against its CID. sizes[i] is the length the DAG
 // promises for cids[i] (-1 if unknown); a frame of any other length is
 // refused before its bytes are read. Any failure ends the request; blocks
-// already handed over stay valid.
-func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, sizes []int, bufs *bufferPool, pc pace, sink blockSink) error {
+// already handed over stay valid. got, if not nil, counts the bytes read.
+func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, sizes []int, bufs *bufferPool, pc pace, got *atomic.Int64, sink blockSink) error {
 	// 1.1.0 first; a node not yet upgraded answers 1.0.0 (wire.go). The
 	// host picks from what identify learned, so this costs no round trip.
 	defer protectRequest(h, p)()
@@ -48,7 +49,7 @@ func requestBlocks(ctx context.Context, h host.Host, p peer.ID, cids []cid.Cid, 
 	if err := st.CloseWrite(); err != nil {
 		return fmt.Errorf("sending request to %s: %w", p, err)
 	}
-	sr := &stallReader{st: st, pace: pc}
+	sr := &stallReader{st: st, pace: pc, got: got}
 	br := bufio.NewReaderSize(sr, 128<<10)
 	for i, c := range cids {
 		sr.due = pc.due(sizes[i])

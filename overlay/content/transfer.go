@@ -45,7 +45,7 @@ type transfer struct {
 	data      [][]byte    // verified leaves not yet written
 	inflight  []int8      // requests currently covering each leaf
 	owner     []*source   // first claimant of each in-flight leaf
-	claimed   []time.Time // when the owner claimed each in-flight leaf
+	claims    []*runClaim // the owner's claim of each in-flight leaf
 	stolen    []bool      // a second provider already covers the leaf
 	wake      *time.Timer // wakes claim when a run becomes old enough to steal
 	wakeAt    time.Time
@@ -320,7 +320,7 @@ func (t *transfer) start(leaves []leaf) {
 	t.data = make([][]byte, len(leaves))
 	t.inflight = make([]int8, len(leaves))
 	t.owner = make([]*source, len(leaves))
-	t.claimed = make([]time.Time, len(leaves))
+	t.claims = make([]*runClaim, len(leaves))
 	t.stolen = make([]bool, len(leaves))
 	for _, s := range t.providers {
 		if s.err == nil {
@@ -350,7 +350,7 @@ func (t *transfer) fetchNodes(ctx context.Context, cids []cid.Cid) ([][]byte, er
 			return nil, err
 		}
 		out := make([][]byte, len(cids))
-		err = requestBlocks(s.ctx, t.hostOf(s), s.id, cids, sizes, nil, t.pace, func(i int, d []byte) error {
+		err = requestBlocks(s.ctx, t.hostOf(s), s.id, cids, sizes, nil, t.pace, nil, func(i int, d []byte) error {
 			out[i] = d
 			return nil
 		})
@@ -405,14 +405,16 @@ func (t *transfer) exit() {
 	t.mu.Unlock()
 }
 
-// fetchRun requests the leaves of run from s and delivers them.
+// fetchRun requests the leaves of run from s and delivers them, counting
+// what arrives on s's claim of the run (not on a stolen copy).
 func (t *transfer) fetchRun(s *source, run []int) error {
 	cids := make([]cid.Cid, len(run))
 	sizes := make([]int, len(run))
 	for i, j := range run {
 		cids[i], sizes[i] = t.leaves[j].c, t.leaves[j].size
 	}
-	return requestBlocks(s.ctx, t.hostOf(s), s.id, cids, sizes, t.bufs, t.pace, func(i int, data []byte) error {
+	got := t.progressOf(s, run)
+	return requestBlocks(s.ctx, t.hostOf(s), s.id, cids, sizes, t.bufs, t.pace, got, func(i int, data []byte) error {
 		if t.store != nil {
 			if err := t.store.PutVerified(s.ctx, cids[i], data); err != nil {
 				return fmt.Errorf("storing fetched block: %w", err)
