@@ -59,11 +59,15 @@ type runClaim struct {
 	got   atomic.Int64
 }
 
-// ripe reports whether an idle provider may request the run too at now,
-// or when to look again: once the run has been in flight for stealAfter,
-// unless its provider, at the pace it has kept so far, will be done
-// within stealAfter more (a duplicate would then only load both links).
-func (c *runClaim) ripe(now time.Time, stealAfter time.Duration) (bool, time.Time) {
+// ripe reports whether an idle provider whose pace is rate (bytes a
+// second, 0 if unknown) may request the run too at now, or when to look
+// again. Not before the run has been in flight for stealAfter; then if
+// its provider has sent nothing, or would at its pace so far still need
+// longer than the idle one needs for the whole run; an idle provider of
+// unknown pace, taken as no faster, only when the holder still needs at
+// least twice the time it has had (a third done or less). A duplicate
+// that does not finish sooner only loads both links.
+func (c *runClaim) ripe(now time.Time, stealAfter time.Duration, rate float64) (bool, time.Time) {
 	age := now.Sub(c.at)
 	if age < stealAfter {
 		return false, c.at.Add(stealAfter)
@@ -73,10 +77,33 @@ func (c *runClaim) ripe(now time.Time, stealAfter time.Duration) (bool, time.Tim
 		return true, time.Time{}
 	}
 	rest := time.Duration(float64(c.total-got) / float64(got) * float64(age))
-	if rest < stealAfter {
-		return false, now.Add(max(rest, stealAfter/StealRechecks))
+	need := 2 * age
+	if rate > 0 {
+		need = time.Duration(float64(c.total) / rate * float64(time.Second))
 	}
-	return true, time.Time{}
+	if rest > max(need, stealAfter) {
+		return true, time.Time{}
+	}
+	return false, now.Add(stealAfter / StealRechecks)
+}
+
+// paced adds a completed request of run, which took d, to s's pace.
+func (t *transfer) paced(s *source, run []int, d time.Duration) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, i := range run {
+		s.readBytes += int64(t.leaves[i].size)
+	}
+	s.readTime += d
+}
+
+// rateOf is s's pace in bytes a second, 0 before a request of its
+// completed; t.mu is held.
+func (t *transfer) rateOf(s *source) float64 {
+	if s.readTime <= 0 {
+		return 0
+	}
+	return float64(s.readBytes) / s.readTime.Seconds()
 }
 
 // stealRun finds the first run another single provider holds that is ripe
@@ -88,7 +115,7 @@ func (t *transfer) stealRun(s *source, hi int, now time.Time) (run []int, later 
 		ok := t.data[i] == nil && t.inflight[i] > 0 && !t.stolen[i] && t.owner[i] != s
 		if ok {
 			var again time.Time
-			if ok, again = t.claims[i].ripe(now, t.pace.stealAfter); !ok && (later.IsZero() || again.Before(later)) {
+			if ok, again = t.claims[i].ripe(now, t.pace.stealAfter, t.rateOf(s)); !ok && (later.IsZero() || again.Before(later)) {
 				later = again
 			}
 		}

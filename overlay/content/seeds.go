@@ -2,13 +2,15 @@ package content
 
 import (
 	"context"
+	"math/rand/v2"
 	"slices"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// usableSeeds returns the seeds a fetch uses: in the given order, without
-// this node (self), empty IDs and duplicates, at most MaxSeeds.
+// usableSeeds returns the seeds a fetch uses: the first MaxSeeds of the
+// given ones, without this node (self), empty IDs and duplicates, in a
+// random order.
 func usableSeeds(seeds []peer.ID, self peer.ID) []peer.ID {
 	var out []peer.ID
 	for _, p := range seeds {
@@ -16,6 +18,11 @@ func usableSeeds(seeds []peer.ID, self peer.ID) []peer.ID {
 			out = append(out, p)
 		}
 	}
+	// Shuffled: every agent of a zone names the same co-signers in the
+	// same order, and the first seed added usually claims the first run,
+	// so in order one supernode took 5 of 6 agents' requests (netns) and
+	// the others' idle seeds stole from it.
+	rand.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
 }
 

@@ -72,6 +72,11 @@ type source struct {
 	seed   bool  // named by ID alone (Want.Seeds, WithLateSeeds)
 	misses int   // times an earlier entry for this hinted peer lacked a block
 	round  int   // the search round that added it
+	// readBytes and readTime sum the block bytes and the time of s's
+	// requests that completed: its pace, for deciding whether it would
+	// finish a run sooner than the provider holding it.
+	readBytes int64
+	readTime  time.Duration
 }
 
 // newTransfer prepares a transfer using up to maxProviders providers with
@@ -389,8 +394,12 @@ func (t *transfer) work(s *source) {
 		if run == nil {
 			return
 		}
+		start := time.Now()
 		err := t.fetchRun(s, run)
 		t.release(s, run)
+		if err == nil {
+			t.paced(s, run, time.Since(start))
+		}
 		if err != nil {
 			t.drop(s, err)
 			return
