@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
@@ -81,7 +82,7 @@ func NewForger(zone string) (*Forger, error) {
 // payload changed under its signatures (tampered: none verifies). The
 // impostors sign real's payload, or a made-up announcement while real is
 // nil.
-func (f *Forger) Next(real []byte) ([]byte, error) {
+func (f *Forger) Next(real *trust.Envelope) ([]byte, error) {
 	f.n++
 	switch {
 	case f.n%3 == 1:
@@ -91,16 +92,14 @@ func (f *Forger) Next(real []byte) ([]byte, error) {
 	case f.n%3 == 0 && real != nil:
 		return tampered(real)
 	}
-	payload, err := madeUp(f.n)
-	if err != nil {
-		return nil, err
-	}
+	var payload []byte
 	if real != nil {
-		env, err := trust.ParseEnvelope(real)
-		if err != nil {
-			return nil, fmt.Errorf("forger: %w", err)
+		payload = real.Payload
+	} else {
+		var err error
+		if payload, err = madeUp(f.n); err != nil {
+			return nil, err
 		}
-		payload = env.Payload
 	}
 	env := trust.NewEnvelope(updates.PayloadType, payload)
 	for _, s := range f.signers {
@@ -111,14 +110,16 @@ func (f *Forger) Next(real []byte) ([]byte, error) {
 	return env.Marshal()
 }
 
-// tampered is the envelope raw with one byte of its payload changed.
-func tampered(raw []byte) ([]byte, error) {
-	env, err := trust.ParseEnvelope(raw)
-	if err != nil {
-		return nil, fmt.Errorf("forger: %w", err)
+// tampered is env with one byte of its payload changed (env itself is
+// left as it is).
+func tampered(env *trust.Envelope) ([]byte, error) {
+	if len(env.Payload) == 0 {
+		return nil, fmt.Errorf("forger: the announcement's payload is empty: nothing to tamper with")
 	}
-	env.Payload[len(env.Payload)/2] ^= 0x01
-	return env.Marshal()
+	t := *env
+	t.Payload = slices.Clone(env.Payload)
+	t.Payload[len(t.Payload)/2] ^= 0x01
+	return t.Marshal()
 }
 
 // madeUp is the payload of a made-up announcement: the shape of one, for
@@ -135,18 +136,15 @@ func madeUp(n int) ([]byte, error) {
 	return b, nil
 }
 
-// Replays are copies of the real envelope raw that add nothing to a node
+// Replays are copies of the real envelope env that add nothing to a node
 // that holds it, yet each verifies: subsets of its signatures, each
 // signature in any of three forms (with its whole chain, its leaf alone,
 // no certificate) and maybe in several at once — each another message
 // (its ID names the signatures' forms) — at most MaxReplays of them; then
-// the same bytes indented (another encoding, the same message). None is
-// a forgery: only a node's budget for copies that add nothing stops them.
-func Replays(raw []byte) ([][]byte, error) {
-	env, err := trust.ParseEnvelope(raw)
-	if err != nil {
-		return nil, fmt.Errorf("replays: %w", err)
-	}
+// the same envelope indented (another encoding, the same message). None
+// is a forgery: only a node's budget for copies that add nothing stops
+// them.
+func Replays(env *trust.Envelope) ([][]byte, error) {
 	if len(env.Signatures) == 0 {
 		return nil, fmt.Errorf("replays: the envelope carries no signature")
 	}
@@ -205,9 +203,9 @@ func subsets(items []trust.Signature, limit int) [][]trust.Signature {
 }
 
 // HeardAnnouncement yields the first message on sub from a peer other
-// than self that is a signed announcement envelope.
-func HeardAnnouncement(ctx context.Context, sub *pubsub.Subscription, self peer.ID) <-chan []byte {
-	heard := make(chan []byte, 1)
+// than self that is a signed announcement envelope with a payload, parsed.
+func HeardAnnouncement(ctx context.Context, sub *pubsub.Subscription, self peer.ID) <-chan *trust.Envelope {
+	heard := make(chan *trust.Envelope, 1)
 	go func() {
 		defer sub.Cancel()
 		for {
@@ -218,8 +216,9 @@ func HeardAnnouncement(ctx context.Context, sub *pubsub.Subscription, self peer.
 			if m.ReceivedFrom == self {
 				continue
 			}
-			if env, err := trust.ParseEnvelope(m.Data); err == nil && env.PayloadType == updates.PayloadType && len(env.Signatures) > 0 {
-				heard <- m.Data
+			env, err := trust.ParseEnvelope(m.Data)
+			if err == nil && env.PayloadType == updates.PayloadType && len(env.Signatures) > 0 && len(env.Payload) > 0 {
+				heard <- env
 				return
 			}
 		}
@@ -230,16 +229,23 @@ func HeardAnnouncement(ctx context.Context, sub *pubsub.Subscription, self peer.
 // Flood sends, rate times a second, the next of f's forgeries on forger
 // and, once heard yields a real announcement, the next of its Replays on
 // replayer, until every replay is sent; replaying(n) is told how many
-// there are. It returns how many of each it sent.
-func Flood(ctx context.Context, f *Forger, forger, replayer *pubsub.Topic, heard <-chan []byte, rate int, replaying func(int)) (forged, replayed int, err error) {
+// there are. It returns how many of each it sent. rate is 1 to
+// MaxFloodRate.
+func Flood(ctx context.Context, f *Forger, forger, replayer *pubsub.Topic, heard <-chan *trust.Envelope, rate int, replaying func(int)) (forged, replayed int, err error) {
+	if rate < 1 || rate > MaxFloodRate {
+		return 0, 0, fmt.Errorf("flood: rate %d: want 1 to %d messages a second", rate, MaxFloodRate)
+	}
 	t := time.NewTicker(time.Second / time.Duration(rate))
 	defer t.Stop()
-	var real []byte
+	var real *trust.Envelope
 	var replays [][]byte
 	for real == nil || replayed < len(replays) {
 		select {
 		case <-ctx.Done():
-			return forged, replayed, fmt.Errorf("flood: no announcement heard (%d forgeries sent): %w", forged, ctx.Err())
+			if real == nil {
+				return forged, replayed, fmt.Errorf("flood: no announcement heard (%d forgeries sent): %w", forged, ctx.Err())
+			}
+			return forged, replayed, fmt.Errorf("flood: cut short after %d forgeries and %d of %d replays: %w", forged, replayed, len(replays), ctx.Err())
 		case real = <-heard:
 			if replays, err = Replays(real); err != nil {
 				return forged, replayed, err

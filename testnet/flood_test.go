@@ -2,8 +2,10 @@ package testnet
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/patchnet/patchnet/node"
@@ -26,7 +28,11 @@ func realAnnouncement(t *testing.T) ([]byte, *trust.Verifier) {
 // the impostors' signatures chain to no pinned root, the tampered copy's
 // signatures do not verify.
 func TestForgeriesFailVerification(t *testing.T) {
-	real, v := realAnnouncement(t)
+	raw, v := realAnnouncement(t)
+	real, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f, err := NewForger("lab")
 	if err != nil {
 		t.Fatal(err)
@@ -47,16 +53,47 @@ func TestForgeriesFailVerification(t *testing.T) {
 	}
 }
 
+// The forger tampers with copies: the real envelope it was given still
+// verifies after every forgery.
+func TestForgerLeavesTheRealEnvelope(t *testing.T) {
+	raw, v := realAnnouncement(t)
+	real, err := trust.ParseEnvelope(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewForger("lab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		if _, err := f.Next(real); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := v.VerifyParsedEnvelope(real); err != nil {
+		t.Errorf("the real envelope after the forgeries: %v", err)
+	}
+}
+
+// A rate the ticker cannot take is refused with an error, not a panic.
+func TestFloodRefusesRate(t *testing.T) {
+	for _, rate := range []int{0, -1, MaxFloodRate + 1, 2_000_000_000} {
+		if _, _, err := Flood(context.Background(), nil, nil, nil, nil, rate, nil); err == nil || !strings.Contains(err.Error(), "rate") {
+			t.Errorf("rate %d: %v, want an error naming the rate", rate, err)
+		}
+	}
+}
+
 // Replays are more than a node's budget for copies that add nothing, all
 // different, each the real payload under nothing but the real signatures,
 // and those that carry their chains verify.
 func TestReplaysAreCopiesOfTheReal(t *testing.T) {
-	real, v := realAnnouncement(t)
-	orig, err := trust.ParseEnvelope(real)
+	raw, v := realAnnouncement(t)
+	orig, err := trust.ParseEnvelope(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
-	replays, err := Replays(real)
+	replays, err := Replays(orig)
 	if err != nil {
 		t.Fatal(err)
 	}

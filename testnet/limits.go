@@ -19,6 +19,8 @@ const (
 	// FloodTargets is how many agents the flood scenario's peer connects
 	// to (all of them in a smaller zone).
 	FloodTargets = 5
+	// MaxFloodRate bounds a flooding peer's messages a second (Flood).
+	MaxFloodRate = 10000
 	// ForgeryBytes is the size of the flooding peer's junk: about one
 	// signed envelope.
 	ForgeryBytes = 4 << 10

@@ -50,8 +50,9 @@ func newTestnetFloodCmd() *cobra.Command {
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.zone == "" || len(o.peers) == 0 || o.rate <= 0 {
-				return fmt.Errorf("flood: needs --zone, at least one --peer and a positive --rate (have zone %q, %d peers, rate %d)", o.zone, len(o.peers), o.rate)
+			if o.zone == "" || len(o.peers) == 0 || o.rate < 1 || o.rate > testnet.MaxFloodRate {
+				return fmt.Errorf("flood: needs --zone, at least one --peer and --rate 1 to %d (have zone %q, %d peers, rate %d)",
+					testnet.MaxFloodRate, o.zone, len(o.peers), o.rate)
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()

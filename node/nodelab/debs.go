@@ -228,11 +228,16 @@ func installOld(ctx context.Context, in node.Installer, deb string) error {
 // status file, so with a RecordingInstaller on a host with dpkg, dpkg-query
 // also checks the stanza the recorder wrote.
 func InstalledVersion(ctx context.Context, root string) (string, error) {
+	return InstalledVersionOf(ctx, root, PackageName)
+}
+
+// InstalledVersionOf is InstalledVersion for package pkg.
+func InstalledVersionOf(ctx context.Context, root, pkg string) (string, error) {
 	if _, err := exec.LookPath("dpkg-query"); err != nil {
-		return statusVersion(root, PackageName)
+		return statusVersion(root, pkg)
 	}
 	out, err := exec.CommandContext(ctx, "dpkg-query", "--admindir="+filepath.Join(root, "var/lib/dpkg"),
-		"-W", "-f=${Status}|${Version}", PackageName).CombinedOutput()
+		"-W", "-f=${Status}|${Version}", pkg).CombinedOutput()
 	if err != nil {
 		if strings.Contains(string(out), "no packages found") {
 			return "", nil

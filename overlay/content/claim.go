@@ -132,17 +132,22 @@ func (t *transfer) stealRun(s *source, hi int, now time.Time) (run []int, later 
 	return run, later
 }
 
+// mark records s's request of run: a steal marks its leaves stolen, a
+// fresh claim makes s their owner under one runClaim; t.mu is held.
 func (t *transfer) mark(run []int, s *source, steal bool) {
 	s.active++
-	c := &runClaim{at: time.Now()}
+	var c *runClaim
+	if !steal {
+		c = &runClaim{at: time.Now()}
+	}
 	for _, i := range run {
 		t.inflight[i]++
 		if steal {
 			t.stolen[i] = true
-		} else {
-			t.owner[i], t.claims[i] = s, c
-			c.total += int64(t.leaves[i].size)
+			continue
 		}
+		t.owner[i], t.claims[i] = s, c
+		c.total += int64(t.leaves[i].size)
 	}
 }
 

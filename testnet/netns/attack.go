@@ -13,6 +13,7 @@ import (
 
 	"github.com/patchnet/patchnet/internal/zonekit"
 	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates"
@@ -280,7 +281,7 @@ func payloadDigest(path string) (updates.Digest, error) {
 func (c *cluster) checkInstalledFix(ctx context.Context, rep *testnet.Report, evil updates.Digest, agents []string) error {
 	fixed := 0
 	for _, a := range agents {
-		v, err := installedVersion(ctx, c.kit.Path(a, "root"), propPackage)
+		v, err := nodelab.InstalledVersionOf(ctx, c.kit.Path(a, "root"), propPackage)
 		if err != nil {
 			return err
 		}

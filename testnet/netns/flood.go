@@ -118,15 +118,7 @@ func floodOutput(fl *zonekit.Proc) (forger, replayer string, forged, replayed in
 // ignored by validation, or before it (bad signature, full queue,
 // throttled).
 func (c *cluster) dropped(ctx context.Context, names []string) (uint64, error) {
-	var sum uint64
-	for _, key := range []string{"rejected", "ignored", "bad_signature", "queue_full", "throttled"} {
-		n, err := c.overlayCounter(ctx, names, key)
-		if err != nil {
-			return 0, err
-		}
-		sum += n
-	}
-	return sum, nil
+	return c.overlayCounter(ctx, names, "rejected", "ignored", "bad_signature", "queue_full", "throttled")
 }
 
 // notConnectedTo holds when the status does not list peer id among the

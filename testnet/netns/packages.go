@@ -190,18 +190,3 @@ func makeRPMRoot(ctx context.Context, root, old string) error {
 	}
 	return nil
 }
-
-// installedVersion is the version of package name installed in the dpkg
-// database of sysroot root ("" when it is not installed).
-func installedVersion(ctx context.Context, root, name string) (string, error) {
-	out, err := exec.CommandContext(ctx, "dpkg-query", "--admindir="+filepath.Join(root, "var/lib/dpkg"),
-		"-W", "-f=${Status}|${Version}", name).CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("reading %s's version in %s: %w: %s", name, root, err, strings.TrimSpace(string(out)))
-	}
-	status, version, _ := strings.Cut(string(out), "|")
-	if !strings.HasSuffix(status, " installed") {
-		return "", nil
-	}
-	return version, nil
-}

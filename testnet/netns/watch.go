@@ -90,9 +90,9 @@ func (c *cluster) countWith(ctx context.Context, names []string, cond condition)
 	return n, nil
 }
 
-// overlayCounter sums an overlay counter (a key of /v1/status's overlay,
-// e.g. catch_up_accepted) over the named daemons.
-func (c *cluster) overlayCounter(ctx context.Context, names []string, key string) (uint64, error) {
+// overlayCounter sums overlay counters (keys of /v1/status's overlay,
+// e.g. catch_up_accepted) over the named daemons, reading each once.
+func (c *cluster) overlayCounter(ctx context.Context, names []string, keys ...string) (uint64, error) {
 	clients := map[string]*node.APIClient{}
 	defer closeClients(clients)
 	var sum uint64
@@ -101,7 +101,9 @@ func (c *cluster) overlayCounter(ctx context.Context, names []string, key string
 		if err != nil {
 			return sum, err
 		}
-		sum += st.Overlay[key]
+		for _, key := range keys {
+			sum += st.Overlay[key]
+		}
 	}
 	return sum, nil
 }
