@@ -71,6 +71,9 @@ type APIStatus struct {
 	// version, by id and version (report.go): the agents that opted in,
 	// by outcome. None on other nodes.
 	Reports []ReportSummary `json:"reports,omitempty"`
+	// ReportsWaiting counts the install reports an agent keeps until a
+	// supernode takes them (reportoutbox.go).
+	ReportsWaiting int `json:"reports_waiting,omitempty"`
 	// Conflicts are the conflicting co-signed payloads an agent holds
 	// (Status.Conflicts): each one's latest alert, naming its signers.
 	Conflicts []updates.Alert `json:"conflicts,omitempty"`
@@ -239,6 +242,7 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	if out.Reports, err = n.Reports(); err != nil {
 		return nil, err
 	}
+	out.ReportsWaiting = n.ReportsWaiting()
 	out.Conflicts = st.Conflicts
 	evs := st.Events
 	if len(evs) > APIStatusEvents {

@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -429,21 +428,13 @@ func (n *Node) Heartbeats() []Heartbeat {
 // coSigned is the (id, version) of everything this supernode co-signed.
 func (s *cosignStore) coSigned() (map[string]uint64, error) {
 	set := map[string]uint64{}
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(cosignPrefix), PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var rec cosignRecord
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
-				return fmt.Errorf("decoding %s: %w", it.Item().Key(), err)
-			}
-			id := string(it.Item().Key()[len(cosignPrefix):])
-			switch {
-			case rec.Done:
-				set[id] = rec.Version
-			case rec.Prev != nil && rec.Prev.Done:
-				set[id] = rec.Prev.Version // a higher version is being co-signed
-			}
+	err := eachRecord(s.db, cosignPrefix, func(key string, rec cosignRecord) error {
+		id := key[len(cosignPrefix):]
+		switch {
+		case rec.Done:
+			set[id] = rec.Version
+		case rec.Prev != nil && rec.Prev.Done:
+			set[id] = rec.Prev.Version // a higher version is being co-signed
 		}
 		return nil
 	})

@@ -2,7 +2,6 @@ package node
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sync"
@@ -151,16 +150,8 @@ func (s *lifecycle) get(id string, version uint64) (UpdateRecord, bool, error) {
 // list returns every record, by id then version.
 func (s *lifecycle) list() ([]UpdateRecord, error) {
 	var out []UpdateRecord
-	err := s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(lifecyclePrefix), PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var rec UpdateRecord
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
-				return fmt.Errorf("decoding %s: %w", it.Item().Key(), err)
-			}
-			out = append(out, rec)
-		}
+	err := eachRecord(s.db, lifecyclePrefix, func(_ string, rec UpdateRecord) error {
+		out = append(out, rec)
 		return nil
 	})
 	if err != nil {

@@ -214,10 +214,25 @@ const (
 	MaxReportedUpdates  = 1024
 	MaxReportsPerUpdate = 10000
 	// MaxConcurrentExchanges caps the report or status streams a node
-	// serves at once, per protocol; more are reset unread (an agent's
-	// report is sent once, so a busy supernode misses it: reports are
-	// counts for operators, not a delivery guarantee).
+	// serves at once, per protocol; more are reset unread (an agent keeps
+	// a report no supernode took and sends it again later).
 	MaxConcurrentExchanges = 8
+	// MaxWaitingReports caps the install reports an agent keeps until a
+	// supernode takes them (one per update version), the oldest dropped
+	// first; WaitingReportAge is how long one is kept at most. An agent
+	// cut off from its supernodes for a week loses the counts of that
+	// week, not its database.
+	MaxWaitingReports = 256
+	WaitingReportAge  = 7 * 24 * time.Hour
+	// ReportRetryFirst is how long an agent waits before sending a report
+	// no supernode took again, doubling on each round that leaves one
+	// waiting up to ReportRetryMax; a new report resets it.
+	ReportRetryFirst = 5 * time.Second
+	ReportRetryMax   = 10 * time.Minute
+	// MaxReportCoSigners caps the co-signers of an update an agent tries
+	// to reach, one after the other, for a report no connected supernode
+	// took.
+	MaxReportCoSigners = 4
 	// APIStatusReportAgents caps the agents /v1/status names per update
 	// version reported; the counts count them all.
 	APIStatusReportAgents = 100

@@ -77,6 +77,7 @@ type agentPart struct {
 	respond  *updates.RespondPolicy
 	life     *lifecycle
 	installs Installer
+	reports  *reportOutbox // install reports no supernode took yet
 	flow     *Workflow
 	handlers *inflight
 	queue    chan *updates.Accepted
@@ -236,6 +237,13 @@ func (n *Node) openAgent(ctx context.Context) (*agentPart, error) {
 	if a.installs, err = n.openInstaller(ctx); err != nil {
 		return nil, err
 	}
+	var dropped int
+	if a.reports, dropped, err = openReportOutbox(n.db, n.cfg.Report.Enabled); err != nil {
+		return nil, err
+	}
+	if dropped > 0 {
+		n.log.Info("install reports discarded unsent: [report] enabled is false", "reports", dropped)
+	}
 	n.agent = a // the workflow's hooks reach it through n
 	a.flow = n.newWorkflow()
 	return a, nil
@@ -376,6 +384,9 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.IsAgent() {
 		wg.Go(func() { n.installLoop(ctx) })
 		n.requeuePending()
+		if n.cfg.Report.Enabled {
+			wg.Go(func() { n.reportLoop(ctx) })
+		}
 	}
 	wg.Go(func() { n.content.Run(ctx) })
 	wg.Go(func() { n.compactLoop(ctx) })

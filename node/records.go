@@ -46,3 +46,23 @@ func deleteRecord(db *badger.DB, key string) error {
 	}
 	return nil
 }
+
+// eachRecord calls fn with the key and JSON record of every key under
+// prefix, in key order, and stops at fn's first error.
+func eachRecord[T any](db *badger.DB, prefix string, fn func(key string, rec T) error) error {
+	return db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix), PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var rec T
+			key := string(it.Item().Key())
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+				return fmt.Errorf("decoding %s: %w", key, err)
+			}
+			if err := fn(key, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -20,8 +19,10 @@ import (
 
 // Install reports (opt-in, [report] enabled): an agent that opts in signs
 // a report of each install outcome and sends it directly to the
-// supernodes it is connected to, over ReportProtocol — never by gossip, so
-// no agent and no relay learns it. A supernode verifies it (an agent of
+// supernodes it is connected to, or when none takes it to the update's
+// co-signers, over ReportProtocol — never by gossip, so no agent and no
+// relay learns it. It keeps the report until a supernode has taken it
+// (reportoutbox.go). A supernode verifies it (an agent of
 // this zone, signed with the key the stream comes from), keeps it in its
 // database per update, and shows the counts with the agents' names in
 // /v1/status and `patchnet status`.
@@ -59,7 +60,8 @@ const (
 // ReportConfig is the [report] table.
 type ReportConfig struct {
 	// Enabled makes an agent send a signed report of each install outcome
-	// to the supernodes it is connected to. Default: false, for privacy:
+	// to the supernodes it is connected to (else the update's co-signers),
+	// kept until one takes it. Default: false, for privacy:
 	// without it an agent discloses nothing beyond taking part in gossip.
 	Enabled bool `toml:"enabled"`
 }
@@ -93,11 +95,9 @@ type InstallReport struct {
 	Time   time.Time `json:"time"`
 }
 
-// reportOutcome sends the install report of a final step, in the
-// background, when the agent opted in; otherwise it does nothing at all.
-// The send is not tied to Run's context: Run waits for it (at most
-// StreamExchangeTimeout per supernode), so a report made just before a
-// shutdown still goes out.
+// reportOutcome keeps the install report of a final step in the outbox
+// (reportoutbox.go), which sends it, when the agent opted in; otherwise it
+// does nothing at all.
 func (n *Node) reportOutcome(acc *updates.Accepted, s Step) {
 	outcome, ok := reportOutcomes[s.Kind]
 	if !ok || !n.cfg.Report.Enabled {
@@ -109,30 +109,7 @@ func (n *Node) reportOutcome(acc *updates.Accepted, s Step) {
 	if outcome != OutcomeInstalled {
 		r.Reason = reasonOf(s.Err)
 	}
-	n.wg.Go(func() { n.sendReport(context.Background(), r) })
-}
-
-// sendReport signs r and delivers it to every connected supernode of this
-// zone, then says which took it.
-func (n *Node) sendReport(ctx context.Context, r InstallReport) {
-	raw, err := n.signReport(r)
-	if err != nil {
-		n.log.Warn("signing install report", "id", r.ID, "err", err)
-		return
-	}
-	var took, failed []string
-	for _, p := range n.connectedWith(trust.RoleSupernode) {
-		if err := DeliverReport(ctx, n.ov.Host(), p, raw); err != nil {
-			failed = append(failed, fmt.Sprintf("%s (%v)", p, err))
-			continue
-		}
-		took = append(took, p.String())
-	}
-	detail := fmt.Sprintf("install report (%s) sent to %d supernode(s): %s", r.Outcome, len(took), orNoneText(strings.Join(took, ", ")))
-	if len(failed) > 0 {
-		detail += "; not taken by " + strings.Join(failed, "; ")
-	}
-	n.emit(Event{Kind: EventReported, ID: r.ID, Version: r.Version, Detail: detail})
+	n.queueReport(r, acc.Supernodes)
 }
 
 // signReport encodes and signs r with this agent's key and chain.
@@ -219,9 +196,11 @@ func (n *Node) ReportStreams() uint64 {
 }
 
 // mayReport admits reports only from peers that admission verified as
-// agents of this zone, before any signature is checked: others cost this
+// agents of this zone (waiting for the exchange with one that has just
+// connected), before any signature is checked: others cost this
 // supernode nothing more.
 func (n *Node) mayReport(from peer.ID) error {
+	n.ov.WaitVerified(context.Background(), from) // bounded by the overlay's AuthDeadline
 	pi, ok := n.ov.PeerInfo(from)
 	switch {
 	case ok && !pi.Verified && pi.Err != nil:

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/ca"
+	"github.com/patchnet/patchnet/updates"
 )
 
 // One agent opts in to install reports, the other keeps the default. Both
@@ -224,4 +226,108 @@ func waitSupernodesVerified(t *testing.T, l *nodelab.Lab, agent *nodelab.Member)
 		}
 		return true
 	})
+}
+
+// reportWaiting builds a zone of one agent (its state on disk, reporting
+// while reportAgain holds) and one supernode, and has the agent install a
+// fix it caught up on while the supernode that co-signed it was down: no
+// supernode takes its report, which it keeps. It returns with the agent
+// stopped and the supernode started again.
+func reportWaiting(t *testing.T, reporting *atomic.Bool) (*nodelab.Lab, *updates.Announcement) {
+	t.Helper()
+	reporting.Store(true)
+	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 1, Threshold: 1, Configure: func(name string, cfg *node.Config) {
+		if strings.HasPrefix(name, "agent-") {
+			cfg.InMemory = false
+			cfg.Report.Enabled = reporting.Load()
+		}
+	}})
+	agent, sn := l.Agents[0], l.Supernodes[0]
+	ctx := context.Background()
+	if err := l.Stop(agent); err != nil {
+		t.Fatal(err)
+	}
+	fix, err := l.Fix(ctx, "PNT-2026-0303", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, sn.Name+" to co-sign", func() bool { return sn.Status().Has(node.EventCoSigned) })
+	if err := l.Stop(sn); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(ctx, agent); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 90*time.Second, agent.Name+" to install the fix and keep its report", func() bool {
+		return agent.Status().Has(node.EventReportWaiting)
+	})
+	if !agent.Status().Has(node.EventInstalled) || agent.Status().Has(node.EventReported) {
+		t.Fatalf("%s kept a report without installing, or sent it with no supernode up:\n%s", agent.Name, describe(l))
+	}
+	if n := agent.ReportsWaiting(); n != 1 {
+		t.Fatalf("%s keeps %d reports, want 1", agent.Name, n)
+	}
+	if err := l.Stop(agent); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(ctx, sn); err != nil {
+		t.Fatal(err)
+	}
+	return l, fix
+}
+
+// An agent that installed while no supernode was up (the one that
+// co-signed had gone down after co-signing) keeps its install report in
+// its database, across a restart, and the supernode holds it once it is
+// back: reports were sent once, to the supernodes connected at install
+// time, and lost otherwise.
+func TestInstallReportKeptUntilASupernodeTakesIt(t *testing.T) {
+	var reporting atomic.Bool
+	l, fix := reportWaiting(t, &reporting)
+	agent, sn := l.Agents[0], l.Supernodes[0]
+	if err := l.Start(context.Background(), agent); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, sn.Name+" to hold the kept report", func() bool {
+		sums, err := sn.Reports()
+		return err == nil && len(sums) == 1
+	})
+	sums, err := sn.Reports()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []node.ReportSummary{{ID: fix.ID, Version: 1, Counts: map[node.ReportOutcome]int{node.OutcomeInstalled: 1},
+		Agents: []node.ReportAgent{{Agent: agent.ID().String(), Outcome: node.OutcomeInstalled}}}}
+	if diff := cmp.Diff(want, sums, cmpopts.IgnoreFields(node.ReportAgent{}, "At")); diff != "" {
+		t.Errorf("%s's install reports:\n%s", sn.Name, diff)
+	}
+	waitFor(t, 30*time.Second, agent.Name+" to drop the report taken", func() bool { return agent.ReportsWaiting() == 0 })
+	if e, ok := agent.Status().Last(node.EventReported); !ok || !strings.Contains(e.Detail, "after 1 round(s)") {
+		t.Errorf("%s's report event %+v, want it sent after the round that kept it", agent.Name, e)
+	}
+}
+
+// An agent that opts out discards the reports it kept: restarted with
+// reporting off, beside its supernode, it sends none of them.
+func TestOptingOutDiscardsWaitingReports(t *testing.T) {
+	var reporting atomic.Bool
+	l, _ := reportWaiting(t, &reporting)
+	agent, sn := l.Agents[0], l.Supernodes[0]
+	reporting.Store(false)
+	if err := l.Start(context.Background(), agent); err != nil {
+		t.Fatal(err)
+	}
+	if n := agent.ReportsWaiting(); n != 0 {
+		t.Errorf("%s, opted out, keeps %d reports", agent.Name, n)
+	}
+	waitSupernodesVerified(t, l, agent)
+	if err := l.Stop(agent); err != nil { // Run's loops have ended: anything sent is counted
+		t.Fatal(err)
+	}
+	if n := sn.ReportStreams(); n != 0 {
+		t.Errorf("%s was opened %d report streams by an agent that opted out", sn.Name, n)
+	}
 }

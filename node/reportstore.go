@@ -2,7 +2,6 @@ package node
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -86,16 +85,8 @@ func (s *reportStore) add(r *receivedReport) error {
 
 // each calls fn with every kept report, by id, version and agent.
 func (s *reportStore) each(fn func(receivedReport)) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(reportPrefix), PrefetchValues: true})
-		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			var r receivedReport
-			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &r) }); err != nil {
-				return fmt.Errorf("decoding %s: %w", it.Item().Key(), err)
-			}
-			fn(r)
-		}
+	return eachRecord(s.db, reportPrefix, func(_ string, r receivedReport) error {
+		fn(r)
 		return nil
 	})
 }

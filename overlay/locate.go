@@ -1,6 +1,7 @@
 package overlay
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -96,3 +97,40 @@ func (o *Overlay) locators(id peer.ID) []peer.ID {
 	}
 	return out
 }
+
+// WaitVerified waits for p's admission exchange to settle (at most
+// Config.AuthDeadline, or until ctx ends) and reports whether it verified
+// p, in a public zone as in a private one: for protocols served only to
+// verified peers (install reports), which a peer may open as soon as it
+// has connected, before this end has checked its certificate.
+func (o *Overlay) WaitVerified(ctx context.Context, p peer.ID) bool {
+	return o.auth.waitVerified(ctx, p)
+}
+
+// Reach connects to id unless it is connected already — at the addresses
+// this node knows for it, else at those LocatePeer finds — and waits for
+// the admission exchange: nil once id is connected and verified. For a
+// peer named by signed data (an update's co-signers), not for discovery.
+func (o *Overlay) Reach(ctx context.Context, id peer.ID) error {
+	if o.host.Network().Connectedness(id) != network.Connected {
+		ai := peer.AddrInfo{ID: id, Addrs: o.host.Peerstore().Addrs(id)}
+		if len(ai.Addrs) == 0 {
+			located, err := o.LocatePeer(ctx, id)
+			if err != nil {
+				return fmt.Errorf("reaching %s: %w", id, err)
+			}
+			ai = located
+		}
+		if err := o.host.Connect(ctx, ai); err != nil {
+			return fmt.Errorf("reaching %s: %w", id, err)
+		}
+	}
+	if !o.auth.waitVerified(ctx, id) {
+		return fmt.Errorf("reaching %s: %w", id, cmp.Or(o.auth.failure(id), errNotVerified))
+	}
+	return nil
+}
+
+// errNotVerified: the admission exchange with a peer did not verify it in
+// time, and recorded no failure.
+var errNotVerified = fmt.Errorf("%w: its admission exchange did not verify it in time", trust.ErrUntrusted)

@@ -80,3 +80,36 @@ func TestLocatePeerAsksBootstrapPeersWithoutSigners(t *testing.T) {
 		t.Errorf("located %+v, want %s with addresses", ai, target.ID())
 	}
 }
+
+// Reach connects to a peer this node knows no address of, located through
+// a connected signer, and returns once the admission exchange verified
+// it; a peer whose certificate does not verify is not reached.
+func TestReachConnectsAndVerifies(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	withDHT := testConfig()
+	withDHT.DHT.Mode = DHTModeServer
+	sncfg := withDHT
+	sncfg.Supernode = true
+	sn := startNode(t, pki, nodeOpts{cfg: sncfg, member: pki.Issue(t, testZone, trust.RoleSupernode)})
+	target, self := startNode(t, pki, nodeOpts{cfg: withDHT}), startNode(t, pki, nodeOpts{cfg: withDHT})
+	impostor := startNode(t, trusttest.NewPKI(t, testZone), nodeOpts{cfg: withDHT})
+	for _, n := range []*testNode{target, self, impostor} {
+		connect(t, n.Overlay, sn.Overlay)
+	}
+	waitFor(t, 30*time.Second, "the supernode to learn the peers' addresses", func() bool {
+		return len(sn.Host().Peerstore().Addrs(target.ID())) > 0 && len(sn.Host().Peerstore().Addrs(impostor.ID())) > 0
+	})
+	waitFor(t, 30*time.Second, "the supernode's admission", func() bool {
+		pi, ok := self.PeerInfo(sn.ID())
+		return ok && pi.Verified
+	})
+	if err := self.Reach(context.Background(), target.ID()); err != nil {
+		t.Fatalf("reaching the target: %v", err)
+	}
+	if pi, ok := self.PeerInfo(target.ID()); !connected(self.Overlay, target.Overlay) || !ok || !pi.Verified {
+		t.Errorf("after Reach: connected %v, admission %+v", connected(self.Overlay, target.Overlay), pi)
+	}
+	if err := self.Reach(context.Background(), impostor.ID()); !errors.Is(err, trust.ErrUntrusted) {
+		t.Errorf("reaching a peer of another PKI: %v, want trust.ErrUntrusted", err)
+	}
+}

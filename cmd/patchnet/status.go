@@ -430,8 +430,12 @@ func writeConflicts(w io.Writer, st *node.APIStatus) {
 }
 
 // writeReports tables, on a supernode, the install reports agents that
-// opted in sent, per update version: counts by outcome, then each agent.
+// opted in sent, per update version: counts by outcome, then each agent;
+// on an agent, how many of its own wait for a supernode.
 func writeReports(w io.Writer, st *node.APIStatus) {
+	if st.ReportsWaiting > 0 {
+		fmt.Fprintf(w, "install reports waiting for a supernode: %d (sent again until one takes them)\n", st.ReportsWaiting)
+	}
 	if !slices.Contains(st.Roles, "supernode") {
 		return
 	}

@@ -399,6 +399,8 @@ func TestWriteStatus(t *testing.T) {
 			st.Content.ServedBytes = 3 << 20
 			st.Process = node.APIProcess{PeakRSSBytes: 48 << 20, CPUSeconds: 2.25}
 		}, []string{"served to peers: 3145728 artifact bytes; process: peak RSS 48 MiB, CPU 2.2 s\n"}, nil},
+		{"install reports waiting on an agent", func(st *node.APIStatus) { st.ReportsWaiting = 2 },
+			[]string{"install reports waiting for a supernode: 2 (sent again until one takes them)\n"}, []string{"install reports: "}},
 		{"no install reports on a supernode", func(st *node.APIStatus) { st.Roles = []string{"supernode"} },
 			[]string{"install reports: none (agents send them only with [report] enabled = true)\n"}, nil},
 		{"nothing yet", func(*node.APIStatus) {},
