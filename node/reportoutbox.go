@@ -212,11 +212,12 @@ func (n *Node) sendWaitingReports(ctx context.Context) int {
 		return 1 // try again later
 	}
 	left := 0
+	unreachable := map[peer.ID]error{} // co-signers this round failed to reach: not tried again for the next report
 	for _, w := range all {
 		if ctx.Err() != nil {
 			return left + 1
 		}
-		if !n.sendWaitingReport(ctx, w) {
+		if !n.sendWaitingReport(ctx, w, unreachable) {
 			left++
 		}
 	}
@@ -225,14 +226,14 @@ func (n *Node) sendWaitingReports(ctx context.Context) int {
 
 // sendWaitingReport sends w (deliverReport) and records the round: it
 // reports whether w is done with (taken, or dropped for its age).
-func (n *Node) sendWaitingReport(ctx context.Context, w waitingReport) bool {
+func (n *Node) sendWaitingReport(ctx context.Context, w waitingReport, unreachable map[peer.ID]error) bool {
 	o := n.agent.reports
 	if n.verifier.Now().Sub(w.Queued) > WaitingReportAge {
 		n.emit(Event{Kind: EventReportDropped, ID: w.ID, Version: w.Version,
 			Detail: fmt.Sprintf("install report (%s) dropped unsent: no supernode took it in %s (limit)", w.Outcome, WaitingReportAge)})
 		return o.done(w) == nil
 	}
-	took, failed := n.deliverReport(ctx, w)
+	took, failed := n.deliverReport(ctx, w, unreachable)
 	if len(took) == 0 {
 		if w.Rounds == 0 {
 			n.emit(Event{Kind: EventReportWaiting, ID: w.ID, Version: w.Version,
@@ -259,9 +260,10 @@ func (n *Node) sendWaitingReport(ctx context.Context, w waitingReport) bool {
 
 // deliverReport sends w to every connected supernode of the zone and,
 // when none took it, to its co-signers one after the other (connecting to
-// each: Overlay.Reach) until one does. It returns who took it and, for
-// the others, why not.
-func (n *Node) deliverReport(ctx context.Context, w waitingReport) (took, failed []string) {
+// each: Overlay.Reach) until one does, skipping those in unreachable and
+// adding those it fails to reach. It returns who took it and, for the
+// others, why not.
+func (n *Node) deliverReport(ctx context.Context, w waitingReport, unreachable map[peer.ID]error) (took, failed []string) {
 	send := func(p peer.ID) bool {
 		err := DeliverReport(ctx, n.ov.Host(), p, w.Signed)
 		if err != nil {
@@ -283,7 +285,12 @@ func (n *Node) deliverReport(ctx context.Context, w waitingReport) (took, failed
 		if tried[p] || p == n.ov.ID() {
 			continue
 		}
-		if err := n.reachSupernode(ctx, p); err != nil {
+		err := unreachable[p]
+		if err == nil {
+			err = n.reachSupernode(ctx, p)
+		}
+		if err != nil {
+			unreachable[p] = err
 			failed = append(failed, fmt.Sprintf("%s (%v)", p, err))
 			continue
 		}
