@@ -290,6 +290,7 @@ func (n *Node) fetchArtifact(ctx context.Context, acc *updates.Accepted) (string
 	if err != nil {
 		return "", nil, err
 	}
+	n.noteHeld(a) // before its blocks arrive: a prune meanwhile keeps them
 	path := filepath.Join(dir, art.SHA256.String())
 	start := time.Now()
 	res, err := n.fetchFile(ctx, want, path)

@@ -217,6 +217,13 @@ const (
 	// serves at once, per protocol; more are reset unread (an agent keeps
 	// a report no supernode took and sends it again later).
 	MaxConcurrentExchanges = 8
+	// BlockPruneInterval is how often a node prunes its content block
+	// store (and once at start); BlockPruneGrace how old an unkept block
+	// must be to go: a fetch or seeding in flight writes younger ones, and
+	// an artifact fetched for an announcement it has not noted yet keeps
+	// its blocks a day.
+	BlockPruneInterval = time.Hour
+	BlockPruneGrace    = 24 * time.Hour
 	// MaxWaitingReports caps the install reports an agent keeps until a
 	// supernode takes them (one per update version), the oldest dropped
 	// first; WaitingReportAge is how long one is kept at most. An agent

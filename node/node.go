@@ -390,6 +390,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	wg.Go(func() { n.content.Run(ctx) })
 	wg.Go(func() { n.compactLoop(ctx) })
+	wg.Go(func() { n.pruneLoop(ctx) })
 	if n.agent != nil || n.cosigner != nil {
 		wg.Go(func() { n.heartbeatLoop(ctx) })
 	}

@@ -68,6 +68,7 @@ func (n *Node) PublishEnvelope(ctx context.Context, raw []byte) error {
 		return fmt.Errorf("publishing: not an announcement a publisher of zone %s may send now: %w", n.zone, err)
 	}
 	a := va.Accepted.Announcement
+	n.noteHeld(a) // the artifact AddArtifact seeded, if this publisher did
 	if err := n.ov.Publish(ctx, n.ov.SupernodesTopic(), raw); err != nil {
 		return fmt.Errorf("publishing %s: %w", a.ID, err)
 	}

@@ -125,6 +125,7 @@ func (n *Node) checkArtifact(ctx context.Context, acc *updates.Accepted) error {
 	if err != nil {
 		return fmt.Errorf("checking the artifact at the vendor's origin: %w", err)
 	}
+	n.noteHeld(a)
 	if err := n.seed(ctx, report.Path, art); err != nil {
 		return err
 	}

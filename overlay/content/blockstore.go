@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
@@ -29,6 +30,9 @@ type Blockstore interface {
 	Delete(ctx context.Context, c cid.Cid) error
 	// AllKeys lists every block held, in no particular order.
 	AllKeys(ctx context.Context) ([]cid.Cid, error)
+	// Stored is when the block was last written, or ErrNotFound: pruning
+	// leaves blocks stored since it began (a fetch in flight) alone.
+	Stored(ctx context.Context, c cid.Cid) (time.Time, error)
 }
 
 // verifyBlock checks that data hashes to c. sha2-256, the only hash this
@@ -58,14 +62,15 @@ func verifyBlock(c cid.Cid, data []byte) error {
 // MemStore is an in-memory Blockstore for tests and simulations.
 type MemStore struct {
 	mu     sync.RWMutex
-	blocks map[string][]byte // keyed by the CID's binary form
+	blocks map[string][]byte    // keyed by the CID's binary form
+	stored map[string]time.Time // when each was written
 }
 
 var _ Blockstore = (*MemStore)(nil)
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{blocks: make(map[string][]byte)}
+	return &MemStore{blocks: make(map[string][]byte), stored: make(map[string]time.Time)}
 }
 
 // Has implements Blockstore.
@@ -98,6 +103,7 @@ func (m *MemStore) PutVerified(_ context.Context, c cid.Cid, data []byte) error 
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.blocks[c.KeyString()] = slices.Clone(data)
+	m.stored[c.KeyString()] = time.Now()
 	return nil
 }
 
@@ -117,7 +123,19 @@ func (m *MemStore) Delete(_ context.Context, c cid.Cid) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.blocks, c.KeyString())
+	delete(m.stored, c.KeyString())
 	return nil
+}
+
+// Stored implements Blockstore.
+func (m *MemStore) Stored(_ context.Context, c cid.Cid) (time.Time, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	at, ok := m.stored[c.KeyString()]
+	if !ok {
+		return time.Time{}, fmt.Errorf("dating %s: %w", c, ErrNotFound)
+	}
+	return at, nil
 }
 
 // AllKeys implements Blockstore.

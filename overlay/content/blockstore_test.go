@@ -78,6 +78,7 @@ func testBlockstore(t *testing.T, k storeKind) {
 	a, b := []byte("block a"), make([]byte, ChunkSize)
 	ca, cb := rawBlock(t, a), rawBlock(t, b)
 	missing := rawBlock(t, []byte("never stored"))
+	before := time.Now().Add(-time.Second) // a file system's clock may be coarse
 	for _, blk := range []struct {
 		c cid.Cid
 		d []byte
@@ -106,9 +107,13 @@ func testBlockstore(t *testing.T, k storeKind) {
 	if n, err := s.Size(ctx, cb); n != len(b) || err != nil {
 		t.Errorf("Size = %d, %v; want %d", n, err, len(b))
 	}
+	if at, err := s.Stored(ctx, cb); err != nil || at.Before(before) || at.After(time.Now().Add(time.Second)) {
+		t.Errorf("Stored = %v, %v; want about now", at, err)
+	}
 	for name, err := range map[string]error{
-		"Get":  second(s.Get(ctx, missing)),
-		"Size": second(s.Size(ctx, missing)),
+		"Get":    second(s.Get(ctx, missing)),
+		"Size":   second(s.Size(ctx, missing)),
+		"Stored": second(s.Stored(ctx, missing)),
 	} {
 		if !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s(missing) error %v, want ErrNotFound", name, err)
@@ -135,6 +140,9 @@ func testBlockstore(t *testing.T, k storeKind) {
 	}
 	if has, _ := s.Has(ctx, ca); has {
 		t.Errorf("deleted block still held")
+	}
+	if _, err := s.Stored(ctx, ca); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Stored of a deleted block: %v, want ErrNotFound", err)
 	}
 
 	t.Run("corrupt block detected", func(t *testing.T) {

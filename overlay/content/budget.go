@@ -73,6 +73,15 @@ func (b *serveBudget) seed(blocks map[cid.Cid]int) {
 	}
 }
 
+// forget drops the budgets of deleted blocks (Prune).
+func (b *serveBudget) forget(blocks map[cid.Cid]bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for c := range blocks {
+		delete(b.blocks, c)
+	}
+}
+
 // spend reports whether p may be sent the n-byte block c, and if so counts
 // it. Blocks of no seeded artifact are always allowed.
 func (b *serveBudget) spend(p peer.ID, c cid.Cid, n int, now time.Time) bool {

@@ -229,6 +229,22 @@ func (d *DiskStore) Delete(_ context.Context, c cid.Cid) error {
 	return nil
 }
 
+// Stored implements Blockstore: the block file's modification time.
+func (d *DiskStore) Stored(_ context.Context, c cid.Cid) (time.Time, error) {
+	p, err := d.path(c)
+	if err != nil {
+		return time.Time{}, err
+	}
+	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return time.Time{}, fmt.Errorf("dating %s: %w", c, ErrNotFound)
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("dating %s: %w", c, err)
+	}
+	return fi.ModTime(), nil
+}
+
 // AllKeys implements Blockstore. Files whose names are not CIDs (an
 // operator's stray copy, say) are skipped.
 func (d *DiskStore) AllKeys(ctx context.Context) ([]cid.Cid, error) {

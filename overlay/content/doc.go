@@ -61,6 +61,10 @@
 // passes the overlay's admission check, so a private zone serves blocks only
 // to peers that presented a certificate of the zone.
 //
+// Prune deletes the blocks the roots a node names no longer reach, once
+// they are older than its cut-off, and stops providing deleted roots; which
+// artifacts are still wanted is the node's to say.
+//
 // It must not import package overlay or node, and it never decides whether
 // an update is trusted.
 package content

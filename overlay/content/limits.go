@@ -28,6 +28,11 @@ const (
 	// MaxDAGDepth bounds the internal levels walked before the leaves.
 	MaxDAGDepth = 8
 
+	// MaxPruneReach bounds the blocks Prune marks as reached from the kept
+	// roots (a few hundred artifacts of the largest DAG): a prune that
+	// would need more fails rather than growing without bound.
+	MaxPruneReach = 64 * MaxDAGNodes
+
 	// MaxCIDLen bounds one CID's encoding on the wire (a CIDv1 sha2-256 is
 	// 36 bytes).
 	MaxCIDLen = 128
