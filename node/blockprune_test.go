@@ -18,8 +18,10 @@ import (
 // start) with every block file backdated two days, neither the supernode
 // that checked the fix nor the agent that installed it holds a copy of an
 // artifact no announcement names (left in their stores, as an earlier
-// fetch would leave it), and both still hold the fix's blocks. Before,
-// STATE/blocks kept every artifact for good.
+// fetch would leave it), and both still hold the fix's blocks — also
+// after a stolen publisher key proposed a higher version naming the stale
+// artifact, which the supernode refused. Before, STATE/blocks kept every
+// artifact for good.
 func TestBlockStoreKeepsOnlyCurrentArtifacts(t *testing.T) {
 	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 1, Threshold: 1, Configure: func(_ string, cfg *node.Config) {
 		cfg.InMemory = false // the held records must outlive the restart
@@ -38,6 +40,21 @@ func TestBlockStoreKeepsOnlyCurrentArtifacts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A stolen publisher key's version 2 names the vendor's file (which
+	// passes the check at the origin) under the stale artifact's content
+	// id: the supernode refuses it, and it must not supersede the fix's
+	// artifact there.
+	forged, err := l.Fix(ctx, fix.ID, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := *forged.Patchnet.Artifact
+	art.ContentID = stale
+	forged.Patchnet.Artifact = &art
+	if _, err := l.Publisher.Publish(ctx, forged); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the supernode to refuse the forged version", func() bool { return l.Supernodes[0].Status().Has(node.EventRefused) })
 	members := []*nodelab.Member{l.Supernodes[0], agent} // the publisher's address would change with a restart
 	for _, m := range members {
 		copyBlock(t, l.Publisher, m, stale)
@@ -54,7 +71,7 @@ func TestBlockStoreKeepsOnlyCurrentArtifacts(t *testing.T) {
 			t.Errorf("%s lost the current fix's blocks", m.Name)
 		}
 		if holdsBlock(t, m, stale) {
-			t.Errorf("%s still holds the artifact no announcement names", m.Name)
+			t.Errorf("%s still holds the artifact no announcement names:\n%s", m.Name, describe(l))
 		}
 	}
 }

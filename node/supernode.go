@@ -125,10 +125,12 @@ func (n *Node) checkArtifact(ctx context.Context, acc *updates.Accepted) error {
 	if err != nil {
 		return fmt.Errorf("checking the artifact at the vendor's origin: %w", err)
 	}
-	n.noteHeld(a)
 	if err := n.seed(ctx, report.Path, art); err != nil {
 		return err
 	}
+	// Noted once the vendor's bytes passed: a proposal whose artifact fails
+	// the check (a stolen publisher key's) must not supersede the real one's.
+	n.noteHeld(a)
 	n.emit(Event{Kind: EventFetched, ID: a.ID, Version: a.Patchnet.Version, Source: "vendor", Detail: report.Summary(),
 		SourceBytes: map[string]int64{"vendor": art.Size}}) // the check verified the size
 	return nil
