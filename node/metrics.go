@@ -370,6 +370,8 @@ var (
 		[]string{"issuer"}, nil)
 	descCRLRevoked = prometheus.NewDesc("patchnet_crl_revoked",
 		"Certificates revoked by the CRL held from each issuer.", []string{"issuer"}, nil)
+	descReportsWaiting = prometheus.NewDesc("patchnet_install_reports_waiting",
+		"Install reports this agent keeps until a supernode takes them.", nil, nil)
 )
 
 // nodeCollector reads the node's overlay and verifier at scrape time.
@@ -378,7 +380,7 @@ type nodeCollector struct{ n *Node }
 // Describe sends every description of the collector.
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descInfo, descPeers, descPeersVerified, descMesh, descTopicPeers, descGossip,
-		descCatchUp, descAdmissions, descSyncRefused, descGraylisted, descCRLAge, descCRLNext, descCRLRevoked} {
+		descCatchUp, descAdmissions, descSyncRefused, descGraylisted, descCRLAge, descCRLNext, descCRLRevoked, descReportsWaiting} {
 		ch <- d
 	}
 }
@@ -424,6 +426,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(descAdmissions, s.AuthBusyRetries, "busy-retry")
 		counter(descSyncRefused, s.SyncRefused)
 		counter(descGraylisted, s.Graylisted)
+	}
+	if n.cfg.Report.Enabled && n.agent != nil {
+		gauge(descReportsWaiting, float64(n.ReportsWaiting()))
 	}
 	if n.verifier != nil {
 		now := n.verifier.Now()

@@ -240,6 +240,7 @@ func reportWaiting(t *testing.T, reporting *atomic.Bool) (*nodelab.Lab, *updates
 		if strings.HasPrefix(name, "agent-") {
 			cfg.InMemory = false
 			cfg.Report.Enabled = reporting.Load()
+			cfg.Metrics.Listen = "127.0.0.1:0"
 		}
 	}})
 	agent, sn := l.Agents[0], l.Supernodes[0]
@@ -269,6 +270,9 @@ func reportWaiting(t *testing.T, reporting *atomic.Bool) (*nodelab.Lab, *updates
 	}
 	if n := agent.ReportsWaiting(); n != 1 {
 		t.Fatalf("%s keeps %d reports, want 1", agent.Name, n)
+	}
+	if got := value(scrape(t, agent.MetricsAddr()), "patchnet_install_reports_waiting", nil); got != 1 {
+		t.Errorf("%s's patchnet_install_reports_waiting = %v, want 1", agent.Name, got)
 	}
 	if err := l.Stop(agent); err != nil {
 		t.Fatal(err)
