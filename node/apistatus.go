@@ -213,7 +213,7 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	out := &APIStatus{Now: now, ID: n.ID().String(), Roles: st.Roles,
 		Zone:        APIZone{Name: n.zone.Name, Root: n.zone.Root.String()},
 		Listen:      []string{},
-		EventCounts: st.Count, Overlay: statsMap(n.ov.Stats()), Content: APIContent{ServedBytes: n.ServedBytes()},
+		EventCounts: st.Count, Overlay: statsMap(n.ov.Stats()), Content: APIContent{ServedBytes: n.ServedBytes(), Pruned: n.lastPrune.Load()},
 		Process: processUsage()}
 	if out.Roles == nil {
 		out.Roles = []string{}

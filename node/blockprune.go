@@ -99,6 +99,8 @@ func (n *Node) pruneBlocks(ctx context.Context) error {
 			return err
 		}
 	}
+	n.lastPrune.Store(&APIPrune{At: time.Now(), Artifacts: len(roots), Blocks: res.Kept, Bytes: res.KeptBytes,
+		Removed: res.Removed, FreedBytes: res.Freed})
 	if res.Removed > 0 {
 		n.emit(Event{Kind: EventBlocksPruned, Detail: fmt.Sprintf("deleted %d blocks (%d bytes) of artifacts no longer current; kept %d blocks of %d artifacts",
 			res.Removed, res.Freed, res.Kept, len(roots))})

@@ -67,6 +67,10 @@ func TestBlockStoreKeepsOnlyCurrentArtifacts(t *testing.T) {
 		waitFor(t, 30*time.Second, m.Name+" to prune its block store", func() bool { return m.Status().Has(node.EventBlocksPruned) })
 	}
 	for _, m := range members {
+		st := apiStatusOf(t, m)
+		if p := st.Content.Pruned; p == nil || p.Artifacts != 1 || p.Removed != 1 || p.Blocks < 1 || p.FreedBytes <= 0 {
+			t.Errorf("%s's status of the prune: %+v, want one current artifact kept and the stale block deleted", m.Name, p)
+		}
 		if !holdsBlock(t, m, fix.Patchnet.Artifact.ContentID) {
 			t.Errorf("%s lost the current fix's blocks", m.Name)
 		}
@@ -129,4 +133,20 @@ func backdateBlocks(t *testing.T, m *nodelab.Member, age time.Duration) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// apiStatusOf reads m's status over its local API, as `patchnet status`.
+func apiStatusOf(t *testing.T, m *nodelab.Member) *node.APIStatus {
+	t.Helper()
+	ctx := context.Background()
+	c, err := node.DialAPI(ctx, filepath.Join(m.Dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }

@@ -25,8 +25,9 @@ import (
 // Node is one patchnet node: an agent, a supernode, a publisher, or several
 // of these at once, as its certificate says.
 type Node struct {
-	fetches    fetchProgress // artifact fetches in flight, for status
-	cosigners  coSigners     // co-signers heard per artifact: the fetches' seeds
+	fetches    fetchProgress            // artifact fetches in flight, for status
+	lastPrune  atomic.Pointer[APIPrune] // the block store's last prune, for status
+	cosigners  coSigners                // co-signers heard per artifact: the fetches' seeds
 	cfg        Config
 	creds      *trust.Credentials
 	self       trust.Identity

@@ -6,10 +6,24 @@ import (
 	"time"
 )
 
-// APIContent is what the node's content service moved, since start.
+// APIContent is what the node's content service moved, since start, and
+// what its block store held at the last prune.
 type APIContent struct {
 	// ServedBytes are the artifact block bytes served to peers.
 	ServedBytes int64 `json:"served_bytes"`
+	// Pruned is the last block store prune (blockprune.go); absent
+	// before the first.
+	Pruned *APIPrune `json:"pruned,omitempty"`
+}
+
+// APIPrune is one prune of the block store.
+type APIPrune struct {
+	At         time.Time `json:"at"`
+	Artifacts  int       `json:"artifacts"`   // current artifacts kept
+	Blocks     int       `json:"blocks"`      // blocks held after it
+	Bytes      int64     `json:"bytes"`       // their bytes
+	Removed    int       `json:"removed"`     // blocks it deleted
+	FreedBytes int64     `json:"freed_bytes"` // their bytes
 }
 
 // APIProcess is the node process's resource use, since start: what a

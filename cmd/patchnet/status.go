@@ -231,11 +231,15 @@ func writeCounters(w io.Writer, st *node.APIStatus) {
 	}
 }
 
-// writeUsage prints what the node served to peers and what its process
-// used.
+// writeUsage prints what the node served to peers, what its process
+// used and what its block store held at the last prune.
 func writeUsage(w io.Writer, st *node.APIStatus) {
 	fmt.Fprintf(w, "served to peers: %d artifact bytes; process: peak RSS %d MiB, CPU %.1f s\n",
 		st.Content.ServedBytes, st.Process.PeakRSSBytes>>20, st.Process.CPUSeconds)
+	if p := st.Content.Pruned; p != nil {
+		fmt.Fprintf(w, "block store: %d blocks, %d bytes, of %d current artifact(s) after the prune at %s (%d blocks, %d bytes deleted)\n",
+			p.Blocks, p.Bytes, p.Artifacts, p.At.UTC().Format(time.DateTime+"Z"), p.Removed, p.FreedBytes)
+	}
 }
 
 // table is the tabwriter of the summary's tables.

@@ -399,6 +399,10 @@ func TestWriteStatus(t *testing.T) {
 			st.Content.ServedBytes = 3 << 20
 			st.Process = node.APIProcess{PeakRSSBytes: 48 << 20, CPUSeconds: 2.25}
 		}, []string{"served to peers: 3145728 artifact bytes; process: peak RSS 48 MiB, CPU 2.2 s\n"}, nil},
+		{"the block store's last prune", func(st *node.APIStatus) {
+			st.Content.Pruned = &node.APIPrune{At: time.Date(2026, 12, 7, 1, 2, 3, 0, time.UTC), Artifacts: 2, Blocks: 5, Bytes: 4 << 20,
+				Removed: 3, FreedBytes: 1 << 20}
+		}, []string{"block store: 5 blocks, 4194304 bytes, of 2 current artifact(s) after the prune at 2026-12-07 01:02:03Z (3 blocks, 1048576 bytes deleted)\n"}, nil},
 		{"install reports waiting on an agent", func(st *node.APIStatus) { st.ReportsWaiting = 2 },
 			[]string{"install reports waiting for a supernode: 2 (sent again until one takes them)\n"}, []string{"install reports: "}},
 		{"no install reports on a supernode", func(st *node.APIStatus) { st.Roles = []string{"supernode"} },

@@ -13,6 +13,7 @@ import (
 // PruneResult says what Prune did.
 type PruneResult struct {
 	Kept      int   // blocks kept: reached from a kept root, or stored since the cut-off
+	KeptBytes int64 // their bytes: what the store holds now
 	Removed   int   // blocks deleted
 	Freed     int64 // their bytes
 	Forgotten int   // provided roots deleted, no longer announced
@@ -45,6 +46,7 @@ func (s *Service) Prune(ctx context.Context, keep []cid.Cid, cutoff time.Time) (
 		}
 		if !gone {
 			res.Kept++
+			res.KeptBytes += size
 			continue
 		}
 		removed[c] = true
@@ -62,24 +64,21 @@ func (s *Service) Prune(ctx context.Context, keep []cid.Cid, cutoff time.Time) (
 }
 
 // pruneBlock deletes c unless it is reached or was stored at or after
-// cutoff, and reports whether it did and the bytes it freed.
+// cutoff, and reports whether it did and c's size.
 func (s *Service) pruneBlock(ctx context.Context, c cid.Cid, reached bool, cutoff time.Time) (bool, int64, error) {
-	if reached {
-		return false, 0, nil
-	}
-	at, err := s.store.Stored(ctx, c)
+	size, err := s.store.Size(ctx, c)
 	if errors.Is(err, ErrNotFound) {
 		return false, 0, nil // deleted meanwhile
 	}
-	if err != nil || !at.Before(cutoff) {
-		return false, 0, err
+	if err != nil || reached {
+		return false, int64(size), err
 	}
-	size, err := s.store.Size(ctx, c)
+	at, err := s.store.Stored(ctx, c)
 	if errors.Is(err, ErrNotFound) {
 		return false, 0, nil
 	}
-	if err != nil {
-		return false, 0, err
+	if err != nil || !at.Before(cutoff) {
+		return false, int64(size), err
 	}
 	return true, int64(size), s.store.Delete(ctx, c)
 }

@@ -47,6 +47,17 @@ func testPrune(t *testing.T, k storeKind) {
 	}
 	// dropped: its root and its second chunk's one distinct leaf (two
 	// equal chunks are one block); its first chunk is the kept one's.
+	var keptBytes int64
+	for _, c := range allKeys(t, store) {
+		n, err := store.Size(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keptBytes += int64(n)
+	}
+	if res.KeptBytes != keptBytes {
+		t.Errorf("Prune kept %d bytes, the store holds %d", res.KeptBytes, keptBytes)
+	}
 	if res.Removed != 2 || res.Kept != len(before)-2 || res.Forgotten != 1 {
 		t.Errorf("Prune = %+v of %d blocks, want 2 removed (the dropped root and its own leaf), 1 root forgotten", res, len(before))
 	}
