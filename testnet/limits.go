@@ -9,6 +9,9 @@ const (
 	MaxSupernodes = 64
 	// MaxLatency bounds a link's one-way delay.
 	MaxLatency = 10 * time.Second
+	// MaxLoss bounds Params.Loss: past half the packets, nothing the
+	// zone does is measured, only retransmission.
+	MaxLoss = 0.5
 	// MaxArtifactBytes bounds the published artifact (1 GiB).
 	MaxArtifactBytes = 1 << 30
 	// MaxSettle bounds Params.Settle.

@@ -50,6 +50,10 @@ type Params struct {
 	Threshold int
 	// Latency is the one-way delay of every link.
 	Latency time.Duration
+	// Loss is the share of the packets each node receives that its link
+	// drops at random (0 ≤ Loss ≤ MaxLoss), on top of what full links
+	// drop: a path between two nodes loses that share.
+	Loss float64
 	// Bandwidth caps every node's link, in bytes per second (0: uncapped).
 	Bandwidth int64
 	// OriginBandwidth caps the origins' links, in bytes per second (0: as
@@ -111,6 +115,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("threshold %d: want 1..%d (the supernodes)", p.Threshold, p.Supernodes)
 	case p.Latency < 0 || p.Latency > MaxLatency:
 		return fmt.Errorf("latency %v: want 0..%v", p.Latency, MaxLatency)
+	case p.Loss < 0 || p.Loss > MaxLoss || p.Loss != p.Loss:
+		return fmt.Errorf("loss %v: want 0..%v (a share of the packets)", p.Loss, MaxLoss)
 	case p.Bandwidth < 0 || p.OriginBandwidth < 0:
 		return fmt.Errorf("bandwidth %d, origin bandwidth %d: want ≥ 0", p.Bandwidth, p.OriginBandwidth)
 	case p.ArtifactBytes < 1 || p.ArtifactBytes > MaxArtifactBytes:

@@ -25,6 +25,7 @@ type Report struct {
 	Supernodes    int     `json:"supernodes"`
 	Threshold     int     `json:"threshold"`
 	LatencyMS     float64 `json:"latency_ms"`
+	Loss          float64 `json:"loss,omitempty"`
 	BandwidthBPS  int64   `json:"bandwidth_bytes_per_s,omitempty"`
 	ArtifactBytes int64   `json:"artifact_bytes"`
 	// AnnouncementBytes is the size of the announcement gossip carried (sim:

@@ -77,8 +77,12 @@ func writeHeader(t *table, r *Report) {
 	if r.AnnouncementBytes > 0 {
 		announcement = fmt.Sprintf("; announcement %s", fmtBytes(r.AnnouncementBytes))
 	}
-	t.row(fmt.Sprintf("links: latency %s, bandwidth %s; artifact %s%s; set-up %s",
-		fmtMS(r.LatencyMS), bw, fmtBytes(r.ArtifactBytes), announcement, fmtMS(r.SetupS*1000)))
+	loss := ""
+	if r.Loss > 0 {
+		loss = fmt.Sprintf(", loss %.3g%%", 100*r.Loss)
+	}
+	t.row(fmt.Sprintf("links: latency %s%s, bandwidth %s; artifact %s%s; set-up %s",
+		fmtMS(r.LatencyMS), loss, bw, fmtBytes(r.ArtifactBytes), announcement, fmtMS(r.SetupS*1000)))
 }
 
 // writeDelivery prints each system's percentiles, and when a baseline ran

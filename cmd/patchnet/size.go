@@ -54,3 +54,18 @@ func parseBytes(flag, s string, rate bool) (int64, error) {
 	}
 	return int64(b), nil
 }
+
+// parseShare reads flag's value s, a share as a percentage ("1%", "0.5 %")
+// or a fraction ("0.01"), as a fraction.
+func parseShare(flag, s string) (float64, error) {
+	v := strings.TrimSpace(s)
+	pct := strings.HasSuffix(v, "%")
+	n, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(v, "%")), 64)
+	if err != nil || math.IsNaN(n) || n < 0 {
+		return 0, fmt.Errorf("--%s %q: want a percentage or a fraction, such as 1%% or 0.01", flag, s)
+	}
+	if pct {
+		n /= 100
+	}
+	return n, nil
+}

@@ -5,6 +5,19 @@ import (
 	"testing"
 )
 
+func TestParseShare(t *testing.T) {
+	for in, want := range map[string]float64{"0": 0, "1%": 0.01, "0.5 %": 0.005, "0.02": 0.02, "50%": 0.5} {
+		if got, err := parseShare("loss", in); err != nil || got != want {
+			t.Errorf("parseShare(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "%", "-1%", "one percent", "NaN"} {
+		if _, err := parseShare("loss", in); err == nil || !strings.Contains(err.Error(), "--loss") {
+			t.Errorf("parseShare(%q): %v, want an error naming --loss", in, err)
+		}
+	}
+}
+
 func TestParseBytes(t *testing.T) {
 	for _, tc := range []struct {
 		in   string

@@ -34,6 +34,7 @@ func init() { rootCmd.AddCommand(testnetCmd) }
 type testnetOptions struct {
 	params                                  testnet.Params
 	bandwidth, originBandwidth, artifactLen string
+	loss                                    string
 	noBaselines                             bool
 	report, plot                            string
 }
@@ -83,6 +84,7 @@ netns runs ` + strings.Join(netns.Scenarios(), ", ") + `.`,
 	f.IntVar(&p.Supernodes, "supernodes", p.Supernodes, "supernodes that verify and co-sign")
 	f.IntVar(&p.Threshold, "threshold", p.Threshold, "distinct supernode co-signatures an agent requires (k)")
 	f.DurationVar(&p.Latency, "latency", p.Latency, "one-way delay of every link")
+	f.StringVar(&o.loss, "loss", "0", "share of the packets each node receives that its link drops, e.g. 1% (sim, netns)")
 	f.StringVar(&o.bandwidth, "bandwidth", "0", "every node's link, e.g. 10Mbit or 1MiB/s (0: uncapped)")
 	f.StringVar(&o.originBandwidth, "origin-bandwidth", "0", "the origins' links: the vendor's HTTP origin and the publisher, which seeds the artifact (0: as --bandwidth)")
 	f.StringVar(&o.artifactLen, "artifact-size", "1MiB", "size of the published artifact, e.g. 1MiB or 500kB")
@@ -108,6 +110,9 @@ func (o testnetOptions) runParams() (testnet.Params, error) {
 		return p, err
 	}
 	if p.ArtifactBytes, err = parseBytes("artifact-size", o.artifactLen, false); err != nil {
+		return p, err
+	}
+	if p.Loss, err = parseShare("loss", o.loss); err != nil {
 		return p, err
 	}
 	p.Baselines = !o.noBaselines

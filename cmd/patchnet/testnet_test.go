@@ -265,6 +265,8 @@ func TestTestnetRejectsBadFlags(t *testing.T) {
 		{[]string{"--scenario", "nope"}, `scenario "nope"`},
 		{[]string{"--threshold", "4", "--supernodes", "3"}, "threshold 4"},
 		{[]string{"--churn", "1"}, "churn share 1"},
+		{[]string{"--loss", "60%"}, "loss 0.6: want 0..0.5"},
+		{[]string{"--loss", "lots"}, `--loss "lots"`},
 		{[]string{"rendr"}, `unknown command "rendr"`},
 	} {
 		_, _, err := runTestnetCmd(t, append([]string{"--mode", testRunnerMode}, tc.args...)...)

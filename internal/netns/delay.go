@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"sync"
 	"time"
 
@@ -119,4 +120,29 @@ func (dl *delayer) close() {
 	close(dl.stop)
 	dl.wg.Wait()
 	dl.q.close()
+}
+
+// SetLoss drops each packet the node receives with probability p (an
+// iptables statistic rule on eth0's ingress, ahead of the delayer's), so
+// with it on every node a path between two nodes loses that share. It can
+// be set once per node; LatencyAvailable says whether iptables is there.
+func (nd *Node) SetLoss(ctx context.Context, p float64) error {
+	if !(p > 0 && p < 1) {
+		return fmt.Errorf("loss %v: want a probability between 0 and 1", p)
+	}
+	if err := LatencyAvailable(); err != nil {
+		return err
+	}
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.loss > 0 {
+		return fmt.Errorf("node %s has a loss already", nd.Name)
+	}
+	err := run(ctx, "ip", "netns", "exec", nd.NS, "iptables", "-w", "-I", "INPUT", "1", "-i", "eth0",
+		"-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(p, 'f', -1, 64), "-j", "DROP")
+	if err != nil {
+		return fmt.Errorf("dropping %s's packets: %w", nd.Name, err)
+	}
+	nd.loss = p
+	return nil
 }

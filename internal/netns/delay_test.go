@@ -80,3 +80,74 @@ func TestLatencyDelaysEveryPacket(t *testing.T) {
 		t.Error("a second latency was accepted")
 	}
 }
+
+// A node with a loss share drops about that share of what it receives:
+// of 400 datagrams sent to it at 50 %, between 100 and 300 arrive (a
+// binomial's 10 standard deviations either side), and a second loss or a
+// share outside (0, 1) is refused.
+func TestLossDropsItsShare(t *testing.T) {
+	if err := LatencyAvailable(); err != nil {
+		t.Skip(err)
+	}
+	const sent = 400
+	ctx := context.Background()
+	n := newNet(t)
+	a, err := n.AddNode(ctx, "sender", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.AddNode(ctx, "lossy", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []float64{0, 1, -0.5} {
+		if err := b.SetLoss(ctx, p); err == nil {
+			t.Errorf("loss %v accepted", p)
+		}
+	}
+	if err := b.SetLoss(ctx, 0.5); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SetLoss(ctx, 0.1); err == nil {
+		t.Error("a second loss was accepted")
+	}
+	var pc *net.UDPConn
+	if err := doIn("/run/netns/"+b.NS, func() error {
+		var err error
+		pc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IP(b.Addr.AsSlice())})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	_ = pc.SetReadBuffer(4 << 20) // none lost to a full socket buffer
+	if err := doIn("/run/netns/"+a.NS, func() error {
+		c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range sent {
+			if _, err := c.Write(make([]byte, 100)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	buf := make([]byte, 1500)
+	for {
+		// The datagrams are sent already: the read ends once none is left.
+		_ = pc.SetReadDeadline(time.Now().Add(time.Second))
+		if _, err := pc.Read(buf); err != nil {
+			break
+		}
+		got++
+	}
+	if got < sent/4 || got > 3*sent/4 {
+		t.Errorf("%d of %d datagrams arrived at a 50%% loss", got, sent)
+	}
+	t.Logf("%d of %d datagrams arrived", got, sent)
+}

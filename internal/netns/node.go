@@ -29,6 +29,7 @@ type Node struct {
 
 	mu      sync.Mutex
 	delayer *delayer // nil: no latency
+	loss    float64  // share of received packets dropped (SetLoss)
 }
 
 // create makes the namespace and its link, up, with loopback up too.

@@ -91,11 +91,19 @@ func newCluster(ctx context.Context, p testnet.Params, progress testnet.Progress
 }
 
 // addNode adds a namespace with the run's link: rate, and Params.Latency
-// on everything it receives.
+// and Params.Loss on everything it receives.
 func (c *cluster) addNode(ctx context.Context, name string, rate int64) (*netns.Node, error) {
 	nd, err := c.net.AddNode(ctx, name, rate)
-	if err != nil || c.p.Latency == 0 {
+	if err != nil {
 		return nd, err
+	}
+	if c.p.Loss > 0 {
+		if err := nd.SetLoss(ctx, c.p.Loss); err != nil {
+			return nd, err
+		}
+	}
+	if c.p.Latency == 0 {
+		return nd, nil
 	}
 	return nd, nd.SetLatency(ctx, c.p.Latency)
 }

@@ -29,7 +29,8 @@
 // links, S1 and S2 beside the paper's). Params.Latency is added to every
 // packet a node receives (internal/netns's NFQUEUE delayer: this kernel
 // has no netem), so a one-way trip between two nodes takes that much
-// more.
+// more; Params.Loss drops that share of them at random (an iptables
+// statistic rule ahead of the delayer's).
 //
 // At the end of a run every daemon's /v1/status is read the way
 // `patchnet testnet collect` reads a cluster's nodes (k8s.Fetch,

@@ -76,6 +76,21 @@ func TestPropagation(t *testing.T) {
 		rep.Results[testnet.ResultPatchnet].MaxMS, rep.Results[testnet.ResultHTTPOrigin].P50MS, rep.SetupS)
 }
 
+// Propagation over links that drop 5 % of what each node receives (an
+// iptables statistic rule in each namespace): every agent installs, and
+// the report says the loss.
+func TestPropagationOverLossyLinks(t *testing.T) {
+	p := params(t, testnet.ScenarioPropagation, 3)
+	if err := netns.LatencyAvailable(); err != nil {
+		t.Skip(err)
+	}
+	p.Loss = 0.05
+	rep := run(t, p)
+	if got := rep.Results[testnet.ResultPatchnet].Delivered; got != 1 || rep.Loss != p.Loss {
+		t.Errorf("delivered to %v of the agents, report's loss %v; want all, %v", got, rep.Loss, p.Loss)
+	}
+}
+
 // Churn through processes: a third of six agents SIGKILLed right after
 // publication, one of them restarted once the four survivors installed;
 // the survivors and the restarted one install (the run's checks), each

@@ -40,9 +40,9 @@ func Run(ctx context.Context, p testnet.Params, progress testnet.Progress) (rep 
 	if err := netns.Available(); err != nil {
 		return nil, fmt.Errorf("netns mode: %w", err)
 	}
-	if p.Latency > 0 {
+	if p.Latency > 0 || p.Loss > 0 {
 		if err := netns.LatencyAvailable(); err != nil {
-			return nil, fmt.Errorf("latency %v: %w; or run with latency 0", p.Latency, err)
+			return nil, fmt.Errorf("latency %v, loss %v: %w; or run with neither", p.Latency, p.Loss, err)
 		}
 	}
 	if p.Scenario == testnet.ScenarioTable2 && p.RolloutSpread > 0 {
@@ -85,7 +85,7 @@ func withCluster(ctx context.Context, p testnet.Params, progress testnet.Progres
 // baseReport is the report's header for p.
 func baseReport(p testnet.Params, c *cluster, setup time.Duration) *testnet.Report {
 	return &testnet.Report{Scenario: p.Scenario, Mode: testnet.ModeNetns, Nodes: len(c.agents), Supernodes: p.Supernodes,
-		Threshold: p.Threshold, LatencyMS: float64(p.Latency) / float64(time.Millisecond), BandwidthBPS: p.Bandwidth, ArtifactBytes: p.ArtifactBytes,
+		Threshold: p.Threshold, LatencyMS: float64(p.Latency) / float64(time.Millisecond), Loss: p.Loss, BandwidthBPS: p.Bandwidth, ArtifactBytes: p.ArtifactBytes,
 		RolloutSpreadS: p.RolloutSpread.Seconds(),
 		Results:        map[string]testnet.Result{}, Checks: map[string]bool{}, SetupS: setup.Seconds()}
 }

@@ -8,8 +8,8 @@
 // resource and connection managers, gater, QUIC — whose UDP socket is an
 // endpoint of the run's network fabric (fabric.go, through
 // node.Config.HostOptions): every node has its own address (simnet's
-// IntToPublicIPv4 of its number), a one-way latency and an uplink/downlink
-// bandwidth cap. The zone forms as a real one: agents bootstrap off the
+// IntToPublicIPv4 of its number), a one-way latency, a random loss share
+// (Params.Loss) and an uplink/downlink bandwidth cap. The zone forms as a real one: agents bootstrap off the
 // publisher and one supernode and find each other through the DHT.
 //
 // The fabric replaced github.com/marcopolo/simnet's Simnet router, whose

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"container/heap"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"sync"
@@ -23,9 +24,12 @@ import (
 //
 // Links drop as a router's full buffer does: a datagram that would wait
 // more than linkBuffer behind those already queued on a link is dropped,
-// which is the loss QUIC's congestion control backs off on.
+// which is the loss QUIC's congestion control backs off on. With a loss
+// share, each datagram is also dropped at random with that probability
+// (testnet.Params.Loss), before it takes any link's time.
 type fabric struct {
 	latency time.Duration
+	loss    float64
 	cut     *cut
 	closing chan struct{}
 	wg      sync.WaitGroup
@@ -35,10 +39,11 @@ type fabric struct {
 
 	unroutable atomic.Int64 // datagrams for an address no endpoint has
 	overflow   atomic.Int64 // datagrams a full link buffer dropped
+	lost       atomic.Int64 // datagrams the loss share dropped
 }
 
-func newFabric(latency time.Duration, c *cut) *fabric {
-	return &fabric{latency: latency, cut: c, closing: make(chan struct{}), ports: map[netip.AddrPort]*port{}}
+func newFabric(latency time.Duration, loss float64, c *cut) *fabric {
+	return &fabric{latency: latency, loss: loss, cut: c, closing: make(chan struct{}), ports: map[netip.AddrPort]*port{}}
 }
 
 // port is one endpoint's place on the fabric: its link's two directions,
@@ -97,6 +102,10 @@ func (f *fabric) send(from *port, to net.Addr, b []byte) {
 		return
 	}
 	if f.cut.drops(from.addr, u) {
+		return
+	}
+	if f.loss > 0 && rand.Float64() < f.loss {
+		f.lost.Add(1)
 		return
 	}
 	left, ok := from.up.admit(time.Now(), len(b))

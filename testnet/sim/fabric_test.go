@@ -12,7 +12,7 @@ import (
 // fabricPair is a fabric with latency and n uncapped endpoints.
 func fabricPair(t *testing.T, latency time.Duration, n int) (*fabric, []*socket) {
 	t.Helper()
-	f := newFabric(latency, &cut{})
+	f := newFabric(latency, 0, &cut{})
 	t.Cleanup(f.close)
 	var socks []*socket
 	for i := range n {
@@ -71,7 +71,7 @@ func TestFabricCapsBandwidth(t *testing.T) {
 		size = 1000
 		sent = 200 // a second's worth, ten times the buffer
 	)
-	f := newFabric(0, &cut{})
+	f := newFabric(0, 0, &cut{})
 	t.Cleanup(f.close)
 	a := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 1}, rate, 0)
 	b := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 1}, 0, 0)
@@ -89,6 +89,31 @@ func TestFabricCapsBandwidth(t *testing.T) {
 	}
 	if got := f.overflow.Load(); got != int64(sent-want) {
 		t.Fatalf("dropped %d datagrams, want %d (the buffer holds %d)", got, sent-want, want)
+	}
+}
+
+// TestFabricDropsLossShare: with a loss share, about that share of the
+// datagrams is dropped at random, and every other one arrives.
+func TestFabricDropsLossShare(t *testing.T) {
+	const sent = 2000
+	f := newFabric(0, 0.5, &cut{})
+	t.Cleanup(f.close)
+	a := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 1}, 0, 0)
+	b := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 1}, 0, 0)
+	for range sent {
+		_, _ = a.WriteTo([]byte("x"), b.LocalAddr())
+	}
+	lost := int(f.lost.Load())
+	// Binomial(2000, 0.5): a standard deviation of 22; 300 either side is
+	// beyond chance.
+	if lost < sent/2-300 || lost > sent/2+300 {
+		t.Fatalf("lost %d of %d datagrams at a loss share of 0.5", lost, sent)
+	}
+	for range sent - lost {
+		read(t, b)
+	}
+	if n := f.overflow.Load(); n != 0 {
+		t.Fatalf("%d datagrams overflowed an uncapped link", n)
 	}
 }
 

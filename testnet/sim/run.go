@@ -109,7 +109,7 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 func newReport(p testnet.Params) *testnet.Report {
 	return &testnet.Report{
 		Scenario: p.Scenario, Mode: testnet.ModeSim, Nodes: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
-		LatencyMS: float64(p.Latency) / float64(time.Millisecond), BandwidthBPS: p.Bandwidth,
+		LatencyMS: float64(p.Latency) / float64(time.Millisecond), Loss: p.Loss, BandwidthBPS: p.Bandwidth,
 		RolloutSpreadS: p.RolloutSpread.Seconds(),
 		Results:        map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{},
 	}

@@ -123,6 +123,22 @@ func TestPropagation(t *testing.T) {
 	}
 }
 
+// TestLossyLinks: with 5 % of the datagrams every node receives dropped
+// at random, every agent still accepts and installs (QUIC retransmits,
+// the zone's catch-up fills what gossip lost), and the report says the
+// loss it ran with.
+func TestLossyLinks(t *testing.T) {
+	p := small(testnet.ScenarioPropagation)
+	p.Loss = 0.05
+	rep := run(t, p)
+	if rep.Loss != p.Loss {
+		t.Errorf("report's loss %v, want %v", rep.Loss, p.Loss)
+	}
+	if got := rep.Results[testnet.ResultPatchnet].Delivered; got != 1 {
+		t.Errorf("delivered to %v of the agents over lossy links, want all", got)
+	}
+}
+
 // TestRolloutSpread: with a rollout spread every agent accepts at once and
 // installs at its own offset within the spread, so some wait well past
 // their acceptance (twelve offsets all within the first quarter of the
