@@ -4,6 +4,9 @@ import (
 	"context"
 	"io"
 	"net"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,18 +139,37 @@ func TestLossDropsItsShare(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	got := 0
+	dropped := droppedByLoss(t, b)
+	if dropped < sent/4 || dropped > 3*sent/4 {
+		t.Errorf("the loss rule dropped %d of %d datagrams at 50%%", dropped, sent)
+	}
+	// Every datagram the rule let through arrives (the deadline only
+	// bounds a failure).
 	buf := make([]byte, 1500)
-	for {
-		// The datagrams are sent already: the read ends once none is left.
-		_ = pc.SetReadDeadline(time.Now().Add(time.Second))
+	_ = pc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := range sent - dropped {
 		if _, err := pc.Read(buf); err != nil {
-			break
+			t.Fatalf("datagram %d of the %d not dropped: %v", i+1, sent-dropped, err)
 		}
-		got++
 	}
-	if got < sent/4 || got > 3*sent/4 {
-		t.Errorf("%d of %d datagrams arrived at a 50%% loss", got, sent)
+	t.Logf("%d of %d datagrams dropped", dropped, sent)
+}
+
+// droppedByLoss is the packet count of nd's loss rule (the first of its
+// INPUT chain).
+func droppedByLoss(t *testing.T, nd *Node) int {
+	t.Helper()
+	out, err := exec.Command("ip", "netns", "exec", nd.NS, "iptables", "-w", "-L", "INPUT", "1", "-v", "-x", "-n").Output()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Logf("%d of %d datagrams arrived", got, sent)
+	f := strings.Fields(string(out))
+	if len(f) < 3 || f[2] != "DROP" {
+		t.Fatalf("INPUT's first rule is not the loss rule: %q", out)
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		t.Fatalf("reading the loss rule's packet count from %q: %v", out, err)
+	}
+	return n
 }
