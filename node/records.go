@@ -47,6 +47,21 @@ func deleteRecord(db *badger.DB, key string) error {
 	return nil
 }
 
+// countRecords is how many keys db holds under prefix, read without
+// their values.
+func countRecords(db *badger.DB, prefix string) (int, error) {
+	n := 0
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 // eachRecord calls fn with the key and JSON record of every key under
 // prefix, in key order, and stops at fn's first error.
 func eachRecord[T any](db *badger.DB, prefix string, fn func(key string, rec T) error) error {

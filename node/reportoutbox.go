@@ -148,13 +148,14 @@ func (o *reportOutbox) edit(w waitingReport, change func() error) error {
 	return change()
 }
 
-// count is how many reports wait.
+// count is how many reports wait (0 if the database cannot say), read
+// without decoding them: status and metrics ask on every read.
 func (o *reportOutbox) count() int {
-	all, err := o.list()
+	n, err := countRecords(o.db, outboxPrefix)
 	if err != nil {
 		return 0
 	}
-	return len(all)
+	return n
 }
 
 // queueReport signs r and keeps it in the outbox for the report loop,
@@ -264,14 +265,12 @@ func (n *Node) sendWaitingReport(ctx context.Context, w waitingReport, unreachab
 // adding those it fails to reach. It returns who took it and, for the
 // others, why not.
 func (n *Node) deliverReport(ctx context.Context, w waitingReport, unreachable map[peer.ID]error) (took, failed []string) {
-	send := func(p peer.ID) bool {
-		err := DeliverReport(ctx, n.ov.Host(), p, w.Signed)
-		if err != nil {
+	send := func(p peer.ID) {
+		if err := DeliverReport(ctx, n.ov.Host(), p, w.Signed); err != nil {
 			failed = append(failed, fmt.Sprintf("%s (%v)", p, err))
-			return false
+			return
 		}
 		took = append(took, p.String())
-		return true
 	}
 	tried := map[peer.ID]bool{}
 	for _, p := range n.connectedWith(trust.RoleSupernode) {

@@ -24,10 +24,10 @@ func realAnnouncement(t *testing.T) ([]byte, *trust.Verifier) {
 	return trusttest.Envelope(t, updates.PayloadType, []byte(`{"id":"PNT-1"}`), signers...), pki.Verifier(t)
 }
 
-// Each forgery fails verification for what it is: junk does not decode,
-// the impostors' signatures chain to no pinned root, the tampered copy's
-// signatures do not verify.
-func TestForgeriesFailVerification(t *testing.T) {
+// forgerOfLab is the zone "lab"'s real announcement, parsed, its
+// verifier, and a forger for the zone.
+func forgerOfLab(t *testing.T) (*trust.Envelope, *trust.Verifier, *Forger) {
+	t.Helper()
 	raw, v := realAnnouncement(t)
 	real, err := trust.ParseEnvelope(raw)
 	if err != nil {
@@ -37,6 +37,14 @@ func TestForgeriesFailVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return real, v, f
+}
+
+// Each forgery fails verification for what it is: junk does not decode,
+// the impostors' signatures chain to no pinned root, the tampered copy's
+// signatures do not verify.
+func TestForgeriesFailVerification(t *testing.T) {
+	real, v, f := forgerOfLab(t)
 	for i, want := range []error{trust.ErrMalformed, trust.ErrUntrusted, trust.ErrBadSignature, trust.ErrMalformed, trust.ErrUntrusted} {
 		in := real
 		if i < 2 {
@@ -56,15 +64,7 @@ func TestForgeriesFailVerification(t *testing.T) {
 // The forger tampers with copies: the real envelope it was given still
 // verifies after every forgery.
 func TestForgerLeavesTheRealEnvelope(t *testing.T) {
-	raw, v := realAnnouncement(t)
-	real, err := trust.ParseEnvelope(raw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := NewForger("lab")
-	if err != nil {
-		t.Fatal(err)
-	}
+	real, v, f := forgerOfLab(t)
 	for range 6 {
 		if _, err := f.Next(real); err != nil {
 			t.Fatal(err)

@@ -397,13 +397,11 @@ func (t *transfer) work(s *source) {
 		start := time.Now()
 		err := t.fetchRun(s, run)
 		t.release(s, run)
-		if err == nil {
-			t.paced(s, run, time.Since(start))
-		}
 		if err != nil {
 			t.drop(s, err)
 			return
 		}
+		t.paced(s, run, time.Since(start))
 	}
 }
 
