@@ -3,6 +3,8 @@ package overlay
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,18 +24,26 @@ import (
 func TestPrunedAgentsFindEachOtherThroughSupernodePX(t *testing.T) {
 	_, as := overflowingSupernode(t, testConfig())
 	// Connected first, meshed at a heartbeat after: wait for both. An
-	// agent whose peer-exchange dials all failed (a loaded machine: this
-	// timed out once at 60 s under the race detector beside other
-	// packages) is pruned again with PX only after gossipsub's prune
-	// backoff (1 min): leave room for two more rounds.
-	waitFor(t, 3*time.Minute+10*time.Second, "every agent connected to another agent and meshed", func() bool {
-		for _, a := range as {
-			if len(a.Host().Network().Peers()) < 2 || len(a.MeshPeers(a.AnnounceTopic())) == 0 {
-				return false
+	// agent whose peer-exchange dials all failed (a loaded machine) is
+	// pruned again with PX only after gossipsub's prune backoff (1 min):
+	// leave room for two more rounds.
+	var stuck []string
+	deadline := time.Now().Add(3*time.Minute + 10*time.Second)
+	for {
+		stuck = stuck[:0]
+		for i, a := range as {
+			if peers, mesh := len(a.Host().Network().Peers()), len(a.MeshPeers(a.AnnounceTopic())); peers < 2 || mesh == 0 {
+				stuck = append(stuck, fmt.Sprintf("agent %d: %d peers, %d in its mesh, stats %+v", i, peers, mesh, a.Stats()))
 			}
 		}
-		return true
-	})
+		if len(stuck) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("agents not connected to another agent and meshed:\n%s", strings.Join(stuck, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
+	}
 }
 
 // TestPeerExchangeDeclinedAtLowWaterMark: the host gossipsub dials peer
@@ -88,14 +98,18 @@ func TestPrunedAgentAtLowWaterMarkDeclinesPeerExchange(t *testing.T) {
 // agentCfg bootstrapping off it alone (no DHT): more than gossipsub's Dhi
 // (12), so the supernode's announce mesh overflows and it prunes, with
 // peer exchange.
+//
+// The supernode joins the topic last, once it knows every agent is on it:
+// its prune then names all of them. Joined first, on a loaded machine (the
+// race run beside other packages) it pruned once a dozen agents had come,
+// and the last ones, arriving to a mesh with room, stayed its alone, named
+// to nobody.
 func overflowingSupernode(t *testing.T, agentCfg Config) (*testNode, []*testNode) {
 	const agents = 16
 	pki := trusttest.NewPKI(t, testZone)
 	cfg := testConfig()
 	cfg.Supernode = true
 	sn := startNode(t, pki, nodeOpts{cfg: cfg, member: pki.Issue(t, testZone, trust.RoleSupernode)})
-	collect(t, sn.Overlay, sn.AnnounceTopic())
-	collect(t, sn.Overlay, sn.SupernodesTopic()) // as a node's supernode does
 	var as []*testNode
 	for range agents {
 		a := startNode(t, pki, nodeOpts{cfg: agentCfg})
@@ -103,5 +117,10 @@ func overflowingSupernode(t *testing.T, agentCfg Config) (*testNode, []*testNode
 		connect(t, a.Overlay, sn.Overlay)
 		as = append(as, a)
 	}
+	waitFor(t, 60*time.Second, "the supernode to know every agent on the announce topic", func() bool {
+		return len(sn.TopicPeers(sn.AnnounceTopic())) == agents
+	})
+	collect(t, sn.Overlay, sn.AnnounceTopic())
+	collect(t, sn.Overlay, sn.SupernodesTopic()) // as a node's supernode does
 	return sn, as
 }
