@@ -2,6 +2,7 @@ package testnet
 
 import (
 	"math/rand/v2"
+	"strings"
 	"time"
 )
 
@@ -59,6 +60,9 @@ func fixtureReport() *Report {
 			Receipt: d / 4, Accept: d / 2, Install: d, FromPeers: 1 << 20, Served: 1 << 20, Wrong: i == 47}
 		if i == 0 {
 			s.FromOrigin, s.FromPeers = 1<<20, 0
+		}
+		if s.Wrong {
+			s.WrongInstall = "transaction 20261207-030100.000000-bbbbbb installed PNT-STOLEN version 1, artifact " + strings.Repeat("ab", 32)
 		}
 		r.Samples = append(r.Samples, s)
 		receipt, accept = append(receipt, s.Receipt), append(accept, s.Accept)

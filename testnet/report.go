@@ -115,8 +115,11 @@ type Sample struct {
 	// says why the first failed.
 	Failures     int    `json:"failures,omitempty"`
 	FirstFailure string `json:"first_failure,omitempty"`
-	// Wrong is set when it installed something it must not have.
-	Wrong bool `json:"wrong,omitempty"`
+	// Wrong is set when it installed something it must not have, and
+	// WrongInstall says what: the first such install, as its journal or
+	// install record names it.
+	Wrong        bool   `json:"wrong,omitempty"`
+	WrongInstall string `json:"wrong_install,omitempty"`
 }
 
 // Table2Row is one update of the paper's experiment: S1 (download) and S2

@@ -209,7 +209,7 @@ func makeSandbox(root string) error {
 // node opens later, as an earlier update would have: the real one's
 // journal then holds it for rollback, and either's history starts with it.
 func installOld(ctx context.Context, in node.Installer, deb string) error {
-	sum, size, err := digestFile(deb)
+	sum, size, err := DigestFile(deb)
 	if err != nil {
 		return err
 	}
@@ -217,10 +217,15 @@ func installOld(ctx context.Context, in node.Installer, deb string) error {
 	if err != nil {
 		return err
 	}
-	_, err = in.InstallVerified(ctx, art, install.Plan{Method: "dpkg", AnnouncementID: "LAB-BASE", AnnouncementVersion: 1,
+	_, err = in.InstallVerified(ctx, art, install.Plan{Method: "dpkg", AnnouncementID: BaseInstall, AnnouncementVersion: 1,
 		Summary: "base install of " + PackageName + " " + OldVersion})
 	return err
 }
+
+// BaseInstall is the announcement ID the journal records for a sandbox's
+// install of its old package (MakeSandbox, a member's OldVersion): the
+// lab's set-up, not an update.
+const BaseInstall = "LAB-BASE"
 
 // InstalledVersion is the version of PackageName installed in root, ""
 // when it is not: as dpkg-query reports it when it is on PATH, else as

@@ -67,7 +67,7 @@ func TestInstallers(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sum, _, err := digestFile(path)
+				sum, _, err := DigestFile(path)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -84,7 +84,7 @@ func TestInstallers(t *testing.T) {
 			}
 			checkVersion(t, root, OldVersion)
 
-			sum, size, err := digestFile(paths[NewVersion])
+			sum, size, err := DigestFile(paths[NewVersion])
 			if err != nil {
 				t.Fatal(err)
 			}

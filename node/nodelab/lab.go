@@ -130,7 +130,7 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 		if l.Debs[v], err = buildDeb(ctx, filepath.Join(o.Dir, "packages"), d, withDpkgDeb); err != nil {
 			return nil, err
 		}
-		sum, _, err := digestFile(l.Debs[v])
+		sum, _, err := DigestFile(l.Debs[v])
 		if err != nil {
 			return nil, err
 		}

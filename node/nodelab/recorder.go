@@ -190,8 +190,8 @@ func stanzaPackage(stanza string) string {
 	return ""
 }
 
-// digestFile is the SHA-256 and size of the file at path.
-func digestFile(path string) ([32]byte, int64, error) {
+// DigestFile is the SHA-256 and size of the file at path.
+func DigestFile(path string) ([32]byte, int64, error) {
 	var sum [32]byte
 	f, err := os.Open(path)
 	if err != nil {

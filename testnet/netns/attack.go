@@ -76,17 +76,11 @@ func (c *cluster) publishAndWait(ctx context.Context, rep *testnet.Report, fix s
 }
 
 // checkNothingOf checks, read at the end of the run, that no agent
-// accepted update id (the check named check) or installed it
-// (no_wrong_installs, and counted as wrong installs).
+// accepted update id (the check named check). An agent that installed it
+// is a wrong install, which the run's audit of every journal counts.
 func (c *cluster) checkNothingOf(ctx context.Context, rep *testnet.Report, id string, agents []string, check string) error {
 	acceptedBad, err := c.countWith(ctx, agents, hasEvent(id, node.EventAccepted))
-	if err != nil {
-		return err
-	}
-	installedBad, err := c.countWith(ctx, agents, hasEvent(id, node.EventInstalled))
-	rep.WrongInstalls = installedBad
 	rep.Checks[check] = acceptedBad == 0
-	rep.Checks["no_wrong_installs"] = installedBad == 0
 	return err
 }
 
@@ -204,8 +198,8 @@ func (c *cluster) peerID(ctx context.Context, name string) (string, error) {
 // it. Then the honest fix is published; the byzantine supernode's daemon
 // co-signs it too, so every agent catches it co-signing both, counts it
 // no more, and installs the fix on the others' co-signatures. Read at the
-// end: every agent's dpkg holds the fix's version, and no agent has a
-// record of the fix with another digest (wrong installs).
+// end: every agent's dpkg holds the fix's version, no agent has a record
+// of the fix with another digest, and no journal an install of it.
 func byzantine(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
 	if p.Threshold < 2 || p.Supernodes-1 < p.Threshold {
 		return nil, fmt.Errorf("byzantine: needs k ≥ 2 and k honest supernodes beside the byzantine one (have k=%d of %d supernodes)", p.Threshold, p.Supernodes)
@@ -277,7 +271,8 @@ func payloadDigest(path string) (updates.Digest, error) {
 
 // checkInstalledFix reads each agent's dpkg database for the fix's
 // version and its records of the fix: one with the conflicting payload's
-// digest means the agent accepted it, one installed a wrong install.
+// digest means the agent accepted it (installing it is a wrong install,
+// which the run's audit of every journal counts).
 func (c *cluster) checkInstalledFix(ctx context.Context, rep *testnet.Report, evil updates.Digest, agents []string) error {
 	fixed := 0
 	for _, a := range agents {
@@ -290,22 +285,17 @@ func (c *cluster) checkInstalledFix(ctx context.Context, rep *testnet.Report, ev
 		}
 	}
 	rep.Checks["every_agent_has_the_fix"] = fixed == len(agents)
-	acceptedBad, err := c.countWith(ctx, agents, recordOf(propID, evil, false))
-	if err != nil {
-		return err
-	}
+	acceptedBad, err := c.countWith(ctx, agents, recordOf(propID, evil))
 	rep.Checks["no_agent_accepted_conflicting"] = acceptedBad == 0
-	rep.WrongInstalls, err = c.countWith(ctx, agents, recordOf(propID, evil, true))
-	rep.Checks["no_wrong_installs"] = rep.WrongInstalls == 0
 	return err
 }
 
 // recordOf holds when the status has a record of update id with payload
-// digest d (installed, if installed is set).
-func recordOf(id string, d updates.Digest, installed bool) condition {
+// digest d.
+func recordOf(id string, d updates.Digest) condition {
 	return func(st *node.APIStatus) bool {
 		return slices.ContainsFunc(st.Updates, func(u node.APIUpdate) bool {
-			return u.ID == id && u.Digest == d && (!installed || u.State == node.StateInstalled)
+			return u.ID == id && u.Digest == d
 		})
 	}
 }

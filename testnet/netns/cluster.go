@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -31,6 +32,10 @@ type cluster struct {
 	procs    map[string]*zonekit.Proc
 	boot     string
 	agents   []string
+	// mu guards releases: a scenario may publish from two goroutines.
+	mu sync.Mutex
+	// releases are what the zone's own publisher published (released).
+	releases []release
 	// seeded is what the runs of `patchnet publish` served as seeder,
 	// from the line each prints when it exits.
 	seeded atomic.Int64

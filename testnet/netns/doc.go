@@ -39,7 +39,10 @@
 // delivered, the mean peak resident set of the daemons (memory per node)
 // and their CPU time together. The origin's egress is what the vendor's
 // HTTP origin served (the supernodes' checks, agents' fallbacks) plus what
-// `patchnet publish` says it served as seeder when it exits.
+// `patchnet publish` says it served as seeder when it exits. Then every
+// agent's journal is read with `patchnet history`: an install of anything
+// the scenario did not publish as the zone's publisher (or set up as a
+// sandbox's base package) is a wrong install (audit.go).
 //
 // It needs root, iproute2, iptables (for latency), and dpkg (rpm and
 // rpmbuild for table2). It is a

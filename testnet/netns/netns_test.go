@@ -47,6 +47,8 @@ func run(t *testing.T, p testnet.Params) *testnet.Report {
 			t.Errorf("check %s failed", name)
 		}
 	}
+	// Every run audits every agent's journal.
+	requireChecks(t, rep, checkNoWrongInstalls)
 	return rep
 }
 

@@ -10,7 +10,6 @@ import (
 
 	"github.com/patchnet/patchnet/internal/zonekit"
 	"github.com/patchnet/patchnet/node"
-	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 )
 
@@ -113,7 +112,7 @@ func fixSetup(p testnet.Params, started []string, pk *packages) func(context.Con
 // installed.
 func (c *cluster) startVulnerable(ctx context.Context, a, old string) error {
 	root := c.kit.Path(a, "root")
-	if err := nodelab.MakeSandbox(ctx, c.kit.Path(a), root, old); err != nil {
+	if err := c.sandbox(ctx, c.kit.Path(a), root, old); err != nil {
 		return err
 	}
 	return c.startAgent(ctx, a, root, nil)
@@ -124,6 +123,9 @@ func (c *cluster) startVulnerable(ctx context.Context, a, old string) error {
 func (c *cluster) publishFix(ctx context.Context, fix string) (string, time.Time, <-chan error, error) {
 	url, err := c.vendor.Add(fix)
 	if err != nil {
+		return "", time.Time{}, nil, err
+	}
+	if err := c.released(propID, fix); err != nil {
 		return "", time.Time{}, nil, err
 	}
 	t0, done, err := c.publish(ctx, zonekit.Update{ID: propID, Summary: "testnet propagation", Ecosystem: "Debian:12",

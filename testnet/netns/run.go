@@ -79,7 +79,11 @@ func withCluster(ctx context.Context, p testnet.Params, progress testnet.Progres
 	}
 	rctx, cancel := context.WithTimeout(ctx, p.Timeout)
 	defer cancel()
-	return body(rctx, c, time.Since(start))
+	rep, err = body(rctx, c, time.Since(start))
+	if rep != nil {
+		err = errors.Join(err, c.checkInstalls(ctx, rep))
+	}
+	return rep, err
 }
 
 // baseReport is the report's header for p.

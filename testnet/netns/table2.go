@@ -90,6 +90,9 @@ func table2Publish(ctx context.Context, c *cluster, u table2Update) (testnet.Tab
 	if u.update.URL, err = c.vendor.Add(u.update.Artifact); err != nil {
 		return row, err
 	}
+	if err := c.released(u.update.ID, u.update.Artifact); err != nil {
+		return row, err
+	}
 	_, done, err := c.publish(ctx, u.update)
 	if err != nil {
 		return row, err
@@ -154,7 +157,7 @@ func table2Setup(ctx context.Context, c *cluster) ([]table2Update, error) {
 	}
 	prefix := filepath.Join(roots["openbsd"], "usr/local/sudo")
 	steps := []func() error{
-		func() error { return nodelab.MakeSandbox(ctx, c.kit.Path("openbsd"), roots["openbsd"], "") },
+		func() error { return c.sandbox(ctx, c.kit.Path("openbsd"), roots["openbsd"], "") },
 		func() error { return os.MkdirAll(prefix, 0o755) },
 		func() error {
 			return c.startAgent(ctx, "openbsd", roots["openbsd"], map[string]string{
@@ -162,7 +165,7 @@ func table2Setup(ctx context.Context, c *cluster) ([]table2Update, error) {
 		},
 		func() error { return makeRPMRoot(ctx, roots["redhat"], oldPine) },
 		func() error { return c.startAgent(ctx, "redhat", roots["redhat"], nil) },
-		func() error { return nodelab.MakeSandbox(ctx, c.kit.Path("debian"), roots["debian"], oldFTP) },
+		func() error { return c.sandbox(ctx, c.kit.Path("debian"), roots["debian"], oldFTP) },
 		func() error { return c.startAgent(ctx, "debian", roots["debian"], nil) },
 	}
 	for _, step := range steps {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -13,9 +14,6 @@ import (
 
 	"golang.org/x/sync/errgroup"
 )
-
-// baseInstall is the announcement ID of the lab's install of OldVersion.
-const baseInstall = "LAB-BASE"
 
 // fill puts the live agents' samples, percentiles, egress, duplicates and
 // wrong installs into rep.
@@ -91,7 +89,8 @@ func spread(accept, cosigned []time.Duration, k int) []time.Duration {
 func (z *zone) sample(m *nodelab.Member) testnet.Sample {
 	id := m.ID()
 	s := testnet.Sample{Node: m.Name, Role: "agent", Receipt: z.receipt(id), Accept: z.since(id, node.EventAccepted),
-		Install: z.since(id, node.EventInstalled), Served: z.net.sent(m.Name), Wrong: z.wrong(m)}
+		Install: z.since(id, node.EventInstalled), Served: z.net.sent(m.Name), WrongInstall: z.wrong(m)}
+	s.Wrong = s.WrongInstall != ""
 	if f := z.ev.failures(id); len(f) > 0 {
 		s.Failures, s.FirstFailure = len(f), f[0].Detail
 	}
@@ -111,22 +110,22 @@ func fromPublisher(from []peer.ID, publisher peer.ID) bool {
 	return len(from) == 1 && from[0] == publisher
 }
 
-// wrong reports whether m installed anything but the lab's base and the
-// published fix's artifact.
-func (z *zone) wrong(m *nodelab.Member) bool {
+// wrong says what m installed besides the lab's base and the published
+// fix's artifact: the first such install, or "" for none.
+func (z *zone) wrong(m *nodelab.Member) string {
 	recs, err := m.Installed()
 	if err != nil {
-		return false
+		return ""
 	}
 	for _, r := range recs {
-		if r.ID == baseInstall {
+		if r.ID == nodelab.BaseInstall {
 			continue
 		}
 		if z.fix == nil || r.ID != z.fix.ID || r.SHA256 != z.fix.Patchnet.Artifact.SHA256 {
-			return true
+			return fmt.Sprintf("installed %s version %d, artifact %x", r.ID, r.Version, r.SHA256)
 		}
 	}
-	return false
+	return ""
 }
 
 // duplicatesPerMessage is gossip's duplicate deliveries (dropped by
