@@ -208,9 +208,10 @@ const (
 	MaxReportIDBytes     = 256
 	MaxReportReasonBytes = 64
 	// MaxReportedUpdates caps the update versions a supernode keeps
-	// install reports of, and MaxReportsPerUpdate the agents per version:
-	// at a few hundred bytes a report, at most a few GiB in the worst case
-	// and a few MiB in practice.
+	// install reports of (a new one deletes the reports of the version
+	// reported on least recently), and MaxReportsPerUpdate the agents per
+	// version (more are refused): at a few hundred bytes a report, at most
+	// a few GiB in the worst case and a few MiB in practice.
 	MaxReportedUpdates  = 1024
 	MaxReportsPerUpdate = 10000
 	// MaxConcurrentExchanges caps the report or status streams a node

@@ -101,6 +101,7 @@ var reasonClasses = []struct {
 	{trust.ErrOversized, "oversized"},
 	{trust.ErrTooManySignatures, "too-many-signatures"},
 	{trust.ErrChainTooLong, "chain-too-long"},
+	{ErrUnknownUpdate, "unknown-update"},
 	{origin.ErrOutsideOrigins, "outside-origins"},
 	{origin.ErrUnsigned, "vendor-unsigned"},
 	{origin.ErrUnpinnedKey, "vendor-key-unpinned"},

@@ -47,6 +47,33 @@ func deleteRecord(db *badger.DB, key string) error {
 	return nil
 }
 
+// deletePrefix removes every record under prefix and says how many.
+func deletePrefix(db *badger.DB, prefix string) (int, error) {
+	var keys [][]byte
+	err := db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			keys = append(keys, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("listing %s: %w", prefix, err)
+	}
+	wb := db.NewWriteBatch()
+	defer wb.Cancel()
+	for _, k := range keys {
+		if err := wb.Delete(k); err != nil {
+			return 0, fmt.Errorf("deleting %s: %w", k, err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		return 0, fmt.Errorf("deleting %s: %w", prefix, err)
+	}
+	return len(keys), nil
+}
+
 // countRecords is how many keys db holds under prefix, read without
 // their values.
 func countRecords(db *badger.DB, prefix string) (int, error) {

@@ -172,7 +172,15 @@ func (n *Node) handleReport(s network.Stream) {
 			r, err = n.verifyReport(from, raw)
 		}
 		if err == nil {
-			err = n.cosigner.reports.add(r)
+			err = n.knownUpdate(r.InstallReport)
+		}
+		var evicted *updateKey
+		if err == nil {
+			evicted, err = n.cosigner.reports.add(r)
+		}
+		if evicted != nil {
+			n.log.Info("install reports deleted to make room", "id", evicted.id, "version", evicted.version,
+				"limit", MaxReportedUpdates)
 		}
 		if err != nil {
 			err = fmt.Errorf("refusing install report from %s: %w", from, err)
@@ -258,6 +266,27 @@ func (n *Node) checkReport(r InstallReport) error {
 		return fmt.Errorf("checking install report: %w: reason of %d bytes", trust.ErrMalformed, len(r.Reason))
 	case r.Time.After(n.verifier.Now().Add(updates.MaxClockSkew)):
 		return fmt.Errorf("checking install report: %w: dated %s, ahead of this node's clock", trust.ErrNotYetValid, r.Time.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// ErrUnknownUpdate is a supernode's answer to an install report of an
+// update it never had a proposal of at that version: it keeps reports of
+// the zone's own updates only, so no agent can fill its store with
+// versions nobody published.
+var ErrUnknownUpdate = fmt.Errorf("%w: update unknown to this supernode", trust.ErrUntrusted)
+
+// knownUpdate checks that this supernode had a proposal of r's update at
+// r's version or a later one (co-signed, or being checked); one it
+// refused is unknown here, and the agent takes its report to the
+// update's co-signers.
+func (n *Node) knownUpdate(r InstallReport) error {
+	rec, ok, err := n.cosigner.records.get(r.ID)
+	if err != nil {
+		return fmt.Errorf("checking install report: %w", err)
+	}
+	if !ok || rec.Version < r.Version {
+		return fmt.Errorf("checking install report: %w: %s version %d", ErrUnknownUpdate, r.ID, r.Version)
 	}
 	return nil
 }

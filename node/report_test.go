@@ -80,7 +80,8 @@ func TestInstallReportsOnlyFromAgentsThatOptIn(t *testing.T) {
 
 // A supernode refuses, by name, every install report that is not an
 // agent of its zone reporting for itself (over a stream from an admitted
-// agent of the zone), and keeps none of them; a genuine one is kept.
+// agent of the zone) on an update the supernode had a proposal of, and
+// keeps none of them; a genuine one is kept.
 func TestForgedInstallReportsRejected(t *testing.T) {
 	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 1, Threshold: 1})
 	ctx := context.Background()
@@ -94,10 +95,13 @@ func TestForgedInstallReportsRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := otherZoneAgent(t, l)
-	report := node.InstallReport{Zone: l.Zone, ID: "PNT-2026-0302", Version: 1, Outcome: node.OutcomeInstalled, Time: time.Now()}
+	fix := publishCoSigned(t, l, "PNT-2026-0302", sn)
+	report := node.InstallReport{Zone: l.Zone, ID: fix.ID, Version: 1, Outcome: node.OutcomeInstalled, Time: time.Now()}
 	badSig := forgedSignature(t, signedReport(t, report, creds))
 	wrongZoneField := report
 	wrongZoneField.Zone = "elsewhere"
+	unpublished, later := report, report
+	unpublished.ID, later.Version = "PNT-2026-9999", 2
 	for _, tc := range []struct {
 		name   string
 		from   *node.Node
@@ -112,6 +116,8 @@ func TestForgedInstallReportsRejected(t *testing.T) {
 		{"payload of another zone", agent.Node, signedReport(t, wrongZoneField, creds), "wrong-zone"},
 		{"oversized", agent.Node, bytes.Repeat([]byte("x"), node.MaxReportBytes+1), "oversized"},
 		{"not an envelope", agent.Node, []byte("installed, honest"), "malformed"},
+		{"an update never published", agent.Node, signedReport(t, unpublished, creds), "unknown-update"},
+		{"a version never published", agent.Node, signedReport(t, later, creds), "unknown-update"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := sn.Status().Count[node.EventReportRejected]
@@ -148,6 +154,21 @@ func TestForgedInstallReportsRejected(t *testing.T) {
 	if e, _ := sn.Status().Last(node.EventReportRejected); err == nil || e.Reason != "revoked" {
 		t.Errorf("a revoked agent's report: %v; the supernode's rejection %q (%s), want reason revoked", err, e.Detail, e.Reason)
 	}
+}
+
+// publishCoSigned publishes version 1 of the lab's fix id and waits
+// until supernode sn co-signed it.
+func publishCoSigned(t *testing.T, l *nodelab.Lab, id string, sn *nodelab.Member) *updates.Announcement {
+	t.Helper()
+	fix, err := l.Fix(context.Background(), id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Publisher.Publish(context.Background(), fix); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, sn.Name+" to co-sign", func() bool { return sn.Status().Has(node.EventCoSigned) })
+	return fix
 }
 
 // signedReport is r signed by creds, as an agent sends it.
@@ -248,14 +269,7 @@ func reportWaiting(t *testing.T, reporting *atomic.Bool) (*nodelab.Lab, *updates
 	if err := l.Stop(agent); err != nil {
 		t.Fatal(err)
 	}
-	fix, err := l.Fix(ctx, "PNT-2026-0303", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 60*time.Second, sn.Name+" to co-sign", func() bool { return sn.Status().Has(node.EventCoSigned) })
+	fix := publishCoSigned(t, l, "PNT-2026-0303", sn)
 	if err := l.Stop(sn); err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,12 @@ type receivedReport struct {
 
 // reportKey is where r is kept.
 func reportKey(r *receivedReport) string {
-	return fmt.Sprintf("%s%s/%020d/%s", reportPrefix, r.ID, r.Version, r.Agent)
+	return versionPrefix(updateKey{r.ID, r.Version}) + r.Agent
+}
+
+// versionPrefix keys the reports of one update version.
+func versionPrefix(k updateKey) string {
+	return fmt.Sprintf("%s%s/%020d/", reportPrefix, k.id, k.version)
 }
 
 // updateKey names one version of one update among the reports.
@@ -34,53 +39,104 @@ type updateKey struct {
 	version uint64
 }
 
+// compareKeys orders update keys by id, then version.
+func compareKeys(a, b updateKey) int {
+	return cmp.Or(cmp.Compare(a.id, b.id), cmp.Compare(a.version, b.version))
+}
+
+// versionReports is what the store knows of one version's reports
+// without reading them: how many, and the newest report's time.
+type versionReports struct {
+	n    int
+	last time.Time
+}
+
 // reportStore keeps a supernode's install reports in its database, within
 // MaxReportedUpdates versions and MaxReportsPerUpdate agents per version,
 // and in memory how many each version holds.
 type reportStore struct {
-	mu     sync.Mutex
-	db     *badger.DB
-	counts map[updateKey]int
+	mu       sync.Mutex
+	db       *badger.DB
+	versions map[updateKey]*versionReports
 }
 
 // openReportStore counts the reports the database holds.
 func openReportStore(db *badger.DB) (*reportStore, error) {
-	s := &reportStore{db: db, counts: map[updateKey]int{}}
-	err := s.each(func(r receivedReport) { s.counts[updateKey{r.ID, r.Version}]++ })
+	s := &reportStore{db: db, versions: map[updateKey]*versionReports{}}
+	err := s.each(func(r receivedReport) { s.counted(r) })
 	if err != nil {
 		return nil, fmt.Errorf("opening install reports: %w", err)
 	}
 	return s, nil
 }
 
+// counted adds r, newly kept, to its version's count.
+func (s *reportStore) counted(r receivedReport) {
+	k := updateKey{r.ID, r.Version}
+	v := s.versions[k]
+	if v == nil {
+		v = &versionReports{}
+		s.versions[k] = v
+	}
+	v.n++
+	if r.Time.After(v.last) {
+		v.last = r.Time
+	}
+}
+
 // add keeps r, replacing the same agent's earlier report of its version.
-// A version beyond MaxReportedUpdates, or an agent beyond
-// MaxReportsPerUpdate of one version, is refused: reports are counts for
-// operators, and no agent may make a supernode keep without bound.
-func (s *reportStore) add(r *receivedReport) error {
+// A new version beyond MaxReportedUpdates makes room by deleting the
+// reports of the version reported on least recently (evicted names it);
+// an agent beyond MaxReportsPerUpdate of one version is refused. Reports
+// are counts for operators, and no agent may make a supernode keep
+// without bound; only updates the supernode knows are reported on
+// (knownUpdate), so the versions are the zone's own.
+func (s *reportStore) add(r *receivedReport) (evicted *updateKey, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := updateKey{r.ID, r.Version}
 	key := reportKey(r)
 	_, exists, err := getRecord[receivedReport](s.db, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !exists {
-		switch n, known := s.counts[k]; {
-		case !known && len(s.counts) >= MaxReportedUpdates:
-			return fmt.Errorf("%w: reports of %d update versions kept already (limit)", trust.ErrOversized, MaxReportedUpdates)
-		case n >= MaxReportsPerUpdate:
-			return fmt.Errorf("%w: %d agents reported %s version %d already (limit)", trust.ErrOversized, n, r.ID, r.Version)
+		v, known := s.versions[k]
+		switch {
+		case known && v.n >= MaxReportsPerUpdate:
+			return nil, fmt.Errorf("%w: %d agents reported %s version %d already (limit)", trust.ErrOversized, v.n, r.ID, r.Version)
+		case !known && len(s.versions) >= MaxReportedUpdates:
+			if evicted, err = s.evictOldest(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := putRecord(s.db, key, r); err != nil {
-		return err
+		return evicted, err
 	}
 	if !exists {
-		s.counts[k]++
+		s.counted(*r)
 	}
-	return nil
+	return evicted, nil
+}
+
+// evictOldest deletes the reports of the version whose newest report is
+// the oldest.
+func (s *reportStore) evictOldest() (*updateKey, error) {
+	var oldest *updateKey
+	for k, v := range s.versions {
+		if oldest == nil || cmp.Or(v.last.Compare(s.versions[*oldest].last), compareKeys(k, *oldest)) < 0 {
+			oldest = &k
+		}
+	}
+	if oldest == nil {
+		return nil, nil
+	}
+	if _, err := deletePrefix(s.db, versionPrefix(*oldest)); err != nil {
+		return nil, fmt.Errorf("making room for install reports: %w", err)
+	}
+	delete(s.versions, *oldest)
+	return oldest, nil
 }
 
 // each calls fn with every kept report, by id, version and agent.
@@ -134,7 +190,7 @@ func (s *reportStore) summaries() ([]ReportSummary, error) {
 		out = append(out, *sum)
 	}
 	slices.SortFunc(out, func(a, b ReportSummary) int {
-		return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Version, b.Version))
+		return compareKeys(updateKey{a.ID, a.Version}, updateKey{b.ID, b.Version})
 	})
 	return out, nil
 }
