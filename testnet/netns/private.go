@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/patchnet/patchnet/internal/zonekit"
@@ -50,105 +51,127 @@ func psk(priv *cluster) string {
 // pre-shared key needs TCP (its QUIC transport refuses one), and the sim's
 // network carries only datagrams.
 func privateZoneScenario(ctx context.Context, p testnet.Params, progress testnet.Progress) (*testnet.Report, error) {
-	var public, private []string
+	r := &privateRun{p: p, progress: progress}
 	for i := range p.Nodes {
 		if i%2 == 0 {
-			public = append(public, fmt.Sprintf("a%d", i+1))
+			r.public = append(r.public, fmt.Sprintf("a%d", i+1))
 		} else {
-			private = append(private, fmt.Sprintf("acme_a%d", i+1))
+			r.private = append(r.private, fmt.Sprintf("acme_a%d", i+1))
 		}
 	}
-	if len(private) == 0 {
+	if len(r.private) == 0 {
 		return nil, fmt.Errorf("private zone: needs at least 2 agents, one in each zone (have %d)", p.Nodes)
 	}
-	var (
-		priv *cluster
-		fix  string
-	)
-	setup := func(ctx context.Context, c *cluster) error {
-		var err error
-		if priv, err = c.privateBeside(ctx, private); err != nil {
-			return err
-		}
-		dir := c.kit.Path("packages")
-		old, err := buildDeb(ctx, dir, pkg{propPackage, oldVersion, smallPackage})
-		if err != nil {
-			return err
-		}
-		if fix, err = buildDeb(ctx, dir, pkg{propPackage, newVersion, p.ArtifactBytes}); err != nil {
-			return err
-		}
-		for i, a := range append(append([]string(nil), public...), private...) {
-			progress("starting agents", i, p.Nodes)
-			z, extra := c, []string{"--bootstrap", c.boot, "--bootstrap", priv.boot}
-			if i >= len(public) {
-				z, extra = priv, []string{"--bootstrap", priv.boot, "--psk-file", psk(priv)}
-			}
-			root := z.kit.Path(a, "root")
-			if err := z.sandbox(ctx, z.kit.Path(a), root, old); err != nil {
-				return err
-			}
-			if err := z.start(ctx, a, "agent", nil, append([]string{"--sysroot", root}, extra...)...); err != nil {
-				return err
-			}
-		}
-		progress("starting agents", p.Nodes, p.Nodes)
-		return priv.settle(ctx)
+	rep, err := withCluster(ctx, p, progress, r.public, r.setup, r.body)
+	if r.priv != nil {
+		r.priv.stop() // set-up failed before the body ran
 	}
-	rep, err := withCluster(ctx, p, progress, public, setup, func(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
-		defer priv.stop()
-		url, err := c.vendor.Add(fix)
+	return rep, err
+}
+
+// privateRun is one run of the private-zone scenario: the public zone is
+// withCluster's, priv the private one beside it.
+type privateRun struct {
+	p               testnet.Params
+	progress        testnet.Progress
+	public, private []string // the agents of each zone
+	priv            *cluster
+	fix             string // the .deb both zones publish
+}
+
+// setup starts the private zone's cluster, builds the packages and starts
+// every agent of both zones, each on a sandbox with the old package.
+func (r *privateRun) setup(ctx context.Context, c *cluster) error {
+	var err error
+	if r.priv, err = c.privateBeside(ctx, r.private); err != nil {
+		return err
+	}
+	dir := c.kit.Path("packages")
+	old, err := buildDeb(ctx, dir, pkg{propPackage, oldVersion, smallPackage})
+	if err != nil {
+		return err
+	}
+	if r.fix, err = buildDeb(ctx, dir, pkg{propPackage, newVersion, r.p.ArtifactBytes}); err != nil {
+		return err
+	}
+	for i, a := range append(slices.Clone(r.public), r.private...) {
+		r.progress("starting agents", i, r.p.Nodes)
+		z, extra := c, []string{"--bootstrap", c.boot, "--bootstrap", r.priv.boot}
+		if i >= len(r.public) {
+			z, extra = r.priv, []string{"--bootstrap", r.priv.boot, "--psk-file", psk(r.priv)}
+		}
+		root := z.kit.Path(a, "root")
+		if err := z.sandbox(ctx, z.kit.Path(a), root, old); err != nil {
+			return err
+		}
+		if err := z.start(ctx, a, "agent", nil, append([]string{"--sysroot", root}, extra...)...); err != nil {
+			return err
+		}
+	}
+	r.progress("starting agents", r.p.Nodes, r.p.Nodes)
+	return r.priv.settle(ctx)
+}
+
+// body publishes each zone's fix at once, waits for every agent and
+// reads the checks.
+func (r *privateRun) body(ctx context.Context, c *cluster, setupTime time.Duration) (*testnet.Report, error) {
+	defer r.priv.stop()
+	t0 := time.Now()
+	done, err := r.publishBoth(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	pubTL, werr := c.waitFinal(ctx, publicID, r.public)
+	privTL, perr := r.priv.waitFinal(ctx, privateID, r.private)
+	werr = errors.Join(werr, perr, <-done, <-done)
+	rep := baseReport(r.p, c, setupTime)
+	rep.Nodes = r.p.Nodes
+	fillStages(rep, mergeTimelines(pubTL, privTL), append(slices.Clone(r.public), r.private...), t0)
+	// Counters of the public zone's daemons (the private zone's cluster is
+	// read for its checks only).
+	if err := c.counters(ctx, rep, publicID); err != nil {
+		return rep, errors.Join(werr, err)
+	}
+	rep.Checks["public_installed"] = installedAll(pubTL, r.public)
+	rep.Checks["private_installed"] = installedAll(privTL, r.private)
+	if err := privateChecks(ctx, rep, c, r.priv, r.public, r.private); err != nil {
+		return rep, err
+	}
+	if err := r.priv.checkInstalls(ctx, rep); err != nil {
+		return rep, errors.Join(werr, err)
+	}
+	return rep, werr
+}
+
+// publishBoth has each zone's publisher publish its fix (the same .deb
+// under each zone's id) at once; the channel yields each publish's
+// outcome. Each publisher seeds until its command ends.
+func (r *privateRun) publishBoth(ctx context.Context, c *cluster) (<-chan error, error) {
+	url, err := c.vendor.Add(r.fix)
+	if err != nil {
+		return nil, err
+	}
+	privPub, _ := privateNames(r.p)
+	done := make(chan error, 2)
+	for _, z := range []struct {
+		c       *cluster
+		id, pub string
+	}{{c, publicID, publicPublisher}, {r.priv, privateID, privPub}} {
+		u := zonekit.Update{ID: z.id, Summary: "testnet " + z.c.kit.Zone, Ecosystem: "Debian:12",
+			Package: propPackage, Fixed: newVersion, Artifact: r.fix, Method: "dpkg", URL: url, RolloutSpread: z.c.p.RolloutSpread}
+		f, err := z.c.kit.NewUpdate(ctx, u)
 		if err != nil {
 			return nil, err
 		}
-		privPub, _ := privateNames(p)
-		t0 := time.Now()
-		done := make(chan error, 2)
-		for _, z := range []struct {
-			c       *cluster
-			id, pub string
-		}{{c, publicID, publicPublisher}, {priv, privateID, privPub}} {
-			u := zonekit.Update{ID: z.id, Summary: "testnet " + z.c.kit.Zone, Ecosystem: "Debian:12",
-				Package: propPackage, Fixed: newVersion, Artifact: fix, Method: "dpkg", URL: url, RolloutSpread: z.c.p.RolloutSpread}
-			f, err := z.c.kit.NewUpdate(ctx, u)
-			if err != nil {
-				return nil, err
-			}
-			if err := z.c.released(z.id, fix); err != nil {
-				return nil, err
-			}
-			// Both publish at once; each publisher seeds until its
-			// command ends.
-			go func() {
-				_, err := z.c.kit.Publish(ctx, c.net.Node(z.pub).Command, f, fix, z.c.kit.Path(z.pub+".toml"), p.Timeout)
-				done <- err
-			}()
+		if err := z.c.released(z.id, r.fix); err != nil {
+			return nil, err
 		}
-		pubTL, werr := c.waitFinal(ctx, publicID, public)
-		privTL, perr := priv.waitFinal(ctx, privateID, private)
-		werr = errors.Join(werr, perr, <-done, <-done)
-		rep := baseReport(p, c, setupTime)
-		rep.Nodes = p.Nodes
-		fillStages(rep, mergeTimelines(pubTL, privTL), append(append([]string(nil), public...), private...), t0)
-		// Counters of the public zone's daemons (the private zone's
-		// cluster is read for its checks only).
-		if err := c.counters(ctx, rep, publicID); err != nil {
-			return rep, errors.Join(werr, err)
-		}
-		rep.Checks["public_installed"] = installedAll(pubTL, public)
-		rep.Checks["private_installed"] = installedAll(privTL, private)
-		if err := privateChecks(ctx, rep, c, priv, public, private); err != nil {
-			return rep, err
-		}
-		if err := priv.checkInstalls(ctx, rep); err != nil {
-			return rep, errors.Join(werr, err)
-		}
-		return rep, werr
-	})
-	if priv != nil {
-		priv.stop() // set-up failed before the body ran
+		go func() {
+			_, err := z.c.kit.Publish(ctx, c.net.Node(z.pub).Command, f, r.fix, z.c.kit.Path(z.pub+".toml"), r.p.Timeout)
+			done <- err
+		}()
 	}
-	return rep, err
+	return done, nil
 }
 
 // privateBeside makes the private zone's cluster on c's network: a zone
