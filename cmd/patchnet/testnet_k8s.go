@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,8 +164,8 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 		spread = " --rollout-spread " + s.RolloutSpread.String()
 	}
 	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n"+
-		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s%s\n",
-		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, spread)
+		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x%s\n",
+		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, sha256.Sum256(z.NewDeb), spread)
 	return nil
 }
 
@@ -209,6 +210,7 @@ Node clocks are compared: keep them in sync.`,
 	f.IntVar(&o.supernodes, "supernodes", 0, "supernodes of the rendered zone (with --k8s-namespace)")
 	f.IntVar(&o.Threshold, "threshold", o.Threshold, "the zone's k, for the report")
 	f.StringVar(&o.UpdateID, "update-id", o.UpdateID, "the update whose propagation is measured")
+	f.StringVar(&o.ArtifactSHA256, "artifact-sha256", "", "its artifact's SHA-256 as published (render prints it): an agent that installed another is a wrong install")
 	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")
 	f.DurationVar(&o.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread as rendered, for the report")
 	f.StringVar(&o.out, "out", "", "file to write the report to (default: standard output)")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -132,8 +133,13 @@ func (e *e2e) waitHTTP(url string, p *proc, also ...*proc) {
 func TestTestnetRenderedZoneRuns(t *testing.T) {
 	e := newE2E(t)
 	out := e.path("zone.yaml")
-	e.run("testnet", "render", "--k8s", "--nodes", "2", "--supernodes", "2", "--threshold", "2", "--private",
+	said := e.run("testnet", "render", "--k8s", "--nodes", "2", "--supernodes", "2", "--threshold", "2", "--private",
 		"--namespace", "tn", "--out", out)
+	// The collect command render prints names the fix's artifact.
+	sum := regexp.MustCompile(`--artifact-sha256 ([0-9a-f]{64})`).FindStringSubmatch(said)
+	if sum == nil {
+		t.Fatalf("render printed no --artifact-sha256 for collect:\n%s", said)
+	}
 	data, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +182,7 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 	if publish.cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("publisher Job failed:\n%s", publish.output())
 	}
-	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--nodes", "2", "--threshold", "2"}
+	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--nodes", "2", "--threshold", "2"}
 	for _, a := range agents {
 		args = append(args, "--endpoint", a)
 	}
@@ -200,6 +206,9 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 	}
 	if len(rep.Samples) != 2 || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
 		t.Errorf("report: %d samples, patchnet %+v; want 2, all delivered", len(rep.Samples), rep.Results[testnet.ResultPatchnet])
+	}
+	if !rep.Checks[testnet.CheckNoWrongInstalls] {
+		t.Errorf("collect found wrong installs: %+v", rep.Samples)
 	}
 	for _, name := range []string{"agent-0", "agent-1"} {
 		if v, err := nodelab.InstalledVersion(t.Context(), e.path("pods", name, "var/lib/patchnet/sysroot")); err != nil || v != nodelab.NewVersion {

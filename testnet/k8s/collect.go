@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates/install"
@@ -109,6 +110,11 @@ type CollectOptions struct {
 	// about it on any node read (a supernode's co-signature, which comes
 	// after the publication by one round trip and the vendor fetch).
 	Published time.Time
+	// ArtifactSHA256 is the SHA-256 (hex) of the update's artifact as
+	// published: an agent that installed another artifact under its id is
+	// a wrong install. Empty: any artifact of UpdateID (an install of any
+	// other update still is one).
+	ArtifactSHA256 string
 	// Threshold is the zone's k, for the report.
 	Threshold int
 	// RolloutSpread is the fix's rollout spread as rendered, for the
@@ -202,6 +208,9 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 		}
 		s := sampleOf(r, o.UpdateID, published)
 		rep.Samples = append(rep.Samples, s)
+		if tx := testnet.WrongInstall(r.History, o.releases()); tx != nil {
+			rep.MarkWrong(s.Node, testnet.DescribeInstall(tx))
+		}
 		for _, st := range []struct {
 			d   time.Duration
 			out *[]time.Duration
@@ -221,8 +230,15 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 	rep.Stages["install"] = testnet.Summarize(inst, rep.Nodes)
 	rep.Checks["all_nodes_answered"] = failed == 0
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
+	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0
 	FillCounters(rep, reports, o.UpdateID)
 	return rep
+}
+
+// releases are what an agent of the rendered zone may install: the
+// update, and the old package its pod was prepared with.
+func (o CollectOptions) releases() []testnet.Release {
+	return []testnet.Release{{ID: o.UpdateID, SHA256: o.ArtifactSHA256}, {ID: nodelab.BaseInstall}}
 }
 
 // nodeRole is the node's role as its status says it ("" when unknown).

@@ -65,8 +65,9 @@ func TestCollectFromRunningNodes(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "gone", "state")
 	endpoints := []string{proxy.URL, state(l.Agents[1]), state(l.Supernodes[0]), state(l.Supernodes[1]), missing}
 	var failed []string
-	rep, err := Collect(ctx, endpoints, CollectOptions{UpdateID: id, Published: published, Threshold: 2, Agents: 3, RolloutSpread: time.Minute,
-		OnError: func(ep string, err error) { failed = append(failed, ep) }})
+	opts := CollectOptions{UpdateID: id, ArtifactSHA256: fix.Patchnet.Artifact.SHA256.String(), Published: published, Threshold: 2, Agents: 3,
+		RolloutSpread: time.Minute, OnError: func(ep string, err error) { failed = append(failed, ep) }}
+	rep, err := Collect(ctx, endpoints, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,6 +115,23 @@ func TestCollectFromRunningNodes(t *testing.T) {
 	}
 	if rep.Checks["all_nodes_answered"] || rep.Checks["all_agents_installed"] {
 		t.Errorf("checks %v: the missing node must fail both", rep.Checks)
+	}
+	if !rep.Checks[testnet.CheckNoWrongInstalls] || rep.WrongInstalls != 0 {
+		t.Errorf("wrong installs %d, check %v: the agents installed the published fix", rep.WrongInstalls, rep.Checks[testnet.CheckNoWrongInstalls])
+	}
+	if fake {
+		return // the recording installer keeps no journal to audit
+	}
+	// Told another artifact was published, collect finds both agents'
+	// journals holding a wrong install.
+	opts.ArtifactSHA256 = strings.Repeat("0", 64)
+	rep, err = Collect(ctx, endpoints, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Checks[testnet.CheckNoWrongInstalls] || rep.WrongInstalls != 2 || !strings.Contains(rep.Samples[1].WrongInstall, "installed "+id+" version 1") {
+		t.Errorf("wrong installs %d, check %v, %s's %q: want 2, false, its install of %s", rep.WrongInstalls,
+			rep.Checks[testnet.CheckNoWrongInstalls], rep.Samples[1].Node, rep.Samples[1].WrongInstall, id)
 	}
 }
 

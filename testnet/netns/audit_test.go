@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -24,37 +23,6 @@ func installTx(txID, id, sum string) *install.Transaction {
 		Plan:     install.Plan{AnnouncementID: id, AnnouncementVersion: 1, Method: "dpkg"},
 		Artifact: install.ArtifactRef{Name: "fix.deb", Size: 1, SHA256: sum},
 		Steps:    []install.Step{{State: install.StatePrepared, At: time.Unix(1, 0)}}}
-}
-
-func TestWrongInstall(t *testing.T) {
-	fix, other := strings.Repeat("a", 64), strings.Repeat("b", 64)
-	rel := []release{{propID, fix}}
-	rollback := installTx("r", "", "")
-	rollback.Kind = install.KindRollback
-	failed := installTx("f", stolenID, fix)
-	failed.State = install.StateFailed
-	for _, tc := range []struct {
-		name string
-		txs  []*install.Transaction
-		want string // the wrong transaction's id
-	}{
-		{"no transactions", nil, ""},
-		{"the release", []*install.Transaction{installTx("t1", propID, fix)}, ""},
-		{"its id, another artifact", []*install.Transaction{installTx("t1", propID, fix), installTx("t2", propID, other)}, "t2"},
-		{"another id, its artifact", []*install.Transaction{installTx("t1", stolenID, fix)}, "t1"},
-		{"a failed install counts", []*install.Transaction{failed}, "f"},
-		{"a rollback installs nothing new", []*install.Transaction{rollback}, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := ""
-			if tx := wrongInstall(tc.txs, rel); tx != nil {
-				got = tx.ID
-			}
-			if got != tc.want {
-				t.Errorf("wrong install %q, want %q", got, tc.want)
-			}
-		})
-	}
 }
 
 // The audit reads each agent's real journal through `patchnet history`:
@@ -83,8 +51,8 @@ func TestAuditReadsEveryJournal(t *testing.T) {
 	if err := c.checkInstalls(ctx, rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.WrongInstalls != 1 || rep.Checks[checkNoWrongInstalls] {
-		t.Errorf("wrong installs %d, check %v: want 1, false", rep.WrongInstalls, rep.Checks[checkNoWrongInstalls])
+	if rep.WrongInstalls != 1 || rep.Checks[testnet.CheckNoWrongInstalls] {
+		t.Errorf("wrong installs %d, check %v: want 1, false", rep.WrongInstalls, rep.Checks[testnet.CheckNoWrongInstalls])
 	}
 	want := []testnet.Sample{{Node: "a1"}, {Node: "a2", Wrong: true,
 		WrongInstall: "transaction " + t2 + " installed " + stolenID + " version 1, artifact " + sum}}
@@ -93,8 +61,8 @@ func TestAuditReadsEveryJournal(t *testing.T) {
 	}
 	// A second zone's audit into the same report cannot clear the check.
 	clean := &cluster{kit: c.kit, agents: []string{"a1"}, releases: c.releases}
-	if err := clean.checkInstalls(ctx, rep); err != nil || rep.Checks[checkNoWrongInstalls] {
-		t.Errorf("after a clean second audit: check %v, err %v; want false, nil", rep.Checks[checkNoWrongInstalls], err)
+	if err := clean.checkInstalls(ctx, rep); err != nil || rep.Checks[testnet.CheckNoWrongInstalls] {
+		t.Errorf("after a clean second audit: check %v, err %v; want false, nil", rep.Checks[testnet.CheckNoWrongInstalls], err)
 	}
 }
 

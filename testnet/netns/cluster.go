@@ -35,7 +35,7 @@ type cluster struct {
 	// mu guards releases: a scenario may publish from two goroutines.
 	mu sync.Mutex
 	// releases are what the zone's own publisher published (released).
-	releases []release
+	releases []testnet.Release
 	// seeded is what the runs of `patchnet publish` served as seeder,
 	// from the line each prints when it exits.
 	seeded atomic.Int64

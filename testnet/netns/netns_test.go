@@ -48,7 +48,7 @@ func run(t *testing.T, p testnet.Params) *testnet.Report {
 		}
 	}
 	// Every run audits every agent's journal.
-	requireChecks(t, rep, checkNoWrongInstalls)
+	requireChecks(t, rep, testnet.CheckNoWrongInstalls)
 	return rep
 }
 

@@ -54,7 +54,7 @@ func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
 	rep.Stages["fetch"] = testnet.Summarize(fetch, len(live))
 	rep.Results[testnet.ResultPatchnet] = rep.Stages["accept"]
 	rep.Checks["all_accepted"] = len(accept) == len(live)
-	rep.Checks["no_wrong_installs"] = rep.WrongInstalls == 0
+	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0
 	// The origin is the vendor's server (the supernodes' checks, and any
 	// agent that fell back to the vendor URL) and the publisher's node
 	// seeding, as netns counts it.
