@@ -354,11 +354,17 @@ func (cw *cosignWatch) progress(ctx context.Context) error {
 		}
 	}
 	if final && refused > 0 && len(answers)-refused < cw.k {
-		return fmt.Errorf("%d of the %d supernode(s) connected refused to co-sign, so %d co-signature(s) cannot come: %s",
-			refused, len(answers), cw.k, cw.refusals())
+		return &notCoSignedError{fmt.Sprintf("%d of the %d supernode(s) connected refused to co-sign, so %d co-signature(s) cannot come: %s",
+			refused, len(answers), cw.k, cw.refusals())}
 	}
 	return nil
 }
+
+// notCoSignedError is publish's failure once it published: the proposal
+// did not get k co-signatures (refused, or not before --wait).
+type notCoSignedError struct{ msg string }
+
+func (e *notCoSignedError) Error() string { return e.msg }
 
 // refusals lists each refusing supernode with its reason.
 func (cw *cosignWatch) refusals() string {
@@ -383,9 +389,9 @@ func coSignTimeout(n *node.Node, cw *cosignWatch) error {
 	if len(cw.reasons) > 0 {
 		refused = "; refused: " + cw.refusals()
 	}
-	return fmt.Errorf("only %d of %d co-signatures before the deadline%s; supernodes that did not co-sign nor refuse: %s (each says why in its log and `patchnet status`: "+
+	return &notCoSignedError{fmt.Sprintf("only %d of %d co-signatures before the deadline%s; supernodes that did not co-sign nor refuse: %s (each says why in its log and `patchnet status`: "+
 		"most often the artifact's URLs are outside its [cosign] origins for this publisher, or the vendor's signature is missing)",
-		cw.counted, cw.k, refused, orNone(strings.Join(silent, ", ")))
+		cw.counted, cw.k, refused, orNone(strings.Join(silent, ", ")))}
 }
 
 // looksLikeAnnouncement tells a bare announcement (JSON with an id) from a

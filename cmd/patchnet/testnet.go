@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/testnet"
+
 	// The modes register their runners with testnet.Register from init;
 	// importing them here makes `patchnet testnet --mode …` find them.
 	"github.com/patchnet/patchnet/testnet/netns"

@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/testnet/k8s"
 	"github.com/patchnet/patchnet/trust"
 )
@@ -89,6 +91,8 @@ as the zone, and delete the namespace when done.`,
 	f.StringVar(&s.ClusterDomain, "cluster-domain", s.ClusterDomain, "the cluster's DNS domain")
 	f.StringVar(&s.UpdateID, "update-id", s.UpdateID, "id of the fix the publisher Job publishes")
 	f.DurationVar(&s.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread: agents accept at once, then install each at its own offset within it")
+	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the publisher Job plays: "+strings.Join(k8s.Scenarios, ", ")+
+		" (a thief publishes the old package as a fix with the publisher's key first)")
 	return cmd
 }
 
@@ -163,6 +167,9 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	if s.RolloutSpread > 0 {
 		spread = " --rollout-spread " + s.RolloutSpread.String()
 	}
+	if s.Scenario != testnet.ScenarioPropagation {
+		spread += " --scenario " + s.Scenario
+	}
 	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n"+
 		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x%s\n",
 		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, sha256.Sum256(z.NewDeb), spread)
@@ -209,6 +216,7 @@ Node clocks are compared: keep them in sync.`,
 	f.IntVar(&o.agents, "nodes", 0, "agents of the rendered zone (with --k8s-namespace; also the total the delivery share is of)")
 	f.IntVar(&o.supernodes, "supernodes", 0, "supernodes of the rendered zone (with --k8s-namespace)")
 	f.IntVar(&o.Threshold, "threshold", o.Threshold, "the zone's k, for the report")
+	f.StringVar(&o.Scenario, "scenario", testnet.ScenarioPropagation, "the scenario the zone was rendered with (render --scenario): adds its checks")
 	f.StringVar(&o.UpdateID, "update-id", o.UpdateID, "the update whose propagation is measured")
 	f.StringVar(&o.ArtifactSHA256, "artifact-sha256", "", "its artifact's SHA-256 as published (render prints it): an agent that installed another is a wrong install")
 	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")

@@ -131,10 +131,32 @@ func (e *e2e) waitHTTP(url string, p *proc, also ...*proc) {
 // its sandbox, and `patchnet testnet collect` through the proxies reports
 // every agent's sample.
 func TestTestnetRenderedZoneRuns(t *testing.T) {
+	playRenderedZone(t, testnet.ScenarioPropagation)
+}
+
+// The rendered stolen-key scenario played the same way: the publisher
+// Job's thief step publishes the old package as the fix with the
+// publisher's key and exits 0 only because both supernodes refuse it;
+// then the fix goes out, and collect's scenario checks hold: every
+// supernode refused the thief's update, none co-signed it, no agent
+// accepted it, and no journal holds a wrong install.
+func TestTestnetRenderedStolenKeyRuns(t *testing.T) {
+	rep := playRenderedZone(t, testnet.ScenarioStolenKey)
+	for _, name := range []string{"supernodes_refused", "none_cosigned", "no_agent_accepted_stolen"} {
+		if ok, found := rep.Checks[name]; !ok || !found {
+			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
+		}
+	}
+}
+
+// playRenderedZone renders a private zone of two supernodes (k = 2) and
+// two agents playing scenario, plays it on this host and returns
+// collect's report once every agent installed.
+func playRenderedZone(t *testing.T, scenario string) *testnet.Report {
 	e := newE2E(t)
 	out := e.path("zone.yaml")
 	said := e.run("testnet", "render", "--k8s", "--nodes", "2", "--supernodes", "2", "--threshold", "2", "--private",
-		"--namespace", "tn", "--out", out)
+		"--namespace", "tn", "--out", out, "--scenario", scenario)
 	// The collect command render prints names the fix's artifact.
 	sum := regexp.MustCompile(`--artifact-sha256 ([0-9a-f]{64})`).FindStringSubmatch(said)
 	if sum == nil {
@@ -158,7 +180,7 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 	}
 	vendor := c.pod("vendor", c.r.deploy.Spec.Template.Spec, 0, 0)[0]
 	e.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/", vendorPort), vendor)
-	var agents []string
+	var nodes []string // the API proxies collect reads
 	for _, name := range []string{"supernode-0", "supernode-1", "agent-0", "agent-1"} {
 		api := freePort(t)
 		// Agents listen on a port of the kernel's choosing: nobody dials
@@ -168,9 +190,7 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 		procs := c.pod(name, c.r.sets[name].Spec.Template.Spec, port, api)
 		url := fmt.Sprintf("http://127.0.0.1:%d", api)
 		e.waitHTTP(url+"/v1/status", procs[1], procs[0])
-		if strings.HasPrefix(name, "agent-") {
-			agents = append(agents, url)
-		}
+		nodes = append(nodes, url)
 	}
 	job := c.r.job.Spec.Template.Spec
 	publish := c.pod("publisher", job, freePort(t), 0)[0]
@@ -182,9 +202,10 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 	if publish.cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("publisher Job failed:\n%s", publish.output())
 	}
-	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--nodes", "2", "--threshold", "2"}
-	for _, a := range agents {
-		args = append(args, "--endpoint", a)
+	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--nodes", "2", "--threshold", "2",
+		"--scenario", scenario}
+	for _, n := range nodes {
+		args = append(args, "--endpoint", n)
 	}
 	var rep testnet.Report
 	deadline := time.Now().Add(90 * time.Second)
@@ -215,4 +236,8 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 			t.Errorf("%s's sandbox has %q, %v; want %s", name, v, err, nodelab.NewVersion)
 		}
 	}
+	if rep.Scenario != scenario {
+		t.Errorf("report of scenario %q, want %q", rep.Scenario, scenario)
+	}
+	return &rep
 }

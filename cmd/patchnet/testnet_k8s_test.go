@@ -450,7 +450,9 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--namespace", "Bad_NS"}, "namespace"},
 		{[]string{"render", "--k8s", "--out", existing}, "exists"},
 		{[]string{"render", "--k8s", "--rollout-spread", "2h"}, "rollout spread 2h0m0s"},
+		{[]string{"render", "--k8s", "--scenario", "churn"}, `scenario "churn": the manifests play propagation, stolen-key`},
 		{[]string{"collect"}, "give --endpoint"},
+		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "flood"}, `scenario "flood"`},
 		{[]string{"collect", "--k8s-namespace", "tn"}, "--nodes 0"},
 	} {
 		if _, err := runTestnetSubCmd(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {

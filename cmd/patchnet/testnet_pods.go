@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/patchnet/patchnet/internal/fsutil"
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet/k8s"
 	"github.com/patchnet/patchnet/trust"
@@ -31,7 +32,51 @@ const podServerTimeout = 30 * time.Second
 // newTestnetPodCmds are the commands the rendered pods run: hidden, as
 // only the manifests call them.
 func newTestnetPodCmds() []*cobra.Command {
-	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd()}
+	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd(), newTestnetStealCmd()}
+}
+
+// newTestnetStealCmd builds `patchnet testnet steal`, the stolen-key
+// scenario's attack in a rendered publisher Job.
+func newTestnetStealCmd() *cobra.Command {
+	var fl nodeFlags
+	var opts publishOptions
+	cmd := &cobra.Command{
+		Use:    "steal ANNOUNCEMENT --artifact FILE --config FILE",
+		Short:  "Publish as a thief of the publisher's key would: succeed only when the zone refuses it",
+		Hidden: true,
+		Long: `steal runs 'patchnet publish' on an announcement a thief of the publisher's
+key authored, and inverts its outcome: it exits 0 once the proposal failed
+to get k co-signatures (the supernodes refused it, or said nothing by
+--wait), and non-zero if k supernodes co-signed it (the attack succeeded)
+or publishing failed for any other reason.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := fl.load(cmd)
+			if err != nil {
+				return err
+			}
+			opts.input = args[0]
+			return runSteal(cmd.Context(), cmd.OutOrStdout(), cfg, opts)
+		},
+	}
+	fl.register(cmd)
+	cmd.Flags().StringVar(&opts.artifact, "artifact", "", "the thief's artifact, seeded while it runs")
+	cmd.Flags().DurationVar(&opts.wait, "wait", DefaultPublishWait, "how long to wait to join the zone and for k co-signatures")
+	return cmd
+}
+
+// runSteal publishes as the thief and says whether the zone held.
+func runSteal(ctx context.Context, w io.Writer, cfg node.Config, opts publishOptions) error {
+	err := runPublish(ctx, w, cfg, opts)
+	var short *notCoSignedError
+	switch {
+	case errors.As(err, &short):
+		fmt.Fprintf(w, "the zone did not co-sign the stolen key's update: %v\n", short)
+		return nil
+	case err != nil:
+		return fmt.Errorf("publishing the stolen key's update: %w", err)
+	}
+	return errors.New("the stolen key's update was co-signed by k supernodes: the attack succeeded")
 }
 
 // newTestnetPrepareCmd builds `patchnet testnet prepare`, a rendered

@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -104,6 +105,10 @@ func getJSON(ctx context.Context, u string, v any) (int, error) {
 
 // CollectOptions say what collect measures.
 type CollectOptions struct {
+	// Scenario is the scenario the rendered zone played (Spec.Scenario):
+	// it names the report and adds that scenario's checks. "" is
+	// propagation.
+	Scenario string
 	// UpdateID is the update whose propagation is measured.
 	UpdateID string
 	// Published is when it was published; zero takes the earliest event
@@ -145,6 +150,8 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 		return nil, fmt.Errorf("collecting: %d endpoints, at most %d", len(endpoints), MaxCollectEndpoints)
 	case o.UpdateID == "":
 		return nil, errors.New("collecting: no update id")
+	case o.Scenario != "" && !slices.Contains(Scenarios, o.Scenario):
+		return nil, fmt.Errorf("collecting: scenario %q: the manifests play %s", o.Scenario, strings.Join(Scenarios, ", "))
 	}
 	reports, failed := fetchAll(ctx, endpoints, o)
 	if len(reports) == 0 {
@@ -192,7 +199,7 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 	if published.IsZero() {
 		published = earliestEvent(reports, o.UpdateID)
 	}
-	rep := &testnet.Report{Scenario: testnet.ScenarioPropagation, Mode: testnet.ModeK8s, Threshold: o.Threshold,
+	rep := &testnet.Report{Scenario: cmp.Or(o.Scenario, testnet.ScenarioPropagation), Mode: testnet.ModeK8s, Threshold: o.Threshold,
 		RolloutSpreadS: o.RolloutSpread.Seconds(),
 		Results:        map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
 	var receipt, accept, inst []time.Duration
@@ -232,7 +239,41 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
 	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0
 	FillCounters(rep, reports, o.UpdateID)
+	if rep.Scenario == testnet.ScenarioStolenKey {
+		stolenChecks(rep, reports)
+	}
 	return rep
+}
+
+// stolenChecks are the stolen-key scenario's: every supernode read
+// refused the thief's update (supernodes_refused) and none co-signed it
+// (none_cosigned), and no agent accepted it (no_agent_accepted_stolen);
+// an agent that installed it is a wrong install already.
+func stolenChecks(rep *testnet.Report, reports []*NodeReport) {
+	refused, cosigned, accepted := 0, 0, 0
+	for _, r := range reports {
+		switch nodeRole(r.Status) {
+		case trust.RoleSupernode:
+			if hasEvent(r.Status, StolenUpdateID, node.EventRefused) {
+				refused++
+			}
+			if hasEvent(r.Status, StolenUpdateID, node.EventCoSigned) {
+				cosigned++
+			}
+		case trust.RoleAgent:
+			if hasEvent(r.Status, StolenUpdateID, node.EventAccepted) {
+				accepted++
+			}
+		}
+	}
+	rep.Checks["supernodes_refused"] = refused == rep.Supernodes && refused > 0
+	rep.Checks["none_cosigned"] = cosigned == 0
+	rep.Checks["no_agent_accepted_stolen"] = accepted == 0
+}
+
+// hasEvent reports whether st holds an event of kind about update id.
+func hasEvent(st *node.APIStatus, id string, kind node.EventKind) bool {
+	return slices.ContainsFunc(st.Events, func(e node.APIEvent) bool { return e.ID == id && e.Kind == kind })
 }
 
 // releases are what an agent of the rendered zone may install: the

@@ -232,3 +232,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The stolen-key checks read each node's events about the thief's
+// update: a supernode that did not refuse it, one that co-signed it, or
+// an agent that accepted it fails the check naming that.
+func TestStolenChecks(t *testing.T) {
+	ev := func(kind node.EventKind) node.APIEvent { return node.APIEvent{Kind: kind, ID: StolenUpdateID} }
+	nodeOf := func(role string, events ...node.APIEvent) *NodeReport {
+		return &NodeReport{Status: &node.APIStatus{Roles: []string{role}, Events: events}}
+	}
+	held := []*NodeReport{nodeOf("supernode", ev(node.EventRefused)), nodeOf("supernode", ev(node.EventRefused)), nodeOf("agent")}
+	for _, tc := range []struct {
+		name    string
+		reports []*NodeReport
+		failed  string // the check that fails; "" none
+	}{
+		{"the zone held", held, ""},
+		{"a supernode said nothing", []*NodeReport{held[0], nodeOf("supernode"), held[2]}, "supernodes_refused"},
+		{"a supernode co-signed", []*NodeReport{held[0], nodeOf("supernode", ev(node.EventRefused), ev(node.EventCoSigned)), held[2]}, "none_cosigned"},
+		{"an agent accepted", []*NodeReport{held[0], held[1], nodeOf("agent", ev(node.EventAccepted))}, "no_agent_accepted_stolen"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &testnet.Report{Scenario: testnet.ScenarioStolenKey, Checks: map[string]bool{}, Supernodes: 2}
+			stolenChecks(rep, tc.reports)
+			var failed []string
+			for name, ok := range rep.Checks {
+				if !ok {
+					failed = append(failed, name)
+				}
+			}
+			want := []string{}
+			if tc.failed != "" {
+				want = append(want, tc.failed)
+			}
+			if d := cmp.Diff(want, append([]string{}, failed...)); d != "" || len(rep.Checks) != 3 {
+				t.Errorf("failed checks (-want +got):\n%s(of %v)", d, rep.Checks)
+			}
+		})
+	}
+}

@@ -10,7 +10,8 @@
 // and each supernode's and the publisher's config; a one-replica
 // StatefulSet per supernode and per agent behind headless Services, so
 // each pod mounts only its own key and has a stable DNS name; a vendor
-// origin Deployment and Service; and a Job for the publisher. Node
+// origin Deployment and Service; and a Job for the publisher, which in
+// the stolen-key scenario first plays the key's thief. Node
 // configs come from the caller's ConfigFunc (the CLI passes `patchnet
 // init`'s renderer), so there is one config template.
 //

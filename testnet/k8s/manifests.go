@@ -13,6 +13,7 @@ import (
 
 	"github.com/patchnet/patchnet/internal/zonekit"
 	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/trust"
 )
 
@@ -223,13 +224,38 @@ func (b *builder) publisher(boot []string) {
 		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true},
 			corev1.VolumeMount{Name: "debs", MountPath: debsDir, ReadOnly: true},
 			corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true}))
-	pod := podSpec(false, []corev1.Container{s.prepareContainer(false, ""), author}, []corev1.Container{publish},
+	steps := []corev1.Container{s.prepareContainer(false, ""), author}
+	if s.Scenario == testnet.ScenarioStolenKey {
+		steps = append(steps, b.thief()...)
+	}
+	pod := podSpec(false, steps, []corev1.Container{publish},
 		s.nodeVolumes(publisherName, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			configMapVolume("debs", debsConfigMap), configMapVolume("config", configMapOf(publisherName))))
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	b.add(&batchv1.Job{TypeMeta: typeMeta("batch/v1", "Job"), ObjectMeta: meta(publisherName, "publisher"),
 		Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(4)),
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels("publisher", publisherName)}, Spec: pod}}})
+}
+
+// thief is the stolen-key scenario's attack, run in the publisher's pod
+// before the fix goes out: with the publisher's own key and config, the
+// old package is announced as the fix at the fix's URL on the vendor's
+// origin (where a thief cannot put bytes of its own); `patchnet testnet
+// steal` succeeds only when the supernodes refuse to co-sign it.
+func (b *builder) thief() []corev1.Container {
+	s, z := b.s, b.z
+	stolen := runDir + "/stolen.json"
+	u := zonekit.Update{ID: StolenUpdateID, Summary: nodelab.PackageName + ": the thief's update",
+		Ecosystem: "Debian:12", Package: nodelab.PackageName, Fixed: nodelab.NewVersion,
+		Artifact: debsDir + "/" + z.OldDebName, Method: "dpkg", URL: s.OriginURL() + z.NewDebName}
+	author := s.container("thief-author", u.Args(stolen),
+		[]corev1.VolumeMount{{Name: "run", MountPath: runDir}, {Name: "debs", MountPath: debsDir, ReadOnly: true}})
+	steal := s.container("thief", []string{"testnet", "steal", stolen, "--artifact", debsDir + "/" + z.OldDebName,
+		"--config", configDir + "/publisher.toml", "--wait", "5m"},
+		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true},
+			corev1.VolumeMount{Name: "debs", MountPath: debsDir, ReadOnly: true},
+			corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true}))
+	return []corev1.Container{author, steal}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

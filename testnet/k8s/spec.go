@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/patchnet/patchnet/testnet"
@@ -32,6 +34,11 @@ type Spec struct {
 	// RolloutSpread is the fix's rollout spread: agents accept it at once
 	// and install each at its own offset within this long (0: none).
 	RolloutSpread time.Duration
+	// Scenario is what the publisher Job plays, one of Scenarios:
+	// propagation publishes the fix; stolen-key first has a thief publish
+	// the old package as a fix with the publisher's key (every supernode
+	// must refuse it), then publishes the fix.
+	Scenario string
 	// Configure renders a node's config file from the `patchnet init`
 	// flags of its role. Required.
 	Configure ConfigFunc
@@ -52,8 +59,18 @@ func DefaultSpec() Spec {
 		Threshold:     2,                                  // tolerates one byzantine supernode
 		ClusterDomain: "cluster.local",                    // kubeadm's and kind's default
 		UpdateID:      "TESTNET-0001",                     // what collect looks for by default
+		Scenario:      testnet.ScenarioPropagation,        // the fix, and nothing else
 	}
 }
+
+// Scenarios are the testnet scenarios the manifests can play: those whose
+// steps are a Job's (the others kill pods, cut links or need the zone
+// CA's key, which stays out of the cluster).
+var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey}
+
+// StolenUpdateID is the update the thief publishes in the stolen-key
+// scenario.
+const StolenUpdateID = "TESTNET-STOLEN"
 
 // dnsLabel is an RFC 1123 label, what Kubernetes names and namespaces
 // must be.
@@ -78,6 +95,8 @@ func (s Spec) Validate() error {
 		return errors.New("update id: empty")
 	case s.RolloutSpread < 0 || s.RolloutSpread > testnet.MaxRolloutSpread:
 		return fmt.Errorf("rollout spread %v: want 0..%v", s.RolloutSpread, testnet.MaxRolloutSpread)
+	case !slices.Contains(Scenarios, s.Scenario):
+		return fmt.Errorf("scenario %q: the manifests play %s", s.Scenario, strings.Join(Scenarios, ", "))
 	case s.Configure == nil:
 		return errors.New("configure: no config renderer")
 	}
