@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,8 +92,8 @@ as the zone, and delete the namespace when done.`,
 	f.StringVar(&s.ClusterDomain, "cluster-domain", s.ClusterDomain, "the cluster's DNS domain")
 	f.StringVar(&s.UpdateID, "update-id", s.UpdateID, "id of the fix the publisher Job publishes")
 	f.DurationVar(&s.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread: agents accept at once, then install each at its own offset within it")
-	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the publisher Job plays: "+strings.Join(k8s.Scenarios, ", ")+
-		" (a thief publishes the old package as a fix with the publisher's key first)")
+	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
+		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed)")
 	return cmd
 }
 
@@ -178,7 +179,7 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 
 // collectOptions are the flags of `patchnet testnet collect`.
 type collectOptions struct {
-	endpoints              []string
+	endpoints, late        []string
 	namespace, domain, out string
 	agents, supernodes     int
 	published              string
@@ -211,6 +212,7 @@ Node clocks are compared: keep them in sync.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.endpoints, "endpoint", nil, "a node's state directory or API proxy URL (repeatable)")
+	f.StringArrayVar(&o.late, "late-endpoint", nil, "with --scenario late-join: a late agent's endpoint, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringVar(&o.namespace, "k8s-namespace", "", "read the zone rendered into this namespace, by its pods' DNS names")
 	f.StringVar(&o.domain, "cluster-domain", k8s.DefaultSpec().ClusterDomain, "the cluster's DNS domain (with --k8s-namespace)")
 	f.IntVar(&o.agents, "nodes", 0, "agents of the rendered zone (with --k8s-namespace; also the total the delivery share is of)")
@@ -237,6 +239,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 		}
 	}
 	o.Agents = o.agents
+	o.Late = o.lateTargets()
 	o.OnError = func(ep string, err error) { fmt.Fprintf(stderr, "%s: %v\n", ep, err) }
 	o.Progress = func(_ string, done, total int) {
 		if done == total || done%50 == 0 {
@@ -270,8 +273,7 @@ func (o collectOptions) targets() ([]string, error) {
 	case o.agents < 1:
 		return nil, fmt.Errorf("collect: --nodes %d: with --k8s-namespace, give the rendered zone's agents", o.agents)
 	}
-	s := k8s.DefaultSpec()
-	s.Namespace, s.ClusterDomain = o.namespace, o.domain
+	s := o.spec()
 	eps := append([]string{}, o.endpoints...)
 	for i := range o.supernodes {
 		eps = append(eps, s.SupernodeAPI(i))
@@ -280,6 +282,29 @@ func (o collectOptions) targets() ([]string, error) {
 		eps = append(eps, s.AgentAPI(i))
 	}
 	return eps, nil
+}
+
+// lateTargets are the late-join scenario's late agents: those given, or
+// with --k8s-namespace the ones render held back.
+func (o collectOptions) lateTargets() []string {
+	if o.namespace == "" || o.Scenario != testnet.ScenarioLateJoin {
+		return o.late
+	}
+	s := o.spec()
+	var late []string
+	for i := range o.agents {
+		if s.Late(i) {
+			late = append(late, s.AgentAPI(i))
+		}
+	}
+	return append(slices.Clone(o.late), late...)
+}
+
+// spec is the rendered zone's spec as far as collect's flags tell it.
+func (o collectOptions) spec() k8s.Spec {
+	s := k8s.DefaultSpec()
+	s.Namespace, s.ClusterDomain, s.Agents, s.Supernodes, s.Scenario = o.namespace, o.domain, o.agents, o.supernodes, o.Scenario
+	return s
 }
 
 // writeTestnetFile writes data, what it is, to the file out (mode; never over

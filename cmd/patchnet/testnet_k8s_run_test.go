@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,9 +51,9 @@ func (c *localCluster) pod(name string, pod corev1.PodSpec, p2p, api int) []*pro
 		for _, prefix := range []string{"/etc/patchnet", "/var/lib/patchnet", "/run/patchnet", "/srv/debs"} {
 			s = strings.ReplaceAll(s, prefix, root+prefix)
 		}
+		s = strings.NewReplacer(c.replace...).Replace(s) // other pods' addresses first: they name :9090 too
 		s = strings.ReplaceAll(s, "/ip4/0.0.0.0/tcp/4001", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p2p))
-		s = strings.ReplaceAll(s, ":9090", fmt.Sprintf("127.0.0.1:%d", api))
-		return strings.NewReplacer(c.replace...).Replace(s)
+		return strings.ReplaceAll(s, ":9090", fmt.Sprintf("127.0.0.1:%d", api))
 	}
 	all := append(append([]corev1.Container{}, pod.InitContainers...), pod.Containers...)
 	for _, ctr := range all {
@@ -134,6 +135,19 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 	playRenderedZone(t, testnet.ScenarioPropagation)
 }
 
+// The rendered late-join scenario played the same way: agent-1's pod
+// waits (`patchnet testnet wait`) until both supernodes co-signed the
+// fix, so it starts after the announcement went out, catches up and
+// installs; collect, told it is late, checks late_joiners_caught_up.
+// (Here its pod starts once the publisher Job ended, so its wait returns
+// at once; on a cluster the init container does the holding back.)
+func TestTestnetRenderedLateJoinRuns(t *testing.T) {
+	rep := playRenderedZone(t, testnet.ScenarioLateJoin)
+	if !rep.Checks["late_joiners_caught_up"] {
+		t.Errorf("checks %v: want late_joiners_caught_up", rep.Checks)
+	}
+}
+
 // The rendered stolen-key scenario played the same way: the publisher
 // Job's thief step publishes the old package as the fix with the
 // publisher's key and exits 0 only because both supernodes refuse it;
@@ -180,17 +194,33 @@ func playRenderedZone(t *testing.T, scenario string) *testnet.Report {
 	}
 	vendor := c.pod("vendor", c.r.deploy.Spec.Template.Spec, 0, 0)[0]
 	e.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/", vendorPort), vendor)
-	var nodes []string // the API proxies collect reads
-	for _, name := range []string{"supernode-0", "supernode-1", "agent-0", "agent-1"} {
-		api := freePort(t)
+	names := []string{"supernode-0", "supernode-1", "agent-0", "agent-1"}
+	apis := map[string]string{}
+	for _, name := range names {
+		apis[name] = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		if strings.HasPrefix(name, "supernode-") {
+			c.replace = append(c.replace, "http://"+name+"-0.supernodes.tn.svc.cluster.local:9090", apis[name])
+		}
+	}
+	start := func(name string) {
 		// Agents listen on a port of the kernel's choosing: nobody dials
 		// them first, and a port picked here could be taken by the time
 		// the daemon binds it when other tests run beside this one.
-		port := snPorts[name]
-		procs := c.pod(name, c.r.sets[name].Spec.Template.Spec, port, api)
-		url := fmt.Sprintf("http://127.0.0.1:%d", api)
-		e.waitHTTP(url+"/v1/status", procs[1], procs[0])
-		nodes = append(nodes, url)
+		var api int
+		fmt.Sscanf(apis[name], "http://127.0.0.1:%d", &api)
+		procs := c.pod(name, c.r.sets[name].Spec.Template.Spec, snPorts[name], api)
+		e.waitHTTP(apis[name]+"/v1/status", procs[1], procs[0])
+	}
+	var late []string // held back by an init container until the fix is co-signed
+	for _, name := range names {
+		if slices.ContainsFunc(c.r.sets[name].Spec.Template.Spec.InitContainers, func(c corev1.Container) bool { return c.Name == "wait-for-fix" }) {
+			late = append(late, name)
+			continue
+		}
+		start(name)
+	}
+	if (scenario == testnet.ScenarioLateJoin) != (len(late) == 1) {
+		t.Fatalf("late agents %v in scenario %s", late, scenario)
 	}
 	job := c.r.job.Spec.Template.Spec
 	publish := c.pod("publisher", job, freePort(t), 0)[0]
@@ -204,8 +234,12 @@ func playRenderedZone(t *testing.T, scenario string) *testnet.Report {
 	}
 	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--nodes", "2", "--threshold", "2",
 		"--scenario", scenario}
-	for _, n := range nodes {
-		args = append(args, "--endpoint", n)
+	for _, name := range late { // their pods' init containers run to completion here, as the fix is out
+		start(name)
+		args = append(args, "--late-endpoint", apis[name])
+	}
+	for _, name := range names {
+		args = append(args, "--endpoint", apis[name])
 	}
 	var rep testnet.Report
 	deadline := time.Now().Add(90 * time.Second)

@@ -20,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/testnet/k8s"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/ca"
@@ -472,5 +473,12 @@ func TestCollectTargets(t *testing.T) {
 		"http://agent-0-0.agents.tn.svc.cluster.local:9090", "http://agent-1-0.agents.tn.svc.cluster.local:9090"}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("targets (-want +got):\n%s", d)
+	}
+	// In late-join the last fifth of the agents were held back by render.
+	o := collectOptions{namespace: "tn", domain: "cluster.local", agents: 10, supernodes: 1}
+	o.Scenario = testnet.ScenarioLateJoin
+	late := []string{"http://agent-8-0.agents.tn.svc.cluster.local:9090", "http://agent-9-0.agents.tn.svc.cluster.local:9090"}
+	if d := cmp.Diff(late, o.lateTargets()); d != "" {
+		t.Errorf("late targets (-want +got):\n%s", d)
 	}
 }

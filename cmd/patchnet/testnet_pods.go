@@ -32,7 +32,47 @@ const podServerTimeout = 30 * time.Second
 // newTestnetPodCmds are the commands the rendered pods run: hidden, as
 // only the manifests call them.
 func newTestnetPodCmds() []*cobra.Command {
-	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd(), newTestnetStealCmd()}
+	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd(), newTestnetStealCmd(),
+		newTestnetWaitCmd()}
+}
+
+// testnetWaitPoll is how often `patchnet testnet wait` asks each node.
+const testnetWaitPoll = 2 * time.Second
+
+// newTestnetWaitCmd builds `patchnet testnet wait`, the init container
+// that holds a late-join agent back.
+func newTestnetWaitCmd() *cobra.Command {
+	var endpoints []string
+	var id, event string
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:    "wait --endpoint URL|STATE... --update-id ID --event KIND",
+		Short:  "Wait until every node given shows an event about an update",
+		Hidden: true,
+		Long: `wait asks each node's API (an API proxy URL or a state directory) every few
+seconds until every one's status has an event of --event about --update-id
+(co-signed, installed, …), or --timeout passes. Nodes that do not answer
+yet are asked again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(endpoints) == 0 || id == "" || event == "" {
+				return errors.New("wait: give --endpoint, --update-id and --event")
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
+			defer cancel()
+			w := cmd.OutOrStdout()
+			err := k8s.WaitForEvent(ctx, endpoints, id, node.EventKind(event), testnetWaitPoll, func(done, total int) {
+				fmt.Fprintf(w, "%d/%d node(s) show %s of %s\n", done, total, event, id)
+			})
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVar(&endpoints, "endpoint", nil, "a node's API proxy URL or state directory (repeatable)")
+	f.StringVar(&id, "update-id", "", "the update")
+	f.StringVar(&event, "event", "", "the event kind to wait for (co-signed, installed, …)")
+	f.DurationVar(&timeout, "timeout", 30*time.Minute, "give up after this long")
+	return cmd
 }
 
 // newTestnetStealCmd builds `patchnet testnet steal`, the stolen-key

@@ -111,6 +111,9 @@ type CollectOptions struct {
 	Scenario string
 	// UpdateID is the update whose propagation is measured.
 	UpdateID string
+	// Late are the endpoints of the late-join scenario's late agents:
+	// late_joiners_caught_up checks that each installed.
+	Late []string
 	// Published is when it was published; zero takes the earliest event
 	// about it on any node read (a supernode's co-signature, which comes
 	// after the publication by one round trip and the vendor fetch).
@@ -239,10 +242,25 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
 	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0
 	FillCounters(rep, reports, o.UpdateID)
-	if rep.Scenario == testnet.ScenarioStolenKey {
+	switch rep.Scenario {
+	case testnet.ScenarioStolenKey:
 		stolenChecks(rep, reports)
+	case testnet.ScenarioLateJoin:
+		lateChecks(rep, reports, o)
 	}
 	return rep
+}
+
+// lateChecks is the late-join scenario's: every late agent answered and
+// installed (late_joiners_caught_up).
+func lateChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	caught := 0
+	for _, r := range reports {
+		if slices.Contains(o.Late, r.Endpoint) && !installedAt(r, o.UpdateID).IsZero() {
+			caught++
+		}
+	}
+	rep.Checks["late_joiners_caught_up"] = len(o.Late) > 0 && caught == len(o.Late)
 }
 
 // stolenChecks are the stolen-key scenario's: every supernode read
@@ -318,7 +336,7 @@ func sampleOf(r *NodeReport, id string, published time.Time) testnet.Sample {
 		}
 		return max(t.Sub(published), time.Nanosecond) // happened: never the zero "did not happen"
 	}
-	var receipt, accepted, installed time.Time
+	var receipt, accepted time.Time
 	for _, e := range r.Status.Events {
 		if e.ID != id {
 			continue
@@ -326,18 +344,24 @@ func sampleOf(r *NodeReport, id string, published time.Time) testnet.Sample {
 		if receipt.IsZero() || e.Arrived().Before(receipt) {
 			receipt = e.Arrived()
 		}
-		switch e.Kind {
-		case node.EventAccepted:
+		if e.Kind == node.EventAccepted {
 			accepted = e.At
-		case node.EventInstalled:
-			installed = e.At
 		}
 	}
-	if installed.IsZero() {
-		installed = committedAt(r.History, id)
-	}
-	s.Receipt, s.Accept, s.Install = since(receipt), since(accepted), since(installed)
+	s.Receipt, s.Accept, s.Install = since(receipt), since(accepted), since(installedAt(r, id))
 	return s
+}
+
+// installedAt is when the node installed id: its installed event or, when
+// that fell out of the recent events, the commit of the install
+// transaction in its journal; zero if it did not.
+func installedAt(r *NodeReport, id string) time.Time {
+	for _, e := range slices.Backward(r.Status.Events) {
+		if e.ID == id && e.Kind == node.EventInstalled {
+			return e.At
+		}
+	}
+	return committedAt(r.History, id)
 }
 
 // committedAt is when the committed install transaction of id ended.

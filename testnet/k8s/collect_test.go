@@ -119,6 +119,17 @@ func TestCollectFromRunningNodes(t *testing.T) {
 	if !rep.Checks[testnet.CheckNoWrongInstalls] || rep.WrongInstalls != 0 {
 		t.Errorf("wrong installs %d, check %v: the agents installed the published fix", rep.WrongInstalls, rep.Checks[testnet.CheckNoWrongInstalls])
 	}
+	// wait (late-join's init container) returns once every node shows the
+	// event, and names the ones that do not when it gives up.
+	if err := WaitForEvent(ctx, []string{proxy.URL, state(l.Agents[1])}, id, node.EventInstalled, 10*time.Millisecond, nil); err != nil {
+		t.Errorf("waiting for the installs: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	err = WaitForEvent(short, []string{state(l.Agents[1]), missing}, id, node.EventInstalled, 10*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), "not yet on "+missing) {
+		t.Errorf("waiting on a node that is not there: %v, want it named", err)
+	}
 	if fake {
 		return // the recording installer keeps no journal to audit
 	}

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/patchnet/patchnet/internal/zonekit"
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/trust"
@@ -47,8 +48,8 @@ func Build(s Spec, z *Zone) ([]Object, error) {
 		others := append(append([]string{}, boot[:i]...), boot[i+1:]...)
 		b.supernode(id, others)
 	}
-	for _, id := range z.Agents {
-		b.agent(id, boot)
+	for i, id := range z.Agents {
+		b.agent(id, boot, s.Late(i))
 	}
 	b.publisher(boot)
 	return b.objs, b.err
@@ -174,7 +175,7 @@ func (b *builder) supernode(id Identity, boot []string) {
 // agent is agent id's StatefulSet. Its config is written in the pod by
 // `patchnet init agent`, which pins the image's own dpkg and the
 // sandbox's /bin/sh: render cannot know their digests.
-func (b *builder) agent(id Identity, boot []string) {
+func (b *builder) agent(id Identity, boot []string, late bool) {
 	s := b.s
 	args := s.initArgs(boot)
 	args.Sysroot = sysrootDir
@@ -183,7 +184,11 @@ func (b *builder) agent(id Identity, boot []string) {
 	node := s.nodeContainer([]string{"agent", "--config", conf},
 		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true}), dpkgCaps...)
 	proxy := s.proxyContainer()
-	pod := podSpec(true, []corev1.Container{s.prepareContainer(true, b.z.OldDebName), initC}, []corev1.Container{node, proxy},
+	steps := []corev1.Container{s.prepareContainer(true, b.z.OldDebName), initC}
+	if late {
+		steps = append([]corev1.Container{s.lateContainer()}, steps...)
+	}
+	pod := podSpec(true, steps, []corev1.Container{node, proxy},
 		s.nodeVolumes(id.Name, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			configMapVolume("debs", debsConfigMap)))
 	b.add(s.statefulSet(id.Name, "agent", agentService, pod))
@@ -256,6 +261,17 @@ func (b *builder) thief() []corev1.Container {
 			corev1.VolumeMount{Name: "debs", MountPath: debsDir, ReadOnly: true},
 			corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true}))
 	return []corev1.Container{author, steal}
+}
+
+// lateContainer holds a late-join agent's pod back until every
+// supernode's status shows the fix co-signed: it was announced while the
+// agent was not there, and the agent must catch up.
+func (s Spec) lateContainer() corev1.Container {
+	args := []string{"testnet", "wait", "--update-id", s.UpdateID, "--event", string(node.EventCoSigned), "--timeout", "30m"}
+	for i := range s.Supernodes {
+		args = append(args, "--endpoint", s.SupernodeAPI(i))
+	}
+	return s.container("wait-for-fix", args, nil)
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -34,10 +34,12 @@ type Spec struct {
 	// RolloutSpread is the fix's rollout spread: agents accept it at once
 	// and install each at its own offset within this long (0: none).
 	RolloutSpread time.Duration
-	// Scenario is what the publisher Job plays, one of Scenarios:
-	// propagation publishes the fix; stolen-key first has a thief publish
-	// the old package as a fix with the publisher's key (every supernode
-	// must refuse it), then publishes the fix.
+	// Scenario is what the zone plays, one of Scenarios: propagation
+	// publishes the fix; stolen-key first has a thief publish the old
+	// package as a fix with the publisher's key (every supernode must
+	// refuse it), then publishes the fix; late-join holds the last
+	// testnet.LateJoiners(Agents) agents back until every supernode
+	// co-signed the fix, so they must catch up.
 	Scenario string
 	// Configure renders a node's config file from the `patchnet init`
 	// flags of its role. Required.
@@ -66,11 +68,17 @@ func DefaultSpec() Spec {
 // Scenarios are the testnet scenarios the manifests can play: those whose
 // steps are a Job's (the others kill pods, cut links or need the zone
 // CA's key, which stays out of the cluster).
-var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey}
+var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey, testnet.ScenarioLateJoin}
 
 // StolenUpdateID is the update the thief publishes in the stolen-key
 // scenario.
 const StolenUpdateID = "TESTNET-STOLEN"
+
+// Late reports whether agent i is held back until the fix was co-signed
+// (late-join).
+func (s Spec) Late(i int) bool {
+	return s.Scenario == testnet.ScenarioLateJoin && i >= s.Agents-testnet.LateJoiners(s.Agents)
+}
 
 // dnsLabel is an RFC 1123 label, what Kubernetes names and namespaces
 // must be.
