@@ -93,7 +93,8 @@ as the zone, and delete the namespace when done.`,
 	f.StringVar(&s.UpdateID, "update-id", s.UpdateID, "id of the fix the publisher Job publishes")
 	f.DurationVar(&s.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread: agents accept at once, then install each at its own offset within it")
 	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
-		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed)")
+		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed;"+
+		" byzantine: the last supernode's key co-signs a conflicting payload first)")
 	return cmd
 }
 

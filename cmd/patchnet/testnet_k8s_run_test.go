@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -32,14 +33,25 @@ type localCluster struct {
 	replace []string // old, new pairs applied to args and mounted files
 }
 
-// freePort is a TCP port free on 127.0.0.1 just now.
+// handedOut are the ports freePort returned: the kernel may offer a port
+// again once its listener closed, and two pods given one port collide
+// (a proxy that cannot bind while another pod's answers in its place).
+var handedOut sync.Map
+
+// freePort is a TCP port free on 127.0.0.1 just now, and never one it
+// returned before in this test binary.
 func freePort(t *testing.T) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, taken := handedOut.LoadOrStore(port, true); !taken {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // pod runs pod name's containers with its paths under the pod's own
@@ -132,7 +144,7 @@ func (e *e2e) waitHTTP(url string, p *proc, also ...*proc) {
 // its sandbox, and `patchnet testnet collect` through the proxies reports
 // every agent's sample.
 func TestTestnetRenderedZoneRuns(t *testing.T) {
-	playRenderedZone(t, testnet.ScenarioPropagation)
+	playRenderedZone(t, testnet.ScenarioPropagation, 2)
 }
 
 // The rendered late-join scenario played the same way: agent-1's pod
@@ -142,7 +154,7 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 // (Here its pod starts once the publisher Job ended, so its wait returns
 // at once; on a cluster the init container does the holding back.)
 func TestTestnetRenderedLateJoinRuns(t *testing.T) {
-	rep := playRenderedZone(t, testnet.ScenarioLateJoin)
+	rep := playRenderedZone(t, testnet.ScenarioLateJoin, 2)
 	if !rep.Checks["late_joiners_caught_up"] {
 		t.Errorf("checks %v: want late_joiners_caught_up", rep.Checks)
 	}
@@ -155,7 +167,7 @@ func TestTestnetRenderedLateJoinRuns(t *testing.T) {
 // supernode refused the thief's update, none co-signed it, no agent
 // accepted it, and no journal holds a wrong install.
 func TestTestnetRenderedStolenKeyRuns(t *testing.T) {
-	rep := playRenderedZone(t, testnet.ScenarioStolenKey)
+	rep := playRenderedZone(t, testnet.ScenarioStolenKey, 2)
 	for _, name := range []string{"supernodes_refused", "none_cosigned", "no_agent_accepted_stolen"} {
 		if ok, found := rep.Checks[name]; !ok || !found {
 			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
@@ -163,13 +175,26 @@ func TestTestnetRenderedStolenKeyRuns(t *testing.T) {
 	}
 }
 
-// playRenderedZone renders a private zone of two supernodes (k = 2) and
-// two agents playing scenario, plays it on this host and returns
-// collect's report once every agent installed.
-func playRenderedZone(t *testing.T, scenario string) *testnet.Report {
+// The rendered byzantine scenario played the same way, with three
+// supernodes: the publisher Job's init steps sign a conflicting payload
+// of the fix with the publisher's and the last supernode's keys, gossip
+// it, and wait until both agents hold it pending; then the fix goes out,
+// the byzantine supernode's daemon co-signs it too, and every agent
+// catches the conflict and installs the fix, none the old package.
+func TestTestnetRenderedByzantineRuns(t *testing.T) {
+	rep := playRenderedZone(t, testnet.ScenarioByzantine, 3)
+	if !rep.Checks["conflict_caught_everywhere"] {
+		t.Errorf("checks %v: want conflict_caught_everywhere", rep.Checks)
+	}
+}
+
+// playRenderedZone renders a private zone of supernodes (k = 2) and two
+// agents playing scenario, plays it on this host and returns collect's
+// report once every agent installed.
+func playRenderedZone(t *testing.T, scenario string, supernodes int) *testnet.Report {
 	e := newE2E(t)
 	out := e.path("zone.yaml")
-	said := e.run("testnet", "render", "--k8s", "--nodes", "2", "--supernodes", "2", "--threshold", "2", "--private",
+	said := e.run("testnet", "render", "--k8s", "--nodes", "2", "--supernodes", fmt.Sprint(supernodes), "--threshold", "2", "--private",
 		"--namespace", "tn", "--out", out, "--scenario", scenario)
 	// The collect command render prints names the fix's artifact.
 	sum := regexp.MustCompile(`--artifact-sha256 ([0-9a-f]{64})`).FindStringSubmatch(said)
@@ -194,13 +219,19 @@ func playRenderedZone(t *testing.T, scenario string) *testnet.Report {
 	}
 	vendor := c.pod("vendor", c.r.deploy.Spec.Template.Spec, 0, 0)[0]
 	e.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/", vendorPort), vendor)
-	names := []string{"supernode-0", "supernode-1", "agent-0", "agent-1"}
+	var names []string // supernodes first: the agents bootstrap off them
+	for i := range supernodes {
+		names = append(names, fmt.Sprintf("supernode-%d", i))
+	}
+	names = append(names, "agent-0", "agent-1")
 	apis := map[string]string{}
 	for _, name := range names {
 		apis[name] = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		svc := "agents"
 		if strings.HasPrefix(name, "supernode-") {
-			c.replace = append(c.replace, "http://"+name+"-0.supernodes.tn.svc.cluster.local:9090", apis[name])
+			svc = "supernodes"
 		}
+		c.replace = append(c.replace, "http://"+name+"-0."+svc+".tn.svc.cluster.local:9090", apis[name])
 	}
 	start := func(name string) {
 		// Agents listen on a port of the kernel's choosing: nobody dials
@@ -244,9 +275,12 @@ func playRenderedZone(t *testing.T, scenario string) *testnet.Report {
 	var rep testnet.Report
 	deadline := time.Now().Add(90 * time.Second)
 	for {
-		outJSON, err := exec.Command(e.bin, args...).Output()
+		collect := exec.Command(e.bin, args...)
+		var said strings.Builder
+		collect.Stderr = &said
+		outJSON, err := collect.Output()
 		if err != nil {
-			t.Fatalf("collect: %v", err)
+			t.Fatalf("collect: %v\n%s", err, said.String())
 		}
 		if err := json.Unmarshal(outJSON, &rep); err != nil {
 			t.Fatal(err)
@@ -255,7 +289,13 @@ func playRenderedZone(t *testing.T, scenario string) *testnet.Report {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("agents did not all install: %+v\n%s", rep.Samples, publish.output())
+			var agents strings.Builder
+			for _, p := range e.procs {
+				if strings.HasPrefix(p.name, "agent-") {
+					fmt.Fprintf(&agents, "%s:\n%s\n", p.name, p.output())
+				}
+			}
+			t.Fatalf("agents did not all install: %+v\ncollect said:\n%s\npublisher:\n%s\n%s", rep.Samples, said.String(), publish.output(), agents.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -247,6 +247,10 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 		stolenChecks(rep, reports)
 	case testnet.ScenarioLateJoin:
 		lateChecks(rep, reports, o)
+	case testnet.ScenarioByzantine:
+		rep.Checks["conflict_caught_everywhere"] = everyAgent(reports, func(st *node.APIStatus) bool {
+			return hasEvent(st, o.UpdateID, node.EventConflictingCoSignature)
+		})
 	}
 	return rep
 }
@@ -287,6 +291,22 @@ func stolenChecks(rep *testnet.Report, reports []*NodeReport) {
 	rep.Checks["supernodes_refused"] = refused == rep.Supernodes && refused > 0
 	rep.Checks["none_cosigned"] = cosigned == 0
 	rep.Checks["no_agent_accepted_stolen"] = accepted == 0
+}
+
+// everyAgent reports whether cond holds for every agent read (and there
+// is one).
+func everyAgent(reports []*NodeReport, cond func(*node.APIStatus) bool) bool {
+	n := 0
+	for _, r := range reports {
+		if nodeRole(r.Status) != trust.RoleAgent {
+			continue
+		}
+		if !cond(r.Status) {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // hasEvent reports whether st holds an event of kind about update id.

@@ -230,12 +230,17 @@ func (b *builder) publisher(boot []string) {
 			corev1.VolumeMount{Name: "debs", MountPath: debsDir, ReadOnly: true},
 			corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true}))
 	steps := []corev1.Container{s.prepareContainer(false, ""), author}
-	if s.Scenario == testnet.ScenarioStolenKey {
+	volumes := s.nodeVolumes(publisherName, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		configMapVolume("debs", debsConfigMap), configMapVolume("config", configMapOf(publisherName)))
+	switch s.Scenario {
+	case testnet.ScenarioStolenKey:
 		steps = append(steps, b.thief()...)
+	case testnet.ScenarioByzantine:
+		steps = append(steps, b.byzantine()...)
+		volumes = append(volumes, corev1.Volume{Name: "byzantine-key", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: keySecret(b.byzantineName()), DefaultMode: ptr(int32(keyMode))}}})
 	}
-	pod := podSpec(false, steps, []corev1.Container{publish},
-		s.nodeVolumes(publisherName, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-			configMapVolume("debs", debsConfigMap), configMapVolume("config", configMapOf(publisherName))))
+	pod := podSpec(false, steps, []corev1.Container{publish}, volumes)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	b.add(&batchv1.Job{TypeMeta: typeMeta("batch/v1", "Job"), ObjectMeta: meta(publisherName, "publisher"),
 		Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(4)),
@@ -272,6 +277,46 @@ func (s Spec) lateContainer() corev1.Container {
 		args = append(args, "--endpoint", s.SupernodeAPI(i))
 	}
 	return s.container("wait-for-fix", args, nil)
+}
+
+// byzantineName is the supernode the byzantine scenario takes over: the
+// last one.
+func (b *builder) byzantineName() string { return supernodeName(b.s.Supernodes - 1) }
+
+// byzantine is the byzantine scenario's attack, run in the publisher's pod
+// before the fix goes out, as one holding the publisher's key and the
+// last supernode's: a conflicting payload of the fix (the old package at
+// the fix's URL) signed by both and gossiped on the announce topic as it
+// is; then it waits until every agent holds it pending (one co-signature,
+// below k). The supernode's daemon runs on: it co-signs the real fix too,
+// and every agent must catch it co-signing both and install the fix on
+// the others' co-signatures.
+func (b *builder) byzantine() []corev1.Container {
+	s, z := b.s, b.z
+	payload, env, key := runDir+"/byzantine.json", runDir+"/byzantine.dsse", runDir+"/byzantine-key"
+	u := zonekit.Update{ID: s.UpdateID, Summary: "the byzantine supernode's payload",
+		Ecosystem: "Debian:12", Package: nodelab.PackageName, Fixed: nodelab.NewVersion,
+		Artifact: debsDir + "/" + z.OldDebName, Method: "dpkg", URL: s.OriginURL() + z.NewDebName}
+	run := corev1.VolumeMount{Name: "run", MountPath: runDir}
+	debs := corev1.VolumeMount{Name: "debs", MountPath: debsDir, ReadOnly: true}
+	sign := func(name, keyDir, in string) corev1.Container {
+		return s.container(name, []string{"update", "sign", "--key", keyDir + "/node.key", "--cert", keyDir + "/node.crt", in, "--out", env},
+			s.nodeMounts(run))
+	}
+	wait := []string{"testnet", "wait", "--update-id", s.UpdateID, "--event", string(node.EventPending), "--timeout", "10m"}
+	for i := range s.Agents {
+		wait = append(wait, "--endpoint", s.AgentAPI(i))
+	}
+	return []corev1.Container{
+		s.container("byzantine-author", u.Args(payload), []corev1.VolumeMount{run, debs}),
+		s.container("byzantine-key", []string{"testnet", "prepare", "--key-dir", byzantineKeyDir, "--state", key},
+			[]corev1.VolumeMount{run, {Name: "byzantine-key", MountPath: byzantineKeyDir, ReadOnly: true}}),
+		sign("byzantine-sign-publisher", StateDir, payload),
+		sign("byzantine-sign-supernode", key, env),
+		s.container("byzantine-gossip", []string{"testnet", "gossip", env, "--config", configDir + "/publisher.toml"},
+			s.nodeMounts(run, corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true})),
+		s.container("wait-pending", wait, nil),
+	}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

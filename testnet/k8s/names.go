@@ -32,6 +32,9 @@ const (
 	sysrootDir = dataDir + "/sysroot"
 	runDir     = "/run/patchnet"
 	pskFile    = pskDir + "/swarm.key"
+	// byzantineKeyDir is where the byzantine scenario's publisher pod
+	// mounts the taken-over supernode's key Secret.
+	byzantineKeyDir = "/etc/patchnet/byzantine-key"
 
 	// nonRootUID runs every container that needs no root (distroless's
 	// "nonroot").
