@@ -94,7 +94,7 @@ as the zone, and delete the namespace when done.`,
 	f.DurationVar(&s.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread: agents accept at once, then install each at its own offset within it")
 	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
 		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed;"+
-		" byzantine: the last supernode's key co-signs a conflicting payload first)")
+		" byzantine: the last supernode's key co-signs a conflicting payload first; revocation: a CRL revoking the last supernode goes out first)")
 	return cmd
 }
 
@@ -172,6 +172,9 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	if s.Scenario != testnet.ScenarioPropagation {
 		spread += " --scenario " + s.Scenario
 	}
+	if s.Scenario == testnet.ScenarioRevocation {
+		spread += " --revoked-peer " + z.Supernodes[len(z.Supernodes)-1].PeerID
+	}
 	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n"+
 		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x%s\n",
 		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, sha256.Sum256(z.NewDeb), spread)
@@ -213,6 +216,7 @@ Node clocks are compared: keep them in sync.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.endpoints, "endpoint", nil, "a node's state directory or API proxy URL (repeatable)")
+	f.StringVar(&o.RevokedPeer, "revoked-peer", "", "with --scenario revocation: the revoked supernode's peer ID (render prints it)")
 	f.StringArrayVar(&o.late, "late-endpoint", nil, "with --scenario late-join: a late agent's endpoint, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringVar(&o.namespace, "k8s-namespace", "", "read the zone rendered into this namespace, by its pods' DNS names")
 	f.StringVar(&o.domain, "cluster-domain", k8s.DefaultSpec().ClusterDomain, "the cluster's DNS domain (with --k8s-namespace)")

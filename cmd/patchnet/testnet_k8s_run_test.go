@@ -188,6 +188,20 @@ func TestTestnetRenderedByzantineRuns(t *testing.T) {
 	}
 }
 
+// The rendered revocation scenario played the same way, with three
+// supernodes: the publisher Job sends the CRL render issued (the last
+// supernode revoked) and waits until every node applied it; then the
+// fix goes out, and no agent counts the revoked supernode's co-signature
+// (it runs on and co-signs as before).
+func TestTestnetRenderedRevocationRuns(t *testing.T) {
+	rep := playRenderedZone(t, testnet.ScenarioRevocation, 3)
+	for _, name := range []string{"crl_applied_everywhere", "revoked_cosigner_never_counted"} {
+		if ok, found := rep.Checks[name]; !ok || !found {
+			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
+		}
+	}
+}
+
 // playRenderedZone renders a private zone of supernodes (k = 2) and two
 // agents playing scenario, plays it on this host and returns collect's
 // report once every agent installed.
@@ -265,6 +279,9 @@ func playRenderedZone(t *testing.T, scenario string, supernodes int) *testnet.Re
 	}
 	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--nodes", "2", "--threshold", "2",
 		"--scenario", scenario}
+	if revoked := regexp.MustCompile(`--revoked-peer (\S+)`).FindStringSubmatch(said); revoked != nil {
+		args = append(args, "--revoked-peer", revoked[1])
+	}
 	for _, name := range late { // their pods' init containers run to completion here, as the fix is out
 		start(name)
 		args = append(args, "--late-endpoint", apis[name])

@@ -46,17 +46,18 @@ func newTestnetWaitCmd() *cobra.Command {
 	var id, event string
 	var timeout time.Duration
 	cmd := &cobra.Command{
-		Use:    "wait --endpoint URL|STATE... --update-id ID --event KIND",
+		Use:    "wait --endpoint URL|STATE... --event KIND [--update-id ID]",
 		Short:  "Wait until every node given shows an event about an update",
 		Hidden: true,
 		Long: `wait asks each node's API (an API proxy URL or a state directory) every few
 seconds until every one's status has an event of --event about --update-id
-(co-signed, installed, …), or --timeout passes. Nodes that do not answer
-yet are asked again.`,
+(co-signed, installed, …; crl, about no update, for a CRL applied from the
+zone's gossip), or --timeout passes. Nodes that do not answer yet are
+asked again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(endpoints) == 0 || id == "" || event == "" {
-				return errors.New("wait: give --endpoint, --update-id and --event")
+			if len(endpoints) == 0 || event == "" || (id == "" && event != string(node.EventCRL)) {
+				return errors.New("wait: give --endpoint, --event and (but for crl, about no update) --update-id")
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()

@@ -114,6 +114,9 @@ type CollectOptions struct {
 	// Late are the endpoints of the late-join scenario's late agents:
 	// late_joiners_caught_up checks that each installed.
 	Late []string
+	// RevokedPeer is the revocation scenario's revoked supernode (its
+	// peer ID, which render prints): no agent may count its co-signature.
+	RevokedPeer string
 	// Published is when it was published; zero takes the earliest event
 	// about it on any node read (a supernode's co-signature, which comes
 	// after the publication by one round trip and the vendor fetch).
@@ -155,6 +158,8 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 		return nil, errors.New("collecting: no update id")
 	case o.Scenario != "" && !slices.Contains(Scenarios, o.Scenario):
 		return nil, fmt.Errorf("collecting: scenario %q: the manifests play %s", o.Scenario, strings.Join(Scenarios, ", "))
+	case o.Scenario == testnet.ScenarioRevocation && o.RevokedPeer == "":
+		return nil, errors.New("collecting: scenario revocation: no revoked supernode's peer id (render prints it)")
 	}
 	reports, failed := fetchAll(ctx, endpoints, o)
 	if len(reports) == 0 {
@@ -247,6 +252,8 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 		stolenChecks(rep, reports)
 	case testnet.ScenarioLateJoin:
 		lateChecks(rep, reports, o)
+	case testnet.ScenarioRevocation:
+		revocationChecks(rep, reports, o)
 	case testnet.ScenarioByzantine:
 		rep.Checks["conflict_caught_everywhere"] = everyAgent(reports, func(st *node.APIStatus) bool {
 			return hasEvent(st, o.UpdateID, node.EventConflictingCoSignature)
@@ -291,6 +298,26 @@ func stolenChecks(rep *testnet.Report, reports []*NodeReport) {
 	rep.Checks["supernodes_refused"] = refused == rep.Supernodes && refused > 0
 	rep.Checks["none_cosigned"] = cosigned == 0
 	rep.Checks["no_agent_accepted_stolen"] = accepted == 0
+}
+
+// revocationChecks are the revocation scenario's: every node read
+// applied a CRL from the zone's gossip (crl_applied_everywhere), and no
+// agent accepted the fix on a co-signature of the revoked supernode
+// (revoked_cosigner_never_counted).
+func revocationChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	applied := 0
+	for _, r := range reports {
+		if hasEvent(r.Status, "", node.EventCRL) {
+			applied++
+		}
+	}
+	rep.Checks["crl_applied_everywhere"] = applied == len(reports)
+	rep.Checks["revoked_cosigner_never_counted"] = everyAgent(reports, func(st *node.APIStatus) bool {
+		return !slices.ContainsFunc(st.Events, func(e node.APIEvent) bool {
+			return e.ID == o.UpdateID && e.Kind == node.EventAccepted &&
+				slices.ContainsFunc(e.Signers, func(s string) bool { return strings.Contains(s, o.RevokedPeer) })
+		})
+	})
 }
 
 // everyAgent reports whether cond holds for every agent read (and there

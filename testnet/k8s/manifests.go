@@ -95,8 +95,11 @@ func meta(name, component string) metav1.ObjectMeta {
 // packages, the vendor key, the PSK and each node's key Secret.
 func (b *builder) shared() {
 	z := b.z
-	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(pkiConfigMap, "zone"),
-		Data: map[string]string{"root.crt": string(z.RootCert), "root.crl": string(z.RootCRL), "zone.crl": string(z.ZoneCRL)}})
+	pki := map[string]string{"root.crt": string(z.RootCert), "root.crl": string(z.RootCRL), "zone.crl": string(z.ZoneCRL)}
+	if z.RevocationCRL != nil {
+		pki[revocationCRL] = string(z.RevocationCRL)
+	}
+	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(pkiConfigMap, "zone"), Data: pki})
 	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(debsConfigMap, "vendor"),
 		BinaryData: map[string][]byte{z.OldDebName: z.OldDeb, z.NewDebName: z.NewDeb, z.NewDebName + ".asc": z.NewDebSig}})
 	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(vendorConfigMap, "vendor"),
@@ -235,6 +238,8 @@ func (b *builder) publisher(boot []string) {
 	switch s.Scenario {
 	case testnet.ScenarioStolenKey:
 		steps = append(steps, b.thief()...)
+	case testnet.ScenarioRevocation:
+		steps = append(steps, b.revocation()...)
 	case testnet.ScenarioByzantine:
 		steps = append(steps, b.byzantine()...)
 		volumes = append(volumes, corev1.Volume{Name: "byzantine-key", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
@@ -317,6 +322,25 @@ func (b *builder) byzantine() []corev1.Container {
 			s.nodeMounts(run, corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true})),
 		s.container("wait-pending", wait, nil),
 	}
+}
+
+// revocation is the revocation scenario's step before the fix goes out:
+// the CRL render issued, revoking the last supernode, sent into the zone
+// with `patchnet publish --crl` (the daemons read CRL files only at
+// start, so each must apply it from gossip), then a wait until every
+// node applied a CRL.
+func (b *builder) revocation() []corev1.Container {
+	s := b.s
+	send := s.container("revoke", []string{"publish", "--crl", pkiDir + "/" + revocationCRL, "--config", configDir + "/publisher.toml"},
+		s.nodeMounts(corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true}))
+	wait := []string{"testnet", "wait", "--event", string(node.EventCRL), "--timeout", "10m"}
+	for i := range s.Supernodes {
+		wait = append(wait, "--endpoint", s.SupernodeAPI(i))
+	}
+	for i := range s.Agents {
+		wait = append(wait, "--endpoint", s.AgentAPI(i))
+	}
+	return []corev1.Container{send, s.container("wait-crl", wait, nil)}
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -35,6 +35,8 @@ const (
 	// byzantineKeyDir is where the byzantine scenario's publisher pod
 	// mounts the taken-over supernode's key Secret.
 	byzantineKeyDir = "/etc/patchnet/byzantine-key"
+	// revocationCRL is the revocation scenario's CRL in the pki ConfigMap.
+	revocationCRL = "revocation.crl"
 
 	// nonRootUID runs every container that needs no root (distroless's
 	// "nonroot").

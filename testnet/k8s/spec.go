@@ -41,7 +41,9 @@ type Spec struct {
 	// testnet.LateJoiners(Agents) agents back until every supernode
 	// co-signed the fix, so they must catch up; byzantine has the last
 	// supernode's key (with the publisher's) sign a conflicting payload
-	// of the fix, gossiped to the agents before the fix goes out.
+	// of the fix, gossiped to the agents before the fix goes out;
+	// revocation revokes the last supernode (render issues the zone CA's
+	// next CRL) and has the publisher Job send that CRL before the fix.
 	Scenario string
 	// Configure renders a node's config file from the `patchnet init`
 	// flags of its role. Required.
@@ -70,7 +72,8 @@ func DefaultSpec() Spec {
 // Scenarios are the testnet scenarios the manifests can play: those whose
 // steps are a Job's (the others kill pods, cut links or need the zone
 // CA's key, which stays out of the cluster).
-var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey, testnet.ScenarioLateJoin, testnet.ScenarioByzantine}
+var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey, testnet.ScenarioLateJoin, testnet.ScenarioByzantine,
+	testnet.ScenarioRevocation}
 
 // StolenUpdateID is the update the thief publishes in the stolen-key
 // scenario.
@@ -109,6 +112,9 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("scenario %q: the manifests play %s", s.Scenario, strings.Join(Scenarios, ", "))
 	case s.Scenario == testnet.ScenarioByzantine && (s.Threshold < 2 || s.Supernodes-1 < s.Threshold):
 		return fmt.Errorf("scenario byzantine: needs k ≥ 2 and k honest supernodes beside the byzantine one (have k=%d of %d supernodes)",
+			s.Threshold, s.Supernodes)
+	case s.Scenario == testnet.ScenarioRevocation && s.Supernodes-1 < s.Threshold:
+		return fmt.Errorf("scenario revocation: needs k supernodes beside the revoked one (have k=%d of %d supernodes)",
 			s.Threshold, s.Supernodes)
 	case s.Configure == nil:
 		return errors.New("configure: no config renderer")

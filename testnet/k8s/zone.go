@@ -14,6 +14,7 @@ import (
 
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/overlay"
+	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/ca"
 )
@@ -44,6 +45,9 @@ type Zone struct {
 	OldDebName, NewDebName string
 	OldDeb, NewDeb         []byte
 	NewDebSig, VendorKey   []byte
+	// RevocationCRL is the zone CA's next CRL, revoking the last
+	// supernode (scenario revocation only).
+	RevocationCRL []byte
 }
 
 // MakeZone makes s's zone in dir (a scratch directory the caller removes)
@@ -108,7 +112,31 @@ func MakeZone(ctx context.Context, dir string, s Spec, progress func(done, total
 	if err := z.vendorFiles(ctx, filepath.Join(dir, "debs")); err != nil {
 		return nil, err
 	}
+	if s.Scenario == testnet.ScenarioRevocation {
+		if z.RevocationCRL, err = revokeLast(dir, zoneDir, s); err != nil {
+			return nil, err
+		}
+	}
 	return z, nil
+}
+
+// revokeLast revokes the last supernode's certificate, as `patchnet ca
+// revoke` would, and returns the zone CA's next CRL: the pods start on the
+// CRL before it, and the publisher Job sends this one.
+func revokeLast(dir, zoneDir string, s Spec) ([]byte, error) {
+	name := supernodeName(s.Supernodes - 1)
+	if _, err := ca.RevokeFile(zoneDir, filepath.Join(dir, "nodes", name, ca.NodeCertFile), ca.ReasonKeyCompromise); err != nil {
+		return nil, fmt.Errorf("revoking %s: %w", name, err)
+	}
+	path, _, err := ca.CRLFile(zoneDir, 0)
+	if err != nil {
+		return nil, fmt.Errorf("issuing the CRL that revokes %s: %w", name, err)
+	}
+	crl, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the CRL that revokes %s: %w", name, err)
+	}
+	return crl, nil
 }
 
 // issueIdentity requests a key for name and signs it with the zone CA,
