@@ -57,7 +57,11 @@ ConfigMaps for the public PKI, the vendor's packages and key, and each
 supernode's and the publisher's config; a one-replica StatefulSet per
 supernode and per agent behind the headless Services 'supernodes' and
 'agents'; a vendor origin Deployment and Service; and the publisher Job,
-which publishes the fix --update-id once k supernodes co-sign it.
+which publishes the fix --update-id once k supernodes co-sign it. With
+--scenario the zone plays stolen-key, late-join, byzantine or revocation
+as netns and sim do, the attack or the hold-back written into the Job's
+and the pods' init containers; collect takes the same --scenario and
+adds its checks.
 
 Agents run the image's dpkg into a sandbox root with the old package
 installed, and write their config in the pod with 'patchnet init agent',
