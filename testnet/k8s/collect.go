@@ -37,18 +37,23 @@ type NodeReport struct {
 func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, CollectTimeout)
 	defer cancel()
-	if strings.HasPrefix(endpoint, "http://") || strings.HasPrefix(endpoint, "https://") {
-		return fetchHTTP(ctx, endpoint)
+	st, err := FetchStatus(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	r := &NodeReport{Endpoint: endpoint, Status: st}
+	if isURL(endpoint) {
+		code, err := getJSON(ctx, endpoint+node.APIHistoryPath, &r.History)
+		if err != nil && code != http.StatusNotFound { // 404: no journal (not an agent)
+			return nil, fmt.Errorf("reading history: %w", err)
+		}
+		return r, nil
 	}
 	c, err := node.DialAPI(ctx, endpoint)
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
-	r := &NodeReport{Endpoint: endpoint}
-	if r.Status, err = c.Status(ctx); err != nil {
-		return nil, fmt.Errorf("reading status: %w", err)
-	}
 	r.History, err = c.History(ctx)
 	var apiErr *node.APIError
 	if errors.As(err, &apiErr) && apiErr.Code == node.APICodeNoJournal {
@@ -60,18 +65,32 @@ func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
 	return r, nil
 }
 
-// fetchHTTP reads a node's answers through its Proxy at base.
-func fetchHTTP(ctx context.Context, base string) (*NodeReport, error) {
-	r := &NodeReport{Endpoint: base}
-	r.Status = &node.APIStatus{}
-	if _, err := getJSON(ctx, base+node.APIStatusPath, r.Status); err != nil {
+// FetchStatus reads only /v1/status of the node at endpoint, as Fetch
+// does: what a wait polls.
+func FetchStatus(ctx context.Context, endpoint string) (*node.APIStatus, error) {
+	ctx, cancel := context.WithTimeout(ctx, CollectTimeout)
+	defer cancel()
+	st := &node.APIStatus{}
+	if isURL(endpoint) {
+		if _, err := getJSON(ctx, endpoint+node.APIStatusPath, st); err != nil {
+			return nil, fmt.Errorf("reading status: %w", err)
+		}
+		return st, nil
+	}
+	c, err := node.DialAPI(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if st, err = c.Status(ctx); err != nil {
 		return nil, fmt.Errorf("reading status: %w", err)
 	}
-	code, err := getJSON(ctx, base+node.APIHistoryPath, &r.History)
-	if err != nil && code != http.StatusNotFound { // 404: no journal (not an agent)
-		return nil, fmt.Errorf("reading history: %w", err)
-	}
-	return r, nil
+	return st, nil
+}
+
+// isURL tells a Proxy's URL from a state directory.
+func isURL(endpoint string) bool {
+	return strings.HasPrefix(endpoint, "http://") || strings.HasPrefix(endpoint, "https://")
 }
 
 // getJSON decodes the JSON answer of GET u into v, at most

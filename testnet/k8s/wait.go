@@ -9,7 +9,7 @@ import (
 	"github.com/patchnet/patchnet/node"
 )
 
-// WaitForEvent polls every endpoint (as Fetch reads them) every poll
+// WaitForEvent polls every endpoint's status (FetchStatus) every poll
 // until each one's status shows an event of kind about update id, or ctx
 // ends; progress, if set, is told how many do. A node that does not
 // answer yet (a pod still starting) is asked again.
@@ -20,7 +20,7 @@ func WaitForEvent(ctx context.Context, endpoints []string, id string, kind node.
 			if done[ep] {
 				continue
 			}
-			if r, err := Fetch(ctx, ep); err == nil && hasEvent(r.Status, id, kind) {
+			if st, err := FetchStatus(ctx, ep); err == nil && hasEvent(st, id, kind) {
 				done[ep] = true
 				if progress != nil {
 					progress(len(done), len(endpoints))
