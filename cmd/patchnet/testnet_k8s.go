@@ -58,10 +58,10 @@ supernode's and the publisher's config; a one-replica StatefulSet per
 supernode and per agent behind the headless Services 'supernodes' and
 'agents'; a vendor origin Deployment and Service; and the publisher Job,
 which publishes the fix --update-id once k supernodes co-sign it. With
---scenario the zone plays stolen-key, late-join, byzantine or revocation
-as netns and sim do, the attack or the hold-back written into the Job's
-and the pods' init containers; collect takes the same --scenario and
-adds its checks.
+--scenario the zone plays churn, stolen-key, late-join, byzantine or
+revocation as netns and sim do, the crash, attack or hold-back written
+into the pods' and the Job's containers; collect takes the same
+--scenario and adds its checks.
 
 Agents run the image's dpkg into a sandbox root with the old package
 installed, and write their config in the pod with 'patchnet init agent',
@@ -96,9 +96,11 @@ as the zone, and delete the namespace when done.`,
 	f.StringVar(&s.ClusterDomain, "cluster-domain", s.ClusterDomain, "the cluster's DNS domain")
 	f.StringVar(&s.UpdateID, "update-id", s.UpdateID, "id of the fix the publisher Job publishes")
 	f.DurationVar(&s.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread: agents accept at once, then install each at its own offset within it")
+	f.Float64Var(&s.ChurnShare, "churn", s.ChurnShare, "with --scenario churn: the share of agents killed as the fix reaches them (half of them restarted)")
 	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
 		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed;"+
-		" byzantine: the last supernode's key co-signs a conflicting payload first; revocation: a CRL revoking the last supernode goes out first)")
+		" byzantine: the last supernode's key co-signs a conflicting payload first; revocation: a CRL revoking the last supernode goes out first;"+
+		" churn: --churn of the agents SIGKILLed as the fix reaches them, half started again)")
 	return cmd
 }
 
@@ -179,6 +181,9 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	if s.Scenario == testnet.ScenarioRevocation {
 		spread += " --revoked-peer " + z.Supernodes[len(z.Supernodes)-1].PeerID
 	}
+	if s.Scenario == testnet.ScenarioChurn {
+		spread += fmt.Sprintf(" --churn %v", s.ChurnShare)
+	}
 	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n"+
 		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x%s\n",
 		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, sha256.Sum256(z.NewDeb), spread)
@@ -188,6 +193,8 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 // collectOptions are the flags of `patchnet testnet collect`.
 type collectOptions struct {
 	endpoints, late        []string
+	restarted              []string
+	churn                  float64
 	namespace, domain, out string
 	agents, supernodes     int
 	published              string
@@ -220,6 +227,8 @@ Node clocks are compared: keep them in sync.`,
 	}
 	f := cmd.Flags()
 	f.StringArrayVar(&o.endpoints, "endpoint", nil, "a node's state directory or API proxy URL (repeatable)")
+	f.Float64Var(&o.churn, "churn", k8s.DefaultSpec().ChurnShare, "with --scenario churn and --k8s-namespace: the share render was given")
+	f.StringArrayVar(&o.restarted, "restarted-endpoint", nil, "with --scenario churn: an agent killed and started again, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringVar(&o.RevokedPeer, "revoked-peer", "", "with --scenario revocation: the revoked supernode's peer ID (render prints it)")
 	f.StringArrayVar(&o.late, "late-endpoint", nil, "with --scenario late-join: a late agent's endpoint, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringVar(&o.namespace, "k8s-namespace", "", "read the zone rendered into this namespace, by its pods' DNS names")
@@ -249,6 +258,10 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	}
 	o.Agents = o.agents
 	o.Late = o.lateTargets()
+	o.Restarted = o.restartedTargets()
+	if o.namespace != "" && o.Scenario == testnet.ScenarioChurn {
+		o.Agents -= o.spec().Left(k8s.ChurnStayDown) // left down: not read, not expected
+	}
 	o.OnError = func(ep string, err error) { fmt.Fprintf(stderr, "%s: %v\n", ep, err) }
 	o.Progress = func(_ string, done, total int) {
 		if done == total || done%50 == 0 {
@@ -288,7 +301,9 @@ func (o collectOptions) targets() ([]string, error) {
 		eps = append(eps, s.SupernodeAPI(i))
 	}
 	for i := range o.agents {
-		eps = append(eps, s.AgentAPI(i))
+		if s.Churn(i) != k8s.ChurnStayDown { // left down by churn: nothing to read
+			eps = append(eps, s.AgentAPI(i))
+		}
 	}
 	return eps, nil
 }
@@ -296,23 +311,36 @@ func (o collectOptions) targets() ([]string, error) {
 // lateTargets are the late-join scenario's late agents: those given, or
 // with --k8s-namespace the ones render held back.
 func (o collectOptions) lateTargets() []string {
-	if o.namespace == "" || o.Scenario != testnet.ScenarioLateJoin {
-		return o.late
+	return o.agentsWhere(testnet.ScenarioLateJoin, o.late, k8s.Spec.Late)
+}
+
+// restartedTargets are the churn scenario's agents killed and started
+// again: those given, or with --k8s-namespace the ones render churned.
+func (o collectOptions) restartedTargets() []string {
+	return o.agentsWhere(testnet.ScenarioChurn, o.restarted, func(s k8s.Spec, i int) bool { return s.Churn(i) == k8s.ChurnRestart })
+}
+
+// agentsWhere are the endpoints given, and in scenario with
+// --k8s-namespace those of the rendered agents for which is holds.
+func (o collectOptions) agentsWhere(scenario string, given []string, is func(k8s.Spec, int) bool) []string {
+	if o.namespace == "" || o.Scenario != scenario {
+		return given
 	}
 	s := o.spec()
-	var late []string
+	out := slices.Clone(given)
 	for i := range o.agents {
-		if s.Late(i) {
-			late = append(late, s.AgentAPI(i))
+		if is(s, i) {
+			out = append(out, s.AgentAPI(i))
 		}
 	}
-	return append(slices.Clone(o.late), late...)
+	return out
 }
 
 // spec is the rendered zone's spec as far as collect's flags tell it.
 func (o collectOptions) spec() k8s.Spec {
 	s := k8s.DefaultSpec()
 	s.Namespace, s.ClusterDomain, s.Agents, s.Supernodes, s.Scenario = o.namespace, o.domain, o.agents, o.supernodes, o.Scenario
+	s.ChurnShare = o.churn
 	return s
 }
 

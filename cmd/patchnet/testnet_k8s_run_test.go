@@ -15,10 +15,13 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/testnet/k8s"
 )
 
 // localCluster plays the rendered manifests on this host: each pod's
@@ -31,6 +34,17 @@ type localCluster struct {
 	e       *e2e
 	r       *rendered
 	replace []string // old, new pairs applied to args and mounted files
+}
+
+// churnOf is what the churn scenario does to the node of set: the
+// --then of its `testnet crash` wrapper, or "".
+func churnOf(set *appsv1.StatefulSet) string {
+	for _, c := range set.Spec.Template.Spec.Containers {
+		if i := slices.Index(c.Args, "--then"); i >= 0 && i+1 < len(c.Args) {
+			return c.Args[i+1]
+		}
+	}
+	return ""
 }
 
 // handedOut are the ports freePort returned: the kernel may offer a port
@@ -144,7 +158,7 @@ func (e *e2e) waitHTTP(url string, p *proc, also ...*proc) {
 // its sandbox, and `patchnet testnet collect` through the proxies reports
 // every agent's sample.
 func TestTestnetRenderedZoneRuns(t *testing.T) {
-	playRenderedZone(t, testnet.ScenarioPropagation, 2)
+	playRenderedZone(t, testnet.ScenarioPropagation, 2, 2)
 }
 
 // The rendered late-join scenario played the same way: agent-1's pod
@@ -154,7 +168,7 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 // (Here its pod starts once the publisher Job ended, so its wait returns
 // at once; on a cluster the init container does the holding back.)
 func TestTestnetRenderedLateJoinRuns(t *testing.T) {
-	rep := playRenderedZone(t, testnet.ScenarioLateJoin, 2)
+	rep, _ := playRenderedZone(t, testnet.ScenarioLateJoin, 2, 2)
 	if !rep.Checks["late_joiners_caught_up"] {
 		t.Errorf("checks %v: want late_joiners_caught_up", rep.Checks)
 	}
@@ -167,7 +181,7 @@ func TestTestnetRenderedLateJoinRuns(t *testing.T) {
 // supernode refused the thief's update, none co-signed it, no agent
 // accepted it, and no journal holds a wrong install.
 func TestTestnetRenderedStolenKeyRuns(t *testing.T) {
-	rep := playRenderedZone(t, testnet.ScenarioStolenKey, 2)
+	rep, _ := playRenderedZone(t, testnet.ScenarioStolenKey, 2, 2)
 	for _, name := range []string{"supernodes_refused", "none_cosigned", "no_agent_accepted_stolen"} {
 		if ok, found := rep.Checks[name]; !ok || !found {
 			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
@@ -182,7 +196,7 @@ func TestTestnetRenderedStolenKeyRuns(t *testing.T) {
 // the byzantine supernode's daemon co-signs it too, and every agent
 // catches the conflict and installs the fix, none the old package.
 func TestTestnetRenderedByzantineRuns(t *testing.T) {
-	rep := playRenderedZone(t, testnet.ScenarioByzantine, 3)
+	rep, _ := playRenderedZone(t, testnet.ScenarioByzantine, 3, 2)
 	if !rep.Checks["conflict_caught_everywhere"] {
 		t.Errorf("checks %v: want conflict_caught_everywhere", rep.Checks)
 	}
@@ -194,7 +208,7 @@ func TestTestnetRenderedByzantineRuns(t *testing.T) {
 // fix goes out, and no agent counts the revoked supernode's co-signature
 // (it runs on and co-signs as before).
 func TestTestnetRenderedRevocationRuns(t *testing.T) {
-	rep := playRenderedZone(t, testnet.ScenarioRevocation, 3)
+	rep, _ := playRenderedZone(t, testnet.ScenarioRevocation, 3, 2)
 	for _, name := range []string{"crl_applied_everywhere", "revoked_cosigner_never_counted"} {
 		if ok, found := rep.Checks[name]; !ok || !found {
 			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
@@ -202,14 +216,43 @@ func TestTestnetRenderedRevocationRuns(t *testing.T) {
 	}
 }
 
-// playRenderedZone renders a private zone of supernodes (k = 2) and two
-// agents playing scenario, plays it on this host and returns collect's
-// report once every agent installed.
-func playRenderedZone(t *testing.T, scenario string, supernodes int) *testnet.Report {
+// The rendered churn scenario played the same way, with four agents and
+// a churn share of a half: agent-0 and agent-1 run behind `patchnet
+// testnet crash`, which SIGKILLs each as the fix reaches it; agent-0 is
+// started again on its state and catches up, agent-1 stays down. The
+// survivors install, the restarted one too (restarted_caught_up), and
+// collect reads no agent left down.
+func TestTestnetRenderedChurnRuns(t *testing.T) {
+	rep, e := playRenderedZone(t, testnet.ScenarioChurn, 2, 4, "--churn", "0.5")
+	for _, name := range []string{"agent-0", "agent-1"} {
+		if _, err := os.Stat(e.path("pods", name, "var/lib/patchnet/state", crashMarker)); err != nil {
+			t.Errorf("%s was not crashed: %v", name, err)
+		}
+	}
+	if _, err := os.Stat(e.path("pods", "agent-2", "var/lib/patchnet/state", crashMarker)); err == nil {
+		t.Error("agent-2, a survivor, was crashed")
+	}
+	if _, err := node.DialAPI(t.Context(), e.path("pods", "agent-1", "var/lib/patchnet/state")); err == nil {
+		t.Error("agent-1's node answers: it was to stay down")
+	}
+	for _, name := range []string{"survivors_accepted", "survivors_installed", "restarted_caught_up"} {
+		if ok, found := rep.Checks[name]; !ok || !found {
+			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
+		}
+	}
+	if rep.Nodes != 3 || len(rep.Samples) != 3 {
+		t.Errorf("report of %d agents, %d samples: want the 3 not left down", rep.Nodes, len(rep.Samples))
+	}
+}
+
+// playRenderedZone renders a private zone of supernodes (k = 2) and
+// agents playing scenario (more render flags in extra), plays it on this
+// host and returns collect's report once every agent it reads installed.
+func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int, extra ...string) (*testnet.Report, *e2e) {
 	e := newE2E(t)
 	out := e.path("zone.yaml")
-	said := e.run("testnet", "render", "--k8s", "--nodes", "2", "--supernodes", fmt.Sprint(supernodes), "--threshold", "2", "--private",
-		"--namespace", "tn", "--out", out, "--scenario", scenario)
+	said := e.run(append([]string{"testnet", "render", "--k8s", "--nodes", fmt.Sprint(agentCount), "--supernodes", fmt.Sprint(supernodes),
+		"--threshold", "2", "--private", "--namespace", "tn", "--out", out, "--scenario", scenario}, extra...)...)
 	// The collect command render prints names the fix's artifact.
 	sum := regexp.MustCompile(`--artifact-sha256 ([0-9a-f]{64})`).FindStringSubmatch(said)
 	if sum == nil {
@@ -237,7 +280,9 @@ func playRenderedZone(t *testing.T, scenario string, supernodes int) *testnet.Re
 	for i := range supernodes {
 		names = append(names, fmt.Sprintf("supernode-%d", i))
 	}
-	names = append(names, "agent-0", "agent-1")
+	for i := range agentCount {
+		names = append(names, fmt.Sprintf("agent-%d", i))
+	}
 	apis := map[string]string{}
 	for _, name := range names {
 		apis[name] = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
@@ -277,7 +322,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes int) *testnet.Re
 	if publish.cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("publisher Job failed:\n%s", publish.output())
 	}
-	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--nodes", "2", "--threshold", "2",
+	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--threshold", "2",
 		"--scenario", scenario}
 	if revoked := regexp.MustCompile(`--revoked-peer (\S+)`).FindStringSubmatch(said); revoked != nil {
 		args = append(args, "--revoked-peer", revoked[1])
@@ -286,9 +331,20 @@ func playRenderedZone(t *testing.T, scenario string, supernodes int) *testnet.Re
 		start(name)
 		args = append(args, "--late-endpoint", apis[name])
 	}
+	read := 0 // the agents collect reads: not those churn leaves down
 	for _, name := range names {
+		switch churnOf(c.r.sets[name]) {
+		case k8s.ChurnStayDown:
+			continue
+		case k8s.ChurnRestart:
+			args = append(args, "--restarted-endpoint", apis[name])
+		}
 		args = append(args, "--endpoint", apis[name])
+		if strings.HasPrefix(name, "agent-") {
+			read++
+		}
 	}
+	args = append(args, "--nodes", fmt.Sprint(read))
 	var rep testnet.Report
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -316,13 +372,18 @@ func playRenderedZone(t *testing.T, scenario string, supernodes int) *testnet.Re
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if len(rep.Samples) != 2 || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
-		t.Errorf("report: %d samples, patchnet %+v; want 2, all delivered", len(rep.Samples), rep.Results[testnet.ResultPatchnet])
+	if len(rep.Samples) != read || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
+		t.Errorf("report: %d samples, patchnet %+v; want %d, all delivered", len(rep.Samples), rep.Results[testnet.ResultPatchnet], read)
 	}
 	if !rep.Checks[testnet.CheckNoWrongInstalls] {
 		t.Errorf("collect found wrong installs: %+v", rep.Samples)
 	}
-	for _, name := range []string{"agent-0", "agent-1"} {
+	for _, name := range names {
+		// One left down was killed as the fix reached it: before or after
+		// its install, as the race went.
+		if !strings.HasPrefix(name, "agent-") || churnOf(c.r.sets[name]) == k8s.ChurnStayDown {
+			continue
+		}
 		if v, err := nodelab.InstalledVersion(t.Context(), e.path("pods", name, "var/lib/patchnet/sysroot")); err != nil || v != nodelab.NewVersion {
 			t.Errorf("%s's sandbox has %q, %v; want %s", name, v, err, nodelab.NewVersion)
 		}
@@ -330,5 +391,5 @@ func playRenderedZone(t *testing.T, scenario string, supernodes int) *testnet.Re
 	if rep.Scenario != scenario {
 		t.Errorf("report of scenario %q, want %q", rep.Scenario, scenario)
 	}
-	return &rep
+	return &rep, e
 }

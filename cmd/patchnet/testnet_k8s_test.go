@@ -451,7 +451,9 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--namespace", "Bad_NS"}, "namespace"},
 		{[]string{"render", "--k8s", "--out", existing}, "exists"},
 		{[]string{"render", "--k8s", "--rollout-spread", "2h"}, "rollout spread 2h0m0s"},
-		{[]string{"render", "--k8s", "--scenario", "churn"}, `scenario "churn": the manifests play propagation, stolen-key`},
+		{[]string{"render", "--k8s", "--scenario", "partition"}, `scenario "partition": the manifests play propagation, stolen-key`},
+		{[]string{"render", "--k8s", "--scenario", "churn", "--nodes", "3"}, "kills 0 and restarts none"},
+		{[]string{"render", "--k8s", "--scenario", "churn", "--churn", "1"}, "churn share 1: want 0 ≤ share < 1"},
 		{[]string{"render", "--k8s", "--scenario", "byzantine", "--threshold", "1"}, "scenario byzantine: needs k ≥ 2"},
 		{[]string{"render", "--k8s", "--scenario", "revocation", "--supernodes", "2"}, "scenario revocation: needs k supernodes beside"},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "revocation"}, "no revoked supernode's peer id"},
@@ -483,5 +485,20 @@ func TestCollectTargets(t *testing.T) {
 	late := []string{"http://agent-8-0.agents.tn.svc.cluster.local:9090", "http://agent-9-0.agents.tn.svc.cluster.local:9090"}
 	if d := cmp.Diff(late, o.lateTargets()); d != "" {
 		t.Errorf("late targets (-want +got):\n%s", d)
+	}
+	// In churn, 3 of 4 agents at a share of 0.75: agent-0 restarted,
+	// agent-1 and agent-2 left down and not read.
+	o = collectOptions{namespace: "tn", domain: "cluster.local", agents: 4, churn: 0.75}
+	o.Scenario = testnet.ScenarioChurn
+	eps, err := o.targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"http://agent-0-0.agents.tn.svc.cluster.local:9090", "http://agent-3-0.agents.tn.svc.cluster.local:9090"}
+	if d := cmp.Diff(want, eps); d != "" {
+		t.Errorf("churn targets (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(want[:1], o.restartedTargets()); d != "" {
+		t.Errorf("restarted targets (-want +got):\n%s", d)
 	}
 }

@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -33,7 +35,111 @@ const podServerTimeout = 30 * time.Second
 // only the manifests call them.
 func newTestnetPodCmds() []*cobra.Command {
 	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd(), newTestnetStealCmd(),
-		newTestnetWaitCmd()}
+		newTestnetWaitCmd(), newTestnetCrashCmd()}
+}
+
+// crashMarker, in a churned agent's state directory, says the crash
+// happened: a container started again does not crash a second time.
+const crashMarker = ".testnet-crashed"
+
+// newTestnetCrashCmd builds `patchnet testnet crash`, the churn
+// scenario's wrapper around a rendered agent.
+func newTestnetCrashCmd() *cobra.Command {
+	var state, id, then string
+	cmd := &cobra.Command{
+		Use:    "crash --state DIR --update-id ID --then restart|stay-down -- NODE-ARGS...",
+		Short:  "Run a node, SIGKILL it as an update reaches it, then start it again or leave it down",
+		Hidden: true,
+		Long: `crash runs 'patchnet NODE-ARGS...' (the agent) and watches its status on the
+state directory's socket; at its first event about --update-id it SIGKILLs
+the node. With --then restart it starts the node again on its state and
+runs as it does; with --then stay-down it stays up itself, the node down,
+until stopped. A marker in the state directory keeps a container started
+again from crashing the node a second time (stay-down stays down).`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if then != k8s.ChurnRestart && then != k8s.ChurnStayDown {
+				return fmt.Errorf("--then %q: want %s or %s", then, k8s.ChurnRestart, k8s.ChurnStayDown)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+			defer stop()
+			return runCrash(ctx, cmd.OutOrStdout(), state, id, then, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&state, "state", "", "the node's state directory (its API socket; required)")
+	f.StringVar(&id, "update-id", "", "the update whose arrival kills the node (required)")
+	f.StringVar(&then, "then", k8s.ChurnRestart, "after the kill: restart or stay-down")
+	_ = cmd.MarkFlagRequired("state")
+	_ = cmd.MarkFlagRequired("update-id")
+	return cmd
+}
+
+// runCrash runs the node, kills it once id reaches it and then restarts
+// it or leaves it down.
+func runCrash(ctx context.Context, w io.Writer, state, id, then string, args []string) error {
+	marker := filepath.Join(state, crashMarker)
+	if _, err := os.Stat(marker); err == nil {
+		fmt.Fprintf(w, "crashed before (%s): %s\n", marker, then)
+		if then == k8s.ChurnStayDown {
+			<-ctx.Done()
+			return nil
+		}
+		_, err := runChild(ctx, args, nil)
+		return err
+	}
+	seen := func() bool {
+		st, err := k8s.FetchStatus(ctx, state)
+		return err == nil && slices.ContainsFunc(st.Events, func(e node.APIEvent) bool { return e.ID == id })
+	}
+	killed, err := runChild(ctx, args, seen)
+	if !killed {
+		return err // it ended before the update came (stopped, or failed)
+	}
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return fmt.Errorf("marking the crash: %w", err)
+	}
+	fmt.Fprintf(w, "SIGKILLed the node as %s reached it; %s\n", id, then)
+	if then == k8s.ChurnStayDown {
+		<-ctx.Done()
+		return nil
+	}
+	_, err = runChild(ctx, args, nil)
+	return err
+}
+
+// runChild runs patchnet with args until it exits or ctx ends (SIGTERM
+// passed on); with kill set, it SIGKILLs the child as soon as kill holds
+// (asked every testnetWaitPoll/10) and says it did.
+func runChild(ctx context.Context, args []string, kill func() bool) (killed bool, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return false, err
+	}
+	c := exec.Command(self, args...)
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	if err := c.Start(); err != nil {
+		return false, fmt.Errorf("starting the node: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- c.Wait() }()
+	tick := time.NewTicker(testnetWaitPoll / 10)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			return false, err
+		case <-ctx.Done():
+			c.Process.Signal(syscall.SIGTERM)
+			return false, <-exited
+		case <-tick.C:
+			if kill != nil && kill() {
+				c.Process.Kill()
+				<-exited
+				return true, nil
+			}
+		}
+	}
 }
 
 // testnetWaitPoll is how often `patchnet testnet wait` asks each node.

@@ -133,6 +133,11 @@ type CollectOptions struct {
 	// Late are the endpoints of the late-join scenario's late agents:
 	// late_joiners_caught_up checks that each installed.
 	Late []string
+	// Restarted are the endpoints of the churn scenario's agents that were
+	// killed and started again: restarted_caught_up checks that each
+	// installed, survivors_* the other agents read. Agents left down are
+	// not read (and not in Agents).
+	Restarted []string
 	// RevokedPeer is the revocation scenario's revoked supernode (its
 	// peer ID, which render prints): no agent may count its co-signature.
 	RevokedPeer string
@@ -273,6 +278,8 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 		lateChecks(rep, reports, o)
 	case testnet.ScenarioRevocation:
 		revocationChecks(rep, reports, o)
+	case testnet.ScenarioChurn:
+		churnChecks(rep, reports, o)
 	case testnet.ScenarioByzantine:
 		rep.Checks["conflict_caught_everywhere"] = everyAgent(reports, func(st *node.APIStatus) bool {
 			return hasEvent(st, o.UpdateID, node.EventConflictingCoSignature)
@@ -317,6 +324,36 @@ func stolenChecks(rep *testnet.Report, reports []*NodeReport) {
 	rep.Checks["supernodes_refused"] = refused == rep.Supernodes && refused > 0
 	rep.Checks["none_cosigned"] = cosigned == 0
 	rep.Checks["no_agent_accepted_stolen"] = accepted == 0
+}
+
+// churnChecks are the churn scenario's: every agent that was not killed
+// accepted and installed the fix (survivors_accepted,
+// survivors_installed), and every one killed and started again caught up
+// and installed it (restarted_caught_up).
+func churnChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	var survivors, accepted, installed, caught int
+	for _, r := range reports {
+		if nodeRole(r.Status) != trust.RoleAgent {
+			continue
+		}
+		done := !installedAt(r, o.UpdateID).IsZero()
+		if slices.Contains(o.Restarted, r.Endpoint) {
+			if done {
+				caught++
+			}
+			continue
+		}
+		survivors++
+		if hasEvent(r.Status, o.UpdateID, node.EventAccepted) {
+			accepted++
+		}
+		if done {
+			installed++
+		}
+	}
+	rep.Checks["survivors_accepted"] = survivors > 0 && accepted == survivors
+	rep.Checks["survivors_installed"] = survivors > 0 && installed == survivors
+	rep.Checks["restarted_caught_up"] = len(o.Restarted) > 0 && caught == len(o.Restarted)
 }
 
 // revocationChecks are the revocation scenario's: every node read

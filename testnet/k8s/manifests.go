@@ -49,7 +49,7 @@ func Build(s Spec, z *Zone) ([]Object, error) {
 		b.supernode(id, others)
 	}
 	for i, id := range z.Agents {
-		b.agent(id, boot, s.Late(i))
+		b.agent(id, boot, s.Late(i), s.Churn(i))
 	}
 	b.publisher(boot)
 	return b.objs, b.err
@@ -178,14 +178,22 @@ func (b *builder) supernode(id Identity, boot []string) {
 // agent is agent id's StatefulSet. Its config is written in the pod by
 // `patchnet init agent`, which pins the image's own dpkg and the
 // sandbox's /bin/sh: render cannot know their digests.
-func (b *builder) agent(id Identity, boot []string, late bool) {
+func (b *builder) agent(id Identity, boot []string, late bool, churn string) {
 	s := b.s
 	args := s.initArgs(boot)
 	args.Sysroot = sysrootDir
 	conf := runDir + "/agent.toml"
 	initC := s.container("config", args.Flags(trust.RoleAgent, conf), s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir}))
-	node := s.nodeContainer([]string{"agent", "--config", conf},
-		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true}), dpkgCaps...)
+	run := []string{"agent", "--config", conf}
+	if churn != "" {
+		// SIGKILLed as the fix reaches it (restarted, or left down), by a
+		// wrapper in its own container: nothing here talks to the cluster.
+		run = append([]string{"testnet", "crash", "--state", StateDir, "--update-id", s.UpdateID, "--then", churn, "--"}, run...)
+	}
+	node := s.nodeContainer(run, s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true}), dpkgCaps...)
+	if churn != "" {
+		node.LivenessProbe = nil // a node left down must not be restarted by the kubelet
+	}
 	proxy := s.proxyContainer()
 	steps := []corev1.Container{s.prepareContainer(true, b.z.OldDebName), initC}
 	if late {

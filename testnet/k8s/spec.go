@@ -43,8 +43,12 @@ type Spec struct {
 	// supernode's key (with the publisher's) sign a conflicting payload
 	// of the fix, gossiped to the agents before the fix goes out;
 	// revocation revokes the last supernode (render issues the zone CA's
-	// next CRL) and has the publisher Job send that CRL before the fix.
+	// next CRL) and has the publisher Job send that CRL before the fix;
+	// churn SIGKILLs ChurnShare of the agents as the fix reaches them and
+	// restarts half of those (Churn).
 	Scenario string
+	// ChurnShare is the share of agents churn kills (0..1).
+	ChurnShare float64
 	// Configure renders a node's config file from the `patchnet init`
 	// flags of its role. Required.
 	Configure ConfigFunc
@@ -66,6 +70,7 @@ func DefaultSpec() Spec {
 		ClusterDomain: "cluster.local",                    // kubeadm's and kind's default
 		UpdateID:      "TESTNET-0001",                     // what collect looks for by default
 		Scenario:      testnet.ScenarioPropagation,        // the fix, and nothing else
+		ChurnShare:    testnet.DefaultParams().ChurnShare, // the issue's churn goal, as in sim and netns
 	}
 }
 
@@ -73,7 +78,7 @@ func DefaultSpec() Spec {
 // steps are a Job's (the others kill pods, cut links or need the zone
 // CA's key, which stays out of the cluster).
 var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey, testnet.ScenarioLateJoin, testnet.ScenarioByzantine,
-	testnet.ScenarioRevocation}
+	testnet.ScenarioRevocation, testnet.ScenarioChurn}
 
 // StolenUpdateID is the update the thief publishes in the stolen-key
 // scenario.
@@ -84,6 +89,42 @@ const StolenUpdateID = "TESTNET-STOLEN"
 func (s Spec) Late(i int) bool {
 	return s.Scenario == testnet.ScenarioLateJoin && i >= s.Agents-testnet.LateJoiners(s.Agents)
 }
+
+// Churn is what the churn scenario does to agent i: "" (it survives),
+// ChurnRestart (killed as the fix reaches it, then started again on its
+// state) or ChurnStayDown (killed, and not started again). The first
+// ChurnShare of the agents are killed, the first half of those restarted.
+func (s Spec) Churn(i int) string {
+	n := s.churned()
+	switch {
+	case s.Scenario != testnet.ScenarioChurn || i >= n:
+		return ""
+	case i < n/2:
+		return ChurnRestart
+	}
+	return ChurnStayDown
+}
+
+// Left is how many agents churn leaves as what ("" survive, restart,
+// stay-down).
+func (s Spec) Left(what string) int {
+	n := 0
+	for i := range s.Agents {
+		if s.Churn(i) == what {
+			n++
+		}
+	}
+	return n
+}
+
+// churned is how many agents churn kills.
+func (s Spec) churned() int { return int(s.ChurnShare * float64(s.Agents)) }
+
+// What the churn scenario does to an agent it kills (Spec.Churn).
+const (
+	ChurnRestart  = "restart"
+	ChurnStayDown = "stay-down"
+)
 
 // dnsLabel is an RFC 1123 label, what Kubernetes names and namespaces
 // must be.
@@ -116,6 +157,11 @@ func (s Spec) Validate() error {
 	case s.Scenario == testnet.ScenarioRevocation && s.Supernodes-1 < s.Threshold:
 		return fmt.Errorf("scenario revocation: needs k supernodes beside the revoked one (have k=%d of %d supernodes)",
 			s.Threshold, s.Supernodes)
+	case s.ChurnShare < 0 || s.ChurnShare >= 1:
+		return fmt.Errorf("churn share %v: want 0 ≤ share < 1", s.ChurnShare)
+	case s.Scenario == testnet.ScenarioChurn && s.churned()/2 == 0:
+		return fmt.Errorf("scenario churn: a churn share of %v of %d agents kills %d and restarts none: raise the share or the agents",
+			s.ChurnShare, s.Agents, s.churned())
 	case s.Configure == nil:
 		return errors.New("configure: no config renderer")
 	}
