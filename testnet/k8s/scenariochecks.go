@@ -1,0 +1,139 @@
+package k8s
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/patchnet/patchnet/node"
+	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/trust"
+)
+
+// scenarioChecks adds the checks of the scenario the zone played (Spec.Scenario) to
+// rep, from what the nodes' statuses and journals say; propagation has
+// none beyond collect's own.
+func scenarioChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	switch rep.Scenario {
+	case testnet.ScenarioStolenKey:
+		stolenChecks(rep, reports)
+	case testnet.ScenarioLateJoin:
+		lateChecks(rep, reports, o)
+	case testnet.ScenarioRevocation:
+		revocationChecks(rep, reports, o)
+	case testnet.ScenarioChurn:
+		churnChecks(rep, reports, o)
+	case testnet.ScenarioByzantine:
+		rep.Checks["conflict_caught_everywhere"] = everyAgent(reports, func(st *node.APIStatus) bool {
+			return hasEvent(st, o.UpdateID, node.EventConflictingCoSignature)
+		})
+	}
+}
+
+// lateChecks is the late-join scenario's: every late agent answered and
+// installed (late_joiners_caught_up).
+func lateChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	caught := 0
+	for _, r := range reports {
+		if slices.Contains(o.Late, r.Endpoint) && !installedAt(r, o.UpdateID).IsZero() {
+			caught++
+		}
+	}
+	rep.Checks["late_joiners_caught_up"] = len(o.Late) > 0 && caught == len(o.Late)
+}
+
+// stolenChecks are the stolen-key scenario's: every supernode read
+// refused the thief's update (supernodes_refused) and none co-signed it
+// (none_cosigned), and no agent accepted it (no_agent_accepted_stolen);
+// an agent that installed it is a wrong install already.
+func stolenChecks(rep *testnet.Report, reports []*NodeReport) {
+	refused, cosigned, accepted := 0, 0, 0
+	for _, r := range reports {
+		switch nodeRole(r.Status) {
+		case trust.RoleSupernode:
+			if hasEvent(r.Status, StolenUpdateID, node.EventRefused) {
+				refused++
+			}
+			if hasEvent(r.Status, StolenUpdateID, node.EventCoSigned) {
+				cosigned++
+			}
+		case trust.RoleAgent:
+			if hasEvent(r.Status, StolenUpdateID, node.EventAccepted) {
+				accepted++
+			}
+		}
+	}
+	rep.Checks["supernodes_refused"] = refused == rep.Supernodes && refused > 0
+	rep.Checks["none_cosigned"] = cosigned == 0
+	rep.Checks["no_agent_accepted_stolen"] = accepted == 0
+}
+
+// churnChecks are the churn scenario's: every agent that was not killed
+// accepted and installed the fix (survivors_accepted,
+// survivors_installed), and every one killed and started again caught up
+// and installed it (restarted_caught_up).
+func churnChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	var survivors, accepted, installed, caught int
+	for _, r := range reports {
+		if nodeRole(r.Status) != trust.RoleAgent {
+			continue
+		}
+		done := !installedAt(r, o.UpdateID).IsZero()
+		if slices.Contains(o.Restarted, r.Endpoint) {
+			if done {
+				caught++
+			}
+			continue
+		}
+		survivors++
+		if hasEvent(r.Status, o.UpdateID, node.EventAccepted) {
+			accepted++
+		}
+		if done {
+			installed++
+		}
+	}
+	rep.Checks["survivors_accepted"] = survivors > 0 && accepted == survivors
+	rep.Checks["survivors_installed"] = survivors > 0 && installed == survivors
+	rep.Checks["restarted_caught_up"] = len(o.Restarted) > 0 && caught == len(o.Restarted)
+}
+
+// revocationChecks are the revocation scenario's: every node read
+// applied a CRL from the zone's gossip (crl_applied_everywhere), and no
+// agent accepted the fix on a co-signature of the revoked supernode
+// (revoked_cosigner_never_counted).
+func revocationChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	applied := 0
+	for _, r := range reports {
+		if hasEvent(r.Status, "", node.EventCRL) {
+			applied++
+		}
+	}
+	rep.Checks["crl_applied_everywhere"] = applied == len(reports)
+	rep.Checks["revoked_cosigner_never_counted"] = everyAgent(reports, func(st *node.APIStatus) bool {
+		return !slices.ContainsFunc(st.Events, func(e node.APIEvent) bool {
+			return e.ID == o.UpdateID && e.Kind == node.EventAccepted &&
+				slices.ContainsFunc(e.Signers, func(s string) bool { return strings.Contains(s, o.RevokedPeer) })
+		})
+	})
+}
+
+// everyAgent reports whether cond holds for every agent read (and there
+// is one).
+func everyAgent(reports []*NodeReport, cond func(*node.APIStatus) bool) bool {
+	n := 0
+	for _, r := range reports {
+		if nodeRole(r.Status) != trust.RoleAgent {
+			continue
+		}
+		if !cond(r.Status) {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// hasEvent reports whether st holds an event of kind about update id.
+func hasEvent(st *node.APIStatus, id string, kind node.EventKind) bool {
+	return slices.ContainsFunc(st.Events, func(e node.APIEvent) bool { return e.ID == id && e.Kind == kind })
+}
