@@ -10,8 +10,12 @@
 // and each supernode's and the publisher's config; a one-replica
 // StatefulSet per supernode and per agent behind headless Services, so
 // each pod mounts only its own key and has a stable DNS name; a vendor
-// origin Deployment and Service; and a Job for the publisher, which in
-// the stolen-key scenario first plays the key's thief. Node
+// origin Deployment and Service; and a Job for the publisher. Scenarios
+// beyond propagation are written into containers, since nothing here
+// talks to the cluster: the publisher Job first plays a key's thief
+// (stolen-key), a byzantine supernode (byzantine) or sends a revoking CRL
+// (revocation); late-join agents wait in an init container; churned
+// agents run their node behind a wrapper that SIGKILLs it (churn). Node
 // configs come from the caller's ConfigFunc (the CLI passes `patchnet
 // init`'s renderer), so there is one config template.
 //
@@ -20,7 +24,8 @@
 // the node, and turns the lifecycle events into testnet.Samples and the
 // statuses' counters (bytes served, fetch sources, gossip duplicates,
 // process memory and CPU) into the report's (FillCounters, which the netns
-// mode uses too).
+// mode uses too), audits each agent's journal for wrong installs, and
+// adds the played scenario's checks (scenariochecks.go).
 //
 // It talks to no cluster: an operator applies the YAML with kubectl. It
 // decides no trust — the nodes it deploys do — and production code must
