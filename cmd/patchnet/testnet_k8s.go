@@ -58,9 +58,9 @@ supernode's and the publisher's config; a one-replica StatefulSet per
 supernode and per agent behind the headless Services 'supernodes' and
 'agents'; a vendor origin Deployment and Service; and the publisher Job,
 which publishes the fix --update-id once k supernodes co-sign it. With
---scenario the zone plays churn, stolen-key, late-join, byzantine or
-revocation as netns and sim do, the crash, attack or hold-back written
-into the pods' and the Job's containers; collect takes the same
+--scenario the zone plays churn, stolen-key, late-join, byzantine,
+revocation or flood as netns and sim do, the crash, attack or hold-back
+written into the pods' and the Jobs' containers; collect takes the same
 --scenario and adds its checks.
 
 Agents run the image's dpkg into a sandbox root with the old package
@@ -100,7 +100,8 @@ as the zone, and delete the namespace when done.`,
 	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
 		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed;"+
 		" byzantine: the last supernode's key co-signs a conflicting payload first; revocation: a CRL revoking the last supernode goes out first;"+
-		" churn: --churn of the agents SIGKILLed as the fix reaches them, half started again)")
+		" churn: --churn of the agents SIGKILLed as the fix reaches them, half started again;"+
+		" flood: two peers outside the PKI forge and replay next to the first agents; public zones only)")
 	return cmd
 }
 
@@ -193,7 +194,7 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 // collectOptions are the flags of `patchnet testnet collect`.
 type collectOptions struct {
 	endpoints, late        []string
-	restarted              []string
+	restarted, flooded     []string
 	churn                  float64
 	namespace, domain, out string
 	agents, supernodes     int
@@ -229,6 +230,7 @@ Node clocks are compared: keep them in sync.`,
 	f.StringArrayVar(&o.endpoints, "endpoint", nil, "a node's state directory or API proxy URL (repeatable)")
 	f.Float64Var(&o.churn, "churn", k8s.DefaultSpec().ChurnShare, "with --scenario churn and --k8s-namespace: the share render was given")
 	f.StringArrayVar(&o.restarted, "restarted-endpoint", nil, "with --scenario churn: an agent killed and started again, also given as --endpoint (with --k8s-namespace they are known)")
+	f.StringArrayVar(&o.flooded, "flood-target-endpoint", nil, "with --scenario flood: an agent the flooding peers connected to, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringVar(&o.RevokedPeer, "revoked-peer", "", "with --scenario revocation: the revoked supernode's peer ID (render prints it)")
 	f.StringArrayVar(&o.late, "late-endpoint", nil, "with --scenario late-join: a late agent's endpoint, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringVar(&o.namespace, "k8s-namespace", "", "read the zone rendered into this namespace, by its pods' DNS names")
@@ -259,6 +261,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	o.Agents = o.agents
 	o.Late = o.lateTargets()
 	o.Restarted = o.restartedTargets()
+	o.FloodTargets = o.agentsWhere(testnet.ScenarioFlood, o.flooded, k8s.Spec.FloodTarget)
 	if o.namespace != "" && o.Scenario == testnet.ScenarioChurn {
 		o.Agents -= o.spec().Left(k8s.ChurnStayDown) // left down: not read, not expected
 	}

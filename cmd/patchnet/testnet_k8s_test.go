@@ -52,7 +52,8 @@ type rendered struct {
 	secrets    map[string]*corev1.Secret
 	services   map[string]*corev1.Service
 	sets       map[string]*appsv1.StatefulSet
-	job        *batchv1.Job
+	job        *batchv1.Job // the publisher's
+	flooder    *batchv1.Job // the flood scenario's
 	deploy     *appsv1.Deployment
 }
 
@@ -86,7 +87,11 @@ func decodeRendered(t *testing.T, data []byte) *rendered {
 		case *appsv1.StatefulSet:
 			r.sets[o.Name] = o
 		case *batchv1.Job:
-			r.job = o
+			if o.Name == "flooder" {
+				r.flooder = o
+			} else {
+				r.job = o
+			}
 		case *appsv1.Deployment:
 			r.deploy = o
 		}
@@ -453,12 +458,13 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--rollout-spread", "2h"}, "rollout spread 2h0m0s"},
 		{[]string{"render", "--k8s", "--scenario", "partition"}, `scenario "partition": the manifests play propagation, stolen-key`},
 		{[]string{"render", "--k8s", "--scenario", "churn", "--nodes", "3"}, "kills 0 and restarts none"},
+		{[]string{"render", "--k8s", "--scenario", "flood", "--private"}, "scenario flood: a private zone's pre-shared key"},
 		{[]string{"render", "--k8s", "--scenario", "churn", "--churn", "1"}, "churn share 1: want 0 ≤ share < 1"},
 		{[]string{"render", "--k8s", "--scenario", "byzantine", "--threshold", "1"}, "scenario byzantine: needs k ≥ 2"},
 		{[]string{"render", "--k8s", "--scenario", "revocation", "--supernodes", "2"}, "scenario revocation: needs k supernodes beside"},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "revocation"}, "no revoked supernode's peer id"},
 		{[]string{"collect"}, "give --endpoint"},
-		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "flood"}, `scenario "flood"`},
+		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "table2"}, `scenario "table2"`},
 		{[]string{"collect", "--k8s-namespace", "tn"}, "--nodes 0"},
 	} {
 		if _, err := runTestnetSubCmd(t, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {

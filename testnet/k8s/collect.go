@@ -138,6 +138,9 @@ type CollectOptions struct {
 	// installed, survivors_* the other agents read. Agents left down are
 	// not read (and not in Agents).
 	Restarted []string
+	// FloodTargets are the endpoints of the agents the flood scenario's
+	// peers connected to: each must have graylisted both.
+	FloodTargets []string
 	// RevokedPeer is the revocation scenario's revoked supernode (its
 	// peer ID, which render prints): no agent may count its co-signature.
 	RevokedPeer string

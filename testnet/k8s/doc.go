@@ -15,7 +15,8 @@
 // talks to the cluster: the publisher Job first plays a key's thief
 // (stolen-key), a byzantine supernode (byzantine) or sends a revoking CRL
 // (revocation); late-join agents wait in an init container; churned
-// agents run their node behind a wrapper that SIGKILLs it (churn). Node
+// agents run their node behind a wrapper that SIGKILLs it (churn); a
+// flooder Job runs peers outside the PKI next to some agents (flood). Node
 // configs come from the caller's ConfigFunc (the CLI passes `patchnet
 // init`'s renderer), so there is one config template.
 //

@@ -52,6 +52,9 @@ func Build(s Spec, z *Zone) ([]Object, error) {
 		b.agent(id, boot, s.Late(i), s.Churn(i))
 	}
 	b.publisher(boot)
+	if s.Scenario == testnet.ScenarioFlood {
+		b.flooder()
+	}
 	return b.objs, b.err
 }
 
@@ -349,6 +352,27 @@ func (b *builder) revocation() []corev1.Container {
 		wait = append(wait, "--endpoint", s.AgentAPI(i))
 	}
 	return []corev1.Container{send, s.container("wait-crl", wait, nil)}
+}
+
+// flooder is the flood scenario's attacker: a Job running `patchnet
+// testnet flood`, two libp2p peers outside the zone's PKI that join its
+// announce topic next to the flood targets, forge announcements from the
+// start and replay the fix in every shape that adds nothing once it
+// comes. It keeps its connections until the namespace goes: a target
+// that no longer lists a flooder among its peers dropped it.
+func (b *builder) flooder() {
+	s := b.s
+	args := []string{"testnet", "flood", "--zone", s.Zone, "--listen", "/ip4/0.0.0.0/tcp/0", "--wait", "10m"}
+	for i, id := range b.z.Agents {
+		if s.FloodTarget(i) {
+			args = append(args, "--peer", s.AgentAddr(i, id.PeerID))
+		}
+	}
+	pod := podSpec(false, nil, []corev1.Container{s.container("flood", args, nil)}, nil)
+	pod.RestartPolicy = corev1.RestartPolicyNever
+	b.add(&batchv1.Job{TypeMeta: typeMeta("batch/v1", "Job"), ObjectMeta: meta(flooderName, "flooder"),
+		Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(0)),
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels("flooder", flooderName)}, Spec: pod}}})
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

@@ -5,6 +5,7 @@ import "fmt"
 // Object names, ports and the paths inside the pods.
 const (
 	publisherName    = "publisher"
+	flooderName      = "flooder"
 	vendorName       = "vendor"
 	supernodeService = "supernodes"
 	agentService     = "agents"
@@ -59,6 +60,12 @@ func (s Spec) podHost(name, svc string) string {
 // SupernodeAddr is supernode i's bootstrap multiaddr.
 func (s Spec) SupernodeAddr(i int, peerID string) string {
 	return fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", s.podHost(supernodeName(i), supernodeService), P2PPort, peerID)
+}
+
+// AgentAddr is agent i's libp2p multiaddr (the flood scenario's peers
+// dial it).
+func (s Spec) AgentAddr(i int, peerID string) string {
+	return fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", s.podHost(agentName(i), agentService), P2PPort, peerID)
 }
 
 // AgentAPI is the URL of agent i's API proxy, for collect.

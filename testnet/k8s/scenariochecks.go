@@ -22,6 +22,8 @@ func scenarioChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions
 		revocationChecks(rep, reports, o)
 	case testnet.ScenarioChurn:
 		churnChecks(rep, reports, o)
+	case testnet.ScenarioFlood:
+		floodChecks(rep, reports, o)
 	case testnet.ScenarioByzantine:
 		rep.Checks["conflict_caught_everywhere"] = everyAgent(reports, func(st *node.APIStatus) bool {
 			return hasEvent(st, o.UpdateID, node.EventConflictingCoSignature)
@@ -65,6 +67,32 @@ func stolenChecks(rep *testnet.Report, reports []*NodeReport) {
 	rep.Checks["supernodes_refused"] = refused == rep.Supernodes && refused > 0
 	rep.Checks["none_cosigned"] = cosigned == 0
 	rep.Checks["no_agent_accepted_stolen"] = accepted == 0
+}
+
+// floodChecks are the flood scenario's: the agents dropped gossip
+// (forgeries_dropped: rejected or ignored by validation, or dropped before
+// it), every flood target graylisted and disconnected both flooding peers
+// (flooders_graylisted), and no agent holds a record of any update but
+// the fix (nothing_else_accepted).
+func floodChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	var dropped uint64
+	graylisted := 0
+	for _, r := range reports {
+		if nodeRole(r.Status) != trust.RoleAgent {
+			continue
+		}
+		for _, k := range []string{"rejected", "ignored", "bad_signature", "queue_full", "throttled"} {
+			dropped += r.Status.Overlay[k]
+		}
+		if slices.Contains(o.FloodTargets, r.Endpoint) && r.Status.Overlay["graylisted"] >= 2 {
+			graylisted++
+		}
+	}
+	rep.Checks["forgeries_dropped"] = dropped > 0
+	rep.Checks["flooders_graylisted"] = len(o.FloodTargets) > 0 && graylisted == len(o.FloodTargets)
+	rep.Checks["nothing_else_accepted"] = everyAgent(reports, func(st *node.APIStatus) bool {
+		return !slices.ContainsFunc(st.Updates, func(u node.APIUpdate) bool { return u.ID != o.UpdateID })
+	})
 }
 
 // churnChecks are the churn scenario's: every agent that was not killed

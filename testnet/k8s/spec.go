@@ -45,7 +45,9 @@ type Spec struct {
 	// revocation revokes the last supernode (render issues the zone CA's
 	// next CRL) and has the publisher Job send that CRL before the fix;
 	// churn SIGKILLs ChurnShare of the agents as the fix reaches them and
-	// restarts half of those (Churn).
+	// restarts half of those (Churn); flood runs two peers outside the
+	// PKI next to the first testnet.FloodTargets agents (FloodTarget),
+	// forging announcements and replaying the fix.
 	Scenario string
 	// ChurnShare is the share of agents churn kills (0..1).
 	ChurnShare float64
@@ -78,7 +80,7 @@ func DefaultSpec() Spec {
 // steps are a Job's (the others kill pods, cut links or need the zone
 // CA's key, which stays out of the cluster).
 var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey, testnet.ScenarioLateJoin, testnet.ScenarioByzantine,
-	testnet.ScenarioRevocation, testnet.ScenarioChurn}
+	testnet.ScenarioRevocation, testnet.ScenarioChurn, testnet.ScenarioFlood}
 
 // StolenUpdateID is the update the thief publishes in the stolen-key
 // scenario.
@@ -115,6 +117,12 @@ func (s Spec) Left(what string) int {
 		}
 	}
 	return n
+}
+
+// FloodTarget reports whether the flood scenario's peers connect to
+// agent i: the first testnet.FloodTargets.
+func (s Spec) FloodTarget(i int) bool {
+	return s.Scenario == testnet.ScenarioFlood && i < testnet.FloodTargets
 }
 
 // churned is how many agents churn kills.
@@ -157,6 +165,8 @@ func (s Spec) Validate() error {
 	case s.Scenario == testnet.ScenarioRevocation && s.Supernodes-1 < s.Threshold:
 		return fmt.Errorf("scenario revocation: needs k supernodes beside the revoked one (have k=%d of %d supernodes)",
 			s.Threshold, s.Supernodes)
+	case s.Scenario == testnet.ScenarioFlood && s.Private:
+		return errors.New("scenario flood: a private zone's pre-shared key keeps peers outside it from connecting at all: render a public zone")
 	case s.ChurnShare < 0 || s.ChurnShare >= 1:
 		return fmt.Errorf("churn share %v: want 0 ≤ share < 1", s.ChurnShare)
 	case s.Scenario == testnet.ScenarioChurn && s.churned()/2 == 0:
