@@ -364,6 +364,7 @@ func (cw *cosignWatch) progress(ctx context.Context) error {
 // did not get k co-signatures (refused, or not before --wait).
 type notCoSignedError struct{ msg string }
 
+// Error is what publish says of the shortfall.
 func (e *notCoSignedError) Error() string { return e.msg }
 
 // refusals lists each refusing supernode with its reason.

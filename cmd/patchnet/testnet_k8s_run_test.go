@@ -72,6 +72,26 @@ func (c *localCluster) startFlooder(apis map[string]string) []string {
 	return flooded
 }
 
+// waitCrashed waits until every churned agent's wrapper marked its crash.
+func (c *localCluster) waitCrashed(names []string) {
+	t := c.e.t
+	deadline := time.Now().Add(90 * time.Second)
+	for _, name := range names {
+		if churnOf(c.r.sets[name]) == "" {
+			continue
+		}
+		for {
+			if _, err := os.Stat(c.e.path("pods", name, "var/lib/patchnet/state", crashMarker)); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s was not crashed within 90 s", name)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 // churnOf is what the churn scenario does to the node of set: the
 // --then of its `testnet crash` wrapper, or "".
 func churnOf(set *appsv1.StatefulSet) string {
@@ -257,9 +277,11 @@ func TestTestnetRenderedRevocationRuns(t *testing.T) {
 // testnet crash`, which SIGKILLs each as the fix reaches it; agent-0 is
 // started again on its state and catches up, agent-1 stays down. The
 // survivors install, the restarted one too (restarted_caught_up), and
-// collect reads no agent left down.
+// collect reads no agent left down. A 5 s rollout spread leaves the
+// crash time to come before an install, as links beyond loopback would
+// (the test asserts the crash, not that it came first).
 func TestTestnetRenderedChurnRuns(t *testing.T) {
-	rep, e := playRenderedZone(t, testnet.ScenarioChurn, 2, 4, "--churn", "0.5")
+	rep, e := playRenderedZone(t, testnet.ScenarioChurn, 2, 4, "--churn", "0.5", "--rollout-spread", "5s")
 	for _, name := range []string{"agent-0", "agent-1"} {
 		if _, err := os.Stat(e.path("pods", name, "var/lib/patchnet/state", crashMarker)); err != nil {
 			t.Errorf("%s was not crashed: %v", name, err)
@@ -379,6 +401,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	if publish.cmd.ProcessState.ExitCode() != 0 {
 		t.Fatalf("publisher Job failed:\n%s", publish.output())
 	}
+	c.waitCrashed(names) // before collect reads the zone: churned nodes die as the fix reaches them
 	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--threshold", "2",
 		"--scenario", scenario}
 	if revoked := regexp.MustCompile(`--revoked-peer (\S+)`).FindStringSubmatch(said); revoked != nil {

@@ -42,6 +42,12 @@ func newTestnetPodCmds() []*cobra.Command {
 // happened: a container started again does not crash a second time.
 const crashMarker = ".testnet-crashed"
 
+// crashPoll is how often `patchnet testnet crash` asks its node whether
+// the update reached it: a status read over the unix socket, cheap, and
+// the node should die before it has installed (a rollout spread leaves
+// it the time).
+const crashPoll = 50 * time.Millisecond
+
 // newTestnetCrashCmd builds `patchnet testnet crash`, the churn
 // scenario's wrapper around a rendered agent.
 func newTestnetCrashCmd() *cobra.Command {
@@ -110,7 +116,7 @@ func runCrash(ctx context.Context, w io.Writer, state, id, then string, args []s
 
 // runChild runs patchnet with args until it exits or ctx ends (SIGTERM
 // passed on); with kill set, it SIGKILLs the child as soon as kill holds
-// (asked every testnetWaitPoll/10) and says it did.
+// (asked every crashPoll) and says it did.
 func runChild(ctx context.Context, args []string, kill func() bool) (killed bool, err error) {
 	self, err := os.Executable()
 	if err != nil {
@@ -123,7 +129,7 @@ func runChild(ctx context.Context, args []string, kill func() bool) (killed bool
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- c.Wait() }()
-	tick := time.NewTicker(testnetWaitPoll / 10)
+	tick := time.NewTicker(crashPoll)
 	defer tick.Stop()
 	for {
 		select {

@@ -73,33 +73,7 @@ func MakeZone(ctx context.Context, dir string, s Spec, progress func(done, total
 			return nil, fmt.Errorf("reading the zone's PKI: %w", err)
 		}
 	}
-	total, done := s.Supernodes+s.Agents+1, 0
-	issue := func(name string, role trust.Role) (Identity, error) {
-		if err := ctx.Err(); err != nil {
-			return Identity{}, err
-		}
-		id, err := issueIdentity(dir, rootDir, zoneDir, s.Zone, name, role)
-		done++
-		if progress != nil {
-			progress(done, total)
-		}
-		return id, err
-	}
-	for i := range s.Supernodes {
-		id, err := issue(supernodeName(i), trust.RoleSupernode)
-		if err != nil {
-			return nil, err
-		}
-		z.Supernodes = append(z.Supernodes, id)
-	}
-	for i := range s.Agents {
-		id, err := issue(agentName(i), trust.RoleAgent)
-		if err != nil {
-			return nil, err
-		}
-		z.Agents = append(z.Agents, id)
-	}
-	if z.Publisher, err = issue(publisherName, trust.RolePublisher); err != nil {
+	if err := z.issueAll(ctx, dir, rootDir, zoneDir, s, progress); err != nil {
 		return nil, err
 	}
 	if s.Private {
@@ -137,6 +111,40 @@ func revokeLast(dir, zoneDir string, s Spec) ([]byte, error) {
 		return nil, fmt.Errorf("reading the CRL that revokes %s: %w", name, err)
 	}
 	return crl, nil
+}
+
+// issueAll issues every node's identity: the supernodes, the agents and
+// the publisher, telling progress of each.
+func (z *Zone) issueAll(ctx context.Context, dir, rootDir, zoneDir string, s Spec, progress func(done, total int)) error {
+	total, done := s.Supernodes+s.Agents+1, 0
+	issue := func(name string, role trust.Role) (Identity, error) {
+		if err := ctx.Err(); err != nil {
+			return Identity{}, err
+		}
+		id, err := issueIdentity(dir, rootDir, zoneDir, s.Zone, name, role)
+		done++
+		if progress != nil {
+			progress(done, total)
+		}
+		return id, err
+	}
+	for i := range s.Supernodes {
+		id, err := issue(supernodeName(i), trust.RoleSupernode)
+		if err != nil {
+			return err
+		}
+		z.Supernodes = append(z.Supernodes, id)
+	}
+	for i := range s.Agents {
+		id, err := issue(agentName(i), trust.RoleAgent)
+		if err != nil {
+			return err
+		}
+		z.Agents = append(z.Agents, id)
+	}
+	var err error
+	z.Publisher, err = issue(publisherName, trust.RolePublisher)
+	return err
 }
 
 // issueIdentity requests a key for name and signs it with the zone CA,
