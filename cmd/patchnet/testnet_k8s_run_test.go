@@ -92,6 +92,17 @@ func (c *localCluster) waitCrashed(names []string) {
 	}
 }
 
+// wantChecks fails unless every named check is in the report and holds:
+// a scenario that skipped one must not pass for it.
+func wantChecks(t *testing.T, rep *testnet.Report, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if ok, found := rep.Checks[name]; !ok || !found {
+			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
+		}
+	}
+}
+
 // churnOf is what the churn scenario does to the node of set: the
 // --then of its `testnet crash` wrapper, or "".
 func churnOf(set *appsv1.StatefulSet) string {
@@ -225,9 +236,7 @@ func TestTestnetRenderedZoneRuns(t *testing.T) {
 // at once; on a cluster the init container does the holding back.)
 func TestTestnetRenderedLateJoinRuns(t *testing.T) {
 	rep, _ := playRenderedZone(t, testnet.ScenarioLateJoin, 2, 2)
-	if !rep.Checks["late_joiners_caught_up"] {
-		t.Errorf("checks %v: want late_joiners_caught_up", rep.Checks)
-	}
+	wantChecks(t, rep, "late_joiners_caught_up")
 }
 
 // The rendered stolen-key scenario played the same way: the publisher
@@ -238,11 +247,7 @@ func TestTestnetRenderedLateJoinRuns(t *testing.T) {
 // accepted it, and no journal holds a wrong install.
 func TestTestnetRenderedStolenKeyRuns(t *testing.T) {
 	rep, _ := playRenderedZone(t, testnet.ScenarioStolenKey, 2, 2)
-	for _, name := range []string{"supernodes_refused", "none_cosigned", "no_agent_accepted_stolen"} {
-		if ok, found := rep.Checks[name]; !ok || !found {
-			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
-		}
-	}
+	wantChecks(t, rep, "supernodes_refused", "none_cosigned", "no_agent_accepted_stolen")
 }
 
 // The rendered byzantine scenario played the same way, with three
@@ -253,9 +258,7 @@ func TestTestnetRenderedStolenKeyRuns(t *testing.T) {
 // catches the conflict and installs the fix, none the old package.
 func TestTestnetRenderedByzantineRuns(t *testing.T) {
 	rep, _ := playRenderedZone(t, testnet.ScenarioByzantine, 3, 2)
-	if !rep.Checks["conflict_caught_everywhere"] {
-		t.Errorf("checks %v: want conflict_caught_everywhere", rep.Checks)
-	}
+	wantChecks(t, rep, "conflict_caught_everywhere")
 }
 
 // The rendered revocation scenario played the same way, with three
@@ -265,11 +268,7 @@ func TestTestnetRenderedByzantineRuns(t *testing.T) {
 // (it runs on and co-signs as before).
 func TestTestnetRenderedRevocationRuns(t *testing.T) {
 	rep, _ := playRenderedZone(t, testnet.ScenarioRevocation, 3, 2)
-	for _, name := range []string{"crl_applied_everywhere", "revoked_cosigner_never_counted"} {
-		if ok, found := rep.Checks[name]; !ok || !found {
-			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
-		}
-	}
+	wantChecks(t, rep, "crl_applied_everywhere", "revoked_cosigner_never_counted")
 }
 
 // The rendered churn scenario played the same way, with four agents and
@@ -293,11 +292,7 @@ func TestTestnetRenderedChurnRuns(t *testing.T) {
 	if _, err := node.DialAPI(t.Context(), e.path("pods", "agent-1", "var/lib/patchnet/state")); err == nil {
 		t.Error("agent-1's node answers: it was to stay down")
 	}
-	for _, name := range []string{"survivors_accepted", "survivors_installed", "restarted_caught_up"} {
-		if ok, found := rep.Checks[name]; !ok || !found {
-			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
-		}
-	}
+	wantChecks(t, rep, "survivors_accepted", "survivors_installed", "restarted_caught_up")
 	if rep.Nodes != 3 || len(rep.Samples) != 3 {
 		t.Errorf("report of %d agents, %d samples: want the 3 not left down", rep.Nodes, len(rep.Samples))
 	}
@@ -309,11 +304,7 @@ func TestTestnetRenderedChurnRuns(t *testing.T) {
 // disconnect both peers, accept nothing but the fix and install it.
 func TestTestnetRenderedFloodRuns(t *testing.T) {
 	rep, _ := playRenderedZone(t, testnet.ScenarioFlood, 2, 2)
-	for _, name := range []string{"forgeries_dropped", "flooders_graylisted", "nothing_else_accepted"} {
-		if ok, found := rep.Checks[name]; !ok || !found {
-			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
-		}
-	}
+	wantChecks(t, rep, "forgeries_dropped", "flooders_graylisted", "nothing_else_accepted")
 }
 
 // playRenderedZone renders a zone of supernodes (k = 2) and agents

@@ -37,30 +37,34 @@ type NodeReport struct {
 func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, CollectTimeout)
 	defer cancel()
-	st, err := FetchStatus(ctx, endpoint)
-	if err != nil {
-		return nil, err
-	}
-	r := &NodeReport{Endpoint: endpoint, Status: st}
+	r := &NodeReport{Endpoint: endpoint, Status: &node.APIStatus{}}
 	if isURL(endpoint) {
+		if _, err := getJSON(ctx, endpoint+node.APIStatusPath, r.Status); err != nil {
+			return nil, fmt.Errorf("reading status: %w", err)
+		}
 		code, err := getJSON(ctx, endpoint+node.APIHistoryPath, &r.History)
 		if err != nil && code != http.StatusNotFound { // 404: no journal (not an agent)
 			return nil, fmt.Errorf("reading history: %w", err)
 		}
 		return r, nil
 	}
-	c, err := node.DialAPI(ctx, endpoint)
+	err := withSocket(ctx, endpoint, func(c *node.APIClient) error {
+		var err error
+		if r.Status, err = c.Status(ctx); err != nil {
+			return fmt.Errorf("reading status: %w", err)
+		}
+		r.History, err = c.History(ctx)
+		var apiErr *node.APIError
+		if errors.As(err, &apiErr) && apiErr.Code == node.APICodeNoJournal {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("reading history: %w", err)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	defer c.Close()
-	r.History, err = c.History(ctx)
-	var apiErr *node.APIError
-	if errors.As(err, &apiErr) && apiErr.Code == node.APICodeNoJournal {
-		err = nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading history: %w", err)
 	}
 	return r, nil
 }
@@ -77,15 +81,25 @@ func FetchStatus(ctx context.Context, endpoint string) (*node.APIStatus, error) 
 		}
 		return st, nil
 	}
-	c, err := node.DialAPI(ctx, endpoint)
+	err := withSocket(ctx, endpoint, func(c *node.APIClient) error {
+		var err error
+		if st, err = c.Status(ctx); err != nil {
+			return fmt.Errorf("reading status: %w", err)
+		}
+		return nil
+	})
+	return st, err
+}
+
+// withSocket runs fn with a client of the node whose state directory is
+// state, dialled once.
+func withSocket(ctx context.Context, state string, fn func(*node.APIClient) error) error {
+	c, err := node.DialAPI(ctx, state)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer c.Close()
-	if st, err = c.Status(ctx); err != nil {
-		return nil, fmt.Errorf("reading status: %w", err)
-	}
-	return st, nil
+	return fn(c)
 }
 
 // isURL tells a Proxy's URL from a state directory.

@@ -23,8 +23,6 @@ func (c *cluster) released(id, artifact string) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.releases = append(c.releases, testnet.Release{ID: id, SHA256: hex.EncodeToString(sum[:])})
 	return nil
 }
@@ -65,9 +63,6 @@ func (c *cluster) checkInstalls(ctx context.Context, rep *testnet.Report) error 
 // once the agent accepted the update and is about to change the host, so
 // even one that failed counts.
 func (c *cluster) auditInstalls(ctx context.Context) (map[string]string, error) {
-	c.mu.Lock()
-	rel := slices.Clone(c.releases)
-	c.mu.Unlock()
 	wrong := map[string]string{}
 	var errs []error
 	for _, a := range c.agents {
@@ -81,7 +76,7 @@ func (c *cluster) auditInstalls(ctx context.Context) (map[string]string, error) 
 			errs = append(errs, fmt.Errorf("reading %s's history: %w", a, err))
 			continue
 		}
-		if tx := testnet.WrongInstall(txs, rel); tx != nil {
+		if tx := testnet.WrongInstall(txs, c.releases); tx != nil {
 			wrong[a] = testnet.DescribeInstall(tx)
 		}
 	}

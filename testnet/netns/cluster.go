@@ -10,7 +10,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,9 +31,8 @@ type cluster struct {
 	procs    map[string]*zonekit.Proc
 	boot     string
 	agents   []string
-	// mu guards releases: a scenario may publish from two goroutines.
-	mu sync.Mutex
-	// releases are what the zone's own publisher published (released).
+	// releases are what the zone's own publisher published (released);
+	// scenarios record them before they publish, in their own goroutine.
 	releases []testnet.Release
 	// seeded is what the runs of `patchnet publish` served as seeder,
 	// from the line each prints when it exits.
