@@ -121,7 +121,7 @@ func (p Params) Validate() error {
 		return fmt.Errorf("bandwidth %d, origin bandwidth %d: want ≥ 0", p.Bandwidth, p.OriginBandwidth)
 	case p.ArtifactBytes < 1 || p.ArtifactBytes > MaxArtifactBytes:
 		return fmt.Errorf("artifact bytes %d: want 1..%d", p.ArtifactBytes, MaxArtifactBytes)
-	case p.ChurnShare < 0 || p.ChurnShare >= 1:
+	case !(p.ChurnShare >= 0 && p.ChurnShare < 1): // NaN too
 		return fmt.Errorf("churn share %v: want 0 ≤ share < 1", p.ChurnShare)
 	case p.Settle < 0 || p.Settle > MaxSettle:
 		return fmt.Errorf("settle %v: want 0..%v", p.Settle, MaxSettle)

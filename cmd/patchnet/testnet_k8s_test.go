@@ -460,6 +460,7 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--scenario", "churn", "--nodes", "3"}, "kills 0 and restarts none"},
 		{[]string{"render", "--k8s", "--scenario", "flood", "--private"}, "scenario flood: a private zone's pre-shared key"},
 		{[]string{"render", "--k8s", "--scenario", "churn", "--churn", "1"}, "churn share 1: want 0 ≤ share < 1"},
+		{[]string{"render", "--k8s", "--scenario", "churn", "--churn", "NaN"}, "churn share NaN: want 0 ≤ share < 1"},
 		{[]string{"render", "--k8s", "--scenario", "byzantine", "--threshold", "1"}, "scenario byzantine: needs k ≥ 2"},
 		{[]string{"render", "--k8s", "--scenario", "revocation", "--supernodes", "2"}, "scenario revocation: needs k supernodes beside"},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "revocation"}, "no revoked supernode's peer id"},

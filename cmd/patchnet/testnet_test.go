@@ -265,6 +265,7 @@ func TestTestnetRejectsBadFlags(t *testing.T) {
 		{[]string{"--scenario", "nope"}, `scenario "nope"`},
 		{[]string{"--threshold", "4", "--supernodes", "3"}, "threshold 4"},
 		{[]string{"--churn", "1"}, "churn share 1"},
+		{[]string{"--churn", "NaN"}, "churn share NaN"},
 		{[]string{"--loss", "60%"}, "loss 0.6: want 0..0.5"},
 		{[]string{"--loss", "lots"}, `--loss "lots"`},
 		{[]string{"rendr"}, `unknown command "rendr"`},

@@ -167,7 +167,7 @@ func (s Spec) Validate() error {
 			s.Threshold, s.Supernodes)
 	case s.Scenario == testnet.ScenarioFlood && s.Private:
 		return errors.New("scenario flood: a private zone's pre-shared key keeps peers outside it from connecting at all: render a public zone")
-	case s.ChurnShare < 0 || s.ChurnShare >= 1:
+	case !(s.ChurnShare >= 0 && s.ChurnShare < 1): // NaN too
 		return fmt.Errorf("churn share %v: want 0 ≤ share < 1", s.ChurnShare)
 	case s.Scenario == testnet.ScenarioChurn && s.churned()/2 == 0:
 		return fmt.Errorf("scenario churn: a churn share of %v of %d agents kills %d and restarts none: raise the share or the agents",
