@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -45,7 +44,7 @@ func defaultImage() string { return "ghcr.io/patchnet/patchnet:" + buildVersion(
 func newTestnetRenderCmd() *cobra.Command {
 	s := k8s.DefaultSpec()
 	var toK8s, force bool
-	var out string
+	var out, artifactSize string
 	cmd := &cobra.Command{
 		Use:   "render --k8s [--out FILE] [--nodes N] [--supernodes N] [--threshold K]",
 		Short: "Write the Kubernetes manifests that run a test zone of the same binary on a cluster",
@@ -59,9 +58,12 @@ supernode and per agent behind the headless Services 'supernodes' and
 'agents'; a vendor origin Deployment and Service; and the publisher Job,
 which publishes the fix --update-id once k supernodes co-sign it. With
 --scenario the zone plays churn, stolen-key, late-join, byzantine,
-revocation or flood as netns and sim do, the crash, attack or hold-back
-written into the pods' and the Jobs' containers; collect takes the same
---scenario and adds its checks.
+revocation, flood or content as netns and sim do, the crash, attack or
+hold-back written into the pods' and the Jobs' containers; collect takes
+the same --scenario and adds its checks. The fix (padded with
+--artifact-size) is not in the YAML: the vendor's and the publisher's
+pods rebuild it and check the digest render signed, so run the image of
+this version.
 
 Agents run the image's dpkg into a sandbox root with the old package
 installed, and write their config in the pod with 'patchnet init agent',
@@ -79,6 +81,13 @@ as the zone, and delete the namespace when done.`,
 				return errors.New("render: --k8s is required (Kubernetes manifests are the one target)")
 			}
 			s.Configure = testnetConfig
+			var err error
+			if s.ArtifactBytes, err = parseBytes("artifact-size", artifactSize, false); err != nil {
+				return err
+			}
+			if s.Scenario == testnet.ScenarioContent && !cmd.Flags().Changed("artifact-size") {
+				s.ArtifactBytes = k8s.ContentArtifactBytes
+			}
 			return runRender(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), s, out, force)
 		},
 	}
@@ -96,12 +105,15 @@ as the zone, and delete the namespace when done.`,
 	f.StringVar(&s.ClusterDomain, "cluster-domain", s.ClusterDomain, "the cluster's DNS domain")
 	f.StringVar(&s.UpdateID, "update-id", s.UpdateID, "id of the fix the publisher Job publishes")
 	f.DurationVar(&s.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread: agents accept at once, then install each at its own offset within it")
+	f.StringVar(&artifactSize, "artifact-size", "0", fmt.Sprintf("bytes of filler the fix carries, such as 64MiB (0: the lab's own fix, under a KiB; default %dMiB with --scenario content)",
+		k8s.ContentArtifactBytes>>20))
 	f.Float64Var(&s.ChurnShare, "churn", s.ChurnShare, "with --scenario churn: the share of agents killed as the fix reaches them (half of them restarted)")
 	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
 		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed;"+
 		" byzantine: the last supernode's key co-signs a conflicting payload first; revocation: a CRL revoking the last supernode goes out first;"+
 		" churn: --churn of the agents SIGKILLed as the fix reaches them, half started again;"+
-		" flood: two peers outside the PKI forge and replay next to the first agents; public zones only)")
+		" flood: two peers outside the PKI forge and replay next to the first agents; public zones only;"+
+		" content: a fix of --artifact-size, judged by what the vendor's origin and the publisher served)")
 	return cmd
 }
 
@@ -186,8 +198,8 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 		spread += fmt.Sprintf(" --churn %v", s.ChurnShare)
 	}
 	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n"+
-		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x%s\n",
-		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, sha256.Sum256(z.NewDeb), spread)
+		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x --artifact-size %d%s\n",
+		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, z.NewDebSHA256, z.NewDebSize, spread)
 	return nil
 }
 
@@ -198,7 +210,7 @@ type collectOptions struct {
 	churn                  float64
 	namespace, domain, out string
 	agents, supernodes     int
-	published              string
+	published, artifactLen string
 	k8s.CollectOptions
 }
 
@@ -241,6 +253,8 @@ Node clocks are compared: keep them in sync.`,
 	f.StringVar(&o.Scenario, "scenario", testnet.ScenarioPropagation, "the scenario the zone was rendered with (render --scenario): adds its checks")
 	f.StringVar(&o.UpdateID, "update-id", o.UpdateID, "the update whose propagation is measured")
 	f.StringVar(&o.ArtifactSHA256, "artifact-sha256", "", "its artifact's SHA-256 as published (render prints it): an agent that installed another is a wrong install")
+	f.StringVar(&o.Origin, "origin", "", "the vendor origin's URL, whose served bytes count as origin egress (with --k8s-namespace: the rendered one's)")
+	f.StringVar(&o.artifactLen, "artifact-size", "0", "the artifact's size as published, for the report and the content scenario's bound (render prints it)")
 	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")
 	f.DurationVar(&o.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread as rendered, for the report")
 	f.StringVar(&o.out, "out", "", "file to write the report to (default: standard output)")
@@ -257,6 +271,12 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 		if o.Published, err = time.Parse(time.RFC3339Nano, o.published); err != nil {
 			return fmt.Errorf("--published %q: want RFC 3339 (2026-01-02T15:04:05Z): %w", o.published, err)
 		}
+	}
+	if o.ArtifactBytes, err = parseBytes("artifact-size", o.artifactLen, false); err != nil {
+		return err
+	}
+	if o.namespace != "" && o.Origin == "" {
+		o.Origin = o.spec().OriginURL()
 	}
 	o.Agents = o.agents
 	o.Late = o.lateTargets()

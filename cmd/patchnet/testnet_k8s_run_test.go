@@ -141,7 +141,7 @@ func (c *localCluster) pod(name string, pod corev1.PodSpec, p2p, api int) []*pro
 	t := c.e.t
 	root := c.e.path("pods", name)
 	rewrite := func(s string) string {
-		for _, prefix := range []string{"/etc/patchnet", "/var/lib/patchnet", "/run/patchnet", "/srv/debs"} {
+		for _, prefix := range []string{"/etc/patchnet", "/var/lib/patchnet", "/run/patchnet", "/srv/debs", "/srv/fix"} {
 			s = strings.ReplaceAll(s, prefix, root+prefix)
 		}
 		s = strings.NewReplacer(c.replace...).Replace(s) // other pods' addresses first: they name :9090 too
@@ -307,6 +307,23 @@ func TestTestnetRenderedFloodRuns(t *testing.T) {
 	wantChecks(t, rep, "forgeries_dropped", "flooders_graylisted", "nothing_else_accepted")
 }
 
+// The rendered content scenario played the same way, with a fix of
+// 2 MiB that the vendor's and the publisher's pods rebuild (no ConfigMap
+// carries it): the supernodes fetch it from the vendor origin, the
+// agents from the zone's peers, and collect reads what the origin
+// served: within each supernode's own fetch and one more copy.
+func TestTestnetRenderedContentRuns(t *testing.T) {
+	rep, _ := playRenderedZone(t, testnet.ScenarioContent, 2, 3, "--artifact-size", "2MiB")
+	wantChecks(t, rep, "origin_egress_within_bound", "peers_served")
+	t.Logf("a %d-byte fix: origins served %d, peers %d", rep.ArtifactBytes, rep.OriginEgressBytes, rep.PeerEgressBytes)
+	if rep.ArtifactBytes < 2<<20 || rep.ArtifactBytes > 2<<20+4<<10 {
+		t.Errorf("report of a %d-byte artifact, want about 2 MiB", rep.ArtifactBytes)
+	}
+	if rep.OriginEgressBytes < 2*rep.ArtifactBytes {
+		t.Errorf("origin egress %d: less than the supernodes' two fetches of %d bytes: the vendor origin was not read", rep.OriginEgressBytes, rep.ArtifactBytes)
+	}
+}
+
 // playRenderedZone renders a zone of supernodes (k = 2) and agents
 // playing scenario (private but for flood; more render flags in extra),
 // plays it on this host and returns collect's report once every agent it
@@ -341,7 +358,8 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 		}
 	}
 	vendor := c.pod("vendor", c.r.deploy.Spec.Template.Spec, 0, 0)[0]
-	e.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d/", vendorPort), vendor)
+	// Its readiness probe's path: a file fetched here would count as egress.
+	e.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d%s", vendorPort, k8s.OriginServedPath), vendor)
 	var names []string // supernodes first: the agents bootstrap off them
 	for i := range supernodes {
 		names = append(names, fmt.Sprintf("supernode-%d", i))
@@ -393,8 +411,12 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 		t.Fatalf("publisher Job failed:\n%s", publish.output())
 	}
 	c.waitCrashed(names) // before collect reads the zone: churned nodes die as the fix reaches them
+	size := regexp.MustCompile(`--artifact-size (\d+)`).FindStringSubmatch(said)
+	if size == nil {
+		t.Fatalf("render printed no --artifact-size for collect:\n%s", said)
+	}
 	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--threshold", "2",
-		"--scenario", scenario}
+		"--scenario", scenario, "--artifact-size", size[1], "--origin", fmt.Sprintf("http://127.0.0.1:%d/", vendorPort)}
 	if revoked := regexp.MustCompile(`--revoked-peer (\S+)`).FindStringSubmatch(said); revoked != nil {
 		args = append(args, "--revoked-peer", revoked[1])
 	}

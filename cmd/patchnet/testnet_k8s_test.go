@@ -305,7 +305,7 @@ func podRoot(t *testing.T, r *rendered, pod corev1.PodSpec, name string) (root s
 	root = t.TempDir()
 	r.podFiles(t, root, pod, container(t, pod, name))
 	return root, func(s string) string {
-		for _, prefix := range []string{"/etc/patchnet/", "/var/lib/patchnet/", "/run/patchnet/", "/srv/debs/"} {
+		for _, prefix := range []string{"/etc/patchnet/", "/var/lib/patchnet/", "/run/patchnet/", "/srv/debs/", "/srv/fix"} {
 			s = strings.ReplaceAll(s, prefix, root+prefix)
 		}
 		return s
@@ -382,18 +382,49 @@ func wantBoot(t *testing.T, name string, boot []string, peers map[string]string,
 func checkVendor(t *testing.T, r *rendered) {
 	t.Helper()
 	debs := r.configMaps["debs"].BinaryData
-	args := container(t, r.job.Spec.Template.Spec, "author").Args
+	job, vendor := r.job.Spec.Template.Spec, r.deploy.Spec.Template.Spec
+	args := container(t, job, "author").Args
 	url := args[slices.Index(args, "--url")+1]
 	deb := url[strings.LastIndex(url, "/")+1:]
-	if !strings.HasPrefix(url, "http://vendor.tn.svc.cluster.local:8080/") || debs[deb] == nil {
-		t.Fatalf("publisher's URL %s: not the vendor Service or not a served file", url)
+	if !strings.HasPrefix(url, "http://vendor.tn.svc.cluster.local:8080/") || debs[deb+".asc"] == nil {
+		t.Fatalf("publisher's URL %s: not the vendor Service or no signature served", url)
+	}
+	if d := cmp.Diff(container(t, vendor, "build-fix").Args, container(t, job, "build-fix").Args); d != "" {
+		t.Errorf("the vendor and the publisher rebuild different fixes (-vendor +publisher):\n%s", d)
+	}
+	if origin := container(t, vendor, "origin").Args; !slices.Contains(origin, "/srv/fix") || !slices.Contains(origin, "/srv/debs") {
+		t.Errorf("the origin serves %v: not the rebuilt fix and the signatures", origin)
+	}
+	_, rewrite := podRoot(t, r, vendor, "build-fix")
+	fix := rewrite("/srv/fix/" + deb)
+	runBuildFix(t, vendor, rewrite)
+	data, err := os.ReadFile(fix)
+	if err != nil {
+		t.Fatalf("the vendor's build-fix wrote no %s: %v", deb, err)
 	}
 	keys, err := openpgp.ReadArmoredKeyRing(strings.NewReader(r.configMaps["vendor-key"].Data["vendor.asc"]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openpgp.CheckArmoredDetachedSignature(keys, bytes.NewReader(debs[deb]), bytes.NewReader(debs[deb+".asc"]), nil); err != nil {
+	if _, err := openpgp.CheckArmoredDetachedSignature(keys, bytes.NewReader(data), bytes.NewReader(debs[deb+".asc"]), nil); err != nil {
 		t.Errorf("vendor signature of %s: %v", deb, err)
+	}
+}
+
+// runBuildFix runs pod's build-fix init container with its paths
+// rewritten.
+func runBuildFix(t *testing.T, pod corev1.PodSpec, rewrite func(string) string) {
+	t.Helper()
+	args := container(t, pod, "build-fix").Args
+	run := make([]string, len(args))
+	for i, a := range args {
+		run[i] = rewrite(a)
+	}
+	if run[0] != "testnet" || run[1] != "build-fix" {
+		t.Fatalf("build-fix container runs %v", args)
+	}
+	if msg, err := runPodCmd(t, run[1:]...); err != nil {
+		t.Fatalf("build-fix container %v: %v\n%s", args, err, msg)
 	}
 }
 
@@ -419,6 +450,7 @@ func TestTestnetRenderRolloutSpread(t *testing.T) {
 		author := container(t, pod, "author")
 		root, rewrite := podRoot(t, r, pod, "author")
 		os.MkdirAll(filepath.Join(root, "/run/patchnet"), 0o755)
+		runBuildFix(t, pod, rewrite)
 		run := make([]string, len(author.Args))
 		for i, a := range author.Args {
 			run[i] = rewrite(a)
@@ -463,7 +495,11 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--scenario", "churn", "--churn", "NaN"}, "churn share NaN: want 0 ≤ share < 1"},
 		{[]string{"render", "--k8s", "--scenario", "byzantine", "--threshold", "1"}, "scenario byzantine: needs k ≥ 2"},
 		{[]string{"render", "--k8s", "--scenario", "revocation", "--supernodes", "2"}, "scenario revocation: needs k supernodes beside"},
+		{[]string{"render", "--k8s", "--artifact-size", "257MiB"}, "artifact bytes 269484032: want 0..268435456"},
+		{[]string{"render", "--k8s", "--artifact-size", "lots"}, `--artifact-size "lots"`},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "revocation"}, "no revoked supernode's peer id"},
+		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "content", "--artifact-size", "1MiB"}, "scenario content: needs the vendor origin's URL"},
+		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "content", "--origin", "http://127.0.0.1:1/"}, "scenario content: needs the vendor origin's URL and the artifact's size"},
 		{[]string{"collect"}, "give --endpoint"},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "table2"}, `scenario "table2"`},
 		{[]string{"collect", "--k8s-namespace", "tn"}, "--nodes 0"},

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -27,14 +27,15 @@ import (
 	"github.com/patchnet/patchnet/trust/ca"
 )
 
-// podServerTimeout bounds reading a request's headers and writing an
-// answer in the pods' small HTTP servers.
+// podServerTimeout bounds reading a request's headers, keeping an idle
+// connection and (but in the vendor origin) writing an answer in the
+// pods' small HTTP servers.
 const podServerTimeout = 30 * time.Second
 
 // newTestnetPodCmds are the commands the rendered pods run: hidden, as
 // only the manifests call them.
 func newTestnetPodCmds() []*cobra.Command {
-	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd(), newTestnetStealCmd(),
+	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd(), newTestnetBuildFixCmd(), newTestnetStealCmd(),
 		newTestnetWaitCmd(), newTestnetCrashCmd()}
 }
 
@@ -314,7 +315,7 @@ directory is --state, through its unix socket, on the TCP address --listen.
 Nothing else is passed on: rollback stays local to the socket.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return servePod(cmd.Context(), cmd.OutOrStdout(), listen, k8s.Proxy(state), "API proxy for "+state)
+			return servePod(cmd.Context(), cmd.OutOrStdout(), listen, k8s.Proxy(state), podServerTimeout, "API proxy for "+state)
 		},
 	}
 	cmd.Flags().StringVar(&state, "state", "", "the node's state directory (required)")
@@ -323,52 +324,96 @@ Nothing else is passed on: rollback stays local to the socket.`,
 	return cmd
 }
 
-// newTestnetServeOriginCmd builds `patchnet testnet serve-origin`, the
-// testnet's vendor origin.
-func newTestnetServeOriginCmd() *cobra.Command {
-	var dir, listen string
+// newTestnetBuildFixCmd builds `patchnet testnet build-fix`: the
+// rendered zone's fix, rebuilt in the pods that serve and publish it (a
+// ConfigMap holds at most 1 MiB) and checked against the digest render
+// signed.
+func newTestnetBuildFixCmd() *cobra.Command {
+	var out, sum string
+	var padding int64
 	cmd := &cobra.Command{
-		Use:    "serve-origin --dir DIR --listen ADDR",
-		Short:  "Serve a directory's packages and signatures over HTTP as the testnet's vendor origin",
+		Use:    "build-fix --out DIR --padding N --sha256 HEX",
+		Short:  "Rebuild the rendered zone's fix and check it is the package render signed",
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-				return fmt.Errorf("--dir %q: not a directory", dir)
+			path, err := buildFix(out, padding, sum)
+			if err != nil {
+				return err
 			}
-			return servePod(cmd.Context(), cmd.OutOrStdout(), listen, http.FileServerFS(noDotFiles{os.DirFS(dir)}), "vendor origin for "+dir)
+			fmt.Fprintf(cmd.OutOrStdout(), "built %s (SHA-256 %s)\n", path, sum)
+			return nil
 		},
 	}
-	cmd.Flags().StringVar(&dir, "dir", "", "directory to serve (required)")
+	cmd.Flags().StringVar(&out, "out", "", "directory to write the fix into (required)")
+	cmd.Flags().Int64Var(&padding, "padding", 0, "bytes of filler the fix carries, as rendered")
+	cmd.Flags().StringVar(&sum, "sha256", "", "the fix's SHA-256 as render built and signed it (required)")
+	_ = cmd.MarkFlagRequired("out")
+	_ = cmd.MarkFlagRequired("sha256")
+	return cmd
+}
+
+// buildFix writes the fix with padding into out and checks its digest is
+// want; a package that differs is removed.
+func buildFix(out string, padding int64, want string) (string, error) {
+	if padding < 0 || padding > k8s.MaxArtifactBytes {
+		return "", fmt.Errorf("--padding %d: want 0..%d", padding, k8s.MaxArtifactBytes)
+	}
+	path, err := nodelab.WriteFix(out, int(padding))
+	if err != nil {
+		return "", fmt.Errorf("building the fix: %w", err)
+	}
+	sum, _, err := nodelab.DigestFile(path)
+	if err != nil {
+		return "", err
+	}
+	if got := hex.EncodeToString(sum[:]); !strings.EqualFold(got, want) {
+		os.Remove(path)
+		return "", fmt.Errorf("the fix built here has SHA-256 %s, not the %s render signed: run the image of the patchnet version that rendered the manifests (this is %s)",
+			got, want, buildVersion())
+	}
+	return path, nil
+}
+
+// newTestnetServeOriginCmd builds `patchnet testnet serve-origin`, the
+// testnet's vendor origin.
+func newTestnetServeOriginCmd() *cobra.Command {
+	var dirs []string
+	var listen string
+	cmd := &cobra.Command{
+		Use:    "serve-origin --dir DIR... --listen ADDR",
+		Short:  "Serve directories' packages and signatures over HTTP as the testnet's vendor origin",
+		Hidden: true,
+		Long: `serve-origin serves the files of every --dir (the first that has a name wins;
+names with an element starting with a dot are hidden) and answers
+GET ` + k8s.OriginServedPath + ` with the bytes it served, for collect.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := k8s.NewOrigin(dirs...)
+			if err != nil {
+				return err
+			}
+			// No write timeout: an artifact of hundreds of MiB takes its
+			// time over a slow link; an idle connection still goes.
+			return servePod(cmd.Context(), cmd.OutOrStdout(), listen, o, 0, "vendor origin for "+strings.Join(dirs, ", "))
+		},
+	}
+	cmd.Flags().StringArrayVar(&dirs, "dir", nil, "directory to serve (required; repeatable)")
 	cmd.Flags().StringVar(&listen, "listen", fmt.Sprintf(":%d", k8s.OriginPort), "TCP address to serve on")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }
 
-// noDotFiles hides a mounted ConfigMap's ..data bookkeeping.
-type noDotFiles struct{ fs.FS }
-
-// Open refuses names with an element starting with a dot.
-func (n noDotFiles) Open(name string) (fs.File, error) {
-	if name != "." {
-		for _, el := range strings.Split(name, "/") {
-			if strings.HasPrefix(el, ".") {
-				return nil, fs.ErrNotExist
-			}
-		}
-	}
-	return n.FS.Open(name)
-}
-
-// servePod serves h on listen until SIGTERM or SIGINT, saying where.
-func servePod(ctx context.Context, w io.Writer, listen string, h http.Handler, what string) error {
+// servePod serves h on listen until SIGTERM or SIGINT, saying where;
+// writing an answer may take writeTimeout (0: no bound).
+func servePod(ctx context.Context, w io.Writer, listen string, h http.Handler, writeTimeout time.Duration, what string) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", listen, err)
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: podServerTimeout, WriteTimeout: podServerTimeout}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: podServerTimeout, WriteTimeout: writeTimeout, IdleTimeout: podServerTimeout}
 	fmt.Fprintf(w, "serving %s on %s\n", what, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

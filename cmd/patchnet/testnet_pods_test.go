@@ -3,12 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
-	"net/http"
-	"net/http/httptest"
+	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/patchnet/patchnet/node/nodelab"
@@ -64,28 +63,6 @@ func TestTestnetPrepare(t *testing.T) {
 	}
 }
 
-// The vendor origin serves the mounted files and hides a ConfigMap
-// mount's ..data bookkeeping.
-func TestServeOriginHidesDotFiles(t *testing.T) {
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "fix.deb"), []byte("deb"), 0o644)
-	os.Mkdir(filepath.Join(dir, "..data"), 0o755)
-	os.WriteFile(filepath.Join(dir, "..data", "fix.deb"), []byte("deb"), 0o644)
-	srv := httptest.NewServer(http.FileServerFS(noDotFiles{os.DirFS(dir)}))
-	defer srv.Close()
-	for path, want := range map[string]int{"/fix.deb": 200, "/..data/fix.deb": 404, "/.hidden": 404} {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != want || (want == 200 && !bytes.Equal(body, []byte("deb"))) {
-			t.Errorf("GET %s: %d %q, want %d", path, resp.StatusCode, body, want)
-		}
-	}
-}
-
 // runPodCmd runs a fresh pod helper command.
 func runPodCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
@@ -101,4 +78,38 @@ func runPodCmd(t *testing.T, args ...string) (string, error) {
 	}
 	t.Fatalf("no pod command %s", args[0])
 	return "", nil
+}
+
+// build-fix rebuilds the fix render signed: with render's digest it
+// writes the package; with another digest (an image of another build)
+// it fails naming both and leaves no package behind.
+func TestBuildFixChecksRendersDigest(t *testing.T) {
+	want, err := nodelab.WriteFix(t.TempDir(), 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _, err := nodelab.DigestFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	said, err := runPodCmd(t, "build-fix", "--out", out, "--padding", "1000", "--sha256", hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatalf("build-fix: %v: %s", err, said)
+	}
+	got, err := os.ReadFile(filepath.Join(out, filepath.Base(want)))
+	if wantBytes, _ := os.ReadFile(want); err != nil || !bytes.Equal(got, wantBytes) {
+		t.Errorf("built %d bytes, %v; want the %d render made", len(got), err, len(wantBytes))
+	}
+	out = t.TempDir()
+	_, err = runPodCmd(t, "build-fix", "--out", out, "--padding", "999", "--sha256", hex.EncodeToString(sum[:]))
+	if err == nil || !strings.Contains(err.Error(), hex.EncodeToString(sum[:])) || !strings.Contains(err.Error(), "render signed") {
+		t.Errorf("build-fix of other bytes: %v", err)
+	}
+	if left, _ := os.ReadDir(out); len(left) != 0 {
+		t.Errorf("build-fix left %d files behind a digest mismatch", len(left))
+	}
+	if _, err := runPodCmd(t, "build-fix", "--out", out, "--padding", "-1", "--sha256", "00"); err == nil || !strings.Contains(err.Error(), "--padding -1") {
+		t.Errorf("build-fix --padding -1: %v", err)
+	}
 }

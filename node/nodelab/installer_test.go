@@ -296,3 +296,32 @@ func TestRecordingInstallerNeedsSandbox(t *testing.T) {
 		t.Errorf("a recorder that writes no status refused /: %v", err)
 	}
 }
+
+// WriteFix makes the same bytes in two directories (what render's pods
+// rely on to rebuild the package render signed), padded to about the size
+// asked, and refuses a negative padding.
+func TestWriteFixIsReproducible(t *testing.T) {
+	const padding = 300 << 10
+	a, err := WriteFix(t.TempDir(), padding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := WriteFix(t.TempDir(), padding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ba, _ := os.ReadFile(a)
+	bb, _ := os.ReadFile(b)
+	if !bytes.Equal(ba, bb) {
+		t.Error("two builds of the fix differ")
+	}
+	if len(ba) < padding || len(ba) > padding+4<<10 {
+		t.Errorf("fix of %d bytes for %d bytes of padding", len(ba), padding)
+	}
+	if filepath.Base(a) != labDeb(NewVersion).fileName() {
+		t.Errorf("fix named %s", filepath.Base(a))
+	}
+	if _, err := WriteFix(t.TempDir(), -1); err == nil || !strings.Contains(err.Error(), "padding -1") {
+		t.Errorf("negative padding: %v", err)
+	}
+}

@@ -41,3 +41,17 @@ func MakeSandbox(ctx context.Context, state, root, oldDeb string) error {
 	defer m.Close()
 	return installOld(ctx, m, oldDeb)
 }
+
+// WriteFix writes the lab's fix (PackageName at NewVersion) padded with
+// padding bytes of filler into dir, without dpkg-deb, and returns its
+// path: the same bytes from every build of this source, so that a test
+// zone on other machines (testnet render's pods) can build the very
+// package a vendor signed here rather than carry it.
+func WriteFix(dir string, padding int) (string, error) {
+	if padding < 0 {
+		return "", fmt.Errorf("padding %d: want ≥ 0", padding)
+	}
+	d := labDeb(NewVersion)
+	d.Padding = padding
+	return buildDeb(context.Background(), dir, d, false)
+}

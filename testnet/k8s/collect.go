@@ -167,6 +167,15 @@ type CollectOptions struct {
 	// a wrong install. Empty: any artifact of UpdateID (an install of any
 	// other update still is one).
 	ArtifactSHA256 string
+	// Origin is the URL prefix of the rendered zone's vendor origin
+	// (Spec.OriginURL): what it served (OriginServedPath) counts as
+	// origin egress. Empty: not read (the report's origin egress is the
+	// publishers' alone). The content scenario needs it.
+	Origin string
+	// ArtifactBytes is the size of the update's artifact as published,
+	// for the report (render prints it); the content scenario's bound on
+	// origin egress is in copies of it.
+	ArtifactBytes int64
 	// Threshold is the zone's k, for the report.
 	Threshold int
 	// RolloutSpread is the fix's rollout spread as rendered, for the
@@ -201,12 +210,28 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 		return nil, fmt.Errorf("collecting: scenario %q: the manifests play %s", o.Scenario, strings.Join(Scenarios, ", "))
 	case o.Scenario == testnet.ScenarioRevocation && o.RevokedPeer == "":
 		return nil, errors.New("collecting: scenario revocation: no revoked supernode's peer id (render prints it)")
+	case o.Scenario == testnet.ScenarioContent && (o.Origin == "" || o.ArtifactBytes < 1):
+		return nil, errors.New("collecting: scenario content: needs the vendor origin's URL and the artifact's size (render prints it)")
 	}
 	reports, failed := fetchAll(ctx, endpoints, o)
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("collecting: none of %d nodes answered", len(endpoints))
 	}
-	return buildReport(reports, failed, o), nil
+	origin := originEgress{}
+	if o.Origin != "" {
+		origin.served, origin.err = FetchOriginServed(ctx, o.Origin)
+		if origin.err != nil && o.OnError != nil {
+			o.OnError(o.Origin, origin.err)
+		}
+	}
+	return buildReport(reports, failed, origin, o), nil
+}
+
+// originEgress is what the vendor origin said it served, or why it said
+// nothing.
+type originEgress struct {
+	served int64
+	err    error
 }
 
 // fetchAll reads the endpoints, in their order, and counts the failures.
@@ -243,14 +268,14 @@ func fetchAll(ctx context.Context, endpoints []string, o CollectOptions) ([]*Nod
 }
 
 // buildReport turns the nodes' answers into the report.
-func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.Report {
+func buildReport(reports []*NodeReport, failed int, origin originEgress, o CollectOptions) *testnet.Report {
 	published := o.Published
 	if published.IsZero() {
 		published = earliestEvent(reports, o.UpdateID)
 	}
 	rep := &testnet.Report{Scenario: cmp.Or(o.Scenario, testnet.ScenarioPropagation), Mode: testnet.ModeK8s, Threshold: o.Threshold,
-		RolloutSpreadS: o.RolloutSpread.Seconds(),
-		Results:        map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
+		RolloutSpreadS: o.RolloutSpread.Seconds(), ArtifactBytes: o.ArtifactBytes, OriginEgressBytes: origin.served,
+		Results: map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
 	var receipt, accept, inst []time.Duration
 	for _, r := range reports {
 		role := nodeRole(r.Status)
@@ -284,11 +309,11 @@ func buildReport(reports []*NodeReport, failed int, o CollectOptions) *testnet.R
 	rep.Stages["receipt"] = testnet.Summarize(receipt, rep.Nodes)
 	rep.Stages["accept"] = testnet.Summarize(accept, rep.Nodes)
 	rep.Stages["install"] = testnet.Summarize(inst, rep.Nodes)
-	rep.Checks["all_nodes_answered"] = failed == 0
+	rep.Checks["all_nodes_answered"] = failed == 0 && origin.err == nil
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
 	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0
 	FillCounters(rep, reports, o.UpdateID)
-	scenarioChecks(rep, reports, o)
+	scenarioChecks(rep, reports, origin, o)
 	return rep
 }
 

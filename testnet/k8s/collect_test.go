@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -280,5 +281,54 @@ func TestStolenChecks(t *testing.T) {
 				t.Errorf("failed checks (-want +got):\n%s(of %v)", d, rep.Checks)
 			}
 		})
+	}
+}
+
+// The content checks judge the bytes served: the vendor origin's (as
+// read) and the publisher's together at most each supernode's own fetch
+// and one more copy, and the peers serving some; an origin that did not
+// answer fails the bound and all_nodes_answered, and Collect refuses
+// the scenario without the origin or the artifact's size.
+func TestContentChecks(t *testing.T) {
+	const size = 1 << 20
+	bound := testnet.OriginEgressBound(2, size)
+	status := func(role string, served int64) *NodeReport {
+		return &NodeReport{Endpoint: "/z/" + role + "/state", Status: &node.APIStatus{Roles: []string{role}, Content: node.APIContent{ServedBytes: served}}}
+	}
+	for _, tc := range []struct {
+		name           string
+		origin         originEgress
+		publisher, sns int64
+		failed         []string
+	}{
+		{"shared", originEgress{served: 2 * size}, size, size, nil},
+		{"at the bound", originEgress{served: bound - size}, size, 1, nil},
+		{"the origin served one more copy", originEgress{served: 3 * size}, size, size, []string{"origin_egress_within_bound"}},
+		{"the publisher served two", originEgress{served: 2 * size}, 2 * size, size, []string{"origin_egress_within_bound"}},
+		{"no peer served", originEgress{served: 2 * size}, size, 0, []string{"peers_served"}},
+		{"the origin did not answer", originEgress{err: errors.New("refused")}, 0, size, []string{"all_nodes_answered", "origin_egress_within_bound"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reports := []*NodeReport{status("publisher", tc.publisher), status("supernode", tc.sns), status("supernode", 0)}
+			rep := buildReport(reports, 0, tc.origin, CollectOptions{Scenario: testnet.ScenarioContent, UpdateID: "U", ArtifactBytes: size, Agents: 1})
+			var failed []string
+			for _, name := range []string{"all_nodes_answered", "origin_egress_within_bound", "peers_served"} {
+				if !rep.Checks[name] {
+					failed = append(failed, name)
+				}
+			}
+			if d := cmp.Diff(tc.failed, failed); d != "" {
+				t.Errorf("failed checks (-want +got):\n%s(egress %d origin, %d peers)", d, rep.OriginEgressBytes, rep.PeerEgressBytes)
+			}
+			if rep.ArtifactBytes != size {
+				t.Errorf("artifact bytes %d", rep.ArtifactBytes)
+			}
+		})
+	}
+	for _, o := range []CollectOptions{{ArtifactBytes: size}, {Origin: "http://127.0.0.1:1/"}} {
+		o.Scenario, o.UpdateID = testnet.ScenarioContent, "U"
+		if _, err := Collect(t.Context(), []string{"/none"}, o); err == nil || !strings.Contains(err.Error(), "scenario content") {
+			t.Errorf("Collect(%+v): %v", o, err)
+		}
 	}
 }

@@ -4,19 +4,24 @@
 //
 // Render makes the zone's PKI with trust/ca (root, zone CA, one key and
 // certificate per node), the pre-shared key of a private zone, the lab's
-// two .debs and a vendor signature, and builds from k8s.io/api types: a
+// old .deb, its fix (padded to a chosen size) and the vendor's signature of
+// it, and builds from k8s.io/api types: a
 // Namespace; a Secret per node (its key and certificate) and one for the
 // PSK; ConfigMaps for the PKI's public files, the vendor origin's files
 // and each supernode's and the publisher's config; a one-replica
 // StatefulSet per supernode and per agent behind headless Services, so
 // each pod mounts only its own key and has a stable DNS name; a vendor
-// origin Deployment and Service; and a Job for the publisher. Scenarios
+// origin Deployment and Service (Origin: it counts what it serves); and a
+// Job for the publisher. The fix is not carried (a ConfigMap holds 1 MiB):
+// the vendor's and the publisher's pods rebuild it byte for byte and check
+// render's digest. Scenarios
 // beyond propagation are written into containers, since nothing here
 // talks to the cluster: the publisher Job first plays a key's thief
 // (stolen-key), a byzantine supernode (byzantine) or sends a revoking CRL
 // (revocation); late-join agents wait in an init container; churned
 // agents run their node behind a wrapper that SIGKILLs it (churn); a
-// flooder Job runs peers outside the PKI next to some agents (flood). Node
+// flooder Job runs peers outside the PKI next to some agents (flood); a
+// content zone publishes a large fix, judged by the origins' egress. Node
 // configs come from the caller's ConfigFunc (the CLI passes `patchnet
 // init`'s renderer), so there is one config template.
 //
@@ -25,7 +30,7 @@
 // the node, and turns the lifecycle events into testnet.Samples and the
 // statuses' counters (bytes served, fetch sources, gossip duplicates,
 // process memory and CPU) into the report's (FillCounters, which the netns
-// mode uses too), audits each agent's journal for wrong installs, and
+// mode uses too), with the vendor origin's egress, audits each agent's journal for wrong installs, and
 // adds the played scenario's checks (scenariochecks.go).
 //
 // It talks to no cluster: an operator applies the YAML with kubectl. It

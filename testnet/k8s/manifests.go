@@ -104,7 +104,7 @@ func (b *builder) shared() {
 	}
 	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(pkiConfigMap, "zone"), Data: pki})
 	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(debsConfigMap, "vendor"),
-		BinaryData: map[string][]byte{z.OldDebName: z.OldDeb, z.NewDebName: z.NewDeb, z.NewDebName + ".asc": z.NewDebSig}})
+		BinaryData: map[string][]byte{z.OldDebName: z.OldDeb, z.NewDebName + ".asc": z.NewDebSig}})
 	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(vendorConfigMap, "vendor"),
 		Data: map[string]string{"vendor.asc": string(z.VendorKey)}})
 	if z.PSK != nil {
@@ -208,16 +208,19 @@ func (b *builder) agent(id Identity, boot []string, late bool, churn string) {
 	b.add(s.statefulSet(id.Name, "agent", agentService, pod))
 }
 
-// vendor is the vendor origin: the same binary serving the packages and
-// the fix's signature from the debs ConfigMap.
+// vendor is the vendor origin: the same binary serving the fix it
+// rebuilt and the packages and the fix's signature from the debs
+// ConfigMap, counting what it serves for collect.
 func (b *builder) vendor() {
 	s := b.s
-	c := s.container("origin", []string{"testnet", "serve-origin", "--dir", debsDir, "--listen", ":" + itoa(OriginPort)},
-		[]corev1.VolumeMount{{Name: "debs", MountPath: debsDir, ReadOnly: true}})
+	c := s.container("origin", []string{"testnet", "serve-origin", "--dir", fixDir, "--dir", debsDir, "--listen", ":" + itoa(OriginPort)},
+		[]corev1.VolumeMount{{Name: "fix", MountPath: fixDir, ReadOnly: true}, {Name: "debs", MountPath: debsDir, ReadOnly: true}})
 	c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: OriginPort, Protocol: corev1.ProtocolTCP}}
-	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/" + b.z.NewDebName, Port: intstr.FromString("http")}},
+	// Not the fix itself: every probe would count as origin egress.
+	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: OriginServedPath, Port: intstr.FromString("http")}},
 		PeriodSeconds: 5}
-	pod := podSpec(false, nil, []corev1.Container{c}, []corev1.Volume{configMapVolume("debs", debsConfigMap)})
+	pod := podSpec(false, []corev1.Container{b.buildFixContainer()}, []corev1.Container{c},
+		[]corev1.Volume{configMapVolume("debs", debsConfigMap), fixVolume()})
 	b.add(&appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(vendorName, "vendor"),
 		Spec: appsv1.DeploymentSpec{Replicas: ptr(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels("vendor", vendorName)},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels("vendor", vendorName)}, Spec: pod}}})
@@ -235,17 +238,16 @@ func (b *builder) publisher(boot []string) {
 	fix := runDir + "/fix.json"
 	u := zonekit.Update{ID: s.UpdateID, Summary: nodelab.PackageName + ": the testnet's fix",
 		Ecosystem: "Debian:12", Package: nodelab.PackageName, Fixed: nodelab.NewVersion,
-		Artifact: debsDir + "/" + z.NewDebName, Method: "dpkg", URL: s.OriginURL() + z.NewDebName, RolloutSpread: s.RolloutSpread}
-	author := s.container("author", u.Args(fix),
-		[]corev1.VolumeMount{{Name: "run", MountPath: runDir}, {Name: "debs", MountPath: debsDir, ReadOnly: true}})
-	publish := s.container("publish", []string{"publish", fix, "--artifact", debsDir + "/" + z.NewDebName,
+		Artifact: fixDir + "/" + z.NewDebName, Method: "dpkg", URL: s.OriginURL() + z.NewDebName, RolloutSpread: s.RolloutSpread}
+	fixMount := corev1.VolumeMount{Name: "fix", MountPath: fixDir, ReadOnly: true}
+	author := s.container("author", u.Args(fix), []corev1.VolumeMount{{Name: "run", MountPath: runDir}, fixMount})
+	publish := s.container("publish", []string{"publish", fix, "--artifact", fixDir + "/" + z.NewDebName,
 		"--config", configDir + "/publisher.toml", "--wait", "5m"},
-		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true},
-			corev1.VolumeMount{Name: "debs", MountPath: debsDir, ReadOnly: true},
+		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true}, fixMount,
 			corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true}))
-	steps := []corev1.Container{s.prepareContainer(false, ""), author}
+	steps := []corev1.Container{s.prepareContainer(false, ""), b.buildFixContainer(), author}
 	volumes := s.nodeVolumes(publisherName, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		configMapVolume("debs", debsConfigMap), configMapVolume("config", configMapOf(publisherName)))
+		configMapVolume("debs", debsConfigMap), configMapVolume("config", configMapOf(publisherName)), fixVolume())
 	switch s.Scenario {
 	case testnet.ScenarioStolenKey:
 		steps = append(steps, b.thief()...)

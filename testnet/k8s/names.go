@@ -27,7 +27,10 @@ const (
 	configDir = "/etc/patchnet/config"
 	vendorDir = "/etc/patchnet/vendor"
 	debsDir   = "/srv/debs"
-	dataDir   = "/var/lib/patchnet"
+	// fixDir is where the vendor's and the publisher's pods rebuild the
+	// fix (an emptyDir).
+	fixDir  = "/srv/fix"
+	dataDir = "/var/lib/patchnet"
 	// StateDir is every node's state directory, in its pod's emptyDir.
 	StateDir   = dataDir + "/state"
 	sysrootDir = dataDir + "/sysroot"

@@ -1,6 +1,9 @@
 package k8s
 
 import (
+	"encoding/hex"
+	"strconv"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -91,6 +94,24 @@ func (s Spec) prepareContainer(agent bool, oldDeb string) corev1.Container {
 		caps = dpkgCaps
 	}
 	return s.container("prepare", args, mounts, caps...)
+}
+
+// buildFixContainer rebuilds the fix render signed into the fix
+// emptyDir (a ConfigMap holds at most 1 MiB) and stops the pod unless it
+// has render's digest: an image of another patchnet build makes other
+// bytes.
+func (b *builder) buildFixContainer() corev1.Container {
+	sum := b.z.NewDebSHA256
+	c := b.s.container("build-fix", []string{"testnet", "build-fix", "--out", fixDir,
+		"--padding", strconv.FormatInt(b.s.ArtifactBytes, 10), "--sha256", hex.EncodeToString(sum[:])},
+		[]corev1.VolumeMount{{Name: "fix", MountPath: fixDir}})
+	c.Resources.Limits[corev1.ResourceMemory] = *resource.NewQuantity(buildFixMemory+buildFixMemoryPerByte*b.s.ArtifactBytes, resource.BinarySI)
+	return c
+}
+
+// fixVolume holds the rebuilt fix.
+func fixVolume() corev1.Volume {
+	return corev1.Volume{Name: "fix", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 }
 
 // keyMode is the node Secret's file mode: readable by the pod's fsGroup

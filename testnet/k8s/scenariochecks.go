@@ -12,8 +12,13 @@ import (
 // scenarioChecks adds the checks of the scenario the zone played (Spec.Scenario) to
 // rep, from what the nodes' statuses and journals say; propagation has
 // none beyond collect's own.
-func scenarioChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+func scenarioChecks(rep *testnet.Report, reports []*NodeReport, origin originEgress, o CollectOptions) {
 	switch rep.Scenario {
+	case testnet.ScenarioContent:
+		// As netns judges it, with the origin that did not answer failing.
+		rep.Checks["origin_egress_within_bound"] = origin.err == nil &&
+			rep.OriginEgressBytes <= testnet.OriginEgressBound(rep.Supernodes, rep.ArtifactBytes)
+		rep.Checks["peers_served"] = rep.PeerEgressBytes > 0
 	case testnet.ScenarioStolenKey:
 		stolenChecks(rep, reports)
 	case testnet.ScenarioLateJoin:

@@ -47,8 +47,14 @@ type Spec struct {
 	// churn SIGKILLs ChurnShare of the agents as the fix reaches them and
 	// restarts half of those (Churn); flood runs two peers outside the
 	// PKI next to the first testnet.FloodTargets agents (FloodTarget),
-	// forging announcements and replaying the fix.
+	// forging announcements and replaying the fix; content publishes a
+	// fix of ArtifactBytes, which collect judges by the bytes the
+	// vendor's origin and the publisher served.
 	Scenario string
+	// ArtifactBytes pads the fix with this many bytes of filler (0: the
+	// lab's own fix, under a KiB). The pods that serve and publish it
+	// rebuild it: no ConfigMap carries it.
+	ArtifactBytes int64
 	// ChurnShare is the share of agents churn kills (0..1).
 	ChurnShare float64
 	// Configure renders a node's config file from the `patchnet init`
@@ -76,11 +82,15 @@ func DefaultSpec() Spec {
 	}
 }
 
+// ContentArtifactBytes is the fix's padding the content scenario is
+// rendered with unless told otherwise: the issue's goal, 64 MiB.
+const ContentArtifactBytes = 64 << 20
+
 // Scenarios are the testnet scenarios the manifests can play: those whose
 // steps are a Job's (the others kill pods, cut links or need the zone
 // CA's key, which stays out of the cluster).
 var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey, testnet.ScenarioLateJoin, testnet.ScenarioByzantine,
-	testnet.ScenarioRevocation, testnet.ScenarioChurn, testnet.ScenarioFlood}
+	testnet.ScenarioRevocation, testnet.ScenarioChurn, testnet.ScenarioFlood, testnet.ScenarioContent}
 
 // StolenUpdateID is the update the thief publishes in the stolen-key
 // scenario.
@@ -157,6 +167,8 @@ func (s Spec) Validate() error {
 		return errors.New("update id: empty")
 	case s.RolloutSpread < 0 || s.RolloutSpread > testnet.MaxRolloutSpread:
 		return fmt.Errorf("rollout spread %v: want 0..%v", s.RolloutSpread, testnet.MaxRolloutSpread)
+	case s.ArtifactBytes < 0 || s.ArtifactBytes > MaxArtifactBytes:
+		return fmt.Errorf("artifact bytes %d: want 0..%d", s.ArtifactBytes, MaxArtifactBytes)
 	case !slices.Contains(Scenarios, s.Scenario):
 		return fmt.Errorf("scenario %q: the manifests play %s", s.Scenario, strings.Join(Scenarios, ", "))
 	case s.Scenario == testnet.ScenarioByzantine && (s.Threshold < 2 || s.Supernodes-1 < s.Threshold):

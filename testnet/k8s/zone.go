@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -39,11 +40,15 @@ type Zone struct {
 	// publisher.
 	Supernodes, Agents []Identity
 	Publisher          Identity
-	// OldDeb and NewDeb are the lab's package before and after the fix,
-	// by file name; NewDebSig is the vendor's detached signature of
-	// NewDeb, VendorKey its armored public key.
+	// OldDeb is the lab's package before the fix, by file name. The fix
+	// (NewDebName) is not carried: a ConfigMap holds at most 1 MiB, so the
+	// pods that need it rebuild it (nodelab.WriteFix, the same bytes)
+	// and check it against NewDebSHA256 and NewDebSize. NewDebSig is the
+	// vendor's detached signature of it, VendorKey its armored public key.
 	OldDebName, NewDebName string
-	OldDeb, NewDeb         []byte
+	OldDeb                 []byte
+	NewDebSHA256           [sha256.Size]byte
+	NewDebSize             int64
 	NewDebSig, VendorKey   []byte
 	// RevocationCRL is the zone CA's next CRL, revoking the last
 	// supernode (scenario revocation only).
@@ -83,7 +88,7 @@ func MakeZone(ctx context.Context, dir string, s Spec, progress func(done, total
 		}
 		z.PSK = overlay.EncodePSK(key)
 	}
-	if err := z.vendorFiles(ctx, filepath.Join(dir, "debs")); err != nil {
+	if err := z.vendorFiles(ctx, filepath.Join(dir, "debs"), s.ArtifactBytes); err != nil {
 		return nil, err
 	}
 	if s.Scenario == testnet.ScenarioRevocation {
@@ -174,22 +179,29 @@ func issueIdentity(dir, rootDir, zoneDir, zone, name string, role trust.Role) (I
 	return id, nil
 }
 
-// vendorFiles builds the lab's .debs (nodelab's, with dpkg-deb) and signs
-// the new one with a fresh vendor key, which is then dropped.
-func (z *Zone) vendorFiles(ctx context.Context, dir string) error {
+// vendorFiles builds the lab's old .deb (with dpkg-deb) and its fix
+// padded with padding bytes (as the pods will rebuild it), and signs the
+// fix with a fresh vendor key, which is then dropped.
+func (z *Zone) vendorFiles(ctx context.Context, dir string, padding int64) error {
 	debs, err := nodelab.BuildDebs(ctx, dir)
 	if err != nil {
 		return fmt.Errorf("building the lab's packages: %w", err)
 	}
-	old, fix := debs[nodelab.OldVersion], debs[nodelab.NewVersion]
+	old := debs[nodelab.OldVersion]
+	fix, err := nodelab.WriteFix(filepath.Join(dir, "fix"), int(padding))
+	if err != nil {
+		return fmt.Errorf("building the fix: %w", err)
+	}
 	z.OldDebName, z.NewDebName = filepath.Base(old), filepath.Base(fix)
 	if z.OldDeb, err = os.ReadFile(old); err != nil {
 		return fmt.Errorf("reading the lab's packages: %w", err)
 	}
-	if z.NewDeb, err = os.ReadFile(fix); err != nil {
-		return fmt.Errorf("reading the lab's packages: %w", err)
+	data, err := os.ReadFile(fix)
+	if err != nil {
+		return fmt.Errorf("reading the fix: %w", err)
 	}
-	z.VendorKey, z.NewDebSig, err = vendorSign(z.NewDeb)
+	z.NewDebSHA256, z.NewDebSize = sha256.Sum256(data), int64(len(data))
+	z.VendorKey, z.NewDebSig, err = vendorSign(data)
 	return err
 }
 
