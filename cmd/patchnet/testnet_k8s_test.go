@@ -495,7 +495,7 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--scenario", "churn", "--churn", "NaN"}, "churn share NaN: want 0 ≤ share < 1"},
 		{[]string{"render", "--k8s", "--scenario", "byzantine", "--threshold", "1"}, "scenario byzantine: needs k ≥ 2"},
 		{[]string{"render", "--k8s", "--scenario", "revocation", "--supernodes", "2"}, "scenario revocation: needs k supernodes beside"},
-		{[]string{"render", "--k8s", "--artifact-size", "257MiB"}, "artifact bytes 269484032: want 0..268435456"},
+		{[]string{"render", "--k8s", "--artifact-size", "1.5GiB"}, "artifact bytes 1610612736: want 0..1073741824"},
 		{[]string{"render", "--k8s", "--artifact-size", "lots"}, `--artifact-size "lots"`},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "revocation"}, "no revoked supernode's peer id"},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "content", "--artifact-size", "1MiB"}, "scenario content: needs the vendor origin's URL"},

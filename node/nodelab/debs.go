@@ -2,10 +2,12 @@ package nodelab
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -72,22 +74,23 @@ func (d Deb) statusStanza() string {
 		d.Package, d.Maintainer, d.Architecture, d.Version, d.Description)
 }
 
-// files are what d installs, by path under the root.
+// files are what d installs but its padding, by path under the root.
 func (d Deb) files() map[string]string {
-	files := map[string]string{
+	return map[string]string{
 		"usr/share/" + d.Package + "/greeting":   "hello from " + d.Version + "\n",
 		"usr/share/doc/" + d.Package + "/README": "A package the patchnet demo updates.\n",
 	}
-	if d.Padding > 0 {
-		// Seeded by the version: the same package every build, and no
-		// compressor shrinks it.
-		pad := make([]byte, d.Padding)
-		var seed [32]byte
-		copy(seed[:], d.Version)
-		rand.NewChaCha8(seed).Read(pad)
-		files["usr/share/"+d.Package+"/padding"] = string(pad)
-	}
-	return files
+}
+
+// paddingPath is where d installs its padding, under the root.
+func (d Deb) paddingPath() string { return "usr/share/" + d.Package + "/padding" }
+
+// padding streams d's Padding bytes of filler. Seeded by the version: the
+// same package every build, and no compressor shrinks it.
+func (d Deb) padding() io.Reader {
+	var seed [32]byte
+	copy(seed[:], d.Version)
+	return io.LimitReader(rand.NewChaCha8(seed), int64(d.Padding))
 }
 
 // fileName is the .deb's conventional name.
@@ -113,6 +116,11 @@ func buildDeb(ctx context.Context, dir string, d Deb, withDpkgDeb bool) (string,
 			return "", err
 		}
 	}
+	if d.Padding > 0 {
+		if err := writeFileFrom(filepath.Join(tree, d.paddingPath()), d.padding()); err != nil {
+			return "", err
+		}
+	}
 	if b, err := exec.CommandContext(ctx, "dpkg-deb", "--root-owner-group", "--build", tree, out).CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building %s with dpkg-deb: %w: %s", filepath.Base(out), err, b)
 	}
@@ -126,70 +134,132 @@ var debTime = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // writeDeb writes d as a .deb without dpkg-deb, for hosts that have none:
 // the format dpkg-deb writes (an ar archive of debian-binary,
 // control.tar.gz and data.tar.gz, files owned by root), which dpkg
-// installs like any other, and the same bytes on every run.
-func writeDeb(path string, d Deb) error {
-	control, err := tarGz(map[string]string{"control": d.control()})
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
+// installs like any other, and the same bytes on every run. The padding
+// is streamed (data.tar.gz through a scratch file beside path, as an ar
+// member's size comes first), so memory does not grow with it; path
+// appears whole or not at all.
+func writeDeb(path string, d Deb) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("writing %s: %w", filepath.Base(path), err)
+		}
+	}()
+	var control bytes.Buffer
+	if err := writeTarGz(&control, map[string]string{"control": d.control()}, "", nil); err != nil {
+		return err
 	}
-	data, err := tarGz(d.files())
+	data, err := os.CreateTemp(filepath.Dir(path), ".data-*.tar.gz")
 	if err != nil {
-		return fmt.Errorf("writing %s: %w", filepath.Base(path), err)
+		return err
 	}
-	var b bytes.Buffer
-	b.WriteString("!<arch>\n")
+	defer os.Remove(data.Name())
+	defer data.Close()
+	if d.Padding > 0 {
+		err = writeTarGz(data, d.files(), d.paddingPath(), &sized{d.padding(), int64(d.Padding)})
+	} else {
+		err = writeTarGz(data, d.files(), "", nil)
+	}
+	if err != nil {
+		return err
+	}
+	size, err := data.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := data.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	tmp := path + ".part"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp) // once renamed, nothing is there
+	w := bufio.NewWriter(out)
+	w.WriteString("!<arch>\n")
 	for _, m := range []struct {
 		name string
-		body []byte
-	}{{"debian-binary", []byte("2.0\n")}, {"control.tar.gz", control}, {"data.tar.gz", data}} {
-		fmt.Fprintf(&b, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", m.name, debTime.Unix(), 0, 0, "100644", len(m.body))
-		b.Write(m.body)
-		if len(m.body)%2 == 1 {
-			b.WriteByte('\n') // ar members start at even offsets
+		body sized
+	}{{"debian-binary", sized{strings.NewReader("2.0\n"), 4}}, {"control.tar.gz", sized{&control, int64(control.Len())}}, {"data.tar.gz", sized{data, size}}} {
+		if err := writeArMember(w, m.name, m.body); err != nil {
+			out.Close()
+			return err
 		}
 	}
-	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
+	if err := w.Flush(); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// sized is a reader of size bytes.
+type sized struct {
+	r    io.Reader
+	size int64
+}
+
+// writeArMember writes one member of an ar archive: its header, its body, and
+// a newline when the body's length is odd (members start at even offsets).
+func writeArMember(w io.Writer, name string, m sized) error {
+	if _, err := fmt.Fprintf(w, "%-16s%-12d%-6d%-6d%-8s%-10d`\n", name, debTime.Unix(), 0, 0, "100644", m.size); err != nil {
+		return err
+	}
+	if n, err := io.Copy(w, m.r); err != nil || n != m.size {
+		return fmt.Errorf("archiving %s: %d of %d bytes: %v", name, n, m.size, err)
+	}
+	if m.size%2 == 1 {
+		_, err := io.WriteString(w, "\n")
+		return err
 	}
 	return nil
 }
 
-// tarGz is a gzipped tar of files (by path, relative) under "./", each
-// directory before what it holds, all owned by root.
-func tarGz(files map[string]string) ([]byte, error) {
+// writeTarGz writes a gzipped tar of files (by path, relative) and, when
+// bigName is not "", of big at bigName, under "./", each directory before
+// what it holds, all owned by root.
+func writeTarGz(w io.Writer, files map[string]string, bigName string, big *sized) error {
 	entries := map[string]bool{"./": true}
-	for name := range files {
+	names := slices.Collect(maps.Keys(files))
+	if bigName != "" {
+		names = append(names, bigName)
+	}
+	for _, name := range names {
 		for dir := filepath.Dir(name); dir != "."; dir = filepath.Dir(dir) {
 			entries["./"+dir+"/"] = true
 		}
 		entries["./"+name] = true
 	}
-	names := slices.Sorted(maps.Keys(entries)) // a directory sorts before what it holds
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
+	gz := gzip.NewWriter(w)
 	tw := tar.NewWriter(gz)
-	for _, name := range names {
-		h := &tar.Header{Name: name, ModTime: debTime, Uname: "root", Gname: "root", Format: tar.FormatGNU}
-		body, isFile := files[strings.TrimPrefix(name, "./")]
-		if isFile {
-			h.Typeflag, h.Mode, h.Size = tar.TypeReg, 0o644, int64(len(body))
-		} else {
-			h.Typeflag, h.Mode = tar.TypeDir, 0o755
+	for _, name := range slices.Sorted(maps.Keys(entries)) { // a directory sorts before what it holds
+		h := &tar.Header{Name: name, ModTime: debTime, Uname: "root", Gname: "root", Format: tar.FormatGNU, Typeflag: tar.TypeDir, Mode: 0o755}
+		var body io.Reader
+		switch rel := strings.TrimPrefix(name, "./"); {
+		case rel == bigName && big != nil:
+			h.Typeflag, h.Mode, h.Size, body = tar.TypeReg, 0o644, big.size, big.r
+		case !strings.HasSuffix(name, "/"):
+			h.Typeflag, h.Mode, h.Size, body = tar.TypeReg, 0o644, int64(len(files[rel])), strings.NewReader(files[rel])
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return nil, fmt.Errorf("archiving %s: %w", name, err)
+			return fmt.Errorf("archiving %s: %w", name, err)
 		}
-		if _, err := tw.Write([]byte(body)); err != nil {
-			return nil, fmt.Errorf("archiving %s: %w", name, err)
+		if body != nil {
+			if _, err := io.Copy(tw, body); err != nil {
+				return fmt.Errorf("archiving %s: %w", name, err)
+			}
 		}
 	}
 	if err := tw.Close(); err != nil {
-		return nil, fmt.Errorf("archiving: %w", err)
+		return fmt.Errorf("archiving: %w", err)
 	}
 	if err := gz.Close(); err != nil {
-		return nil, fmt.Errorf("compressing: %w", err)
+		return fmt.Errorf("compressing: %w", err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // makeSandbox makes root an empty Debian 12 system with a dpkg database.
@@ -274,6 +344,22 @@ func statusVersion(root, pkg string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// writeFileFrom writes what r yields to path, making its directory.
+func writeFileFrom(path string, r io.Reader) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return f.Close()
 }
 
 func writeFile(path, body string) error {

@@ -321,6 +321,13 @@ func TestWriteFixIsReproducible(t *testing.T) {
 	if filepath.Base(a) != labDeb(NewVersion).fileName() {
 		t.Errorf("fix named %s", filepath.Base(a))
 	}
+	if left, _ := os.ReadDir(filepath.Dir(a)); len(left) != 1 {
+		t.Errorf("the build left %d files in its directory, want the .deb alone (its scratch files removed)", len(left))
+	}
+	data := readTarGz(t, readAr(t, ba)[2].body)
+	if pad := data["./"+labDeb(NewVersion).paddingPath()]; len(pad) != padding {
+		t.Errorf("the fix installs %d bytes of padding, want %d", len(pad), padding)
+	}
 	if _, err := WriteFix(t.TempDir(), -1); err == nil || !strings.Contains(err.Error(), "padding -1") {
 		t.Errorf("negative padding: %v", err)
 	}

@@ -1,6 +1,10 @@
 package k8s
 
-import "time"
+import (
+	"time"
+
+	"github.com/patchnet/patchnet/testnet"
+)
 
 const (
 	// MaxAgents bounds the agents of a rendered zone: each is a
@@ -19,16 +23,8 @@ const (
 	CollectParallel = 16
 )
 
-// MaxArtifactBytes bounds a rendered fix's padding: the pods that serve
-// and publish it rebuild it in memory.
-const MaxArtifactBytes = 256 << 20
-
-// The build-fix container's memory limit: buildFixMemory and
-// buildFixMemoryPerByte for each byte of padding. The package is built in
-// memory (the filler, its tar, the gzip of that and the .deb, each a copy,
-// and buffers' growth): `patchnet testnet build-fix` peaked at 486 MiB
-// for 64 MiB of padding (7.4 bytes a byte) and at 36 MiB for none.
-const (
-	buildFixMemory        = 128 << 20
-	buildFixMemoryPerByte = 8
-)
+// MaxArtifactBytes bounds a rendered fix's padding: testnet's bound on
+// an artifact (1 GiB). The pods that serve and publish it rebuild it
+// streaming (`patchnet testnet build-fix` peaked at 38 MiB resident for
+// 64 MiB and for 256 MiB of padding) into an emptyDir.
+const MaxArtifactBytes = testnet.MaxArtifactBytes

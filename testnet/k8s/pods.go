@@ -105,7 +105,6 @@ func (b *builder) buildFixContainer() corev1.Container {
 	c := b.s.container("build-fix", []string{"testnet", "build-fix", "--out", fixDir,
 		"--padding", strconv.FormatInt(b.s.ArtifactBytes, 10), "--sha256", hex.EncodeToString(sum[:])},
 		[]corev1.VolumeMount{{Name: "fix", MountPath: fixDir}})
-	c.Resources.Limits[corev1.ResourceMemory] = *resource.NewQuantity(buildFixMemory+buildFixMemoryPerByte*b.s.ArtifactBytes, resource.BinarySI)
 	return c
 }
 

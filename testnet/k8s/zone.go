@@ -196,18 +196,21 @@ func (z *Zone) vendorFiles(ctx context.Context, dir string, padding int64) error
 	if z.OldDeb, err = os.ReadFile(old); err != nil {
 		return fmt.Errorf("reading the lab's packages: %w", err)
 	}
-	data, err := os.ReadFile(fix)
-	if err != nil {
-		return fmt.Errorf("reading the fix: %w", err)
+	if z.NewDebSHA256, z.NewDebSize, err = nodelab.DigestFile(fix); err != nil {
+		return err
 	}
-	z.NewDebSHA256, z.NewDebSize = sha256.Sum256(data), int64(len(data))
-	z.VendorKey, z.NewDebSig, err = vendorSign(data)
+	z.VendorKey, z.NewDebSig, err = vendorSign(fix)
 	return err
 }
 
 // vendorSign makes a vendor release key (Ed25519) and returns its armored
-// public key and an armored detached signature of data.
-func vendorSign(data []byte) (pub, sig []byte, err error) {
+// public key and an armored detached signature of the file at path.
+func vendorSign(path string) (pub, sig []byte, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the fix: %w", err)
+	}
+	defer f.Close()
 	e, err := openpgp.NewEntity("patchnet testnet vendor", "", "vendor@testnet.invalid", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
 	if err != nil {
 		return nil, nil, fmt.Errorf("making the vendor key: %w", err)
@@ -223,7 +226,7 @@ func vendorSign(data []byte) (pub, sig []byte, err error) {
 	if err := w.Close(); err != nil {
 		return nil, nil, fmt.Errorf("writing the vendor key: %w", err)
 	}
-	if err := openpgp.ArmoredDetachSign(&sigBuf, e, bytes.NewReader(data), nil); err != nil {
+	if err := openpgp.ArmoredDetachSign(&sigBuf, e, f, nil); err != nil {
 		return nil, nil, fmt.Errorf("signing the fix: %w", err)
 	}
 	return pubBuf.Bytes(), sigBuf.Bytes(), nil
