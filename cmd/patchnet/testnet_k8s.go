@@ -58,7 +58,7 @@ supernode and per agent behind the headless Services 'supernodes' and
 'agents'; a vendor origin Deployment and Service; and the publisher Job,
 which publishes the fix --update-id once k supernodes co-sign it. With
 --scenario the zone plays churn, stolen-key, late-join, byzantine,
-revocation, flood or content as netns and sim do, the crash, attack or
+revocation, flood, content or private-zone as netns and sim do, the crash, attack or
 hold-back written into the pods' and the Jobs' containers; collect takes
 the same --scenario and adds its checks. The fix (padded with
 --artifact-size) is not in the YAML: the vendor's and the publisher's
@@ -113,7 +113,8 @@ as the zone, and delete the namespace when done.`,
 		" byzantine: the last supernode's key co-signs a conflicting payload first; revocation: a CRL revoking the last supernode goes out first;"+
 		" churn: --churn of the agents SIGKILLed as the fix reaches them, half started again;"+
 		" flood: two peers outside the PKI forge and replay next to the first agents; public zones only;"+
-		" content: a fix of --artifact-size, judged by what the vendor's origin and the publisher served)")
+		" content: a fix of --artifact-size, judged by what the vendor's origin and the publisher served;"+
+		" private-zone: a private zone acme beside this public one, the agents split between them)")
 	return cmd
 }
 
@@ -159,7 +160,7 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	}
 	defer os.RemoveAll(dir) // the CA keys go with it: the cluster needs none
 	start := time.Now()
-	z, err := k8s.MakeZone(ctx, dir, s, func(done, total int) {
+	r, err := k8s.Render(ctx, dir, s, func(done, total int) {
 		if done == total || done%50 == 0 {
 			fmt.Fprintf(stderr, "issued %d/%d node certificates\n", done, total)
 		}
@@ -167,10 +168,7 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
 	}
-	objs, err := k8s.Build(s, z)
-	if err != nil {
-		return fmt.Errorf("render: %w", err)
-	}
+	objs, z := r.Objects, r.Zones[0]
 	data, err := k8s.Encode(objs)
 	if err != nil {
 		return fmt.Errorf("render: %w", err)
@@ -182,8 +180,11 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	if out != "" {
 		where = out
 	}
-	fmt.Fprintf(stderr, "wrote %d objects for zone %s (%d supernodes, k=%d, %d agents) in namespace %s to %s in %v\n",
-		len(objs), s.Zone, s.Supernodes, s.Threshold, s.Agents, s.Namespace, where, time.Since(start).Round(time.Millisecond))
+	for _, zs := range r.Specs {
+		fmt.Fprintf(stderr, "zone %s: %d supernodes, k=%d, %d agents, publishing %s\n", zs.Zone, zs.Supernodes, zs.Threshold, zs.Agents, zs.UpdateID)
+	}
+	fmt.Fprintf(stderr, "wrote %d objects in namespace %s to %s in %v\n",
+		len(objs), s.Namespace, where, time.Since(start).Round(time.Millisecond))
 	spread := ""
 	if s.RolloutSpread > 0 {
 		spread = " --rollout-spread " + s.RolloutSpread.String()
@@ -318,14 +319,15 @@ func (o collectOptions) targets() ([]string, error) {
 	case o.agents < 1:
 		return nil, fmt.Errorf("collect: --nodes %d: with --k8s-namespace, give the rendered zone's agents", o.agents)
 	}
-	s := o.spec()
 	eps := append([]string{}, o.endpoints...)
-	for i := range o.supernodes {
-		eps = append(eps, s.SupernodeAPI(i))
-	}
-	for i := range o.agents {
-		if s.Churn(i) != k8s.ChurnStayDown { // left down by churn: nothing to read
-			eps = append(eps, s.AgentAPI(i))
+	for _, s := range o.spec().Zones() { // private-zone: the private zone's too
+		for i := range s.Supernodes {
+			eps = append(eps, s.SupernodeAPI(i))
+		}
+		for i := range s.Agents {
+			if s.Churn(i) != k8s.ChurnStayDown { // left down by churn: nothing to read
+				eps = append(eps, s.AgentAPI(i))
+			}
 		}
 	}
 	return eps, nil

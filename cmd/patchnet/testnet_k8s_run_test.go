@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -101,6 +103,16 @@ func wantChecks(t *testing.T, rep *testnet.Report, names ...string) {
 			t.Errorf("check %s: %v (present %v), want true", name, ok, found)
 		}
 	}
+}
+
+// isSupernode tells a supernode's StatefulSet from an agent's, in any zone.
+func isSupernode(name string) bool { return strings.Contains(name, "supernode-") }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // churnOf is what the churn scenario does to the node of set: the
@@ -324,6 +336,18 @@ func TestTestnetRenderedContentRuns(t *testing.T) {
 	}
 }
 
+// The rendered private-zone scenario played the same way: a public zone
+// and beside it the private zone acme (its own zone CA under the same
+// root, a pre-shared key, two supernodes and a publisher Job of its own),
+// two agents each; the public agents are given the private supernodes as
+// bootstrap peers too. Each zone's Job publishes its own fix; every agent
+// installs its own zone's, no node hears of the other zone's update, and
+// none is connected to a node of the other zone.
+func TestTestnetRenderedPrivateZoneRuns(t *testing.T) {
+	rep, _ := playRenderedZone(t, testnet.ScenarioPrivateZone, 2, 4)
+	wantChecks(t, rep, "public_installed", "private_installed", "public_never_saw_private", "private_never_saw_public", "no_peer_across_zones")
+}
+
 // playRenderedZone renders a zone of supernodes (k = 2) and agents
 // playing scenario (private but for flood; more render flags in extra),
 // plays it on this host and returns collect's report once every agent it
@@ -331,7 +355,7 @@ func TestTestnetRenderedContentRuns(t *testing.T) {
 func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int, extra ...string) (*testnet.Report, *e2e) {
 	e := newE2E(t)
 	out := e.path("zone.yaml")
-	if scenario != testnet.ScenarioFlood { // the flooding peers would not get in
+	if scenario != testnet.ScenarioFlood && scenario != testnet.ScenarioPrivateZone { // the flooding peers would not get in; private-zone makes its private zone
 		extra = append(extra, "--private")
 	}
 	said := e.run(append([]string{"testnet", "render", "--k8s", "--nodes", fmt.Sprint(agentCount), "--supernodes", fmt.Sprint(supernodes),
@@ -351,7 +375,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 		":8080", fmt.Sprintf("127.0.0.1:%d", vendorPort)}
 	snPorts := map[string]int{}
 	for name := range c.r.sets {
-		if strings.HasPrefix(name, "supernode-") {
+		if isSupernode(name) {
 			snPorts[name] = freePort(t)
 			c.replace = append(c.replace, "/dns4/"+name+"-0.supernodes.tn.svc.cluster.local/tcp/4001",
 				fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", snPorts[name]))
@@ -360,18 +384,18 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	vendor := c.pod("vendor", c.r.deploy.Spec.Template.Spec, 0, 0)[0]
 	// Its readiness probe's path: a file fetched here would count as egress.
 	e.waitHTTP(fmt.Sprintf("http://127.0.0.1:%d%s", vendorPort, k8s.OriginServedPath), vendor)
-	var names []string // supernodes first: the agents bootstrap off them
-	for i := range supernodes {
-		names = append(names, fmt.Sprintf("supernode-%d", i))
-	}
-	for i := range agentCount {
-		names = append(names, fmt.Sprintf("agent-%d", i))
+	// Supernodes first: the agents bootstrap off them. A private zone's
+	// names start with its prefix.
+	names := slices.Sorted(maps.Keys(c.r.sets))
+	slices.SortStableFunc(names, func(a, b string) int { return cmp.Compare(b2i(!isSupernode(a)), b2i(!isSupernode(b))) })
+	if len(names) != supernodes*len(c.r.jobs)+agentCount {
+		t.Fatalf("rendered %d nodes (%v) for %d supernodes a zone, %d zones and %d agents", len(names), names, supernodes, len(c.r.jobs), agentCount)
 	}
 	apis := map[string]string{}
 	for _, name := range names {
 		apis[name] = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 		svc := "agents"
-		if strings.HasPrefix(name, "supernode-") {
+		if isSupernode(name) {
 			svc = "supernodes"
 		}
 		c.replace = append(c.replace, "http://"+name+"-0."+svc+".tn.svc.cluster.local:9090", apis[name])
@@ -400,15 +424,20 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	if c.r.flooder != nil {
 		flooded = c.startFlooder(apis)
 	}
-	job := c.r.job.Spec.Template.Spec
-	publish := c.pod("publisher", job, freePort(t), 0)[0]
-	select {
-	case <-publish.done:
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("publisher Job did not finish:\n%s", publish.output())
+	var publishers []*proc // each zone's publisher Job, at once
+	for _, job := range c.r.jobs {
+		publishers = append(publishers, c.pod(job.Name, job.Spec.Template.Spec, freePort(t), 0)[0])
 	}
-	if publish.cmd.ProcessState.ExitCode() != 0 {
-		t.Fatalf("publisher Job failed:\n%s", publish.output())
+	publish := publishers[0]
+	for _, p := range publishers {
+		select {
+		case <-p.done:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("%s Job did not finish:\n%s", p.name, p.output())
+		}
+		if p.cmd.ProcessState.ExitCode() != 0 {
+			t.Fatalf("%s Job failed:\n%s", p.name, p.output())
+		}
 	}
 	c.waitCrashed(names) // before collect reads the zone: churned nodes die as the fix reaches them
 	size := regexp.MustCompile(`--artifact-size (\d+)`).FindStringSubmatch(said)
@@ -436,7 +465,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 			args = append(args, "--restarted-endpoint", apis[name])
 		}
 		args = append(args, "--endpoint", apis[name])
-		if strings.HasPrefix(name, "agent-") {
+		if !isSupernode(name) {
 			read++
 		}
 	}
@@ -460,16 +489,23 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 		if time.Now().After(deadline) {
 			var agents strings.Builder
 			for _, p := range e.procs {
-				if strings.HasPrefix(p.name, "agent-") {
+				if strings.Contains(p.name, "agent-") {
 					fmt.Fprintf(&agents, "%s:\n%s\n", p.name, p.output())
 				}
 			}
-			t.Fatalf("agents did not all install: %+v\ncollect said:\n%s\npublisher:\n%s\n%s", rep.Samples, said.String(), publish.output(), agents.String())
+			t.Fatalf("checks %v failed; samples: %+v\ncollect said:\n%s\npublisher:\n%s\n%s", rep.FailedChecks(), rep.Samples, said.String(), publish.output(), agents.String())
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 	if len(rep.Samples) != read || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
 		t.Errorf("report: %d samples, patchnet %+v; want %d, all delivered", len(rep.Samples), rep.Results[testnet.ResultPatchnet], read)
+	}
+	seen := map[string]bool{} // each agent's counters go to its own sample
+	for _, smp := range rep.Samples {
+		if seen[smp.Node] {
+			t.Errorf("two samples of node %q: %+v", smp.Node, rep.Samples)
+		}
+		seen[smp.Node] = true
 	}
 	if !rep.Checks[testnet.CheckNoWrongInstalls] {
 		t.Errorf("collect found wrong installs: %+v", rep.Samples)
@@ -477,7 +513,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	for _, name := range names {
 		// One left down was killed as the fix reached it: before or after
 		// its install, as the race went.
-		if !strings.HasPrefix(name, "agent-") || churnOf(c.r.sets[name]) == k8s.ChurnStayDown {
+		if isSupernode(name) || churnOf(c.r.sets[name]) == k8s.ChurnStayDown {
 			continue
 		}
 		if v, err := nodelab.InstalledVersion(t.Context(), e.path("pods", name, "var/lib/patchnet/sysroot")); err != nil || v != nodelab.NewVersion {

@@ -52,8 +52,9 @@ type rendered struct {
 	secrets    map[string]*corev1.Secret
 	services   map[string]*corev1.Service
 	sets       map[string]*appsv1.StatefulSet
-	job        *batchv1.Job // the publisher's
-	flooder    *batchv1.Job // the flood scenario's
+	job        *batchv1.Job   // the publisher's
+	jobs       []*batchv1.Job // every zone's publisher's, job first
+	flooder    *batchv1.Job   // the flood scenario's
 	deploy     *appsv1.Deployment
 }
 
@@ -87,10 +88,14 @@ func decodeRendered(t *testing.T, data []byte) *rendered {
 		case *appsv1.StatefulSet:
 			r.sets[o.Name] = o
 		case *batchv1.Job:
-			if o.Name == "flooder" {
+			switch o.Name {
+			case "flooder":
 				r.flooder = o
-			} else {
+			case "publisher":
 				r.job = o
+				r.jobs = append([]*batchv1.Job{o}, r.jobs...)
+			default:
+				r.jobs = append(r.jobs, o)
 			}
 		case *appsv1.Deployment:
 			r.deploy = o
@@ -495,6 +500,9 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--scenario", "churn", "--churn", "NaN"}, "churn share NaN: want 0 ≤ share < 1"},
 		{[]string{"render", "--k8s", "--scenario", "byzantine", "--threshold", "1"}, "scenario byzantine: needs k ≥ 2"},
 		{[]string{"render", "--k8s", "--scenario", "revocation", "--supernodes", "2"}, "scenario revocation: needs k supernodes beside"},
+		{[]string{"render", "--k8s", "--scenario", "private-zone", "--private"}, "scenario private-zone: renders a public zone and the private zone \"acme\""},
+		{[]string{"render", "--k8s", "--scenario", "private-zone", "--zone", "acme"}, "scenario private-zone: renders a public zone"},
+		{[]string{"render", "--k8s", "--scenario", "private-zone", "--nodes", "1"}, "scenario private-zone: needs at least 2 agents"},
 		{[]string{"render", "--k8s", "--artifact-size", "1.5GiB"}, "artifact bytes 1610612736: want 0..1073741824"},
 		{[]string{"render", "--k8s", "--artifact-size", "lots"}, `--artifact-size "lots"`},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "revocation"}, "no revoked supernode's peer id"},
@@ -529,11 +537,25 @@ func TestCollectTargets(t *testing.T) {
 	if d := cmp.Diff(late, o.lateTargets()); d != "" {
 		t.Errorf("late targets (-want +got):\n%s", d)
 	}
+	// In private-zone the private zone's nodes too: the smaller half of
+	// the agents, as many supernodes.
+	o = collectOptions{namespace: "tn", domain: "cluster.local", agents: 3, supernodes: 1}
+	o.Scenario = testnet.ScenarioPrivateZone
+	eps, err := o.targets()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []string{"http://supernode-0-0.supernodes.tn.svc.cluster.local:9090", "http://agent-0-0.agents.tn.svc.cluster.local:9090",
+		"http://agent-1-0.agents.tn.svc.cluster.local:9090", "http://acme-supernode-0-0.supernodes.tn.svc.cluster.local:9090",
+		"http://acme-agent-0-0.agents.tn.svc.cluster.local:9090"}
+	if d := cmp.Diff(want, eps); d != "" {
+		t.Errorf("private-zone targets (-want +got):\n%s", d)
+	}
 	// In churn, 3 of 4 agents at a share of 0.75: agent-0 restarted,
 	// agent-1 and agent-2 left down and not read.
 	o = collectOptions{namespace: "tn", domain: "cluster.local", agents: 4, churn: 0.75}
 	o.Scenario = testnet.ScenarioChurn
-	eps, err := o.targets()
+	eps, err = o.targets()
 	if err != nil {
 		t.Fatal(err)
 	}

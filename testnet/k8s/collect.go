@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -271,7 +272,7 @@ func fetchAll(ctx context.Context, endpoints []string, o CollectOptions) ([]*Nod
 func buildReport(reports []*NodeReport, failed int, origin originEgress, o CollectOptions) *testnet.Report {
 	published := o.Published
 	if published.IsZero() {
-		published = earliestEvent(reports, o.UpdateID)
+		published = earliestEvent(reports, o.updateOf)
 	}
 	rep := &testnet.Report{Scenario: cmp.Or(o.Scenario, testnet.ScenarioPropagation), Mode: testnet.ModeK8s, Threshold: o.Threshold,
 		RolloutSpreadS: o.RolloutSpread.Seconds(), ArtifactBytes: o.ArtifactBytes, OriginEgressBytes: origin.served,
@@ -287,9 +288,9 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 		default:
 			continue
 		}
-		s := sampleOf(r, o.UpdateID, published)
+		s := sampleOf(r, o.updateOf(r.Status), published)
 		rep.Samples = append(rep.Samples, s)
-		if tx := testnet.WrongInstall(r.History, o.releases()); tx != nil {
+		if tx := testnet.WrongInstall(r.History, o.releases(r.Status)); tx != nil {
 			rep.MarkWrong(s.Node, testnet.DescribeInstall(tx))
 		}
 		for _, st := range []struct {
@@ -312,15 +313,24 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 	rep.Checks["all_nodes_answered"] = failed == 0 && origin.err == nil
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
 	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0
-	FillCounters(rep, reports, o.UpdateID)
+	fillCounters(rep, reports, o.updateOf)
 	scenarioChecks(rep, reports, origin, o)
 	return rep
 }
 
-// releases are what an agent of the rendered zone may install: the
-// update, and the old package its pod was prepared with.
-func (o CollectOptions) releases() []testnet.Release {
-	return []testnet.Release{{ID: o.UpdateID, SHA256: o.ArtifactSHA256}, {ID: nodelab.BaseInstall}}
+// releases are what an agent of the rendered zone may install: its
+// zone's update, and the old package its pod was prepared with.
+func (o CollectOptions) releases(st *node.APIStatus) []testnet.Release {
+	return []testnet.Release{{ID: o.updateOf(st), SHA256: o.ArtifactSHA256}, {ID: nodelab.BaseInstall}}
+}
+
+// updateOf is the update the node's zone published: UpdateID, or in the
+// private-zone scenario PrivateUpdateID of it in the private zone.
+func (o CollectOptions) updateOf(st *node.APIStatus) string {
+	if o.Scenario == testnet.ScenarioPrivateZone && st.Zone.Name == PrivateZone {
+		return PrivateUpdateID(o.UpdateID)
+	}
+	return o.UpdateID
 }
 
 // nodeRole is the node's role as its status says it ("" when unknown).
@@ -333,10 +343,12 @@ func nodeRole(st *node.APIStatus) trust.Role {
 	return ""
 }
 
-// earliestEvent is the time of the first event about id on any node.
-func earliestEvent(reports []*NodeReport, id string) time.Time {
+// earliestEvent is the time of the first event on any node about the
+// update of its zone.
+func earliestEvent(reports []*NodeReport, idOf func(*node.APIStatus) string) time.Time {
 	var first time.Time
 	for _, r := range reports {
+		id := idOf(r.Status)
 		for _, e := range r.Status.Events {
 			if e.ID == id && (first.IsZero() || e.At.Before(first)) {
 				first = e.At
@@ -398,9 +410,13 @@ func committedAt(txs []*install.Transaction, id string) time.Time {
 }
 
 // nodeName names a node by its endpoint: the pod (the URL's first DNS
-// label) or the state directory's parent.
+// label), the address and port of a URL by IP (port-forwards to several
+// pods differ in their ports alone), or the state directory's parent.
 func nodeName(endpoint string) string {
 	if u, err := url.Parse(endpoint); err == nil && u.Host != "" {
+		if net.ParseIP(u.Hostname()) != nil {
+			return u.Host
+		}
 		host, _, _ := strings.Cut(u.Hostname(), ".")
 		return host
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +80,7 @@ func TestCollectFromRunningNodes(t *testing.T) {
 		t.Fatalf("report counts nodes %d, supernodes %d, samples %d, mode %s, spread %v s; want 3, 2, 2, k8s, 60",
 			rep.Nodes, rep.Supernodes, len(rep.Samples), rep.Mode, rep.RolloutSpreadS)
 	}
-	host, _, _ := strings.Cut(strings.TrimPrefix(proxy.URL, "http://"), ":")
-	for i, want := range []string{strings.Split(host, ".")[0], l.Agents[1].Name} {
+	for i, want := range []string{strings.TrimPrefix(proxy.URL, "http://"), l.Agents[1].Name} { // a proxy by IP: its address and port
 		s := rep.Samples[i]
 		if s.Node != want || s.Role != "agent" {
 			t.Errorf("sample %d is %s (%s), want %s (agent)", i, s.Node, s.Role, want)
@@ -330,5 +330,79 @@ func TestContentChecks(t *testing.T) {
 		if _, err := Collect(t.Context(), []string{"/none"}, o); err == nil || !strings.Contains(err.Error(), "scenario content") {
 			t.Errorf("Collect(%+v): %v", o, err)
 		}
+	}
+}
+
+// A sample is named for its pod, or for the address and port of a
+// port-forward (several on 127.0.0.1 differ in their ports alone), or
+// for its state directory's parent.
+func TestNodeName(t *testing.T) {
+	for endpoint, want := range map[string]string{
+		"http://agent-3-0.agents.tn.svc.cluster.local:9090": "agent-3-0",
+		"http://127.0.0.1:9090":                             "127.0.0.1:9090",
+		"http://127.0.0.1:9091":                             "127.0.0.1:9091",
+		"http://[::1]:9090":                                 "[::1]:9090",
+		"/var/lib/patchnet/a1/state":                        "a1",
+		"/var/lib/patchnet/a2":                              "a2",
+	} {
+		if got := nodeName(endpoint); got != want {
+			t.Errorf("nodeName(%q) = %q, want %q", endpoint, got, want)
+		}
+	}
+}
+
+// The private-zone checks read each node's zone from its status: an
+// agent that did not install its own zone's update, a node that heard of
+// the other zone's, or one connected to a node of the other zone fails
+// the check naming that.
+func TestPrivateZoneChecks(t *testing.T) {
+	const pubID = "U"
+	privID := PrivateUpdateID(pubID)
+	nodeOf := func(id, zone, role string, peers []string, events ...node.APIEvent) *NodeReport {
+		st := &node.APIStatus{ID: id, Zone: node.APIZone{Name: zone}, Roles: []string{role}, Events: events}
+		for _, p := range peers {
+			st.Peers = append(st.Peers, node.APIPeer{ID: p})
+		}
+		return &NodeReport{Endpoint: "/z/" + id + "/state", Status: st}
+	}
+	installed := func(id string) node.APIEvent { return node.APIEvent{Kind: node.EventInstalled, ID: id, At: time.Now()} }
+	held := []*NodeReport{
+		nodeOf("S1", "testnet", "supernode", []string{"A1"}),
+		nodeOf("A1", "testnet", "agent", []string{"S1"}, installed(pubID)),
+		nodeOf("S2", PrivateZone, "supernode", []string{"A2"}),
+		nodeOf("A2", PrivateZone, "agent", []string{"S2"}, installed(privID)),
+	}
+	with := func(i int, r *NodeReport) []*NodeReport {
+		out := slices.Clone(held)
+		out[i] = r
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		reports []*NodeReport
+		failed  []string
+	}{
+		{"the zones held apart", held, nil},
+		{"a public agent did not install", with(1, nodeOf("A1", "testnet", "agent", []string{"S1"})), []string{"public_installed"}},
+		{"a private agent installed the public fix", with(3, nodeOf("A2", PrivateZone, "agent", []string{"S2"}, installed(pubID))),
+			[]string{"private_installed", "private_never_saw_public"}},
+		{"a public supernode heard the private fix", with(0, nodeOf("S1", "testnet", "supernode", []string{"A1"}, node.APIEvent{Kind: node.EventRefused, ID: privID})),
+			[]string{"public_never_saw_private"}},
+		{"a public agent connected to a private supernode", with(1, nodeOf("A1", "testnet", "agent", []string{"S1", "S2"}, installed(pubID))),
+			[]string{"no_peer_across_zones"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := &testnet.Report{Scenario: testnet.ScenarioPrivateZone, Checks: map[string]bool{}}
+			privateZoneChecks(rep, tc.reports, CollectOptions{Scenario: testnet.ScenarioPrivateZone, UpdateID: pubID})
+			var failed []string
+			for _, name := range []string{"no_peer_across_zones", "private_installed", "private_never_saw_public", "public_installed", "public_never_saw_private"} {
+				if ok, found := rep.Checks[name]; !found || !ok {
+					failed = append(failed, name)
+				}
+			}
+			if d := cmp.Diff(tc.failed, failed); d != "" {
+				t.Errorf("failed checks (-want +got):\n%s", d)
+			}
+		})
 	}
 }

@@ -27,6 +27,12 @@ import (
 //   - MemoryPerNodeBytes, the mean peak resident set of the nodes read, and
 //     CPUSeconds, the CPU time they used together.
 func FillCounters(rep *testnet.Report, reports []*NodeReport, id string) {
+	fillCounters(rep, reports, func(*node.APIStatus) string { return id })
+}
+
+// fillCounters is FillCounters with each agent's update by its status
+// (private-zone: each zone's own).
+func fillCounters(rep *testnet.Report, reports []*NodeReport, idOf func(*node.APIStatus) string) {
 	publishers := map[string]bool{}
 	for _, r := range reports {
 		if nodeRole(r.Status) == trust.RolePublisher {
@@ -51,7 +57,7 @@ func FillCounters(rep *testnet.Report, reports []*NodeReport, id string) {
 		}
 		rep.CPUSeconds += st.Process.CPUSeconds
 		if i := slices.IndexFunc(rep.Samples, func(s testnet.Sample) bool { return s.Node == nodeName(r.Endpoint) }); i >= 0 {
-			fillSample(&rep.Samples[i], st, id, publishers)
+			fillSample(&rep.Samples[i], st, idOf(st), publishers)
 		}
 	}
 	if delivered > 0 {

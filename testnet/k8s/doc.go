@@ -21,7 +21,9 @@
 // (revocation); late-join agents wait in an init container; churned
 // agents run their node behind a wrapper that SIGKILLs it (churn); a
 // flooder Job runs peers outside the PKI next to some agents (flood); a
-// content zone publishes a large fix, judged by the origins' egress. Node
+// content zone publishes a large fix, judged by the origins' egress; a
+// private zone renders beside the zone in its namespace (Spec.Zones, its
+// names prefixed) under the same root (private-zone). Node
 // configs come from the caller's ConfigFunc (the CLI passes `patchnet
 // init`'s renderer), so there is one config template.
 //

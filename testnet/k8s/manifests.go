@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -36,26 +37,39 @@ func Build(s Spec, z *Zone) ([]Object, error) {
 			len(z.Supernodes), len(z.Agents), z.PSK != nil, s.Supernodes, s.Agents, s.Private)
 	}
 	b := builder{s: s, z: z}
-	b.add(&corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: s.Namespace, Labels: labels("zone", "")}})
-	b.shared()
-	b.add(s.headless(supernodeService, "supernode"), s.headless(agentService, "agent"))
-	b.vendor()
-	var boot []string
-	for i, id := range z.Supernodes {
-		boot = append(boot, s.SupernodeAddr(i, id.PeerID))
+	first := s.Prefix == "" // a zone beside it shares these
+	if first {
+		b.add(&corev1.Namespace{TypeMeta: typeMeta("v1", "Namespace"), ObjectMeta: metav1.ObjectMeta{Name: s.Namespace, Labels: labels("zone", "")}})
+		b.vendorFiles()
 	}
+	b.zoneFiles()
+	if first {
+		b.add(s.headless(supernodeService, "supernode"), s.headless(agentService, "agent"))
+		b.vendor()
+	}
+	boot := s.Bootstrap(z)
 	for i, id := range z.Supernodes {
 		others := append(append([]string{}, boot[:i]...), boot[i+1:]...)
 		b.supernode(id, others)
 	}
+	agentBoot := append(slices.Clone(boot), s.ForeignBootstrap...)
 	for i, id := range z.Agents {
-		b.agent(id, boot, s.Late(i), s.Churn(i))
+		b.agent(id, agentBoot, s.Late(i), s.Churn(i))
 	}
 	b.publisher(boot)
 	if s.Scenario == testnet.ScenarioFlood {
 		b.flooder()
 	}
 	return b.objs, b.err
+}
+
+// Bootstrap are the bootstrap multiaddrs of zone z's supernodes.
+func (s Spec) Bootstrap(z *Zone) []string {
+	var boot []string
+	for i, id := range z.Supernodes {
+		boot = append(boot, s.SupernodeAddr(i, id.PeerID))
+	}
+	return boot
 }
 
 // builder collects objects and the first error.
@@ -94,21 +108,27 @@ func meta(name, component string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{Name: name, Labels: labels(component, name)}
 }
 
-// shared are the objects every node reads: the PKI's public files, the
-// packages, the vendor key, the PSK and each node's key Secret.
-func (b *builder) shared() {
+// vendorFiles are the vendor's objects every zone of the namespace
+// reads: the packages and the fix's signature, and the vendor key.
+func (b *builder) vendorFiles() {
+	z := b.z
+	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(debsConfigMap, "vendor"),
+		BinaryData: map[string][]byte{z.OldDebName: z.OldDeb, z.NewDebName + ".asc": z.NewDebSig}})
+	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(vendorConfigMap, "vendor"),
+		Data: map[string]string{"vendor.asc": string(z.VendorKey)}})
+}
+
+// zoneFiles are the zone's own objects its nodes read: the PKI's public
+// files, the PSK and each node's key Secret.
+func (b *builder) zoneFiles() {
 	z := b.z
 	pki := map[string]string{"root.crt": string(z.RootCert), "root.crl": string(z.RootCRL), "zone.crl": string(z.ZoneCRL)}
 	if z.RevocationCRL != nil {
 		pki[revocationCRL] = string(z.RevocationCRL)
 	}
-	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(pkiConfigMap, "zone"), Data: pki})
-	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(debsConfigMap, "vendor"),
-		BinaryData: map[string][]byte{z.OldDebName: z.OldDeb, z.NewDebName + ".asc": z.NewDebSig}})
-	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(vendorConfigMap, "vendor"),
-		Data: map[string]string{"vendor.asc": string(z.VendorKey)}})
+	b.add(&corev1.ConfigMap{TypeMeta: typeMeta("v1", "ConfigMap"), ObjectMeta: meta(b.s.pkiConfigMap(), "zone"), Data: pki})
 	if z.PSK != nil {
-		b.add(&corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(pskSecret, "zone"),
+		b.add(&corev1.Secret{TypeMeta: typeMeta("v1", "Secret"), ObjectMeta: meta(b.s.pskSecret(), "zone"),
 			Type: corev1.SecretTypeOpaque, Data: map[string][]byte{"swarm.key": z.PSK}})
 	}
 	ids := append(append(append([]Identity{}, z.Supernodes...), z.Agents...), z.Publisher)
@@ -234,7 +254,7 @@ func (b *builder) vendor() {
 // waiting for k co-signatures; a failed try is retried in a fresh pod.
 func (b *builder) publisher(boot []string) {
 	s, z := b.s, b.z
-	b.config(publisherName, trust.RolePublisher, s.initArgs(boot))
+	b.config(s.publisherName(), trust.RolePublisher, s.initArgs(boot))
 	fix := runDir + "/fix.json"
 	u := zonekit.Update{ID: s.UpdateID, Summary: nodelab.PackageName + ": the testnet's fix",
 		Ecosystem: "Debian:12", Package: nodelab.PackageName, Fixed: nodelab.NewVersion,
@@ -246,8 +266,8 @@ func (b *builder) publisher(boot []string) {
 		s.nodeMounts(corev1.VolumeMount{Name: "run", MountPath: runDir, ReadOnly: true}, fixMount,
 			corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true}))
 	steps := []corev1.Container{s.prepareContainer(false, ""), b.buildFixContainer(), author}
-	volumes := s.nodeVolumes(publisherName, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-		configMapVolume("debs", debsConfigMap), configMapVolume("config", configMapOf(publisherName)), fixVolume())
+	volumes := s.nodeVolumes(s.publisherName(), corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		configMapVolume("debs", debsConfigMap), configMapVolume("config", configMapOf(s.publisherName())), fixVolume())
 	switch s.Scenario {
 	case testnet.ScenarioStolenKey:
 		steps = append(steps, b.thief()...)
@@ -260,9 +280,9 @@ func (b *builder) publisher(boot []string) {
 	}
 	pod := podSpec(false, steps, []corev1.Container{publish}, volumes)
 	pod.RestartPolicy = corev1.RestartPolicyNever
-	b.add(&batchv1.Job{TypeMeta: typeMeta("batch/v1", "Job"), ObjectMeta: meta(publisherName, "publisher"),
+	b.add(&batchv1.Job{TypeMeta: typeMeta("batch/v1", "Job"), ObjectMeta: meta(s.publisherName(), "publisher"),
 		Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(4)),
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels("publisher", publisherName)}, Spec: pod}}})
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels("publisher", s.publisherName())}, Spec: pod}}})
 }
 
 // thief is the stolen-key scenario's attack, run in the publisher's pod
@@ -299,7 +319,7 @@ func (s Spec) lateContainer() corev1.Container {
 
 // byzantineName is the supernode the byzantine scenario takes over: the
 // last one.
-func (b *builder) byzantineName() string { return supernodeName(b.s.Supernodes - 1) }
+func (b *builder) byzantineName() string { return b.s.supernodeName(b.s.Supernodes - 1) }
 
 // byzantine is the byzantine scenario's attack, run in the publisher's pod
 // before the fix goes out, as one holding the publisher's key and the

@@ -47,8 +47,13 @@ const (
 	nonRootUID = 65532
 )
 
-func supernodeName(i int) string { return fmt.Sprintf("supernode-%d", i) }
-func agentName(i int) string     { return fmt.Sprintf("agent-%d", i) }
+// The names of a zone's own objects start with its Spec.Prefix: a second
+// zone fits in one namespace beside the first (private-zone).
+func (s Spec) supernodeName(i int) string { return fmt.Sprintf("%ssupernode-%d", s.Prefix, i) }
+func (s Spec) agentName(i int) string     { return fmt.Sprintf("%sagent-%d", s.Prefix, i) }
+func (s Spec) publisherName() string      { return s.Prefix + publisherName }
+func (s Spec) pkiConfigMap() string       { return s.Prefix + pkiConfigMap }
+func (s Spec) pskSecret() string          { return s.Prefix + pskSecret }
 func keySecret(name string) string {
 	return name + "-key"
 }
@@ -62,23 +67,23 @@ func (s Spec) podHost(name, svc string) string {
 
 // SupernodeAddr is supernode i's bootstrap multiaddr.
 func (s Spec) SupernodeAddr(i int, peerID string) string {
-	return fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", s.podHost(supernodeName(i), supernodeService), P2PPort, peerID)
+	return fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", s.podHost(s.supernodeName(i), supernodeService), P2PPort, peerID)
 }
 
 // AgentAddr is agent i's libp2p multiaddr (the flood scenario's peers
 // dial it).
 func (s Spec) AgentAddr(i int, peerID string) string {
-	return fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", s.podHost(agentName(i), agentService), P2PPort, peerID)
+	return fmt.Sprintf("/dns4/%s/tcp/%d/p2p/%s", s.podHost(s.agentName(i), agentService), P2PPort, peerID)
 }
 
 // AgentAPI is the URL of agent i's API proxy, for collect.
 func (s Spec) AgentAPI(i int) string {
-	return fmt.Sprintf("http://%s:%d", s.podHost(agentName(i), agentService), APIPort)
+	return fmt.Sprintf("http://%s:%d", s.podHost(s.agentName(i), agentService), APIPort)
 }
 
 // SupernodeAPI is the URL of supernode i's API proxy, for collect.
 func (s Spec) SupernodeAPI(i int) string {
-	return fmt.Sprintf("http://%s:%d", s.podHost(supernodeName(i), supernodeService), APIPort)
+	return fmt.Sprintf("http://%s:%d", s.podHost(s.supernodeName(i), supernodeService), APIPort)
 }
 
 // OriginURL is the vendor origin's URL prefix.

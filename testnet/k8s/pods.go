@@ -125,10 +125,10 @@ func (s Spec) nodeVolumes(name string, extra ...corev1.Volume) []corev1.Volume {
 		{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 		{Name: "key", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: keySecret(name), DefaultMode: ptr(int32(keyMode))}}},
-		configMapVolume("pki", pkiConfigMap),
+		configMapVolume("pki", s.pkiConfigMap()),
 	}
 	if s.Private {
-		v = append(v, corev1.Volume{Name: "psk", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: pskSecret, DefaultMode: ptr(int32(keyMode))}}})
+		v = append(v, corev1.Volume{Name: "psk", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: s.pskSecret(), DefaultMode: ptr(int32(keyMode))}}})
 	}
 	return append(v, extra...)
 }

@@ -14,6 +14,8 @@ import (
 // none beyond collect's own.
 func scenarioChecks(rep *testnet.Report, reports []*NodeReport, origin originEgress, o CollectOptions) {
 	switch rep.Scenario {
+	case testnet.ScenarioPrivateZone:
+		privateZoneChecks(rep, reports, o)
 	case testnet.ScenarioContent:
 		// As netns judges it, with the origin that did not answer failing.
 		rep.Checks["origin_egress_within_bound"] = origin.err == nil &&
@@ -174,4 +176,49 @@ func everyAgent(reports []*NodeReport, cond func(*node.APIStatus) bool) bool {
 // hasEvent reports whether st holds an event of kind about update id.
 func hasEvent(st *node.APIStatus, id string, kind node.EventKind) bool {
 	return slices.ContainsFunc(st.Events, func(e node.APIEvent) bool { return e.ID == id && e.Kind == kind })
+}
+
+// privateZoneChecks are the private-zone scenario's, as netns reads them:
+// every agent of each zone read installed its own zone's update
+// (public_installed, private_installed), no node of a zone heard of the
+// other zone's update (public_never_saw_private, private_never_saw_public:
+// no event, lifecycle record or pending announcement of it), and no node
+// is connected to a node of the other zone (no_peer_across_zones, by the
+// peer IDs of the nodes read).
+func privateZoneChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	private := func(st *node.APIStatus) bool { return st.Zone.Name == PrivateZone }
+	ids := map[bool]map[string]bool{false: {}, true: {}}
+	for _, r := range reports {
+		ids[private(r.Status)][r.Status.ID] = true
+	}
+	agents, installed := map[bool]int{}, map[bool]int{}
+	saw, crossed := map[bool]bool{}, false
+	for _, r := range reports {
+		p := private(r.Status)
+		other := PrivateUpdateID(o.UpdateID)
+		if p {
+			other = o.UpdateID
+		}
+		saw[p] = saw[p] || knows(r.Status, other)
+		crossed = crossed || slices.ContainsFunc(r.Status.Peers, func(peer node.APIPeer) bool { return ids[!p][peer.ID] })
+		if nodeRole(r.Status) == trust.RoleAgent {
+			agents[p]++
+			if !installedAt(r, o.updateOf(r.Status)).IsZero() {
+				installed[p]++
+			}
+		}
+	}
+	rep.Checks["public_installed"] = agents[false] > 0 && installed[false] == agents[false]
+	rep.Checks["private_installed"] = agents[true] > 0 && installed[true] == agents[true]
+	rep.Checks["public_never_saw_private"] = !saw[false]
+	rep.Checks["private_never_saw_public"] = !saw[true]
+	rep.Checks["no_peer_across_zones"] = !crossed
+}
+
+// knows reports whether the node's status mentions update id: an event,
+// a lifecycle record or a pending announcement of it.
+func knows(st *node.APIStatus, id string) bool {
+	return slices.ContainsFunc(st.Events, func(e node.APIEvent) bool { return e.ID == id }) ||
+		slices.ContainsFunc(st.Updates, func(u node.APIUpdate) bool { return u.ID == id }) ||
+		slices.ContainsFunc(st.Pending, func(p node.APIPending) bool { return p.ID == id })
 }

@@ -26,6 +26,16 @@ type Spec struct {
 	Agents, Supernodes, Threshold int
 	// Private makes the zone private: a pre-shared key in a Secret.
 	Private bool
+	// Prefix starts the names of the zone's own objects (its nodes, their
+	// Secrets and ConfigMaps, its PKI ConfigMap, PSK Secret and publisher
+	// Job), so that a second zone fits in one namespace beside the first,
+	// sharing its Services and vendor origin ("" for the first;
+	// private-zone's private zone is PrivateZone + "-").
+	Prefix string
+	// ForeignBootstrap are another zone's bootstrap peers, which the
+	// agents are given too (private-zone: a public agent that knows the
+	// private zone's supernodes must still not get in without its key).
+	ForeignBootstrap []string
 	// ClusterDomain is the cluster's DNS domain, in the bootstrap
 	// addresses and the vendor URL.
 	ClusterDomain string
@@ -90,7 +100,33 @@ const ContentArtifactBytes = 64 << 20
 // steps are a Job's (the others kill pods, cut links or need the zone
 // CA's key, which stays out of the cluster).
 var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey, testnet.ScenarioLateJoin, testnet.ScenarioByzantine,
-	testnet.ScenarioRevocation, testnet.ScenarioChurn, testnet.ScenarioFlood, testnet.ScenarioContent}
+	testnet.ScenarioRevocation, testnet.ScenarioChurn, testnet.ScenarioFlood, testnet.ScenarioContent, testnet.ScenarioPrivateZone}
+
+// PrivateZone is the private-zone scenario's second zone, beside the
+// rendered one: its name, and with a "-" the prefix of its objects' names.
+const PrivateZone = "acme"
+
+// PrivateUpdateID is the update the private zone's publisher publishes
+// in the private-zone scenario, where the public one publishes id.
+func PrivateUpdateID(id string) string { return id + "-ACME" }
+
+// Zones are the zones s renders into its namespace: s alone, or for
+// private-zone a public zone of the larger half of the agents (s) and
+// beside it a private zone of the rest, PrivateZone: its own zone CA
+// under the same root, pre-shared key, supernodes (as many, the same k)
+// and publisher Job, publishing PrivateUpdateID; the two share the
+// namespace's Services and the vendor origin. The caller sets the public
+// zone's ForeignBootstrap once the private supernodes have keys.
+func (s Spec) Zones() []Spec {
+	if s.Scenario != testnet.ScenarioPrivateZone || s.Prefix != "" {
+		return []Spec{s}
+	}
+	pub, priv := s, s
+	pub.Agents = s.Agents - s.Agents/2
+	priv.Agents, priv.Prefix, priv.Zone, priv.Private = s.Agents/2, PrivateZone+"-", PrivateZone, true
+	priv.UpdateID, priv.ForeignBootstrap = PrivateUpdateID(s.UpdateID), nil
+	return []Spec{pub, priv}
+}
 
 // StolenUpdateID is the update the thief publishes in the stolen-key
 // scenario.
@@ -177,6 +213,12 @@ func (s Spec) Validate() error {
 	case s.Scenario == testnet.ScenarioRevocation && s.Supernodes-1 < s.Threshold:
 		return fmt.Errorf("scenario revocation: needs k supernodes beside the revoked one (have k=%d of %d supernodes)",
 			s.Threshold, s.Supernodes)
+	case s.Scenario == testnet.ScenarioPrivateZone && s.Prefix == "" && (s.Private || s.Zone == PrivateZone):
+		return fmt.Errorf("scenario private-zone: renders a public zone and the private zone %q beside it: drop --private and name the public zone otherwise", PrivateZone)
+	case s.Scenario == testnet.ScenarioPrivateZone && s.Prefix == "" && s.Agents < 2:
+		return fmt.Errorf("scenario private-zone: needs at least 2 agents, one in each zone (have %d)", s.Agents)
+	case s.Prefix != "" && (len(s.Prefix) > 20 || !dnsLabel.MatchString(strings.TrimSuffix(s.Prefix, "-")) || !strings.HasSuffix(s.Prefix, "-")):
+		return fmt.Errorf("prefix %q: want a short DNS label and a '-'", s.Prefix)
 	case s.Scenario == testnet.ScenarioFlood && s.Private:
 		return errors.New("scenario flood: a private zone's pre-shared key keeps peers outside it from connecting at all: render a public zone")
 	case !(s.ChurnShare >= 0 && s.ChurnShare < 1): // NaN too

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -60,12 +61,43 @@ type Zone struct {
 // zone CA, and a key and signed certificate per node. progress, if set,
 // is told of each node issued.
 func MakeZone(ctx context.Context, dir string, s Spec, progress func(done, total int)) (*Zone, error) {
-	rootDir, zoneDir := filepath.Join(dir, "root"), filepath.Join(dir, "zone")
+	rootDir := filepath.Join(dir, "root")
 	if _, err := ca.InitRoot(rootDir, ca.DefaultRootOptions()); err != nil {
 		return nil, fmt.Errorf("making the root CA: %w", err)
 	}
+	z, err := makeZone(ctx, dir, s, progress)
+	if err != nil {
+		return nil, err
+	}
+	if err := z.vendorFiles(ctx, filepath.Join(dir, "debs"), s.ArtifactBytes); err != nil {
+		return nil, err
+	}
+	return z, nil
+}
+
+// MakeZoneBeside makes s's zone (its Prefix set) in the dir MakeZone made
+// first in, under first's root CA: a zone CA of its own and its nodes'
+// identities; the vendor's files are first's, as the zones share the
+// vendor origin.
+func MakeZoneBeside(ctx context.Context, dir string, s Spec, first *Zone, progress func(done, total int)) (*Zone, error) {
+	if s.Prefix == "" {
+		return nil, errors.New("making a zone beside another: it needs a name prefix")
+	}
+	z, err := makeZone(ctx, dir, s, progress)
+	if err != nil {
+		return nil, err
+	}
+	z.OldDebName, z.NewDebName, z.OldDeb = first.OldDebName, first.NewDebName, first.OldDeb
+	z.NewDebSHA256, z.NewDebSize, z.NewDebSig, z.VendorKey = first.NewDebSHA256, first.NewDebSize, first.NewDebSig, first.VendorKey
+	return z, nil
+}
+
+// makeZone makes s's zone CA under the root in dir, its nodes'
+// identities, its PSK and its scenario's CRL.
+func makeZone(ctx context.Context, dir string, s Spec, progress func(done, total int)) (*Zone, error) {
+	rootDir, zoneDir := filepath.Join(dir, "root"), filepath.Join(dir, s.Prefix+"zone")
 	if _, err := ca.InitZone(rootDir, s.Zone, zoneDir, ca.DefaultZoneOptions()); err != nil {
-		return nil, fmt.Errorf("making the zone CA: %w", err)
+		return nil, fmt.Errorf("making the zone CA of %s: %w", s.Zone, err)
 	}
 	z := &Zone{}
 	var err error
@@ -88,9 +120,6 @@ func MakeZone(ctx context.Context, dir string, s Spec, progress func(done, total
 		}
 		z.PSK = overlay.EncodePSK(key)
 	}
-	if err := z.vendorFiles(ctx, filepath.Join(dir, "debs"), s.ArtifactBytes); err != nil {
-		return nil, err
-	}
 	if s.Scenario == testnet.ScenarioRevocation {
 		if z.RevocationCRL, err = revokeLast(dir, zoneDir, s); err != nil {
 			return nil, err
@@ -103,7 +132,7 @@ func MakeZone(ctx context.Context, dir string, s Spec, progress func(done, total
 // revoke` would, and returns the zone CA's next CRL: the pods start on the
 // CRL before it, and the publisher Job sends this one.
 func revokeLast(dir, zoneDir string, s Spec) ([]byte, error) {
-	name := supernodeName(s.Supernodes - 1)
+	name := s.supernodeName(s.Supernodes - 1)
 	if _, err := ca.RevokeFile(zoneDir, filepath.Join(dir, "nodes", name, ca.NodeCertFile), ca.ReasonKeyCompromise); err != nil {
 		return nil, fmt.Errorf("revoking %s: %w", name, err)
 	}
@@ -134,21 +163,21 @@ func (z *Zone) issueAll(ctx context.Context, dir, rootDir, zoneDir string, s Spe
 		return id, err
 	}
 	for i := range s.Supernodes {
-		id, err := issue(supernodeName(i), trust.RoleSupernode)
+		id, err := issue(s.supernodeName(i), trust.RoleSupernode)
 		if err != nil {
 			return err
 		}
 		z.Supernodes = append(z.Supernodes, id)
 	}
 	for i := range s.Agents {
-		id, err := issue(agentName(i), trust.RoleAgent)
+		id, err := issue(s.agentName(i), trust.RoleAgent)
 		if err != nil {
 			return err
 		}
 		z.Agents = append(z.Agents, id)
 	}
 	var err error
-	z.Publisher, err = issue(publisherName, trust.RolePublisher)
+	z.Publisher, err = issue(s.publisherName(), trust.RolePublisher)
 	return err
 }
 
