@@ -52,6 +52,9 @@ const (
 	CoSignGatherWindow = time.Second
 	// MaxEvents caps the node's in-memory event log (Status.Events).
 	MaxEvents = 1024
+	// MaxTalliedEvents caps the log of the kinds of event a node has one
+	// of per agent (Status.Tallied: install reports received or refused).
+	MaxTalliedEvents = 64
 	// MaxSeedArtifacts caps the artifacts whose co-signers an agent
 	// remembers as seeds (seeds.go), each at most content.MaxSeeds peer
 	// IDs: far more than updates in flight at once.

@@ -521,12 +521,12 @@ func (n *Node) Alerts() ([]updates.Alert, error) {
 
 // Status is a snapshot of what the node did.
 func (n *Node) Status() Status {
-	first, count, evs := n.events.snapshot()
+	first, count, evs, tallied := n.events.snapshot()
 	var roles []string
 	for _, r := range n.self.Roles {
 		roles = append(roles, string(r))
 	}
-	return Status{ID: n.ID(), Roles: roles, First: first, Count: count, Events: evs, Conflicts: n.Conflicts()}
+	return Status{ID: n.ID(), Roles: roles, First: first, Count: count, Events: evs, Tallied: tallied, Conflicts: n.Conflicts()}
 }
 
 // RoleText is the node's roles joined for display ("agent", "supernode").

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -347,5 +348,33 @@ func TestOptingOutDiscardsWaitingReports(t *testing.T) {
 	}
 	if n := sn.ReportStreams(); n != 0 {
 		t.Errorf("%s was opened %d report streams by an agent that opted out", sn.Name, n)
+	}
+}
+
+// A zone's worth of install reports, or an agent sending refusable ones
+// without end, does not push a supernode's own events out of its log:
+// after more reports than the log holds, the events its /v1/status shows
+// (the APIStatusEvents most recent, what testnet collect's checks read)
+// still have it co-signing the fix; the reports are all counted and the
+// most recent kept apart.
+func TestReportFloodKeepsSupernodeEvents(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 1, Threshold: 1})
+	agent, sn := l.Agents[0], l.Supernodes[0]
+	fix := publishCoSigned(t, l, "PNT-2026-0303", sn)
+	for range node.MaxEvents + 1 {
+		if err := node.DeliverReport(t.Context(), agent.Overlay().Host(), sn.ID(), []byte("installed, honest")); err == nil {
+			t.Fatal("a malformed report was taken")
+		}
+	}
+	st := sn.Status()
+	if n := st.Count[node.EventReportRejected]; n != node.MaxEvents+1 {
+		t.Errorf("%d rejected reports counted, want %d", n, node.MaxEvents+1)
+	}
+	shown := st.Events[max(0, len(st.Events)-node.APIStatusEvents):]
+	if !slices.ContainsFunc(shown, func(e node.Event) bool { return e.Kind == node.EventCoSigned && e.ID == fix.ID }) {
+		t.Errorf("the supernode's status no longer shows it co-signing %s: %d events, the last %+v", fix.ID, len(st.Events), shown[len(shown)-1])
+	}
+	if e, ok := st.Last(node.EventReportRejected); !ok || e.Reason != "malformed" || len(st.Tallied) != node.MaxTalliedEvents {
+		t.Errorf("last rejected report %+v (%v), %d kept apart; want malformed, %d", e, ok, len(st.Tallied), node.MaxTalliedEvents)
 	}
 }

@@ -97,13 +97,22 @@ func arrived(received, at time.Time) time.Time {
 	return received
 }
 
+// tallied are the kinds of event a node has one of per agent of its
+// zone and update (a supernode hears every agent's install report): they
+// are counted and passed on like any, but logged apart (MaxTalliedEvents),
+// so that a zone's worth of them, or an agent sending reports to be
+// refused, cannot push the node's other events (a refusal to co-sign, a
+// CRL applied) out of its log.
+var tallied = map[EventKind]bool{EventReportReceived: true, EventReportRejected: true}
+
 // events is a node's bounded log of events and the first time of each kind.
 type events struct {
-	mu    sync.Mutex
-	log   []Event
-	first map[EventKind]time.Time
-	count map[EventKind]int
-	on    func(Event)
+	mu      sync.Mutex
+	log     []Event
+	tallied []Event // the most recent of the tallied kinds
+	first   map[EventKind]time.Time
+	count   map[EventKind]int
+	on      func(Event)
 }
 
 func newEvents(on func(Event)) *events {
@@ -113,10 +122,11 @@ func newEvents(on func(Event)) *events {
 // add records e and passes it to the callback.
 func (s *events) add(e Event) {
 	s.mu.Lock()
-	if len(s.log) == MaxEvents {
-		s.log = append(s.log[:0], s.log[1:]...)
+	if tallied[e.Kind] {
+		s.tallied = appendBounded(s.tallied, e, MaxTalliedEvents)
+	} else {
+		s.log = appendBounded(s.log, e, MaxEvents)
 	}
-	s.log = append(s.log, e)
 	if _, ok := s.first[e.Kind]; !ok {
 		s.first[e.Kind] = e.At
 	}
@@ -128,6 +138,14 @@ func (s *events) add(e Event) {
 	}
 }
 
+// appendBounded appends e to log, dropping the oldest past limit.
+func appendBounded(log []Event, e Event, limit int) []Event {
+	if len(log) == limit {
+		log = append(log[:0], log[1:]...)
+	}
+	return append(log, e)
+}
+
 // Status is a snapshot of what a node did.
 type Status struct {
 	ID    peer.ID
@@ -136,8 +154,11 @@ type Status struct {
 	First map[EventKind]time.Time
 	// Count is how many events of each kind happened.
 	Count map[EventKind]int
-	// Events are the most recent events, oldest first (at most MaxEvents).
-	Events []Event
+	// Events are the most recent events, oldest first (at most
+	// MaxEvents), but for the tallied kinds (install reports received or
+	// refused), whose most recent are in Tallied (at most
+	// MaxTalliedEvents): Count counts them all.
+	Events, Tallied []Event
 	// Conflicts are the conflicting co-signed payloads an agent holds, the
 	// latest alert of each, oldest first (at most MaxConflictingPayloads):
 	// held aside (quarantined), or contested while no side is accepted.
@@ -149,24 +170,28 @@ func (s Status) Has(kind EventKind) bool { return s.Count[kind] > 0 }
 
 // Last returns the most recent event of kind.
 func (s Status) Last(kind EventKind) (Event, bool) {
-	for i := len(s.Events) - 1; i >= 0; i-- {
-		if s.Events[i].Kind == kind {
-			return s.Events[i], true
+	log := s.Events
+	if tallied[kind] {
+		log = s.Tallied
+	}
+	for i := len(log) - 1; i >= 0; i-- {
+		if log[i].Kind == kind {
+			return log[i], true
 		}
 	}
 	return Event{}, false
 }
 
-func (s *events) snapshot() (map[EventKind]time.Time, map[EventKind]int, []Event) {
+func (s *events) snapshot() (first map[EventKind]time.Time, count map[EventKind]int, log, tallied []Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	first := make(map[EventKind]time.Time, len(s.first))
+	first = make(map[EventKind]time.Time, len(s.first))
 	for k, v := range s.first {
 		first[k] = v
 	}
-	count := make(map[EventKind]int, len(s.count))
+	count = make(map[EventKind]int, len(s.count))
 	for k, v := range s.count {
 		count[k] = v
 	}
-	return first, count, append([]Event(nil), s.log...)
+	return first, count, append([]Event(nil), s.log...), append([]Event(nil), s.tallied...)
 }
