@@ -354,7 +354,10 @@ func (cw *cosignWatch) progress(ctx context.Context) error {
 		}
 	}
 	if final && refused > 0 && len(answers)-refused < cw.k {
-		return &notCoSignedError{fmt.Sprintf("%d of the %d supernode(s) connected refused to co-sign, so %d co-signature(s) cannot come: %s",
+		// Supernodes of the zone this node is not connected to may still
+		// co-sign what gossip brings them: say so rather than "never".
+		return &notCoSignedError{fmt.Sprintf("%d of the %d supernode(s) connected refused to co-sign, so %d co-signature(s) cannot come from them "+
+			"(the proposal stays out: supernodes not connected here may still co-sign it): %s",
 			refused, len(answers), cw.k, cw.refusals())}
 	}
 	return nil
