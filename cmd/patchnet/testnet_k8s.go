@@ -1,8 +1,8 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -212,6 +212,7 @@ type collectOptions struct {
 	namespace, domain, out string
 	agents, supernodes     int
 	published, artifactLen string
+	plot                   string
 	k8s.CollectOptions
 }
 
@@ -231,7 +232,9 @@ the URL of the read-only API proxy a rendered pod runs on port 9090. With
 --k8s-namespace the endpoints are the rendered zone's pods by DNS name: run
 collect inside the cluster (kubectl run, as render prints). Publication is
 --published, or else the first event about the update on any node read.
-Node clocks are compared: keep them in sync.`,
+Node clocks are compared: keep them in sync. The report goes to stdout (or
+--out), the table that 'patchnet testnet' prints to stderr, plots to
+--plot; collect exits non-zero when a check failed, after writing them.`,
 		Example: `  patchnet testnet collect --k8s-namespace patchnet-testnet --nodes 50 --supernodes 3 > report.json
   patchnet testnet collect --endpoint /var/lib/patchnet --endpoint http://127.0.0.1:9090 --update-id DSA-5999-1`,
 		Args: cobra.NoArgs,
@@ -259,6 +262,7 @@ Node clocks are compared: keep them in sync.`,
 	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")
 	f.DurationVar(&o.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread as rendered, for the report")
 	f.StringVar(&o.out, "out", "", "file to write the report to (default: standard output)")
+	f.StringVar(&o.plot, "plot", "", "file to write the plots to (SVG: delivery CDF, origin against peer egress)")
 	return cmd
 }
 
@@ -296,16 +300,30 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	if err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(rep, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding the report: %w", err)
-	}
-	if err := writeTestnetFile(stdout, o.out, true, append(data, '\n'), 0o644, "the report"); err != nil {
+	rep.PullTimers = testnet.DefaultPullTimers()
+	var data bytes.Buffer
+	if err := testnet.WriteJSON(&data, rep); err != nil {
 		return err
 	}
-	r := rep.Results["patchnet"]
-	fmt.Fprintf(stderr, "%s: %.0f%% of %d agents installed; p50 %.0f ms, p90 %.0f ms, max %.0f ms from publication\n",
-		o.UpdateID, 100*r.Delivered, rep.Nodes, r.P50MS, r.P90MS, r.MaxMS)
+	if err := writeTestnetFile(stdout, o.out, true, data.Bytes(), 0o644, "the report"); err != nil {
+		return err
+	}
+	if o.plot != "" {
+		var svg bytes.Buffer
+		if err := testnet.WritePlots(&svg, rep); err != nil {
+			return err
+		}
+		if err := fsutil.WriteFileAtomic(o.plot, svg.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", o.plot, err)
+		}
+	}
+	// The table goes to stderr: stdout is the report unless --out.
+	if err := testnet.WriteTable(stderr, rep); err != nil {
+		return err
+	}
+	if failed := rep.FailedChecks(); len(failed) > 0 {
+		return fmt.Errorf("%d of %d checks failed: %s", len(failed), len(rep.Checks), strings.Join(failed, ", "))
+	}
 	return nil
 }
 

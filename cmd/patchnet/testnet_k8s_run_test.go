@@ -445,7 +445,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 		t.Fatalf("render printed no --artifact-size for collect:\n%s", said)
 	}
 	args := []string{"testnet", "collect", "--update-id", "TESTNET-0001", "--artifact-sha256", sum[1], "--threshold", "2",
-		"--scenario", scenario, "--artifact-size", size[1], "--origin", fmt.Sprintf("http://127.0.0.1:%d/", vendorPort)}
+		"--scenario", scenario, "--artifact-size", size[1], "--origin", fmt.Sprintf("http://127.0.0.1:%d/", vendorPort), "--plot", e.path("plot.svg")}
 	if revoked := regexp.MustCompile(`--revoked-peer (\S+)`).FindStringSubmatch(said); revoked != nil {
 		args = append(args, "--revoked-peer", revoked[1])
 	}
@@ -477,13 +477,21 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 		var said strings.Builder
 		collect.Stderr = &said
 		outJSON, err := collect.Output()
-		if err != nil {
+		failedChecks := strings.Contains(said.String(), "checks failed:") // and so exits 1, the report written
+		if err != nil && !failedChecks {
 			t.Fatalf("collect: %v\n%s", err, said.String())
 		}
+		rep = testnet.Report{}
 		if err := json.Unmarshal(outJSON, &rep); err != nil {
 			t.Fatal(err)
 		}
-		if len(rep.FailedChecks()) == 0 { // graylisting a flooder can come after the installs
+		if (err == nil) != (len(rep.FailedChecks()) == 0) {
+			t.Fatalf("collect exited %v with failed checks %v", err, rep.FailedChecks())
+		}
+		if rep.Schema != testnet.SchemaVersion || !strings.Contains(said.String(), "patchnet") {
+			t.Fatalf("collect wrote schema %d (want %d) and said:\n%s", rep.Schema, testnet.SchemaVersion, said.String())
+		}
+		if err == nil { // graylisting a flooder can come after the installs
 			break
 		}
 		if time.Now().After(deadline) {
@@ -500,7 +508,10 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	if len(rep.Samples) != read || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
 		t.Errorf("report: %d samples, patchnet %+v; want %d, all delivered", len(rep.Samples), rep.Results[testnet.ResultPatchnet], read)
 	}
-	seen := map[string]bool{} // each agent's counters go to its own sample
+	if svg, err := os.ReadFile(e.path("plot.svg")); err != nil || !strings.Contains(string(svg), "<svg") {
+		t.Errorf("collect --plot wrote %d bytes, %v; want an SVG", len(svg), err)
+	}
+		seen := map[string]bool{} // each agent's counters go to its own sample
 	for _, smp := range rep.Samples {
 		if seen[smp.Node] {
 			t.Errorf("two samples of node %q: %+v", smp.Node, rep.Samples)
