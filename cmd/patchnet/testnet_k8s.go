@@ -185,23 +185,30 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	}
 	fmt.Fprintf(stderr, "wrote %d objects in namespace %s to %s in %v\n",
 		len(objs), s.Namespace, where, time.Since(start).Round(time.Millisecond))
-	spread := ""
+	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n  %s\n",
+		collectCommand(s, z))
+	return nil
+}
+
+// collectCommand is the `kubectl run … testnet collect` that reads the
+// zone s rendered (z its first zone's material), with every flag its
+// scenario's checks need.
+func collectCommand(s k8s.Spec, z *k8s.Zone) string {
+	cmd := fmt.Sprintf("kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x --artifact-size %d",
+		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, z.NewDebSHA256, z.NewDebSize)
 	if s.RolloutSpread > 0 {
-		spread = " --rollout-spread " + s.RolloutSpread.String()
+		cmd += " --rollout-spread " + s.RolloutSpread.String()
 	}
 	if s.Scenario != testnet.ScenarioPropagation {
-		spread += " --scenario " + s.Scenario
+		cmd += " --scenario " + s.Scenario
 	}
-	if s.Scenario == testnet.ScenarioRevocation {
-		spread += " --revoked-peer " + z.Supernodes[len(z.Supernodes)-1].PeerID
+	switch s.Scenario {
+	case testnet.ScenarioRevocation:
+		cmd += " --revoked-peer " + z.Supernodes[len(z.Supernodes)-1].PeerID
+	case testnet.ScenarioChurn:
+		cmd += fmt.Sprintf(" --churn %v", s.ChurnShare)
 	}
-	if s.Scenario == testnet.ScenarioChurn {
-		spread += fmt.Sprintf(" --churn %v", s.ChurnShare)
-	}
-	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n"+
-		"  kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x --artifact-size %d%s\n",
-		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, z.NewDebSHA256, z.NewDebSize, spread)
-	return nil
+	return cmd
 }
 
 // collectOptions are the flags of `patchnet testnet collect`.
@@ -301,6 +308,18 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 		return err
 	}
 	rep.PullTimers = testnet.DefaultPullTimers()
+	if err := writeCollected(stdout, stderr, o, rep); err != nil {
+		return err
+	}
+	if failed := rep.FailedChecks(); len(failed) > 0 {
+		return fmt.Errorf("%d of %d checks failed: %s", len(failed), len(rep.Checks), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// writeCollected writes the report to stdout or --out, the plots to
+// --plot and the table to stderr (stdout is the report's unless --out).
+func writeCollected(stdout, stderr io.Writer, o collectOptions, rep *testnet.Report) error {
 	var data bytes.Buffer
 	if err := testnet.WriteJSON(&data, rep); err != nil {
 		return err
@@ -317,14 +336,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 			return fmt.Errorf("writing %s: %w", o.plot, err)
 		}
 	}
-	// The table goes to stderr: stdout is the report unless --out.
-	if err := testnet.WriteTable(stderr, rep); err != nil {
-		return err
-	}
-	if failed := rep.FailedChecks(); len(failed) > 0 {
-		return fmt.Errorf("%d of %d checks failed: %s", len(failed), len(rep.Checks), strings.Join(failed, ", "))
-	}
-	return nil
+	return testnet.WriteTable(stderr, rep)
 }
 
 // targets are the endpoints the flags name.

@@ -169,6 +169,19 @@ func writeDeb(path string, d Deb) (err error) {
 	if _, err := data.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
+	return writeAr(path, []arEntry{{"debian-binary", sized{strings.NewReader("2.0\n"), 4}},
+		{"control.tar.gz", sized{&control, int64(control.Len())}}, {"data.tar.gz", sized{data, size}}})
+}
+
+// arEntry is one member of an ar archive: its name and body.
+type arEntry struct {
+	name string
+	body sized
+}
+
+// writeAr writes an ar archive of members to path through a scratch file
+// renamed into place: path appears whole or not at all.
+func writeAr(path string, members []arEntry) error {
 	tmp := path + ".part"
 	out, err := os.Create(tmp)
 	if err != nil {
@@ -177,10 +190,7 @@ func writeDeb(path string, d Deb) (err error) {
 	defer os.Remove(tmp) // once renamed, nothing is there
 	w := bufio.NewWriter(out)
 	w.WriteString("!<arch>\n")
-	for _, m := range []struct {
-		name string
-		body sized
-	}{{"debian-binary", sized{strings.NewReader("2.0\n"), 4}}, {"control.tar.gz", sized{&control, int64(control.Len())}}, {"data.tar.gz", sized{data, size}}} {
+	for _, m := range members {
 		if err := writeArMember(w, m.name, m.body); err != nil {
 			out.Close()
 			return err
