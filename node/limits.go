@@ -235,6 +235,16 @@ const (
 	// week, not its database.
 	MaxWaitingReports = 256
 	WaitingReportAge  = 7 * 24 * time.Hour
+	// ReportRate and ReportBurst budget, per agent, the install reports a
+	// supernode reads (refused ones too): an agent sends one per update
+	// version it finished, and at most MaxWaitingReports at once when it
+	// comes back; past the budget a report is refused unread
+	// ("rate-limited") and its agent keeps it to send again later, so an
+	// agent's key cannot make a supernode verify (and log) reports
+	// without end. ReportBudgetPeers caps the agents tracked.
+	ReportRate        = 1 // per second
+	ReportBurst       = MaxWaitingReports
+	ReportBudgetPeers = 16384
 	// ReportRetryFirst is how long an agent waits before sending a report
 	// no supernode took again, doubling on each round that leaves one
 	// waiting up to ReportRetryMax; a new report resets it.

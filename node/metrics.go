@@ -102,6 +102,7 @@ var reasonClasses = []struct {
 	{trust.ErrTooManySignatures, "too-many-signatures"},
 	{trust.ErrChainTooLong, "chain-too-long"},
 	{ErrUnknownUpdate, "unknown-update"},
+	{ErrReportRateLimited, "rate-limited"},
 	{origin.ErrOutsideOrigins, "outside-origins"},
 	{origin.ErrUnsigned, "vendor-unsigned"},
 	{origin.ErrUnpinnedKey, "vendor-key-unpinned"},

@@ -42,7 +42,7 @@ type Node struct {
 	blocks     *content.DiskStore
 	merge      *mergeBuffer
 	conflicts  *conflictSet // conflicting co-signed payloads held, equivocators caught (agents)
-	redundancy *redundancy  // per-peer budget of copies that add nothing
+	redundancy *peerBudget  // per-peer budget of copies that add nothing
 	beats      *heartbeats  // the supernodes' newest heartbeats and the agent's alarms
 	alarms     *alarms      // what people were told through [notify] (alerts.go)
 	events     *events
@@ -93,6 +93,7 @@ type cosignerPart struct {
 	// (report.go) and publishers' status queries (refusal.go).
 	reports       *reportStore
 	reportSem     chan struct{}
+	reportBudget  *peerBudget // per agent: see ReportRate
 	reportStreams atomic.Uint64
 	proposals     *proposalStates
 	statusSem     chan struct{}
@@ -551,7 +552,8 @@ func (n *Node) emit(e Event) {
 // its vendor keys loaded once.
 func (n *Node) openCosigner() (*cosignerPart, error) {
 	c := &cosignerPart{records: newCosignStore(n.db), checkers: map[string]*origin.Checker{},
-		reportSem: make(chan struct{}, MaxConcurrentExchanges), proposals: newProposalStates(),
+		reportSem: make(chan struct{}, MaxConcurrentExchanges), reportBudget: newPeerBudget(ReportRate, ReportBurst, ReportBudgetPeers),
+		proposals: newProposalStates(),
 		statusSem: make(chan struct{}, MaxConcurrentExchanges)}
 	var err error
 	if c.reports, err = openReportStore(n.db); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -168,6 +169,10 @@ func (n *Node) handleReport(s network.Stream) {
 		if err == nil {
 			err = n.mayReport(from)
 		}
+		if err == nil && !n.cosigner.reportBudget.allow(from) { // before any signature is checked
+			err = fmt.Errorf("admitting install report: %w: agent %s sent more than %d at above %d a second",
+				ErrReportRateLimited, from, ReportBurst, ReportRate)
+		}
 		if err == nil {
 			r, err = n.verifyReport(from, raw)
 		}
@@ -269,6 +274,11 @@ func (n *Node) checkReport(r InstallReport) error {
 	}
 	return nil
 }
+
+// ErrReportRateLimited is a supernode's answer to an install report
+// from an agent that spent its budget (ReportRate, ReportBurst): the
+// agent keeps the report and sends it again later.
+var ErrReportRateLimited = errors.New("rate-limited")
 
 // ErrUnknownUpdate is a supernode's answer to an install report of an
 // update it never had a proposal of at that version: it keeps reports of

@@ -374,7 +374,44 @@ func TestReportFloodKeepsSupernodeEvents(t *testing.T) {
 	if !slices.ContainsFunc(shown, func(e node.Event) bool { return e.Kind == node.EventCoSigned && e.ID == fix.ID }) {
 		t.Errorf("the supernode's status no longer shows it co-signing %s: %d events, the last %+v", fix.ID, len(st.Events), shown[len(shown)-1])
 	}
-	if e, ok := st.Last(node.EventReportRejected); !ok || e.Reason != "malformed" || len(st.Tallied) != node.MaxTalliedEvents {
-		t.Errorf("last rejected report %+v (%v), %d kept apart; want malformed, %d", e, ok, len(st.Tallied), node.MaxTalliedEvents)
+	if e, ok := st.Last(node.EventReportRejected); !ok || (e.Reason != "malformed" && e.Reason != "rate-limited") || len(st.Tallied) != node.MaxTalliedEvents {
+		t.Errorf("last rejected report %+v (%v), %d kept apart; want malformed or rate-limited, %d", e, ok, len(st.Tallied), node.MaxTalliedEvents)
+	}
+}
+
+// An agent that sends install reports without end spends its budget: past
+// ReportBurst (refilled at ReportRate) the supernode refuses them unread,
+// as rate-limited, instead of verifying and logging each; another agent's
+// genuine report is still taken.
+func TestReportFloodRateLimited(t *testing.T) {
+	l := newLab(t, nodelab.Options{Agents: 2, Supernodes: 1, Threshold: 1})
+	flooder, honest, sn := l.Agents[0], l.Agents[1], l.Supernodes[0]
+	fix := publishCoSigned(t, l, "PNT-2026-0304", sn)
+	const extra = 20
+	start := time.Now()
+	limited := 0
+	for range node.ReportBurst + extra {
+		err := node.DeliverReport(t.Context(), flooder.Overlay().Host(), sn.ID(), []byte("installed, honest"))
+		switch {
+		case err == nil:
+			t.Fatal("a malformed report was taken")
+		case strings.Contains(err.Error(), "rate-limited"):
+			limited++
+		case !strings.Contains(err.Error(), "malformed"):
+			t.Fatalf("refused for another reason: %v", err)
+		}
+	}
+	// Tokens refilled while the flood ran may have let a few more through.
+	refilled := int(time.Since(start).Seconds()*node.ReportRate) + 1
+	if limited < extra-refilled || limited > extra {
+		t.Errorf("%d of %d reports refused as rate-limited, want %d less at most %d refilled", limited, node.ReportBurst+extra, extra, refilled)
+	}
+	creds, err := honest.Credentials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	report := node.InstallReport{Zone: l.Zone, ID: fix.ID, Version: 1, Outcome: node.OutcomeInstalled, Time: time.Now()}
+	if err := node.DeliverReport(t.Context(), honest.Overlay().Host(), sn.ID(), signedReport(t, report, creds)); err != nil {
+		t.Errorf("another agent's genuine report during the flood: %v", err)
 	}
 }
