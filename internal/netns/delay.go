@@ -51,25 +51,48 @@ func (nd *Node) SetLatency(ctx context.Context, d time.Duration) error {
 	if nd.delayer != nil {
 		return fmt.Errorf("node %s has a latency already", nd.Name)
 	}
-	dl := &delayer{delay: d, stop: make(chan struct{})}
+	var dl *delayer
 	err := doIn("/run/netns/"+nd.NS, func() error {
 		var err error
-		dl.q, err = openNFQueue(0, MaxQueuedPackets)
+		dl, err = startDelayer(d)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delaying %s's packets: %w", nd.Name, err)
 	}
-	tv := unix.NsecToTimeval(int64(delayerPoll))
-	unix.SetsockoptTimeval(dl.q.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
-	dl.run()
-	if err := run(ctx, "ip", "netns", "exec", nd.NS, "iptables", "-w", "-A", "INPUT", "-i", "eth0",
-		"-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"); err != nil {
+	if err := run(ctx, "ip", append([]string{"netns", "exec", nd.NS, "iptables"}, queueRule("eth0")...)...); err != nil {
 		dl.close()
 		return fmt.Errorf("delaying %s's packets: %w", nd.Name, err)
 	}
 	nd.delayer = dl
 	return nil
+}
+
+// startDelayer opens the packet queue of the calling thread's namespace
+// and starts releasing what it holds after d.
+func startDelayer(d time.Duration) (*delayer, error) {
+	dl := &delayer{delay: d, stop: make(chan struct{})}
+	var err error
+	if dl.q, err = openNFQueue(0, MaxQueuedPackets); err != nil {
+		return nil, err
+	}
+	tv := unix.NsecToTimeval(int64(delayerPoll))
+	unix.SetsockoptTimeval(dl.q.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	dl.run()
+	return dl, nil
+}
+
+// queueRule is the iptables rule handing what dev receives to queue 0,
+// letting it through undelayed when no delayer reads the queue.
+func queueRule(dev string) []string {
+	return []string{"-w", "-A", "INPUT", "-i", dev, "-j", "NFQUEUE", "--queue-num", "0", "--queue-bypass"}
+}
+
+// lossRule is the iptables rule dropping what dev receives with
+// probability p, ahead of a delayer's.
+func lossRule(dev string, p float64) []string {
+	return []string{"-w", "-I", "INPUT", "1", "-i", dev,
+		"-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(p, 'f', -1, 64), "-j", "DROP"}
 }
 
 // pending is a queued packet and when it may go.
@@ -138,8 +161,7 @@ func (nd *Node) SetLoss(ctx context.Context, p float64) error {
 	if nd.loss > 0 {
 		return fmt.Errorf("node %s has a loss already", nd.Name)
 	}
-	err := run(ctx, "ip", "netns", "exec", nd.NS, "iptables", "-w", "-I", "INPUT", "1", "-i", "eth0",
-		"-m", "statistic", "--mode", "random", "--probability", strconv.FormatFloat(p, 'f', -1, 64), "-j", "DROP")
+	err := run(ctx, "ip", append([]string{"netns", "exec", nd.NS, "iptables"}, lossRule("eth0", p)...)...)
 	if err != nil {
 		return fmt.Errorf("dropping %s's packets: %w", nd.Name, err)
 	}

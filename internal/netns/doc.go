@@ -11,7 +11,9 @@
 // NamePrefix, the creating process's id and a per-process sequence, so a
 // sweep can remove those of runs that were killed (their process is gone)
 // without touching anyone else's. It never changes an interface of the
-// root namespace or of any namespace it did not create.
+// root namespace or of any namespace it did not create, but for
+// ShapeSelf, which shapes the namespace its process was started in on
+// purpose (a pod's shaping sidecar, whose namespace is the pod's).
 //
 // It needs root and iproute2's ip and tc; Available says what is missing.
 // The kernel has no netem here, so latency is added another way: an

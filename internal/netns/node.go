@@ -65,15 +65,20 @@ func (nd *Node) SetRate(ctx context.Context, rate int64) error {
 			}
 			continue
 		}
-		burst := max(rate/BurstPerSecond, MinBurst)
-		err = run(ctx, "tc", "-n", end.ns, "qdisc", "replace", "dev", end.dev, "root", "tbf",
-			"rate", fmt.Sprintf("%dbit", rate*8), "burst", fmt.Sprint(burst),
-			"latency", fmt.Sprintf("%dms", ShapeLatency.Milliseconds()))
+		err = run(ctx, "tc", append([]string{"-n", end.ns}, tbfArgs(end.dev, rate)...)...)
 		if err != nil {
 			return fmt.Errorf("shaping %s to %d bytes/s: %w", nd.Name, rate, err)
 		}
 	}
 	return nil
+}
+
+// tbfArgs are tc's arguments shaping what dev sends to rate bytes a
+// second.
+func tbfArgs(dev string, rate int64) []string {
+	burst := max(rate/BurstPerSecond, MinBurst)
+	return []string{"qdisc", "replace", "dev", dev, "root", "tbf", "rate", fmt.Sprintf("%dbit", rate*8), "burst", fmt.Sprint(burst),
+		"latency", fmt.Sprintf("%dms", ShapeLatency.Milliseconds())}
 }
 
 // isNoQdisc reports whether dev has no root qdisc of ours (deleting the

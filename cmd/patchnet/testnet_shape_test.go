@@ -1,0 +1,100 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/patchnet/patchnet/internal/netns"
+)
+
+// The rendered pods' shaping command, run in a node's own network
+// namespace as in a pod: what the node sends is capped by tbf, a share of
+// what it receives is dropped by an iptables statistic rule, and while it
+// runs what the node receives is delayed: a TCP connect from the node
+// takes the latency more (the lower bound alone is asserted). It exits
+// cleanly on SIGTERM.
+func TestTestnetShapeInNamespace(t *testing.T) {
+	if err := netns.Available(); err != nil {
+		t.Skipf("no network namespaces here: %v", err)
+	}
+	if err := netns.LatencyAvailable(); err != nil {
+		t.Skip(err)
+	}
+	for _, tool := range []string{"curl", "tc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	bin, err := patchnetBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	nw, err := netns.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nw.Close()
+	pod, err := nw.AddNode(ctx, "pod", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := nw.ListenHub("tcp", nw.HubAddr().String()+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	const latency = 300 * time.Millisecond
+	shape := pod.Command(ctx, bin, "testnet", "shape", "--dev", "eth0", "--bandwidth", "10Mbit", "--loss", "1%", "--latency", latency.String())
+	out, err := shape.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape.Stderr = shape.Stdout
+	if err := shape.Start(); err != nil {
+		t.Fatal(err)
+	}
+	said, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(said, "shaped eth0") {
+		t.Fatalf("shape said %q, %v", said, err)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tc", "qdisc", "show", "dev", "eth0"}, "rate 10Mbit"},
+		{[]string{"iptables", "-S", "INPUT"}, "-m statistic --mode random --probability 0.0099"},
+		{[]string{"iptables", "-S", "INPUT"}, "--queue-bypass"},
+	} {
+		got, err := pod.Command(ctx, c.args[0], c.args[1:]...).CombinedOutput()
+		if err != nil || !strings.Contains(string(got), c.want) {
+			t.Errorf("%v in the pod's namespace: %v\n%s\nwant %q", c.args, err, got, c.want)
+		}
+	}
+	took, err := pod.Command(ctx, "curl", "-s", "-o", "/dev/null", "--retry", "3", "-w", "%{time_connect}", "http://"+ln.Addr().String()+"/").Output()
+	if err != nil {
+		t.Fatalf("curl from the pod: %v", err)
+	}
+	secs, err := strconv.ParseFloat(string(took), 64)
+	if err != nil {
+		t.Fatalf("curl said %q", took)
+	}
+	if d := time.Duration(secs * float64(time.Second)); d < latency {
+		t.Errorf("a connect from the shaped pod took %v, want at least the %v latency", d, latency)
+	}
+	shape.Process.Signal(syscall.SIGTERM)
+	if err := shape.Wait(); err != nil {
+		t.Errorf("shape on SIGTERM: %v", err)
+	}
+}
