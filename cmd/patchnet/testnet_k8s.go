@@ -44,7 +44,7 @@ func defaultImage() string { return "ghcr.io/patchnet/patchnet:" + buildVersion(
 func newTestnetRenderCmd() *cobra.Command {
 	s := k8s.DefaultSpec()
 	var toK8s, force bool
-	var out, artifactSize string
+	var out, artifactSize, bandwidth, originBandwidth, loss string
 	cmd := &cobra.Command{
 		Use:   "render --k8s [--out FILE] [--nodes N] [--supernodes N] [--threshold K]",
 		Short: "Write the Kubernetes manifests that run a test zone of the same binary on a cluster",
@@ -88,6 +88,9 @@ as the zone, and delete the namespace when done.`,
 			if s.Scenario == testnet.ScenarioContent && !cmd.Flags().Changed("artifact-size") {
 				s.ArtifactBytes = k8s.ContentArtifactBytes
 			}
+			if s.Shaping, err = renderShaping(s.Shaping.Latency, bandwidth, originBandwidth, loss); err != nil {
+				return err
+			}
 			return runRender(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), s, out, force)
 		},
 	}
@@ -107,6 +110,10 @@ as the zone, and delete the namespace when done.`,
 	f.DurationVar(&s.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread: agents accept at once, then install each at its own offset within it")
 	f.StringVar(&artifactSize, "artifact-size", "0", fmt.Sprintf("bytes of filler the fix carries, such as 64MiB (0: the lab's own fix, under a KiB; default %dMiB with --scenario content)",
 		k8s.ContentArtifactBytes>>20))
+	f.StringVar(&bandwidth, "bandwidth", "0", "cap on what each pod sends, e.g. 10Mbit, shaped in the pod (0: none; needs CAP_NET_ADMIN for the shaping container)")
+	f.StringVar(&originBandwidth, "origin-bandwidth", "0", "the vendor origin's and the publisher's cap (0: as --bandwidth)")
+	f.StringVar(&loss, "loss", "0", "share of what each pod receives that is dropped, e.g. 1%")
+	f.DurationVar(&s.Shaping.Latency, "latency", 0, "delay of what each pod receives (a sidecar delays its packets)")
 	f.Float64Var(&s.ChurnShare, "churn", s.ChurnShare, "with --scenario churn: the share of agents killed as the fix reaches them (half of them restarted)")
 	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
 		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed;"+
@@ -116,6 +123,20 @@ as the zone, and delete the namespace when done.`,
 		" content: a fix of --artifact-size, judged by what the vendor's origin and the publisher served;"+
 		" private-zone: a private zone acme beside this public one, the agents split between them)")
 	return cmd
+}
+
+// renderShaping is render's shaping flags as a k8s.Shaping.
+func renderShaping(latency time.Duration, bandwidth, originBandwidth, loss string) (k8s.Shaping, error) {
+	sh := k8s.Shaping{Latency: latency}
+	var err error
+	if sh.Bandwidth, err = parseBytes("bandwidth", bandwidth, true); err != nil {
+		return sh, err
+	}
+	if sh.OriginBandwidth, err = parseBytes("origin-bandwidth", originBandwidth, true); err != nil {
+		return sh, err
+	}
+	sh.Loss, err = parseShare("loss", loss)
+	return sh, err
 }
 
 // testnetConfig renders a supernode's or the publisher's config as

@@ -4,22 +4,28 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"github.com/patchnet/patchnet/internal/netns"
 )
 
-// The rendered pods' shaping command, run in a node's own network
-// namespace as in a pod: what the node sends is capped by tbf, a share of
-// what it receives is dropped by an iptables statistic rule, and while it
-// runs what the node receives is delayed: a TCP connect from the node
-// takes the latency more (the lower bound alone is asserted). It exits
-// cleanly on SIGTERM.
+// The rendered pods' shaping container (render --bandwidth 10Mbit --loss
+// 1% --latency 300ms), its command and arguments as rendered, run in a
+// node's own network namespace as in a pod: what the node sends is capped
+// by tbf, a share of what it receives is dropped by an iptables statistic
+// rule, and while it runs what the node receives is delayed: a TCP connect
+// from the node takes the latency more (the lower bound alone is
+// asserted). It runs as a sidecar, and exits cleanly on SIGTERM.
 func TestTestnetShapeInNamespace(t *testing.T) {
 	if err := netns.Available(); err != nil {
 		t.Skipf("no network namespaces here: %v", err)
@@ -56,7 +62,17 @@ func TestTestnetShapeInNamespace(t *testing.T) {
 	defer srv.Close()
 
 	const latency = 300 * time.Millisecond
-	shape := pod.Command(ctx, bin, "testnet", "shape", "--dev", "eth0", "--bandwidth", "10Mbit", "--loss", "1%", "--latency", latency.String())
+	zone := filepath.Join(t.TempDir(), "zone.yaml")
+	if msg, err := runTestnetSubCmd(t, "render", "--k8s", "--nodes", "1", "--supernodes", "1", "--threshold", "1",
+		"--bandwidth", "10Mbit", "--loss", "1%", "--latency", latency.String(), "--out", zone); err != nil {
+		t.Fatalf("render: %v\n%s", err, msg)
+	}
+	data, _ := os.ReadFile(zone)
+	c := container(t, decodeRendered(t, data).sets["agent-0"].Spec.Template.Spec, "shape")
+	if c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways || !slices.Contains(c.SecurityContext.Capabilities.Add, "NET_ADMIN") {
+		t.Errorf("the shaping container: restart policy %v, capabilities %v; want a sidecar with NET_ADMIN", c.RestartPolicy, c.SecurityContext.Capabilities.Add)
+	}
+	shape := pod.Command(ctx, bin, c.Args...)
 	out, err := shape.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

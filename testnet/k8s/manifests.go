@@ -195,7 +195,7 @@ func (b *builder) supernode(id Identity, boot []string) {
 			corev1.VolumeMount{Name: "vendor", MountPath: vendorDir, ReadOnly: true}))
 	pod := podSpec(false, []corev1.Container{s.prepareContainer(false, "")}, []corev1.Container{node, s.proxyContainer()},
 		s.nodeVolumes(id.Name, configMapVolume("config", configMapOf(id.Name)), configMapVolume("vendor", vendorConfigMap)))
-	b.add(s.statefulSet(id.Name, "supernode", supernodeService, pod))
+	b.add(s.statefulSet(id.Name, "supernode", supernodeService, s.shaped(pod, false)))
 }
 
 // agent is agent id's StatefulSet. Its config is written in the pod by
@@ -225,7 +225,7 @@ func (b *builder) agent(id Identity, boot []string, late bool, churn string) {
 	pod := podSpec(true, steps, []corev1.Container{node, proxy},
 		s.nodeVolumes(id.Name, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			configMapVolume("debs", debsConfigMap)))
-	b.add(s.statefulSet(id.Name, "agent", agentService, pod))
+	b.add(s.statefulSet(id.Name, "agent", agentService, s.shaped(pod, false)))
 }
 
 // vendor is the vendor origin: the same binary serving the fix it
@@ -239,8 +239,8 @@ func (b *builder) vendor() {
 	// Not the fix itself: every probe would count as origin egress.
 	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: OriginServedPath, Port: intstr.FromString("http")}},
 		PeriodSeconds: 5}
-	pod := podSpec(false, []corev1.Container{b.buildFixContainer()}, []corev1.Container{c},
-		[]corev1.Volume{configMapVolume("debs", debsConfigMap), fixVolume()})
+	pod := s.shaped(podSpec(false, []corev1.Container{b.buildFixContainer()}, []corev1.Container{c},
+		[]corev1.Volume{configMapVolume("debs", debsConfigMap), fixVolume()}), true)
 	b.add(&appsv1.Deployment{TypeMeta: typeMeta("apps/v1", "Deployment"), ObjectMeta: meta(vendorName, "vendor"),
 		Spec: appsv1.DeploymentSpec{Replicas: ptr(int32(1)), Selector: &metav1.LabelSelector{MatchLabels: labels("vendor", vendorName)},
 			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels("vendor", vendorName)}, Spec: pod}}})
@@ -278,7 +278,7 @@ func (b *builder) publisher(boot []string) {
 		volumes = append(volumes, corev1.Volume{Name: "byzantine-key", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: keySecret(b.byzantineName()), DefaultMode: ptr(int32(keyMode))}}})
 	}
-	pod := podSpec(false, steps, []corev1.Container{publish}, volumes)
+	pod := s.shaped(podSpec(false, steps, []corev1.Container{publish}, volumes), true)
 	pod.RestartPolicy = corev1.RestartPolicyNever
 	b.add(&batchv1.Job{TypeMeta: typeMeta("batch/v1", "Job"), ObjectMeta: meta(s.publisherName(), "publisher"),
 		Spec: batchv1.JobSpec{BackoffLimit: ptr(int32(4)),

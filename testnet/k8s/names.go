@@ -35,6 +35,8 @@ const (
 	StateDir   = dataDir + "/state"
 	sysrootDir = dataDir + "/sysroot"
 	runDir     = "/run/patchnet"
+	// xtablesDir holds iptables' lock file in the shaping container.
+	xtablesDir = "/run/xtables"
 	pskFile    = pskDir + "/swarm.key"
 	// byzantineKeyDir is where the byzantine scenario's publisher pod
 	// mounts the taken-over supernode's key Secret.

@@ -2,6 +2,7 @@ package k8s
 
 import (
 	"encoding/hex"
+	"fmt"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -111,6 +112,35 @@ func (b *builder) buildFixContainer() corev1.Container {
 // fixVolume holds the rebuilt fix.
 func fixVolume() corev1.Volume {
 	return corev1.Volume{Name: "fix", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
+}
+
+// shaped is pod with its link shaped as s.Shaping says (an origin's at
+// OriginBandwidth), before anything else runs in it: `patchnet testnet
+// shape` as the first init container, or with a latency as a sidecar (an
+// init container that keeps running, delaying packets, beside the pod's
+// own). It runs as root with CAP_NET_ADMIN (tc, iptables), iptables'
+// lock file in an emptyDir of its own. The pod is unchanged when nothing
+// is shaped.
+func (s Spec) shaped(pod corev1.PodSpec, origin bool) corev1.PodSpec {
+	sh := s.Shaping
+	if !sh.On() {
+		return pod
+	}
+	rate := sh.Bandwidth
+	if origin && sh.OriginBandwidth > 0 {
+		rate = sh.OriginBandwidth
+	}
+	c := s.container("shape", []string{"testnet", "shape", "--dev", "eth0", "--bandwidth", fmt.Sprintf("%dB", rate),
+		"--loss", strconv.FormatFloat(sh.Loss, 'f', -1, 64), "--latency", sh.Latency.String()},
+		[]corev1.VolumeMount{{Name: "xtables", MountPath: xtablesDir}}, "NET_ADMIN", "NET_RAW")
+	c.Env = []corev1.EnvVar{{Name: "XTABLES_LOCKFILE", Value: xtablesDir + "/xtables.lock"}}
+	c.SecurityContext.RunAsUser, c.SecurityContext.RunAsNonRoot = ptr(int64(0)), ptr(false) // tc and iptables need the capability in effect
+	if sh.Latency > 0 {
+		c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
+	}
+	pod.InitContainers = append([]corev1.Container{c}, pod.InitContainers...)
+	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "xtables", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	return pod
 }
 
 // keyMode is the node Secret's file mode: readable by the pod's fsGroup

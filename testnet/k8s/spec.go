@@ -67,9 +67,41 @@ type Spec struct {
 	ArtifactBytes int64
 	// ChurnShare is the share of agents churn kills (0..1).
 	ChurnShare float64
+	// Shaping shapes every pod's link from inside the pod, as netns mode
+	// shapes a node's (`patchnet testnet shape`, with CAP_NET_ADMIN): the
+	// zero value shapes nothing.
+	Shaping Shaping
 	// Configure renders a node's config file from the `patchnet init`
 	// flags of its role. Required.
 	Configure ConfigFunc
+}
+
+// Shaping is what every rendered pod does to its own link.
+type Shaping struct {
+	// Bandwidth caps what a node's pod sends (bytes a second; 0: no cap),
+	// OriginBandwidth the vendor origin's and the publisher's (0: as
+	// Bandwidth).
+	Bandwidth, OriginBandwidth int64
+	// Loss is the share of what each pod receives that is dropped.
+	Loss float64
+	// Latency delays what each pod receives.
+	Latency time.Duration
+}
+
+// On reports whether s shapes anything.
+func (s Shaping) On() bool { return s != Shaping{} }
+
+// validate names the first field out of range.
+func (s Shaping) validate() error {
+	switch {
+	case s.Bandwidth < 0 || s.OriginBandwidth < 0:
+		return fmt.Errorf("bandwidth %d, origin bandwidth %d bytes/s: want ≥ 0", s.Bandwidth, s.OriginBandwidth)
+	case !(s.Loss >= 0 && s.Loss <= testnet.MaxLoss):
+		return fmt.Errorf("loss %v: want 0..%v", s.Loss, testnet.MaxLoss)
+	case s.Latency < 0 || s.Latency > testnet.MaxLatency:
+		return fmt.Errorf("latency %v: want 0..%v", s.Latency, testnet.MaxLatency)
+	}
+	return nil
 }
 
 // ConfigFunc renders the config file `patchnet init ROLE` would write for
@@ -228,6 +260,9 @@ func (s Spec) Validate() error {
 			s.ChurnShare, s.Agents, s.churned())
 	case s.Configure == nil:
 		return errors.New("configure: no config renderer")
+	}
+	if err := s.Shaping.validate(); err != nil {
+		return fmt.Errorf("shaping: %w", err)
 	}
 	if err := trust.ValidateZoneName(s.Zone); err != nil {
 		return fmt.Errorf("zone %q: %w", s.Zone, err)
