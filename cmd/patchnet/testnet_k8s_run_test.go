@@ -516,7 +516,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	if svg, err := os.ReadFile(e.path("plot.svg")); err != nil || !strings.Contains(string(svg), "<svg") {
 		t.Errorf("collect --plot wrote %d bytes, %v; want an SVG", len(svg), err)
 	}
-		seen := map[string]bool{} // each agent's counters go to its own sample
+	seen := map[string]bool{} // each agent's counters go to its own sample
 	for _, smp := range rep.Samples {
 		if seen[smp.Node] {
 			t.Errorf("two samples of node %q: %+v", smp.Node, rep.Samples)
