@@ -36,7 +36,7 @@ const podServerTimeout = 30 * time.Second
 // only the manifests call them.
 func newTestnetPodCmds() []*cobra.Command {
 	return []*cobra.Command{newTestnetPrepareCmd(), newTestnetAPIProxyCmd(), newTestnetServeOriginCmd(), newTestnetBuildFixCmd(), newTestnetStealCmd(),
-		newTestnetWaitCmd(), newTestnetCrashCmd(), newTestnetShapeCmd()}
+		newTestnetWaitCmd(), newTestnetCrashCmd(), newTestnetShapeCmd(), newTestnetCutCmd()}
 }
 
 // crashMarker, in a churned agent's state directory, says the crash

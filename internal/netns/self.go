@@ -3,6 +3,8 @@ package netns
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -61,4 +63,47 @@ func ShapeSelf(ctx context.Context, dev string, s Shaping) (stop func(), err err
 		return stop, fmt.Errorf("delaying %s's packets: %w", dev, err)
 	}
 	return dl.close, nil
+}
+
+// selfCutChain is the iptables chain CutSelf fills, jumped to from INPUT
+// and OUTPUT.
+const selfCutChain = "PATCHNET-SELF-CUT"
+
+// CutSelf cuts the network namespace this process runs in (a pod's, as
+// ShapeSelf) off from every address but keep: in both directions, packets
+// to or from another address are dropped, but for loopback, DNS (port 53)
+// and the TCP ports in open (a pod's API proxy, which a test reads
+// through the cut). heal removes the cut. It is for a process started in
+// a namespace made for what it cuts, never a host's own.
+func CutSelf(ctx context.Context, keep []netip.Addr, open []int) (heal func(context.Context) error, err error) {
+	if err := LatencyAvailable(); err != nil { // iptables
+		return nil, err
+	}
+	rules := [][]string{{"-N", selfCutChain}, {"-A", selfCutChain, "-i", "lo", "-j", "ACCEPT"}, {"-A", selfCutChain, "-o", "lo", "-j", "ACCEPT"}}
+	for _, proto := range []string{"udp", "tcp"} {
+		rules = append(rules, []string{"-A", selfCutChain, "-p", proto, "--dport", "53", "-j", "ACCEPT"},
+			[]string{"-A", selfCutChain, "-p", proto, "--sport", "53", "-j", "ACCEPT"})
+	}
+	for _, p := range open {
+		rules = append(rules, []string{"-A", selfCutChain, "-p", "tcp", "--dport", strconv.Itoa(p), "-j", "ACCEPT"},
+			[]string{"-A", selfCutChain, "-p", "tcp", "--sport", strconv.Itoa(p), "-j", "ACCEPT"})
+	}
+	for _, a := range keep {
+		rules = append(rules, []string{"-A", selfCutChain, "-s", a.String(), "-j", "ACCEPT"}, []string{"-A", selfCutChain, "-d", a.String(), "-j", "ACCEPT"})
+	}
+	rules = append(rules, []string{"-A", selfCutChain, "-j", "DROP"}, []string{"-I", "INPUT", "1", "-j", selfCutChain},
+		[]string{"-I", "OUTPUT", "1", "-j", selfCutChain})
+	for _, r := range rules {
+		if err := run(ctx, "iptables", append([]string{"-w"}, r...)...); err != nil {
+			return nil, fmt.Errorf("cutting this namespace off: %w", err)
+		}
+	}
+	return func(ctx context.Context) error {
+		for _, r := range [][]string{{"-D", "INPUT", "-j", selfCutChain}, {"-D", "OUTPUT", "-j", selfCutChain}, {"-F", selfCutChain}, {"-X", selfCutChain}} {
+			if err := run(ctx, "iptables", append([]string{"-w"}, r...)...); err != nil {
+				return fmt.Errorf("healing the cut: %w", err)
+			}
+		}
+		return nil
+	}, nil
 }
