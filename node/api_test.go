@@ -393,4 +393,10 @@ func TestAPIStatusShowsPendingAndHeartbeat(t *testing.T) {
 	if findUpdate(st, fix.ID) != nil || st.Heartbeat.Stale || st.Heartbeat.AgeSeconds < 0 {
 		t.Errorf("updates %+v, heartbeat %+v: want no lifecycle record and a fresh heartbeat", st.Updates, st.Heartbeat)
 	}
+	// The pending event says why in one stable word (testnet collect
+	// reads events' reasons).
+	i := slices.IndexFunc(st.Events, func(e node.APIEvent) bool { return e.Kind == node.EventPending && e.ID == fix.ID })
+	if i < 0 || st.Events[i].Reason != "insufficient-signers" {
+		t.Errorf("pending event of %s in %+v: want reason insufficient-signers", fix.ID, st.Events)
+	}
 }

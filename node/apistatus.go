@@ -164,9 +164,12 @@ type APIEvent struct {
 	ID      string    `json:"id,omitempty"`
 	Version uint64    `json:"version,omitempty"`
 	Detail  string    `json:"detail,omitempty"`
-	Source  string    `json:"source,omitempty"`
-	From    []string  `json:"from,omitempty"`
-	Signers []string  `json:"signers,omitempty"`
+	// Reason is the event's reason in one stable word (a refusal's class,
+	// the alarm a heartbeat-ok event clears), where it has one.
+	Reason  string   `json:"reason,omitempty"`
+	Source  string   `json:"source,omitempty"`
+	From    []string `json:"from,omitempty"`
+	Signers []string `json:"signers,omitempty"`
 	// SourceBytes are a fetched event's bytes by source (peers, vendor,
 	// local).
 	SourceBytes map[string]int64 `json:"source_bytes,omitempty"`
@@ -250,7 +253,7 @@ func (n *Node) apiStatus() (*APIStatus, error) {
 	}
 	out.Events = make([]APIEvent, 0, len(evs))
 	for _, e := range evs {
-		out.Events = append(out.Events, APIEvent{Kind: e.Kind, At: e.At, ID: e.ID, Version: e.Version, Detail: e.Detail,
+		out.Events = append(out.Events, APIEvent{Kind: e.Kind, At: e.At, ID: e.ID, Version: e.Version, Detail: e.Detail, Reason: e.Reason,
 			Source: e.Source, From: peerStrings(e.From), Signers: e.Signers, SourceBytes: e.SourceBytes,
 			TookMS: (e.Took + time.Millisecond - 1).Milliseconds(), Received: e.Received})
 	}

@@ -27,7 +27,7 @@ func newTestnetCutCmd() *cobra.Command {
 	var keep []string
 	var open []int
 	var hold, resolveFor time.Duration
-	var marker string
+	var marker, ready string
 	cmd := &cobra.Command{
 		Use:    "cut --keep HOST... --hold D --marker FILE [--open PORT...]",
 		Short:  "Cut this network namespace (a pod's) off from all but the named hosts for a while",
@@ -42,7 +42,7 @@ sidecar). Never run it in a host's own namespace.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, cancel := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
 			defer cancel()
-			return runCut(ctx, cmd.OutOrStdout(), keep, open, hold, resolveFor, marker)
+			return runCut(ctx, cmd.OutOrStdout(), cutOptions{keep: keep, open: open, hold: hold, resolveFor: resolveFor, marker: marker, ready: ready})
 		},
 	}
 	f := cmd.Flags()
@@ -51,38 +51,61 @@ sidecar). Never run it in a host's own namespace.`,
 	f.DurationVar(&hold, "hold", 10*time.Minute, "how long the cut lasts")
 	f.DurationVar(&resolveFor, "resolve-timeout", 10*time.Minute, "how long to wait for every --keep host to have an address")
 	f.StringVar(&marker, "marker", "", "file written once healed; if it exists, there is no cut (required)")
+	f.StringVar(&ready, "ready", "", "file written once the cut is in place (for a startup probe)")
 	_ = cmd.MarkFlagRequired("marker")
 	return cmd
 }
 
+// cutOptions are `testnet cut`'s flags.
+type cutOptions struct {
+	keep             []string
+	open             []int
+	hold, resolveFor time.Duration
+	marker, ready    string
+}
+
 // runCut cuts, holds, heals and waits for ctx to end.
-func runCut(ctx context.Context, w io.Writer, keep []string, open []int, hold, resolveFor time.Duration, marker string) error {
-	if _, err := os.Stat(marker); err == nil {
+func runCut(ctx context.Context, w io.Writer, o cutOptions) error {
+	if _, err := os.Stat(o.marker); err == nil {
 		fmt.Fprintln(w, "healed already: no cut")
 		<-ctx.Done()
 		return nil
 	}
-	addrs, err := resolveAll(ctx, keep, resolveFor)
+	addrs, err := resolveAll(ctx, o.keep, o.resolveFor)
 	if err != nil {
 		return err
 	}
-	heal, err := netns.CutSelf(ctx, addrs, open)
+	heal, err := netns.CutSelf(ctx, addrs, o.open)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "cut off from all but %d address(es) for %v\n", len(addrs), hold)
+	if err := writeStamp(o.ready); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "cut off from all but %d address(es) for %v\n", len(addrs), o.hold)
 	select {
 	case <-ctx.Done():
-	case <-time.After(hold):
+	case <-time.After(o.hold):
 	}
 	if err := heal(context.WithoutCancel(ctx)); err != nil {
 		return err
 	}
-	if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", marker, err)
+	if err := writeStamp(o.marker); err != nil {
+		return err
 	}
 	fmt.Fprintln(w, "healed")
 	<-ctx.Done()
+	return nil
+}
+
+// writeStamp writes the time into path ("" writes nothing).
+func writeStamp(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := os.WriteFile(path, []byte(time.Now().UTC().Format(time.RFC3339Nano)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
 	return nil
 }
 

@@ -58,7 +58,7 @@ supernode and per agent behind the headless Services 'supernodes' and
 'agents'; a vendor origin Deployment and Service; and the publisher Job,
 which publishes the fix --update-id once k supernodes co-sign it. With
 --scenario the zone plays churn, stolen-key, late-join, byzantine,
-revocation, flood, content or private-zone as netns and sim do, the crash, attack or
+revocation, flood, content, private-zone or partition as netns and sim do, the crash, attack or
 hold-back written into the pods' and the Jobs' containers; collect takes
 the same --scenario and adds its checks. The fix (padded with
 --artifact-size) is not in the YAML: the vendor's and the publisher's
@@ -114,6 +114,7 @@ as the zone, and delete the namespace when done.`,
 	f.StringVar(&originBandwidth, "origin-bandwidth", "0", "the vendor origin's and the publisher's cap (0: as --bandwidth)")
 	f.StringVar(&loss, "loss", "0", "share of what each pod receives that is dropped, e.g. 1%")
 	f.DurationVar(&s.Shaping.Latency, "latency", 0, "delay of what each pod receives (a sidecar delays its packets)")
+	f.DurationVar(&s.PartitionHold, "partition-hold", s.PartitionHold, "with --scenario partition: how long the cut lasts from the cut pods' start (past their heartbeat alarm, about 4 minutes, and the connected side's installs)")
 	f.Float64Var(&s.ChurnShare, "churn", s.ChurnShare, "with --scenario churn: the share of agents killed as the fix reaches them (half of them restarted)")
 	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
 		" (stolen-key: a thief publishes the old package as a fix with the publisher's key first; late-join: the last fifth of the agents start once the fix is co-signed;"+
@@ -121,7 +122,8 @@ as the zone, and delete the namespace when done.`,
 		" churn: --churn of the agents SIGKILLed as the fix reaches them, half started again;"+
 		" flood: two peers outside the PKI forge and replay next to the first agents; public zones only;"+
 		" content: a fix of --artifact-size, judged by what the vendor's origin and the publisher served;"+
-		" private-zone: a private zone acme beside this public one, the agents split between them)")
+		" private-zone: a private zone acme beside this public one, the agents split between them;"+
+		" partition: the second half of the agents and the supernodes past k cut off for --partition-hold, then healed)")
 	return cmd
 }
 
@@ -236,6 +238,7 @@ func collectCommand(s k8s.Spec, z *k8s.Zone) string {
 type collectOptions struct {
 	endpoints, late        []string
 	restarted, flooded     []string
+	cut                    []string
 	churn                  float64
 	namespace, domain, out string
 	agents, supernodes     int
@@ -275,6 +278,7 @@ Node clocks are compared: keep them in sync. The report goes to stdout (or
 	f.Float64Var(&o.churn, "churn", k8s.DefaultSpec().ChurnShare, "with --scenario churn and --k8s-namespace: the share render was given")
 	f.StringArrayVar(&o.restarted, "restarted-endpoint", nil, "with --scenario churn: an agent killed and started again, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringArrayVar(&o.flooded, "flood-target-endpoint", nil, "with --scenario flood: an agent the flooding peers connected to, also given as --endpoint (with --k8s-namespace they are known)")
+	f.StringArrayVar(&o.cut, "cut-endpoint", nil, "with --scenario partition: an agent of the cut side, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringVar(&o.RevokedPeer, "revoked-peer", "", "with --scenario revocation: the revoked supernode's peer ID (render prints it)")
 	f.StringArrayVar(&o.late, "late-endpoint", nil, "with --scenario late-join: a late agent's endpoint, also given as --endpoint (with --k8s-namespace they are known)")
 	f.StringVar(&o.namespace, "k8s-namespace", "", "read the zone rendered into this namespace, by its pods' DNS names")
@@ -315,6 +319,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	o.Late = o.lateTargets()
 	o.Restarted = o.restartedTargets()
 	o.FloodTargets = o.agentsWhere(testnet.ScenarioFlood, o.flooded, k8s.Spec.FloodTarget)
+	o.Cut = o.agentsWhere(testnet.ScenarioPartition, o.cut, k8s.Spec.CutAgent)
 	if o.namespace != "" && o.Scenario == testnet.ScenarioChurn {
 		o.Agents -= o.spec().Left(k8s.ChurnStayDown) // left down: not read, not expected
 	}

@@ -493,7 +493,7 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--namespace", "Bad_NS"}, "namespace"},
 		{[]string{"render", "--k8s", "--out", existing}, "exists"},
 		{[]string{"render", "--k8s", "--rollout-spread", "2h"}, "rollout spread 2h0m0s"},
-		{[]string{"render", "--k8s", "--scenario", "partition"}, `scenario "partition": the manifests play propagation, stolen-key`},
+		{[]string{"render", "--k8s", "--scenario", "table2"}, `scenario "table2": the manifests play propagation, stolen-key`},
 		{[]string{"render", "--k8s", "--scenario", "churn", "--nodes", "3"}, "kills 0 and restarts none"},
 		{[]string{"render", "--k8s", "--scenario", "flood", "--private"}, "scenario flood: a private zone's pre-shared key"},
 		{[]string{"render", "--k8s", "--scenario", "churn", "--churn", "1"}, "churn share 1: want 0 ≤ share < 1"},
@@ -506,6 +506,8 @@ func TestTestnetRenderRefuses(t *testing.T) {
 		{[]string{"render", "--k8s", "--artifact-size", "1.5GiB"}, "artifact bytes 1610612736: want 0..1073741824"},
 		{[]string{"render", "--k8s", "--artifact-size", "lots"}, `--artifact-size "lots"`},
 		{[]string{"render", "--k8s", "--loss", "60%"}, "shaping: loss 0.6: want 0..0.5"},
+		{[]string{"render", "--k8s", "--scenario", "partition", "--nodes", "1"}, "scenario partition: needs at least 2 agents"},
+		{[]string{"render", "--k8s", "--scenario", "partition", "--partition-hold", "0s"}, "partition hold 0s"},
 		{[]string{"render", "--k8s", "--latency", "11s"}, "shaping: latency 11s: want 0..10s"},
 		{[]string{"render", "--k8s", "--bandwidth", "fast"}, `--bandwidth "fast"`},
 		{[]string{"collect", "--endpoint", t.TempDir(), "--scenario", "revocation"}, "no revoked supernode's peer id"},
@@ -568,5 +570,69 @@ func TestCollectTargets(t *testing.T) {
 	}
 	if d := cmp.Diff(want[:1], o.restartedTargets()); d != "" {
 		t.Errorf("restarted targets (-want +got):\n%s", d)
+	}
+}
+
+// render --scenario partition puts a cut sidecar first in every pod of the
+// cut side (the second half of the agents, the supernodes past k) and in
+// no other: root with NET_ADMIN, a startup probe holding the pod until the
+// cut is in place, keeping exactly the cut side's pods, its arguments the
+// cut command's; the publisher Job waits for every cut agent's heartbeat
+// alarm before it publishes; collect with --k8s-namespace knows the cut
+// agents.
+func TestTestnetRenderPartition(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "zone.yaml")
+	if msg, err := runTestnetSubCmd(t, "render", "--k8s", "--scenario", "partition", "--nodes", "4", "--supernodes", "3", "--threshold", "2",
+		"--namespace", "tn", "--partition-hold", "7m", "--out", out); err != nil {
+		t.Fatalf("render: %v\n%s", err, msg)
+	}
+	data, _ := os.ReadFile(out)
+	r := decodeRendered(t, data)
+	cutSide := []string{"supernode-2", "agent-2", "agent-3"}
+	var keep []string
+	for _, name := range cutSide {
+		keep = append(keep, "--keep", name+"-0."+map[bool]string{true: "supernodes", false: "agents"}[strings.HasPrefix(name, "supernode")]+".tn.svc.cluster.local")
+	}
+	for name, set := range r.sets {
+		pod := set.Spec.Template.Spec
+		c := pod.InitContainers[0]
+		if !slices.Contains(cutSide, name) {
+			if c.Name == "cut" {
+				t.Errorf("%s, of the connected side, is cut", name)
+			}
+			continue
+		}
+		if c.Name != "cut" || c.RestartPolicy == nil || c.StartupProbe == nil || *c.SecurityContext.RunAsUser != 0 ||
+			!slices.Contains(c.SecurityContext.Capabilities.Add, "NET_ADMIN") {
+			t.Errorf("%s's first init container %s: want the cut sidecar, root with NET_ADMIN and a startup probe", name, c.Name)
+			continue
+		}
+		if node := container(t, pod, "node"); node.LivenessProbe != nil {
+			t.Errorf("%s's node has a liveness probe: the cut keeps the kubelet's probe out, and it would restart the node", name)
+		}
+		var got []string
+		for i, a := range c.Args {
+			if a == "--keep" {
+				got = append(got, a, c.Args[i+1])
+			}
+		}
+		if d := cmp.Diff(keep, got); d != "" {
+			t.Errorf("%s keeps (-want +got):\n%s", name, d)
+		}
+		cmd := newTestnetCutCmd()
+		if err := cmd.ParseFlags(c.Args[2:]); err != nil || !slices.Contains(c.Args, "7m0s") {
+			t.Errorf("%s's cut arguments %v: %v", name, c.Args, err)
+		}
+	}
+	wait := container(t, r.job.Spec.Template.Spec, "wait-cut").Args
+	if !slices.Contains(wait, "heartbeat-stale") || !slices.Contains(wait, "http://agent-3-0.agents.tn.svc.cluster.local:9090") ||
+		slices.Contains(wait, "http://agent-1-0.agents.tn.svc.cluster.local:9090") {
+		t.Errorf("the Job's wait %v: want the cut agents' heartbeat alarms", wait)
+	}
+	o := collectOptions{namespace: "tn", domain: "cluster.local", agents: 4, supernodes: 3}
+	o.Scenario = testnet.ScenarioPartition
+	want := []string{"http://agent-2-0.agents.tn.svc.cluster.local:9090", "http://agent-3-0.agents.tn.svc.cluster.local:9090"}
+	if d := cmp.Diff(want, o.agentsWhere(testnet.ScenarioPartition, nil, k8s.Spec.CutAgent)); d != "" {
+		t.Errorf("collect's cut agents (-want +got):\n%s", d)
 	}
 }

@@ -156,6 +156,10 @@ type CollectOptions struct {
 	// FloodTargets are the endpoints of the agents the flood scenario's
 	// peers connected to: each must have graylisted both.
 	FloodTargets []string
+	// Cut are the endpoints of the partition scenario's cut agents: each
+	// must have raised its heartbeat alarm, heard nothing of the update
+	// until the cut healed, and installed it after.
+	Cut []string
 	// RevokedPeer is the revocation scenario's revoked supernode (its
 	// peer ID, which render prints): no agent may count its co-signature.
 	RevokedPeer string

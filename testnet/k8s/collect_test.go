@@ -406,3 +406,50 @@ func TestPrivateZoneChecks(t *testing.T) {
 		})
 	}
 }
+
+// The partition checks read each agent's events: a cut agent must have
+// raised its heartbeat alarm, have no event of the update before the
+// alarm cleared (the heal), and have installed it after; the connected
+// side must have installed. Each failure fails the check naming it.
+func TestPartitionChecks(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 6, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return t0.Add(time.Duration(s) * time.Second) }
+	ev := func(kind node.EventKind, id string, s int) node.APIEvent {
+		return node.APIEvent{Kind: kind, ID: id, At: at(s)}
+	}
+	stale, ok := ev(node.EventHeartbeatStale, "", 240), node.APIEvent{Kind: node.EventHeartbeatOK, Reason: "stale", At: at(600)}
+	agent := func(name string, events ...node.APIEvent) *NodeReport {
+		return &NodeReport{Endpoint: "/z/" + name + "/state", Status: &node.APIStatus{ID: name, Roles: []string{"agent"}, Events: events}}
+	}
+	connected := agent("a1", ev(node.EventAccepted, "U", 250), ev(node.EventInstalled, "U", 260))
+	cut := agent("a2", stale, ok, ev(node.EventAccepted, "U", 610), ev(node.EventInstalled, "U", 620))
+	for _, tc := range []struct {
+		name   string
+		cut    *NodeReport
+		failed []string
+	}{
+		{"held and healed", cut, nil},
+		{"never alarmed", agent("a2", ok, ev(node.EventAccepted, "U", 610), ev(node.EventInstalled, "U", 620)),
+			[]string{"cut_side_alarmed", "cut_side_waited"}},
+		{"heard the fix through the cut", agent("a2", stale, ev(node.EventPending, "U", 300), ok, ev(node.EventInstalled, "U", 620)),
+			[]string{"cut_side_waited"}},
+		{"did not catch up", agent("a2", stale, ok), []string{"healed_caught_up"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := CollectOptions{Scenario: testnet.ScenarioPartition, UpdateID: "U", Published: at(245), Cut: []string{"/z/a2/state"}, Agents: 2}
+			rep := buildReport([]*NodeReport{connected, tc.cut}, 0, originEgress{}, o)
+			var failed []string
+			for _, name := range []string{"connected_side_installed", "cut_side_alarmed", "cut_side_waited", "healed_caught_up"} {
+				if ok, found := rep.Checks[name]; !found || !ok {
+					failed = append(failed, name)
+				}
+			}
+			if d := cmp.Diff(tc.failed, failed); d != "" {
+				t.Errorf("failed checks (-want +got):\n%s", d)
+			}
+			if tc.failed == nil && (rep.Stages["caught_up"].MaxMS != 20000 || rep.Stages["connected_side"].MaxMS != 5000) {
+				t.Errorf("stages %+v: want caught_up 20 s after the heal, connected_side 5 s after publication", rep.Stages)
+			}
+		})
+	}
+}

@@ -23,7 +23,9 @@
 // flooder Job runs peers outside the PKI next to some agents (flood); a
 // content zone publishes a large fix, judged by the origins' egress; a
 // private zone renders beside the zone in its namespace (Spec.Zones, its
-// names prefixed) under the same root (private-zone). Node
+// names prefixed) under the same root (private-zone); a cut side's pods
+// cut themselves off and heal (partition); with shaping, every pod
+// shapes its own link. Node
 // configs come from the caller's ConfigFunc (the CLI passes `patchnet
 // init`'s renderer), so there is one config template.
 //

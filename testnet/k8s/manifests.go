@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -50,11 +51,11 @@ func Build(s Spec, z *Zone) ([]Object, error) {
 	boot := s.Bootstrap(z)
 	for i, id := range z.Supernodes {
 		others := append(append([]string{}, boot[:i]...), boot[i+1:]...)
-		b.supernode(id, others)
+		b.supernode(id, others, s.CutSupernode(i))
 	}
 	agentBoot := append(slices.Clone(boot), s.ForeignBootstrap...)
 	for i, id := range z.Agents {
-		b.agent(id, agentBoot, s.Late(i), s.Churn(i))
+		b.agent(id, agentBoot, s.Late(i), s.Churn(i), s.CutAgent(i))
 	}
 	b.publisher(boot)
 	if s.Scenario == testnet.ScenarioFlood {
@@ -185,7 +186,7 @@ func (s Spec) statefulSet(name, component, svc string, pod corev1.PodSpec) *apps
 }
 
 // supernode is supernode id's config, StatefulSet and proxy.
-func (b *builder) supernode(id Identity, boot []string) {
+func (b *builder) supernode(id Identity, boot []string, cut bool) {
 	s := b.s
 	args := s.initArgs(boot)
 	args.VendorOrigins, args.VendorKeys = []string{s.OriginURL()}, []string{vendorDir + "/vendor.asc"}
@@ -195,13 +196,16 @@ func (b *builder) supernode(id Identity, boot []string) {
 			corev1.VolumeMount{Name: "vendor", MountPath: vendorDir, ReadOnly: true}))
 	pod := podSpec(false, []corev1.Container{s.prepareContainer(false, "")}, []corev1.Container{node, s.proxyContainer()},
 		s.nodeVolumes(id.Name, configMapVolume("config", configMapOf(id.Name)), configMapVolume("vendor", vendorConfigMap)))
+	if cut {
+		pod = s.cutOff(pod)
+	}
 	b.add(s.statefulSet(id.Name, "supernode", supernodeService, s.shaped(pod, false)))
 }
 
 // agent is agent id's StatefulSet. Its config is written in the pod by
 // `patchnet init agent`, which pins the image's own dpkg and the
 // sandbox's /bin/sh: render cannot know their digests.
-func (b *builder) agent(id Identity, boot []string, late bool, churn string) {
+func (b *builder) agent(id Identity, boot []string, late bool, churn string, cut bool) {
 	s := b.s
 	args := s.initArgs(boot)
 	args.Sysroot = sysrootDir
@@ -225,6 +229,9 @@ func (b *builder) agent(id Identity, boot []string, late bool, churn string) {
 	pod := podSpec(true, steps, []corev1.Container{node, proxy},
 		s.nodeVolumes(id.Name, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			configMapVolume("debs", debsConfigMap)))
+	if cut {
+		pod = s.cutOff(pod)
+	}
 	b.add(s.statefulSet(id.Name, "agent", agentService, s.shaped(pod, false)))
 }
 
@@ -273,6 +280,8 @@ func (b *builder) publisher(boot []string) {
 		steps = append(steps, b.thief()...)
 	case testnet.ScenarioRevocation:
 		steps = append(steps, b.revocation()...)
+	case testnet.ScenarioPartition:
+		steps = append(steps, b.partitionWait())
 	case testnet.ScenarioByzantine:
 		steps = append(steps, b.byzantine()...)
 		volumes = append(volumes, corev1.Volume{Name: "byzantine-key", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
@@ -375,6 +384,20 @@ func (b *builder) revocation() []corev1.Container {
 		wait = append(wait, "--endpoint", s.AgentAPI(i))
 	}
 	return []corev1.Container{send, s.container("wait-crl", wait, nil)}
+}
+
+// partitionWait holds the partition scenario's fix back until every cut
+// agent raised its heartbeat alarm: it hears fewer than k supernodes, so
+// the cut is in place, as netns waits before it publishes.
+func (b *builder) partitionWait() corev1.Container {
+	s := b.s
+	wait := []string{"testnet", "wait", "--event", string(node.EventHeartbeatStale), "--timeout", (s.PartitionHold + 10*time.Minute).String()}
+	for i := range s.Agents {
+		if s.CutAgent(i) {
+			wait = append(wait, "--endpoint", s.AgentAPI(i))
+		}
+	}
+	return s.container("wait-cut", wait, nil)
 }
 
 // flooder is the flood scenario's attacker: a Job running `patchnet

@@ -3,6 +3,7 @@ package k8s
 import (
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -130,17 +131,73 @@ func (s Spec) shaped(pod corev1.PodSpec, origin bool) corev1.PodSpec {
 	if origin && sh.OriginBandwidth > 0 {
 		rate = sh.OriginBandwidth
 	}
-	c := s.container("shape", []string{"testnet", "shape", "--dev", "eth0", "--bandwidth", fmt.Sprintf("%dB", rate),
-		"--loss", strconv.FormatFloat(sh.Loss, 'f', -1, 64), "--latency", sh.Latency.String()},
-		[]corev1.VolumeMount{{Name: "xtables", MountPath: xtablesDir}}, "NET_ADMIN", "NET_RAW")
-	c.Env = []corev1.EnvVar{{Name: "XTABLES_LOCKFILE", Value: xtablesDir + "/xtables.lock"}}
-	c.SecurityContext.RunAsUser, c.SecurityContext.RunAsNonRoot = ptr(int64(0)), ptr(false) // tc and iptables need the capability in effect
+	c := s.netAdminContainer("shape", []string{"testnet", "shape", "--dev", "eth0", "--bandwidth", fmt.Sprintf("%dB", rate),
+		"--loss", strconv.FormatFloat(sh.Loss, 'f', -1, 64), "--latency", sh.Latency.String()})
 	if sh.Latency > 0 {
 		c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
 	}
+	return withNetAdmin(pod, c)
+}
+
+// netAdminContainer runs args as root with CAP_NET_ADMIN and CAP_NET_RAW
+// in effect (tc, iptables; capabilities added to a non-root container are
+// not), iptables' lock file in an emptyDir of its own, plus mounts.
+func (s Spec) netAdminContainer(name string, args []string, mounts ...corev1.VolumeMount) corev1.Container {
+	c := s.container(name, args, append([]corev1.VolumeMount{{Name: "xtables", MountPath: xtablesDir}}, mounts...), "NET_ADMIN", "NET_RAW")
+	c.Env = []corev1.EnvVar{{Name: "XTABLES_LOCKFILE", Value: xtablesDir + "/xtables.lock"}}
+	c.SecurityContext.RunAsUser, c.SecurityContext.RunAsNonRoot = ptr(int64(0)), ptr(false)
+	return c
+}
+
+// withNetAdmin is pod with c as its first init container and the volume
+// netAdminContainer mounts.
+func withNetAdmin(pod corev1.PodSpec, c corev1.Container) corev1.PodSpec {
 	pod.InitContainers = append([]corev1.Container{c}, pod.InitContainers...)
-	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "xtables", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	if !slices.ContainsFunc(pod.Volumes, func(v corev1.Volume) bool { return v.Name == "xtables" }) {
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: "xtables", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
+	}
 	return pod
+}
+
+// The partition scenario's files in a cut pod's data volume: the cut is
+// in place, and it was healed (a restarted container cuts no more).
+const (
+	cutReady  = dataDir + "/.testnet-cut"
+	cutHealed = dataDir + "/.testnet-healed"
+)
+
+// cutOff is pod on the partition scenario's cut side: `patchnet testnet
+// cut` as a sidecar that keeps the cut side's pods (by DNS name; they
+// resolve as they come up), the API proxy's port open, and heals after
+// PartitionHold. Its startup probe holds the pod's other containers
+// until the cut is in place (or was healed): the node must not meet the
+// connected side first.
+func (s Spec) cutOff(pod corev1.PodSpec) corev1.PodSpec {
+	args := []string{"testnet", "cut", "--open", itoa(APIPort), "--hold", s.PartitionHold.String(), "--marker", cutHealed, "--ready", cutReady}
+	for i := range s.Supernodes {
+		if s.CutSupernode(i) {
+			args = append(args, "--keep", s.podHost(s.supernodeName(i), supernodeService))
+		}
+	}
+	for i := range s.Agents {
+		if s.CutAgent(i) {
+			args = append(args, "--keep", s.podHost(s.agentName(i), agentService))
+		}
+	}
+	c := s.netAdminContainer("cut", args, corev1.VolumeMount{Name: "data", MountPath: dataDir})
+	c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
+	c.StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{Exec: &corev1.ExecAction{
+		Command: []string{"/bin/sh", "-c", "test -e " + cutReady + " || test -e " + cutHealed}}},
+		PeriodSeconds: 2, FailureThreshold: 600} // its peers' pods may take minutes to get addresses
+	pod.Containers = slices.Clone(pod.Containers)
+	for i := range pod.Containers {
+		if pod.Containers[i].Name == "node" {
+			// The kubelet's probes of the libp2p port are cut off too: a
+			// liveness probe would restart the node all through the cut.
+			pod.Containers[i].LivenessProbe = nil
+		}
+	}
+	return withNetAdmin(pod, c)
 }
 
 // keyMode is the node Secret's file mode: readable by the pod's fsGroup

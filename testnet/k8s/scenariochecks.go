@@ -3,6 +3,7 @@ package k8s
 import (
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/testnet"
@@ -16,6 +17,8 @@ func scenarioChecks(rep *testnet.Report, reports []*NodeReport, origin originEgr
 	switch rep.Scenario {
 	case testnet.ScenarioPrivateZone:
 		privateZoneChecks(rep, reports, o)
+	case testnet.ScenarioPartition:
+		partitionChecks(rep, reports, o)
 	case testnet.ScenarioContent:
 		// As netns judges it, with the origin that did not answer failing.
 		rep.Checks["origin_egress_within_bound"] = origin.err == nil &&
@@ -221,4 +224,79 @@ func knows(st *node.APIStatus, id string) bool {
 	return slices.ContainsFunc(st.Events, func(e node.APIEvent) bool { return e.ID == id }) ||
 		slices.ContainsFunc(st.Updates, func(u node.APIUpdate) bool { return u.ID == id }) ||
 		slices.ContainsFunc(st.Pending, func(p node.APIPending) bool { return p.ID == id })
+}
+
+// partitionChecks are the partition scenario's, as netns reads them: the
+// connected side's agents installed (connected_side_installed); every cut
+// agent raised its heartbeat alarm (cut_side_alarmed), heard nothing of
+// the update before its alarm cleared, when the cut healed
+// (cut_side_waited), and installed it after (healed_caught_up). Stages:
+// connected_side (acceptance from publication), caught_up (a cut agent's
+// install from its heal).
+func partitionChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
+	var connected, connectedDone, cut, alarmed, waited, caught int
+	var accept, caughtUp []time.Duration
+	for _, r := range reports {
+		if nodeRole(r.Status) != trust.RoleAgent {
+			continue
+		}
+		installed := installedAt(r, o.UpdateID)
+		if !slices.Contains(o.Cut, r.Endpoint) {
+			connected++
+			if !installed.IsZero() {
+				connectedDone++
+			}
+			for _, s := range rep.Samples {
+				if s.Node == nodeName(r.Endpoint) && s.Accept > 0 {
+					accept = append(accept, s.Accept)
+				}
+			}
+			continue
+		}
+		cut++
+		stale, healed := alarm(r.Status)
+		if !stale.IsZero() {
+			alarmed++
+		}
+		if first := firstEventAbout(r.Status, o.UpdateID); !healed.IsZero() && (first.IsZero() || first.After(healed)) {
+			waited++
+		}
+		if !installed.IsZero() {
+			caught++
+			if !healed.IsZero() {
+				caughtUp = append(caughtUp, installed.Sub(healed))
+			}
+		}
+	}
+	rep.Checks["connected_side_installed"] = connected > 0 && connectedDone == connected
+	rep.Checks["cut_side_alarmed"] = len(o.Cut) > 0 && alarmed == len(o.Cut)
+	rep.Checks["cut_side_waited"] = len(o.Cut) > 0 && waited == len(o.Cut)
+	rep.Checks["healed_caught_up"] = len(o.Cut) > 0 && caught == len(o.Cut)
+	rep.Stages["connected_side"] = testnet.Summarize(accept, connected)
+	rep.Stages["caught_up"] = testnet.Summarize(caughtUp, cut)
+}
+
+// alarm is when the node raised its heartbeat alarm (stale) and when it
+// cleared again after that, each zero if it did not.
+func alarm(st *node.APIStatus) (stale, cleared time.Time) {
+	for _, e := range st.Events {
+		switch {
+		case e.Kind == node.EventHeartbeatStale && stale.IsZero():
+			stale = e.At
+		case e.Kind == node.EventHeartbeatOK && e.Reason == "stale" && !stale.IsZero() && cleared.IsZero():
+			cleared = e.At
+		}
+	}
+	return stale, cleared
+}
+
+// firstEventAbout is the time of the node's first event about update id,
+// zero if none.
+func firstEventAbout(st *node.APIStatus, id string) time.Time {
+	for _, e := range st.Events {
+		if e.ID == id {
+			return e.At
+		}
+	}
+	return time.Time{}
 }

@@ -67,6 +67,11 @@ type Spec struct {
 	ArtifactBytes int64
 	// ChurnShare is the share of agents churn kills (0..1).
 	ChurnShare float64
+	// PartitionHold is how long the partition scenario's cut lasts from
+	// the cut pods' start: past their heartbeat alarm (about
+	// node.DefaultHeartbeatMaxAge), the publication and the connected
+	// side's installs.
+	PartitionHold time.Duration
 	// Shaping shapes every pod's link from inside the pod, as netns mode
 	// shapes a node's (`patchnet testnet shape`, with CAP_NET_ADMIN): the
 	// zero value shapes nothing.
@@ -121,6 +126,7 @@ func DefaultSpec() Spec {
 		UpdateID:      "TESTNET-0001",                     // what collect looks for by default
 		Scenario:      testnet.ScenarioPropagation,        // the fix, and nothing else
 		ChurnShare:    testnet.DefaultParams().ChurnShare, // the issue's churn goal, as in sim and netns
+		PartitionHold: 10 * time.Minute,                   // heartbeats stale after ~4 min, the fix out after that
 	}
 }
 
@@ -132,7 +138,8 @@ const ContentArtifactBytes = 64 << 20
 // steps are a Job's (the others kill pods, cut links or need the zone
 // CA's key, which stays out of the cluster).
 var Scenarios = []string{testnet.ScenarioPropagation, testnet.ScenarioStolenKey, testnet.ScenarioLateJoin, testnet.ScenarioByzantine,
-	testnet.ScenarioRevocation, testnet.ScenarioChurn, testnet.ScenarioFlood, testnet.ScenarioContent, testnet.ScenarioPrivateZone}
+	testnet.ScenarioRevocation, testnet.ScenarioChurn, testnet.ScenarioFlood, testnet.ScenarioContent, testnet.ScenarioPrivateZone,
+	testnet.ScenarioPartition}
 
 // PrivateZone is the private-zone scenario's second zone, beside the
 // rendered one: its name, and with a "-" the prefix of its objects' names.
@@ -197,6 +204,19 @@ func (s Spec) Left(what string) int {
 	return n
 }
 
+// CutAgent and CutSupernode report whether the partition scenario cuts
+// agent or supernode i off, as netns splits a zone: the connected side
+// keeps the first half of the agents, the first k supernodes, the vendor
+// origin and the publisher; the cut side has the rest.
+func (s Spec) CutAgent(i int) bool {
+	return s.Scenario == testnet.ScenarioPartition && i >= s.Agents/2
+}
+
+// CutSupernode: see CutAgent.
+func (s Spec) CutSupernode(i int) bool {
+	return s.Scenario == testnet.ScenarioPartition && i >= s.Threshold
+}
+
 // FloodTarget reports whether the flood scenario's peers connect to
 // agent i: the first testnet.FloodTargets.
 func (s Spec) FloodTarget(i int) bool {
@@ -251,6 +271,10 @@ func (s Spec) Validate() error {
 		return fmt.Errorf("scenario private-zone: needs at least 2 agents, one in each zone (have %d)", s.Agents)
 	case s.Prefix != "" && (len(s.Prefix) > 20 || !dnsLabel.MatchString(strings.TrimSuffix(s.Prefix, "-")) || !strings.HasSuffix(s.Prefix, "-")):
 		return fmt.Errorf("prefix %q: want a short DNS label and a '-'", s.Prefix)
+	case s.Scenario == testnet.ScenarioPartition && s.Agents < 2:
+		return fmt.Errorf("scenario partition: needs at least 2 agents, one on each side (have %d)", s.Agents)
+	case s.Scenario == testnet.ScenarioPartition && (s.PartitionHold <= 0 || s.PartitionHold > testnet.MaxSettle):
+		return fmt.Errorf("partition hold %v: want a positive duration up to %v", s.PartitionHold, testnet.MaxSettle)
 	case s.Scenario == testnet.ScenarioFlood && s.Private:
 		return errors.New("scenario flood: a private zone's pre-shared key keeps peers outside it from connecting at all: render a public zone")
 	case !(s.ChurnShare >= 0 && s.ChurnShare < 1): // NaN too
