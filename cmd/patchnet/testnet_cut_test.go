@@ -22,32 +22,7 @@ import (
 // SIGTERM it heals, writes its marker, and the other node gets through
 // again; started again with the marker there, it cuts nothing.
 func TestTestnetCutInNamespace(t *testing.T) {
-	if err := netns.Available(); err != nil {
-		t.Skipf("no network namespaces here: %v", err)
-	}
-	if err := netns.LatencyAvailable(); err != nil {
-		t.Skip(err)
-	}
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed")
-	}
-	bin, err := patchnetBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	nw, err := netns.New(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
-	nodes := map[string]*netns.Node{}
-	for _, name := range []string{"cut", "kept", "other"} {
-		if nodes[name], err = nw.AddNode(ctx, name, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	bin, ctx, _, nodes := podNamespaces(t, "cut", "kept", "other")
 	cut := nodes["cut"]
 	for _, port := range []string{"4001", "9090"} {
 		ln, err := cut.Listen("tcp", net.JoinHostPort(cut.Addr.String(), port))
@@ -109,4 +84,41 @@ func TestTestnetCutInNamespace(t *testing.T) {
 	}
 	c.Process.Signal(syscall.SIGTERM)
 	c.Wait()
+}
+
+// podNamespaces is a network of the named nodes, each a network
+// namespace as a pod's is, for running the pods' NET_ADMIN commands (the
+// test skips without namespaces, iptables, tc or curl), with the patchnet
+// binary and the test's context.
+func podNamespaces(t *testing.T, names ...string) (string, context.Context, *netns.Network, map[string]*netns.Node) {
+	t.Helper()
+	if err := netns.Available(); err != nil {
+		t.Skipf("no network namespaces here: %v", err)
+	}
+	if err := netns.LatencyAvailable(); err != nil {
+		t.Skip(err)
+	}
+	for _, tool := range []string{"curl", "tc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	bin, err := patchnetBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	nw, err := netns.New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nw.Close() })
+	nodes := map[string]*netns.Node{}
+	for _, name := range names {
+		if nodes[name], err = nw.AddNode(ctx, name, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin, ctx, nw, nodes
 }

@@ -2,10 +2,8 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,8 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/patchnet/patchnet/internal/netns"
 )
 
 // The rendered pods' shaping container (render --bandwidth 10Mbit --loss
@@ -27,32 +23,8 @@ import (
 // from the node takes the latency more (the lower bound alone is
 // asserted). It runs as a sidecar, and exits cleanly on SIGTERM.
 func TestTestnetShapeInNamespace(t *testing.T) {
-	if err := netns.Available(); err != nil {
-		t.Skipf("no network namespaces here: %v", err)
-	}
-	if err := netns.LatencyAvailable(); err != nil {
-		t.Skip(err)
-	}
-	for _, tool := range []string{"curl", "tc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-	bin, err := patchnetBin()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	nw, err := netns.New(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nw.Close()
-	pod, err := nw.AddNode(ctx, "pod", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin, ctx, nw, nodes := podNamespaces(t, "pod")
+	pod := nodes["pod"]
 	ln, err := nw.ListenHub("tcp", nw.HubAddr().String()+":0")
 	if err != nil {
 		t.Fatal(err)
