@@ -69,11 +69,13 @@ type countingWriter struct {
 	failing bool
 }
 
+// WriteHeader notes whether the answer is an error page.
 func (c *countingWriter) WriteHeader(code int) {
 	c.failing = code >= http.StatusMultipleChoices
 	c.ResponseWriter.WriteHeader(code)
 }
 
+// Write passes p on and counts it unless the answer is an error page.
 func (c *countingWriter) Write(p []byte) (int, error) {
 	k, err := c.ResponseWriter.Write(p)
 	if !c.failing {
@@ -86,6 +88,7 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // names with an element starting with a dot.
 type unionFS []fs.FS
 
+// Open opens name in the first file system that has it.
 func (u unionFS) Open(name string) (fs.File, error) {
 	if name != "." {
 		for _, el := range strings.Split(name, "/") {
