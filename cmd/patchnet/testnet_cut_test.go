@@ -54,6 +54,14 @@ func TestTestnetCutInNamespace(t *testing.T) {
 	if said, err := out.ReadString('\n'); err != nil || !strings.HasPrefix(said, "cut off from all but 1 address") {
 		t.Fatalf("cut said %q, %v", said, err)
 	}
+	// A container killed mid-cut leaves its chain; the one started again
+	// cuts afresh instead of failing on it.
+	c.Process.Kill()
+	c.Wait()
+	c, out = run()
+	if said, err := out.ReadString('\n'); err != nil || !strings.HasPrefix(said, "cut off from all but 1 address") {
+		t.Fatalf("cut started again after a kill said %q, %v", said, err)
+	}
 	for _, r := range []struct {
 		from, port string
 		want       bool

@@ -85,4 +85,23 @@ func TestTestnetShapeInNamespace(t *testing.T) {
 	if err := shape.Wait(); err != nil {
 		t.Errorf("shape on SIGTERM: %v", err)
 	}
+	// The sidecar started again (as the kubelet would) adds no second copy
+	// of its rules: two loss rules would drop twice the share.
+	again := pod.Command(ctx, bin, c.Args...)
+	againOut, err := again.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if said, err := bufio.NewReader(againOut).ReadString('\n'); err != nil || !strings.HasPrefix(said, "shaped eth0") {
+		t.Fatalf("shape started again said %q, %v", said, err)
+	}
+	got, _ := pod.Command(ctx, "iptables", "-S", "INPUT").Output()
+	again.Process.Signal(syscall.SIGTERM)
+	again.Wait()
+	if strings.Count(string(got), "statistic") != 1 || strings.Count(string(got), "NFQUEUE") != 1 {
+		t.Errorf("after the sidecar ran twice:\n%s\nwant one loss rule and one queue rule", got)
+	}
 }

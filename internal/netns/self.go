@@ -47,7 +47,7 @@ func ShapeSelf(ctx context.Context, dev string, s Shaping) (stop func(), err err
 		return stop, LatencyAvailable()
 	}
 	if s.Loss > 0 {
-		if err := run(ctx, "iptables", lossRule(dev, s.Loss)...); err != nil {
+		if err := ensureRule(ctx, lossRule(dev, s.Loss)); err != nil {
 			return stop, fmt.Errorf("dropping %s's packets: %w", dev, err)
 		}
 	}
@@ -58,11 +58,26 @@ func ShapeSelf(ctx context.Context, dev string, s Shaping) (stop func(), err err
 	if err != nil {
 		return stop, fmt.Errorf("delaying %s's packets: %w", dev, err)
 	}
-	if err := run(ctx, "iptables", queueRule(dev)...); err != nil {
+	if err := ensureRule(ctx, queueRule(dev)); err != nil {
 		dl.close()
 		return stop, fmt.Errorf("delaying %s's packets: %w", dev, err)
 	}
 	return dl.close, nil
+}
+
+// ensureRule adds rule (iptables arguments: -w, then -I CHAIN N or -A
+// CHAIN, then the rule) unless the chain has it already: a container
+// started again in the same namespace adds no second copy (a second loss
+// rule would drop twice the share).
+func ensureRule(ctx context.Context, rule []string) error {
+	chain, spec := rule[2], rule[3:]
+	if rule[1] == "-I" {
+		spec = rule[4:]
+	}
+	if run(ctx, "iptables", append([]string{"-w", "-C", chain}, spec...)...) == nil {
+		return nil
+	}
+	return run(ctx, "iptables", rule...)
 }
 
 // selfCutChain is the iptables chain CutSelf fills, jumped to from INPUT
@@ -93,17 +108,25 @@ func CutSelf(ctx context.Context, keep []netip.Addr, open []int) (heal func(cont
 	}
 	rules = append(rules, []string{"-A", selfCutChain, "-j", "DROP"}, []string{"-I", "INPUT", "1", "-j", selfCutChain},
 		[]string{"-I", "OUTPUT", "1", "-j", selfCutChain})
-	for _, r := range rules {
-		if err := run(ctx, "iptables", append([]string{"-w"}, r...)...); err != nil {
-			return nil, fmt.Errorf("cutting this namespace off: %w", err)
-		}
-	}
-	return func(ctx context.Context) error {
+	heal = func(ctx context.Context) error {
 		for _, r := range [][]string{{"-D", "INPUT", "-j", selfCutChain}, {"-D", "OUTPUT", "-j", selfCutChain}, {"-F", selfCutChain}, {"-X", selfCutChain}} {
 			if err := run(ctx, "iptables", append([]string{"-w"}, r...)...); err != nil {
 				return fmt.Errorf("healing the cut: %w", err)
 			}
 		}
 		return nil
-	}, nil
+	}
+	// A cut left by a container that died mid-cut goes first, whatever
+	// of it was made: the cut starts over rather than fail on the chain.
+	if run(ctx, "iptables", "-w", "-n", "-L", selfCutChain) == nil {
+		for _, r := range [][]string{{"-D", "INPUT", "-j", selfCutChain}, {"-D", "OUTPUT", "-j", selfCutChain}, {"-F", selfCutChain}, {"-X", selfCutChain}} {
+			run(ctx, "iptables", append([]string{"-w"}, r...)...) // each may be missing
+		}
+	}
+	for _, r := range rules {
+		if err := run(ctx, "iptables", append([]string{"-w"}, r...)...); err != nil {
+			return nil, fmt.Errorf("cutting this namespace off: %w", err)
+		}
+	}
+	return heal, nil
 }
