@@ -308,7 +308,7 @@ func TestRolloutSpreadSchedulesInstalls(t *testing.T) {
 	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "every agent to schedule its install", func() bool {
+	waitFor(t, 60*time.Second, "every agent to schedule its install", func() bool {
 		_, no := agentsWith(l, func(s node.Status) bool { return s.Has(node.EventScheduled) })
 		return len(no) == 0
 	})
