@@ -629,6 +629,13 @@ func TestTestnetRenderPartition(t *testing.T) {
 		slices.Contains(wait, "http://agent-1-0.agents.tn.svc.cluster.local:9090") {
 		t.Errorf("the Job's wait %v: want the cut agents' heartbeat alarms", wait)
 	}
+	// Its arguments pass the wait's own check (it waited without an update
+	// id for crl alone before): here it times out on a node that is not there.
+	run := slices.Clone(wait[1:])
+	run[slices.Index(run, "--timeout")+1] = "10ms"
+	if msg, err := runPodCmd(t, run...); err == nil || !strings.Contains(err.Error(), "not yet on") {
+		t.Errorf("the Job's wait as rendered: %v, want a timeout waiting for the nodes\n%s", err, msg)
+	}
 	o := collectOptions{namespace: "tn", domain: "cluster.local", agents: 4, supernodes: 3}
 	o.Scenario = testnet.ScenarioPartition
 	want := []string{"http://agent-2-0.agents.tn.svc.cluster.local:9090", "http://agent-3-0.agents.tn.svc.cluster.local:9090"}

@@ -152,6 +152,11 @@ func runChild(ctx context.Context, args []string, kill func() bool) (killed bool
 // testnetWaitPoll is how often `patchnet testnet wait` asks each node.
 const testnetWaitPoll = 2 * time.Second
 
+// eventsAboutNoUpdate are the kinds of event `testnet wait` waits for
+// without an update id: a CRL applied (revocation), the heartbeat alarm
+// (partition).
+var eventsAboutNoUpdate = []node.EventKind{node.EventCRL, node.EventHeartbeatStale}
+
 // newTestnetWaitCmd builds `patchnet testnet wait`, the init container
 // that holds a late-join agent back.
 func newTestnetWaitCmd() *cobra.Command {
@@ -164,13 +169,14 @@ func newTestnetWaitCmd() *cobra.Command {
 		Hidden: true,
 		Long: `wait asks each node's API (an API proxy URL or a state directory) every few
 seconds until every one's status has an event of --event about --update-id
-(co-signed, installed, …; crl, about no update, for a CRL applied from the
-zone's gossip), or --timeout passes. Nodes that do not answer yet are
+(co-signed, installed, …; without --update-id crl, a CRL applied from the
+zone's gossip, or heartbeat-stale, the heartbeat alarm), or --timeout
+passes. Nodes that do not answer yet are
 asked again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(endpoints) == 0 || event == "" || (id == "" && event != string(node.EventCRL)) {
-				return errors.New("wait: give --endpoint, --event and (but for crl, about no update) --update-id")
+			if len(endpoints) == 0 || event == "" || (id == "") != slices.Contains(eventsAboutNoUpdate, node.EventKind(event)) {
+				return fmt.Errorf("wait: give --endpoint, --event and --update-id (none for %v, which are about no update)", eventsAboutNoUpdate)
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
