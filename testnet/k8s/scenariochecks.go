@@ -236,6 +236,10 @@ func knows(st *node.APIStatus, id string) bool {
 func partitionChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
 	var connected, connectedDone, cut, alarmed, waited, caught int
 	var accept, caughtUp []time.Duration
+	acceptOf := map[string]time.Duration{}
+	for _, s := range rep.Samples {
+		acceptOf[s.Node] = s.Accept
+	}
 	for _, r := range reports {
 		if nodeRole(r.Status) != trust.RoleAgent {
 			continue
@@ -246,10 +250,8 @@ func partitionChecks(rep *testnet.Report, reports []*NodeReport, o CollectOption
 			if !installed.IsZero() {
 				connectedDone++
 			}
-			for _, s := range rep.Samples {
-				if s.Node == nodeName(r.Endpoint) && s.Accept > 0 {
-					accept = append(accept, s.Accept)
-				}
+			if d := acceptOf[nodeName(r.Endpoint)]; d > 0 {
+				accept = append(accept, d)
 			}
 			continue
 		}

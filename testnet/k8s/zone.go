@@ -41,19 +41,25 @@ type Zone struct {
 	// publisher.
 	Supernodes, Agents []Identity
 	Publisher          Identity
-	// OldDeb is the lab's package before the fix, by file name. The fix
-	// (NewDebName) is not carried: a ConfigMap holds at most 1 MiB, so the
-	// pods that need it rebuild it (nodelab.WriteFix, the same bytes)
-	// and check it against NewDebSHA256 and NewDebSize. NewDebSig is the
-	// vendor's detached signature of it, VendorKey its armored public key.
+	// VendorFiles are the vendor's, shared by the zones of a namespace.
+	VendorFiles
+	// RevocationCRL is the zone CA's next CRL, revoking the last
+	// supernode (scenario revocation only).
+	RevocationCRL []byte
+}
+
+// VendorFiles are the vendor's files a rendered zone carries. OldDeb is
+// the lab's package before the fix, by file name. The fix (NewDebName) is
+// not carried: a ConfigMap holds at most 1 MiB, so the pods that need it
+// rebuild it (nodelab.WriteFix, the same bytes) and check it against
+// NewDebSHA256 and NewDebSize. NewDebSig is the vendor's detached
+// signature of it, VendorKey its armored public key.
+type VendorFiles struct {
 	OldDebName, NewDebName string
 	OldDeb                 []byte
 	NewDebSHA256           [sha256.Size]byte
 	NewDebSize             int64
 	NewDebSig, VendorKey   []byte
-	// RevocationCRL is the zone CA's next CRL, revoking the last
-	// supernode (scenario revocation only).
-	RevocationCRL []byte
 }
 
 // MakeZone makes s's zone in dir (a scratch directory the caller removes)
@@ -87,8 +93,7 @@ func MakeZoneBeside(ctx context.Context, dir string, s Spec, first *Zone, progre
 	if err != nil {
 		return nil, err
 	}
-	z.OldDebName, z.NewDebName, z.OldDeb = first.OldDebName, first.NewDebName, first.OldDeb
-	z.NewDebSHA256, z.NewDebSize, z.NewDebSig, z.VendorKey = first.NewDebSHA256, first.NewDebSize, first.NewDebSig, first.VendorKey
+	z.VendorFiles = first.VendorFiles
 	return z, nil
 }
 
