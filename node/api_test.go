@@ -384,7 +384,8 @@ func TestAPIStatusShowsPendingAndHeartbeat(t *testing.T) {
 		if st, err = c.Status(ctx); err != nil {
 			t.Fatal(err)
 		}
-		return len(st.Pending) == 1 && st.Pending[0].CoSigners == 1 && st.Heartbeat != nil && st.Heartbeat.Supernodes > 0
+		return len(st.Pending) == 1 && st.Pending[0].CoSigners == 1 && st.Heartbeat != nil && st.Heartbeat.Supernodes > 0 &&
+			slices.ContainsFunc(st.Events, func(e node.APIEvent) bool { return e.Kind == node.EventPending }) // emitted just after the record
 	})
 	p := st.Pending[0]
 	if p.ID != fix.ID || p.Version != 1 || p.Threshold != 2 {
