@@ -190,7 +190,7 @@ func TestNoCoSignatureCountsWithoutCRL(t *testing.T) {
 	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "every agent to hold k co-signatures that do not count yet", func() bool {
+	waitFor(t, 60*time.Second, "every agent to hold k co-signatures that do not count yet", func() bool {
 		_, no := agentsWith(l, func(s node.Status) bool {
 			e, ok := s.Last(node.EventPending)
 			return ok && len(e.Signers) == 2 && strings.Contains(e.Detail, "wait for a current CRL")

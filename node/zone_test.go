@@ -89,7 +89,12 @@ func startLab(t testing.TB, o nodelab.Options) *nodelab.Lab {
 	if err != nil {
 		t.Fatalf("starting the lab: %v", err)
 	}
-	t.Cleanup(func() { l.Close() })
+	t.Cleanup(func() {
+		if t.Failed() { // what every member did, for failures seen only under load
+			t.Logf("the lab's events:\n%s", describe(l))
+		}
+		l.Close()
+	})
 	return l
 }
 
