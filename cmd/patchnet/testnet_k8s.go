@@ -43,7 +43,7 @@ func defaultImage() string { return "ghcr.io/patchnet/patchnet:" + buildVersion(
 // newTestnetRenderCmd builds `patchnet testnet render --k8s`.
 func newTestnetRenderCmd() *cobra.Command {
 	s := k8s.DefaultSpec()
-	var toK8s, force bool
+	var toK8s, force, noBaselines bool
 	var out, artifactSize, bandwidth, originBandwidth, loss string
 	cmd := &cobra.Command{
 		Use:   "render --k8s [--out FILE] [--nodes N] [--supernodes N] [--threshold K]",
@@ -65,6 +65,12 @@ the same --scenario and adds its checks. The fix (padded with
 pods rebuild it and check the digest render signed, so run the image of
 this version.
 
+Propagation and content also run the HTTP-origin baseline, as netns does
+(--no-baselines leaves it out): once every agent installed the fix, a
+container in each agent's pod downloads it from the vendor origin over
+HTTP, all released at the same moment by the origin, under the same
+shaping; collect waits for it and reports it beside patchnet.
+
 Agents run the image's dpkg into a sandbox root with the old package
 installed, and write their config in the pod with 'patchnet init agent',
 which pins the image's own installer binaries. Every node pod runs a
@@ -81,6 +87,7 @@ as the zone, and delete the namespace when done.`,
 				return errors.New("render: --k8s is required (Kubernetes manifests are the one target)")
 			}
 			s.Configure = testnetConfig
+			s.HTTPBaseline = !noBaselines
 			var err error
 			if s.ArtifactBytes, err = parseBytes("artifact-size", artifactSize, false); err != nil {
 				return err
@@ -98,6 +105,7 @@ as the zone, and delete the namespace when done.`,
 	f.BoolVar(&toK8s, "k8s", false, "write Kubernetes manifests (required)")
 	f.StringVar(&out, "out", "", "file to write the YAML to (default: standard output); never overwritten without --force")
 	f.BoolVar(&force, "force", false, "overwrite --out if it exists")
+	f.BoolVar(&noBaselines, "no-baselines", false, "leave out the HTTP-origin baseline (propagation and content: once every agent installed, each downloads the fix from the vendor origin at once)")
 	f.StringVar(&s.Namespace, "namespace", s.Namespace, "namespace of every object")
 	f.StringVar(&s.Image, "image", defaultImage(), "image of every container: patchnet on a Debian base (dist/Dockerfile)")
 	f.StringVar(&s.Zone, "zone", s.Zone, "zone name")
@@ -205,6 +213,9 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	}
 	for _, zs := range r.Specs {
 		fmt.Fprintf(stderr, "zone %s: %d supernodes, k=%d, %d agents, publishing %s\n", zs.Zone, zs.Supernodes, zs.Threshold, zs.Agents, zs.UpdateID)
+		if zs.RunsHTTPBaseline() {
+			fmt.Fprintf(stderr, "then the HTTP baseline: each of the %d agents downloads the fix from the vendor origin once all installed it\n", zs.Agents)
+		}
 	}
 	fmt.Fprintf(stderr, "wrote %d objects in namespace %s to %s in %v\n",
 		len(objs), s.Namespace, where, time.Since(start).Round(time.Millisecond))
@@ -290,6 +301,7 @@ Node clocks are compared: keep them in sync. The report goes to stdout (or
 	f.StringVar(&o.UpdateID, "update-id", o.UpdateID, "the update whose propagation is measured")
 	f.StringVar(&o.ArtifactSHA256, "artifact-sha256", "", "its artifact's SHA-256 as published (render prints it): an agent that installed another is a wrong install")
 	f.StringVar(&o.Origin, "origin", "", "the vendor origin's URL, whose served bytes count as origin egress (with --k8s-namespace: the rendered one's)")
+	f.DurationVar(&o.BaselineWait, "baseline-wait", k8s.BaselineCollectWait, "how long to wait for the origin's HTTP baseline (it starts once every agent installed) before reading the nodes; 0: do not read it")
 	f.StringVar(&o.artifactLen, "artifact-size", "0", "the artifact's size as published, for the report and the content scenario's bound (render prints it)")
 	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")
 	f.DurationVar(&o.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread as rendered, for the report")
@@ -324,6 +336,14 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 		o.Agents -= o.spec().Left(k8s.ChurnStayDown) // left down: not read, not expected
 	}
 	o.OnError = func(ep string, err error) { fmt.Fprintf(stderr, "%s: %v\n", ep, err) }
+	said := ""
+	o.BaselineProgress = func(s k8s.BaselineState) {
+		line := fmt.Sprintf("HTTP baseline: %d/%d agents at the origin's barrier, %d downloads done", s.Registered, s.Expected, len(s.Results))
+		if s.Expected > 0 && line != said {
+			fmt.Fprintln(stderr, line)
+			said = line
+		}
+	}
 	o.Progress = func(_ string, done, total int) {
 		if done == total || done%50 == 0 {
 			fmt.Fprintf(stderr, "read %d/%d nodes\n", done, total)

@@ -539,5 +539,26 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	if rep.Scenario != scenario {
 		t.Errorf("report of scenario %q, want %q", rep.Scenario, scenario)
 	}
+	checkRenderedBaseline(t, said, &rep, agentCount)
 	return &rep, e
+}
+
+// checkRenderedBaseline: where render said the zone runs the HTTP
+// baseline, every agent's pod downloaded the fix from the origin once
+// all installed, and collect reported it; elsewhere it is absent.
+func checkRenderedBaseline(t *testing.T, said string, rep *testnet.Report, agents int) {
+	t.Helper()
+	res, ok := rep.Results[testnet.ResultHTTPOrigin]
+	if !strings.Contains(said, "then the HTTP baseline") {
+		if ok || rep.HTTPOriginEgressBytes != 0 {
+			t.Errorf("an HTTP baseline %+v (%d bytes) in a zone rendered without one", res, rep.HTTPOriginEgressBytes)
+		}
+		return
+	}
+	if !ok || res.Delivered != 1 || res.MaxMS <= 0 {
+		t.Errorf("HTTP baseline %+v (reported %v): want every agent's download, timed", res, ok)
+	}
+	if want := int64(agents) * rep.ArtifactBytes; rep.HTTPOriginEgressBytes != want {
+		t.Errorf("the HTTP baseline's origin served %d bytes, want %d agents × %d", rep.HTTPOriginEgressBytes, agents, rep.ArtifactBytes)
+	}
 }

@@ -643,3 +643,37 @@ func TestTestnetRenderPartition(t *testing.T) {
 		t.Errorf("collect's cut agents (-want +got):\n%s", d)
 	}
 }
+
+// The HTTP baseline is rendered for propagation (and content) unless
+// --no-baselines: a container in each agent pod and the barrier's size
+// on the vendor origin; the scenarios netns runs without it, and
+// --no-baselines, render neither.
+func TestTestnetRenderHTTPBaseline(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want bool
+	}{
+		{nil, true},
+		{[]string{"--no-baselines"}, false},
+		{[]string{"--scenario", testnet.ScenarioStolenKey}, false},
+	} {
+		out := filepath.Join(t.TempDir(), "zone.yaml")
+		args := append([]string{"render", "--k8s", "--nodes", "2", "--supernodes", "2", "--threshold", "2", "--namespace", "tn", "--out", out}, tc.args...)
+		if msg, err := runTestnetSubCmd(t, args...); err != nil {
+			t.Fatalf("render %v: %v\n%s", tc.args, err, msg)
+		}
+		data, _ := os.ReadFile(out)
+		r := decodeRendered(t, data)
+		origin := r.deploy.Spec.Template.Spec.Containers[0].Args
+		if got := slices.Contains(origin, "--baseline-clients") && slices.Contains(origin, "2"); got != tc.want {
+			t.Errorf("render %v: the origin runs the barrier %v (%v), want %v", tc.args, got, origin, tc.want)
+		}
+		for _, name := range []string{"agent-0", "agent-1"} {
+			pod := r.sets[name].Spec.Template.Spec
+			got := slices.ContainsFunc(pod.Containers, func(c corev1.Container) bool { return c.Name == "http-baseline" })
+			if got != tc.want {
+				t.Errorf("render %v: %s has the baseline container %v, want %v", tc.args, name, got, tc.want)
+			}
+		}
+	}
+}

@@ -386,18 +386,29 @@ func buildFix(out string, padding int64, want string) (string, error) {
 func newTestnetServeOriginCmd() *cobra.Command {
 	var dirs []string
 	var listen string
+	var clients int
+	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:    "serve-origin --dir DIR... --listen ADDR",
+		Use:    "serve-origin --dir DIR... --listen ADDR [--baseline-clients N]",
 		Short:  "Serve directories' packages and signatures over HTTP as the testnet's vendor origin",
 		Hidden: true,
 		Long: `serve-origin serves the files of every --dir (the first that has a name wins;
 names with an element starting with a dot are hidden) and answers
-GET ` + k8s.OriginServedPath + ` with the bytes it served, for collect.`,
+GET ` + k8s.OriginServedPath + ` with the bytes it served, for collect. With
+--baseline-clients it runs the HTTP baseline's barrier for that many agents
+(each runs 'patchnet testnet http-baseline'), lets them download at once
+when all came or --baseline-wait after the first did, and answers GET
+` + k8s.BaselinePath + ` with their results; their downloads are counted apart.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := k8s.NewOrigin(dirs...)
 			if err != nil {
 				return err
+			}
+			if clients > 0 {
+				if err := o.ExpectBaseline(clients, wait); err != nil {
+					return err
+				}
 			}
 			// No write timeout: an artifact of hundreds of MiB takes its
 			// time over a slow link; an idle connection still goes.
@@ -406,6 +417,8 @@ GET ` + k8s.OriginServedPath + ` with the bytes it served, for collect.`,
 	}
 	cmd.Flags().StringArrayVar(&dirs, "dir", nil, "directory to serve (required; repeatable)")
 	cmd.Flags().StringVar(&listen, "listen", fmt.Sprintf(":%d", k8s.OriginPort), "TCP address to serve on")
+	cmd.Flags().IntVar(&clients, "baseline-clients", 0, "run the HTTP baseline's barrier for this many agents (0: no baseline)")
+	cmd.Flags().DurationVar(&wait, "baseline-wait", k8s.BaselineWait, "open the barrier this long after the first client came, whoever else did")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

@@ -177,6 +177,15 @@ type CollectOptions struct {
 	// origin egress. Empty: not read (the report's origin egress is the
 	// publishers' alone). The content scenario needs it.
 	Origin string
+	// BaselineWait is how long to wait for the origin's HTTP baseline
+	// (baseline.go) to finish before the nodes are read: it starts once
+	// every agent installed, so the nodes are read after that too. 0:
+	// the baseline is not read. Past it the baseline's results so far
+	// are reported.
+	BaselineWait time.Duration
+	// BaselineProgress, if set, is told what the origin says of the
+	// baseline at each look while collect waits for it.
+	BaselineProgress func(BaselineState)
 	// ArtifactBytes is the size of the update's artifact as published,
 	// for the report (render prints it); the content scenario's bound on
 	// origin egress is in copies of it.
@@ -218,11 +227,14 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 	case o.Scenario == testnet.ScenarioContent && (o.Origin == "" || o.ArtifactBytes < 1):
 		return nil, errors.New("collecting: scenario content: needs the vendor origin's URL and the artifact's size (render prints it)")
 	}
+	origin := originEgress{}
+	if o.Origin != "" && o.BaselineWait > 0 {
+		origin.baseline = o.waitBaseline(ctx)
+	}
 	reports, failed := fetchAll(ctx, endpoints, o)
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("collecting: none of %d nodes answered", len(endpoints))
 	}
-	origin := originEgress{}
 	if o.Origin != "" {
 		origin.served, origin.err = FetchOriginServed(ctx, o.Origin)
 		if origin.err != nil && o.OnError != nil {
@@ -232,11 +244,24 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 	return buildReport(reports, failed, origin, o), nil
 }
 
+// waitBaseline waits up to BaselineWait for the origin's HTTP baseline
+// and returns what it has then; what kept it is told OnError.
+func (o CollectOptions) waitBaseline(ctx context.Context) BaselineState {
+	ctx, cancel := context.WithTimeout(ctx, o.BaselineWait)
+	defer cancel()
+	s, err := WaitBaseline(ctx, o.Origin, o.BaselineProgress)
+	if err != nil && o.OnError != nil {
+		o.OnError(o.Origin, err)
+	}
+	return s
+}
+
 // originEgress is what the vendor origin said it served, or why it said
-// nothing.
+// nothing, and its HTTP baseline.
 type originEgress struct {
-	served int64
-	err    error
+	served   int64
+	err      error
+	baseline BaselineState
 }
 
 // fetchAll reads the endpoints, in their order, and counts the failures.
@@ -314,6 +339,9 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 	rep.Stages["receipt"] = testnet.Summarize(receipt, rep.Nodes)
 	rep.Stages["accept"] = testnet.Summarize(accept, rep.Nodes)
 	rep.Stages["install"] = testnet.Summarize(inst, rep.Nodes)
+	if b := origin.baseline; b.Expected > 0 {
+		rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = b.Result(rep.Nodes), b.ServedBytes
+	}
 	rep.Checks["all_nodes_answered"] = failed == 0 && origin.err == nil
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes
 	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0

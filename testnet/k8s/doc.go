@@ -25,7 +25,9 @@
 // private zone renders beside the zone in its namespace (Spec.Zones, its
 // names prefixed) under the same root (private-zone); a cut side's pods
 // cut themselves off and heal (partition); with shaping, every pod
-// shapes its own link. Node
+// shapes its own link; propagation and content then run the HTTP-origin
+// baseline (baseline.go), every agent's pod downloading the fix from the
+// origin at once, released by the origin's barrier. Node
 // configs come from the caller's ConfigFunc (the CLI passes `patchnet
 // init`'s renderer), so there is one config template.
 //

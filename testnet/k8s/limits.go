@@ -28,3 +28,25 @@ const (
 // streaming (`patchnet testnet build-fix` peaked at 38 MiB resident for
 // 64 MiB and for 256 MiB of padding) into an emptyDir.
 const MaxArtifactBytes = testnet.MaxArtifactBytes
+
+// The HTTP baseline's bounds (baseline.go).
+const (
+	// BaselineWait is how long the origin's barrier waits after its first
+	// client for the rest (beyond the fix's rollout spread, which render
+	// adds): agents that never install must not hold the baseline back
+	// for good.
+	BaselineWait = 15 * time.Minute
+	// BaselineRetry is how soon a client asks the origin again after a
+	// connection error or a 5xx (its pod restarting).
+	BaselineRetry = time.Second
+	// BaselinePoll is how often collect asks the origin whether the
+	// baseline is done.
+	BaselinePoll = 2 * time.Second
+	// BaselineCollectWait is how long collect waits for the baseline by
+	// default: the agents' downloads start once every agent installed.
+	BaselineCollectWait = 10 * time.Minute
+	// maxBaselineName bounds a client's name (a pod's DNS name).
+	maxBaselineName = 253
+	// maxBaselineResult bounds a posted BaselineResult (an error text).
+	maxBaselineResult = 4 << 10
+)

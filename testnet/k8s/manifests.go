@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -221,12 +223,15 @@ func (b *builder) agent(id Identity, boot []string, late bool, churn string, cut
 	if churn != "" {
 		node.LivenessProbe = nil // a node left down must not be restarted by the kubelet
 	}
-	proxy := s.proxyContainer()
+	sidecars := []corev1.Container{node, s.proxyContainer()}
+	if s.RunsHTTPBaseline() {
+		sidecars = append(sidecars, b.baselineContainer(id.Name))
+	}
 	steps := []corev1.Container{s.prepareContainer(true, b.z.OldDebName), initC}
 	if late {
 		steps = append([]corev1.Container{s.lateContainer()}, steps...)
 	}
-	pod := podSpec(true, steps, []corev1.Container{node, proxy},
+	pod := podSpec(true, steps, sidecars,
 		s.nodeVolumes(id.Name, corev1.Volume{Name: "run", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
 			configMapVolume("debs", debsConfigMap)))
 	if cut {
@@ -240,7 +245,11 @@ func (b *builder) agent(id Identity, boot []string, late bool, churn string, cut
 // ConfigMap, counting what it serves for collect.
 func (b *builder) vendor() {
 	s := b.s
-	c := s.container("origin", []string{"testnet", "serve-origin", "--dir", fixDir, "--dir", debsDir, "--listen", ":" + itoa(OriginPort)},
+	args := []string{"testnet", "serve-origin", "--dir", fixDir, "--dir", debsDir, "--listen", ":" + itoa(OriginPort)}
+	if s.RunsHTTPBaseline() {
+		args = append(args, "--baseline-clients", itoa(s.Agents), "--baseline-wait", s.baselineWait().String())
+	}
+	c := s.container("origin", args,
 		[]corev1.VolumeMount{{Name: "fix", MountPath: fixDir, ReadOnly: true}, {Name: "debs", MountPath: debsDir, ReadOnly: true}})
 	c.Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: OriginPort, Protocol: corev1.ProtocolTCP}}
 	// Not the fix itself: every probe would count as origin egress.
@@ -255,6 +264,27 @@ func (b *builder) vendor() {
 		Spec: corev1.ServiceSpec{Selector: labels("vendor", vendorName),
 			Ports: []corev1.ServicePort{{Name: "http", Port: OriginPort, TargetPort: intstr.FromString("http")}}}})
 }
+
+// baselineContainer is agent name's part of the HTTP baseline: once its
+// node installed the fix, `patchnet testnet http-baseline` registers at
+// the vendor origin's barrier, downloads the fix with everyone else when
+// released, and posts its time; then it idles (a container that exits is
+// started again), a marker in the state volume keeping a restarted one
+// from downloading twice.
+func (b *builder) baselineContainer(name string) corev1.Container {
+	s, z := b.s, b.z
+	args := []string{"testnet", "http-baseline", "--origin", s.OriginURL(), "--name", name, "--file", z.NewDebName,
+		"--sha256", hex.EncodeToString(z.NewDebSHA256[:]), "--size", strconv.FormatInt(z.NewDebSize, 10),
+		"--state", StateDir, "--update-id", s.UpdateID, "--marker", baselineMarker,
+		"--timeout", (s.baselineWait() + BaselineWait).String()}
+	c := s.container("http-baseline", args, []corev1.VolumeMount{{Name: "data", MountPath: dataDir}})
+	c.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("64Mi")
+	return c
+}
+
+// baselineMarker, in an agent pod's data volume, says its HTTP baseline
+// download was done and reported.
+const baselineMarker = dataDir + "/.testnet-baseline"
 
 // publisher is the publisher's config and the Job that authors the fix
 // with `patchnet update new` and publishes it with `patchnet publish`,

@@ -26,10 +26,12 @@ type OriginServed struct {
 // Origin is the rendered zone's vendor origin: it serves the files of
 // its directories (the first that has a name wins; names with a
 // dot-element, such as a mounted ConfigMap's ..data, are hidden) and
-// counts the bytes it served.
+// counts the bytes it served; with ExpectBaseline it also runs the HTTP
+// baseline's barrier and serves its downloads, counted apart.
 type Origin struct {
-	files  http.Handler
-	served atomic.Int64
+	files    http.Handler
+	served   atomic.Int64
+	baseline *barrier // nil: no HTTP baseline (ExpectBaseline)
 }
 
 // NewOrigin serves dirs, each of which must be a directory.
@@ -52,6 +54,10 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == OriginServedPath {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(OriginServed{Bytes: o.served.Load()})
+		return
+	}
+	if r.URL.Path == BaselinePath || strings.HasPrefix(r.URL.Path, BaselinePath+"/") {
+		o.serveBaseline(w, r)
 		return
 	}
 	o.files.ServeHTTP(&countingWriter{ResponseWriter: w, n: &o.served}, r)

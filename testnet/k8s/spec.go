@@ -72,6 +72,11 @@ type Spec struct {
 	// node.DefaultHeartbeatMaxAge), the publication and the connected
 	// side's installs.
 	PartitionHold time.Duration
+	// HTTPBaseline runs the HTTP-origin baseline after the fix where
+	// netns runs it (propagation, content): once every agent installed,
+	// each agent's pod downloads the fix from the vendor origin at the
+	// same moment (RunsHTTPBaseline; baseline.go).
+	HTTPBaseline bool
 	// Shaping shapes every pod's link from inside the pod, as netns mode
 	// shapes a node's (`patchnet testnet shape`, with CAP_NET_ADMIN): the
 	// zero value shapes nothing.
@@ -127,6 +132,7 @@ func DefaultSpec() Spec {
 		Scenario:      testnet.ScenarioPropagation,        // the fix, and nothing else
 		ChurnShare:    testnet.DefaultParams().ChurnShare, // the issue's churn goal, as in sim and netns
 		PartitionHold: 10 * time.Minute,                   // heartbeats stale after ~4 min, the fix out after that
+		HTTPBaseline:  true,                               // numbers without a floor mean little, as in netns
 	}
 }
 
@@ -166,6 +172,17 @@ func (s Spec) Zones() []Spec {
 	priv.UpdateID, priv.ForeignBootstrap = PrivateUpdateID(s.UpdateID), nil
 	return []Spec{pub, priv}
 }
+
+// RunsHTTPBaseline reports whether the rendered zone runs the HTTP-origin
+// baseline: asked for, and a scenario whose agents all install the fix
+// from one origin (propagation, content), as netns runs it.
+func (s Spec) RunsHTTPBaseline() bool {
+	return s.HTTPBaseline && s.Prefix == "" && (s.Scenario == testnet.ScenarioPropagation || s.Scenario == testnet.ScenarioContent)
+}
+
+// baselineWait is how long the origin's barrier waits after its first
+// client: BaselineWait past the fix's rollout spread.
+func (s Spec) baselineWait() time.Duration { return s.RolloutSpread + BaselineWait }
 
 // StolenUpdateID is the update the thief publishes in the stolen-key
 // scenario.
