@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +18,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	rootCmd.SetOut(stdout)
 	rootCmd.SetErr(stderr)
 	if err := rootCmd.Execute(); err != nil {
-		fmt.Fprintln(stderr, "patchnet:", err)
+		var quiet *quietFailure
+		if !errors.As(err, &quiet) {
+			fmt.Fprintln(stderr, "patchnet:", err)
+		}
 		return 1
 	}
 	return 0
 }
+
+// quietFailure is an error main exits 1 on without printing it: a command
+// told to keep stderr clear (collect --quiet) said it where asked already.
+type quietFailure struct{ err error }
+
+func (q *quietFailure) Error() string { return q.err.Error() }
+func (q *quietFailure) Unwrap() error { return q.err }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -219,22 +220,33 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 	}
 	fmt.Fprintf(stderr, "wrote %d objects in namespace %s to %s in %v\n",
 		len(objs), s.Namespace, where, time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n  %s\n",
+	fmt.Fprintf(stderr, "the file holds every node's key: keep it secret. Next: kubectl apply -f FILE; then collect with\n  %s > report.json\n  patchnet testnet show report.json --plot report.svg\n",
 		collectCommand(s, z))
 	return nil
 }
 
 // collectCommand is the `kubectl run … testnet collect` that reads the
 // zone s rendered (z its first zone's material), with every flag its
-// scenario's checks need.
+// scenario's checks need. Both quiet: when the pod ends before kubectl
+// attaches, kubectl hands its logs over, stderr and stdout in one
+// stream, on its stdout; the table is `testnet show`'s.
 func collectCommand(s k8s.Spec, z *k8s.Zone) string {
-	cmd := fmt.Sprintf("kubectl -n %s run collect --rm -i --restart=Never --image %s -- testnet collect --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x --artifact-size %d",
+	cmd := fmt.Sprintf("kubectl -n %s run collect -q --rm -i --restart=Never --image %s -- testnet collect --quiet --k8s-namespace %s --nodes %d --supernodes %d --threshold %d --update-id %s --artifact-sha256 %x --artifact-size %d",
 		s.Namespace, s.Image, s.Namespace, s.Agents, s.Supernodes, s.Threshold, s.UpdateID, z.NewDebSHA256, z.NewDebSize)
 	if s.RolloutSpread > 0 {
 		cmd += " --rollout-spread " + s.RolloutSpread.String()
 	}
 	if s.Scenario != testnet.ScenarioPropagation {
 		cmd += " --scenario " + s.Scenario
+	}
+	if sh := s.Shaping; sh.Latency > 0 {
+		cmd += " --latency " + sh.Latency.String()
+	}
+	if sh := s.Shaping; sh.Bandwidth > 0 {
+		cmd += fmt.Sprintf(" --bandwidth %dB", sh.Bandwidth)
+	}
+	if sh := s.Shaping; sh.Loss > 0 {
+		cmd += " --loss " + strconv.FormatFloat(sh.Loss, 'f', -1, 64)
 	}
 	switch s.Scenario {
 	case testnet.ScenarioRevocation:
@@ -254,7 +266,9 @@ type collectOptions struct {
 	namespace, domain, out string
 	agents, supernodes     int
 	published, artifactLen string
+	bandwidth, loss        string
 	plot                   string
+	quiet                  bool
 	k8s.CollectOptions
 }
 
@@ -305,8 +319,12 @@ Node clocks are compared: keep them in sync. The report goes to stdout (or
 	f.StringVar(&o.artifactLen, "artifact-size", "0", "the artifact's size as published, for the report and the content scenario's bound (render prints it)")
 	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")
 	f.DurationVar(&o.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread as rendered, for the report")
+	f.DurationVar(&o.Shaping.Latency, "latency", 0, "the pods' latency as rendered, for the report")
+	f.StringVar(&o.bandwidth, "bandwidth", "0", "the pods' bandwidth as rendered, for the report")
+	f.StringVar(&o.loss, "loss", "0", "the pods' loss as rendered, for the report")
 	f.StringVar(&o.out, "out", "", "file to write the report to (default: standard output)")
 	f.StringVar(&o.plot, "plot", "", "file to write the plots to (SVG: delivery CDF, origin against peer egress)")
+	f.BoolVar(&o.quiet, "quiet", false, "write the report alone, nothing on stderr (no progress, no table, no node's error; 'patchnet testnet show' prints the table): for `kubectl run -i`, which may hand a pod's stderr over on its stdout")
 	return cmd
 }
 
@@ -324,6 +342,9 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	if o.ArtifactBytes, err = parseBytes("artifact-size", o.artifactLen, false); err != nil {
 		return err
 	}
+	if o.Shaping, err = renderShaping(o.Shaping.Latency, o.bandwidth, "0", o.loss); err != nil {
+		return err
+	}
 	if o.namespace != "" && o.Origin == "" {
 		o.Origin = o.spec().OriginURL()
 	}
@@ -334,6 +355,9 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	o.Cut = o.agentsWhere(testnet.ScenarioPartition, o.cut, k8s.Spec.CutAgent)
 	if o.namespace != "" && o.Scenario == testnet.ScenarioChurn {
 		o.Agents -= o.spec().Left(k8s.ChurnStayDown) // left down: not read, not expected
+	}
+	if o.quiet {
+		stderr = io.Discard
 	}
 	o.OnError = func(ep string, err error) { fmt.Fprintf(stderr, "%s: %v\n", ep, err) }
 	said := ""
@@ -358,7 +382,11 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 		return err
 	}
 	if failed := rep.FailedChecks(); len(failed) > 0 {
-		return fmt.Errorf("%d of %d checks failed: %s", len(failed), len(rep.Checks), strings.Join(failed, ", "))
+		err := fmt.Errorf("%d of %d checks failed: %s", len(failed), len(rep.Checks), strings.Join(failed, ", "))
+		if o.quiet { // in the report; stderr stays clear
+			return &quietFailure{err: err}
+		}
+		return err
 	}
 	return nil
 }

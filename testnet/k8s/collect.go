@@ -192,6 +192,10 @@ type CollectOptions struct {
 	ArtifactBytes int64
 	// Threshold is the zone's k, for the report.
 	Threshold int
+	// Shaping is what render shaped the pods' links with, for the report
+	// (its bandwidth is the nodes'; the origin's is the table's own
+	// business).
+	Shaping Shaping
 	// RolloutSpread is the fix's rollout spread as rendered, for the
 	// report (installs come up to this long after acceptance).
 	RolloutSpread time.Duration
@@ -305,6 +309,7 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 	}
 	rep := &testnet.Report{Scenario: cmp.Or(o.Scenario, testnet.ScenarioPropagation), Mode: testnet.ModeK8s, Threshold: o.Threshold,
 		RolloutSpreadS: o.RolloutSpread.Seconds(), ArtifactBytes: o.ArtifactBytes, OriginEgressBytes: origin.served,
+		LatencyMS: float64(o.Shaping.Latency) / float64(time.Millisecond), Loss: o.Shaping.Loss, BandwidthBPS: o.Shaping.Bandwidth,
 		Results: map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
 	var receipt, accept, inst []time.Duration
 	for _, r := range reports {

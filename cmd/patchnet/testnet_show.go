@@ -1,0 +1,73 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/patchnet/patchnet/internal/fsutil"
+	"github.com/patchnet/patchnet/testnet"
+)
+
+func init() { testnetCmd.AddCommand(newTestnetShowCmd()) }
+
+// newTestnetShowCmd builds `patchnet testnet show`.
+func newTestnetShowCmd() *cobra.Command {
+	var plot string
+	cmd := &cobra.Command{
+		Use:   "show REPORT.json [--plot FILE.svg]",
+		Short: "Print a testnet report's table (and write its plots) from its JSON",
+		Long: `show reads a report that 'patchnet testnet --report' or 'patchnet testnet
+collect' wrote and prints the table 'patchnet testnet' prints at the end of a
+run: the systems' delivery percentiles side by side, patchnet's stages,
+egress, duplicates, memory, the pull timers and the checks. --plot writes
+the same SVG as the run's --plot. It exits non-zero when a check failed.
+Use it for a report made where no table could be read, as collect --quiet
+run through 'kubectl run -i' writes.`,
+		Example: `  kubectl -n patchnet-testnet run collect -q --rm -i --restart=Never --image patchnet:dev -- testnet collect --quiet ... > report.json
+  patchnet testnet show report.json --plot report.svg`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runShow(cmd.OutOrStdout(), args[0], plot)
+		},
+	}
+	cmd.Flags().StringVar(&plot, "plot", "", "file to write the plots to (SVG)")
+	return cmd
+}
+
+// runShow prints the table of the report in file and writes its plots.
+func runShow(w io.Writer, file, plot string) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rep, err := testnet.ReadReport(io.LimitReader(f, maxReportBytes))
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if err := testnet.WriteTable(w, rep); err != nil {
+		return err
+	}
+	if plot != "" {
+		var svg bytes.Buffer
+		if err := testnet.WritePlots(&svg, rep); err != nil {
+			return err
+		}
+		if err := fsutil.WriteFileAtomic(plot, svg.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("writing %s: %w", plot, err)
+		}
+	}
+	if failed := rep.FailedChecks(); len(failed) > 0 {
+		return fmt.Errorf("%s: %d of %d checks failed: %s", file, len(failed), len(rep.Checks), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// maxReportBytes bounds a report show reads: a few thousand samples are a
+// few MiB.
+const maxReportBytes = 256 << 20
