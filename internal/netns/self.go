@@ -80,36 +80,49 @@ func ensureRule(ctx context.Context, rule []string) error {
 	return run(ctx, "iptables", rule...)
 }
 
-// selfCutChain is the iptables chain CutSelf fills, jumped to from INPUT
-// and OUTPUT.
-const selfCutChain = "PATCHNET-SELF-CUT"
+// The iptables chains CutSelf fills: one for what the namespace receives
+// (jumped to from INPUT, matching the sender) and one for what it sends
+// (from OUTPUT, matching the receiver). One chain for both matched a kept
+// address as source or destination either way, and the pod's own address,
+// which its side's list names, is the source of everything it sends and
+// the destination of everything it receives: the cut let all through.
+const (
+	selfCutIn  = "PATCHNET-CUT-IN"
+	selfCutOut = "PATCHNET-CUT-OUT"
+)
 
 // CutSelf cuts the network namespace this process runs in (a pod's, as
 // ShapeSelf) off from every address but keep: in both directions, packets
-// to or from another address are dropped, but for loopback, DNS (port 53)
+// from or to another address are dropped, but for loopback, DNS (port 53)
 // and the TCP ports in open (a pod's API proxy, which a test reads
-// through the cut). heal removes the cut. It is for a process started in
-// a namespace made for what it cuts, never a host's own.
+// through the cut). keep may name the namespace's own addresses. heal
+// removes the cut. It is for a process started in a namespace made for
+// what it cuts, never a host's own.
 func CutSelf(ctx context.Context, keep []netip.Addr, open []int) (heal func(context.Context) error, err error) {
 	if err := LatencyAvailable(); err != nil { // iptables
 		return nil, err
 	}
-	rules := [][]string{{"-N", selfCutChain}, {"-A", selfCutChain, "-i", "lo", "-j", "ACCEPT"}, {"-A", selfCutChain, "-o", "lo", "-j", "ACCEPT"}}
-	for _, proto := range []string{"udp", "tcp"} {
-		rules = append(rules, []string{"-A", selfCutChain, "-p", proto, "--dport", "53", "-j", "ACCEPT"},
-			[]string{"-A", selfCutChain, "-p", proto, "--sport", "53", "-j", "ACCEPT"})
+	var rules [][]string
+	for _, c := range []struct{ chain, hook, iface, peer, port string }{
+		{selfCutIn, "INPUT", "-i", "-s", "--sport"}, {selfCutOut, "OUTPUT", "-o", "-d", "--dport"},
+	} {
+		rules = append(rules, []string{"-N", c.chain}, []string{"-A", c.chain, c.iface, "lo", "-j", "ACCEPT"})
+		for _, proto := range []string{"udp", "tcp"} { // DNS: answers come in from port 53, questions go out to it
+			rules = append(rules, []string{"-A", c.chain, "-p", proto, c.port, "53", "-j", "ACCEPT"})
+		}
+		for _, p := range open { // both ends of a connection on the port, whoever opened it
+			rules = append(rules, []string{"-A", c.chain, "-p", "tcp", "--dport", strconv.Itoa(p), "-j", "ACCEPT"},
+				[]string{"-A", c.chain, "-p", "tcp", "--sport", strconv.Itoa(p), "-j", "ACCEPT"})
+		}
+		for _, a := range keep {
+			rules = append(rules, []string{"-A", c.chain, c.peer, a.String(), "-j", "ACCEPT"})
+		}
+		rules = append(rules, []string{"-A", c.chain, "-j", "DROP"}, []string{"-I", c.hook, "1", "-j", c.chain})
 	}
-	for _, p := range open {
-		rules = append(rules, []string{"-A", selfCutChain, "-p", "tcp", "--dport", strconv.Itoa(p), "-j", "ACCEPT"},
-			[]string{"-A", selfCutChain, "-p", "tcp", "--sport", strconv.Itoa(p), "-j", "ACCEPT"})
-	}
-	for _, a := range keep {
-		rules = append(rules, []string{"-A", selfCutChain, "-s", a.String(), "-j", "ACCEPT"}, []string{"-A", selfCutChain, "-d", a.String(), "-j", "ACCEPT"})
-	}
-	rules = append(rules, []string{"-A", selfCutChain, "-j", "DROP"}, []string{"-I", "INPUT", "1", "-j", selfCutChain},
-		[]string{"-I", "OUTPUT", "1", "-j", selfCutChain})
+	undo := [][]string{{"-D", "INPUT", "-j", selfCutIn}, {"-D", "OUTPUT", "-j", selfCutOut},
+		{"-F", selfCutIn}, {"-X", selfCutIn}, {"-F", selfCutOut}, {"-X", selfCutOut}}
 	heal = func(ctx context.Context) error {
-		for _, r := range [][]string{{"-D", "INPUT", "-j", selfCutChain}, {"-D", "OUTPUT", "-j", selfCutChain}, {"-F", selfCutChain}, {"-X", selfCutChain}} {
+		for _, r := range undo {
 			if err := run(ctx, "iptables", append([]string{"-w"}, r...)...); err != nil {
 				return fmt.Errorf("healing the cut: %w", err)
 			}
@@ -117,11 +130,9 @@ func CutSelf(ctx context.Context, keep []netip.Addr, open []int) (heal func(cont
 		return nil
 	}
 	// A cut left by a container that died mid-cut goes first, whatever
-	// of it was made: the cut starts over rather than fail on the chain.
-	if run(ctx, "iptables", "-w", "-n", "-L", selfCutChain) == nil {
-		for _, r := range [][]string{{"-D", "INPUT", "-j", selfCutChain}, {"-D", "OUTPUT", "-j", selfCutChain}, {"-F", selfCutChain}, {"-X", selfCutChain}} {
-			run(ctx, "iptables", append([]string{"-w"}, r...)...) // each may be missing
-		}
+	// of it was made: the cut starts over rather than fail on the chains.
+	for _, r := range undo {
+		run(ctx, "iptables", append([]string{"-w"}, r...)...) // each may be missing
 	}
 	for _, r := range rules {
 		if err := run(ctx, "iptables", append([]string{"-w"}, r...)...); err != nil {
