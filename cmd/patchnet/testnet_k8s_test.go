@@ -623,6 +623,19 @@ func TestTestnetRenderPartition(t *testing.T) {
 		if err := cmd.ParseFlags(c.Args[2:]); err != nil || !slices.Contains(c.Args, "7m0s") {
 			t.Errorf("%s's cut arguments %v: %v", name, c.Args, err)
 		}
+		// Its API proxy serves the cut's stamps, which the cut writes:
+		// collect's heal time.
+		proxy := container(t, pod, "api-proxy").Args
+		stamps := map[string]string{"--cut-ready": "--ready", "--cut-healed": "--marker"}
+		for pf, cf := range stamps {
+			pi, ci := slices.Index(proxy, pf), slices.Index(c.Args, cf)
+			if pi < 0 || ci < 0 || proxy[pi+1] != c.Args[ci+1] {
+				t.Errorf("%s: the proxy's %s is not the cut's %s (%v; %v)", name, pf, cf, proxy, c.Args)
+			}
+		}
+		if err := newTestnetAPIProxyCmd().ParseFlags(proxy[2:]); err != nil {
+			t.Errorf("%s's proxy arguments %v: %v", name, proxy, err)
+		}
 	}
 	wait := container(t, r.job.Spec.Template.Spec, "wait-cut").Args
 	if !slices.Contains(wait, "heartbeat-stale") || !slices.Contains(wait, "http://agent-3-0.agents.tn.svc.cluster.local:9090") ||

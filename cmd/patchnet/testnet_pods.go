@@ -312,20 +312,25 @@ func copyIdentity(keyDir, state string) error {
 // collect reads.
 func newTestnetAPIProxyCmd() *cobra.Command {
 	var state, listen string
+	var po k8s.ProxyOptions
 	cmd := &cobra.Command{
 		Use:    "api-proxy --state DIR --listen ADDR",
 		Short:  "Serve a node's read-only API (status, history) over HTTP for testnet collect",
 		Hidden: true,
 		Long: `api-proxy answers GET /v1/status and GET /v1/history from the node whose state
 directory is --state, through its unix socket, on the TCP address --listen.
-Nothing else is passed on: rollback stays local to the socket.`,
+Nothing else is passed on: rollback stays local to the socket. In a
+partition's cut pod, --cut-ready and --cut-healed name the cut's stamp
+files, and GET ` + k8s.CutPath + ` says when the cut was in place and healed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return servePod(cmd.Context(), cmd.OutOrStdout(), listen, k8s.Proxy(state), podServerTimeout, "API proxy for "+state)
+			return servePod(cmd.Context(), cmd.OutOrStdout(), listen, k8s.Proxy(state, po), podServerTimeout, "API proxy for "+state)
 		},
 	}
 	cmd.Flags().StringVar(&state, "state", "", "the node's state directory (required)")
 	cmd.Flags().StringVar(&listen, "listen", fmt.Sprintf(":%d", k8s.APIPort), "TCP address to serve on")
+	cmd.Flags().StringVar(&po.CutReady, "cut-ready", "", "in a partition's cut pod: the cut's --ready stamp, served at "+k8s.CutPath)
+	cmd.Flags().StringVar(&po.CutHealed, "cut-healed", "", "in a partition's cut pod: the cut's --marker stamp (when it healed), served at "+k8s.CutPath)
 	_ = cmd.MarkFlagRequired("state")
 	return cmd
 }

@@ -31,6 +31,9 @@ type NodeReport struct {
 	Status   *node.APIStatus
 	// History is its install journal; nil for a node that keeps none.
 	History []*install.Transaction
+	// Cut is a partition's cut pod's stamps (its Proxy's CutPath); nil
+	// when not read.
+	Cut *CutState
 }
 
 // Fetch reads /v1/status and /v1/history of the node at endpoint: an
@@ -239,6 +242,9 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("collecting: none of %d nodes answered", len(endpoints))
 	}
+	if o.Scenario == testnet.ScenarioPartition {
+		o.fetchCuts(ctx, reports)
+	}
 	if o.Origin != "" {
 		origin.served, origin.err = FetchOriginServed(ctx, o.Origin)
 		if origin.err != nil && o.OnError != nil {
@@ -246,6 +252,25 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 		}
 	}
 	return buildReport(reports, failed, origin, o), nil
+}
+
+// fetchCuts reads the cut stamps of the cut agents read through a Proxy
+// (a state directory has none): when each healed. One that does not
+// answer is told OnError; its heal is then its alarm's clearing.
+func (o CollectOptions) fetchCuts(ctx context.Context, reports []*NodeReport) {
+	for _, r := range reports {
+		if !isURL(r.Endpoint) || !slices.Contains(o.Cut, r.Endpoint) {
+			continue
+		}
+		c, err := FetchCut(ctx, r.Endpoint)
+		if err != nil {
+			if o.OnError != nil {
+				o.OnError(r.Endpoint, err)
+			}
+			continue
+		}
+		r.Cut = &c
+	}
 }
 
 // waitBaseline waits up to BaselineWait for the origin's HTTP baseline

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -56,7 +57,7 @@ func TestCollectFromRunningNodes(t *testing.T) {
 		})
 	}
 	state := func(m *nodelab.Member) string { return filepath.Join(m.Dir, "state") }
-	proxy := httptest.NewUnstartedServer(Proxy(state(l.Agents[0])))
+	proxy := httptest.NewUnstartedServer(Proxy(state(l.Agents[0]), ProxyOptions{}))
 	proxy.Listener.Close()
 	if proxy.Listener, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 		t.Fatal(err)
@@ -150,7 +151,7 @@ func TestCollectFromRunningNodes(t *testing.T) {
 // The proxy passes on only the read-only calls: a rollback through it is
 // refused by the proxy itself, and a node that is not running is a 503.
 func TestProxyIsReadOnly(t *testing.T) {
-	srv := httptest.NewServer(Proxy(filepath.Join(t.TempDir(), "state")))
+	srv := httptest.NewServer(Proxy(filepath.Join(t.TempDir(), "state"), ProxyOptions{}))
 	defer srv.Close()
 	for _, c := range []struct {
 		method, path string
@@ -423,12 +424,21 @@ func TestPartitionChecks(t *testing.T) {
 	}
 	connected := agent("a1", ev(node.EventAccepted, "U", 250), ev(node.EventInstalled, "U", 260))
 	cut := agent("a2", stale, ok, ev(node.EventAccepted, "U", 610), ev(node.EventInstalled, "U", 620))
+	// The cut healed at 600 s by its container's stamp; catch-up brought
+	// the fix before the next heartbeats cleared the alarm (at 630 s).
+	stamped := agent("a2", stale, ev(node.EventAccepted, "U", 605), ev(node.EventInstalled, "U", 620),
+		node.APIEvent{Kind: node.EventHeartbeatOK, Reason: "stale", At: at(630)})
+	stamped.Cut = &CutState{CutAt: at(10), HealedAt: at(600)}
+	unstamped := *stamped
+	unstamped.Cut = nil
 	for _, tc := range []struct {
 		name   string
 		cut    *NodeReport
 		failed []string
 	}{
 		{"held and healed", cut, nil},
+		{"healed by the stamp, before the alarm cleared", stamped, nil},
+		{"the same judged by the alarm alone", &unstamped, []string{"cut_side_waited"}},
 		{"never alarmed", agent("a2", ok, ev(node.EventAccepted, "U", 610), ev(node.EventInstalled, "U", 620)),
 			[]string{"cut_side_alarmed", "cut_side_waited"}},
 		{"heard the fix through the cut", agent("a2", stale, ev(node.EventPending, "U", 300), ok, ev(node.EventInstalled, "U", 620)),
@@ -447,9 +457,34 @@ func TestPartitionChecks(t *testing.T) {
 			if d := cmp.Diff(tc.failed, failed); d != "" {
 				t.Errorf("failed checks (-want +got):\n%s", d)
 			}
-			if tc.failed == nil && (rep.Stages["caught_up"].MaxMS != 20000 || rep.Stages["connected_side"].MaxMS != 5000) {
+			if tc.failed == nil && (rep.Stages["caught_up"].MaxMS != 20000 || rep.Stages["connected_side"].MaxMS != 5000) { // installed 20 s after the heal either way
 				t.Errorf("stages %+v: want caught_up 20 s after the heal, connected_side 5 s after publication", rep.Stages)
 			}
 		})
+	}
+}
+
+// A cut pod's proxy says when the cut was in place and healed, from the
+// stamps its cut container wrote (zero for one not written yet); a
+// proxy of a pod that is not cut has no such path.
+func TestProxyServesCutStamps(t *testing.T) {
+	dir := t.TempDir()
+	ready, healed := filepath.Join(dir, "ready"), filepath.Join(dir, "healed")
+	at := time.Date(2026, 12, 7, 10, 0, 0, 123, time.UTC)
+	os.WriteFile(ready, []byte(at.Format(time.RFC3339Nano)+"\n"), 0o644)
+	srv := httptest.NewServer(Proxy(filepath.Join(dir, "state"), ProxyOptions{CutReady: ready, CutHealed: healed}))
+	defer srv.Close()
+	got, err := FetchCut(t.Context(), srv.URL)
+	if err != nil || !got.CutAt.Equal(at) || !got.HealedAt.IsZero() {
+		t.Errorf("before the heal: %+v, %v; want cut at %v, not healed", got, err, at)
+	}
+	os.WriteFile(healed, []byte(at.Add(time.Minute).Format(time.RFC3339Nano)+"\n"), 0o644)
+	if got, err := FetchCut(t.Context(), srv.URL); err != nil || !got.HealedAt.Equal(at.Add(time.Minute)) {
+		t.Errorf("after the heal: %+v, %v", got, err)
+	}
+	plain := httptest.NewServer(Proxy(filepath.Join(dir, "state"), ProxyOptions{}))
+	defer plain.Close()
+	if _, err := FetchCut(t.Context(), plain.URL); err == nil {
+		t.Error("a proxy of a pod not cut answered the cut's path")
 	}
 }

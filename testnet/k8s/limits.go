@@ -50,3 +50,6 @@ const (
 	// maxBaselineResult bounds a posted BaselineResult (an error text).
 	maxBaselineResult = 4 << 10
 )
+
+// maxStampBytes bounds a `testnet cut` stamp file (one RFC 3339 time).
+const maxStampBytes = 128

@@ -191,10 +191,13 @@ func (s Spec) cutOff(pod corev1.PodSpec) corev1.PodSpec {
 		PeriodSeconds: 2, FailureThreshold: 600} // its peers' pods may take minutes to get addresses
 	pod.Containers = slices.Clone(pod.Containers)
 	for i := range pod.Containers {
-		if pod.Containers[i].Name == "node" {
+		switch c := &pod.Containers[i]; c.Name {
+		case "node":
 			// The kubelet's probes of the libp2p port are cut off too: a
 			// liveness probe would restart the node all through the cut.
-			pod.Containers[i].LivenessProbe = nil
+			c.LivenessProbe = nil
+		case "api-proxy": // when the cut healed, for collect
+			c.Args = append(slices.Clone(c.Args), "--cut-ready", cutReady, "--cut-healed", cutHealed)
 		}
 	}
 	return withNetAdmin(pod, c)

@@ -229,8 +229,10 @@ func knows(st *node.APIStatus, id string) bool {
 // partitionChecks are the partition scenario's, as netns reads them: the
 // connected side's agents installed (connected_side_installed); every cut
 // agent raised its heartbeat alarm (cut_side_alarmed), heard nothing of
-// the update before its alarm cleared, when the cut healed
-// (cut_side_waited), and installed it after (healed_caught_up). Stages:
+// the update before the cut healed (cut_side_waited), and installed it
+// after (healed_caught_up). The heal is the cut container's stamp, read
+// through the pod's Proxy, or else (a state directory, a proxy that
+// does not answer) when the agent's alarm cleared. Stages:
 // connected_side (acceptance from publication), caught_up (a cut agent's
 // install from its heal).
 func partitionChecks(rep *testnet.Report, reports []*NodeReport, o CollectOptions) {
@@ -257,6 +259,11 @@ func partitionChecks(rep *testnet.Report, reports []*NodeReport, o CollectOption
 		}
 		cut++
 		stale, healed := alarm(r.Status)
+		if r.Cut != nil && !r.Cut.HealedAt.IsZero() {
+			// The heal itself: the alarm clears only at the next
+			// heartbeats heard, and catch-up may bring the fix before.
+			healed = r.Cut.HealedAt
+		}
 		if !stale.IsZero() {
 			alarmed++
 		}
