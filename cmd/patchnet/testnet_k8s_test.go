@@ -690,3 +690,33 @@ func TestTestnetRenderHTTPBaseline(t *testing.T) {
 		}
 	}
 }
+
+// An agent pod asks the scheduler for little: its containers and
+// sidecars together (with the HTTP baseline, shaping and a latency
+// sidecar, the most a pod has) request at most 50m of CPU, so forty fit
+// a 2-core node. At 50m a container, four asked for 200m and a 2-core
+// node took ten agents (seen on a one-node cluster).
+func TestTestnetRenderPodRequestsFit(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "zone.yaml")
+	if msg, err := runTestnetSubCmd(t, "render", "--k8s", "--nodes", "2", "--supernodes", "2", "--threshold", "2", "--namespace", "tn",
+		"--bandwidth", "10Mbit", "--latency", "20ms", "--out", out); err != nil {
+		t.Fatalf("render: %v\n%s", err, msg)
+	}
+	data, _ := os.ReadFile(out)
+	r := decodeRendered(t, data)
+	for name, set := range r.sets {
+		pod := set.Spec.Template.Spec
+		var sum int64
+		for _, c := range pod.Containers {
+			sum += c.Resources.Requests.Cpu().MilliValue()
+		}
+		for _, c := range pod.InitContainers {
+			if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways { // a sidecar runs beside them
+				sum += c.Resources.Requests.Cpu().MilliValue()
+			}
+		}
+		if sum > 50 || sum == 0 {
+			t.Errorf("%s's pod requests %dm of CPU, want 1..50m", name, sum)
+		}
+	}
+}

@@ -10,7 +10,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -278,7 +277,7 @@ func (b *builder) baselineContainer(name string) corev1.Container {
 		"--state", StateDir, "--update-id", s.UpdateID, "--marker", baselineMarker,
 		"--timeout", (s.baselineWait() + BaselineWait).String()}
 	c := s.container("http-baseline", args, []corev1.VolumeMount{{Name: "data", MountPath: dataDir}})
-	c.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("64Mi")
+	c.Resources = helperResources()
 	return c
 }
 

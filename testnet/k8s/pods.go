@@ -41,12 +41,26 @@ func containerSecurity(add ...corev1.Capability) *corev1.SecurityContext {
 	}
 }
 
-// resources are a node's modest requests: hundreds of pods fit a small
-// cluster, and a memory limit stops one runaway node.
+// resources are a patchnet container's modest requests, a node's or a
+// step's: a settled node uses a few millicores, so a pod (whose request
+// is the sum of its containers') asks for little and hundreds fit a
+// small cluster; a memory limit stops one runaway node. A scheduler
+// counts requests, not use: at 50m a container, an agent pod of four
+// asked for 200m, and a 2-core node took ten agents.
 func resources() corev1.ResourceRequirements {
 	return corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("25m"), corev1.ResourceMemory: resource.MustParse("64Mi")},
 		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("512Mi")},
+	}
+}
+
+// helperResources are a sidecar's beside the node (the API proxy, the
+// HTTP baseline's client, the shaping and cut containers): idle but for
+// moments, and small.
+func helperResources() corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("5m"), corev1.ResourceMemory: resource.MustParse("16Mi")},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
 	}
 }
 
@@ -78,7 +92,7 @@ func (s Spec) proxyContainer() corev1.Container {
 	c.Ports = []corev1.ContainerPort{{Name: "api", ContainerPort: APIPort, Protocol: corev1.ProtocolTCP}}
 	c.ReadinessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/v1/status", Port: intstr.FromString("api")}},
 		PeriodSeconds: 5, FailureThreshold: 3}
-	c.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("64Mi")
+	c.Resources = helperResources()
 	return c
 }
 
@@ -144,6 +158,7 @@ func (s Spec) shaped(pod corev1.PodSpec, origin bool) corev1.PodSpec {
 // not), iptables' lock file in an emptyDir of its own, plus mounts.
 func (s Spec) netAdminContainer(name string, args []string, mounts ...corev1.VolumeMount) corev1.Container {
 	c := s.container(name, args, append([]corev1.VolumeMount{{Name: "xtables", MountPath: xtablesDir}}, mounts...), "NET_ADMIN", "NET_RAW")
+	c.Resources = helperResources()
 	c.Env = []corev1.EnvVar{{Name: "XTABLES_LOCKFILE", Value: xtablesDir + "/xtables.lock"}}
 	c.SecurityContext.RunAsUser, c.SecurityContext.RunAsNonRoot = ptr(int64(0)), ptr(false)
 	return c
