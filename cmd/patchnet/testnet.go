@@ -150,15 +150,29 @@ func runTestnet(ctx context.Context, stdout, stderr io.Writer, o testnetOptions)
 		if out.path == "" {
 			continue
 		}
-		var buf bytes.Buffer
-		if err := out.write(&buf, rep); err != nil {
+		if err := writeReportFile(out.path, rep, out.write); err != nil {
 			return err
-		}
-		if err := fsutil.WriteFileAtomic(out.path, buf.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", out.path, err)
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", out.path)
 	}
+	return checksFailed(rep)
+}
+
+// writeReportFile writes rep to path (atomically) as write renders it:
+// the JSON or the plots.
+func writeReportFile(path string, rep *testnet.Report, write func(io.Writer, *testnet.Report) error) error {
+	var buf bytes.Buffer
+	if err := write(&buf, rep); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(path, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// checksFailed is an error naming rep's failed checks, nil when all held.
+func checksFailed(rep *testnet.Report) error {
 	if failed := rep.FailedChecks(); len(failed) > 0 {
 		return fmt.Errorf("%d of %d checks failed: %s", len(failed), len(rep.Checks), strings.Join(failed, ", "))
 	}

@@ -381,11 +381,9 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	if err := writeCollected(stdout, stderr, o, rep); err != nil {
 		return err
 	}
-	if failed := rep.FailedChecks(); len(failed) > 0 {
-		err := fmt.Errorf("%d of %d checks failed: %s", len(failed), len(rep.Checks), strings.Join(failed, ", "))
-		if o.quiet { // in the report; stderr stays clear
-			return &quietFailure{err: err}
-		}
+	if err := checksFailed(rep); err != nil && o.quiet { // in the report; stderr stays clear
+		return &quietFailure{err: err}
+	} else if err != nil {
 		return err
 	}
 	return nil
@@ -402,12 +400,8 @@ func writeCollected(stdout, stderr io.Writer, o collectOptions, rep *testnet.Rep
 		return err
 	}
 	if o.plot != "" {
-		var svg bytes.Buffer
-		if err := testnet.WritePlots(&svg, rep); err != nil {
+		if err := writeReportFile(o.plot, rep, testnet.WritePlots); err != nil {
 			return err
-		}
-		if err := fsutil.WriteFileAtomic(o.plot, svg.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", o.plot, err)
 		}
 	}
 	return testnet.WriteTable(stderr, rep)

@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/testnet"
 )
 
@@ -54,16 +51,12 @@ func runShow(w io.Writer, file, plot string) error {
 		return err
 	}
 	if plot != "" {
-		var svg bytes.Buffer
-		if err := testnet.WritePlots(&svg, rep); err != nil {
+		if err := writeReportFile(plot, rep, testnet.WritePlots); err != nil {
 			return err
 		}
-		if err := fsutil.WriteFileAtomic(plot, svg.Bytes(), 0o644); err != nil {
-			return fmt.Errorf("writing %s: %w", plot, err)
-		}
 	}
-	if failed := rep.FailedChecks(); len(failed) > 0 {
-		return fmt.Errorf("%s: %d of %d checks failed: %s", file, len(failed), len(rep.Checks), strings.Join(failed, ", "))
+	if err := checksFailed(rep); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil
 }
