@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	lp2phost "github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
@@ -92,11 +93,13 @@ func newFloodPeer(ctx context.Context, listen, topic string) (*floodPeer, error)
 	return nil, fmt.Errorf("flood: joining %s: %w", topic, err)
 }
 
-// join connects p to peers and waits until every one is on the topic.
-func (p *floodPeer) join(ctx context.Context, peers []peer.AddrInfo) error {
+// join connects p to peers, each tried again every floodRedial until
+// ctx ends (a rendered flooder Job starts beside its targets, whose
+// nodes may not listen yet), and waits until every one is on the topic.
+func (p *floodPeer) join(ctx context.Context, peers []peer.AddrInfo, w io.Writer) error {
 	for _, ai := range peers {
-		if err := p.h.Connect(ctx, ai); err != nil {
-			return fmt.Errorf("flood: connecting to %s: %w", ai.ID, err)
+		if err := p.connect(ctx, ai, w); err != nil {
+			return err
 		}
 	}
 	t := time.NewTicker(50 * time.Millisecond)
@@ -110,6 +113,29 @@ func (p *floodPeer) join(ctx context.Context, peers []peer.AddrInfo) error {
 	}
 	return nil
 }
+
+// connect dials ai until it answers or ctx ends, past the swarm's dial
+// backoff (a refused dial would otherwise be refused again for a while),
+// saying on w when the first try failed.
+func (p *floodPeer) connect(ctx context.Context, ai peer.AddrInfo, w io.Writer) error {
+	for try := 0; ; try++ {
+		err := p.h.Connect(network.WithForceDirectDial(ctx, "flood: the target may still be starting"), ai)
+		if err == nil {
+			return nil
+		}
+		if try == 0 {
+			fmt.Fprintf(w, "%s does not answer yet; dialling again every %v\n", ai.ID, floodRedial)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("flood: connecting to %s: %w (last try: %v)", ai.ID, ctx.Err(), err)
+		case <-time.After(floodRedial):
+		}
+	}
+}
+
+// floodRedial is how soon the flooder dials a target that refused again.
+const floodRedial = time.Second
 
 // runFlood starts the forger and the replayer next to o.peers, prints
 // "ready", floods until the replayer sent every replay of the first real
@@ -142,7 +168,7 @@ func runFlood(ctx context.Context, w io.Writer, o floodOptions) error {
 	fmt.Fprintf(w, "listening on %s/p2p/%s\n", rp.h.Addrs()[0], rp.h.ID())
 	jctx, cancel := context.WithTimeout(ctx, o.wait)
 	defer cancel()
-	if err := errors.Join(fp.join(jctx, peers), rp.join(jctx, peers)); err != nil {
+	if err := errors.Join(fp.join(jctx, peers, w), rp.join(jctx, peers, w)); err != nil {
 		return err
 	}
 	fmt.Fprintln(w, "ready")
