@@ -328,9 +328,12 @@ func fetchAll(ctx context.Context, endpoints []string, o CollectOptions) ([]*Nod
 
 // buildReport turns the nodes' answers into the report.
 func buildReport(reports []*NodeReport, failed int, origin originEgress, o CollectOptions) *testnet.Report {
-	published := o.Published
-	if published.IsZero() {
-		published = earliestEvent(reports, o.updateOf)
+	firsts := earliestEvents(reports, o.updateOf)
+	publishedOf := func(st *node.APIStatus) time.Time { // each zone's own publication (private-zone has two)
+		if !o.Published.IsZero() {
+			return o.Published
+		}
+		return firsts[o.updateOf(st)]
 	}
 	rep := &testnet.Report{Scenario: cmp.Or(o.Scenario, testnet.ScenarioPropagation), Mode: testnet.ModeK8s, Threshold: o.Threshold,
 		RolloutSpreadS: o.RolloutSpread.Seconds(), ArtifactBytes: o.ArtifactBytes, OriginEgressBytes: origin.served,
@@ -347,7 +350,7 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 		default:
 			continue
 		}
-		s := sampleOf(r, o.updateOf(r.Status), published)
+		s := sampleOf(r, o.updateOf(r.Status), publishedOf(r.Status))
 		rep.Samples = append(rep.Samples, s)
 		if tx := testnet.WrongInstall(r.History, o.releases(r.Status)); tx != nil {
 			rep.MarkWrong(s.Node, testnet.DescribeInstall(tx))
@@ -405,15 +408,16 @@ func nodeRole(st *node.APIStatus) trust.Role {
 	return ""
 }
 
-// earliestEvent is the time of the first event on any node about the
-// update of its zone.
-func earliestEvent(reports []*NodeReport, idOf func(*node.APIStatus) string) time.Time {
-	var first time.Time
+// earliestEvents are, per update, the time of the first event about it
+// on any node whose zone published it (idOf): each zone's publication
+// as its nodes saw it first.
+func earliestEvents(reports []*NodeReport, idOf func(*node.APIStatus) string) map[string]time.Time {
+	first := map[string]time.Time{}
 	for _, r := range reports {
 		id := idOf(r.Status)
 		for _, e := range r.Status.Events {
-			if e.ID == id && (first.IsZero() || e.At.Before(first)) {
-				first = e.At
+			if t, ok := first[id]; e.ID == id && (!ok || e.At.Before(t)) {
+				first[id] = e.At
 			}
 		}
 	}

@@ -488,3 +488,28 @@ func TestProxyServesCutStamps(t *testing.T) {
 		t.Error("a proxy of a pod not cut answered the cut's path")
 	}
 }
+
+// Each zone's agents are timed from their own zone's publication: in
+// private-zone the two publisher Jobs publish when each is scheduled (15 s
+// apart on a one-node cluster, where the later zone's agents came out 15 s
+// slow when timed from the first).
+func TestPrivateZoneTimedFromItsOwnPublication(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	nodeOf := func(zone, id string, role string, events ...node.APIEvent) *NodeReport {
+		return &NodeReport{Endpoint: "/z/" + id + "/state", Status: &node.APIStatus{ID: id, Zone: node.APIZone{Name: zone}, Roles: []string{role}, Events: events}}
+	}
+	pubID, privID := "U", PrivateUpdateID("U")
+	ev := func(kind node.EventKind, id string, s float64) node.APIEvent {
+		return node.APIEvent{Kind: kind, ID: id, At: t0.Add(time.Duration(s * float64(time.Second)))}
+	}
+	reports := []*NodeReport{
+		nodeOf("testnet", "S1", "supernode", ev(node.EventCoSigned, pubID, 0)),
+		nodeOf("testnet", "A1", "agent", ev(node.EventAccepted, pubID, 0.5), ev(node.EventInstalled, pubID, 1)),
+		nodeOf(PrivateZone, "S2", "supernode", ev(node.EventCoSigned, privID, 15)),
+		nodeOf(PrivateZone, "A2", "agent", ev(node.EventAccepted, privID, 15.5), ev(node.EventInstalled, privID, 16)),
+	}
+	rep := buildReport(reports, 0, originEgress{}, CollectOptions{Scenario: testnet.ScenarioPrivateZone, UpdateID: pubID, Agents: 2})
+	if got := rep.Results[testnet.ResultPatchnet]; got.Delivered != 1 || got.MaxMS != 1000 {
+		t.Errorf("patchnet %+v: want each agent 1 s after its own zone's publication", got)
+	}
+}
