@@ -239,6 +239,11 @@ func collectCommand(s k8s.Spec, z *k8s.Zone) string {
 	if s.Scenario != testnet.ScenarioPropagation {
 		cmd += " --scenario " + s.Scenario
 	}
+	until := collectUntilOKDefault // installs after the Job: a spread, late joiners, restarts
+	if s.Scenario == testnet.ScenarioPartition {
+		until += s.PartitionHold // the cut side installs after the heal
+	}
+	cmd += " --until-ok " + until.String()
 	if sh := s.Shaping; sh.Latency > 0 {
 		cmd += " --latency " + sh.Latency.String()
 	}
@@ -269,6 +274,7 @@ type collectOptions struct {
 	bandwidth, loss        string
 	plot                   string
 	quiet                  bool
+	untilOK                time.Duration
 	k8s.CollectOptions
 }
 
@@ -324,6 +330,7 @@ Node clocks are compared: keep them in sync. The report goes to stdout (or
 	f.StringVar(&o.loss, "loss", "0", "the pods' loss as rendered, for the report")
 	f.StringVar(&o.out, "out", "", "file to write the report to (default: standard output)")
 	f.StringVar(&o.plot, "plot", "", "file to write the plots to (SVG: delivery CDF, origin against peer egress)")
+	f.DurationVar(&o.untilOK, "until-ok", 0, "collect again every 10 s while a check fails, for up to this long (the zone may still be installing when its Job ends); 0: once")
 	f.BoolVar(&o.quiet, "quiet", false, "write the report alone, nothing on stderr (no progress, no table, no node's error; 'patchnet testnet show' prints the table): for `kubectl run -i`, which may hand a pod's stderr over on its stdout")
 	return cmd
 }
@@ -373,7 +380,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 			fmt.Fprintf(stderr, "read %d/%d nodes\n", done, total)
 		}
 	}
-	rep, err := k8s.Collect(ctx, eps, o.CollectOptions)
+	rep, err := collectUntilOK(ctx, stderr, eps, o)
 	if err != nil {
 		return err
 	}
@@ -388,6 +395,35 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	}
 	return nil
 }
+
+// collectUntilOK collects, and again every collectRetry while a check
+// fails, until o.untilOK has passed since the first: a zone whose Job
+// ended may still be installing (a rollout spread, late joiners,
+// restarted agents, a partition not healed yet, flooders not yet
+// graylisted). It returns the last report.
+func collectUntilOK(ctx context.Context, stderr io.Writer, eps []string, o collectOptions) (*testnet.Report, error) {
+	deadline := time.Now().Add(o.untilOK)
+	for {
+		rep, err := k8s.Collect(ctx, eps, o.CollectOptions)
+		if err != nil || len(rep.FailedChecks()) == 0 || time.Now().Add(collectRetry).After(deadline) {
+			return rep, err
+		}
+		fmt.Fprintf(stderr, "checks failing so far: %s; collecting again in %v\n", strings.Join(rep.FailedChecks(), ", "), collectRetry)
+		select {
+		case <-ctx.Done():
+			return rep, nil
+		case <-time.After(collectRetry):
+		}
+	}
+}
+
+// collectRetry is how soon collect --until-ok reads the zone again;
+// collectUntilOKDefault is the --until-ok render prints (beyond a
+// partition's hold).
+const (
+	collectRetry          = 10 * time.Second
+	collectUntilOKDefault = 10 * time.Minute
+)
 
 // writeCollected writes the report to stdout or --out, the plots to
 // --plot and the table to stderr (stdout is the report's unless --out).

@@ -481,46 +481,39 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 		}
 	}
 	args = append(args, "--nodes", fmt.Sprint(read))
+	// --quiet and --until-ok, as render prints them: the report alone on
+	// stdout, nothing on stderr, failed checks or not (`testnet show`
+	// below prints the table), collected again while a check fails
+	// (graylisting a flooder can come after the installs).
+	collect := exec.Command(e.bin, append(args, "--quiet", "--until-ok", "90s", "--out", e.path("report.json"))...)
+	var quietSaid strings.Builder
+	collect.Stderr = &quietSaid
+	_, err = collect.Output()
+	if quietSaid.Len() > 0 {
+		t.Fatalf("collect --quiet exited %v, saying on stderr:\n%s", err, quietSaid.String())
+	}
+	data, err2 := os.ReadFile(e.path("report.json"))
+	if err2 != nil {
+		t.Fatalf("collect exited %v and wrote no report: %v", err, err2)
+	}
 	var rep testnet.Report
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		// --quiet, as render prints it: the report alone on stdout,
-		// nothing on stderr, failed checks or not (`testnet show` below
-		// prints the table).
-		collect := exec.Command(e.bin, append(args, "--quiet", "--out", e.path("report.json"))...)
-		var said strings.Builder
-		collect.Stderr = &said
-		_, err := collect.Output()
-		if said.Len() > 0 {
-			t.Fatalf("collect --quiet exited %v, saying on stderr:\n%s", err, said.String())
-		}
-		data, rerr := os.ReadFile(e.path("report.json"))
-		if rerr != nil {
-			t.Fatalf("collect exited %v and wrote no report: %v", err, rerr)
-		}
-		rep = testnet.Report{}
-		if err := json.Unmarshal(data, &rep); err != nil {
-			t.Fatal(err)
-		}
-		if (err == nil) != (len(rep.FailedChecks()) == 0) {
-			t.Fatalf("collect exited %v with failed checks %v", err, rep.FailedChecks())
-		}
-		if rep.Schema != testnet.SchemaVersion {
-			t.Fatalf("collect wrote schema %d, want %d", rep.Schema, testnet.SchemaVersion)
-		}
-		if err == nil { // graylisting a flooder can come after the installs
-			break
-		}
-		if time.Now().After(deadline) {
-			var agents strings.Builder
-			for _, p := range e.procs {
-				if strings.Contains(p.name, "agent-") {
-					fmt.Fprintf(&agents, "%s:\n%s\n", p.name, p.output())
-				}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if (err == nil) != (len(rep.FailedChecks()) == 0) {
+		t.Fatalf("collect exited %v with failed checks %v", err, rep.FailedChecks())
+	}
+	if rep.Schema != testnet.SchemaVersion {
+		t.Fatalf("collect wrote schema %d, want %d", rep.Schema, testnet.SchemaVersion)
+	}
+	if err != nil {
+		var agents strings.Builder
+		for _, p := range e.procs {
+			if strings.Contains(p.name, "agent-") {
+				fmt.Fprintf(&agents, "%s:\n%s\n", p.name, p.output())
 			}
-			t.Fatalf("checks %v failed; samples: %+v\ncollect said:\n%s\npublisher:\n%s\n%s", rep.FailedChecks(), rep.Samples, said.String(), publish.output(), agents.String())
 		}
-		time.Sleep(200 * time.Millisecond)
+		t.Fatalf("checks %v failed; samples: %+v\npublisher:\n%s\n%s", rep.FailedChecks(), rep.Samples, publish.output(), agents.String())
 	}
 	if len(rep.Samples) != read || rep.Results[testnet.ResultPatchnet].Delivered != 1 {
 		t.Errorf("report: %d samples, patchnet %+v; want %d, all delivered", len(rep.Samples), rep.Results[testnet.ResultPatchnet], read)
