@@ -244,13 +244,14 @@ func collectCommand(s k8s.Spec, z *k8s.Zone) string {
 		until += s.PartitionHold // the cut side installs after the heal
 	}
 	cmd += " --until-ok " + until.String()
-	if sh := s.Shaping; sh.Latency > 0 {
+	sh := s.Shaping // for the report
+	if sh.Latency > 0 {
 		cmd += " --latency " + sh.Latency.String()
 	}
-	if sh := s.Shaping; sh.Bandwidth > 0 {
+	if sh.Bandwidth > 0 {
 		cmd += fmt.Sprintf(" --bandwidth %dB", sh.Bandwidth)
 	}
-	if sh := s.Shaping; sh.Loss > 0 {
+	if sh.Loss > 0 {
 		cmd += " --loss " + strconv.FormatFloat(sh.Loss, 'f', -1, 64)
 	}
 	switch s.Scenario {
@@ -388,12 +389,11 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	if err := writeCollected(stdout, stderr, o, rep); err != nil {
 		return err
 	}
-	if err := checksFailed(rep); err != nil && o.quiet { // in the report; stderr stays clear
+	err = checksFailed(rep)
+	if err != nil && o.quiet { // in the report; stderr stays clear
 		return &quietFailure{err: err}
-	} else if err != nil {
-		return err
 	}
-	return nil
+	return err
 }
 
 // collectUntilOK collects, and again every collectRetry while a check

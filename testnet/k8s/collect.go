@@ -242,9 +242,6 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 	if len(reports) == 0 {
 		return nil, fmt.Errorf("collecting: none of %d nodes answered", len(endpoints))
 	}
-	if o.Scenario == testnet.ScenarioPartition {
-		o.fetchCuts(ctx, reports)
-	}
 	if o.Origin != "" {
 		origin.served, origin.err = FetchOriginServed(ctx, o.Origin)
 		if origin.err != nil && o.OnError != nil {
@@ -254,23 +251,19 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 	return buildReport(reports, failed, origin, o), nil
 }
 
-// fetchCuts reads the cut stamps of the cut agents read through a Proxy
-// (a state directory has none): when each healed. One that does not
-// answer is told OnError; its heal is then its alarm's clearing.
-func (o CollectOptions) fetchCuts(ctx context.Context, reports []*NodeReport) {
-	for _, r := range reports {
-		if !isURL(r.Endpoint) || !slices.Contains(o.Cut, r.Endpoint) {
-			continue
-		}
-		c, err := FetchCut(ctx, r.Endpoint)
-		if err != nil {
-			if o.OnError != nil {
-				o.OnError(r.Endpoint, err)
-			}
-			continue
-		}
+// readCut adds the cut stamps of a partition's cut agent read through a
+// Proxy (a state directory has none) to r: when it healed. When they
+// cannot be read it says why; the agent's heal is then its alarm's
+// clearing.
+func (o CollectOptions) readCut(ctx context.Context, r *NodeReport) error {
+	if o.Scenario != testnet.ScenarioPartition || !isURL(r.Endpoint) || !slices.Contains(o.Cut, r.Endpoint) {
+		return nil
+	}
+	c, err := FetchCut(ctx, r.Endpoint)
+	if err == nil {
 		r.Cut = &c
 	}
+	return err
 }
 
 // waitBaseline waits up to BaselineWait for the origin's HTTP baseline
@@ -307,14 +300,18 @@ func fetchAll(ctx context.Context, endpoints []string, o CollectOptions) ([]*Nod
 			defer wg.Done()
 			defer func() { <-sem }()
 			r, err := Fetch(ctx, ep)
+			var cutErr error
+			if err == nil {
+				cutErr = o.readCut(ctx, r)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			done++
 			if err != nil {
 				failed++
-				if o.OnError != nil {
-					o.OnError(ep, err)
-				}
+			}
+			if err = cmp.Or(err, cutErr); err != nil && o.OnError != nil {
+				o.OnError(ep, err)
 			}
 			out[i] = r
 			if o.Progress != nil {

@@ -482,6 +482,15 @@ func TestProxyServesCutStamps(t *testing.T) {
 	if got, err := FetchCut(t.Context(), srv.URL); err != nil || !got.HealedAt.Equal(at.Add(time.Minute)) {
 		t.Errorf("after the heal: %+v, %v", got, err)
 	}
+	// collect reads them for the cut agents alone, in a partition.
+	o := CollectOptions{Scenario: testnet.ScenarioPartition, Cut: []string{srv.URL}}
+	cut, other := &NodeReport{Endpoint: srv.URL}, &NodeReport{Endpoint: srv.URL + "/"}
+	if err := o.readCut(t.Context(), cut); err != nil || cut.Cut == nil || !cut.Cut.HealedAt.Equal(at.Add(time.Minute)) {
+		t.Errorf("collect read the cut agent's stamps as %+v, %v", cut.Cut, err)
+	}
+	if err := o.readCut(t.Context(), other); err != nil || other.Cut != nil {
+		t.Errorf("collect read stamps of an agent not cut: %+v, %v", other.Cut, err)
+	}
 	plain := httptest.NewServer(Proxy(filepath.Join(dir, "state"), ProxyOptions{}))
 	defer plain.Close()
 	if _, err := FetchCut(t.Context(), plain.URL); err == nil {
