@@ -35,7 +35,7 @@ func fixtureReport() *Report {
 	http := fixtureDelivery(3, agents, 200*time.Millisecond, 2*time.Second)
 	r := &Report{
 		Schema: SchemaVersion, Scenario: ScenarioPropagation, Mode: ModeSim,
-		Nodes: agents, Supernodes: 3, Threshold: 2, LatencyMS: 20, Loss: 0.01,
+		Nodes: agents, Supernodes: 3, Threshold: 2, LatencyMS: 20, Loss: 0.01, Transport: TransportQUIC,
 		BandwidthBPS: 1_250_000, ArtifactBytes: 1 << 20, AnnouncementBytes: 7240,
 		Results: map[string]Result{
 			ResultPatchnet:     Summarize(pn, agents),

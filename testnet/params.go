@@ -13,6 +13,18 @@ const (
 	ModeK8s   = "k8s"
 )
 
+// Transports a sim zone's nodes can connect over (Params.Transport).
+const (
+	// TransportQUIC is libp2p's QUIC over the sim's datagrams: the
+	// transport a deployment's nodes prefer.
+	TransportQUIC = "quic"
+	// TransportTCP is libp2p's upgrader (TLS, yamux, the private zone's
+	// pre-shared key) over the sim's reliable streams: the deployment's
+	// other transport, lighter to run a thousand times in one process, and
+	// the one a private zone needs.
+	TransportTCP = "tcp"
+)
+
 // Scenario names, the same in every mode that runs them.
 const (
 	ScenarioPropagation = "propagation"
@@ -75,6 +87,10 @@ type Params struct {
 	// connection trimming), so a fix meets a running zone, not a booting
 	// one, as in a deployment. 0 publishes as soon as the zone is meshed.
 	Settle time.Duration
+	// Transport is what a sim zone's nodes connect over: TransportQUIC or
+	// TransportTCP; empty, QUIC, or TCP for private-zone (a pre-shared key
+	// needs it). Other modes run the deployment's own transports.
+	Transport string
 	// RolloutSpread is the fix's rollout spread (updates.Rollout.Spread):
 	// each agent accepts at once and fetches and installs at its own
 	// stable offset within it, as an operator staggers a fleet. 0 installs
@@ -127,6 +143,10 @@ func (p Params) Validate() error {
 		return fmt.Errorf("settle %v: want 0..%v", p.Settle, MaxSettle)
 	case p.RolloutSpread < 0 || p.RolloutSpread > MaxRolloutSpread:
 		return fmt.Errorf("rollout spread %v: want 0..%v", p.RolloutSpread, MaxRolloutSpread)
+	case !slices.Contains([]string{"", TransportQUIC, TransportTCP}, p.Transport):
+		return fmt.Errorf("transport %q: want %s or %s", p.Transport, TransportQUIC, TransportTCP)
+	case p.Transport == TransportTCP && p.Mode != ModeSim:
+		return fmt.Errorf("transport %q: only a sim zone's transport is chosen (mode %s runs the deployment's)", p.Transport, p.Mode)
 	case p.Timeout <= 0:
 		return fmt.Errorf("timeout %v: want a positive duration", p.Timeout)
 	}

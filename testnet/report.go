@@ -18,16 +18,19 @@ const (
 type Report struct {
 	// Schema is the report's schema version (SchemaVersion when written by
 	// WriteJSON); a reader refuses a newer one.
-	Schema        int     `json:"schema"`
-	Scenario      string  `json:"scenario"`
-	Mode          string  `json:"mode"`
-	Nodes         int     `json:"nodes"`
-	Supernodes    int     `json:"supernodes"`
-	Threshold     int     `json:"threshold"`
-	LatencyMS     float64 `json:"latency_ms"`
-	Loss          float64 `json:"loss,omitempty"`
-	BandwidthBPS  int64   `json:"bandwidth_bytes_per_s,omitempty"`
-	ArtifactBytes int64   `json:"artifact_bytes"`
+	Schema     int     `json:"schema"`
+	Scenario   string  `json:"scenario"`
+	Mode       string  `json:"mode"`
+	Nodes      int     `json:"nodes"`
+	Supernodes int     `json:"supernodes"`
+	Threshold  int     `json:"threshold"`
+	LatencyMS  float64 `json:"latency_ms"`
+	Loss       float64 `json:"loss,omitempty"`
+	// Transport is what a sim zone's nodes connected over (quic or tcp);
+	// empty in other modes.
+	Transport     string `json:"transport,omitempty"`
+	BandwidthBPS  int64  `json:"bandwidth_bytes_per_s,omitempty"`
+	ArtifactBytes int64  `json:"artifact_bytes"`
 	// AnnouncementBytes is the size of the announcement gossip carried (sim:
 	// as an agent first delivered it, co-signatures included); the raw
 	// gossipsub baseline publishes a message of this size.

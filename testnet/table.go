@@ -71,8 +71,12 @@ func writeHeader(t *table, r *Report) {
 	if r.BandwidthBPS > 0 {
 		bw = fmtRate(r.BandwidthBPS)
 	}
-	t.row(fmt.Sprintf("scenario %s in %s mode: %d agents, %d supernodes, k=%d",
-		r.Scenario, r.Mode, r.Nodes, r.Supernodes, r.Threshold))
+	over := ""
+	if r.Transport != "" {
+		over = " over " + r.Transport
+	}
+	t.row(fmt.Sprintf("scenario %s in %s mode%s: %d agents, %d supernodes, k=%d",
+		r.Scenario, r.Mode, over, r.Nodes, r.Supernodes, r.Threshold))
 	announcement := ""
 	if r.AnnouncementBytes > 0 {
 		announcement = fmt.Sprintf("; announcement %s", fmtBytes(r.AnnouncementBytes))

@@ -31,6 +31,11 @@ type Options struct {
 	Dir string
 	// Zone names the zone. Default "demo".
 	Zone string
+	// Root, when set, is an existing root CA's directory (another lab's
+	// RootDir): the zone CA is made under it, so both labs' nodes pin the
+	// same root, as two zones of one deployment do. Default: a root of
+	// the lab's own.
+	Root string
 	// Agents, Supernodes and Threshold (k) size the zone. Defaults 8, 3, 2.
 	Agents, Supernodes, Threshold int
 	// OnEvent receives every node's events (must return quickly).
@@ -108,7 +113,7 @@ func New(ctx context.Context, o Options) (_ *Lab, err error) {
 			l.Close()
 		}
 	}()
-	if l.pki, err = newPKI(o.Dir, o.Zone); err != nil {
+	if l.pki, err = newPKI(o.Dir, o.Zone, o.Root); err != nil {
 		return nil, err
 	}
 	l.RootCert = l.pki.rootCert()

@@ -13,12 +13,16 @@ type pki struct {
 	rootDir, zoneDir string
 }
 
-// newPKI creates a root CA and a zone CA under dir, as `patchnet ca
-// init-root` and `ca init-zone` would.
-func newPKI(dir, zone string) (*pki, error) {
-	p := &pki{rootDir: filepath.Join(dir, "pki", "root"), zoneDir: filepath.Join(dir, "pki", "zone")}
-	if _, err := ca.InitRoot(p.rootDir, ca.DefaultRootOptions()); err != nil {
-		return nil, fmt.Errorf("creating root CA: %w", err)
+// newPKI creates a zone CA under dir, as `patchnet ca init-zone` would,
+// under the root CA in root, or (root empty) under a new one it creates
+// in dir as `patchnet ca init-root` would.
+func newPKI(dir, zone, root string) (*pki, error) {
+	p := &pki{rootDir: root, zoneDir: filepath.Join(dir, "pki", "zone")}
+	if root == "" {
+		p.rootDir = filepath.Join(dir, "pki", "root")
+		if _, err := ca.InitRoot(p.rootDir, ca.DefaultRootOptions()); err != nil {
+			return nil, fmt.Errorf("creating root CA: %w", err)
+		}
 	}
 	if _, err := ca.InitZone(p.rootDir, zone, p.zoneDir, ca.DefaultZoneOptions()); err != nil {
 		return nil, fmt.Errorf("creating zone CA: %w", err)
@@ -30,6 +34,10 @@ func newPKI(dir, zone string) (*pki, error) {
 func (p *pki) crls() []string {
 	return []string{filepath.Join(p.zoneDir, ca.ZoneCRLFile), filepath.Join(p.rootDir, ca.RootCRLFile)}
 }
+
+// RootDir is the lab's root CA directory (Options.Root for another lab
+// under the same root).
+func (l *Lab) RootDir() string { return l.pki.rootDir }
 
 // rootCert is the path of the root certificate every node pins.
 func (p *pki) rootCert() string { return filepath.Join(p.rootDir, ca.RootCertFile) }

@@ -25,7 +25,7 @@ func runByzantine(ctx context.Context, z *zone, rep *testnet.Report, progress te
 	if len(z.lab.Supernodes) < 2 || z.params.Threshold < 2 {
 		return fmt.Errorf("byzantine: needs k ≥ 2 of ≥ 2 supernodes (have k=%d of %d)", z.params.Threshold, len(z.lab.Supernodes))
 	}
-	fix, err := z.lab.Fix(ctx, "PNT-SIM-0001", 1)
+	fix, err := z.lab.Fix(ctx, publicFixID, 1)
 	if err != nil {
 		return err
 	}
@@ -57,7 +57,7 @@ func runByzantine(ctx context.Context, z *zone, rep *testnet.Report, progress te
 // vendor's origin, finds another digest, and refuses to co-sign; no agent
 // accepts or installs it. Then the real fix goes out and is installed.
 func runStolenKey(ctx context.Context, z *zone, rep *testnet.Report, progress testnet.Progress) error {
-	fix, err := z.lab.Fix(ctx, "PNT-SIM-0001", 1)
+	fix, err := z.lab.Fix(ctx, publicFixID, 1)
 	if err != nil {
 		return err
 	}

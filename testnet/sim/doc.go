@@ -12,6 +12,20 @@
 // (Params.Loss) and an uplink/downlink bandwidth cap. The zone forms as a real one: agents bootstrap off the
 // publisher and one supernode and find each other through the DHT.
 //
+// Nodes connect over QUIC on the fabric's datagrams (Params.Transport
+// "quic", the default), or over TCP ("tcp"): a transport of the sim's own
+// (tcp.go) whose connections are reliable byte streams on the same links
+// (stream.go: segments take the sender's uplink, the latency and the
+// receiver's downlink; a writer waits on its peer's window and on its own
+// full uplink instead of the link dropping; a segment a cut or the loss
+// share stops comes again after a retransmission timeout, the segments
+// behind it waiting), upgraded by libp2p's own upgrader — the node's TLS,
+// yamux, resource manager, gater and, in a private zone, its pre-shared
+// key — as the production TCP transport's kernel sockets are. A TCP
+// connection costs less than a QUIC one here (no per-connection QUIC
+// state, no timer reset per packet), and it is the transport a private
+// zone needs.
+//
 // The fabric replaced github.com/marcopolo/simnet's Simnet router, whose
 // single goroutine handed every datagram over one at a time and waited
 // while the destination's link was full, so one busy node stalled the
@@ -48,11 +62,14 @@
 // protocol (its agents, hearing fewer than k supernodes, redial their
 // bootstrap peers across: overlay.RedialBootstrap). Partition runs scale
 // the heartbeat (2 s, cut off after 6 s) and anti-entropy (5 s) intervals
-// down from production's minutes. private-zone cannot run here: a private
-// zone's pre-shared key is libp2p's pnet, which go-libp2p's QUIC transport
-// refuses ("QUIC doesn't support private networks yet"), and the fabric
-// carries only QUIC's datagrams, with no TCP for pnet to run over; it
-// runs in netns mode.
+// down from production's minutes. private-zone (private.go, tcp only:
+// go-libp2p's QUIC refuses a pre-shared key) starts a private zone,
+// acme, first: its own zone CA, supernodes and publisher, half the agents,
+// a pre-shared key on every connection; the public zone is made under the
+// same root, and its agents are given acme's first supernode as a
+// bootstrap peer. Each zone publishes its fix at once; each zone's agents
+// must install their own, no node of either have an event of the other's
+// fix, and no connection cross.
 //
 // It is a harness: it decides no trust (the nodes do) and production code
 // must not import it.

@@ -21,12 +21,13 @@ type events struct {
 	signers map[peer.ID][]string         // the co-signers counted at acceptance
 	order   map[node.EventKind][]peer.ID // the nodes in the order of their first event of each kind
 	arrived map[peer.ID]time.Time        // when the message behind the first pending or accepted event came
+	ids     map[peer.ID]map[string]bool  // the announcements each node had an event of
 }
 
 func newEvents() *events {
 	return &events{first: map[peer.ID]map[node.EventKind]time.Time{}, fetched: map[peer.ID]node.Event{},
 		failed: map[peer.ID][]node.Event{}, signers: map[peer.ID][]string{},
-		order: map[node.EventKind][]peer.ID{}, arrived: map[peer.ID]time.Time{}}
+		order: map[node.EventKind][]peer.ID{}, arrived: map[peer.ID]time.Time{}, ids: map[peer.ID]map[string]bool{}}
 }
 
 func (e *events) record(ev node.Event) {
@@ -40,6 +41,12 @@ func (e *events) record(ev node.Event) {
 	if _, ok := m[ev.Kind]; !ok {
 		m[ev.Kind] = ev.At
 		e.order[ev.Kind] = append(e.order[ev.Kind], ev.Node)
+	}
+	if ev.ID != "" {
+		if e.ids[ev.Node] == nil {
+			e.ids[ev.Node] = map[string]bool{}
+		}
+		e.ids[ev.Node][ev.ID] = true
 	}
 	switch ev.Kind {
 	case node.EventFetched:
@@ -110,4 +117,11 @@ func (e *events) count(kind node.EventKind) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.order[kind])
+}
+
+// saw reports whether p had any event of the announcement id.
+func (e *events) saw(p peer.ID, id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.ids[p][id]
 }

@@ -34,8 +34,10 @@ type fabric struct {
 	closing chan struct{}
 	wg      sync.WaitGroup
 
-	mu    sync.RWMutex
-	ports map[netip.AddrPort]*port
+	mu        sync.RWMutex
+	ports     map[netip.AddrPort]*port
+	listeners map[netip.AddrPort]*tcpListener // the tcp transport's (tcp.go)
+	ephemeral atomic.Uint32                   // the last port number a tcp dial took
 
 	unroutable atomic.Int64 // datagrams for an address no endpoint has
 	overflow   atomic.Int64 // datagrams a full link buffer dropped
@@ -43,7 +45,8 @@ type fabric struct {
 }
 
 func newFabric(latency time.Duration, loss float64, c *cut) *fabric {
-	return &fabric{latency: latency, loss: loss, cut: c, closing: make(chan struct{}), ports: map[netip.AddrPort]*port{}}
+	return &fabric{latency: latency, loss: loss, cut: c, closing: make(chan struct{}),
+		ports: map[netip.AddrPort]*port{}, listeners: map[netip.AddrPort]*tcpListener{}}
 }
 
 // port is one endpoint's place on the fabric: its link's two directions,
@@ -63,6 +66,25 @@ type port struct {
 // per second (0: uncapped). An address used before (a restarted node)
 // gets a new socket on the same port.
 func (f *fabric) endpoint(addr *net.UDPAddr, up, down int64) *socket {
+	var s *socket
+	f.attach(addr, up, down, func(pt *port) {
+		s = newSocket(f, pt)
+		pt.sock = s
+	})
+	return s
+}
+
+// link is the port at addr with a link that sends up and receives down
+// bytes per second, without a socket: the tcp transport's node, whose
+// streams (stream.go) are carried by the port's link and queue. An address
+// used before gets its link reset.
+func (f *fabric) link(addr *net.UDPAddr, up, down int64) *port {
+	return f.attach(addr, up, down, func(*port) {})
+}
+
+// attach makes or resets the port at addr, letting set give it its socket
+// (under the port's lock) before it becomes routable.
+func (f *fabric) attach(addr *net.UDPAddr, up, down int64, set func(*port)) *port {
 	ap := addrPort(addr)
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -70,9 +92,8 @@ func (f *fabric) endpoint(addr *net.UDPAddr, up, down int64) *socket {
 	if !ok {
 		pt = &port{addr: addr, wake: make(chan struct{}, 1)}
 	}
-	s := newSocket(f, pt)
 	pt.mu.Lock()
-	pt.sock = s
+	set(pt)
 	pt.up.reset(up)
 	pt.down.reset(down)
 	pt.mu.Unlock()
@@ -82,7 +103,7 @@ func (f *fabric) endpoint(addr *net.UDPAddr, up, down int64) *socket {
 		f.ports[ap] = pt
 		f.wg.Go(func() { f.deliver(pt) })
 	}
-	return s
+	return pt
 }
 
 // send puts a datagram from one port on its way to addr: it leaves the
@@ -104,8 +125,7 @@ func (f *fabric) send(from *port, to net.Addr, b []byte) {
 	if f.cut.drops(from.addr, u) {
 		return
 	}
-	if f.loss > 0 && rand.Float64() < f.loss {
-		f.lost.Add(1)
+	if f.loses() {
 		return
 	}
 	left, ok := from.up.admit(time.Now(), len(b))
@@ -114,6 +134,15 @@ func (f *fabric) send(from *port, to net.Addr, b []byte) {
 		return
 	}
 	dst.push(arrival{at: left.Add(f.latency), from: from.addr, b: b})
+}
+
+// loses draws whether the loss share drops a packet, and counts it if so.
+func (f *fabric) loses() bool {
+	if f.loss > 0 && rand.Float64() < f.loss {
+		f.lost.Add(1)
+		return true
+	}
+	return false
 }
 
 // deliver passes each datagram for pt through pt's downlink, then to its
@@ -145,6 +174,10 @@ func (f *fabric) deliver(pt *port) {
 // pt's downlink (or is dropped by a full buffer, or by a cut that went up
 // while it was in flight); one through the downlink goes to the socket.
 func (f *fabric) arrive(pt *port, a arrival) {
+	if a.to != nil {
+		f.arriveSegment(pt, a)
+		return
+	}
 	if a.linked {
 		pt.mu.Lock()
 		s := pt.sock
@@ -214,6 +247,11 @@ type arrival struct {
 	linked bool
 	from   *net.UDPAddr
 	b      []byte
+	// to is the stream end a segment is for (stream.go); nil for a
+	// datagram.
+	to *streamEnd
+	// fin marks the segment that closes to's stream after b.
+	fin bool
 }
 
 // arrivals is a min-heap of arrivals by time, then order pushed.
@@ -256,16 +294,36 @@ func (s *shaper) reset(bytesPerSecond int64) {
 func (s *shaper) admit(t time.Time, size int) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.rate > 0 && s.free.Sub(t) > linkBuffer {
+		return time.Time{}, false
+	}
+	return s.takeLocked(t, size), true
+}
+
+// take returns when size bytes entering at t have been sent, however long
+// they wait: a stream's segment, which its sender paces (streamEnd.pace)
+// rather than the link dropping it.
+func (s *shaper) take(t time.Time, size int) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.takeLocked(t, size)
+}
+
+func (s *shaper) takeLocked(t time.Time, size int) time.Time {
 	if s.rate <= 0 {
-		return t, true
+		return t
 	}
 	start := t
 	if s.free.After(t) {
 		start = s.free
 	}
-	if start.Sub(t) > linkBuffer {
-		return time.Time{}, false
-	}
 	s.free = start.Add(time.Duration(float64(size) / s.rate * float64(time.Second)))
-	return s.free, true
+	return s.free
+}
+
+// backlog is how long what the shaper holds at t takes to send.
+func (s *shaper) backlog(t time.Time) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.free.Sub(t), 0)
 }

@@ -27,6 +27,28 @@ const (
 	// network, rather than an ever longer queue.
 	linkBuffer = 100 * time.Millisecond
 
+	// simPort is every node's port on the fabric, QUIC's or TCP's.
+	simPort = 4001
+	// streamWindow is how many bytes a tcp transport's stream end sends
+	// that its peer has not read before it waits: a kernel's default TCP
+	// receive buffer (Linux: 128 KiB, autotuned up), enough for 10 Mbit/s
+	// at a 100 ms round trip.
+	streamWindow = 256 << 10
+	// streamSegment is the most a stream's write puts in one segment on
+	// the fabric: larger than TCP's segments (fewer to schedule), small
+	// enough that a capped link interleaves streams (13 ms at 10 Mbit/s).
+	streamSegment = 16 << 10
+	// streamRetransmit is how long a stream's segment that a cut or the
+	// loss share stopped takes to come again: Linux's minimum TCP
+	// retransmission timeout.
+	streamRetransmit = 200 * time.Millisecond
+	// tcpBacklog is how many dialled connections a listener holds before
+	// it refuses more: somaxconn's order.
+	tcpBacklog = 1024
+	// tcpEphemeralBase and tcpEphemeralPorts are the port numbers dials
+	// take, Linux's default ip_local_port_range (32768–60999).
+	tcpEphemeralBase, tcpEphemeralPorts = 32768, 28232
+
 	// socketQueue is how many received datagrams a socket holds before its
 	// link waits for the reader: a kernel's default UDP buffer (212 KB) of
 	// full-size datagrams.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/libp2p/go-libp2p"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
 	"github.com/marcopolo/simnet"
 	"github.com/quic-go/quic-go"
@@ -38,9 +39,9 @@ func newNetwork(p testnet.Params) *network {
 // close stops the network's links and router.
 func (n *network) close() { n.fab.close() }
 
-// endpoint is name's listen address and host options: a QUIC endpoint on
-// the simulated network with the node's link caps, and its bandwidth
-// counter. origin caps the node's uplink at Params.OriginBandwidth.
+// endpoint is name's listen address and host options: the run's
+// transport (Params.Transport: QUIC on a socket of the fabric, or TCP on
+// its streams), alone, on the node's link caps, and its bandwidth counter. origin caps the node's uplink at Params.OriginBandwidth.
 func (n *network) endpoint(name string, origin bool) (listen string, opts []libp2p.Option) {
 	n.mu.Lock()
 	i := n.indexOf(name)
@@ -54,7 +55,12 @@ func (n *network) endpoint(name string, origin bool) (listen string, opts []libp
 	if origin && n.params.OriginBandwidth > 0 {
 		up = n.params.OriginBandwidth
 	}
-	listen = fmt.Sprintf("/ip4/%s/udp/4001/quic-v1", simnet.IntToPublicIPv4(i))
+	ip := simnet.IntToPublicIPv4(i)
+	if n.params.Transport == testnet.TransportTCP {
+		listen = fmt.Sprintf("/ip4/%s/tcp/%d", ip, simPort)
+		return listen, []libp2p.Option{n.tcpOnFabric(ip, up, n.params.Bandwidth), libp2p.BandwidthReporter(e)}
+	}
+	listen = fmt.Sprintf("/ip4/%s/udp/%d/quic-v1", ip, simPort)
 	return listen, []libp2p.Option{n.quicOnFabric(up, n.params.Bandwidth), libp2p.BandwidthReporter(e)}
 }
 
@@ -114,7 +120,7 @@ func (s *sourceIP) PreferredSourceIPForDestination(*net.UDPAddr) (net.IP, error)
 
 // quicOnFabric is libp2p's QUIC transport on an endpoint of the network's
 // fabric whose link sends up and receives down bytes per second (0:
-// uncapped): x/simlibp2p.QUICSimnet's wiring (quicreuse's documented
+// uncapped), the host's only transport: x/simlibp2p.QUICSimnet's wiring (quicreuse's documented
 // overrides for the UDP socket and the source IP) on the fabric's socket.
 func (n *network) quicOnFabric(up, down int64) libp2p.Option {
 	src := &sourceIP{}
@@ -123,7 +129,7 @@ func (n *network) quicOnFabric(up, down int64) libp2p.Option {
 		return n.fab.endpoint(addr, up, down), nil
 	})
 	selector := quicreuse.OverrideSourceIPSelector(func() (quicreuse.SourceIPSelector, error) { return src, nil })
-	return libp2p.QUICReuse(func(l fx.Lifecycle, reset quic.StatelessResetKey, token quic.TokenGeneratorKey, opts ...quicreuse.Option) (*quicreuse.ConnManager, error) {
+	return libp2p.ChainOptions(libp2p.NoTransports, libp2p.Transport(libp2pquic.NewTransport), libp2p.QUICReuse(func(l fx.Lifecycle, reset quic.StatelessResetKey, token quic.TokenGeneratorKey, opts ...quicreuse.Option) (*quicreuse.ConnManager, error) {
 		cm, err := quicreuse.NewConnManager(reset, token, opts...)
 		if err != nil {
 			return nil, err
@@ -132,5 +138,5 @@ func (n *network) quicOnFabric(up, down int64) libp2p.Option {
 		// only the one it makes itself.
 		l.Append(fx.StopHook(cm.Close))
 		return cm, nil
-	}, listen, selector)
+	}, listen, selector))
 }

@@ -19,7 +19,6 @@ import (
 	lpnet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
@@ -162,7 +161,7 @@ func rawBaseline(ctx context.Context, z *zone, rep *testnet.Report, progress tes
 // address: "raw/" + name) and subscribes it to the baseline topic.
 func newRawNode(ctx context.Context, net *network, name string, origin bool) (*rawNode, error) {
 	listen, opts := net.endpoint("raw/"+name, origin)
-	opts = append(opts, libp2p.NoTransports, libp2p.Transport(quic.NewTransport), libp2p.ListenAddrStrings(listen),
+	opts = append(opts, libp2p.ListenAddrStrings(listen),
 		libp2p.ResourceManager(&lpnet.NullResourceManager{}), libp2p.DisableMetrics())
 	h, err := libp2p.New(opts...)
 	if err != nil {

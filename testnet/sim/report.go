@@ -18,52 +18,81 @@ import (
 // fill puts the live agents' samples, percentiles, egress, duplicates and
 // wrong installs into rep.
 func (z *zone) fill(rep *testnet.Report, live []*nodelab.Member) {
-	var receipt, accept, install, fetch []time.Duration
+	fillZones(rep, zonePart{z, live})
+}
+
+// zonePart is a zone and its live agents, as fillZones reports them.
+type zonePart struct {
+	z    *zone
+	live []*nodelab.Member
+}
+
+// durations are a report's samples of each stage.
+type durations struct{ receipt, accept, install, fetch, cosigned, spread []time.Duration }
+
+// fillZones is fill over the agents of one or more zones (private-zone
+// reports both of its zones as one): each zone's times from its own
+// publication, its spread from its own co-signatures.
+func fillZones(rep *testnet.Report, parts ...zonePart) {
+	var d durations
+	var live, supernodes int
+	var dup, delivered uint64
+	for _, p := range parts {
+		p.z.collect(rep, p.live, &d)
+		live, supernodes = live+len(p.live), supernodes+len(p.z.lab.Supernodes)
+		du, de := p.z.duplicates()
+		dup, delivered = dup+du, delivered+de
+		// The origin is the vendor's server (the supernodes' checks, and
+		// any agent that fell back to the vendor URL) and the publisher's
+		// node seeding, as netns counts it.
+		vendor, _ := p.z.lab.VendorBytes()
+		rep.OriginEgressBytes += p.z.net.sent(p.z.lab.Publisher.Name) + vendor
+		for _, m := range append(slices.Clone(p.z.lab.Supernodes), p.z.lab.Agents...) {
+			rep.PeerEgressBytes += p.z.net.sent(m.Name)
+		}
+	}
+	// Co-signing is the supernodes' stage: each fetched the artifact at the
+	// vendor's origin, checked it and co-signed; agents count from here.
+	rep.Stages["cosigned"] = testnet.Summarize(d.cosigned, supernodes)
+	rep.Stages["receipt"] = testnet.Summarize(d.receipt, live)
+	rep.Stages["accept"] = testnet.Summarize(d.accept, live)
+	rep.Stages["install"] = testnet.Summarize(d.install, live)
+	rep.Stages["spread"] = testnet.Summarize(d.spread, live)
+	rep.Stages["fetch"] = testnet.Summarize(d.fetch, live)
+	rep.Results[testnet.ResultPatchnet] = rep.Stages["accept"]
+	rep.Checks["all_accepted"] = len(d.accept) == live
+	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0
+	if delivered > 0 {
+		rep.DuplicatesPerMessage = float64(dup) / float64(delivered)
+	}
+}
+
+// collect adds z's live agents' samples to rep and their times to d.
+func (z *zone) collect(rep *testnet.Report, live []*nodelab.Member, d *durations) {
+	var accept, cosigned []time.Duration
 	for _, m := range live {
 		s := z.sample(m)
 		rep.Samples = append(rep.Samples, s)
-		if s.Receipt > 0 {
-			receipt = append(receipt, s.Receipt)
-		}
-		if s.Accept > 0 {
-			accept = append(accept, s.Accept)
-		}
-		if s.Install > 0 {
-			install = append(install, s.Install)
-		}
-		if s.FetchTime > 0 {
-			fetch = append(fetch, s.FetchTime)
+		for _, x := range []struct {
+			v   time.Duration
+			out *[]time.Duration
+		}{{s.Receipt, &d.receipt}, {s.Accept, &accept}, {s.Install, &d.install}, {s.FetchTime, &d.fetch}} {
+			if x.v > 0 {
+				*x.out = append(*x.out, x.v)
+			}
 		}
 		if s.Wrong {
 			rep.WrongInstalls++
 		}
 	}
-	var cosigned []time.Duration
 	for _, m := range z.lab.Supernodes {
-		if d := z.since(m.ID(), node.EventCoSigned); d > 0 {
-			cosigned = append(cosigned, d)
+		if c := z.since(m.ID(), node.EventCoSigned); c > 0 {
+			cosigned = append(cosigned, c)
 		}
 	}
-	// Co-signing is the supernodes' stage: each fetched the artifact at the
-	// vendor's origin, checked it and co-signed; agents count from here.
-	rep.Stages["cosigned"] = testnet.Summarize(cosigned, len(z.lab.Supernodes))
-	rep.Stages["receipt"] = testnet.Summarize(receipt, len(live))
-	rep.Stages["accept"] = testnet.Summarize(accept, len(live))
-	rep.Stages["install"] = testnet.Summarize(install, len(live))
-	rep.Stages["spread"] = testnet.Summarize(spread(accept, cosigned, z.params.Threshold), len(live))
-	rep.Stages["fetch"] = testnet.Summarize(fetch, len(live))
-	rep.Results[testnet.ResultPatchnet] = rep.Stages["accept"]
-	rep.Checks["all_accepted"] = len(accept) == len(live)
-	rep.Checks[testnet.CheckNoWrongInstalls] = rep.WrongInstalls == 0
-	// The origin is the vendor's server (the supernodes' checks, and any
-	// agent that fell back to the vendor URL) and the publisher's node
-	// seeding, as netns counts it.
-	vendor, _ := z.lab.VendorBytes()
-	rep.OriginEgressBytes = z.net.sent(z.lab.Publisher.Name) + vendor
-	for _, m := range append(append([]*nodelab.Member(nil), z.lab.Supernodes...), z.lab.Agents...) {
-		rep.PeerEgressBytes += z.net.sent(m.Name)
-	}
-	rep.DuplicatesPerMessage = z.duplicatesPerMessage()
+	d.accept = append(d.accept, accept...)
+	d.cosigned = append(d.cosigned, cosigned...)
+	d.spread = append(d.spread, spread(accept, cosigned, z.params.Threshold)...)
 }
 
 // spread is each acceptance counted from the k-th co-signature instead of
@@ -128,10 +157,9 @@ func (z *zone) wrong(m *nodelab.Member) string {
 	return ""
 }
 
-// duplicatesPerMessage is gossip's duplicate deliveries (dropped by
-// message ID) per message delivered, over every node.
-func (z *zone) duplicatesPerMessage() float64 {
-	var dup, delivered uint64
+// duplicates are gossip's duplicate deliveries (dropped by message ID)
+// and its deliveries, over every node of the zone.
+func (z *zone) duplicates() (dup, delivered uint64) {
 	for _, m := range z.lab.Members() {
 		if m.Node == nil || m.Overlay() == nil {
 			continue
@@ -140,10 +168,7 @@ func (z *zone) duplicatesPerMessage() float64 {
 		dup += st.Duplicates
 		delivered += st.Delivered
 	}
-	if delivered == 0 {
-		return 0
-	}
-	return float64(dup) / float64(delivered)
+	return dup, delivered
 }
 
 // meshedBeyondBootstrap reports whether every agent in set has a peer on

@@ -29,6 +29,7 @@ var scenarios = map[string]scenario{
 	testnet.ScenarioFlood:       runFlood,
 	testnet.ScenarioContent:     runContent,
 	testnet.ScenarioPartition:   runPartition,
+	testnet.ScenarioPrivateZone: runPrivateZone,
 }
 
 // Scenarios lists the scenarios sim runs, sorted.
@@ -60,9 +61,15 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 		return nil, err
 	}
 	sc, ok := scenarios[p.Scenario]
+	p.Transport = transportFor(p)
 	if p.Scenario == testnet.ScenarioPrivateZone {
-		// go-libp2p's QUIC refuses a pre-shared key; the fabric has no TCP.
-		return nil, fmt.Errorf("scenario %q: runs in netns mode (--mode netns): a private zone's pre-shared key needs TCP, and sim's network carries QUIC only", p.Scenario)
+		if p.Transport != testnet.TransportTCP {
+			// go-libp2p's QUIC refuses a pre-shared key.
+			return nil, fmt.Errorf("scenario %q: a private zone's pre-shared key needs --transport tcp in sim (QUIC has none)", p.Scenario)
+		}
+		if p.Nodes < 2 {
+			return nil, fmt.Errorf("scenario %q: needs at least 2 agents, one in each zone (have %d)", p.Scenario, p.Nodes)
+		}
 	}
 	if !ok {
 		return nil, fmt.Errorf("scenario %q: not run in sim yet (sim runs %v)", p.Scenario, Scenarios())
@@ -82,7 +89,7 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 	if err != nil {
 		return nil, err
 	}
-	defer z.lab.Close()
+	defer z.close()
 	o.started(z.lab, z.setup)
 	rep := newReport(p)
 	rep.SetupS = z.setup.Seconds()
@@ -106,10 +113,23 @@ func RunWith(ctx context.Context, p testnet.Params, progress testnet.Progress, o
 	return rep, nil
 }
 
+// transportFor is the transport p's nodes connect over: Params.Transport,
+// or where it is empty, tcp for a private zone (its pre-shared key needs
+// it) and quic for the rest.
+func transportFor(p testnet.Params) string {
+	switch {
+	case p.Transport != "":
+		return p.Transport
+	case p.Scenario == testnet.ScenarioPrivateZone:
+		return testnet.TransportTCP
+	}
+	return testnet.TransportQUIC
+}
+
 func newReport(p testnet.Params) *testnet.Report {
 	return &testnet.Report{
 		Scenario: p.Scenario, Mode: testnet.ModeSim, Nodes: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
-		LatencyMS: float64(p.Latency) / float64(time.Millisecond), Loss: p.Loss, BandwidthBPS: p.Bandwidth,
+		LatencyMS: float64(p.Latency) / float64(time.Millisecond), Loss: p.Loss, BandwidthBPS: p.Bandwidth, Transport: p.Transport,
 		RolloutSpreadS: p.RolloutSpread.Seconds(),
 		Results:        map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{},
 	}

@@ -408,3 +408,57 @@ func TestPartition(t *testing.T) {
 		}
 	}
 }
+
+// TestScenariosOverTCP: on the tcp transport (libp2p's upgrader over the
+// fabric's streams) the zone forms and the scenarios whose outcome rests
+// on the transport pass every check: propagation with both baselines on
+// the same transport, lossy links (segments sent again), churn (streams
+// closed by a stopped node), partition (streams silent across the cut
+// until yamux gives up on them, then catch-up after the heal).
+func TestScenariosOverTCP(t *testing.T) {
+	for _, tc := range []struct {
+		scenario  string
+		baselines bool
+		loss      float64
+	}{
+		{testnet.ScenarioPropagation, true, 0},
+		{testnet.ScenarioPropagation, false, 0.05},
+		{testnet.ScenarioChurn, false, 0},
+		{testnet.ScenarioPartition, false, 0},
+	} {
+		t.Run(fmt.Sprintf("%s/loss=%v", tc.scenario, tc.loss), func(t *testing.T) {
+			p := small(tc.scenario)
+			p.Transport, p.Baselines, p.Loss = testnet.TransportTCP, tc.baselines, tc.loss
+			if tc.scenario == testnet.ScenarioPartition {
+				p.Timeout = 3 * time.Minute // the cut holds until yamux gives up (~40 s)
+			}
+			rep := run(t, p)
+			if tc.baselines {
+				for _, sys := range []string{testnet.ResultPatchnet, testnet.ResultRawGossipsub, testnet.ResultHTTPOrigin} {
+					if got := rep.Results[sys].Delivered; got != 1 {
+						t.Errorf("%s delivered to %v of the agents, want all", sys, got)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPrivateZone: a private zone (pre-shared key) beside the public one
+// on the same network, under the same root, over the tcp transport. The
+// public agents have the private zone's first supernode as a bootstrap
+// peer, yet each zone's agents install only their own zone's fix, no
+// node of either zone has an event of the other's, and no connection
+// crosses.
+func TestPrivateZone(t *testing.T) {
+	p := small(testnet.ScenarioPrivateZone)
+	rep := run(t, p)
+	for _, c := range []string{"public_installed", "private_installed", "public_never_saw_private", "private_never_saw_public", "no_peer_across_zones"} {
+		if ok, found := rep.Checks[c]; !found || !ok {
+			t.Errorf("check %s: %v (reported: %v)", c, ok, found)
+		}
+	}
+	if len(rep.Samples) != p.Nodes {
+		t.Errorf("%d samples, want one for each of the %d agents of both zones", len(rep.Samples), p.Nodes)
+	}
+}

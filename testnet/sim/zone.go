@@ -62,6 +62,13 @@ type zone struct {
 	// baseline rebuilds (the nodes' fetches and DHT walks add connections
 	// after it).
 	edges [][2]peer.ID
+	// fixID is the id of the fix publish makes (publicFixID; the private
+	// zone's privateFixID).
+	fixID string
+	// private is the private-zone scenario's private zone, beside this
+	// one on the same network and under the same root, sharing its
+	// events; nil in other scenarios.
+	private *zone
 	// watch is the first agent's own subscription to the announce topic,
 	// made before the first publication (watchAnnouncements): the copy
 	// of the announcement gossip carried, read once after the scenario.
@@ -71,61 +78,103 @@ type zone struct {
 // startZone builds the zone's files and starts every node on net: the
 // publisher first, then the supernodes bootstrapping off it, then the
 // agents bootstrapping off it and the first supernode (nodelab's order).
-// The zone's files go in dir.
-func startZone(ctx context.Context, p testnet.Params, o Options, dir string, net *network, progress testnet.Progress) (*zone, error) {
-	z := &zone{net: net, ev: newEvents(), params: p, opts: o}
+// The zone's files go in dir. For private-zone, the private zone beside
+// it starts first (startPrivate), with half the agents, and the public
+// agents are given its first supernode as a bootstrap peer too.
+func startZone(ctx context.Context, p testnet.Params, o Options, dir string, net *network, progress testnet.Progress) (_ *zone, err error) {
+	z := &zone{net: net, ev: newEvents(), params: p, opts: o, fixID: publicFixID}
 	start := time.Now()
+	agents, root, boot := p.Nodes, "", []string(nil)
+	if p.Scenario == testnet.ScenarioPrivateZone {
+		if z.private, err = z.startPrivate(ctx, dir, progress); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				z.private.lab.Close()
+			}
+		}()
+		agents -= len(z.private.lab.Agents)
+		root, boot = z.private.lab.RootDir(), addrStrings(z.private.lab.Supernodes[0])
+	}
 	lab, err := nodelab.New(ctx, nodelab.Options{
-		Dir: dir, Zone: "sim",
-		Agents: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
+		Dir: dir, Zone: "sim", Root: root,
+		Agents: agents, Supernodes: p.Supernodes, Threshold: p.Threshold,
 		FakeInstaller: !o.RealInstallers, ReadyTimeout: o.readyTimeout(p.Timeout), OnEvent: z.ev.record, Progress: progress,
 		ArtifactBytes: int(p.ArtifactBytes),
 		Configure: func(name string, cfg *node.Config) {
-			listen, opts := net.endpoint(name, name == "publisher")
-			cfg.Overlay.ListenAddrs = []string{listen}
+			configure(net, p, name, name, cfg)
 			if strings.HasPrefix(name, "agent-") {
-				// Lean agents: the DHT lookups that find an agent its
-				// peers leave it connected to everyone they asked, and
-				// every QUIC connection costs memory; the bootstrap nodes
-				// keep the production water marks.
-				cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = agentConnLow, agentConnHigh
-			}
-			if strings.HasPrefix(name, "supernode-") {
-				// Every agent fetches from its co-signing supernodes
-				// (content seeds): at the production marks (limit 256
-				// connections) most of a 1,000-agent zone's fetchers
-				// were refused and went to the vendor URL.
-				cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = supernodeConnLow, supernodeConnHigh
-			}
-			cfg.HostOptions = opts
-			cfg.Overlay.Score.InspectInterval = duration.Duration(simScoreInspect)
-			// nodelab's 1 s bootstrap interval suits a dozen test nodes;
-			// a thousand ticking every second (bootstrap check, DHT
-			// discovery, the supernode relink scan) is CPU the deployment
-			// would not spend.
-			cfg.Overlay.BootstrapInterval = node.Duration(overlay.DefaultBootstrapInterval)
-			// Lean state: badger allocates its whole memtable at open,
-			// 4 MiB by default, most of an idle node's memory.
-			cfg.StateDBMemTable = node.MinStateDBMemTable
-			cfg.Overlay.Gossip.SubscriptionBuffer = simSubscriptionBuffer
-			// Each agent's libp2p budget stays at the lab's; the sim's
-			// nodes share one process, not one host's descriptors.
-			cfg.Overlay.Resources.MaxFileDescriptors = overlay.DefaultResourceFDs
-			if p.Scenario == testnet.ScenarioPartition {
-				partitionTimers(cfg)
+				cfg.Overlay.BootstrapPeers = append(cfg.Overlay.BootstrapPeers, boot...)
 			}
 		},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("starting a zone of %d agents: %w", p.Nodes, err)
+		return nil, fmt.Errorf("starting a zone of %d agents: %w", agents, err)
 	}
 	z.lab, z.setup = lab, time.Since(start)
 	return z, nil
 }
 
+// configure gives the node name its place netName on the network and the
+// sim's settings.
+func configure(net *network, p testnet.Params, netName, name string, cfg *node.Config) {
+	listen, opts := net.endpoint(netName, name == "publisher")
+	cfg.Overlay.ListenAddrs = []string{listen}
+	if strings.HasPrefix(name, "agent-") {
+		// Lean agents: the DHT lookups that find an agent its
+		// peers leave it connected to everyone they asked, and
+		// every QUIC connection costs memory; the bootstrap nodes
+		// keep the production water marks.
+		cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = agentConnLow, agentConnHigh
+	}
+	if strings.HasPrefix(name, "supernode-") {
+		// Every agent fetches from its co-signing supernodes
+		// (content seeds): at the production marks (limit 256
+		// connections) most of a 1,000-agent zone's fetchers
+		// were refused and went to the vendor URL.
+		cfg.Overlay.Resources.ConnLow, cfg.Overlay.Resources.ConnHigh = supernodeConnLow, supernodeConnHigh
+	}
+	cfg.HostOptions = opts
+	cfg.Overlay.Score.InspectInterval = duration.Duration(simScoreInspect)
+	// nodelab's 1 s bootstrap interval suits a dozen test nodes;
+	// a thousand ticking every second (bootstrap check, DHT
+	// discovery, the supernode relink scan) is CPU the deployment
+	// would not spend.
+	cfg.Overlay.BootstrapInterval = node.Duration(overlay.DefaultBootstrapInterval)
+	// Lean state: badger allocates its whole memtable at open,
+	// 4 MiB by default, most of an idle node's memory.
+	cfg.StateDBMemTable = node.MinStateDBMemTable
+	cfg.Overlay.Gossip.SubscriptionBuffer = simSubscriptionBuffer
+	// Each agent's libp2p budget stays at the lab's; the sim's
+	// nodes share one process, not one host's descriptors.
+	cfg.Overlay.Resources.MaxFileDescriptors = overlay.DefaultResourceFDs
+	if p.Scenario == testnet.ScenarioPartition {
+		partitionTimers(cfg)
+	}
+}
+
+// addrStrings are m's listen addresses, with its peer ID, as bootstrap
+// peers are written.
+func addrStrings(m *nodelab.Member) []string {
+	var out []string
+	for _, a := range m.Overlay().Addrs() {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// close stops the zone's nodes, and the private zone's beside it.
+func (z *zone) close() {
+	if z.private != nil {
+		z.private.lab.Close()
+	}
+	z.lab.Close()
+}
+
 // publish publishes the lab's fix and marks the time.
 func (z *zone) publish(ctx context.Context) error {
-	fix, err := z.lab.Fix(ctx, "PNT-SIM-0001", 1)
+	fix, err := z.lab.Fix(ctx, z.fixID, 1)
 	if err != nil {
 		return fmt.Errorf("making the fix: %w", err)
 	}
