@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/patchnet/patchnet/internal/duration"
 )
 
 // WebhookConfig is the [notify.webhook] section.
@@ -147,7 +149,7 @@ func (w *WebhookNotifier) Notify(ctx context.Context, n Notification) error {
 		if errors.Is(err, errPermanent) || attempt == w.cfg.Attempts {
 			break
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := duration.Sleep(ctx, wait); err != nil {
 			errs = append(errs, err)
 			break
 		}
@@ -185,15 +187,4 @@ func (w *WebhookNotifier) post(ctx context.Context, body []byte) error {
 		return err
 	}
 	return fmt.Errorf("%w (%w)", err, errPermanent)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

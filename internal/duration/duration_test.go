@@ -1,9 +1,12 @@
 package duration_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
@@ -67,4 +70,24 @@ func TestDurationString(t *testing.T) {
 	if s := duration.Duration(90 * time.Second).String(); s != "1m30s" {
 		t.Errorf("String() = %q, want 1m30s", s)
 	}
+}
+
+// TestSleep: Sleep waits its duration (in the bubble's virtual time), and
+// returns the context's error at once when the context ends first.
+func TestSleep(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		if err := duration.Sleep(t.Context(), time.Minute); err != nil || time.Since(start) != time.Minute {
+			t.Fatalf("slept %v: %v, want a minute", time.Since(start), err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		if err := duration.Sleep(ctx, time.Hour); !errors.Is(err, context.DeadlineExceeded) || time.Since(start) != time.Minute+time.Second {
+			t.Fatalf("sleep cut short: %v after %v", err, time.Since(start))
+		}
+		cancel()
+		if err := duration.Sleep(ctx, 0); err == nil {
+			t.Fatal("a zero sleep on an ended context returned no error")
+		}
+	})
 }

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"sync"
-	"time"
 
 	"github.com/libp2p/go-libp2p"
 	lpnet "github.com/libp2p/go-libp2p/core/network"
@@ -15,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/transport"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/patchnet/patchnet/internal/duration"
 )
 
 // errConnRefused is a dial to an address where nothing listens (or whose
@@ -171,7 +172,7 @@ func (f *fabric) connect(ctx context.Context, from *port, ip net.IP, to *net.TCP
 		<-ctx.Done()
 		return nil, fmt.Errorf("dialling %s across a cut: %w", to, ctx.Err())
 	}
-	if err := sleepCtx(ctx, 2*f.latency); err != nil {
+	if err := duration.Sleep(ctx, 2*f.latency); err != nil {
 		return nil, fmt.Errorf("dialling %s: %w", to, err)
 	}
 	local := &net.TCPAddr{IP: ip, Port: int(f.ephemeral.Add(1)%tcpEphemeralPorts) + tcpEphemeralBase}
@@ -236,19 +237,4 @@ func (l *tcpListener) Multiaddr() ma.Multiaddr {
 func tcpKey(a *net.TCPAddr) netip.AddrPort {
 	ap := a.AddrPort()
 	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-}
-
-// sleepCtx waits d, or until ctx ends.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
