@@ -151,7 +151,8 @@ type SyncConfig struct {
 type ResourceConfig struct {
 	// MaxMemory libp2p may reserve. Default: 512 MiB.
 	MaxMemory int64 `toml:"max_memory"`
-	// MaxFileDescriptors libp2p may use. Default: 1024.
+	// MaxFileDescriptors libp2p may use: at least MaxConns (each TCP
+	// connection takes one). Default: 1024.
 	MaxFileDescriptors int `toml:"max_file_descriptors"`
 	// ConnLow and ConnHigh are the connection manager's water marks.
 	// Defaults: 64 and 128.
@@ -388,6 +389,9 @@ func (r ResourceConfig) validate() error {
 		return fmt.Errorf("resources.max_file_descriptors: %d: want at least %d", r.MaxFileDescriptors, MinResourceFDs)
 	case r.ConnLow < 1 || r.ConnHigh < r.ConnLow:
 		return fmt.Errorf("resources.conn_low/conn_high: %d/%d: want 1 <= low <= high", r.ConnLow, r.ConnHigh)
+	case r.MaxFileDescriptors < r.MaxConns():
+		return fmt.Errorf("resources.max_file_descriptors: %d: below the %d connections resources.conn_high %d lets the node hold (%d each way, %d more to dial out); each TCP connection takes a descriptor: want at least %d",
+			r.MaxFileDescriptors, r.MaxConns(), r.ConnHigh, connLimit(r), outboundReserve(r), r.MaxConns())
 	}
 	return nil
 }

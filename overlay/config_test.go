@@ -79,6 +79,8 @@ func TestConfigValidate(t *testing.T) {
 		{"memory", func(c *Config) { c.Resources.MaxMemory = 1 }, "resources.max_memory: 1"},
 		{"fds", func(c *Config) { c.Resources.MaxFileDescriptors = 1 }, "resources.max_file_descriptors: 1"},
 		{"conn marks", func(c *Config) { c.Resources.ConnLow, c.Resources.ConnHigh = 10, 5 }, "resources.conn_low/conn_high: 10/5"},
+		{"fds below conns", func(c *Config) { c.Resources.ConnLow, c.Resources.ConnHigh = 256, 1024 },
+			"resources.max_file_descriptors: 1024: below the 2560 connections resources.conn_high 1024 lets the node hold"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -45,6 +45,15 @@ func resourceLimits(r ResourceConfig) rcmgr.ConcreteLimitConfig {
 	partial := scaled.ToPartialLimitConfig()
 	for _, l := range []*rcmgr.ResourceLimits{&partial.System, &partial.Transient} {
 		l.Conns, l.ConnsInbound, l.ConnsOutbound = rcmgr.LimitVal(n+outboundReserve(r)), rcmgr.LimitVal(n), rcmgr.LimitVal(n)
+		// A TCP connection holds a descriptor from its first byte, and the
+		// descriptor limit is one for both directions: at the scaled
+		// transient share (a quarter of the budget, 256 of 1,024) a crowd
+		// of inbound handshakes took every descriptor the reserve was for,
+		// and a bootstrap node of a 1,000-agent zone over TCP could not dial
+		// its own supernodes. validate keeps MaxFileDescriptors above this.
+		if l.FD > 0 && int(l.FD) < r.MaxConns() { // Unlimited (-1) stays
+			l.FD = rcmgr.LimitVal(r.MaxConns())
+		}
 	}
 	raiseStreams(&partial.System, StreamsPerConn*n)
 	for _, l := range []*rcmgr.ResourceLimits{&partial.Transient, &partial.ProtocolDefault, &partial.ServiceDefault} {
@@ -65,6 +74,12 @@ func raiseStreams(l *rcmgr.ResourceLimits, perDir int) {
 		}
 	}
 }
+
+// MaxConns is the most connections the resource manager lets the node
+// hold: its inbound limit (ConnLimitFactor × ConnHigh) and the outbound
+// reserve past it. Over TCP each takes a file descriptor, so
+// MaxFileDescriptors must be at least this (validate).
+func (r ResourceConfig) MaxConns() int { return connLimit(r) + outboundReserve(r) }
 
 // connLimit is the most connections the resource manager lets this node
 // hold at once, each way: ConnLimitFactor × the connection manager's high

@@ -3,6 +3,7 @@ package overlay
 import (
 	"context"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/patchnet/patchnet/trust/trusttest"
 )
 
@@ -27,6 +29,7 @@ func TestStreamLimitsFollowConnLimit(t *testing.T) {
 	pki := trusttest.NewPKI(t, testZone)
 	cfg := testConfig()
 	cfg.Resources.ConnLow, cfg.Resources.ConnHigh = 256, 512
+	cfg.Resources.MaxFileDescriptors = cfg.Resources.MaxConns()
 	hub := startNode(t, pki, nodeOpts{cfg: cfg})
 	const proto = protocol.ID("/patchnet/test/hold/1.0.0")
 	release := make(chan struct{})
@@ -143,4 +146,48 @@ func inboundConns(n *testNode) int {
 		}
 	}
 	return in
+}
+
+// TestHandshakeCrowdLeavesRoomToDial: a crowd of inbound TCP connections
+// still in their handshake never takes the file descriptors the node's own
+// dials need. Over TCP a connection holds a descriptor from its first
+// byte, and go-libp2p's transient scope (where handshakes wait) gets a
+// quarter of the budget: in a 1,000-agent sim zone over TCP the
+// publisher's handshakes with agents took all 256, and it could not dial
+// its supernodes again; the zone never formed. Here raw TCP connections
+// that never speak fill a node's transient descriptors as far as the
+// scaled share (64 of 256), then the node dials a peer: it must get
+// through (it failed before the transient share was raised to the
+// connection limit, checked).
+func TestHandshakeCrowdLeavesRoomToDial(t *testing.T) {
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.Resources.ConnLow, cfg.Resources.ConnHigh = 32, 64
+	cfg.Resources.MaxFileDescriptors = 256 // scaled transient share: 64
+	hub := startNode(t, pki, nodeOpts{cfg: cfg})
+	target := startNode(t, pki, nodeOpts{})
+	addr, err := manet.ToNetAddr(hub.Host().Addrs()[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range connLimit(cfg.Resources) {
+		c, err := net.Dial("tcp", addr.String())
+		if err != nil {
+			t.Fatalf("opening a silent connection: %v", err)
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	transient := func() (st network.ScopeStat) {
+		hub.Host().Network().ResourceManager().ViewTransient(func(s network.ResourceScope) error {
+			st = s.Stat()
+			return nil
+		})
+		return st
+	}
+	waitFor(t, time.Minute, "the silent connections hold 64 transient descriptors", func() bool { return transient().NumFD >= 64 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hub.Connect(ctx, target.AddrInfo()); err != nil {
+		t.Fatalf("dialing out with %d descriptors held by handshakes: %v", transient().NumFD, err)
+	}
 }

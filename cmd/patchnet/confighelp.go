@@ -96,7 +96,7 @@ var configHelp = map[string]string{
 	"overlay.sync.interval":                   fmt.Sprintf("How often a node also catches up from one connected peer while all seems well (gossip loses what was published before a node's mesh formed); jittered by ±25%%; 0 turns it off, else %s to %s.", shortDuration(overlay.MinSyncInterval), shortDuration(overlay.MaxSyncInterval)),
 	"overlay.resources":                       "Sizes of libp2p's resource manager and connection manager.",
 	"overlay.resources.max_memory":            "Bytes libp2p may reserve.",
-	"overlay.resources.max_file_descriptors":  "File descriptors libp2p may use.",
+	"overlay.resources.max_file_descriptors":  "File descriptors libp2p may use: at least the connections conn_high allows (2.5 x conn_high; each TCP connection takes one).",
 	"overlay.resources.conn_low":              "The connection manager's low water mark: trimming stops here.",
 	"overlay.resources.conn_high":             "The connection manager's high water mark: trimming starts above it.",
 	"overlay.bootstrap_interval":              "How often bootstrap peers are redialled while this node has too few connections (1s to 1h).",

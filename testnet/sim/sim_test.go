@@ -244,6 +244,7 @@ var (
 	benchTrace    = flag.String("sim.trace", "", "write an execution trace (go tool trace; -pprof=sched for where goroutines waited to run) of the same window as -sim.cpuprofile to this file")
 	benchSettle   = flag.Duration("sim.settle", testnet.DefaultParams().Settle, "BenchmarkZone's longest settle before publication")
 	benchSpread   = flag.Duration("sim.rollout-spread", 0, "BenchmarkZone's rollout spread (installs at each agent's offset within it)")
+	benchTrans    = flag.String("sim.transport", "", "BenchmarkZone's transport: quic or tcp (empty: the scenario's default)")
 )
 
 // BenchmarkZone runs one scenario at -sim.nodes agents (500 by default) and
@@ -253,7 +254,7 @@ var (
 func BenchmarkZone(b *testing.B) {
 	p := testnet.DefaultParams()
 	p.Scenario, p.Nodes, p.Timeout, p.Baselines, p.Settle = *benchScenario, *benchNodes, *benchTimeout, *benchBase, *benchSettle
-	p.RolloutSpread = *benchSpread
+	p.RolloutSpread, p.Transport = *benchSpread, *benchTrans
 	if *benchPprof != "" {
 		go func() { b.Log(http.ListenAndServe(*benchPprof, nil)) }()
 	}

@@ -146,9 +146,11 @@ func configure(net *network, p testnet.Params, netName, name string, cfg *node.C
 	// 4 MiB by default, most of an idle node's memory.
 	cfg.StateDBMemTable = node.MinStateDBMemTable
 	cfg.Overlay.Gossip.SubscriptionBuffer = simSubscriptionBuffer
-	// Each agent's libp2p budget stays at the lab's; the sim's
-	// nodes share one process, not one host's descriptors.
-	cfg.Overlay.Resources.MaxFileDescriptors = overlay.DefaultResourceFDs
+	// The descriptor budget covers what the node's water marks let it
+	// hold (a supernode's thousand agents over tcp): the sim's nodes
+	// share one process, not one host's descriptors, and the fabric's
+	// connections take none.
+	cfg.Overlay.Resources.MaxFileDescriptors = max(overlay.DefaultResourceFDs, cfg.Overlay.Resources.MaxConns())
 	if p.Scenario == testnet.ScenarioPartition {
 		partitionTimers(cfg)
 	}
