@@ -34,7 +34,7 @@ func TestDemoCommand(t *testing.T) {
 		regexp.MustCompile(`zone up in \d+ ms: 1 publisher, 2 supernodes, 3 agents on a simulated network`),
 		regexp.MustCompile(`published PNT-SIM-0001: hello-patchnet 2\.0-1 \(\d+ bytes`),
 		regexp.MustCompile(`co-signed 2/2  accepted 3/3  fetched 3/3  installed 3/3`),
-		regexp.MustCompile(`scenario propagation in sim mode: 3 agents, 2 supernodes, k=2`),
+		regexp.MustCompile(`scenario propagation in sim mode over quic: 3 agents, 2 supernodes, k=2`),
 		regexp.MustCompile(`(?m)^install +100\.0% `),
 		regexp.MustCompile(`(?m)^all_installed +ok`),
 		regexp.MustCompile(`all 3 agents installed hello-patchnet 2\.0-1`),
