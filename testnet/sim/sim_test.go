@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	_ "net/http/pprof"
 	"os"
@@ -453,7 +454,11 @@ func TestScenariosOverTCP(t *testing.T) {
 // crosses.
 func TestPrivateZone(t *testing.T) {
 	p := small(testnet.ScenarioPrivateZone)
+	p.Baselines = true
 	rep := run(t, p)
+	if len(rep.Results) != 1 {
+		t.Errorf("results %v: want patchnet's alone (a baseline of one zone's agents would stand for both)", slices.Collect(maps.Keys(rep.Results)))
+	}
 	for _, c := range []string{"public_installed", "private_installed", "public_never_saw_private", "private_never_saw_public", "no_peer_across_zones"} {
 		if ok, found := rep.Checks[c]; !found || !ok {
 			t.Errorf("check %s: %v (reported: %v)", c, ok, found)
