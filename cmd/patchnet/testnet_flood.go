@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/spf13/cobra"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/testnet"
 )
@@ -126,10 +127,8 @@ func (p *floodPeer) connect(ctx context.Context, ai peer.AddrInfo, w io.Writer) 
 		if try == 0 {
 			fmt.Fprintf(w, "%s does not answer yet; dialling again every %v\n", ai.ID, floodRedial)
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("flood: connecting to %s: %w (last try: %v)", ai.ID, ctx.Err(), err)
-		case <-time.After(floodRedial):
+		if serr := duration.Sleep(ctx, floodRedial); serr != nil {
+			return fmt.Errorf("flood: connecting to %s: %w (last try: %v)", ai.ID, serr, err)
 		}
 	}
 }

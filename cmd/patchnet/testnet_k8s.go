@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/internal/fsutil"
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/testnet"
@@ -409,10 +410,8 @@ func collectUntilOK(ctx context.Context, stderr io.Writer, eps []string, o colle
 			return rep, err
 		}
 		fmt.Fprintf(stderr, "checks failing so far: %s; collecting again in %v\n", strings.Join(rep.FailedChecks(), ", "), collectRetry)
-		select {
-		case <-ctx.Done():
+		if duration.Sleep(ctx, collectRetry) != nil {
 			return rep, nil
-		case <-time.After(collectRetry):
 		}
 	}
 }

@@ -280,13 +280,13 @@ func (l *Lab) add(ctx context.Context, m *Member, role trust.Role) error {
 // co-signatures go from supernode to supernode on their topic before any
 // is announced, and only subscribers relay it.
 func (l *Lab) bootstrapOf(m *Member) []string {
-	boot := addrs(l.Publisher)
+	boot := l.Publisher.BootstrapAddrs()
 	if !strings.HasPrefix(m.Name, "supernode-") {
 		return boot
 	}
 	for _, s := range l.Supernodes {
 		if s != m && s.Node != nil {
-			boot = append(boot, addrs(s)...)
+			boot = append(boot, s.BootstrapAddrs()...)
 		}
 	}
 	return boot
@@ -343,9 +343,9 @@ func (l *Lab) startAll(ctx, runCtx context.Context) error {
 			return err
 		}
 	}
-	boot := addrs(l.Publisher)
+	boot := l.Publisher.BootstrapAddrs()
 	if len(l.Supernodes) > 0 {
-		boot = append(boot, addrs(l.Supernodes[0])...)
+		boot = append(boot, l.Supernodes[0].BootstrapAddrs()...)
 	}
 	return l.startAgents(ctx, runCtx, boot)
 }
@@ -379,14 +379,6 @@ func (l *Lab) startAgents(ctx, runCtx context.Context, boot []string) error {
 	}
 	wg.Wait()
 	return first
-}
-
-func addrs(m *Member) []string {
-	var out []string
-	for _, a := range m.Overlay().Addrs() {
-		out = append(out, a.String())
-	}
-	return out
 }
 
 func (l *Lab) start(ctx, runCtx context.Context, m *Member, bootstrap []string) error {

@@ -24,6 +24,16 @@ type Member struct {
 	done     chan struct{} // closed when Run returned
 }
 
+// BootstrapAddrs are m's listen addresses with its peer ID, as another
+// node's bootstrap peers list it.
+func (m *Member) BootstrapAddrs() []string {
+	var out []string
+	for _, a := range m.Overlay().Addrs() {
+		out = append(out, a.String())
+	}
+	return out
+}
+
 // Installed lists the installs m's installer made, oldest first, the lab's
 // base install of OldVersion (announcement LAB-BASE) included: its
 // Recorder's records with FakeInstaller, else the committed install

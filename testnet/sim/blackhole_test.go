@@ -9,18 +9,18 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	lpnet "github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/patchnet/patchnet/testnet"
 )
 
-// fabricHost starts a plain QUIC host at name's place on net.
+// fabricHost starts a plain host at name's place on net, on the
+// network's transport, with libp2p's default security and muxers.
 func fabricHost(t *testing.T, net *network, name string, opts ...libp2p.Option) host.Host {
 	t.Helper()
 	listen, fab := net.endpoint(name, false)
-	h, err := libp2p.New(append(append(fab, libp2p.NoTransports, libp2p.Transport(quic.NewTransport),
-		libp2p.ListenAddrStrings(listen), libp2p.ResourceManager(&lpnet.NullResourceManager{})), opts...)...)
+	h, err := libp2p.New(append(append(fab, libp2p.ListenAddrStrings(listen),
+		libp2p.ResourceManager(&lpnet.NullResourceManager{})), opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,8 +40,9 @@ func newNetwork(p testnet.Params) *network {
 func (n *network) close() { n.fab.close() }
 
 // endpoint is name's listen address and host options: the run's
-// transport (Params.Transport: QUIC on a socket of the fabric, or TCP on
-// its streams), alone, on the node's link caps, and its bandwidth counter. origin caps the node's uplink at Params.OriginBandwidth.
+// transport alone (Params.Transport: QUIC on a socket of the fabric, or
+// TCP on its streams) on the node's link caps, and its bandwidth counter.
+// origin caps the node's uplink at Params.OriginBandwidth.
 func (n *network) endpoint(name string, origin bool) (listen string, opts []libp2p.Option) {
 	n.mu.Lock()
 	i := n.indexOf(name)
@@ -120,8 +121,9 @@ func (s *sourceIP) PreferredSourceIPForDestination(*net.UDPAddr) (net.IP, error)
 
 // quicOnFabric is libp2p's QUIC transport on an endpoint of the network's
 // fabric whose link sends up and receives down bytes per second (0:
-// uncapped), the host's only transport: x/simlibp2p.QUICSimnet's wiring (quicreuse's documented
-// overrides for the UDP socket and the source IP) on the fabric's socket.
+// uncapped), the host's only transport: x/simlibp2p.QUICSimnet's wiring
+// (quicreuse's documented overrides for the UDP socket and the source IP)
+// on the fabric's socket.
 func (n *network) quicOnFabric(up, down int64) libp2p.Option {
 	src := &sourceIP{}
 	listen := quicreuse.OverrideListenUDP(func(_ string, addr *net.UDPAddr) (net.PacketConn, error) {

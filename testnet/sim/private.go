@@ -38,17 +38,13 @@ func (z *zone) startPrivate(ctx context.Context, dir string, progress testnet.Pr
 	}
 	p := z.params
 	pz := &zone{net: z.net, ev: z.ev, params: p, fixID: privateFixID}
-	lab, err := nodelab.New(ctx, nodelab.Options{
-		Dir: filepath.Join(dir, privateZone), Zone: privateZone,
-		Agents: p.Nodes / 2, Supernodes: p.Supernodes, Threshold: p.Threshold,
-		FakeInstaller: !z.opts.RealInstallers, ReadyTimeout: z.opts.readyTimeout(p.Timeout), OnEvent: z.ev.record,
-		Progress:      func(stage string, done, total int) { progress(privateZone+" "+stage, done, total) },
-		ArtifactBytes: int(p.ArtifactBytes),
-		Configure: func(name string, cfg *node.Config) {
-			configure(z.net, p, privateZone+"/"+name, name, cfg)
-			cfg.Overlay.PrivateZone.PSK = psk
-		},
-	})
+	lo := z.labOptions(filepath.Join(dir, privateZone), privateZone, p.Nodes/2,
+		func(stage string, done, total int) { progress(privateZone+" "+stage, done, total) })
+	lo.Configure = func(name string, cfg *node.Config) {
+		configure(z.net, p, privateZone+"/"+name, name, cfg)
+		cfg.Overlay.PrivateZone.PSK = psk
+	}
+	lab, err := nodelab.New(ctx, lo)
 	if err != nil {
 		return nil, fmt.Errorf("starting the private zone %s: %w", privateZone, err)
 	}

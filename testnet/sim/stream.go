@@ -32,11 +32,11 @@ type streamEnd struct {
 	laddr, raddr *net.TCPAddr
 
 	mu       sync.Mutex
-	buf      []byte // received, not yet read
-	eof      bool   // the peer's close arrived, after all it wrote
-	closed   bool   // this end closed
-	reset    bool   // the peer closed: writes fail
-	credit   int    // bytes this end may send before the peer reads more
+	buf      [][]byte // received segments, not yet read (the first maybe in part)
+	eof      bool     // the peer's close arrived, after all it wrote
+	closed   bool     // this end closed
+	reset    bool     // the peer closed: writes fail
+	credit   int      // bytes this end may send before the peer reads more
 	rdl, wdl time.Time
 	due      time.Time     // when the last segment on its way here is due
 	held     time.Time     // when the last one sent again here is due
@@ -86,9 +86,13 @@ func (e *streamEnd) readLocked(p []byte) (n int, err error, wait bool) {
 	case e.closed:
 		return 0, net.ErrClosed, false
 	case len(e.buf) > 0:
-		n = copy(p, e.buf)
-		if e.buf = e.buf[n:]; len(e.buf) == 0 {
-			e.buf = nil
+		for len(e.buf) > 0 && n < len(p) {
+			c := copy(p[n:], e.buf[0])
+			n += c
+			if e.buf[0] = e.buf[0][c:]; len(e.buf[0]) == 0 {
+				e.buf[0] = nil
+				e.buf = e.buf[1:]
+			}
 		}
 		return n, nil, false
 	case e.eof:
@@ -173,15 +177,17 @@ func (e *streamEnd) grant(n int) {
 	signal(e.writable)
 }
 
-// receive takes a segment off the fabric: its bytes join the buffer, or
-// go back to the sender's credit at once if this end is closed (the
-// sender learns of the close by its reset); fin ends the stream after
-// them.
+// receive takes a segment off the fabric: it joins the buffer as it is
+// (Write sent a copy of its own), or its bytes go back to the sender's
+// credit at once if this end is closed (the sender learns of the close by
+// its reset); fin ends the stream after them.
 func (e *streamEnd) receive(b []byte, fin bool) {
 	e.mu.Lock()
 	closed := e.closed
 	if !closed {
-		e.buf = append(e.buf, b...)
+		if len(b) > 0 {
+			e.buf = append(e.buf, b)
+		}
 		e.eof = e.eof || fin
 	}
 	e.mu.Unlock()
@@ -289,12 +295,13 @@ func (f *fabric) sendSegment(e *streamEnd, b []byte, fin bool) {
 // behind it waits for it; one that gets through enters pt's downlink,
 // however full; one through the downlink goes to its end.
 func (f *fabric) arriveSegment(pt *port, a arrival) {
-	switch {
-	case a.linked:
+	if a.linked {
 		a.to.receive(a.b, a.fin)
 		return
-	case a.at.Before(a.to.heldUntil()):
-		a.at = a.to.heldUntil() // behind one sent again, so after it
+	}
+	switch held := a.to.heldUntil(); {
+	case a.at.Before(held):
+		a.at = held // behind one sent again, so after it
 	case f.cut.drops(a.from, pt.addr) || f.loses():
 		a.at = a.to.hold(time.Now().Add(streamRetransmit))
 	default:
@@ -308,6 +315,10 @@ func (f *fabric) arriveSegment(pt *port, a arrival) {
 func (e *streamEnd) after(t time.Time) time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.afterLocked(t)
+}
+
+func (e *streamEnd) afterLocked(t time.Time) time.Time {
 	if !t.After(e.due) {
 		t = e.due.Add(time.Nanosecond)
 	}
@@ -318,11 +329,10 @@ func (e *streamEnd) after(t time.Time) time.Time {
 // hold schedules a segment for e sent again at t (or after the last one
 // scheduled): every segment already on its way here waits for it.
 func (e *streamEnd) hold(t time.Time) time.Time {
-	t = e.after(t)
 	e.mu.Lock()
-	e.held = t
-	e.mu.Unlock()
-	return t
+	defer e.mu.Unlock()
+	e.held = e.afterLocked(t)
+	return e.held
 }
 
 // heldUntil is when the last segment for e sent again is due: those

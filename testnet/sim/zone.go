@@ -95,25 +95,31 @@ func startZone(ctx context.Context, p testnet.Params, o Options, dir string, net
 			}
 		}()
 		agents -= len(z.private.lab.Agents)
-		root, boot = z.private.lab.RootDir(), addrStrings(z.private.lab.Supernodes[0])
+		root, boot = z.private.lab.RootDir(), z.private.lab.Supernodes[0].BootstrapAddrs()
 	}
-	lab, err := nodelab.New(ctx, nodelab.Options{
-		Dir: dir, Zone: "sim", Root: root,
-		Agents: agents, Supernodes: p.Supernodes, Threshold: p.Threshold,
-		FakeInstaller: !o.RealInstallers, ReadyTimeout: o.readyTimeout(p.Timeout), OnEvent: z.ev.record, Progress: progress,
-		ArtifactBytes: int(p.ArtifactBytes),
-		Configure: func(name string, cfg *node.Config) {
-			configure(net, p, name, name, cfg)
-			if strings.HasPrefix(name, "agent-") {
-				cfg.Overlay.BootstrapPeers = append(cfg.Overlay.BootstrapPeers, boot...)
-			}
-		},
-	})
+	lo := z.labOptions(dir, "sim", agents, progress)
+	lo.Root = root
+	lo.Configure = func(name string, cfg *node.Config) {
+		configure(net, p, name, name, cfg)
+		if strings.HasPrefix(name, "agent-") {
+			cfg.Overlay.BootstrapPeers = append(cfg.Overlay.BootstrapPeers, boot...)
+		}
+	}
+	lab, err := nodelab.New(ctx, lo)
 	if err != nil {
 		return nil, fmt.Errorf("starting a zone of %d agents: %w", agents, err)
 	}
 	z.lab, z.setup = lab, time.Since(start)
 	return z, nil
+}
+
+// labOptions are the nodelab options of a zone named zoneName of agents
+// agents in dir, recording into z's events; the caller sets Configure.
+func (z *zone) labOptions(dir, zoneName string, agents int, progress testnet.Progress) nodelab.Options {
+	p := z.params
+	return nodelab.Options{Dir: dir, Zone: zoneName, Agents: agents, Supernodes: p.Supernodes, Threshold: p.Threshold,
+		FakeInstaller: !z.opts.RealInstallers, ReadyTimeout: z.opts.readyTimeout(p.Timeout), OnEvent: z.ev.record,
+		Progress: progress, ArtifactBytes: int(p.ArtifactBytes)}
 }
 
 // configure gives the node name its place netName on the network and the
@@ -154,16 +160,6 @@ func configure(net *network, p testnet.Params, netName, name string, cfg *node.C
 	if p.Scenario == testnet.ScenarioPartition {
 		partitionTimers(cfg)
 	}
-}
-
-// addrStrings are m's listen addresses, with its peer ID, as bootstrap
-// peers are written.
-func addrStrings(m *nodelab.Member) []string {
-	var out []string
-	for _, a := range m.Overlay().Addrs() {
-		out = append(out, a.String())
-	}
-	return out
 }
 
 // close stops the zone's nodes, and the private zone's beside it.
