@@ -11,6 +11,7 @@ import (
 
 	"github.com/patchnet/patchnet/internal/netns"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/testnet/rawgossip"
 )
 
 // params are a small run: two supernodes (k = 2), shaped 10 Mbit/s links.
@@ -74,8 +75,17 @@ func TestPropagation(t *testing.T) {
 			t.Errorf("the HTTP origin baseline delivered to %v of the agents, want all", got)
 		}
 	}
-	t.Logf("install p50 %.0f ms, max %.0f ms; HTTP origin p50 %.0f ms; setup %.1f s", rep.Results[testnet.ResultPatchnet].P50MS,
-		rep.Results[testnet.ResultPatchnet].MaxMS, rep.Results[testnet.ResultHTTPOrigin].P50MS, rep.SetupS)
+	raw := rep.Results[testnet.ResultRawGossipsub]
+	if raw.Delivered != 1 {
+		t.Errorf("the raw gossipsub baseline delivered to %v of the agents, want all", raw.Delivered)
+	}
+	if rounds := slices.Sorted(slices.Values(rep.RawRoundsMaxMS)); len(rounds) != rawgossip.Rounds || rounds[rawgossip.Rounds/2] != raw.MaxMS {
+		t.Errorf("raw gossipsub rounds' last deliveries %v, result's max %v: want %d rounds and the median one reported",
+			rep.RawRoundsMaxMS, raw.MaxMS, rawgossip.Rounds)
+	}
+	t.Logf("install p50 %.0f ms, max %.0f ms; accept max %.0f ms; raw gossipsub max %.0f ms (rounds %v, %.1f duplicates); HTTP origin p50 %.0f ms; setup %.1f s",
+		rep.Results[testnet.ResultPatchnet].P50MS, rep.Results[testnet.ResultPatchnet].MaxMS, rep.Stages["accept"].MaxMS,
+		raw.MaxMS, rep.RawRoundsMaxMS, rep.RawDuplicatesPerMessage, rep.Results[testnet.ResultHTTPOrigin].P50MS, rep.SetupS)
 }
 
 // Propagation over links that drop 5 % of what each node receives (an

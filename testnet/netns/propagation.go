@@ -46,14 +46,22 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 			return rep, errors.Join(werr, err)
 		}
 		rep.Checks["all_installed"] = count(tls, agents, installed) == len(agents)
-		if _, err := exec.LookPath("curl"); err == nil && p.Baselines && werr == nil { // absent from Results without curl
+		if !p.Baselines || werr != nil {
+			return rep, werr
+		}
+		if _, err := exec.LookPath("curl"); err == nil { // absent from Results without curl
 			res, served, err := httpOrigin(outer, c, url)
 			if err != nil {
 				return rep, err
 			}
 			rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = res, served
 		}
-		return rep, werr
+		out, err := rawGossipsub(outer, c, int(c.envelopeBytes.Load()))
+		if err != nil {
+			return rep, err
+		}
+		out.Fill(rep, len(agents))
+		return rep, nil
 	})
 }
 

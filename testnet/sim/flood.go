@@ -11,6 +11,7 @@ import (
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/testnet/rawgossip"
 )
 
 // floodRate is each flooding peer's messages a second (as `patchnet
@@ -83,7 +84,7 @@ func (z *zone) floodPeer(ctx context.Context, name, topic string, targets []*nod
 	if err != nil {
 		return nil, nil, err
 	}
-	t, err := f.ps.Join(topic)
+	t, err := f.PubSub().Join(topic)
 	if err != nil {
 		f.h.Close()
 		return nil, nil, fmt.Errorf("flood: joining the announce topic: %w", err)
@@ -95,7 +96,7 @@ func (z *zone) floodPeer(ctx context.Context, name, topic string, targets []*nod
 			return nil, nil, fmt.Errorf("flood: connecting %s to %s: %w", name, m.Name, err)
 		}
 	}
-	if !waitUntil(ctx, z.params.Timeout, func() bool { return len(t.ListPeers()) == len(targets) }) {
+	if !rawgossip.WaitUntil(ctx, z.params.Timeout, func() bool { return len(t.ListPeers()) == len(targets) }) {
 		f.h.Close()
 		return nil, nil, fmt.Errorf("flood: the targets' subscriptions never reached the %s", name)
 	}
@@ -107,7 +108,7 @@ func (z *zone) floodPeer(ctx context.Context, name, topic string, targets []*nod
 // (simScoreInspect), and the flooders never close a
 // connection themselves.
 func (z *zone) droppedBy(ctx context.Context, targets []*nodelab.Member, p peer.ID) bool {
-	return waitUntil(ctx, z.params.Timeout, func() bool {
+	return rawgossip.WaitUntil(ctx, z.params.Timeout, func() bool {
 		for _, m := range targets {
 			if m.Overlay().Host().Network().Connectedness(p) == lpnet.Connected {
 				return false

@@ -3,23 +3,6 @@ package sim
 import "time"
 
 const (
-	// rawRounds is how many messages the raw gossipsub baseline
-	// publishes, one after another; it reports the round with the median
-	// time to its last node (medianRound) and each round's in
-	// raw_gossipsub_rounds_max_ms.
-	rawRounds = 3
-	// rawRoundGap bounds the wait before each round after the first for
-	// the previous message's gossip to stop (publishRaw): duplicates
-	// still arriving would load the next round's nodes.
-	rawRoundGap = 10 * time.Second
-	// rawRoundQuiet ends a raw round that delivered nothing new for this
-	// long: raw gossipsub has no catch-up, and a node still missing the
-	// message can only get it while a peer advertises it, for gossipsub's
-	// gossip window (3 heartbeats, 3 s) after that peer received it. Ten
-	// heartbeats leave room for heartbeats late on a loaded machine; at
-	// 2,000 nodes a round that reached 1,864 held the run for its whole
-	// timeout (20 minutes) for nothing.
-	rawRoundQuiet = 10 * time.Second
 	// linkBuffer is how long a datagram may wait on a capped link behind
 	// those already queued before the link drops it: a router's buffer of
 	// about a bandwidth-delay product at the run's latencies (125 KB at

@@ -10,6 +10,7 @@ import (
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/testnet/rawgossip"
 )
 
 const (
@@ -121,7 +122,7 @@ func (z *zone) waitIsolated(ctx context.Context, s sides, progress testnet.Progr
 		return n
 	}
 	first, last := crossing(), -1
-	return waitUntil(ctx, z.params.Timeout, func() bool {
+	return rawgossip.WaitUntil(ctx, z.params.Timeout, func() bool {
 		n := crossing()
 		if n != last {
 			// Counts the connections gone, out of those there were.

@@ -23,6 +23,7 @@ import (
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/overlay"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/testnet/rawgossip"
 	"github.com/patchnet/patchnet/updates"
 )
 
@@ -111,9 +112,9 @@ func TestPropagation(t *testing.T) {
 			t.Errorf("%s delivered to %v of the agents, want all", sys, got)
 		}
 	}
-	if rounds := slices.Sorted(slices.Values(rep.RawRoundsMaxMS)); len(rounds) != rawRounds || rounds[rawRounds/2] != rep.Results[testnet.ResultRawGossipsub].MaxMS {
+	if rounds := slices.Sorted(slices.Values(rep.RawRoundsMaxMS)); len(rounds) != rawgossip.Rounds || rounds[rawgossip.Rounds/2] != rep.Results[testnet.ResultRawGossipsub].MaxMS {
 		t.Errorf("raw gossipsub rounds' last deliveries %v, result's max %v: want %d rounds and the median one reported",
-			rep.RawRoundsMaxMS, rep.Results[testnet.ResultRawGossipsub].MaxMS, rawRounds)
+			rep.RawRoundsMaxMS, rep.Results[testnet.ResultRawGossipsub].MaxMS, rawgossip.Rounds)
 	}
 	if want := int64(p.Nodes) * rep.ArtifactBytes; rep.HTTPOriginEgressBytes != want {
 		t.Errorf("HTTP origin served %d bytes, want %d (every agent the whole artifact)", rep.HTTPOriginEgressBytes, want)
