@@ -67,11 +67,14 @@ the same --scenario and adds its checks. The fix (padded with
 pods rebuild it and check the digest render signed, so run the image of
 this version.
 
-Propagation and content also run the HTTP-origin baseline, as netns does
-(--no-baselines leaves it out): once every agent installed the fix, a
-container in each agent's pod downloads it from the vendor origin over
-HTTP, all released at the same moment by the origin, under the same
-shaping; collect waits for it and reports it beside patchnet.
+Propagation and content also run the HTTP-origin and raw gossipsub
+baselines, as netns does (--no-baselines leaves them out): once every
+agent installed the fix, a container in each agent's pod downloads it from
+the vendor origin over HTTP, all released at the same moment by the
+origin, under the same shaping; then a container in each supernode's and
+agent's pod runs a plain gossipsub peer, connected as its node is, and the
+origin publishes three messages through them. collect waits for both and
+reports them beside patchnet.
 
 Agents run the image's dpkg into a sandbox root with the old package
 installed, and write their config in the pod with 'patchnet init agent',
@@ -107,7 +110,7 @@ as the zone, and delete the namespace when done.`,
 	f.BoolVar(&toK8s, "k8s", false, "write Kubernetes manifests (required)")
 	f.StringVar(&out, "out", "", "file to write the YAML to (default: standard output); never overwritten without --force")
 	f.BoolVar(&force, "force", false, "overwrite --out if it exists")
-	f.BoolVar(&noBaselines, "no-baselines", false, "leave out the HTTP-origin baseline (propagation and content: once every agent installed, each downloads the fix from the vendor origin at once)")
+	f.BoolVar(&noBaselines, "no-baselines", false, "leave out the baselines (propagation and content: once every agent installed, each downloads the fix from the vendor origin at once, then raw gossipsub peers beside the nodes carry three messages)")
 	f.StringVar(&s.Namespace, "namespace", s.Namespace, "namespace of every object")
 	f.StringVar(&s.Image, "image", defaultImage(), "image of every container: patchnet on a Debian base (dist/Dockerfile)")
 	f.StringVar(&s.Zone, "zone", s.Zone, "zone name")
@@ -217,6 +220,7 @@ func runRender(ctx context.Context, stdout, stderr io.Writer, s k8s.Spec, out st
 		fmt.Fprintf(stderr, "zone %s: %d supernodes, k=%d, %d agents, publishing %s\n", zs.Zone, zs.Supernodes, zs.Threshold, zs.Agents, zs.UpdateID)
 		if zs.RunsHTTPBaseline() {
 			fmt.Fprintf(stderr, "then the HTTP baseline: each of the %d agents downloads the fix from the vendor origin once all installed it\n", zs.Agents)
+			fmt.Fprintf(stderr, "then the raw gossipsub baseline: %d plain gossipsub peers, one beside each node, connected as the nodes are\n", zs.Agents+zs.Supernodes)
 		}
 	}
 	fmt.Fprintf(stderr, "wrote %d objects in namespace %s to %s in %v\n",
@@ -372,6 +376,13 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	said := ""
 	o.BaselineProgress = func(s k8s.BaselineState) {
 		line := fmt.Sprintf("HTTP baseline: %d/%d agents at the origin's barrier, %d downloads done", s.Registered, s.Expected, len(s.Results))
+		if s.Expected > 0 && line != said {
+			fmt.Fprintln(stderr, line)
+			said = line
+		}
+	}
+	o.RawProgress = func(s k8s.RawState) {
+		line := fmt.Sprintf("raw gossipsub baseline: %d/%d peers registered, started %v, done %v", s.Registered, s.Expected, !s.Started.IsZero(), s.Done)
 		if s.Expected > 0 && line != said {
 			fmt.Fprintln(stderr, line)
 			said = line

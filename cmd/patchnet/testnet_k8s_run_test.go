@@ -24,6 +24,7 @@ import (
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 	"github.com/patchnet/patchnet/testnet/k8s"
+	"github.com/patchnet/patchnet/testnet/rawgossip"
 )
 
 // localCluster plays the rendered manifests on this host: each pod's
@@ -568,5 +569,24 @@ func checkRenderedBaseline(t *testing.T, said string, rep *testnet.Report, agent
 	}
 	if want := int64(agents) * rep.ArtifactBytes; rep.HTTPOriginEgressBytes != want {
 		t.Errorf("the HTTP baseline's origin served %d bytes, want %d agents × %d", rep.HTTPOriginEgressBytes, agents, rep.ArtifactBytes)
+	}
+	checkRenderedRaw(t, said, rep)
+}
+
+// checkRenderedRaw: where render said the zone runs the raw gossipsub
+// baseline, every agent's raw peer got each round's message through the
+// peers of the nodes it is connected to, and collect reported it.
+func checkRenderedRaw(t *testing.T, said string, rep *testnet.Report) {
+	t.Helper()
+	res, ok := rep.Results[testnet.ResultRawGossipsub]
+	if !strings.Contains(said, "then the raw gossipsub baseline") {
+		if ok {
+			t.Errorf("a raw gossipsub baseline %+v in a zone rendered without one", res)
+		}
+		return
+	}
+	if !ok || res.Delivered != 1 || res.MaxMS <= 0 || len(rep.RawRoundsMaxMS) != rawgossip.Rounds {
+		t.Errorf("raw gossipsub baseline %+v (reported %v, rounds %v): want every agent's delivery, timed, in %d rounds",
+			res, ok, rep.RawRoundsMaxMS, rawgossip.Rounds)
 	}
 }

@@ -391,10 +391,10 @@ func buildFix(out string, padding int64, want string) (string, error) {
 func newTestnetServeOriginCmd() *cobra.Command {
 	var dirs []string
 	var listen string
-	var clients int
+	var clients, rawPeers int
 	var wait time.Duration
 	cmd := &cobra.Command{
-		Use:    "serve-origin --dir DIR... --listen ADDR [--baseline-clients N]",
+		Use:    "serve-origin --dir DIR... --listen ADDR [--baseline-clients N] [--raw-peers N]",
 		Short:  "Serve directories' packages and signatures over HTTP as the testnet's vendor origin",
 		Hidden: true,
 		Long: `serve-origin serves the files of every --dir (the first that has a name wins;
@@ -403,7 +403,11 @@ GET ` + k8s.OriginServedPath + ` with the bytes it served, for collect. With
 --baseline-clients it runs the HTTP baseline's barrier for that many agents
 (each runs 'patchnet testnet http-baseline'), lets them download at once
 when all came or --baseline-wait after the first did, and answers GET
-` + k8s.BaselinePath + ` with their results; their downloads are counted apart.`,
+` + k8s.BaselinePath + ` with their results; their downloads are counted apart.
+With --raw-peers it runs the raw gossipsub baseline (after the HTTP one):
+its own plain gossipsub peer stands for the publisher, the supernodes' and
+agents' peers register, connect as their nodes are and report, and GET
+` + k8s.RawPath + ` answers the rounds' outcome.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o, err := k8s.NewOrigin(dirs...)
@@ -412,6 +416,11 @@ when all came or --baseline-wait after the first did, and answers GET
 			}
 			if clients > 0 {
 				if err := o.ExpectBaseline(clients, wait); err != nil {
+					return err
+				}
+			}
+			if rawPeers > 0 { // after the HTTP baseline, which it waits for
+				if err := o.ExpectRaw(cmd.Context(), rawPeers); err != nil {
 					return err
 				}
 			}
@@ -424,6 +433,7 @@ when all came or --baseline-wait after the first did, and answers GET
 	cmd.Flags().StringVar(&listen, "listen", fmt.Sprintf(":%d", k8s.OriginPort), "TCP address to serve on")
 	cmd.Flags().IntVar(&clients, "baseline-clients", 0, "run the HTTP baseline's barrier for this many agents (0: no baseline)")
 	cmd.Flags().DurationVar(&wait, "baseline-wait", k8s.BaselineWait, "open the barrier this long after the first client came, whoever else did")
+	cmd.Flags().IntVar(&rawPeers, "raw-peers", 0, "run the raw gossipsub baseline's rounds through this many raw peers (each runs 'patchnet testnet raw-baseline'; 0: no raw baseline)")
 	_ = cmd.MarkFlagRequired("dir")
 	return cmd
 }

@@ -184,11 +184,15 @@ type CollectOptions struct {
 	// (baseline.go) to finish before the nodes are read: it starts once
 	// every agent installed, so the nodes are read after that too. 0:
 	// the baseline is not read. Past it the baseline's results so far
-	// are reported.
+	// are reported. The raw gossipsub baseline (rawbaseline.go), which
+	// starts once the HTTP one is done, gets as long again.
 	BaselineWait time.Duration
 	// BaselineProgress, if set, is told what the origin says of the
 	// baseline at each look while collect waits for it.
 	BaselineProgress func(BaselineState)
+	// RawProgress, if set, is told what the origin says of the raw
+	// gossipsub baseline while collect waits for it.
+	RawProgress func(RawState)
 	// ArtifactBytes is the size of the update's artifact as published,
 	// for the report (render prints it); the content scenario's bound on
 	// origin egress is in copies of it.
@@ -237,6 +241,7 @@ func Collect(ctx context.Context, endpoints []string, o CollectOptions) (*testne
 	origin := originEgress{}
 	if o.Origin != "" && o.BaselineWait > 0 {
 		origin.baseline = o.waitBaseline(ctx)
+		origin.raw = o.waitRaw(ctx)
 	}
 	reports, failed := fetchAll(ctx, endpoints, o)
 	if len(reports) == 0 {
@@ -278,12 +283,26 @@ func (o CollectOptions) waitBaseline(ctx context.Context) BaselineState {
 	return s
 }
 
+// waitRaw waits up to BaselineWait for the origin's raw gossipsub
+// baseline (it starts once the HTTP one is done) and returns what it has
+// then; what kept it or failed it is told OnError.
+func (o CollectOptions) waitRaw(ctx context.Context) RawState {
+	ctx, cancel := context.WithTimeout(ctx, o.BaselineWait)
+	defer cancel()
+	s, err := WaitRaw(ctx, o.Origin, o.RawProgress)
+	if err != nil && o.OnError != nil {
+		o.OnError(o.Origin, err)
+	}
+	return s
+}
+
 // originEgress is what the vendor origin said it served, or why it said
-// nothing, and its HTTP baseline.
+// nothing, and its baselines.
 type originEgress struct {
 	served   int64
 	err      error
 	baseline BaselineState
+	raw      RawState
 }
 
 // fetchAll reads the endpoints, in their order, and counts the failures.
@@ -371,6 +390,9 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 	rep.Stages["install"] = testnet.Summarize(inst, rep.Nodes)
 	if b := origin.baseline; b.Expected > 0 {
 		rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = b.Result(rep.Nodes), b.ServedBytes
+	}
+	if r := origin.raw; r.Outcome != nil {
+		r.Outcome.Fill(rep, r.Agents)
 	}
 	rep.Checks["all_nodes_answered"] = failed == 0 && origin.err == nil
 	rep.Checks["all_agents_installed"] = len(inst) == rep.Nodes

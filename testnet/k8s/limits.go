@@ -53,3 +53,24 @@ const (
 
 // maxStampBytes bounds a `testnet cut` stamp file (one RFC 3339 time).
 const maxStampBytes = 128
+
+// The raw gossipsub baseline's bounds (rawbaseline.go).
+const (
+	// RawWait is how long the origin waits after the first raw peer
+	// registered for the rest, beyond the HTTP baseline's own wait.
+	RawWait = 15 * time.Minute
+	// RawTimeout bounds the raw baseline once started: its meshes and its
+	// rounds, each of which ends by itself once no delivery came for
+	// rawgossip.RoundQuiet.
+	RawTimeout = 5 * time.Minute
+	// RawReportInterval is how often a raw peer posts its counts and
+	// deliveries to the origin: the rounds are timed by the deliveries'
+	// own stamps, so this only sets how soon the origin sees them.
+	RawReportInterval = time.Second
+	// RawPoll is how often a raw peer asks whether the baseline started.
+	RawPoll = 2 * time.Second
+	// maxRawBody bounds a registration or a report posted to the origin.
+	maxRawBody = 16 << 10
+	// maxRawAddrs bounds the addresses one raw peer registers.
+	maxRawAddrs = 16
+)

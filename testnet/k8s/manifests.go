@@ -195,7 +195,11 @@ func (b *builder) supernode(id Identity, boot []string, cut bool) {
 	node := s.nodeContainer([]string{"supernode", "--config", configDir + "/supernode.toml"},
 		s.nodeMounts(corev1.VolumeMount{Name: "config", MountPath: configDir, ReadOnly: true},
 			corev1.VolumeMount{Name: "vendor", MountPath: vendorDir, ReadOnly: true}))
-	pod := podSpec(false, []corev1.Container{s.prepareContainer(false, "")}, []corev1.Container{node, s.proxyContainer()},
+	sidecars := []corev1.Container{node, s.proxyContainer()}
+	if s.RunsHTTPBaseline() {
+		sidecars = append(sidecars, b.rawContainer(id.Name, true))
+	}
+	pod := podSpec(false, []corev1.Container{s.prepareContainer(false, "")}, sidecars,
 		s.nodeVolumes(id.Name, configMapVolume("config", configMapOf(id.Name)), configMapVolume("vendor", vendorConfigMap)))
 	if cut {
 		pod = s.cutOff(pod)
@@ -224,7 +228,7 @@ func (b *builder) agent(id Identity, boot []string, late bool, churn string, cut
 	}
 	sidecars := []corev1.Container{node, s.proxyContainer()}
 	if s.RunsHTTPBaseline() {
-		sidecars = append(sidecars, b.baselineContainer(id.Name))
+		sidecars = append(sidecars, b.baselineContainer(id.Name), b.rawContainer(id.Name, false))
 	}
 	steps := []corev1.Container{s.prepareContainer(true, b.z.OldDebName), initC}
 	if late {
@@ -246,7 +250,8 @@ func (b *builder) vendor() {
 	s := b.s
 	args := []string{"testnet", "serve-origin", "--dir", fixDir, "--dir", debsDir, "--listen", ":" + itoa(OriginPort)}
 	if s.RunsHTTPBaseline() {
-		args = append(args, "--baseline-clients", itoa(s.Agents), "--baseline-wait", s.baselineWait().String())
+		args = append(args, "--baseline-clients", itoa(s.Agents), "--baseline-wait", s.baselineWait().String(),
+			"--raw-peers", itoa(s.Agents+s.Supernodes))
 	}
 	c := s.container("origin", args,
 		[]corev1.VolumeMount{{Name: "fix", MountPath: fixDir, ReadOnly: true}, {Name: "debs", MountPath: debsDir, ReadOnly: true}})
@@ -284,6 +289,29 @@ func (b *builder) baselineContainer(name string) corev1.Container {
 // baselineMarker, in an agent pod's data volume, says its HTTP baseline
 // download was done and reported.
 const baselineMarker = dataDir + "/.testnet-baseline"
+
+// rawContainer is a supernode's or agent's part of the raw gossipsub
+// baseline: `patchnet testnet raw-baseline` starts a plain gossipsub
+// peer, registers it at the vendor origin once its agent installed the
+// fix (a supernode's once its node answers), connects it as its node is
+// connected and reports while the origin publishes; then it idles, a
+// marker in the state volume keeping a restarted one from running twice.
+func (b *builder) rawContainer(name string, supernode bool) corev1.Container {
+	s := b.s
+	args := []string{"testnet", "raw-baseline", "--origin", s.OriginURL(), "--name", name, "--state", StateDir,
+		"--marker", rawMarker, "--timeout", (s.baselineWait() + BaselineWait + RawWait + RawTimeout).String()}
+	if supernode {
+		args = append(args, "--supernode")
+	} else {
+		args = append(args, "--update-id", s.UpdateID)
+	}
+	c := s.container("raw-baseline", args, []corev1.VolumeMount{{Name: "data", MountPath: dataDir}})
+	c.Resources = helperResources()
+	return c
+}
+
+// rawMarker, in a pod's data volume, says its raw baseline ran.
+const rawMarker = dataDir + "/.testnet-raw-baseline"
 
 // publisher is the publisher's config and the Job that authors the fix
 // with `patchnet update new` and publishes it with `patchnet publish`,

@@ -27,11 +27,13 @@ type OriginServed struct {
 // its directories (the first that has a name wins; names with a
 // dot-element, such as a mounted ConfigMap's ..data, are hidden) and
 // counts the bytes it served; with ExpectBaseline it also runs the HTTP
-// baseline's barrier and serves its downloads, counted apart.
+// baseline's barrier and serves its downloads, counted apart, and with
+// ExpectRaw the raw gossipsub baseline's rounds.
 type Origin struct {
 	files    http.Handler
 	served   atomic.Int64
 	baseline *barrier // nil: no HTTP baseline (ExpectBaseline)
+	raw      *rawRun  // nil: no raw gossipsub baseline (ExpectRaw)
 }
 
 // NewOrigin serves dirs, each of which must be a directory.
@@ -58,6 +60,10 @@ func (o *Origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.URL.Path == BaselinePath || strings.HasPrefix(r.URL.Path, BaselinePath+"/") {
 		o.serveBaseline(w, r)
+		return
+	}
+	if r.URL.Path == RawPath || strings.HasPrefix(r.URL.Path, RawPath+"/") {
+		o.serveRaw(w, r)
 		return
 	}
 	o.files.ServeHTTP(&countingWriter{ResponseWriter: w, n: &o.served}, r)

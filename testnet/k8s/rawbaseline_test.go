@@ -1,0 +1,152 @@
+package k8s
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/patchnet/patchnet/testnet/rawgossip"
+)
+
+// rawOrigin is an origin running the raw baseline for peers raw peers.
+func rawOrigin(t *testing.T, peers int) *httptest.Server {
+	t.Helper()
+	o, err := NewOrigin(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.ExpectRaw(t.Context(), peers); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(o)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// rawPeer is a raw gossip peer on a loopback TCP port for the test's life.
+func rawPeer(t *testing.T) *rawgossip.Peer {
+	t.Helper()
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	p, err := rawgossip.New(t.Context(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// nodeID is a fresh peer ID standing for a patchnet node's.
+func nodeID(t *testing.T) string {
+	t.Helper()
+	_, pub, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := peer.IDFromPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id.String()
+}
+
+// A supernode's and two agents' raw peers, each told its node's
+// neighbours (the supernode is connected to both agents, the agents not
+// to each other), register at the origin, connect as their nodes are and
+// report; the origin's own peer dials the supernode's and runs the
+// rounds, and its state gives every round's delivery to both agents.
+func TestRawBaselineRoundsThroughOrigin(t *testing.T) {
+	srv := rawOrigin(t, 3)
+	ids := map[string]string{"sn": nodeID(t), "a1": nodeID(t), "a2": nodeID(t)}
+	near := map[string][]string{"sn": {ids["a1"], ids["a2"]}, "a1": {ids["sn"]}, "a2": {ids["sn"]}}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, name := range []string{"sn", "a1", "a2"} {
+		p := rawPeer(t)
+		c := RawClient{Origin: srv.URL, Name: name, Supernode: name == "sn",
+			Node: func(context.Context) (string, []string, error) { return ids[name], near[name], nil }}
+		wg.Go(func() {
+			if err := c.Run(ctx, p); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		})
+	}
+	wg.Wait()
+	s, err := FetchRaw(ctx, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.Done || s.Error != "" || s.Outcome == nil {
+		t.Fatalf("the baseline: %+v, want done with an outcome", s)
+	}
+	if s.Registered != 3 || s.Agents != 2 {
+		t.Errorf("%d registered, %d agents; want 3 and 2", s.Registered, s.Agents)
+	}
+	if len(s.Outcome.Rounds) != rawgossip.Rounds {
+		t.Fatalf("%d rounds, want %d", len(s.Outcome.Rounds), rawgossip.Rounds)
+	}
+	for i, times := range s.Outcome.Rounds {
+		if len(times) != 2 {
+			t.Errorf("round %d reached %d of the 2 agents", i, len(times))
+		}
+	}
+}
+
+// The origin refuses, naming what is wrong, a registration without a
+// node ID or addresses, one too many, and a report from a peer that
+// never registered; before the start, the peers' list is not served.
+func TestRawBaselineRefusesBadInput(t *testing.T) {
+	srv := rawOrigin(t, 1)
+	good := RawPeer{Name: "a1", NodeID: nodeID(t), Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/" + nodeID(t)}}
+	post := func(path string, v any) (int, string) {
+		body, _ := json.Marshal(v)
+		resp, err := http.Post(srv.URL+path, "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(msg)
+	}
+	resp, err := http.Get(srv.URL + rawPeersPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("the peers' list before the start: %s, want 503", resp.Status)
+	}
+	noID, noAddrs, other := good, good, good
+	noID.NodeID, noAddrs.Addrs, other.Name = "nobody", nil, "a2"
+	for _, tc := range []struct {
+		name, path string
+		body       any
+		code       int
+		says       string
+	}{
+		{"bad node ID", rawRegisterPath, noID, http.StatusBadRequest, "node"},
+		{"no addresses", rawRegisterPath, noAddrs, http.StatusBadRequest, "addresses"},
+		{"not JSON", rawRegisterPath, "x", http.StatusBadRequest, "reading"},
+		{"report before registering", rawReportPath, RawReport{Name: "a1"}, http.StatusConflict, "never"},
+		{"registers", rawRegisterPath, good, http.StatusNoContent, ""},
+		{"one too many", rawRegisterPath, other, http.StatusConflict, "too"},
+	} {
+		if code, msg := post(tc.path, tc.body); code != tc.code || !strings.Contains(msg, tc.says) {
+			t.Errorf("%s: %d %q, want %d saying %q", tc.name, code, msg, tc.code, tc.says)
+		}
+	}
+}
