@@ -46,13 +46,7 @@ once the result was posted, keeps a container started again from
 downloading twice. --timeout bounds the whole.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			if err := runHTTPBaseline(ctx, cmd.OutOrStdout(), o); err != nil {
-				return err
-			}
-			<-ctx.Done()
-			return nil
+			return runSidecar(cmd, func(ctx context.Context, w io.Writer) error { return runHTTPBaseline(ctx, w, o) })
 		},
 	}
 	f := cmd.Flags()
@@ -104,5 +98,17 @@ func runHTTPBaseline(ctx context.Context, w io.Writer, o baselineOptions) error 
 	if err := os.WriteFile(o.marker, nil, 0o644); err != nil {
 		return fmt.Errorf("writing %s: %w", o.marker, err)
 	}
+	return nil
+}
+
+// runSidecar runs a pod's sidecar step until it is done, then idles until
+// SIGTERM or SIGINT: a container that exits is started again.
+func runSidecar(cmd *cobra.Command, step func(context.Context, io.Writer) error) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := step(ctx, cmd.OutOrStdout()); err != nil {
+		return err
+	}
+	<-ctx.Done()
 	return nil
 }

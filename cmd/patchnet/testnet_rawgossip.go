@@ -94,13 +94,7 @@ written once the origin said it was done, keeps a container started
 again from running twice. --timeout bounds the whole.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			if err := runRawBaseline(ctx, cmd.OutOrStdout(), o); err != nil {
-				return err
-			}
-			<-ctx.Done()
-			return nil
+			return runSidecar(cmd, func(ctx context.Context, w io.Writer) error { return runRawBaseline(ctx, w, o) })
 		},
 	}
 	f := cmd.Flags()

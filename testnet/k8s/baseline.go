@@ -286,7 +286,7 @@ func (c BaselineClient) Run(ctx context.Context) (BaselineResult, error) {
 // BaselineRetry later (the origin's pod may be restarting).
 func retryPost(ctx context.Context, u string, body []byte) error {
 	for {
-		err := post(ctx, u, body)
+		_, err := post(ctx, u, body)
 		var refused *refusal
 		if err == nil || errors.As(err, &refused) {
 			return err
@@ -304,26 +304,27 @@ type refusal struct{ msg string }
 
 func (r *refusal) Error() string { return r.msg }
 
-// post posts body to u once.
-func post(ctx context.Context, u string, body []byte) error {
+// post posts body to u once and returns the answer's body, at most
+// maxRawBody of it.
+func post(ctx context.Context, u string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxRawBody))
 	switch {
 	case resp.StatusCode >= 400 && resp.StatusCode < 500:
-		return &refusal{msg: fmt.Sprintf("%s: %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))}
+		return nil, &refusal{msg: fmt.Sprintf("%s: %s: %s", u, resp.Status, strings.TrimSpace(string(msg)))}
 	case resp.StatusCode >= 300:
-		return fmt.Errorf("%s: %s", u, resp.Status)
+		return nil, fmt.Errorf("%s: %s", u, resp.Status)
 	}
-	return nil
+	return msg, nil
 }
 
 // FetchBaseline reads the origin's BaselineState.
@@ -345,12 +346,25 @@ func FetchBaseline(ctx context.Context, originURL string) (BaselineState, error)
 // telling progress what it read; an origin without a baseline returns
 // at once (Expected 0).
 func WaitBaseline(ctx context.Context, originURL string, progress func(BaselineState)) (BaselineState, error) {
+	s, err := pollOrigin(ctx, func(ctx context.Context) (BaselineState, error) { return FetchBaseline(ctx, originURL) },
+		func(s BaselineState) bool { return s.Expected == 0 || s.Done() }, progress)
+	if err != nil && errors.Is(err, ctx.Err()) {
+		return s, fmt.Errorf("waiting for the HTTP baseline (%d of %d clients registered, %d results): %w",
+			s.Registered, s.Expected, len(s.Results), err)
+	}
+	return s, err
+}
+
+// pollOrigin reads the origin's state with fetch every BaselinePoll,
+// telling progress what it read, until done holds or ctx ends; then the
+// error is the last read's or ctx's.
+func pollOrigin[S any](ctx context.Context, fetch func(context.Context) (S, error), done func(S) bool, progress func(S)) (S, error) {
 	for {
-		s, err := FetchBaseline(ctx, originURL)
+		s, err := fetch(ctx)
 		if err == nil && progress != nil {
 			progress(s)
 		}
-		if err == nil && (s.Expected == 0 || s.Done()) {
+		if err == nil && done(s) {
 			return s, nil
 		}
 		select {
@@ -358,8 +372,7 @@ func WaitBaseline(ctx context.Context, originURL string, progress func(BaselineS
 			if err != nil {
 				return s, err
 			}
-			return s, fmt.Errorf("waiting for the HTTP baseline (%d of %d clients registered, %d results): %w",
-				s.Registered, s.Expected, len(s.Results), ctx.Err())
+			return s, ctx.Err()
 		case <-time.After(BaselinePoll):
 		}
 	}

@@ -132,7 +132,7 @@ func TestHTTPBaselineRefusals(t *testing.T) {
 		{baselineResultPath, `{"name":"agent-0","error":"` + strings.Repeat("x", maxBaselineResult) + `"}`, "longer than"},
 		{baselineResultPath, `not json`, "reading a result"},
 	} {
-		err := post(t.Context(), srv.URL+tc.path, []byte(tc.body))
+		_, err := post(t.Context(), srv.URL+tc.path, []byte(tc.body))
 		var r *refusal
 		if !errors.As(err, &r) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("POST %s: %v, want a refusal naming %q", tc.path, err, tc.want)
@@ -142,7 +142,7 @@ func TestHTTPBaselineRefusals(t *testing.T) {
 	if err := o2.baseline.register("agent-0"); err != nil { // as its ready request would, which then blocks
 		t.Fatal(err)
 	}
-	if err := post(t.Context(), srv2.URL+baselineResultPath, []byte(`{"name":"agent-0","took_ns":1}`)); err == nil || !strings.Contains(err.Error(), "before the release") {
+	if _, err := post(t.Context(), srv2.URL+baselineResultPath, []byte(`{"name":"agent-0","took_ns":1}`)); err == nil || !strings.Contains(err.Error(), "before the release") {
 		t.Errorf("a result before the release: %v, want it refused", err)
 	}
 	none, err := NewOrigin(t.TempDir())

@@ -408,27 +408,16 @@ func FetchRaw(ctx context.Context, originURL string) (RawState, error) {
 
 // WaitRaw polls the origin until its raw baseline is done or ctx ends,
 // telling progress what it read; an origin without one returns at once
-// (Expected 0).
+// (Expected 0). A baseline that failed is an error saying why.
 func WaitRaw(ctx context.Context, originURL string, progress func(RawState)) (RawState, error) {
-	for {
-		s, err := FetchRaw(ctx, originURL)
-		if err == nil && progress != nil {
-			progress(s)
-		}
-		if err == nil && (s.Expected == 0 || s.Done) {
-			if s.Error != "" {
-				return s, errors.New(s.Error)
-			}
-			return s, nil
-		}
-		select {
-		case <-ctx.Done():
-			if err != nil {
-				return s, err
-			}
-			return s, fmt.Errorf("waiting for the raw gossipsub baseline (%d of %d peers registered, started %v): %w",
-				s.Registered, s.Expected, !s.Started.IsZero(), ctx.Err())
-		case <-time.After(BaselinePoll):
-		}
+	s, err := pollOrigin(ctx, func(ctx context.Context) (RawState, error) { return FetchRaw(ctx, originURL) },
+		func(s RawState) bool { return s.Expected == 0 || s.Done }, progress)
+	switch {
+	case err != nil && errors.Is(err, ctx.Err()):
+		return s, fmt.Errorf("waiting for the raw gossipsub baseline (%d of %d peers registered, started %v): %w",
+			s.Registered, s.Expected, !s.Started.IsZero(), err)
+	case err == nil && s.Error != "":
+		return s, errors.New(s.Error)
 	}
+	return s, err
 }

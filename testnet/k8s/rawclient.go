@@ -1,12 +1,10 @@
 package k8s
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -153,21 +151,11 @@ func rawAddrs(h host.Host) []string {
 	return out[:min(len(out), maxRawAddrs)]
 }
 
-// postAnswer posts body to u once and decodes a 200 answer into v.
+// postAnswer posts body to u once and decodes the answer into v.
 func postAnswer(ctx context.Context, u string, body []byte, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	ans, err := post(ctx, u, body)
 	if err != nil {
 		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	ans, _ := io.ReadAll(io.LimitReader(resp.Body, maxRawBody))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s: %s", u, resp.Status, strings.TrimSpace(string(ans)))
 	}
 	return json.Unmarshal(ans, v)
 }
