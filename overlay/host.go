@@ -236,7 +236,12 @@ func (o *Overlay) bootstrapLoop() {
 	defer t.Stop()
 	d := discovery{wait: interval}
 	for {
-		if len(o.host.Network().Peers()) < MinPeers {
+		if n := len(o.host.Network().Peers()); n == 0 {
+			// Cut off: the swarm's backoff from the dials that failed
+			// meanwhile (up to 5 minutes) would only delay rejoining;
+			// this loop's interval paces the dials.
+			o.dialBootstrap(network.WithForceDirectDial(o.ctx, "rejoining: no peer connected"))
+		} else if n < MinPeers {
 			o.dialBootstrap(o.ctx)
 		}
 		o.discover(&d, interval)
@@ -261,8 +266,17 @@ type discovery struct {
 // it to the peers it asks, the closest to it first) when the node has
 // fewer than DiscoveryPeers connections and its pause is over. A lookup
 // that found no new peer doubles the pause, up to MaxDiscoveryBackoff.
+// With no peer at all there is nobody to ask: no lookup, and the pause
+// starts over, so the first loop that has a peer again (its bootstrap
+// peer back) looks at once; before, the lookups that failed while it was
+// cut off had doubled the pause, and an agent whose bootstrap peer was
+// unreachable for its first minutes kept that one peer for as long.
 func (o *Overlay) discover(d *discovery, interval time.Duration) {
 	before := len(o.host.Network().Peers())
+	if before == 0 {
+		d.next, d.wait = time.Time{}, interval
+		return
+	}
 	if o.dht == nil || before >= DiscoveryPeers || time.Now().Before(d.next) {
 		return
 	}

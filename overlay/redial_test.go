@@ -2,13 +2,19 @@ package overlay
 
 import (
 	"context"
+	"fmt"
 	"io"
+	"net"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 
+	"github.com/patchnet/patchnet/internal/duration"
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
@@ -127,4 +133,86 @@ func TestSilentSupernodeRelinkWaitsForTransfer(t *testing.T) {
 		c := conn()
 		return c != "" && c != was && a.Stats().Relinks > 0
 	})
+}
+
+// TestIsolatedNodeRejoinsAndDiscovers: a node whose bootstrap peer is
+// unreachable for its first isolation (a host booting before its
+// network, a supernode's address not routed yet) rejoins within a few
+// bootstrap intervals once the peer is reachable, past the dial backoff
+// its failed dials left (failures at 0, 5, 11, 20 and 34 s back off
+// until 55 s), and at once looks for more peers through the DHT, whose
+// pause the lookups it could not make while cut off must not have grown
+// (at a 1 s interval they would next look at 63 s). The zone around the
+// bootstrap peer formed first, each node with DiscoveryPeers peers, so
+// none of them looks for peers and dials the newcomer itself.
+func TestIsolatedNodeRejoinsAndDiscovers(t *testing.T) {
+	const isolation, window = 40 * time.Second, 10 * time.Second
+	pki := trusttest.NewPKI(t, testZone)
+	cfg := testConfig()
+	cfg.DHT.Mode = DHTModeServer
+	boot := startNode(t, pki, nodeOpts{cfg: cfg})
+	var zone []*testNode
+	for range 2 * DiscoveryPeers {
+		zone = append(zone, startNode(t, pki, nodeOpts{cfg: withBootstrap(cfg, boot)}))
+	}
+	waitFor(t, 30*time.Second, "the zone to form", func() bool {
+		return !slices.ContainsFunc(zone, func(n *testNode) bool { return len(n.Host().Network().Peers()) < DiscoveryPeers })
+	})
+
+	// The newcomer reaches the bootstrap peer through a forwarder that
+	// does not listen during the isolation: connections are refused.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	late := cfg
+	late.BootstrapPeers = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, boot.ID())}
+	late.BootstrapInterval = duration.Duration(time.Second)
+	a := startNode(t, pki, nodeOpts{cfg: late})
+	// The isolation is the scenario itself, not a wait for an event: its
+	// length is what grows the backoffs under test.
+	start := time.Now()
+	waitFor(t, isolation+time.Second, "the isolation to pass", func() bool { return time.Since(start) >= isolation })
+
+	forward(t, port, boot.Addrs()[0])
+	waitFor(t, window, "the isolated node to rejoin and find peers beyond its bootstrap peer", func() bool {
+		return connected(a.Overlay, boot.Overlay) && len(a.Host().Network().Peers()) >= MinPeers
+	})
+	t.Logf("rejoined with %d peers %v after its bootstrap peer became reachable", len(a.Host().Network().Peers()),
+		time.Since(start.Add(isolation)).Round(time.Millisecond))
+}
+
+// forward relays every TCP connection to 127.0.0.1:port to the TCP
+// multiaddr to, for the test's life.
+func forward(t *testing.T, port int, to ma.Multiaddr) {
+	t.Helper()
+	_, target, err := manet.DialArgs(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				d, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer d.Close()
+				go io.Copy(d, c)
+				io.Copy(c, d)
+			}()
+		}
+	}()
 }

@@ -148,8 +148,11 @@ func (c *cluster) startSupernodes(ctx context.Context) error {
 
 // settle waits until every daemon has a peer in its DHT routing table and
 // is connected to min(SettlePeers, the others) peers: a publisher joining
-// a zone that has not formed yet finds no peer to provide to.
+// a zone that has not formed yet finds no peer to provide to. A zone that
+// has not formed within Params.Timeout is an error naming who lacks peers.
 func (c *cluster) settle(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.p.Timeout)
+	defer cancel()
 	want := min(SettlePeers, len(c.procs)-1)
 	err := c.waitAll(ctx, slices.Sorted(maps.Keys(c.procs)), "settling", func(st *node.APIStatus) bool {
 		return st.PeersTotal >= want && (st.DHT == nil || st.DHT.RoutingTable > 0)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/patchnet/patchnet/node"
@@ -66,7 +67,13 @@ func (c *cluster) waitEach(ctx context.Context, names []string, what string, con
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting until %s (%d of %d): %w", what, n, len(names), ctx.Err())
+			var left []string
+			for _, name := range names {
+				if !done[name] {
+					left = append(left, name)
+				}
+			}
+			return fmt.Errorf("waiting until %s (%d of %d; not %s): %w", what, n, len(names), strings.Join(left[:min(len(left), 10)], ", "), ctx.Err())
 		case <-time.After(PollInterval):
 		}
 	}
