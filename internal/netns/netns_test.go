@@ -262,3 +262,57 @@ func TestPartitionCutsBothWaysAndHeals(t *testing.T) {
 	}
 	check("healed", map[[2]string]bool{{"a", "c"}: true, {"c", "a"}: true, {"b", "d"}: true, {"d", "a"}: true})
 }
+
+// A network of 40 nodes that all talk to one another needs 1,560 ARP
+// entries, past the kernel's default of 1,024 for every namespace
+// together (gc_thresh3): New makes room, so after each node sent a
+// datagram to every other, the last one made still reaches the first.
+// Without the room it could not even ask for the address ("neighbor
+// table overflow") and its connection timed out.
+func TestFullMeshFitsTheNeighbourTable(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("bash is not installed")
+	}
+	ctx := context.Background()
+	n := newNet(t)
+	var nodes []*Node
+	for i := range 40 {
+		nd, err := n.AddNode(ctx, fmt.Sprintf("m%d", i), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, nd)
+	}
+	for _, from := range nodes {
+		err := doIn("/run/netns/"+from.NS, func() error {
+			for _, to := range nodes {
+				if to == from {
+					continue
+				}
+				c, err := net.Dial("udp", to.Addr.String()+":9")
+				if err != nil {
+					return err
+				}
+				c.Write([]byte{0})
+				c.Close()
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", from.Name, err)
+		}
+	}
+	first, last := nodes[0], nodes[len(nodes)-1]
+	ln, err := first.Listen("tcp", first.Addr.String()+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := receive(t, ln)
+	if err := send(last, ln.Addr(), "hello"); err != nil {
+		t.Fatalf("%s → %s after the mesh: %v", last.Name, first.Name, err)
+	}
+	if msg := <-got; msg != "hello" {
+		t.Fatalf("%s received %q, want hello", first.Name, msg)
+	}
+}

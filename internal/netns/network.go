@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -62,6 +63,9 @@ func New(ctx context.Context) (*Network, error) {
 	if _, err := Sweep(ctx); err != nil {
 		return nil, err
 	}
+	if err := roomForNeighbours(); err != nil {
+		return nil, err
+	}
 	n := &Network{prefix: fmt.Sprintf("%s%d-%d-", NamePrefix, os.Getpid(), seq.Add(1)), nodes: map[string]*Node{}}
 	n.hub = n.prefix + "hub"
 	err := run(ctx, "ip", "netns", "add", n.hub)
@@ -77,6 +81,34 @@ func New(ctx context.Context) (*Network, error) {
 		return nil, fmt.Errorf("making the hub namespace: %w", err)
 	}
 	return n, nil
+}
+
+// neighbourSysctl is where the kernel's ARP table limits are, in the
+// initial namespace (the only one that has them).
+const neighbourSysctl = "/proc/sys/net/ipv4/neigh/default/gc_thresh"
+
+// roomForNeighbours raises the ARP table's limits to NeighbourEntries
+// (gc_thresh3) and a half and an eighth of it (gc_thresh2, gc_thresh1)
+// where they are lower; it never lowers one.
+func roomForNeighbours() error {
+	for i, want := range []int{NeighbourEntries / 8, NeighbourEntries / 2, NeighbourEntries} {
+		path := fmt.Sprintf("%s%d", neighbourSysctl, i+1)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("reading the ARP table's limit: %w", err)
+		}
+		have, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			return fmt.Errorf("reading the ARP table's limit %s: %q: %w", path, b, err)
+		}
+		if have >= want {
+			continue
+		}
+		if err := os.WriteFile(path, []byte(strconv.Itoa(want)), 0o644); err != nil {
+			return fmt.Errorf("raising the ARP table's limit %s from %d to %d: %w", path, have, want, err)
+		}
+	}
+	return nil
 }
 
 // hubAddr is the bridge's address.
