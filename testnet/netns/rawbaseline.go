@@ -43,9 +43,11 @@ func rawGossipsub(ctx context.Context, c *cluster, size int) (rawgossip.Outcome,
 		c.progress("raw gossip peers", i, len(names))
 		nd := c.net.Node(name)
 		cmd := nd.Command(ctx, c.kit.Bin, "testnet", "raw-gossip", "--listen", "/ip4/"+nd.Addr.String()+"/tcp/0")
-		if peers[name], err = rawgossip.Start(ctx, name, cmd); err != nil {
+		r, err := rawgossip.Start(ctx, name, cmd)
+		if err != nil {
 			return rawgossip.Outcome{}, err
 		}
+		peers[name] = r
 	}
 	c.progress("raw gossip peers", len(names), len(names))
 	if err := connectRaw(ctx, peers, edges); err != nil {

@@ -119,7 +119,11 @@ func (r *Remote) fail(err error) {
 func (r *Remote) failure() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return fmt.Errorf("%v; it wrote: %s", r.err, strings.TrimSpace(r.output.String()))
+	why := "its output ended"
+	if r.err != nil {
+		why = r.err.Error()
+	}
+	return fmt.Errorf("%s; it wrote: %q", why, strings.TrimSpace(r.output.String()))
 }
 
 // Addr is the peer's multiaddr, ending in /p2p/ID.
