@@ -17,6 +17,9 @@ const (
 	// SettlePeers is how many peers each daemon must be connected to
 	// (fewer in a smaller zone) before the update is published.
 	SettlePeers = 3
+	// RawDialParallel is how many of the raw gossipsub baseline's
+	// connections are made at once.
+	RawDialParallel = 16
 	// StopGrace is how long a daemon has to exit after SIGTERM.
 	StopGrace = 10 * time.Second
 	// Table2Bandwidth is the paper's link speed, 10 Mbit/s in bytes per

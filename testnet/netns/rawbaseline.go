@@ -108,14 +108,21 @@ func peerName(byAddr map[netip.Addr]string, addrs []string) string {
 	return ""
 }
 
-// connectRaw has the first peer of each edge dial the second, all at
-// once; any dial that fails is the baseline's error (tens of peers:
-// each edge is a share of the topology).
+// connectRaw has the first peer of each edge dial the second,
+// RawDialParallel at a time: hundreds of handshakes at once over 10 Mbit/s
+// links overflowed the supernodes' tbf queues and timed dials out (a
+// 50-agent zone has about 800 edges). Any dial that fails is the
+// baseline's error (tens of peers: each edge is a share of the topology).
 func connectRaw(ctx context.Context, peers map[string]*rawgossip.Remote, edges [][2]string) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(edges))
+	sem := make(chan struct{}, RawDialParallel)
 	for i, e := range edges {
-		wg.Go(func() { errs[i] = peers[e[0]].Dial(ctx, peers[e[1]].Addr()) })
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			errs[i] = peers[e[0]].Dial(ctx, peers[e[1]].Addr())
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
