@@ -92,7 +92,7 @@ netns runs ` + strings.Join(netns.Scenarios(), ", ") + `.`,
 	f.Float64Var(&p.ChurnShare, "churn", p.ChurnShare, "share of agents the churn scenario kills (0 ≤ share < 1)")
 	f.Int64Var(&p.Seed, "seed", p.Seed, "seed of topology and choices, for a repeatable run")
 	f.StringVar(&p.Transport, "transport", p.Transport, "what a sim zone's nodes connect over: quic, or tcp (libp2p's TLS and yamux on simulated streams: lighter, and a private zone's); default quic, tcp for private-zone")
-	f.DurationVar(&p.Timeout, "timeout", p.Timeout, "bound on the run once the nodes are up")
+	f.DurationVar(&p.Timeout, "timeout", p.Timeout, "bound on the run once the nodes are up (netns: and on the zone's forming before)")
 	f.DurationVar(&p.RolloutSpread, "rollout-spread", p.RolloutSpread, "the fix's rollout spread: agents accept at once, then fetch and install each at its own offset within it (sim, netns)")
 	f.DurationVar(&p.Settle, "settle", p.Settle, "longest wait, once the zone is up, for its CPU use to stop falling before publication (sim; 0: publish at once)")
 	f.BoolVar(&o.noBaselines, "no-baselines", false, "measure patchnet alone, without the raw gossipsub and HTTP baselines")
