@@ -72,6 +72,8 @@ type nodeOpts struct {
 	validator MessageValidator
 	store     ItemStore
 	noChain   bool
+	// onBootstrap is told each round of bootstrap dials (Deps.OnBootstrap).
+	onBootstrap func(BootstrapRound)
 }
 
 // startNode starts an overlay for member (issued by pki in testZone if nil).
@@ -98,6 +100,7 @@ func startNode(t testing.TB, pki *trusttest.PKI, o nodeOpts) *testNode {
 	if o.noChain {
 		deps.Chain = nil
 	}
+	deps.OnBootstrap = o.onBootstrap
 	ov, err := New(context.Background(), o.member.Key, o.cfg, deps)
 	if err != nil {
 		t.Fatalf("starting node: %v", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -293,13 +294,7 @@ func (r *rawRun) rounds(ctx context.Context) (rawgossip.Outcome, error) {
 	all := []rawgossip.Member{r.peer}
 	var agents []rawgossip.Member
 	r.mu.Lock()
-	peers := slices.Collect(func(yield func(RawPeer) bool) {
-		for _, p := range r.peers {
-			if !yield(p) {
-				return
-			}
-		}
-	})
+	peers := slices.Collect(maps.Values(r.peers))
 	for _, p := range peers {
 		all = append(all, r.members[p.Name])
 		if !p.Supernode {

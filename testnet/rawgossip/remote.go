@@ -172,6 +172,10 @@ func (r *Remote) Publish(ctx context.Context, round int64, size int) (time.Time,
 func (r *Remote) ask(ctx context.Context, command, key string) (Event, error) {
 	ch := make(chan Event, 1)
 	r.mu.Lock()
+	if r.waiters[key] != nil {
+		r.mu.Unlock()
+		return Event{}, fmt.Errorf("%q is being answered already: its answer could not be told apart", command)
+	}
 	r.waiters[key] = ch
 	r.mu.Unlock()
 	if _, err := io.WriteString(r.in, command+"\n"); err != nil {
