@@ -5,7 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
+	"net"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +21,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/routing"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"github.com/patchnet/patchnet/trust"
 )
 
@@ -361,5 +366,103 @@ func TestLateSeedsUsed(t *testing.T) {
 	checkArtifact(t, got, data)
 	if diff := cmp.Diff([]peer.ID{holder.h.ID()}, providerIDs(res)); diff != "" {
 		t.Errorf("providers tried (-want +got):\n%s", diff)
+	}
+}
+
+// blackhole accepts TCP connections and never answers: a libp2p dial to it
+// hangs in its handshake until the dialler gives up. accepted is closed at
+// the first connection; hungUp once the dialler closed one.
+type blackhole struct {
+	addr             ma.Multiaddr
+	accepted, hungUp chan struct{}
+}
+
+func newBlackhole(t *testing.T) *blackhole {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	b := &blackhole{accepted: make(chan struct{}), hungUp: make(chan struct{})}
+	if b.addr, err = manet.FromNetAddr(l.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	var once, hung sync.Once
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			once.Do(func() { close(b.accepted) })
+			go func() {
+				io.Copy(io.Discard, c) // until the dialler hangs up
+				hung.Do(func() { close(b.hungUp) })
+			}()
+		}
+	}()
+	return b
+}
+
+// TestDialingSeedHoldsNoRun: a seed still dialling must hold no part of
+// the artifact while a connected provider could serve it. Seed A's
+// handshakes hang; the holder arrives as a late seed (an agent hears the
+// other co-signers after its fetch began), or is the connected one of two
+// seeds for a DAG's nodes. No copy may be stolen (StealAfter an hour),
+// so the fetch can succeed before A's dial is given up only if A claimed
+// nothing: a run claimed before the dial would wait for that.
+func TestDialingSeedHoldsNoRun(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		size int
+		late bool // the holder comes as a late seed once A's dial began
+	}{
+		{"one block, holder a late seed", 64 << 10, true},
+		{"DAG nodes from the connected seed", 3*ChunkSize + 5, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := seedCfg()
+			cfg.stealAfter = time.Hour
+			f := newStaticNode(t, peer.AddrInfo{}, cfg)
+			data, sum := artifact(tc.size, 31)
+			holder := newHolder(t, data, f)
+			hole := newBlackhole(t)
+			a := randomPeer(t)
+			f.h.Peerstore().AddAddrs(a, []ma.Multiaddr{hole.addr}, peerstore.TempAddrTTL)
+			root, err := ContentID(bytes.NewReader(data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{a}}
+			late := make(chan peer.ID, 1)
+			if tc.late {
+				go func() {
+					<-hole.accepted
+					late <- holder.h.ID()
+				}()
+			} else {
+				if err := f.h.Connect(context.Background(), peer.AddrInfo{ID: holder.h.ID()}); err != nil {
+					t.Fatal(err)
+				}
+				want.Seeds = append(want.Seeds, holder.h.ID())
+			}
+			got, res, err := fetchTo(t, f, want, WithLateSeeds(late))
+			select {
+			case <-hole.hungUp:
+				t.Fatalf("the fetch ended after the dial to the hanging seed was given up: it waited for it (err %v)", err)
+			default:
+			}
+			if err != nil {
+				t.Fatalf("Fetch: %v", err)
+			}
+			checkArtifact(t, got, data)
+			for _, p := range res.Providers {
+				if p.Peer == a && p.Bytes != 0 {
+					t.Errorf("the hanging seed delivered %d bytes", p.Bytes)
+				}
+			}
+		})
 	}
 }
