@@ -21,7 +21,9 @@ func newTestnetShapeCmd() *cobra.Command {
 		Use:    "shape --dev DEV [--bandwidth RATE] [--loss SHARE] [--latency D]",
 		Short:  "Shape this network namespace's link (a pod's) as testnet's netns mode shapes a node's",
 		Hidden: true,
-		Long: `shape caps what DEV sends with tc tbf (--bandwidth), drops a share of what it
+		Long: `shape caps what DEV sends and what it receives with tc tbf (--bandwidth; what
+it receives is redirected through an ifb device, which needs the kernel's
+ifb module), drops a share of what it
 receives with an iptables statistic rule (--loss) and delays what it
 receives by --latency (an iptables NFQUEUE rule and a delayer in this
 process), in the network namespace it runs in: a pod's, given
@@ -50,7 +52,7 @@ container). Never run it in a host's own namespace.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dev, "dev", "eth0", "the link's interface")
-	f.StringVar(&bandwidth, "bandwidth", "0", "cap on what the link sends, e.g. 10Mbit (0: none)")
+	f.StringVar(&bandwidth, "bandwidth", "0", "cap on what the link sends and on what it receives, each e.g. 10Mbit (0: none)")
 	f.StringVar(&loss, "loss", "0", "share of what the link receives that is dropped, e.g. 1% (0: none)")
 	f.DurationVar(&latency, "latency", 0, "delay of what the link receives (0: none)")
 	return cmd

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/patchnet/patchnet/internal/netns"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -29,7 +31,10 @@ func TestTestnetShapeInNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	const body = 256 << 10
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write(make([]byte, body))
+	})}
 	go srv.Serve(ln)
 	defer srv.Close()
 
@@ -62,6 +67,8 @@ func TestTestnetShapeInNamespace(t *testing.T) {
 		want string
 	}{
 		{[]string{"tc", "qdisc", "show", "dev", "eth0"}, "rate 10Mbit"},
+		{[]string{"tc", "qdisc", "show", "dev", netns.IngressDev}, "rate 10Mbit"},
+		{[]string{"tc", "filter", "show", "dev", "eth0", "ingress"}, "Redirect to device " + netns.IngressDev},
 		{[]string{"iptables", "-S", "INPUT"}, "-m statistic --mode random --probability 0.0099"},
 		{[]string{"iptables", "-S", "INPUT"}, "--queue-bypass"},
 	} {
@@ -81,6 +88,10 @@ func TestTestnetShapeInNamespace(t *testing.T) {
 	if d := time.Duration(secs * float64(time.Second)); d < latency {
 		t.Errorf("a connect from the shaped pod took %v, want at least the %v latency", d, latency)
 	}
+	// What the pod received passed its ingress cap: the ifb's tbf sent it.
+	if sent := qdiscSent(t, pod, netns.IngressDev); sent < body {
+		t.Errorf("the ingress shaper (%s) passed %d bytes, want at least the %d-byte body the pod downloaded", netns.IngressDev, sent, body)
+	}
 	shape.Process.Signal(syscall.SIGTERM)
 	if err := shape.Wait(); err != nil {
 		t.Errorf("shape on SIGTERM: %v", err)
@@ -99,9 +110,28 @@ func TestTestnetShapeInNamespace(t *testing.T) {
 		t.Fatalf("shape started again said %q, %v", said, err)
 	}
 	got, _ := pod.Command(ctx, "iptables", "-S", "INPUT").Output()
+	filters, _ := pod.Command(ctx, "tc", "filter", "show", "dev", "eth0", "ingress").Output()
 	again.Process.Signal(syscall.SIGTERM)
 	again.Wait()
 	if strings.Count(string(got), "statistic") != 1 || strings.Count(string(got), "NFQUEUE") != 1 {
 		t.Errorf("after the sidecar ran twice:\n%s\nwant one loss rule and one queue rule", got)
 	}
+	if strings.Count(string(filters), "Redirect to device") != 1 {
+		t.Errorf("after the sidecar ran twice, eth0's ingress filters:\n%s\nwant one redirect", filters)
+	}
+}
+
+// qdiscSent is the bytes dev's root qdisc sent, as `tc -s` counts them.
+func qdiscSent(t *testing.T, pod *netns.Node, dev string) int {
+	t.Helper()
+	out, err := pod.Command(context.Background(), "tc", "-s", "qdisc", "show", "dev", dev).Output()
+	if err != nil {
+		t.Fatalf("tc -s qdisc show dev %s: %v", dev, err)
+	}
+	_, rest, ok := strings.Cut(string(out), "Sent ")
+	n, err := strconv.Atoi(strings.Fields(rest + " x")[0])
+	if !ok || err != nil {
+		t.Fatalf("no byte count in tc's statistics of %s:\n%s", dev, out)
+	}
+	return n
 }

@@ -10,8 +10,9 @@ import (
 
 // Shaping is what ShapeSelf does to a link.
 type Shaping struct {
-	// Rate caps what the namespace sends, in bytes a second (tc tbf on
-	// the device's egress); 0: no cap.
+	// Rate caps what the namespace sends and what it receives, each in
+	// bytes a second (tc tbf on the device's egress, and on an ifb device
+	// its ingress is redirected to); 0: no cap.
 	Rate int64
 	// Loss drops each packet the namespace receives with this
 	// probability (an iptables statistic rule); 0: none.
@@ -42,6 +43,9 @@ func ShapeSelf(ctx context.Context, dev string, s Shaping) (stop func(), err err
 		if err := run(ctx, "tc", tbfArgs(dev, s.Rate)...); err != nil {
 			return stop, fmt.Errorf("shaping %s to %d bytes/s: %w", dev, s.Rate, err)
 		}
+		if err := shapeIngress(ctx, dev, s.Rate); err != nil {
+			return stop, fmt.Errorf("shaping what %s receives to %d bytes/s: %w", dev, s.Rate, err)
+		}
 	}
 	if (s.Loss > 0 || s.Latency > 0) && LatencyAvailable() != nil {
 		return stop, LatencyAvailable()
@@ -63,6 +67,37 @@ func ShapeSelf(ctx context.Context, dev string, s Shaping) (stop func(), err err
 		return stop, fmt.Errorf("delaying %s's packets: %w", dev, err)
 	}
 	return dl.close, nil
+}
+
+// IngressDev is the ifb device ShapeSelf redirects a link's ingress to:
+// tc shapes only what a device sends, so what the link receives is sent
+// through this device's tbf first.
+const IngressDev = "pnifb0"
+
+// shapeIngress caps what dev receives to rate bytes a second: every packet
+// is redirected on arrival (tc ingress, mirred) to IngressDev, whose tbf
+// passes it on at rate, as the hub end's tbf does for a netns node. The
+// steps replace what a container run before left, so a sidecar started
+// again shapes once. A pod's node needs the kernel's ifb module (`modprobe
+// ifb`; most distributions ship it): without it the error says so.
+func shapeIngress(ctx context.Context, dev string, rate int64) error {
+	if run(ctx, "ip", "link", "show", IngressDev) != nil {
+		if err := run(ctx, "ip", "link", "add", IngressDev, "type", "ifb"); err != nil {
+			return fmt.Errorf("adding %s (is the node's ifb module loaded? modprobe ifb): %w", IngressDev, err)
+		}
+	}
+	if err := run(ctx, "ip", "link", "set", IngressDev, "up"); err != nil {
+		return err
+	}
+	if err := run(ctx, "tc", tbfArgs(IngressDev, rate)...); err != nil {
+		return err
+	}
+	run(ctx, "tc", "qdisc", "del", "dev", dev, "ingress") // absent unless a run before left it
+	if err := run(ctx, "tc", "qdisc", "add", "dev", dev, "handle", "ffff:", "ingress"); err != nil {
+		return err
+	}
+	return run(ctx, "tc", "filter", "add", "dev", dev, "parent", "ffff:", "protocol", "all",
+		"u32", "match", "u32", "0", "0", "action", "mirred", "egress", "redirect", "dev", IngressDev)
 }
 
 // ensureRule adds rule (iptables arguments: -w, then -I CHAIN N or -A

@@ -88,9 +88,9 @@ type Spec struct {
 
 // Shaping is what every rendered pod does to its own link.
 type Shaping struct {
-	// Bandwidth caps what a node's pod sends (bytes a second; 0: no cap),
-	// OriginBandwidth the vendor origin's and the publisher's (0: as
-	// Bandwidth).
+	// Bandwidth caps what a node's pod sends and what it receives (bytes
+	// a second each; 0: no cap), OriginBandwidth the vendor origin's and
+	// the publisher's (0: as Bandwidth).
 	Bandwidth, OriginBandwidth int64
 	// Loss is the share of what each pod receives that is dropped.
 	Loss float64
