@@ -35,7 +35,7 @@ func fixtureReport() *Report {
 	http := fixtureDelivery(3, agents, 200*time.Millisecond, 2*time.Second)
 	r := &Report{
 		Schema: SchemaVersion, Scenario: ScenarioPropagation, Mode: ModeSim,
-		Nodes: agents, Supernodes: 3, Threshold: 2, LatencyMS: 20, Loss: 0.01, Transport: TransportQUIC,
+		Nodes: agents, Supernodes: 3, Threshold: 2, LatencyMS: 20, JitterMS: 5, Loss: 0.01, Transport: TransportQUIC,
 		BandwidthBPS: 1_250_000, ArtifactBytes: 1 << 20, AnnouncementBytes: 7240,
 		Results: map[string]Result{
 			ResultPatchnet:     Summarize(pn, agents),
@@ -47,7 +47,7 @@ func fixtureReport() *Report {
 		},
 		DuplicatesPerMessage: 1.5, RawDuplicatesPerMessage: 3.25, RawRoundsMaxMS: []float64{214, 198, 251},
 		OriginEgressBytes: 3 << 20, PeerEgressBytes: 45 << 20, HTTPOriginEgressBytes: 50 << 20,
-		WrongInstalls: 1, MemoryPerNodeBytes: 4_500_000, LiveMemoryPerNodeBytes: 3_000_000, CPUSeconds: 12.5, SetupS: 3.25, SettleS: 20, IdleCPUCores: 0.35,
+		WrongInstalls: 1, MemoryPerNodeBytes: 4_500_000, LiveMemoryPerNodeBytes: 3_000_000, CPUSeconds: 12.5, SetupS: 3.25, ClockOffsetMaxMS: 12.5, SettleS: 20, IdleCPUCores: 0.35,
 		RolloutSpreadS: 60,
 		Checks:         map[string]bool{"all_accepted": true, "survivors_installed": true},
 		PullTimers:     DefaultPullTimers(),

@@ -62,6 +62,11 @@ type Params struct {
 	Threshold int
 	// Latency is the one-way delay of every link.
 	Latency time.Duration
+	// Jitter adds to each packet's delay a uniform share of itself, on
+	// top of Latency, without reordering: a packet never overtakes the
+	// one before it (on the same link in sim, into the same node in
+	// netns and k8s).
+	Jitter time.Duration
 	// Loss is the share of the packets each node receives that its link
 	// drops at random (0 ≤ Loss ≤ MaxLoss), on top of what full links
 	// drop: a path between two nodes loses that share.
@@ -131,6 +136,8 @@ func (p Params) Validate() error {
 		return fmt.Errorf("threshold %d: want 1..%d (the supernodes)", p.Threshold, p.Supernodes)
 	case p.Latency < 0 || p.Latency > MaxLatency:
 		return fmt.Errorf("latency %v: want 0..%v", p.Latency, MaxLatency)
+	case p.Jitter < 0 || p.Jitter > MaxLatency:
+		return fmt.Errorf("jitter %v: want 0..%v", p.Jitter, MaxLatency)
 	case p.Loss < 0 || p.Loss > MaxLoss || p.Loss != p.Loss:
 		return fmt.Errorf("loss %v: want 0..%v (a share of the packets)", p.Loss, MaxLoss)
 	case p.Bandwidth < 0 || p.OriginBandwidth < 0:

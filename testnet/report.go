@@ -25,7 +25,9 @@ type Report struct {
 	Supernodes int     `json:"supernodes"`
 	Threshold  int     `json:"threshold"`
 	LatencyMS  float64 `json:"latency_ms"`
-	Loss       float64 `json:"loss,omitempty"`
+	// JitterMS is Params.Jitter: each packet's further delay, up to it.
+	JitterMS float64 `json:"jitter_ms,omitempty"`
+	Loss     float64 `json:"loss,omitempty"`
 	// Transport is what a sim zone's nodes connected over (quic or tcp);
 	// empty in other modes.
 	Transport     string `json:"transport,omitempty"`
@@ -60,6 +62,10 @@ type Report struct {
 	LiveMemoryPerNodeBytes int64   `json:"live_memory_per_node_bytes,omitempty"`
 	CPUSeconds             float64 `json:"cpu_s,omitempty"`
 	SetupS                 float64 `json:"setup_s"`
+	// ClockOffsetMaxMS is the largest offset of a node's clock from the
+	// collector's that collect measured and took off that node's times
+	// (k8s; 0: none beyond the measurements' error).
+	ClockOffsetMaxMS float64 `json:"clock_offset_max_ms,omitempty"`
 	// SettleS is how long the ready zone ran before publication (Params.Settle).
 	SettleS float64 `json:"settle_s,omitempty"`
 	// IdleCPUCores is the zone's CPU use, in cores, over the last settle

@@ -82,8 +82,11 @@ func writeHeader(t *table, r *Report) {
 		announcement = fmt.Sprintf("; announcement %s", fmtBytes(r.AnnouncementBytes))
 	}
 	loss := ""
+	if r.JitterMS > 0 {
+		loss = ", jitter " + fmtMS(r.JitterMS)
+	}
 	if r.Loss > 0 {
-		loss = fmt.Sprintf(", loss %.3g%%", 100*r.Loss)
+		loss += fmt.Sprintf(", loss %.3g%%", 100*r.Loss)
 	}
 	t.row(fmt.Sprintf("links: latency %s%s, bandwidth %s; artifact %s%s; set-up %s",
 		fmtMS(r.LatencyMS), loss, bw, fmtBytes(r.ArtifactBytes), announcement, fmtMS(r.SetupS*1000)))

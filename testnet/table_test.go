@@ -56,8 +56,8 @@ func TestWriteTable(t *testing.T) {
 			t.Errorf("row %q:\n got %q\nwant %q", label, got, want)
 		}
 	}
-	if !strings.Contains(out, "links: latency 20 ms, loss 1%, bandwidth") {
-		t.Errorf("the links line does not say the loss:\n%s", out)
+	if !strings.Contains(out, "links: latency 20 ms, jitter 5.0 ms, loss 1%, bandwidth") {
+		t.Errorf("the links line does not say the jitter and the loss:\n%s", out)
 	}
 	// Stages print in the order they happen.
 	if i, j, k := strings.Index(out, "\nreceipt "), strings.Index(out, "\naccept "), strings.Index(out, "\ninstall "); !(0 < i && i < j && j < k) {

@@ -85,6 +85,7 @@ netns runs ` + strings.Join(netns.Scenarios(), ", ") + `.`,
 	f.IntVar(&p.Supernodes, "supernodes", p.Supernodes, "supernodes that verify and co-sign")
 	f.IntVar(&p.Threshold, "threshold", p.Threshold, "distinct supernode co-signatures an agent requires (k)")
 	f.DurationVar(&p.Latency, "latency", p.Latency, "one-way delay of every link")
+	f.DurationVar(&p.Jitter, "jitter", p.Jitter, "each packet's further delay, uniform up to this, without reordering (0: none)")
 	f.StringVar(&o.loss, "loss", "0", "share of the packets each node receives that its link drops, e.g. 1% (sim, netns)")
 	f.StringVar(&o.bandwidth, "bandwidth", "0", "every node's link, e.g. 10Mbit or 1MiB/s (0: uncapped)")
 	f.StringVar(&o.originBandwidth, "origin-bandwidth", "0", "the origins' links: the vendor's HTTP origin and the publisher, which seeds the artifact (0: as --bandwidth)")

@@ -100,7 +100,7 @@ as the zone, and delete the namespace when done.`,
 			if s.Scenario == testnet.ScenarioContent && !cmd.Flags().Changed("artifact-size") {
 				s.ArtifactBytes = k8s.ContentArtifactBytes
 			}
-			if s.Shaping, err = renderShaping(s.Shaping.Latency, bandwidth, originBandwidth, loss); err != nil {
+			if s.Shaping, err = renderShaping(s.Shaping.Latency, s.Shaping.Jitter, bandwidth, originBandwidth, loss); err != nil {
 				return err
 			}
 			return runRender(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), s, out, force)
@@ -127,6 +127,7 @@ as the zone, and delete the namespace when done.`,
 	f.StringVar(&originBandwidth, "origin-bandwidth", "0", "the vendor origin's and the publisher's cap (0: as --bandwidth)")
 	f.StringVar(&loss, "loss", "0", "share of what each pod receives that is dropped, e.g. 1%")
 	f.DurationVar(&s.Shaping.Latency, "latency", 0, "delay of what each pod receives (a sidecar delays its packets)")
+	f.DurationVar(&s.Shaping.Jitter, "jitter", 0, "each packet a pod receives delayed a further uniform share of this, without reordering")
 	f.DurationVar(&s.PartitionHold, "partition-hold", s.PartitionHold, "with --scenario partition: how long the cut lasts from the cut pods' start (past their heartbeat alarm, about 4 minutes, and the connected side's installs)")
 	f.Float64Var(&s.ChurnShare, "churn", s.ChurnShare, "with --scenario churn: the share of agents killed as the fix reaches them (half of them restarted)")
 	f.StringVar(&s.Scenario, "scenario", s.Scenario, "what the zone plays: "+strings.Join(k8s.Scenarios, ", ")+
@@ -141,8 +142,8 @@ as the zone, and delete the namespace when done.`,
 }
 
 // renderShaping is render's shaping flags as a k8s.Shaping.
-func renderShaping(latency time.Duration, bandwidth, originBandwidth, loss string) (k8s.Shaping, error) {
-	sh := k8s.Shaping{Latency: latency}
+func renderShaping(latency, jitter time.Duration, bandwidth, originBandwidth, loss string) (k8s.Shaping, error) {
+	sh := k8s.Shaping{Latency: latency, Jitter: jitter}
 	var err error
 	if sh.Bandwidth, err = parseBytes("bandwidth", bandwidth, true); err != nil {
 		return sh, err
@@ -253,6 +254,9 @@ func collectCommand(s k8s.Spec, z *k8s.Zone) string {
 	if sh.Latency > 0 {
 		cmd += " --latency " + sh.Latency.String()
 	}
+	if sh.Jitter > 0 {
+		cmd += " --jitter " + sh.Jitter.String()
+	}
 	if sh.Bandwidth > 0 {
 		cmd += fmt.Sprintf(" --bandwidth %dB", sh.Bandwidth)
 	}
@@ -332,6 +336,7 @@ Node clocks are compared: keep them in sync. The report goes to stdout (or
 	f.StringVar(&o.published, "published", "", "publication time, RFC 3339 (default: the first event about the update)")
 	f.DurationVar(&o.RolloutSpread, "rollout-spread", 0, "the fix's rollout spread as rendered, for the report")
 	f.DurationVar(&o.Shaping.Latency, "latency", 0, "the pods' latency as rendered, for the report")
+	f.DurationVar(&o.Shaping.Jitter, "jitter", 0, "the pods' jitter as rendered, for the report")
 	f.StringVar(&o.bandwidth, "bandwidth", "0", "the pods' bandwidth as rendered, for the report")
 	f.StringVar(&o.loss, "loss", "0", "the pods' loss as rendered, for the report")
 	f.StringVar(&o.out, "out", "", "file to write the report to (default: standard output)")
@@ -355,7 +360,7 @@ func runCollect(ctx context.Context, stdout, stderr io.Writer, o collectOptions)
 	if o.ArtifactBytes, err = parseBytes("artifact-size", o.artifactLen, false); err != nil {
 		return err
 	}
-	if o.Shaping, err = renderShaping(o.Shaping.Latency, o.bandwidth, "0", o.loss); err != nil {
+	if o.Shaping, err = renderShaping(o.Shaping.Latency, o.Shaping.Jitter, o.bandwidth, "0", o.loss); err != nil {
 		return err
 	}
 	if o.namespace != "" && o.Origin == "" {

@@ -18,7 +18,7 @@ import (
 )
 
 // The rendered pods' shaping container (render --bandwidth 10Mbit --loss
-// 1% --latency 300ms), its command and arguments as rendered, run in a
+// 1% --latency 300ms --jitter 50ms), its command and arguments as rendered, run in a
 // node's own network namespace as in a pod: what the node sends is capped
 // by tbf, a share of what it receives is dropped by an iptables statistic
 // rule, and while it runs what the node receives is delayed: a TCP connect
@@ -41,13 +41,16 @@ func TestTestnetShapeInNamespace(t *testing.T) {
 	const latency = 300 * time.Millisecond
 	zone := filepath.Join(t.TempDir(), "zone.yaml")
 	if msg, err := runTestnetSubCmd(t, "render", "--k8s", "--nodes", "1", "--supernodes", "1", "--threshold", "1",
-		"--bandwidth", "10Mbit", "--loss", "1%", "--latency", latency.String(), "--out", zone); err != nil {
+		"--bandwidth", "10Mbit", "--loss", "1%", "--latency", latency.String(), "--jitter", "50ms", "--out", zone); err != nil {
 		t.Fatalf("render: %v\n%s", err, msg)
 	}
 	data, _ := os.ReadFile(zone)
 	c := container(t, decodeRendered(t, data).sets["agent-0"].Spec.Template.Spec, "shape")
 	if c.RestartPolicy == nil || *c.RestartPolicy != corev1.ContainerRestartPolicyAlways || !slices.Contains(c.SecurityContext.Capabilities.Add, "NET_ADMIN") {
 		t.Errorf("the shaping container: restart policy %v, capabilities %v; want a sidecar with NET_ADMIN", c.RestartPolicy, c.SecurityContext.Capabilities.Add)
+	}
+	if !slices.Contains(c.Args, "--jitter") || !strings.Contains(strings.Join(c.Args, " "), "--jitter 50ms") {
+		t.Errorf("the shaping container's arguments %q: want --jitter 50ms", c.Args)
 	}
 	shape := pod.Command(ctx, bin, c.Args...)
 	out, err := shape.StdoutPipe()

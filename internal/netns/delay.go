@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -23,8 +24,12 @@ import (
 type delayer struct {
 	q     *nfqueue
 	delay time.Duration
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	// jitter adds to each packet's delay a uniform share of itself,
+	// never letting a packet overtake the one before it (as netem with a
+	// FIFO behind it): real paths vary their delay, they rarely reorder.
+	jitter time.Duration
+	stop   chan struct{}
+	wg     sync.WaitGroup
 }
 
 // LatencyAvailable says why SetLatency cannot work here (no iptables), or
@@ -36,12 +41,13 @@ func LatencyAvailable() error {
 	return nil
 }
 
-// SetLatency delays every packet the node receives by d, so with it on
-// every node a one-way trip between two nodes takes d more. It can be set
-// once per node.
-func (nd *Node) SetLatency(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return fmt.Errorf("latency %v: want a positive delay", d)
+// SetLatency delays every packet the node receives by d and a uniform
+// share of jitter (in order: a packet never overtakes the one before
+// it), so with it on every node a one-way trip between two nodes takes
+// d more. It can be set once per node.
+func (nd *Node) SetLatency(ctx context.Context, d, jitter time.Duration) error {
+	if d < 0 || jitter < 0 || d+jitter <= 0 {
+		return fmt.Errorf("latency %v, jitter %v: want a positive delay", d, jitter)
 	}
 	if err := LatencyAvailable(); err != nil {
 		return err
@@ -54,7 +60,7 @@ func (nd *Node) SetLatency(ctx context.Context, d time.Duration) error {
 	var dl *delayer
 	err := doIn("/run/netns/"+nd.NS, func() error {
 		var err error
-		dl, err = startDelayer(d)
+		dl, err = startDelayer(d, jitter)
 		return err
 	})
 	if err != nil {
@@ -69,9 +75,9 @@ func (nd *Node) SetLatency(ctx context.Context, d time.Duration) error {
 }
 
 // startDelayer opens the packet queue of the calling thread's namespace
-// and starts releasing what it holds after d.
-func startDelayer(d time.Duration) (*delayer, error) {
-	dl := &delayer{delay: d, stop: make(chan struct{})}
+// and starts releasing what it holds after d and its share of jitter.
+func startDelayer(d, jitter time.Duration) (*delayer, error) {
+	dl := &delayer{delay: d, jitter: jitter, stop: make(chan struct{})}
 	var err error
 	if dl.q, err = openNFQueue(0, MaxQueuedPackets); err != nil {
 		return nil, err
@@ -101,8 +107,18 @@ type pending struct {
 	due time.Time
 }
 
-// run starts reading packet ids and releasing each after the delay, in
-// the order they came (the delay is the same for all).
+// wait is a packet's delay: the latency and a uniform share of the
+// jitter.
+func (dl *delayer) wait() time.Duration {
+	if dl.jitter <= 0 {
+		return dl.delay
+	}
+	return dl.delay + rand.N(dl.jitter)
+}
+
+// run starts reading packet ids and releasing each when due, in the
+// order they came: one released in turn, so a packet whose drawn delay
+// is shorter than the one's ahead of it waits for that one.
 func (dl *delayer) run() {
 	due := make(chan pending, MaxQueuedPackets)
 	dl.wg.Add(2)
@@ -122,7 +138,7 @@ func (dl *delayer) run() {
 			}
 			now := time.Now()
 			for _, id := range ids {
-				due <- pending{id, now.Add(dl.delay)}
+				due <- pending{id, now.Add(dl.wait())}
 			}
 		}
 	}()

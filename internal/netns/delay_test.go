@@ -43,7 +43,7 @@ func TestLatencyDelaysEveryPacket(t *testing.T) {
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
-	if err := a.SetLatency(ctx, d); err != nil {
+	if err := a.SetLatency(ctx, d, 0); err != nil {
 		t.Fatal(err)
 	}
 	var conn net.Conn
@@ -79,7 +79,7 @@ func TestLatencyDelaysEveryPacket(t *testing.T) {
 			t.Fatalf("byte %d came back as %d, want %d", i, got[i], msg[i])
 		}
 	}
-	if err := a.SetLatency(ctx, d); err == nil {
+	if err := a.SetLatency(ctx, d, 0); err == nil {
 		t.Error("a second latency was accepted")
 	}
 }
@@ -172,4 +172,79 @@ func droppedByLoss(t *testing.T, nd *Node) int {
 		t.Fatalf("reading the loss rule's packet count from %q: %v", out, err)
 	}
 	return n
+}
+
+// A node with a jitter gets the datagrams sent to it in the order sent,
+// each at least the latency after it left: 300 numbered datagrams in a
+// burst, each drawn up to 100 ms more, would come out of order were each
+// released at its own time. The last one comes at least half the jitter
+// past the latency (that all 300 draws fell below half has a chance of
+// 2^-300), which only the jitter can make it. A latency and jitter of
+// zero, or negative, are refused.
+func TestJitterKeepsOrder(t *testing.T) {
+	if err := LatencyAvailable(); err != nil {
+		t.Skip(err)
+	}
+	const sent, latency, jitter = 300, 20 * time.Millisecond, 100 * time.Millisecond
+	ctx := context.Background()
+	n := newNet(t)
+	a, err := n.AddNode(ctx, "sender", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := n.AddNode(ctx, "jittery", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range [][2]time.Duration{{0, 0}, {-time.Millisecond, jitter}, {latency, -time.Millisecond}} {
+		if err := b.SetLatency(ctx, d[0], d[1]); err == nil {
+			t.Errorf("latency %v, jitter %v accepted", d[0], d[1])
+		}
+	}
+	if err := b.SetLatency(ctx, latency, jitter); err != nil {
+		t.Fatal(err)
+	}
+	var pc *net.UDPConn
+	if err := doIn("/run/netns/"+b.NS, func() error {
+		var err error
+		pc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IP(b.Addr.AsSlice())})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	_ = pc.SetReadBuffer(4 << 20)
+	start := time.Now()
+	if err := doIn("/run/netns/"+a.NS, func() error {
+		c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := range sent {
+			if _, err := c.Write([]byte{byte(i >> 8), byte(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1500)
+	_ = pc.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := range sent {
+		n, err := pc.Read(buf)
+		if err != nil {
+			t.Fatalf("datagram %d of %d: %v", i+1, sent, err)
+		}
+		if got := int(buf[0])<<8 | int(buf[1]); n != 2 || got != i {
+			t.Fatalf("datagram %d arrived as the %dth: reordered", got, i)
+		}
+		if i == 0 && time.Since(start) < latency {
+			t.Errorf("the first datagram arrived %v after the burst began, before the %v latency", time.Since(start), latency)
+		}
+	}
+	if took := time.Since(start); took < latency+jitter/2 {
+		t.Errorf("the last datagram arrived %v after the burst began: no jitter drawn beyond the %v latency", took, latency)
+	}
 }

@@ -225,7 +225,7 @@ func TestPartitionCutsBothWaysAndHeals(t *testing.T) {
 		nodes[name] = nd
 	}
 	for _, name := range []string{"a", "c"} {
-		if err := nodes[name].SetLatency(ctx, 5*time.Millisecond); err != nil {
+		if err := nodes[name].SetLatency(ctx, 5*time.Millisecond, 0); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -20,6 +20,9 @@ type Shaping struct {
 	// Latency delays each packet the namespace receives (an iptables
 	// NFQUEUE rule and a delayer in this process); 0: none.
 	Latency time.Duration
+	// Jitter delays each one a further uniform share of itself, in
+	// order (SetLatency); 0: none.
+	Jitter time.Duration
 }
 
 // ShapeSelf shapes dev in the network namespace this process runs in, as
@@ -36,8 +39,8 @@ func ShapeSelf(ctx context.Context, dev string, s Shaping) (stop func(), err err
 		return stop, fmt.Errorf("rate %d bytes/s: want ≥ 0", s.Rate)
 	case !(s.Loss >= 0 && s.Loss < 1):
 		return stop, fmt.Errorf("loss %v: want 0 ≤ loss < 1", s.Loss)
-	case s.Latency < 0:
-		return stop, fmt.Errorf("latency %v: want ≥ 0", s.Latency)
+	case s.Latency < 0 || s.Jitter < 0:
+		return stop, fmt.Errorf("latency %v, jitter %v: want ≥ 0", s.Latency, s.Jitter)
 	}
 	if s.Rate > 0 {
 		if err := run(ctx, "tc", tbfArgs(dev, s.Rate)...); err != nil {
@@ -47,7 +50,8 @@ func ShapeSelf(ctx context.Context, dev string, s Shaping) (stop func(), err err
 			return stop, fmt.Errorf("shaping what %s receives to %d bytes/s: %w", dev, s.Rate, err)
 		}
 	}
-	if (s.Loss > 0 || s.Latency > 0) && LatencyAvailable() != nil {
+	delayed := s.Latency > 0 || s.Jitter > 0
+	if (s.Loss > 0 || delayed) && LatencyAvailable() != nil {
 		return stop, LatencyAvailable()
 	}
 	if s.Loss > 0 {
@@ -55,10 +59,10 @@ func ShapeSelf(ctx context.Context, dev string, s Shaping) (stop func(), err err
 			return stop, fmt.Errorf("dropping %s's packets: %w", dev, err)
 		}
 	}
-	if s.Latency == 0 {
+	if !delayed {
 		return stop, nil
 	}
-	dl, err := startDelayer(s.Latency)
+	dl, err := startDelayer(s.Latency, s.Jitter)
 	if err != nil {
 		return stop, fmt.Errorf("delaying %s's packets: %w", dev, err)
 	}

@@ -34,6 +34,10 @@ type NodeReport struct {
 	// Cut is a partition's cut pod's stamps (its Proxy's CutPath); nil
 	// when not read.
 	Cut *CutState
+	// ClockOffset is the node's clock minus the collector's, measured
+	// around the status read (zero within that read's error). Every time
+	// above is on the collector's clock already: Fetch moved them.
+	ClockOffset time.Duration
 }
 
 // Fetch reads /v1/status and /v1/history of the node at endpoint: an
@@ -42,19 +46,32 @@ func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, CollectTimeout)
 	defer cancel()
 	r := &NodeReport{Endpoint: endpoint, Status: &node.APIStatus{}}
+	var err error
 	if isURL(endpoint) {
-		if _, err := getJSON(ctx, endpoint+node.APIStatusPath, r.Status); err != nil {
+		r.ClockOffset, err = statusTimed(func(st *node.APIStatus) error {
+			_, err := getJSON(ctx, endpoint+node.APIStatusPath, st)
+			return err
+		}, r.Status)
+		if err != nil {
 			return nil, fmt.Errorf("reading status: %w", err)
 		}
 		code, err := getJSON(ctx, endpoint+node.APIHistoryPath, &r.History)
 		if err != nil && code != http.StatusNotFound { // 404: no journal (not an agent)
 			return nil, fmt.Errorf("reading history: %w", err)
 		}
+		r.alignClock()
 		return r, nil
 	}
-	err := withSocket(ctx, endpoint, func(c *node.APIClient) error {
+	err = withSocket(ctx, endpoint, func(c *node.APIClient) error {
 		var err error
-		if r.Status, err = c.Status(ctx); err != nil {
+		r.ClockOffset, err = statusTimed(func(st *node.APIStatus) error {
+			got, err := c.Status(ctx)
+			if err == nil {
+				*st = *got
+			}
+			return err
+		}, r.Status)
+		if err != nil {
 			return fmt.Errorf("reading status: %w", err)
 		}
 		r.History, err = c.History(ctx)
@@ -70,6 +87,7 @@ func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.alignClock()
 	return r, nil
 }
 
@@ -266,6 +284,7 @@ func (o CollectOptions) readCut(ctx context.Context, r *NodeReport) error {
 	}
 	c, err := FetchCut(ctx, r.Endpoint)
 	if err == nil {
+		c = r.alignCut(c)
 		r.Cut = &c
 	}
 	return err
@@ -353,10 +372,11 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 	}
 	rep := &testnet.Report{Scenario: cmp.Or(o.Scenario, testnet.ScenarioPropagation), Mode: testnet.ModeK8s, Threshold: o.Threshold,
 		RolloutSpreadS: o.RolloutSpread.Seconds(), ArtifactBytes: o.ArtifactBytes, OriginEgressBytes: origin.served,
-		LatencyMS: float64(o.Shaping.Latency) / float64(time.Millisecond), Loss: o.Shaping.Loss, BandwidthBPS: o.Shaping.Bandwidth,
+		LatencyMS: float64(o.Shaping.Latency) / float64(time.Millisecond), JitterMS: float64(o.Shaping.Jitter) / float64(time.Millisecond), Loss: o.Shaping.Loss, BandwidthBPS: o.Shaping.Bandwidth,
 		Results: map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
 	var receipt, accept, inst []time.Duration
 	for _, r := range reports {
+		rep.ClockOffsetMaxMS = max(rep.ClockOffsetMaxMS, float64(r.ClockOffset.Abs())/float64(time.Millisecond))
 		role := nodeRole(r.Status)
 		switch role {
 		case trust.RoleSupernode:

@@ -131,7 +131,7 @@ func fixVolume() corev1.Volume {
 
 // shaped is pod with its link shaped as s.Shaping says (an origin's at
 // OriginBandwidth), before anything else runs in it: `patchnet testnet
-// shape` as the first init container, or with a latency as a sidecar (an
+// shape` as the first init container, or with a latency or jitter as a sidecar (an
 // init container that keeps running, delaying packets, beside the pod's
 // own). It runs as root with CAP_NET_ADMIN (tc, iptables), iptables'
 // lock file in an emptyDir of its own. The pod is unchanged when nothing
@@ -145,9 +145,13 @@ func (s Spec) shaped(pod corev1.PodSpec, origin bool) corev1.PodSpec {
 	if origin && sh.OriginBandwidth > 0 {
 		rate = sh.OriginBandwidth
 	}
-	c := s.netAdminContainer("shape", []string{"testnet", "shape", "--dev", "eth0", "--bandwidth", fmt.Sprintf("%dB", rate),
-		"--loss", strconv.FormatFloat(sh.Loss, 'f', -1, 64), "--latency", sh.Latency.String()})
-	if sh.Latency > 0 {
+	args := []string{"testnet", "shape", "--dev", "eth0", "--bandwidth", fmt.Sprintf("%dB", rate),
+		"--loss", strconv.FormatFloat(sh.Loss, 'f', -1, 64), "--latency", sh.Latency.String()}
+	if sh.Jitter > 0 {
+		args = append(args, "--jitter", sh.Jitter.String())
+	}
+	c := s.netAdminContainer("shape", args)
+	if sh.Latency > 0 || sh.Jitter > 0 {
 		c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
 	}
 	return withNetAdmin(pod, c)

@@ -32,9 +32,10 @@ import (
 // publisher, dials the supernodes'. The peers post their counts and
 // deliveries every RawReportInterval; the origin runs the rounds
 // (rawgossip.Run) through them and keeps the outcome, which collect
-// reads. Delivery times are a peer's clock minus the origin's: across
-// machines they carry the nodes' clock offset (NTP: milliseconds), as
-// patchnet's own times in collect do.
+// reads. Each peer measures the origin's clock around its reports (the
+// answer's Now against the post's round trip, as collect measures a
+// node's) and reports its deliveries on the origin's clock, so a pod's
+// clock offset does not enter the delivery times.
 const (
 	// RawPath answers GET with the baseline's RawState.
 	RawPath = "/.patchnet/raw"
@@ -65,7 +66,8 @@ type RawReport struct {
 	Grafts     int64  `json:"grafts"`
 	Prunes     int64  `json:"prunes"`
 	Duplicates int64  `json:"duplicates"`
-	// Got is each round's first delivery, unix nanoseconds by its clock.
+	// Got is each round's first delivery, unix nanoseconds on the
+	// origin's clock: the peer's own, moved by the offset it measured.
 	Got map[int64]int64 `json:"got,omitempty"`
 }
 
@@ -73,6 +75,9 @@ type RawReport struct {
 type RawAnswer struct {
 	// Done: the baseline is over, the peer may stop reporting.
 	Done bool `json:"done"`
+	// Now is the origin's clock as it answered: the peer measures its
+	// clock's offset from it.
+	Now time.Time `json:"now"`
 }
 
 // RawState is what the origin knows of the raw baseline.
@@ -221,7 +226,7 @@ func (r *rawRun) report(w http.ResponseWriter, rep RawReport) {
 		return
 	}
 	m.set(rep)
-	writeJSON(w, RawAnswer{Done: done})
+	writeJSON(w, RawAnswer{Done: done, Now: time.Now()})
 }
 
 // servePeers answers every registration once the baseline started.

@@ -1,12 +1,15 @@
 package k8s
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -77,7 +80,11 @@ func TestRawBaselineRoundsThroughOrigin(t *testing.T) {
 	var wg sync.WaitGroup
 	for _, name := range []string{"sn", "a1", "a2"} {
 		p := rawPeer(t)
-		c := RawClient{Origin: srv.URL, Name: name, Supernode: name == "sn",
+		origin := srv.URL
+		if name == "a2" {
+			origin = clockAhead(t, srv.URL, time.Hour)
+		}
+		c := RawClient{Origin: origin, Name: name, Supernode: name == "sn",
 			Node: func(context.Context) (string, []string, error) { return ids[name], near[name], nil }}
 		wg.Go(func() {
 			if err := c.Run(ctx, p); err != nil {
@@ -103,7 +110,59 @@ func TestRawBaselineRoundsThroughOrigin(t *testing.T) {
 		if len(times) != 2 {
 			t.Errorf("round %d reached %d of the 2 agents", i, len(times))
 		}
+		for _, d := range times {
+			if d <= 0 || d > time.Minute {
+				t.Errorf("round %d: a delivery %v after publication (a2's clock runs an hour ahead): want its offset taken off", i, d)
+			}
+		}
 	}
+}
+
+// clockAhead fronts the origin at target as a raw peer whose clock runs d
+// ahead of the origin's sees it and is seen by it: the deliveries it
+// posts are d later than the origin's clock, the origin's time in each
+// answer d earlier than its own. No clock here can be set wrong for one
+// goroutine, so the skew is made at the seam, the HTTP exchange.
+func clockAhead(t *testing.T, target string, d time.Duration) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	direct := rp.Director
+	rp.Director = func(r *http.Request) {
+		direct(r)
+		if r.URL.Path != rawReportPath {
+			return
+		}
+		var rep RawReport
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &rep) == nil {
+			for round, at := range rep.Got {
+				rep.Got[round] = at + int64(d) // the peer's own clock, uncorrected
+			}
+			body, _ = json.Marshal(rep)
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	}
+	rp.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.URL.Path != rawReportPath || resp.StatusCode != http.StatusOK {
+			return nil
+		}
+		var ans RawAnswer
+		body, _ := io.ReadAll(resp.Body)
+		if json.Unmarshal(body, &ans) == nil {
+			ans.Now = ans.Now.Add(-d)
+			body, _ = json.Marshal(ans)
+		}
+		resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		resp.Header.Del("Content-Length")
+		return nil
+	}
+	front := httptest.NewServer(rp)
+	t.Cleanup(front.Close)
+	return front.URL
 }
 
 // The origin refuses, naming what is wrong, a registration without a

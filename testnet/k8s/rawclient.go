@@ -81,17 +81,26 @@ func (c RawClient) connect(ctx context.Context, p *rawgossip.Peer, all []RawPeer
 }
 
 // report posts p's counts and deliveries until the origin says done.
+// Each answer also times the origin's clock; deliveries are reported on
+// it, moved by the offset of the exchange with the shortest round trip
+// so far (the least error, as NTP picks).
 func (c RawClient) report(ctx context.Context, base string, p *rawgossip.Peer) error {
+	var clock originClock
 	for {
 		rep := RawReport{Name: c.Name, Grafts: p.Grafts(), Prunes: p.Prunes(), Duplicates: p.Duplicates(), Got: map[int64]int64{}}
 		for r := range int64(rawgossip.Rounds) {
 			if at, ok := p.Got(r); ok {
-				rep.Got[r] = at.UnixNano()
+				rep.Got[r] = at.Add(clock.offset).UnixNano()
 			}
 		}
 		body, _ := json.Marshal(rep)
 		var ans RawAnswer
-		if err := postAnswer(ctx, base+rawReportPath, body, &ans); err != nil {
+		sent := time.Now()
+		err := postAnswer(ctx, base+rawReportPath, body, &ans)
+		if err == nil && clock.sample(sent, time.Now(), ans.Now) {
+			c.logf("the origin's clock is %v off this pod's (±%v)", clock.offset, clock.rtt/2)
+		}
+		if err != nil {
 			c.logf("reporting: %v", err)
 		} else if ans.Done {
 			c.logf("done: %d of %d rounds delivered here", len(rep.Got), rawgossip.Rounds)

@@ -94,8 +94,9 @@ type Shaping struct {
 	Bandwidth, OriginBandwidth int64
 	// Loss is the share of what each pod receives that is dropped.
 	Loss float64
-	// Latency delays what each pod receives.
-	Latency time.Duration
+	// Latency delays what each pod receives, Jitter each packet a further
+	// uniform share of itself, in order.
+	Latency, Jitter time.Duration
 }
 
 // On reports whether s shapes anything.
@@ -110,6 +111,8 @@ func (s Shaping) validate() error {
 		return fmt.Errorf("loss %v: want 0..%v", s.Loss, testnet.MaxLoss)
 	case s.Latency < 0 || s.Latency > testnet.MaxLatency:
 		return fmt.Errorf("latency %v: want 0..%v", s.Latency, testnet.MaxLatency)
+	case s.Jitter < 0 || s.Jitter > testnet.MaxLatency:
+		return fmt.Errorf("jitter %v: want 0..%v", s.Jitter, testnet.MaxLatency)
 	}
 	return nil
 }

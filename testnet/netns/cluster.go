@@ -108,10 +108,10 @@ func (c *cluster) addNode(ctx context.Context, name string, rate int64) (*netns.
 			return nd, err
 		}
 	}
-	if c.p.Latency == 0 {
+	if c.p.Latency == 0 && c.p.Jitter == 0 {
 		return nd, nil
 	}
-	return nd, nd.SetLatency(ctx, c.p.Latency)
+	return nd, nd.SetLatency(ctx, c.p.Latency, c.p.Jitter)
 }
 
 // supernodes are the supernodes' names.

@@ -89,7 +89,7 @@ func withCluster(ctx context.Context, p testnet.Params, progress testnet.Progres
 // baseReport is the report's header for p.
 func baseReport(p testnet.Params, c *cluster, setup time.Duration) *testnet.Report {
 	return &testnet.Report{Scenario: p.Scenario, Mode: testnet.ModeNetns, Nodes: len(c.agents), Supernodes: p.Supernodes,
-		Threshold: p.Threshold, LatencyMS: float64(p.Latency) / float64(time.Millisecond), Loss: p.Loss, BandwidthBPS: p.Bandwidth, ArtifactBytes: p.ArtifactBytes,
+		Threshold: p.Threshold, LatencyMS: float64(p.Latency) / float64(time.Millisecond), JitterMS: float64(p.Jitter) / float64(time.Millisecond), Loss: p.Loss, BandwidthBPS: p.Bandwidth, ArtifactBytes: p.ArtifactBytes,
 		RolloutSpreadS: p.RolloutSpread.Seconds(),
 		Results:        map[string]testnet.Result{}, Checks: map[string]bool{}, SetupS: setup.Seconds()}
 }

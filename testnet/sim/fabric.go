@@ -29,6 +29,10 @@ import (
 // (testnet.Params.Loss), before it takes any link's time.
 type fabric struct {
 	latency time.Duration
+	// jitter adds to each datagram's latency a uniform share of itself;
+	// a datagram never overtakes one its sender sent before (inOrder),
+	// nor a segment one of its stream.
+	jitter  time.Duration
 	loss    float64
 	cut     *cut
 	closing chan struct{}
@@ -44,8 +48,8 @@ type fabric struct {
 	lost       atomic.Int64 // datagrams the loss share dropped
 }
 
-func newFabric(latency time.Duration, loss float64, c *cut) *fabric {
-	return &fabric{latency: latency, loss: loss, cut: c, closing: make(chan struct{}),
+func newFabric(latency, jitter time.Duration, loss float64, c *cut) *fabric {
+	return &fabric{latency: latency, jitter: jitter, loss: loss, cut: c, closing: make(chan struct{}),
 		ports: map[netip.AddrPort]*port{}, listeners: map[netip.AddrPort]*tcpListener{}}
 }
 
@@ -60,6 +64,7 @@ type port struct {
 	queue arrivals
 	seq   uint64
 	wake  chan struct{} // capacity 1: the queue's head changed
+	sent  time.Time     // when the last datagram it sent arrives (with a jitter)
 }
 
 // endpoint is a socket at addr whose link sends up and receives down bytes
@@ -133,7 +138,33 @@ func (f *fabric) send(from *port, to net.Addr, b []byte) {
 		f.overflow.Add(1)
 		return
 	}
-	dst.push(arrival{at: left.Add(f.latency), from: from.addr, b: b})
+	at := left.Add(f.delay())
+	if f.jitter > 0 {
+		at = from.inOrder(at)
+	}
+	dst.push(arrival{at: at, from: from.addr, b: b})
+}
+
+// delay is a datagram's or segment's time on the wire: the latency and a
+// uniform share of the jitter.
+func (f *fabric) delay() time.Duration {
+	if f.jitter <= 0 {
+		return f.latency
+	}
+	return f.latency + rand.N(f.jitter)
+}
+
+// inOrder is at, or just after the arrival of the datagram pt sent
+// before if that is later: a jitter varies the delay, it does not
+// reorder what one sender sends.
+func (pt *port) inOrder(at time.Time) time.Time {
+	pt.mu.Lock()
+	defer pt.mu.Unlock()
+	if !at.After(pt.sent) {
+		at = pt.sent.Add(time.Nanosecond)
+	}
+	pt.sent = at
+	return at
 }
 
 // loses draws whether the loss share drops a packet, and counts it if so.

@@ -12,7 +12,7 @@ import (
 // fabricPair is a fabric with latency and n uncapped endpoints.
 func fabricPair(t *testing.T, latency time.Duration, n int) (*fabric, []*socket) {
 	t.Helper()
-	f := newFabric(latency, 0, &cut{})
+	f := newFabric(latency, 0, 0, &cut{})
 	t.Cleanup(f.close)
 	var socks []*socket
 	for i := range n {
@@ -71,7 +71,7 @@ func TestFabricCapsBandwidth(t *testing.T) {
 		size = 1000
 		sent = 200 // a second's worth, ten times the buffer
 	)
-	f := newFabric(0, 0, &cut{})
+	f := newFabric(0, 0, 0, &cut{})
 	t.Cleanup(f.close)
 	a := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 1}, rate, 0)
 	b := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 1}, 0, 0)
@@ -96,7 +96,7 @@ func TestFabricCapsBandwidth(t *testing.T) {
 // datagrams is dropped at random, and every other one arrives.
 func TestFabricDropsLossShare(t *testing.T) {
 	const sent = 2000
-	f := newFabric(0, 0.5, &cut{})
+	f := newFabric(0, 0, 0.5, &cut{})
 	t.Cleanup(f.close)
 	a := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 1}, 0, 0)
 	b := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 1}, 0, 0)
@@ -154,5 +154,40 @@ func TestFabricCutDropsBothWays(t *testing.T) {
 	_, _ = s[0].WriteTo([]byte("healed"), s[1].LocalAddr())
 	if got, _ := read(t, s[1]); string(got) != "healed" {
 		t.Fatalf("got %q after healing, want %q", got, "healed")
+	}
+}
+
+// TestFabricJitterKeepsOrder: with a jitter each datagram takes the
+// latency and a share of the jitter, and a sender's datagrams still
+// arrive in the order sent (a varying path delay, not a reordering one);
+// the delays do vary (200 draws of a 50 ms jitter cannot all land in one
+// microsecond unless the jitter is ignored).
+func TestFabricJitterKeepsOrder(t *testing.T) {
+	const latency, jitter, sent = 5 * time.Millisecond, 50 * time.Millisecond, 200
+	f := newFabric(latency, jitter, 0, &cut{})
+	t.Cleanup(f.close)
+	a := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 1), Port: 4001}, 0, 0)
+	b := f.endpoint(&net.UDPAddr{IP: net.IPv4(10, 0, 0, 2), Port: 4001}, 0, 0)
+	var delays []time.Duration
+	for i := range sent {
+		delays = append(delays, f.delay())
+		if _, err := a.WriteTo([]byte{byte(i)}, b.LocalAddr()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range sent {
+		if got, _ := read(t, b); got[0] != byte(i) {
+			t.Fatalf("datagram %d arrived as the %dth: reordered", got[0], i)
+		}
+	}
+	lo, hi := delays[0], delays[0]
+	for _, d := range delays {
+		if d < latency || d >= latency+jitter {
+			t.Fatalf("a delay of %v, want %v plus less than %v", d, latency, jitter)
+		}
+		lo, hi = min(lo, d), max(hi, d)
+	}
+	if hi-lo < time.Microsecond {
+		t.Errorf("%d delays all within %v of each other: the jitter is not drawn", sent, hi-lo)
 	}
 }

@@ -32,7 +32,7 @@ type network struct {
 
 func newNetwork(p testnet.Params) *network {
 	n := &network{params: p, index: map[string]int{}, counters: map[string]*egress{}}
-	n.fab = newFabric(p.Latency, p.Loss, &n.cut)
+	n.fab = newFabric(p.Latency, p.Jitter, p.Loss, &n.cut)
 	return n
 }
 

@@ -131,7 +131,7 @@ func transportFor(p testnet.Params) string {
 func newReport(p testnet.Params) *testnet.Report {
 	return &testnet.Report{
 		Scenario: p.Scenario, Mode: testnet.ModeSim, Nodes: p.Nodes, Supernodes: p.Supernodes, Threshold: p.Threshold,
-		LatencyMS: float64(p.Latency) / float64(time.Millisecond), Loss: p.Loss, BandwidthBPS: p.Bandwidth, Transport: p.Transport,
+		LatencyMS: float64(p.Latency) / float64(time.Millisecond), JitterMS: float64(p.Jitter) / float64(time.Millisecond), Loss: p.Loss, BandwidthBPS: p.Bandwidth, Transport: p.Transport,
 		RolloutSpreadS: p.RolloutSpread.Seconds(),
 		Results:        map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{},
 	}

@@ -285,7 +285,7 @@ func waitFor(c <-chan struct{}, deadline time.Time, other <-chan time.Time) erro
 // peer's queue a latency later, never before a segment sent earlier. It
 // never blocks or drops.
 func (f *fabric) sendSegment(e *streamEnd, b []byte, fin bool) {
-	at := e.peer.after(e.link.up.take(time.Now(), len(b)).Add(f.latency))
+	at := e.peer.after(e.link.up.take(time.Now(), len(b)).Add(f.delay()))
 	e.peerLink.push(arrival{at: at, from: e.link.addr, b: b, to: e.peer, fin: fin})
 }
 

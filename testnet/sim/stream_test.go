@@ -28,7 +28,7 @@ func streamPair(f *fabric, up int64) (a, b *streamEnd) {
 func TestStreamKeepsOrderThroughLossAndCut(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var c cut
-		f := newFabric(10*time.Millisecond, 0.3, &c)
+		f := newFabric(10*time.Millisecond, 0, 0.3, &c)
 		defer f.close()
 		a, b := streamPair(f, 1<<20)
 		want := make([]byte, 2<<20)
@@ -70,7 +70,7 @@ func TestStreamKeepsOrderThroughLossAndCut(t *testing.T) {
 // seconds (of the bubble's virtual time) and a latency, not less.
 func TestStreamShapesToItsUplink(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFabric(20*time.Millisecond, 0, &cut{})
+		f := newFabric(20*time.Millisecond, 0, 0, &cut{})
 		defer f.close()
 		a, b := streamPair(f, 1<<20)
 		start := time.Now()
@@ -92,7 +92,7 @@ func TestStreamShapesToItsUplink(t *testing.T) {
 // sends streamWindow bytes and then waits, until its deadline.
 func TestStreamWindowBoundsUnreadBytes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFabric(time.Millisecond, 0, &cut{})
+		f := newFabric(time.Millisecond, 0, 0, &cut{})
 		defer f.close()
 		a, _ := streamPair(f, 0)
 		a.SetWriteDeadline(time.Now().Add(time.Second))
@@ -108,7 +108,7 @@ func TestStreamWindowBoundsUnreadBytes(t *testing.T) {
 // reads and writes fail.
 func TestStreamCloseEndsBothWays(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFabric(time.Millisecond, 0, &cut{})
+		f := newFabric(time.Millisecond, 0, 0, &cut{})
 		defer f.close()
 		a, b := streamPair(f, 0)
 		a.Write([]byte("last words"))
@@ -133,7 +133,7 @@ func TestStreamCloseEndsBothWays(t *testing.T) {
 // moved while it waits.
 func TestStreamReadDeadline(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		f := newFabric(time.Millisecond, 0, &cut{})
+		f := newFabric(time.Millisecond, 0, 0, &cut{})
 		defer f.close()
 		_, b := streamPair(f, 0)
 		b.SetReadDeadline(time.Now().Add(time.Hour))
