@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -132,20 +133,46 @@ func churnOf(set *appsv1.StatefulSet) string {
 // (a proxy that cannot bind while another pod's answers in its place).
 var handedOut sync.Map
 
-// freePort is a TCP port free on 127.0.0.1 just now, and never one it
-// returned before in this test binary.
+// freePort is a TCP port free on 127.0.0.1 just now, below the kernel's
+// ephemeral range, and never one it returned before in this test binary.
+// A port the kernel handed out (a listen on :0) is one it hands out again
+// as the source port of an outgoing connection: with the zone's daemons
+// dialling each other, a proxy found its port taken ("bind: address
+// already in use"). Below the range, only an explicit bind takes a port.
 func freePort(t *testing.T) int {
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	low := ephemeralLow(t)
+	for range 4 * freePortSpan {
+		port := low - freePortSpan + rand.IntN(freePortSpan)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
-			t.Fatal(err)
+			continue // another process's: never hand it out
 		}
-		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
-		if _, taken := handedOut.LoadOrStore(port, true); !taken {
-			return port
-		}
+		return port
 	}
+	t.Fatalf("no free port among the %d below the ephemeral range's %d", freePortSpan, low)
+	return 0
+}
+
+// freePortSpan is how many ports below the ephemeral range freePort picks
+// from.
+const freePortSpan = 8000
+
+// ephemeralLow is the first port of the kernel's ephemeral range
+// (net.ipv4.ip_local_port_range), 32768 where it cannot be read.
+func ephemeralLow(t *testing.T) int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	var low int
+	if err == nil {
+		_, err = fmt.Sscan(string(b), &low)
+	}
+	if err != nil || low <= freePortSpan+1024 {
+		return 32768
+	}
+	return low
 }
 
 // pod runs pod name's containers with its paths under the pod's own

@@ -194,11 +194,14 @@ func TestTestnetRenderK8s(t *testing.T) {
 	}
 	for name, set := range r.sets {
 		checkPod(t, r, name, set.Spec.Template.Spec, strings.HasPrefix(name, "agent-"))
+		checkSpread(t, name, set.Spec.Template.Spec, strings.HasPrefix(name, "supernode-"))
 		if *set.Spec.Replicas != 1 || set.Spec.ServiceName != map[bool]string{true: "agents", false: "supernodes"}[strings.HasPrefix(name, "agent-")] {
 			t.Errorf("%s: replicas %d behind %s", name, *set.Spec.Replicas, set.Spec.ServiceName)
 		}
 	}
 	checkPod(t, r, "publisher", r.job.Spec.Template.Spec, false)
+	checkSpread(t, "publisher", r.job.Spec.Template.Spec, false)
+	checkSpread(t, "vendor", r.deploy.Spec.Template.Spec, false)
 	for _, svc := range []string{"supernodes", "agents"} {
 		if s := r.services[svc].Spec; s.ClusterIP != corev1.ClusterIPNone || !s.PublishNotReadyAddresses {
 			t.Errorf("service %s: cluster IP %q, publishNotReady %v; want headless, published before ready", svc, s.ClusterIP, s.PublishNotReadyAddresses)
@@ -215,6 +218,29 @@ func TestTestnetRenderK8s(t *testing.T) {
 		wantBoot(t, name, agentInitConfig(t, r, r.sets[name].Spec.Template.Spec).Overlay.BootstrapPeers, peers, 3)
 	}
 	checkVendor(t, r)
+}
+
+// checkSpread checks that pod spreads over the cluster's machines (by
+// hostname, softly) among every pod of the zone, and a supernode also
+// among the supernodes: the constraints' selectors must select the pods
+// the zone's objects label.
+func checkSpread(t *testing.T, name string, pod corev1.PodSpec, supernode bool) {
+	t.Helper()
+	want := []map[string]string{{"app.kubernetes.io/name": "patchnet"}}
+	if supernode {
+		want = append(want, map[string]string{"app.kubernetes.io/name": "patchnet", "app.kubernetes.io/component": "supernode"})
+	}
+	var got []map[string]string
+	for _, c := range pod.TopologySpreadConstraints {
+		if c.TopologyKey != corev1.LabelHostname || c.MaxSkew != 1 || c.WhenUnsatisfiable != corev1.ScheduleAnyway || c.LabelSelector == nil {
+			t.Errorf("%s: spread constraint %+v, want maxSkew 1 by hostname, ScheduleAnyway", name, c)
+			continue
+		}
+		got = append(got, c.LabelSelector.MatchLabels)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("%s: spread over the machines among (-want +got):\n%s", name, d)
+	}
 }
 
 // checkIdentity verifies name's certificate from its Secret against the

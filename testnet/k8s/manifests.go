@@ -99,7 +99,10 @@ func typeMeta(apiVersion, kind string) metav1.TypeMeta {
 // labels are the recommended app.kubernetes.io labels; component is the
 // node role (or vendor), instance the object's own name.
 func labels(component, instance string) map[string]string {
-	l := map[string]string{"app.kubernetes.io/name": "patchnet", "app.kubernetes.io/component": component}
+	l := map[string]string{"app.kubernetes.io/name": "patchnet"}
+	if component != "" { // "": every object of the zones (a selector)
+		l["app.kubernetes.io/component"] = component
+	}
 	if instance != "" {
 		l["app.kubernetes.io/instance"] = instance
 	}
@@ -204,6 +207,10 @@ func (b *builder) supernode(id Identity, boot []string, cut bool) {
 	if cut {
 		pod = s.cutOff(pod)
 	}
+	// The supernodes apart from each other first: their independent
+	// checks, each with its own uplink, are what a zone across machines
+	// has to show.
+	pod.TopologySpreadConstraints = append(pod.TopologySpreadConstraints, spreadOver(labels("supernode", "")))
 	b.add(s.statefulSet(id.Name, "supernode", supernodeService, s.shaped(pod, false)))
 }
 

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
@@ -269,7 +270,19 @@ func podSpec(root bool, init []corev1.Container, containers []corev1.Container, 
 		InitContainers:               init,
 		Containers:                   containers,
 		Volumes:                      volumes,
+		TopologySpreadConstraints:    []corev1.TopologySpreadConstraint{spreadOver(labels("", ""))},
 	}
+}
+
+// spreadOver spreads the pods sel selects over the cluster's machines,
+// as evenly as the scheduler can (maxSkew 1 by hostname): the test is of
+// a zone across machines, and every node is its own one-replica
+// StatefulSet, which the scheduler's default spreading (per owner) does
+// not spread. ScheduleAnyway: a one-node cluster, or a full machine,
+// still runs the pod.
+func spreadOver(sel map[string]string) corev1.TopologySpreadConstraint {
+	return corev1.TopologySpreadConstraint{MaxSkew: 1, TopologyKey: corev1.LabelHostname,
+		WhenUnsatisfiable: corev1.ScheduleAnyway, LabelSelector: &metav1.LabelSelector{MatchLabels: sel}}
 }
 
 func ptr[T any](v T) *T { return &v }
