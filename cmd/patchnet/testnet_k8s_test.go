@@ -25,6 +25,8 @@ import (
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/ca"
 	"github.com/patchnet/patchnet/updates"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
 )
 
 // runTestnetSubCmd runs a fresh `patchnet testnet SUB args…`.
@@ -56,6 +58,23 @@ type rendered struct {
 	jobs       []*batchv1.Job // every zone's publisher's, job first
 	flooder    *batchv1.Job   // the flood scenario's
 	deploy     *appsv1.Deployment
+}
+
+// podTemplates are every workload's pod template, by the workload's name.
+func (r *rendered) podTemplates() map[string]corev1.PodTemplateSpec {
+	out := map[string]corev1.PodTemplateSpec{}
+	for name, set := range r.sets {
+		out[name] = set.Spec.Template
+	}
+	for _, j := range append(slices.Clone(r.jobs), r.flooder) {
+		if j != nil {
+			out[j.Name] = j.Spec.Template
+		}
+	}
+	if r.deploy != nil {
+		out[r.deploy.Name] = r.deploy.Spec.Template
+	}
+	return out
 }
 
 func decodeRendered(t *testing.T, data []byte) *rendered {
@@ -200,6 +219,7 @@ func TestTestnetRenderK8s(t *testing.T) {
 		}
 	}
 	checkPod(t, r, "publisher", r.job.Spec.Template.Spec, false)
+	checkPodSecurity(t, r, psaapi.LevelBaseline)
 	checkSpread(t, "publisher", r.job.Spec.Template.Spec, false)
 	checkSpread(t, "vendor", r.deploy.Spec.Template.Spec, false)
 	for _, svc := range []string{"supernodes", "agents"} {
@@ -218,6 +238,42 @@ func TestTestnetRenderK8s(t *testing.T) {
 		wantBoot(t, name, agentInitConfig(t, r, r.sets[name].Spec.Template.Spec).Overlay.BootstrapPeers, peers, 3)
 	}
 	checkVendor(t, r)
+}
+
+// checkPodSecurity checks that the rendered Namespace enforces the Pod
+// Security level want, and that Pod Security admission's own checks admit
+// every rendered pod at that level (and, below privileged, refuse none
+// that a stricter level would have admitted: want is the strictest).
+func checkPodSecurity(t *testing.T, r *rendered, want psaapi.Level) {
+	t.Helper()
+	var ns *corev1.Namespace
+	for _, o := range r.objs {
+		if n, ok := o.(*corev1.Namespace); ok {
+			ns = n
+		}
+	}
+	if ns == nil || ns.Labels[psaapi.EnforceLevelLabel] != string(want) {
+		t.Fatalf("namespace %v: want %s=%s", ns, psaapi.EnforceLevelLabel, want)
+	}
+	eval, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admitted := func(level psaapi.Level) (refused []string) {
+		lv := psaapi.LevelVersion{Level: level, Version: psaapi.LatestVersion()}
+		for name, pod := range r.podTemplates() {
+			if res := policy.AggregateCheckResults(eval.EvaluatePod(lv, &pod.ObjectMeta, &pod.Spec)); !res.Allowed {
+				refused = append(refused, name+": "+res.ForbiddenDetail())
+			}
+		}
+		return refused
+	}
+	if refused := admitted(want); len(refused) > 0 {
+		t.Errorf("at %s, Pod Security admission refuses %q", want, refused)
+	}
+	if want == psaapi.LevelBaseline && len(admitted(psaapi.LevelRestricted)) == 0 {
+		t.Errorf("every pod meets restricted: the namespace should say so, not baseline")
+	}
 }
 
 // checkSpread checks that pod spreads over the cluster's machines (by
@@ -614,6 +670,7 @@ func TestTestnetRenderPartition(t *testing.T) {
 	}
 	data, _ := os.ReadFile(out)
 	r := decodeRendered(t, data)
+	checkPodSecurity(t, r, psaapi.LevelPrivileged) // the cut sidecars' NET_ADMIN
 	cutSide := []string{"supernode-2", "agent-2", "agent-3"}
 	var keep []string
 	for _, name := range cutSide {

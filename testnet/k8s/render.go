@@ -54,5 +54,8 @@ func Render(ctx context.Context, dir string, s Spec, progress func(done, total i
 		}
 		r.Objects = append(r.Objects, objs...)
 	}
+	if err := labelPodSecurity(r.Objects); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
