@@ -15,20 +15,9 @@ import (
 // a round trip from it (its answer delayed on the way in) cannot take
 // less. Only this lower bound is checked, which load cannot break.
 func TestLatencyDelaysEveryPacket(t *testing.T) {
-	if err := LatencyAvailable(); err != nil {
-		t.Skip(err)
-	}
 	const d = 150 * time.Millisecond
 	ctx := context.Background()
-	n := newNet(t)
-	a, err := n.AddNode(ctx, "slow", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := n.AddNode(ctx, "echo", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := twoNodes(t, "slow", "echo")
 	ln, err := b.Listen("tcp", b.Addr.String()+":0")
 	if err != nil {
 		t.Fatal(err)
@@ -89,20 +78,9 @@ func TestLatencyDelaysEveryPacket(t *testing.T) {
 // binomial's 10 standard deviations either side), and a second loss or a
 // share outside (0, 1) is refused.
 func TestLossDropsItsShare(t *testing.T) {
-	if err := LatencyAvailable(); err != nil {
-		t.Skip(err)
-	}
 	const sent = 400
 	ctx := context.Background()
-	n := newNet(t)
-	a, err := n.AddNode(ctx, "sender", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := n.AddNode(ctx, "lossy", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := twoNodes(t, "sender", "lossy")
 	for _, p := range []float64{0, 1, -0.5} {
 		if err := b.SetLoss(ctx, p); err == nil {
 			t.Errorf("loss %v accepted", p)
@@ -114,31 +92,8 @@ func TestLossDropsItsShare(t *testing.T) {
 	if err := b.SetLoss(ctx, 0.1); err == nil {
 		t.Error("a second loss was accepted")
 	}
-	var pc *net.UDPConn
-	if err := doIn("/run/netns/"+b.NS, func() error {
-		var err error
-		pc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IP(b.Addr.AsSlice())})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	_ = pc.SetReadBuffer(4 << 20) // none lost to a full socket buffer
-	if err := doIn("/run/netns/"+a.NS, func() error {
-		c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		for range sent {
-			if _, err := c.Write(make([]byte, 100)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	pc := listenUDP(t, b)
+	sendUDP(t, a, pc, sent, func(int) []byte { return make([]byte, 100) })
 	dropped := droppedByLoss(t, b)
 	if dropped < sent/4 || dropped > 3*sent/4 {
 		t.Errorf("the loss rule dropped %d of %d datagrams at 50%%", dropped, sent)
@@ -182,20 +137,9 @@ func droppedByLoss(t *testing.T, nd *Node) int {
 // 2^-300), which only the jitter can make it. A latency and jitter of
 // zero, or negative, are refused.
 func TestJitterKeepsOrder(t *testing.T) {
-	if err := LatencyAvailable(); err != nil {
-		t.Skip(err)
-	}
 	const sent, latency, jitter = 300, 20 * time.Millisecond, 100 * time.Millisecond
 	ctx := context.Background()
-	n := newNet(t)
-	a, err := n.AddNode(ctx, "sender", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := n.AddNode(ctx, "jittery", 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, b := twoNodes(t, "sender", "jittery")
 	for _, d := range [][2]time.Duration{{0, 0}, {-time.Millisecond, jitter}, {latency, -time.Millisecond}} {
 		if err := b.SetLatency(ctx, d[0], d[1]); err == nil {
 			t.Errorf("latency %v, jitter %v accepted", d[0], d[1])
@@ -204,32 +148,9 @@ func TestJitterKeepsOrder(t *testing.T) {
 	if err := b.SetLatency(ctx, latency, jitter); err != nil {
 		t.Fatal(err)
 	}
-	var pc *net.UDPConn
-	if err := doIn("/run/netns/"+b.NS, func() error {
-		var err error
-		pc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IP(b.Addr.AsSlice())})
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	_ = pc.SetReadBuffer(4 << 20)
+	pc := listenUDP(t, b)
 	start := time.Now()
-	if err := doIn("/run/netns/"+a.NS, func() error {
-		c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		for i := range sent {
-			if _, err := c.Write([]byte{byte(i >> 8), byte(i)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	sendUDP(t, a, pc, sent, func(i int) []byte { return []byte{byte(i >> 8), byte(i)} })
 	buf := make([]byte, 1500)
 	_ = pc.SetReadDeadline(time.Now().Add(30 * time.Second))
 	for i := range sent {
@@ -246,5 +167,61 @@ func TestJitterKeepsOrder(t *testing.T) {
 	}
 	if took := time.Since(start); took < latency+jitter/2 {
 		t.Errorf("the last datagram arrived %v after the burst began: no jitter drawn beyond the %v latency", took, latency)
+	}
+}
+
+// twoNodes skips the test without iptables and makes a network of two
+// nodes, named a and b.
+func twoNodes(t *testing.T, a, b string) (*Node, *Node) {
+	t.Helper()
+	if err := LatencyAvailable(); err != nil {
+		t.Skip(err)
+	}
+	n := newNet(t)
+	var nodes [2]*Node
+	for i, name := range []string{a, b} {
+		var err error
+		if nodes[i], err = n.AddNode(context.Background(), name, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return nodes[0], nodes[1]
+}
+
+// listenUDP is a UDP socket on nd's address in its namespace, with room
+// for a burst (none lost to a full socket buffer), closed with the test.
+func listenUDP(t *testing.T, nd *Node) *net.UDPConn {
+	t.Helper()
+	var pc *net.UDPConn
+	if err := doIn("/run/netns/"+nd.NS, func() error {
+		var err error
+		pc, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IP(nd.Addr.AsSlice())})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	_ = pc.SetReadBuffer(4 << 20)
+	return pc
+}
+
+// sendUDP sends n datagrams, the ith payload(i), from nd's namespace to
+// pc's address, in a burst.
+func sendUDP(t *testing.T, nd *Node, pc *net.UDPConn, n int, payload func(int) []byte) {
+	t.Helper()
+	if err := doIn("/run/netns/"+nd.NS, func() error {
+		c, err := net.DialUDP("udp", nil, pc.LocalAddr().(*net.UDPAddr))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for i := range n {
+			if _, err := c.Write(payload(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
 )
@@ -24,22 +23,10 @@ import (
 // the measurement's error, and none is taken off.
 func TestCollectTakesOffANodesClockOffset(t *testing.T) {
 	ctx := context.Background()
-	l, err := nodelab.New(ctx, nodelab.Options{Dir: t.TempDir(), Agents: 1, Supernodes: 1, Threshold: 1, FakeInstaller: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	const id = "TESTNET-K8S-CLOCK"
-	fix, err := l.Fix(ctx, id, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	published := time.Now()
-	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
-		t.Fatal(err)
-	}
+	l, _, published := publishedLab(t, nodelab.Options{Agents: 1, Supernodes: 1, Threshold: 1, FakeInstaller: true}, id)
 	a := l.Agents[0]
-	waitFor(t, a.Name+" to install", func() bool { return a.Status().Has(node.EventInstalled) })
+	var err error
 
 	const skew = time.Hour
 	proxy := Proxy(filepath.Join(a.Dir, "state"), ProxyOptions{})

@@ -20,6 +20,7 @@ import (
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/updates"
 	"github.com/patchnet/patchnet/updates/install"
 )
 
@@ -36,26 +37,9 @@ func TestCollectFromRunningNodes(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	l, err := nodelab.New(ctx, nodelab.Options{Dir: t.TempDir(), Agents: 2, Supernodes: 2, Threshold: 2, FakeInstaller: fake})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
 	const id = "TESTNET-K8S-0001"
-	fix, err := l.Fix(ctx, id, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	published := time.Now()
-	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range l.Agents {
-		waitFor(t, a.Name+" to install", func() bool {
-			s := a.Status()
-			return s.Has(node.EventInstalled) || s.Has(node.EventFailed)
-		})
-	}
+	l, fix, published := publishedLab(t, nodelab.Options{Agents: 2, Supernodes: 2, Threshold: 2, FakeInstaller: fake}, id)
+	var err error
 	state := func(m *nodelab.Member) string { return filepath.Join(m.Dir, "state") }
 	proxy := httptest.NewUnstartedServer(Proxy(state(l.Agents[0]), ProxyOptions{}))
 	proxy.Listener.Close()
@@ -146,6 +130,35 @@ func TestCollectFromRunningNodes(t *testing.T) {
 		t.Errorf("wrong installs %d, check %v, %s's %q: want 2, false, its install of %s", rep.WrongInstalls,
 			rep.Checks[testnet.CheckNoWrongInstalls], rep.Samples[1].Node, rep.Samples[1].WrongInstall, id)
 	}
+}
+
+// publishedLab is a lab zone of o's nodes on loopback that published fix
+// id, every agent done with it (installed or failed); published is
+// when the publisher began.
+func publishedLab(t *testing.T, o nodelab.Options, id string) (*nodelab.Lab, *updates.Announcement, time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	o.Dir = t.TempDir()
+	l, err := nodelab.New(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	fix, err := l.Fix(ctx, id, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	published := time.Now()
+	if _, err := l.Publisher.Publish(ctx, fix); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range l.Agents {
+		waitFor(t, a.Name+" to install", func() bool {
+			s := a.Status()
+			return s.Has(node.EventInstalled) || s.Has(node.EventFailed)
+		})
+	}
+	return l, fix, published
 }
 
 // The proxy passes on only the read-only calls: a rollback through it is
