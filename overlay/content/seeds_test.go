@@ -406,63 +406,89 @@ func newBlackhole(t *testing.T) *blackhole {
 	return b
 }
 
-// TestDialingSeedHoldsNoRun: a seed still dialling must hold no part of
-// the artifact while a connected provider could serve it. Seed A's
-// handshakes hang; the holder arrives as a late seed (an agent hears the
-// other co-signers after its fetch began), or is the connected one of two
-// seeds for a DAG's nodes. No copy may be stolen (StealAfter an hour),
-// so the fetch can succeed before A's dial is given up only if A claimed
-// nothing: a run claimed before the dial would wait for that.
-func TestDialingSeedHoldsNoRun(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		size int
-		late bool // the holder comes as a late seed once A's dial began
-	}{
-		{"one block, holder a late seed", 64 << 10, true},
-		{"DAG nodes from the connected seed", 3*ChunkSize + 5, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			cfg := seedCfg()
-			cfg.stealAfter = time.Hour
-			f := newStaticNode(t, peer.AddrInfo{}, cfg)
-			data, sum := artifact(tc.size, 31)
-			holder := newHolder(t, data, f)
-			hole := newBlackhole(t)
-			a := randomPeer(t)
-			f.h.Peerstore().AddAddrs(a, []ma.Multiaddr{hole.addr}, peerstore.TempAddrTTL)
-			root, err := ContentID(bytes.NewReader(data))
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{a}}
-			late := make(chan peer.ID, 1)
-			if tc.late {
-				go func() {
-					<-hole.accepted
-					late <- holder.h.ID()
-				}()
-			} else {
-				if err := f.h.Connect(context.Background(), peer.AddrInfo{ID: holder.h.ID()}); err != nil {
-					t.Fatal(err)
-				}
-				want.Seeds = append(want.Seeds, holder.h.ID())
-			}
-			got, res, err := fetchTo(t, f, want, WithLateSeeds(late))
+// TestDAGNodesFromAConnectedSeed: a DAG's nodes, which no other provider
+// can take over (there is no work stealing before the leaves are known),
+// are asked of a provider this node is connected to before one it would
+// have to dial. Seed A comes first and its handshakes hang; the holder is
+// connected. The fetch must end before A's dial is given up; asked of A
+// first, it waits for that. (A's leaves, claimed while it dials, are
+// stolen by the holder after stealAfter.)
+func TestDAGNodesFromAConnectedSeed(t *testing.T) {
+	cfg := seedCfg()
+	cfg.stealAfter = 100 * time.Millisecond
+	f := newStaticNode(t, peer.AddrInfo{}, cfg)
+	data, sum := artifact(3*ChunkSize+5, 31)
+	holder := newHolder(t, data, f)
+	hole := newBlackhole(t)
+	a := randomPeer(t)
+	f.h.Peerstore().AddAddrs(a, []ma.Multiaddr{hole.addr}, peerstore.TempAddrTTL)
+	root, err := ContentID(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.h.Connect(context.Background(), peer.AddrInfo{ID: holder.h.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	// Judged at the last byte: the fetch's end cancels A's dial too.
+	waited := false
+	last := WithProgress(func(p Progress) {
+		if p.Done == p.Total {
 			select {
 			case <-hole.hungUp:
-				t.Fatalf("the fetch ended after the dial to the hanging seed was given up: it waited for it (err %v)", err)
+				waited = true
 			default:
 			}
-			if err != nil {
-				t.Fatalf("Fetch: %v", err)
-			}
-			checkArtifact(t, got, data)
-			for _, p := range res.Providers {
-				if p.Peer == a && p.Bytes != 0 {
-					t.Errorf("the hanging seed delivered %d bytes", p.Bytes)
-				}
-			}
-		})
+		}
+	})
+	got, res, err := fetchTo(t, f, Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{a, holder.h.ID()}}, last)
+	if waited {
+		t.Fatalf("the last byte came after the dial to the hanging seed was given up: the fetch waited for it")
+	}
+	if err != nil {
+		t.Fatalf("Fetch: %v", err)
+	}
+	checkArtifact(t, got, data)
+	for _, p := range res.Providers {
+		if p.Peer == a && p.Bytes != 0 {
+			t.Errorf("the hanging seed delivered %d bytes", p.Bytes)
+		}
+	}
+}
+
+// The provider asked for DAG nodes is a connected one though another,
+// still to be dialled, came first; with none connected, the first; none
+// once every provider was dropped and the search ended.
+func TestFirstGoodPrefersConnected(t *testing.T) {
+	f := newStaticNode(t, peer.AddrInfo{}, seedCfg())
+	holder := newHolder(t, []byte("held"), f)
+	if err := f.h.Connect(context.Background(), peer.AddrInfo{ID: holder.h.ID()}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := randomPeer(t), randomPeer(t)
+	ctx := t.Context()
+	pick := func(ids ...peer.ID) (*transfer, peer.ID) {
+		tr := newTransfer(ctx, f.h, MaxProviders, 1, nil)
+		for _, id := range ids {
+			tr.addProvider(ctx, id)
+		}
+		tr.searchDone()
+		s, err := tr.firstGood(ctx)
+		if err != nil {
+			return tr, ""
+		}
+		return tr, s.id
+	}
+	if _, got := pick(a, holder.h.ID(), b); got != holder.h.ID() {
+		t.Errorf("picked %v, want the connected holder", got)
+	}
+	tr, got := pick(a, b)
+	if got != a {
+		t.Errorf("none connected: picked %v, want the first", got)
+	}
+	for _, s := range tr.providers {
+		tr.drop(s, errors.New("gone"))
+	}
+	if s, err := tr.firstGood(ctx); err == nil {
+		t.Errorf("every provider dropped: picked %v, want an error", s.id)
 	}
 }

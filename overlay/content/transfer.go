@@ -407,10 +407,6 @@ func (t *transfer) goodProvider() *source {
 // work is one worker's loop: claim a run, request it, release it.
 func (t *transfer) work(s *source) {
 	defer t.exit()
-	if err := t.connect(s); err != nil {
-		t.drop(s, err)
-		return
-	}
 	for {
 		run := t.claim(s)
 		if run == nil {
@@ -425,23 +421,6 @@ func (t *transfer) work(s *source) {
 		}
 		t.paced(s, run, time.Since(start))
 	}
-}
-
-// connect dials s, if need be, before its first claim. A run's steal
-// clock starts at its claim (runClaim.ripe), so a provider still dialling
-// — a seed the fetcher was not connected to, its handshakes queued on a
-// loaded link — held the fresh runs while a connected provider idled,
-// until that one requested them too and both sent them: at 50 agents on
-// 10 Mbit/s links a supernode's 64 KiB served 1.8 copies an agent.
-func (t *transfer) connect(s *source) error {
-	h := t.hostOf(s)
-	if h.Network().Connectedness(s.id) == network.Connected {
-		return nil
-	}
-	if err := h.Connect(s.ctx, peer.AddrInfo{ID: s.id}); err != nil {
-		return fmt.Errorf("connecting to %s: %w", s.id, ctxErr(s.ctx, err))
-	}
-	return nil
 }
 
 func (t *transfer) exit() {
