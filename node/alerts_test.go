@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"mime"
-	"net"
 	"net/mail"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/patchnet/patchnet/internal/freeport"
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/updates"
@@ -219,7 +219,7 @@ func TestByzantineCoSignatureAlertsOperator(t *testing.T) {
 // once that it has a peer again.
 func TestBootstrapFailureNotified(t *testing.T) {
 	ch := startChannels(t)
-	dead := closedPort(t)
+	dead := freeport.Get(t)
 	var deadPeer string
 	dials := &dialCounter{}
 	l := newLab(t, nodelab.Options{Agents: 1, Supernodes: 1, Threshold: 1,
@@ -256,18 +256,6 @@ func TestBootstrapFailureNotified(t *testing.T) {
 	if n := lost.Status().Count[node.EventBootstrapFailed]; n != 1 {
 		t.Errorf("%d bootstrap-failed events, want one per episode", n)
 	}
-}
-
-// closedPort is a TCP port on 127.0.0.1 where nothing listens.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
 }
 
 // dialCounter is a slog handler counting the failed bootstrap dials the

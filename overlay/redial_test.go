@@ -18,6 +18,7 @@ import (
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/patchnet/patchnet/internal/duration"
+	"github.com/patchnet/patchnet/internal/freeport"
 	"github.com/patchnet/patchnet/overlay/content"
 	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/trust/trusttest"
@@ -163,12 +164,7 @@ func TestIsolatedNodeRejoinsAndDiscovers(t *testing.T) {
 
 	// The newcomer reaches the bootstrap peer through a forwarder that
 	// does not listen while it is cut off: connections are refused.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port := freeport.Get(t)
 	late := cfg
 	late.BootstrapPeers = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, boot.ID())}
 	late.BootstrapInterval = duration.Duration(time.Second)

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/patchnet/patchnet/internal/freeport"
 	"github.com/patchnet/patchnet/overlay"
 )
 
@@ -25,7 +26,7 @@ func TestTestnetFloodWaitsForItsTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	id, _ := peer.IDFromPrivateKey(priv)
-	addr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	addr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freeport.Get(t))
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var out syncBuffer

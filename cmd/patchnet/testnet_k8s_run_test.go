@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,13 +12,13 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/patchnet/patchnet/internal/freeport"
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
 	"github.com/patchnet/patchnet/testnet"
@@ -126,53 +124,6 @@ func churnOf(set *appsv1.StatefulSet) string {
 		}
 	}
 	return ""
-}
-
-// handedOut are the ports freePort returned: the kernel may offer a port
-// again once its listener closed, and two pods given one port collide
-// (a proxy that cannot bind while another pod's answers in its place).
-var handedOut sync.Map
-
-// freePort is a TCP port free on 127.0.0.1 just now, below the kernel's
-// ephemeral range, and never one it returned before in this test binary.
-// A port the kernel handed out (a listen on :0) is one it hands out again
-// as the source port of an outgoing connection: with the zone's daemons
-// dialling each other, a proxy found its port taken ("bind: address
-// already in use"). Below the range, only an explicit bind takes a port.
-func freePort(t *testing.T) int {
-	low := ephemeralLow(t)
-	for range 4 * freePortSpan {
-		port := low - freePortSpan + rand.IntN(freePortSpan)
-		if _, taken := handedOut.LoadOrStore(port, true); taken {
-			continue
-		}
-		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err != nil {
-			continue // another process's: never hand it out
-		}
-		ln.Close()
-		return port
-	}
-	t.Fatalf("no free port among the %d below the ephemeral range's %d", freePortSpan, low)
-	return 0
-}
-
-// freePortSpan is how many ports below the ephemeral range freePort picks
-// from.
-const freePortSpan = 8000
-
-// ephemeralLow is the first port of the kernel's ephemeral range
-// (net.ipv4.ip_local_port_range), 32768 where it cannot be read.
-func ephemeralLow(t *testing.T) int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	var low int
-	if err == nil {
-		_, err = fmt.Sscan(string(b), &low)
-	}
-	if err != nil || low <= freePortSpan+1024 {
-		return 32768
-	}
-	return low
 }
 
 // pod runs pod name's containers with its paths under the pod's own
@@ -406,13 +357,13 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 		t.Fatal(err)
 	}
 	c := &localCluster{e: e, r: decodeRendered(t, data)}
-	vendorPort := freePort(t)
+	vendorPort := freeport.Get(t)
 	c.replace = []string{"http://vendor.tn.svc.cluster.local:8080/", fmt.Sprintf("http://127.0.0.1:%d/", vendorPort),
 		":8080", fmt.Sprintf("127.0.0.1:%d", vendorPort)}
 	snPorts := map[string]int{}
 	for name := range c.r.sets {
 		if isSupernode(name) {
-			snPorts[name] = freePort(t)
+			snPorts[name] = freeport.Get(t)
 			c.replace = append(c.replace, "/dns4/"+name+"-0.supernodes.tn.svc.cluster.local/tcp/4001",
 				fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", snPorts[name]))
 		}
@@ -429,7 +380,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	}
 	apis := map[string]string{}
 	for _, name := range names {
-		apis[name] = fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+		apis[name] = fmt.Sprintf("http://127.0.0.1:%d", freeport.Get(t))
 		svc := "agents"
 		if isSupernode(name) {
 			svc = "supernodes"
@@ -462,7 +413,7 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	}
 	var publishers []*proc // each zone's publisher Job, at once
 	for _, job := range c.r.jobs {
-		publishers = append(publishers, c.pod(job.Name, job.Spec.Template.Spec, freePort(t), 0)[0])
+		publishers = append(publishers, c.pod(job.Name, job.Spec.Template.Spec, freeport.Get(t), 0)[0])
 	}
 	publish := publishers[0]
 	for _, p := range publishers {

@@ -389,13 +389,24 @@ func newBlackhole(t *testing.T) *blackhole {
 		t.Fatal(err)
 	}
 	var once, hung sync.Once
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() { // after the listener's: no connection comes later
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
 	go func() {
 		for {
 			c, err := l.Accept()
 			if err != nil {
 				return
 			}
-			t.Cleanup(func() { c.Close() })
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
 			once.Do(func() { close(b.accepted) })
 			go func() {
 				io.Copy(io.Discard, c) // until the dialler hangs up

@@ -71,12 +71,13 @@ func moved(t time.Time, d time.Duration) time.Time {
 
 // statusTimed reads a node's status with read and measures its clock's
 // offset around the read.
-func statusTimed(read func(*node.APIStatus) error, st *node.APIStatus) (time.Duration, error) {
+func statusTimed(read func() (*node.APIStatus, error)) (*node.APIStatus, time.Duration, error) {
 	sent := time.Now()
-	if err := read(st); err != nil {
-		return 0, err
+	st, err := read()
+	if err != nil {
+		return nil, 0, err
 	}
-	return clockOffset(sent, time.Now(), st.Now), nil
+	return st, clockOffset(sent, time.Now(), st.Now), nil
 }
 
 // originClock is a raw peer's estimate of the origin's clock: the offset

@@ -42,16 +42,28 @@ type NodeReport struct {
 
 // Fetch reads /v1/status and /v1/history of the node at endpoint: an
 // http:// or https:// URL is a Proxy, anything else a state directory.
+// The node's times come on the collector's clock (NodeReport.ClockOffset).
 func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
 	ctx, cancel := context.WithTimeout(ctx, CollectTimeout)
 	defer cancel()
-	r := &NodeReport{Endpoint: endpoint, Status: &node.APIStatus{}}
+	r, err := read(ctx, endpoint)
+	if err != nil {
+		return nil, err
+	}
+	r.alignClock()
+	return r, nil
+}
+
+// read is Fetch before the node's times are moved.
+func read(ctx context.Context, endpoint string) (*NodeReport, error) {
+	r := &NodeReport{Endpoint: endpoint}
 	var err error
 	if isURL(endpoint) {
-		r.ClockOffset, err = statusTimed(func(st *node.APIStatus) error {
+		r.Status, r.ClockOffset, err = statusTimed(func() (*node.APIStatus, error) {
+			st := &node.APIStatus{}
 			_, err := getJSON(ctx, endpoint+node.APIStatusPath, st)
-			return err
-		}, r.Status)
+			return st, err
+		})
 		if err != nil {
 			return nil, fmt.Errorf("reading status: %w", err)
 		}
@@ -59,18 +71,11 @@ func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
 		if err != nil && code != http.StatusNotFound { // 404: no journal (not an agent)
 			return nil, fmt.Errorf("reading history: %w", err)
 		}
-		r.alignClock()
 		return r, nil
 	}
 	err = withSocket(ctx, endpoint, func(c *node.APIClient) error {
 		var err error
-		r.ClockOffset, err = statusTimed(func(st *node.APIStatus) error {
-			got, err := c.Status(ctx)
-			if err == nil {
-				*st = *got
-			}
-			return err
-		}, r.Status)
+		r.Status, r.ClockOffset, err = statusTimed(func() (*node.APIStatus, error) { return c.Status(ctx) })
 		if err != nil {
 			return fmt.Errorf("reading status: %w", err)
 		}
@@ -87,7 +92,6 @@ func Fetch(ctx context.Context, endpoint string) (*NodeReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.alignClock()
 	return r, nil
 }
 

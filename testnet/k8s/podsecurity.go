@@ -22,10 +22,6 @@ import (
 // root with a few file capabilities, which baseline allows), privileged
 // once a pod shapes or cuts its link.
 
-// podSecurityEnforce is the namespace label Pod Security admission
-// enforces.
-const podSecurityEnforce = psa.EnforceLevelLabel
-
 // podSecurityLevel is the strictest Pod Security Standard level every pod
 // template in objs meets.
 func podSecurityLevel(objs []Object) (psa.Level, error) {
@@ -79,7 +75,7 @@ func labelPodSecurity(objs []Object) error {
 	}
 	for _, o := range objs {
 		if ns, ok := o.(*corev1.Namespace); ok {
-			ns.Labels[podSecurityEnforce] = string(level)
+			ns.Labels[psa.EnforceLevelLabel] = string(level)
 		}
 	}
 	return nil

@@ -96,15 +96,16 @@ func (c RawClient) report(ctx context.Context, base string, p *rawgossip.Peer) e
 		body, _ := json.Marshal(rep)
 		var ans RawAnswer
 		sent := time.Now()
-		err := postAnswer(ctx, base+rawReportPath, body, &ans)
-		if err == nil && clock.sample(sent, time.Now(), ans.Now) {
-			c.logf("the origin's clock is %v off this pod's (±%v)", clock.offset, clock.rtt/2)
-		}
-		if err != nil {
+		if err := postAnswer(ctx, base+rawReportPath, body, &ans); err != nil {
 			c.logf("reporting: %v", err)
-		} else if ans.Done {
-			c.logf("done: %d of %d rounds delivered here", len(rep.Got), rawgossip.Rounds)
-			return nil
+		} else {
+			if clock.sample(sent, time.Now(), ans.Now) {
+				c.logf("the origin's clock is %v off this pod's (±%v)", clock.offset, clock.rtt/2)
+			}
+			if ans.Done {
+				c.logf("done: %d of %d rounds delivered here", len(rep.Got), rawgossip.Rounds)
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -160,11 +160,17 @@ func (f *fabric) delay() time.Duration {
 func (pt *port) inOrder(at time.Time) time.Time {
 	pt.mu.Lock()
 	defer pt.mu.Unlock()
-	if !at.After(pt.sent) {
-		at = pt.sent.Add(time.Nanosecond)
+	return notBefore(&pt.sent, at)
+}
+
+// notBefore is t, or just after *last if t is not later, and becomes
+// *last: arrivals kept in the order they were scheduled.
+func notBefore(last *time.Time, t time.Time) time.Time {
+	if !t.After(*last) {
+		t = last.Add(time.Nanosecond)
 	}
-	pt.sent = at
-	return at
+	*last = t
+	return t
 }
 
 // loses draws whether the loss share drops a packet, and counts it if so.

@@ -319,11 +319,7 @@ func (e *streamEnd) after(t time.Time) time.Time {
 }
 
 func (e *streamEnd) afterLocked(t time.Time) time.Time {
-	if !t.After(e.due) {
-		t = e.due.Add(time.Nanosecond)
-	}
-	e.due = t
-	return t
+	return notBefore(&e.due, t)
 }
 
 // hold schedules a segment for e sent again at t (or after the last one
