@@ -1,6 +1,8 @@
 package content
 
 import (
+	"context"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -9,9 +11,25 @@ import (
 // another has had in flight for pace.stealAfter and will not finish soon
 // (work stealing).
 
-// claim returns the next run of leaves for s to request, waiting while
-// there is none; nil means s should stop.
-func (t *transfer) claim(s *source) []int {
+// request is one worker's request of a run in flight: its own context,
+// so that a copy another request has already delivered in full can be
+// called off without dropping its provider.
+type request struct {
+	s      *source
+	run    []int
+	ctx    context.Context
+	cancel context.CancelFunc
+	// got counts the bytes read on s's own claim of run; nil for a
+	// stolen copy, whose progress decides no steal.
+	got *atomic.Int64
+	// superseded: every leaf of run came from other requests first, and
+	// this one was cancelled (supersede).
+	superseded bool
+}
+
+// claim returns the next request for s to make, waiting while there is
+// none; nil means s should stop.
+func (t *transfer) claim(s *source) *request {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for {
@@ -20,15 +38,13 @@ func (t *transfer) claim(s *source) []int {
 		}
 		hi := min(len(t.leaves), t.next+ReorderWindow)
 		if run := t.freshRun(hi); run != nil {
-			t.mark(run, s, false)
-			return run
+			return t.mark(run, s, false)
 		}
 		// Steal only when none of s's own requests is running: on a capped
 		// link a duplicate would slow s's own work as much as it helps.
 		run, later := t.stealRun(s, hi, time.Now())
 		if run != nil && s.active == 0 {
-			t.mark(run, s, true)
-			return run
+			return t.mark(run, s, true)
 		}
 		if !later.IsZero() && s.active == 0 {
 			t.wakeAtLatest(later)
@@ -134,11 +150,15 @@ func (t *transfer) stealRun(s *source, hi int, now time.Time) (run []int, later 
 
 // mark records s's request of run: a steal marks its leaves stolen, a
 // fresh claim makes s their owner under one runClaim; t.mu is held.
-func (t *transfer) mark(run []int, s *source, steal bool) {
+func (t *transfer) mark(run []int, s *source, steal bool) *request {
 	s.active++
+	r := &request{s: s, run: run}
+	r.ctx, r.cancel = context.WithCancel(s.ctx)
+	t.reqs = append(t.reqs, r)
 	var c *runClaim
 	if !steal {
 		c = &runClaim{at: time.Now()}
+		r.got = &c.got
 	}
 	for _, i := range run {
 		t.inflight[i]++
@@ -149,17 +169,32 @@ func (t *transfer) mark(run []int, s *source, steal bool) {
 		t.owner[i], t.claims[i] = s, c
 		c.total += int64(t.leaves[i].size)
 	}
+	return r
 }
 
-// progressOf is the byte counter of s's own claim of run, nil for a
-// stolen copy.
-func (t *transfer) progressOf(s *source, run []int) *atomic.Int64 {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(run) == 0 || t.owner[run[0]] != s || t.claims[run[0]] == nil {
-		return nil
+// supersede cancels every other request whose leaves have all been
+// delivered now that by delivered leaf i: the slower copy of a stolen run
+// stops loading its provider's link (often a busy supernode's) and this
+// node's as soon as the faster copy is in, not when its run or the whole
+// fetch ends. t.mu is held.
+func (t *transfer) supersede(i int, by *request) {
+	for _, o := range t.reqs {
+		if o != by && !o.superseded && slices.Contains(o.run, i) && t.allDelivered(o.run) {
+			o.superseded = true
+			o.cancel()
+		}
 	}
-	return &t.claims[run[0]].got
+}
+
+// allDelivered reports whether every leaf of run is delivered or written;
+// t.mu is held.
+func (t *transfer) allDelivered(run []int) bool {
+	for _, j := range run {
+		if j >= t.next && t.data[j] == nil {
+			return false
+		}
+	}
+	return true
 }
 
 // wakeAtLatest has the waiting claims looked at again by at (when a run
@@ -180,16 +215,20 @@ func (t *transfer) wakeAtLatest(at time.Time) {
 	})
 }
 
-// release ends a request's claim on its leaves; undelivered ones become
-// claimable again once no request covers them.
-func (t *transfer) release(s *source, run []int) {
+// release ends r's claim on its leaves; undelivered ones become
+// claimable again once no request covers them. It reports whether r was
+// superseded (its error, if any, is then the cancellation's).
+func (t *transfer) release(r *request) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	s.active--
-	for _, i := range run {
+	r.cancel()
+	t.reqs = slices.DeleteFunc(t.reqs, func(o *request) bool { return o == r })
+	r.s.active--
+	for _, i := range r.run {
 		if t.inflight[i]--; t.inflight[i] == 0 {
 			t.owner[i], t.stolen[i], t.claims[i] = nil, false, nil
 		}
 	}
 	t.cond.Broadcast()
+	return r.superseded
 }

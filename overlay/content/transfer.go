@@ -48,6 +48,7 @@ type transfer struct {
 	owner     []*source   // first claimant of each in-flight leaf
 	claims    []*runClaim // the owner's claim of each in-flight leaf
 	stolen    []bool      // a second provider already covers the leaf
+	reqs      []*request  // requests in flight
 	wake      *time.Timer // wakes claim when a run becomes old enough to steal
 	wakeAt    time.Time
 	next      int // write cursor
@@ -404,22 +405,27 @@ func (t *transfer) goodProvider() *source {
 	return first
 }
 
-// work is one worker's loop: claim a run, request it, release it.
+// work is one worker's loop: claim a run, request it, release it. A
+// request called off because other requests delivered its run first
+// (supersede) says nothing against s.
 func (t *transfer) work(s *source) {
 	defer t.exit()
 	for {
-		run := t.claim(s)
-		if run == nil {
+		r := t.claim(s)
+		if r == nil {
 			return
 		}
 		start := time.Now()
-		err := t.fetchRun(s, run)
-		t.release(s, run)
-		if err != nil {
+		err := t.fetchRun(r)
+		superseded := t.release(r)
+		switch {
+		case err != nil && superseded:
+			continue
+		case err != nil:
 			t.drop(s, err)
 			return
 		}
-		t.paced(s, run, time.Since(start))
+		t.paced(s, r.run, time.Since(start))
 	}
 }
 
@@ -430,29 +436,28 @@ func (t *transfer) exit() {
 	t.mu.Unlock()
 }
 
-// fetchRun requests the leaves of run from s and delivers them, counting
-// what arrives on s's claim of the run (not on a stolen copy).
-func (t *transfer) fetchRun(s *source, run []int) error {
-	cids := make([]cid.Cid, len(run))
-	sizes := make([]int, len(run))
-	for i, j := range run {
+// fetchRun makes request r of its provider and delivers what arrives,
+// counting it on the provider's claim of the run (not on a stolen copy).
+func (t *transfer) fetchRun(r *request) error {
+	cids := make([]cid.Cid, len(r.run))
+	sizes := make([]int, len(r.run))
+	for i, j := range r.run {
 		cids[i], sizes[i] = t.leaves[j].c, t.leaves[j].size
 	}
-	got := t.progressOf(s, run)
-	return requestBlocks(s.ctx, t.hostOf(s), s.id, cids, sizes, t.bufs, t.pace, got, func(i int, data []byte) error {
+	return requestBlocks(r.ctx, t.hostOf(r.s), r.s.id, cids, sizes, t.bufs, t.pace, r.got, func(i int, data []byte) error {
 		if t.store != nil {
-			if err := t.store.PutVerified(s.ctx, cids[i], data); err != nil {
+			if err := t.store.PutVerified(r.ctx, cids[i], data); err != nil {
 				return fmt.Errorf("storing fetched block: %w", err)
 			}
 		}
-		t.deliver(run[i], data, s)
+		t.deliver(r.run[i], data, r)
 		return nil
 	})
 }
 
-// deliver files a verified leaf; a duplicate (stolen run finished second)
-// is recycled.
-func (t *transfer) deliver(i int, data []byte, s *source) {
+// deliver files a verified leaf of r's; a duplicate (stolen run finished
+// second) is recycled.
+func (t *transfer) deliver(i int, data []byte, r *request) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if i < t.next || t.data[i] != nil {
@@ -460,8 +465,9 @@ func (t *transfer) deliver(i int, data []byte, s *source) {
 		return
 	}
 	t.data[i] = data
-	s.bytes += int64(len(data))
-	s.blocks++
+	r.s.bytes += int64(len(data))
+	r.s.blocks++
+	t.supersede(i, r)
 	t.cond.Broadcast()
 }
 
