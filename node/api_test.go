@@ -17,6 +17,7 @@ import (
 
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/node/nodelab"
+	"github.com/patchnet/patchnet/trust"
 	"github.com/patchnet/patchnet/updates/install"
 )
 
@@ -89,6 +90,10 @@ func TestAPIOfRunningNodes(t *testing.T) {
 		}
 		if u := findUpdate(st, fix.ID); u == nil || u.State != node.StateInstalled || !u.Final || u.Version != 1 {
 			t.Errorf("update %s in status: %+v, want version 1 installed", fix.ID, u)
+		} else if payload, _ := json.Marshal(fix); u.AnnouncementBytes <= int64(len(payload)) || u.AnnouncementBytes > trust.MaxEnvelopeBytes {
+			// Kept after the install dropped the envelope itself: the
+			// signed, co-signed announcement is larger than its payload.
+			t.Errorf("announcement %d bytes (payload %d): want the co-signed envelope's size, kept once final", u.AnnouncementBytes, len(payload))
 		}
 		if st.EventCounts[node.EventInstalled] != 1 || len(st.Events) == 0 || st.Events[len(st.Events)-1].At.IsZero() {
 			t.Errorf("events %v, counts %v", st.Events, st.EventCounts)

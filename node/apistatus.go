@@ -155,6 +155,9 @@ type APIUpdate struct {
 	Attempts  int            `json:"attempts,omitempty"`
 	NotBefore time.Time      `json:"not_before,omitzero"`
 	Updated   time.Time      `json:"updated"`
+	// AnnouncementBytes is the size of the announcement as this node
+	// accepted it, its co-signatures merged: what gossip carried.
+	AnnouncementBytes int64 `json:"announcement_bytes,omitempty"`
 }
 
 // APIEvent is one event of the node (Event).
@@ -330,7 +333,7 @@ func apiUpdates(recs []UpdateRecord) ([]APIUpdate, int) {
 	for i, r := range recs {
 		if keep[i] {
 			out = append(out, APIUpdate{ID: r.ID, Version: r.Version, Digest: r.Digest, State: r.State, Final: r.State.Final(),
-				Detail: r.Detail, Attempts: r.Attempts, NotBefore: r.NotBefore, Updated: r.Updated})
+				Detail: r.Detail, Attempts: r.Attempts, NotBefore: r.NotBefore, Updated: r.Updated, AnnouncementBytes: r.EnvelopeBytes})
 		}
 	}
 	return out, omitted

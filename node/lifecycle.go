@@ -72,6 +72,9 @@ type UpdateRecord struct {
 	NotBefore time.Time      `json:"not_before,omitzero"` // scheduled: when it may be installed
 	Updated   time.Time      `json:"updated"`             // last transition
 	Envelope  []byte         `json:"envelope,omitempty"`  // the merged envelope accepted, kept until final
+	// EnvelopeBytes is the merged envelope's size, kept after the
+	// envelope is dropped: how large the announcement gossip carried was.
+	EnvelopeBytes int64 `json:"envelope_bytes,omitempty"`
 }
 
 // lifecyclePrefix keys UpdateRecords by id and zero-padded version, so a
@@ -106,7 +109,7 @@ func (s *lifecycle) accept(acc *updates.Accepted, envelope []byte) (bool, error)
 		return false, err
 	}
 	rec := UpdateRecord{ID: a.ID, Version: a.Patchnet.Version, Digest: acc.Digest, State: StateAccepted,
-		Updated: s.now(), Envelope: envelope}
+		Updated: s.now(), Envelope: envelope, EnvelopeBytes: int64(len(envelope))}
 	return true, putRecord(s.db, lifecycleKey(a.ID, a.Patchnet.Version), rec)
 }
 

@@ -526,14 +526,14 @@ func playRenderedZone(t *testing.T, scenario string, supernodes, agentCount int,
 	if rep.Scenario != scenario {
 		t.Errorf("report of scenario %q, want %q", rep.Scenario, scenario)
 	}
-	checkRenderedBaseline(t, said, &rep, agentCount)
+	checkRenderedBaseline(t, said, &rep, agentCount, fmt.Sprintf("http://127.0.0.1:%d/", vendorPort))
 	return &rep, e
 }
 
 // checkRenderedBaseline: where render said the zone runs the HTTP
 // baseline, every agent's pod downloaded the fix from the origin once
 // all installed, and collect reported it; elsewhere it is absent.
-func checkRenderedBaseline(t *testing.T, said string, rep *testnet.Report, agents int) {
+func checkRenderedBaseline(t *testing.T, said string, rep *testnet.Report, agents int, origin string) {
 	t.Helper()
 	res, ok := rep.Results[testnet.ResultHTTPOrigin]
 	if !strings.Contains(said, "then the HTTP baseline") {
@@ -548,13 +548,14 @@ func checkRenderedBaseline(t *testing.T, said string, rep *testnet.Report, agent
 	if want := int64(agents) * rep.ArtifactBytes; rep.HTTPOriginEgressBytes != want {
 		t.Errorf("the HTTP baseline's origin served %d bytes, want %d agents × %d", rep.HTTPOriginEgressBytes, agents, rep.ArtifactBytes)
 	}
-	checkRenderedRaw(t, said, rep)
+	checkRenderedRaw(t, said, rep, origin)
 }
 
 // checkRenderedRaw: where render said the zone runs the raw gossipsub
 // baseline, every agent's raw peer got each round's message through the
-// peers of the nodes it is connected to, and collect reported it.
-func checkRenderedRaw(t *testing.T, said string, rep *testnet.Report) {
+// peers of the nodes it is connected to, in messages as large as the
+// announcement the agents accepted, and collect reported it.
+func checkRenderedRaw(t *testing.T, said string, rep *testnet.Report, origin string) {
 	t.Helper()
 	res, ok := rep.Results[testnet.ResultRawGossipsub]
 	if !strings.Contains(said, "then the raw gossipsub baseline") {
@@ -566,5 +567,12 @@ func checkRenderedRaw(t *testing.T, said string, rep *testnet.Report) {
 	if !ok || res.Delivered != 1 || res.MaxMS <= 0 || len(rep.RawRoundsMaxMS) != rawgossip.Rounds {
 		t.Errorf("raw gossipsub baseline %+v (reported %v, rounds %v): want every agent's delivery, timed, in %d rounds",
 			res, ok, rep.RawRoundsMaxMS, rawgossip.Rounds)
+	}
+	s, err := k8s.FetchRaw(t.Context(), origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.MessageBytes <= 0 || int64(s.MessageBytes) != rep.AnnouncementBytes {
+		t.Errorf("raw rounds of %d-byte messages, announcement %d bytes: want the announcement's size", s.MessageBytes, rep.AnnouncementBytes)
 	}
 }

@@ -135,6 +135,13 @@ func runRawBaseline(ctx context.Context, w io.Writer, o rawBaselineOptions) erro
 	if err := waitRawNode(ctx, w, o); err != nil {
 		return err
 	}
+	if !o.client.Supernode { // the rounds carry what gossip carried
+		st, err := k8s.FetchStatus(ctx, o.state)
+		if err != nil {
+			return err
+		}
+		o.client.MessageBytes = int(k8s.AnnouncementBytes(st, o.id))
+	}
 	o.client.Node, o.client.Log = k8s.NodePeers(o.state), w
 	if err := o.client.Run(ctx, p); err != nil {
 		return err

@@ -379,6 +379,7 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 		LatencyMS: float64(o.Shaping.Latency) / float64(time.Millisecond), JitterMS: float64(o.Shaping.Jitter) / float64(time.Millisecond), Loss: o.Shaping.Loss, BandwidthBPS: o.Shaping.Bandwidth,
 		Results: map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
 	var receipt, accept, inst []time.Duration
+	var sizes []int64
 	for _, r := range reports {
 		rep.ClockOffsetMaxMS = max(rep.ClockOffsetMaxMS, float64(r.ClockOffset.Abs())/float64(time.Millisecond))
 		role := nodeRole(r.Status)
@@ -392,6 +393,9 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 		}
 		s := sampleOf(r, o.updateOf(r.Status), publishedOf(r.Status))
 		rep.Samples = append(rep.Samples, s)
+		if n := AnnouncementBytes(r.Status, o.updateOf(r.Status)); n > 0 {
+			sizes = append(sizes, n)
+		}
 		if tx := testnet.WrongInstall(r.History, o.releases(r.Status)); tx != nil {
 			rep.MarkWrong(s.Node, testnet.DescribeInstall(tx))
 		}
@@ -412,6 +416,10 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 	rep.Stages["receipt"] = testnet.Summarize(receipt, rep.Nodes)
 	rep.Stages["accept"] = testnet.Summarize(accept, rep.Nodes)
 	rep.Stages["install"] = testnet.Summarize(inst, rep.Nodes)
+	if len(sizes) > 0 { // as the agents accepted it; the median, as the raw rounds take
+		slices.Sort(sizes)
+		rep.AnnouncementBytes = sizes[len(sizes)/2]
+	}
 	if b := origin.baseline; b.Expected > 0 {
 		rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = b.Result(rep.Nodes), b.ServedBytes
 	}
@@ -494,6 +502,19 @@ func sampleOf(r *NodeReport, id string, published time.Time) testnet.Sample {
 	}
 	s.Receipt, s.Accept, s.Install = since(receipt), since(accepted), since(installedAt(r, id))
 	return s
+}
+
+// AnnouncementBytes is the size of id's announcement (its latest
+// version) as st's node accepted it, co-signatures merged; 0 if unknown.
+func AnnouncementBytes(st *node.APIStatus, id string) int64 {
+	var n int64
+	var v uint64
+	for _, u := range st.Updates {
+		if u.ID == id && u.Version >= v {
+			n, v = u.AnnouncementBytes, u.Version
+		}
+	}
+	return n
 }
 
 // installedAt is when the node installed id: its installed event or, when

@@ -96,6 +96,19 @@ func TestCollectFromRunningNodes(t *testing.T) {
 			t.Errorf("stage %q %+v: want 2 of 3 delivered, named as sim and netns name it", name, r)
 		}
 	}
+	// The announcement's size, as the agents accepted it (the raw
+	// baseline's rounds carry as much).
+	var sizes []int64
+	for _, ep := range endpoints[:2] {
+		st, err := FetchStatus(ctx, ep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, AnnouncementBytes(st, id))
+	}
+	if rep.AnnouncementBytes <= 0 || !slices.Contains(sizes, rep.AnnouncementBytes) {
+		t.Errorf("announcement %d bytes, want one of the agents' %v", rep.AnnouncementBytes, sizes)
+	}
 	if rep.MemoryPerNodeBytes <= 0 || rep.CPUSeconds <= 0 {
 		t.Errorf("memory per node %d, CPU %v s: want both read from the nodes", rep.MemoryPerNodeBytes, rep.CPUSeconds)
 	}

@@ -58,6 +58,10 @@ type RawPeer struct {
 	NodeID string `json:"node_id"`
 	// Addrs are the raw peer's multiaddrs, each ending in /p2p/ID.
 	Addrs []string `json:"addrs"`
+	// MessageBytes is the size of the announcement its node accepted (an
+	// agent's; 0: unknown): the rounds publish a message of the median
+	// size the agents registered.
+	MessageBytes int `json:"message_bytes,omitempty"`
 }
 
 // RawReport is what a raw peer posts: its counts and deliveries so far.
@@ -90,6 +94,8 @@ type RawState struct {
 	Agents int `json:"agents"`
 	// Started is when the origin let the peers connect (zero: not yet).
 	Started time.Time `json:"started,omitzero"`
+	// MessageBytes is the size of the rounds' messages, once started.
+	MessageBytes int `json:"message_bytes,omitempty"`
 	// Done: the rounds are over (or failed: Error).
 	Done bool `json:"done"`
 	// Error says why the baseline failed ("": it did not).
@@ -204,6 +210,9 @@ func (p RawPeer) validate() error {
 	if _, err := peer.Decode(p.NodeID); err != nil {
 		return fmt.Errorf("raw baseline: %s: node ID %q: %w", p.Name, p.NodeID, err)
 	}
+	if p.MessageBytes < 0 || p.MessageBytes > rawgossip.MaxMessageBytes {
+		return fmt.Errorf("raw baseline: %s: message of %d bytes: want 0..%d", p.Name, p.MessageBytes, rawgossip.MaxMessageBytes)
+	}
 	if len(p.Addrs) == 0 || len(p.Addrs) > maxRawAddrs {
 		return fmt.Errorf("raw baseline: %s: %d addresses: want 1..%d", p.Name, len(p.Addrs), maxRawAddrs)
 	}
@@ -300,6 +309,8 @@ func (r *rawRun) rounds(ctx context.Context) (rawgossip.Outcome, error) {
 	var agents []rawgossip.Member
 	r.mu.Lock()
 	peers := slices.Collect(maps.Values(r.peers))
+	size := messageBytes(peers)
+	r.state.MessageBytes = size
 	for _, p := range peers {
 		all = append(all, r.members[p.Name])
 		if !p.Supernode {
@@ -317,7 +328,25 @@ func (r *rawRun) rounds(ctx context.Context) (rawgossip.Outcome, error) {
 	if !rawgossip.WaitMeshes(ctx, all, RawTimeout) {
 		return rawgossip.Outcome{}, fmt.Errorf("raw baseline: meshes not formed within %v", RawTimeout)
 	}
-	return rawgossip.Run(ctx, r.peer, all, agents, rawgossip.MessageBytes, RawTimeout, func(string, int, int) {})
+	return rawgossip.Run(ctx, r.peer, all, agents, size, RawTimeout, func(string, int, int) {})
+}
+
+// messageBytes is the median announcement size the peers registered, as
+// the sim's and netns's rounds carry the announcement's size (one peer
+// misreporting moves it no further than its neighbour's), or
+// rawgossip.MessageBytes when none did.
+func messageBytes(peers []RawPeer) int {
+	var sizes []int
+	for _, p := range peers {
+		if p.MessageBytes > 0 {
+			sizes = append(sizes, p.MessageBytes)
+		}
+	}
+	if len(sizes) == 0 {
+		return rawgossip.MessageBytes
+	}
+	slices.Sort(sizes)
+	return sizes[len(sizes)/2]
 }
 
 // dialRaw connects p's host to the raw peer registered as to.

@@ -70,11 +70,13 @@ func nodeID(t *testing.T) string {
 // neighbours (the supernode is connected to both agents, the agents not
 // to each other), register at the origin, connect as their nodes are and
 // report; the origin's own peer dials the supernode's and runs the
-// rounds, and its state gives every round's delivery to both agents.
+// rounds, of the median announcement size the agents registered, and its
+// state gives every round's delivery to both agents.
 func TestRawBaselineRoundsThroughOrigin(t *testing.T) {
 	srv := rawOrigin(t, 3)
 	ids := map[string]string{"sn": nodeID(t), "a1": nodeID(t), "a2": nodeID(t)}
 	near := map[string][]string{"sn": {ids["a1"], ids["a2"]}, "a1": {ids["sn"]}, "a2": {ids["sn"]}}
+	sizes := map[string]int{"a1": 7000, "a2": 9000} // a supernode's peer registers none
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -84,7 +86,7 @@ func TestRawBaselineRoundsThroughOrigin(t *testing.T) {
 		if name == "a2" {
 			origin = clockAhead(t, srv.URL, time.Hour)
 		}
-		c := RawClient{Origin: origin, Name: name, Supernode: name == "sn",
+		c := RawClient{Origin: origin, Name: name, Supernode: name == "sn", MessageBytes: sizes[name],
 			Node: func(context.Context) (string, []string, error) { return ids[name], near[name], nil }}
 		wg.Go(func() {
 			if err := c.Run(ctx, p); err != nil {
@@ -102,6 +104,9 @@ func TestRawBaselineRoundsThroughOrigin(t *testing.T) {
 	}
 	if s.Registered != 3 || s.Agents != 2 {
 		t.Errorf("%d registered, %d agents; want 3 and 2", s.Registered, s.Agents)
+	}
+	if s.MessageBytes != 9000 {
+		t.Errorf("rounds of %d-byte messages, want the agents' median announcement, 9000", s.MessageBytes)
 	}
 	if len(s.Outcome.Rounds) != rawgossip.Rounds {
 		t.Fatalf("%d rounds, want %d", len(s.Outcome.Rounds), rawgossip.Rounds)
@@ -166,8 +171,9 @@ func clockAhead(t *testing.T, target string, d time.Duration) string {
 }
 
 // The origin refuses, naming what is wrong, a registration without a
-// node ID or addresses, one too many, and a report from a peer that
-// never registered; before the start, the peers' list is not served.
+// node ID or addresses, one with a message past the limit, one too many,
+// and a report from a peer that never registered; before the start, the
+// peers' list is not served.
 func TestRawBaselineRefusesBadInput(t *testing.T) {
 	srv := rawOrigin(t, 1)
 	good := RawPeer{Name: "a1", NodeID: nodeID(t), Addrs: []string{"/ip4/127.0.0.1/tcp/1/p2p/" + nodeID(t)}}
@@ -189,8 +195,8 @@ func TestRawBaselineRefusesBadInput(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("the peers' list before the start: %s, want 503", resp.Status)
 	}
-	noID, noAddrs, other := good, good, good
-	noID.NodeID, noAddrs.Addrs, other.Name = "nobody", nil, "a2"
+	noID, noAddrs, other, huge := good, good, good, good
+	noID.NodeID, noAddrs.Addrs, other.Name, huge.MessageBytes = "nobody", nil, "a2", rawgossip.MaxMessageBytes+1
 	for _, tc := range []struct {
 		name, path string
 		body       any
@@ -199,6 +205,7 @@ func TestRawBaselineRefusesBadInput(t *testing.T) {
 	}{
 		{"bad node ID", rawRegisterPath, noID, http.StatusBadRequest, "node"},
 		{"no addresses", rawRegisterPath, noAddrs, http.StatusBadRequest, "addresses"},
+		{"message past the limit", rawRegisterPath, huge, http.StatusBadRequest, "message of"},
 		{"not JSON", rawRegisterPath, "x", http.StatusBadRequest, "reading"},
 		{"report before registering", rawReportPath, RawReport{Name: "a1"}, http.StatusConflict, "never"},
 		{"registers", rawRegisterPath, good, http.StatusNoContent, ""},

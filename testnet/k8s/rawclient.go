@@ -25,6 +25,10 @@ type RawClient struct {
 	// Node reads the patchnet node beside the peer: its own peer ID and
 	// those of the peers it is connected to.
 	Node func(ctx context.Context) (self string, peers []string, err error)
+	// MessageBytes is the size of the announcement an agent's node
+	// accepted (0: unknown, as for a supernode's), registered for the
+	// rounds' message size.
+	MessageBytes int
 	// Log, if set, is told each step.
 	Log io.Writer
 }
@@ -39,7 +43,7 @@ func (c RawClient) Run(ctx context.Context, p *rawgossip.Peer) error {
 	if err != nil {
 		return err
 	}
-	reg, _ := json.Marshal(RawPeer{Name: c.Name, Supernode: c.Supernode, NodeID: self, Addrs: rawAddrs(p.Host())})
+	reg, _ := json.Marshal(RawPeer{Name: c.Name, Supernode: c.Supernode, NodeID: self, Addrs: rawAddrs(p.Host()), MessageBytes: c.MessageBytes})
 	if err := retryPost(ctx, base+rawRegisterPath, reg); err != nil {
 		return fmt.Errorf("registering at the raw baseline: %w", err)
 	}
