@@ -379,7 +379,6 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 		LatencyMS: float64(o.Shaping.Latency) / float64(time.Millisecond), JitterMS: float64(o.Shaping.Jitter) / float64(time.Millisecond), Loss: o.Shaping.Loss, BandwidthBPS: o.Shaping.Bandwidth,
 		Results: map[string]testnet.Result{}, Stages: map[string]testnet.Result{}, Checks: map[string]bool{}}
 	var receipt, accept, inst []time.Duration
-	var sizes []int64
 	for _, r := range reports {
 		rep.ClockOffsetMaxMS = max(rep.ClockOffsetMaxMS, float64(r.ClockOffset.Abs())/float64(time.Millisecond))
 		role := nodeRole(r.Status)
@@ -393,9 +392,6 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 		}
 		s := sampleOf(r, o.updateOf(r.Status), publishedOf(r.Status))
 		rep.Samples = append(rep.Samples, s)
-		if n := AnnouncementBytes(r.Status, o.updateOf(r.Status)); n > 0 {
-			sizes = append(sizes, n)
-		}
 		if tx := testnet.WrongInstall(r.History, o.releases(r.Status)); tx != nil {
 			rep.MarkWrong(s.Node, testnet.DescribeInstall(tx))
 		}
@@ -416,10 +412,6 @@ func buildReport(reports []*NodeReport, failed int, origin originEgress, o Colle
 	rep.Stages["receipt"] = testnet.Summarize(receipt, rep.Nodes)
 	rep.Stages["accept"] = testnet.Summarize(accept, rep.Nodes)
 	rep.Stages["install"] = testnet.Summarize(inst, rep.Nodes)
-	if len(sizes) > 0 { // as the agents accepted it; the median, as the raw rounds take
-		slices.Sort(sizes)
-		rep.AnnouncementBytes = sizes[len(sizes)/2]
-	}
 	if b := origin.baseline; b.Expected > 0 {
 		rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = b.Result(rep.Nodes), b.ServedBytes
 	}

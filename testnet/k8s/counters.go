@@ -25,7 +25,10 @@ import (
 //   - DuplicatesPerMessage: gossip copies dropped as duplicates per
 //     message delivered, over every node read;
 //   - MemoryPerNodeBytes, the mean peak resident set of the nodes read, and
-//     CPUSeconds, the CPU time they used together.
+//     CPUSeconds, the CPU time they used together;
+//   - AnnouncementBytes: the median size of update id's announcement as
+//     the agents accepted it, co-signatures merged (the size the raw
+//     gossipsub baseline's messages take).
 func FillCounters(rep *testnet.Report, reports []*NodeReport, id string) {
 	fillCounters(rep, reports, func(*node.APIStatus) string { return id })
 }
@@ -41,8 +44,12 @@ func fillCounters(rep *testnet.Report, reports []*NodeReport, idOf func(*node.AP
 	}
 	var dup, delivered uint64
 	var rss, rssNodes int64
+	var sizes []int64
 	for _, r := range reports {
 		st := r.Status
+		if n := AnnouncementBytes(st, idOf(st)); n > 0 && nodeRole(st) == trust.RoleAgent {
+			sizes = append(sizes, n)
+		}
 		switch nodeRole(st) {
 		case trust.RolePublisher:
 			rep.OriginEgressBytes += st.Content.ServedBytes
@@ -64,6 +71,10 @@ func fillCounters(rep *testnet.Report, reports []*NodeReport, idOf func(*node.AP
 		rep.DuplicatesPerMessage = float64(dup) / float64(delivered)
 	}
 	fillFetchStage(rep)
+	if len(sizes) > 0 { // as the agents accepted it; the median, as the raw rounds take
+		slices.Sort(sizes)
+		rep.AnnouncementBytes = sizes[len(sizes)/2]
+	}
 	if rssNodes > 0 {
 		rep.MemoryPerNodeBytes = rss / rssNodes
 	}

@@ -37,9 +37,6 @@ type cluster struct {
 	// seeded is what the runs of `patchnet publish` served as seeder,
 	// from the line each prints when it exits.
 	seeded atomic.Int64
-	// envelopeBytes is the size of the last announcement `patchnet
-	// publish` sent, as the publisher signed it (before co-signatures).
-	envelopeBytes atomic.Int64
 	// publishCPU is the CPU time the runs of `patchnet publish` used, in
 	// nanoseconds, from each one's rusage once it exited.
 	publishCPU atomic.Int64
@@ -239,9 +236,6 @@ func (c *cluster) publish(ctx context.Context, u zonekit.Update) (time.Time, <-c
 	fix, err := c.kit.NewUpdate(ctx, u)
 	if err != nil {
 		return time.Time{}, nil, err
-	}
-	if fi, err := os.Stat(fix); err == nil {
-		c.envelopeBytes.Store(fi.Size())
 	}
 	cmd := c.net.Node("pub").Command(ctx, c.kit.Bin, "publish", fix, "--artifact", u.Artifact,
 		"--config", c.kit.Path("pub.toml"), "--wait", c.p.Timeout.String())

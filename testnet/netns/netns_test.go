@@ -75,6 +75,9 @@ func TestPropagation(t *testing.T) {
 			t.Errorf("the HTTP origin baseline delivered to %v of the agents, want all", got)
 		}
 	}
+	if rep.AnnouncementBytes <= 0 { // the raw rounds' messages take its size
+		t.Errorf("announcement_bytes %d: want the agents' accepted announcement's size", rep.AnnouncementBytes)
+	}
 	raw := rep.Results[testnet.ResultRawGossipsub]
 	if raw.Delivered != 1 {
 		t.Errorf("the raw gossipsub baseline delivered to %v of the agents, want all", raw.Delivered)

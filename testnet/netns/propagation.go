@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"github.com/patchnet/patchnet/internal/zonekit"
 	"github.com/patchnet/patchnet/node"
 	"github.com/patchnet/patchnet/testnet"
+	"github.com/patchnet/patchnet/testnet/rawgossip"
 )
 
 // The propagation scenario's package: every agent has it at oldVersion,
@@ -56,7 +58,8 @@ func propagation(ctx context.Context, p testnet.Params, progress testnet.Progres
 			}
 			rep.Results[testnet.ResultHTTPOrigin], rep.HTTPOriginEgressBytes = res, served
 		}
-		out, err := rawGossipsub(outer, c, int(c.envelopeBytes.Load()))
+		// The announcement as the agents accepted it (counters read it).
+		out, err := rawGossipsub(outer, c, int(cmp.Or(rep.AnnouncementBytes, rawgossip.MessageBytes)))
 		if err != nil {
 			return rep, err
 		}
