@@ -167,6 +167,9 @@ type fetch struct {
 	// seeds are want.Seeds as used: this node and duplicates dropped, at
 	// most MaxSeeds.
 	seeds []peer.ID
+	// seeded is how many of seeds the transfer took before its search
+	// started (addFreeSeeds); the search adds the rest.
+	seeded int
 	// searched: the DHT was asked for providers (the seeds alone did not
 	// do within SeedOnlyWindow, or there were none).
 	searched atomic.Bool
@@ -287,6 +290,7 @@ func (f *fetch) fromPeers(ctx context.Context) error {
 	t.seedHost = f.s.seedHost
 	t.pace = f.s.cfg.pace()
 	f.t = t
+	f.seeded = f.addFreeSeeds(ctx, t)
 	go f.search(ctx, t)
 	if f.opts.lateSeeds != nil {
 		go f.addLateSeeds(ctx, t)

@@ -33,8 +33,9 @@ func seedUsable(used []peer.ID, p, self peer.ID) bool {
 }
 
 // addSeeds adds the fetch's seeds as providers before the DHT is asked,
-// each as soon as a provider slot is free: at once while they fit in
-// MaxProviders, the others as seeds ahead of them are dropped. Seeds are
+// each as soon as a provider slot is free: those that fit in MaxProviders
+// were added at once (addFreeSeeds), the others go in as seeds ahead of
+// them are dropped. Seeds are
 // providers like any other (they count against MaxProviders and
 // MaxProviderCandidates, and a bad one is dropped for the fetch), only
 // known without a DHT record, whose storing takes seconds while a whole
@@ -43,12 +44,12 @@ func seedUsable(used []peer.ID, p, self peer.ID) bool {
 // seeds too if they provide. It reports false when the search should stop
 // (the transfer ended or MaxProviderCandidates were tried).
 func (f *fetch) addSeeds(ctx context.Context, t *transfer) bool {
-	if len(f.seeds) == 0 {
+	if len(f.seeds) == f.seeded {
 		return true
 	}
 	wctx, cancel := context.WithTimeout(ctx, f.s.cfg.ProviderSearchTimeout)
 	defer cancel()
-	for _, p := range f.seeds {
+	for _, p := range f.seeds[f.seeded:] {
 		if !t.waitRoom(wctx) {
 			break
 		}
@@ -57,6 +58,19 @@ func (f *fetch) addSeeds(ctx context.Context, t *transfer) bool {
 		}
 	}
 	return true
+}
+
+// addFreeSeeds adds the seeds there is room for at once, before the DAG's
+// nodes are asked for, so that the first ask sees every seed it could use
+// and can prefer one this node is connected to (goodProvider); added only
+// from the search goroutine, the ask went to whichever seed came first
+// when it looked, connected or not. It returns how many it added.
+func (f *fetch) addFreeSeeds(ctx context.Context, t *transfer) int {
+	n := min(len(f.seeds), t.maxProviders)
+	for _, p := range f.seeds[:n] {
+		t.addSeed(ctx, p)
+	}
+	return n
 }
 
 // addLateSeeds adds the seeds arriving on the fetch's late-seed channel as
