@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ipfs/go-cid"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -75,26 +74,16 @@ func TestSupersededCopyCalledOff(t *testing.T) {
 	slowCfg := seedCfg()
 	slowCfg.sendRate = 8 << 10
 	slowCfg.stall, slowCfg.minRate = time.Minute, 1
-	slow, fast := newStaticNode(t, peer.AddrInfo{}, slowCfg), newStaticNode(t, peer.AddrInfo{}, seedCfg())
 	data, sum := artifact(2*ChunkSize, 23)
-	var root cid.Cid
-	for _, h := range []*node{slow, fast} {
-		var err error
-		if root, err = h.svc.Add(context.Background(), bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		f.h.Peerstore().AddAddrs(h.h.ID(), h.h.Addrs(), time.Hour)
+	slow, fast := newHolderWith(t, data, f, slowCfg), newHolder(t, data, f)
+	root, err := ContentID(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
 	}
 	// An empty bucket: the slow seed sends nothing for its first seconds,
 	// so its runs are ripe for stealing at StealAfter.
 	slow.svc.srv.limiter.AllowN(time.Now(), rateBurst)
-	late := make(chan peer.ID, 1)
-	go func() { // the fast seed is heard once the slow one was asked
-		for !requesting(f, slow) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		late <- fast.h.ID()
-	}()
+	late := seedOnceAsked(t, f, slow, fast)
 	w := &gatedWriter{entered: make(chan struct{}), open: make(chan struct{})}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -439,25 +439,14 @@ func TestNearlyDoneRunNotStolen(t *testing.T) {
 	// The first 512 KiB go out at once (the limiter's burst), the rest at
 	// 220 KiB/s: the block in ~2.3 s, about 0.15 s left at 2 s.
 	slowCfg.sendRate = 220 << 10
-	holders := []*node{newStaticNode(t, peer.AddrInfo{}, slowCfg), newStaticNode(t, peer.AddrInfo{}, seedCfg())}
 	data, sum := artifact(ChunkSize, 15)
-	var root cid.Cid
-	for _, h := range holders {
-		var err error
-		if root, err = h.svc.Add(context.Background(), bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		f.h.Peerstore().AddAddrs(h.h.ID(), h.h.Addrs(), time.Hour)
+	slow, fast := newHolderWith(t, data, f, slowCfg), newHolder(t, data, f)
+	root, err := ContentID(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
 	}
-	slow, fast := holders[0], holders[1]
-	late := make(chan peer.ID, 1)
-	go func() { // the fast seed is heard once the block is asked of the slow one
-		for !requesting(f, slow) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		late <- fast.h.ID()
-	}()
-	got, _, err := fetchTo(t, f, Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{slow.h.ID()}}, WithLateSeeds(late))
+	got, _, err := fetchTo(t, f, Want{CID: root, Size: int64(len(data)), SHA256: sum, Seeds: []peer.ID{slow.h.ID()}},
+		WithLateSeeds(seedOnceAsked(t, f, slow, fast)))
 	if err != nil {
 		t.Fatalf("Fetch: %v", err)
 	}
@@ -465,6 +454,24 @@ func TestNearlyDoneRunNotStolen(t *testing.T) {
 	if n := fast.svc.Served(); n != 0 {
 		t.Errorf("the fast seed served %d bytes of a block the slow one was about to finish", n)
 	}
+}
+
+// seedOnceAsked yields late's ID as a late seed of f's fetch once f has
+// a block request open to asked (an agent hears the other co-signers
+// after its fetch began).
+func seedOnceAsked(t *testing.T, f, asked, late *node) <-chan peer.ID {
+	ch := make(chan peer.ID, 1)
+	go func() {
+		for !requesting(f, asked) {
+			select {
+			case <-t.Context().Done():
+				return
+			case <-time.After(10 * time.Millisecond): // polling interval
+			}
+		}
+		ch <- late.h.ID()
+	}()
+	return ch
 }
 
 // requesting reports whether f has a block request open to p.

@@ -35,11 +35,10 @@ func seedUsable(used []peer.ID, p, self peer.ID) bool {
 // addSeeds adds the fetch's seeds as providers before the DHT is asked,
 // each as soon as a provider slot is free: those that fit in MaxProviders
 // were added at once (addFreeSeeds), the others go in as seeds ahead of
-// them are dropped. Seeds are
-// providers like any other (they count against MaxProviders and
-// MaxProviderCandidates, and a bad one is dropped for the fetch), only
-// known without a DHT record, whose storing takes seconds while a whole
-// zone searches at once. Waiting for a slot ends after
+// them are dropped. Seeds are providers like any other (they count
+// against MaxProviders and MaxProviderCandidates, and a bad one is
+// dropped for the fetch), only known without a DHT record, whose storing
+// takes seconds while a whole zone searches at once. Waiting for a slot ends after
 // ProviderSearchTimeout: the DHT search follows, and finds the remaining
 // seeds too if they provide. It reports false when the search should stop
 // (the transfer ended or MaxProviderCandidates were tried).

@@ -39,7 +39,13 @@ func seedCfg() Config {
 // addresses, as the overlay's connections do for a zone's supernodes.
 func newHolder(t *testing.T, data []byte, fetcher *node) *node {
 	t.Helper()
-	h := newStaticNode(t, peer.AddrInfo{}, seedCfg())
+	return newHolderWith(t, data, fetcher, seedCfg())
+}
+
+// newHolderWith is newHolder with the holder's config.
+func newHolderWith(t *testing.T, data []byte, fetcher *node, cfg Config) *node {
+	t.Helper()
+	h := newStaticNode(t, peer.AddrInfo{}, cfg)
 	if _, err := h.svc.Add(context.Background(), bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}

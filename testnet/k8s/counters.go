@@ -33,6 +33,17 @@ func FillCounters(rep *testnet.Report, reports []*NodeReport, id string) {
 	fillCounters(rep, reports, func(*node.APIStatus) string { return id })
 }
 
+// medianSize is the median of the known (positive) sizes, 0 when none is
+// known: one node misreporting moves it no further than its neighbour's.
+func medianSize(sizes []int64) int64 {
+	known := slices.DeleteFunc(slices.Clone(sizes), func(n int64) bool { return n <= 0 })
+	if len(known) == 0 {
+		return 0
+	}
+	slices.Sort(known)
+	return known[len(known)/2]
+}
+
 // fillCounters is FillCounters with each agent's update by its status
 // (private-zone: each zone's own).
 func fillCounters(rep *testnet.Report, reports []*NodeReport, idOf func(*node.APIStatus) string) {
@@ -47,13 +58,13 @@ func fillCounters(rep *testnet.Report, reports []*NodeReport, idOf func(*node.AP
 	var sizes []int64
 	for _, r := range reports {
 		st := r.Status
-		if n := AnnouncementBytes(st, idOf(st)); n > 0 && nodeRole(st) == trust.RoleAgent {
-			sizes = append(sizes, n)
-		}
 		switch nodeRole(st) {
 		case trust.RolePublisher:
 			rep.OriginEgressBytes += st.Content.ServedBytes
-		case trust.RoleSupernode, trust.RoleAgent:
+		case trust.RoleAgent:
+			sizes = append(sizes, AnnouncementBytes(st, idOf(st)))
+			fallthrough
+		case trust.RoleSupernode:
 			rep.PeerEgressBytes += st.Content.ServedBytes
 		}
 		dup += st.Overlay["duplicates"]
@@ -71,10 +82,7 @@ func fillCounters(rep *testnet.Report, reports []*NodeReport, idOf func(*node.AP
 		rep.DuplicatesPerMessage = float64(dup) / float64(delivered)
 	}
 	fillFetchStage(rep)
-	if len(sizes) > 0 { // as the agents accepted it; the median, as the raw rounds take
-		slices.Sort(sizes)
-		rep.AnnouncementBytes = sizes[len(sizes)/2]
-	}
+	rep.AnnouncementBytes = medianSize(sizes) // as the raw rounds take it
 	if rssNodes > 0 {
 		rep.MemoryPerNodeBytes = rss / rssNodes
 	}

@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -332,21 +333,14 @@ func (r *rawRun) rounds(ctx context.Context) (rawgossip.Outcome, error) {
 }
 
 // messageBytes is the median announcement size the peers registered, as
-// the sim's and netns's rounds carry the announcement's size (one peer
-// misreporting moves it no further than its neighbour's), or
+// the sim's and netns's rounds carry the announcement's size, or
 // rawgossip.MessageBytes when none did.
 func messageBytes(peers []RawPeer) int {
-	var sizes []int
-	for _, p := range peers {
-		if p.MessageBytes > 0 {
-			sizes = append(sizes, p.MessageBytes)
-		}
+	sizes := make([]int64, len(peers))
+	for i, p := range peers {
+		sizes[i] = int64(p.MessageBytes)
 	}
-	if len(sizes) == 0 {
-		return rawgossip.MessageBytes
-	}
-	slices.Sort(sizes)
-	return sizes[len(sizes)/2]
+	return cmp.Or(int(medianSize(sizes)), rawgossip.MessageBytes)
 }
 
 // dialRaw connects p's host to the raw peer registered as to.
